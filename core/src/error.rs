@@ -1,0 +1,287 @@
+//! The one error catalogue. Every error the gateway answers is built here, with its
+//! status, its body (`{"error":{"code","message","details"}}`) and its headers, so the
+//! worker only copies them onto a response.
+
+use crate::scope::MissingScope;
+
+/// The realm in every `WWW-Authenticate` challenge.
+pub const REALM: &str = "scopien";
+
+/// An error response, ready to be written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Short human message.
+    pub message: &'static str,
+    /// What happened and what to do about it.
+    pub details: String,
+    /// Seconds to wait, on 429 and 503.
+    pub retry_after: Option<u64>,
+    /// `WWW-Authenticate` challenge, on 401 and 403.
+    pub www_authenticate: Option<String>,
+    /// `Allow`, on 405.
+    pub allow: Option<&'static str>,
+}
+
+const INVALID_KEY_DETAILS: &str = "The API key provided is invalid or has been revoked";
+
+impl ApiError {
+    fn new(status: u16, code: &'static str, message: &'static str, details: String) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message,
+            details,
+            retry_after: None,
+            www_authenticate: None,
+            allow: None,
+        }
+    }
+
+    fn unauthorized(message: &'static str, details: &str, credential_sent: bool) -> ApiError {
+        let challenge = if credential_sent {
+            format!("Bearer realm=\"{REALM}\", error=\"invalid_token\"")
+        } else {
+            format!("Bearer realm=\"{REALM}\"")
+        };
+        ApiError {
+            www_authenticate: Some(challenge),
+            ..ApiError::new(401, "unauthorized", message, details.to_owned())
+        }
+    }
+
+    /// 401: no `Authorization` header.
+    pub fn missing_key() -> ApiError {
+        ApiError::unauthorized(
+            "Missing API key",
+            "Send your API key in the Authorization header: 'Authorization: Bearer sk_live_…'",
+            false,
+        )
+    }
+
+    /// 401: malformed, unknown or revoked; these are never told apart.
+    pub fn invalid_key() -> ApiError {
+        ApiError::unauthorized("Invalid API key", INVALID_KEY_DETAILS, true)
+    }
+
+    /// 401: a header that is not `Bearer <key>`.
+    pub fn wrong_scheme() -> ApiError {
+        ApiError::unauthorized(
+            "Invalid API key",
+            "The Authorization header must have the form 'Bearer <key>'",
+            true,
+        )
+    }
+
+    /// 401: the key is past its `expiresAt` (or a rolled-away key past its grace).
+    pub fn expired_key() -> ApiError {
+        ApiError::unauthorized("Invalid API key", "The API key has expired", true)
+    }
+
+    /// 401: a key sent in the query string, where it would end up in logs.
+    pub fn key_in_query() -> ApiError {
+        ApiError::unauthorized(
+            "Invalid API key",
+            "API keys in the query string are refused because URLs are logged; send the key in the Authorization header instead",
+            true,
+        )
+    }
+
+    /// 403: the key lacks the scope the request needs.
+    pub fn forbidden(missing: &MissingScope) -> ApiError {
+        let scope = missing.scope.as_str();
+        ApiError {
+            www_authenticate: Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{scope}\""
+            )),
+            ..ApiError::new(
+                403,
+                "forbidden",
+                "Insufficient permissions",
+                format!(
+                    "This API key does not have '{scope}' permission for {}",
+                    missing.resource
+                ),
+            )
+        }
+    }
+
+    /// 429: a window is spent; `retry_after_s` says when the next request is admitted.
+    pub fn rate_limited(retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_s),
+            ..ApiError::new(
+                429,
+                "rate_limit_exceeded",
+                "Rate limit exceeded",
+                format!("Rate limit will reset in {retry_after_s} seconds"),
+            )
+        }
+    }
+
+    /// 400: the request is malformed; `details` names the field.
+    pub fn invalid_request(details: impl Into<String>) -> ApiError {
+        ApiError::new(400, "invalid_request", "Invalid request", details.into())
+    }
+
+    /// 404.
+    pub fn not_found(details: impl Into<String>) -> ApiError {
+        ApiError::new(404, "not_found", "Not found", details.into())
+    }
+
+    /// 405, with the methods that are allowed.
+    pub fn method_not_allowed(allow: &'static str) -> ApiError {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::new(
+                405,
+                "method_not_allowed",
+                "Method not allowed",
+                format!("This endpoint accepts {allow}"),
+            )
+        }
+    }
+
+    /// 409: the change conflicts with the key's state.
+    pub fn conflict(details: impl Into<String>) -> ApiError {
+        ApiError::new(409, "conflict", "Conflict", details.into())
+    }
+
+    /// 413: the body is larger than `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            413,
+            "payload_too_large",
+            "Payload too large",
+            format!("Request bodies are limited to {limit} bytes"),
+        )
+    }
+
+    /// 503: storage failed; the request was not let through.
+    pub fn service_unavailable(details: impl Into<String>) -> ApiError {
+        ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                503,
+                "service_unavailable",
+                "Service unavailable",
+                details.into(),
+            )
+        }
+    }
+
+    /// 503: the management API needs a root key and none is configured.
+    pub fn root_key_not_configured() -> ApiError {
+        ApiError::new(
+            503,
+            "service_unavailable",
+            "Root key not configured",
+            "Set the SCOPIEN_ROOT_KEY secret to a valid sk_live_ key: `npx wrangler secret put SCOPIEN_ROOT_KEY` (locally, put SCOPIEN_ROOT_KEY=… in .dev.vars; `npm start` writes one for you)".into(),
+        )
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        let mut error = serde_json::json!({
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+        });
+        if let (Some(seconds), Some(map)) = (self.retry_after, error.as_object_mut()) {
+            if self.status == 429 {
+                map.insert("retryAfter".into(), seconds.into());
+            }
+        }
+        serde_json::json!({ "error": error }).to_string()
+    }
+
+    /// The headers this error adds (besides `Content-Type`).
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = Vec::new();
+        if let Some(challenge) = &self.www_authenticate {
+            headers.push(("WWW-Authenticate", challenge.clone()));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.push(("Retry-After", seconds.to_string()));
+        }
+        if let Some(allow) = self.allow {
+            headers.push(("Allow", allow.to_owned()));
+        }
+        headers
+    }
+}
+
+/// A user-supplied string made safe to quote in a message: control characters dropped,
+/// at most 64 chars.
+pub fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::Scope;
+    use serde_json::{json, Value};
+
+    fn body(e: &ApiError) -> Value {
+        serde_json::from_str(&e.body()).expect("json")
+    }
+
+    #[test]
+    fn spec_bodies_are_exact() {
+        assert_eq!(
+            body(&ApiError::invalid_key()),
+            json!({"error": {"code": "unauthorized", "message": "Invalid API key",
+                "details": "The API key provided is invalid or has been revoked"}})
+        );
+        let missing = MissingScope {
+            scope: Scope::Write,
+            resource: "opportunities".into(),
+        };
+        assert_eq!(
+            body(&ApiError::forbidden(&missing)),
+            json!({"error": {"code": "forbidden", "message": "Insufficient permissions",
+                "details": "This API key does not have 'write' permission for opportunities"}})
+        );
+        assert_eq!(
+            body(&ApiError::rate_limited(1847)),
+            json!({"error": {"code": "rate_limit_exceeded", "message": "Rate limit exceeded",
+                "details": "Rate limit will reset in 1847 seconds", "retryAfter": 1847}})
+        );
+    }
+
+    #[test]
+    fn challenges_follow_rfc6750() {
+        assert_eq!(
+            ApiError::missing_key().headers(),
+            vec![("WWW-Authenticate", "Bearer realm=\"scopien\"".to_owned())]
+        );
+        assert_eq!(
+            ApiError::invalid_key().headers(),
+            vec![(
+                "WWW-Authenticate",
+                "Bearer realm=\"scopien\", error=\"invalid_token\"".to_owned()
+            )]
+        );
+        let missing = MissingScope {
+            scope: Scope::Delete,
+            resource: "accounts".into(),
+        };
+        assert!(ApiError::forbidden(&missing).headers()[0]
+            .1
+            .ends_with("error=\"insufficient_scope\", scope=\"delete\""));
+        assert_eq!(
+            ApiError::rate_limited(5).headers(),
+            vec![("Retry-After", "5".to_owned())]
+        );
+    }
+
+    #[test]
+    fn printable_drops_control_characters() {
+        assert_eq!(printable("a\r\nb\u{0}c"), "abc");
+        assert_eq!(printable(&"x".repeat(100)).len(), 64);
+    }
+}

@@ -1,0 +1,44 @@
+//! RFC 3339 timestamps for the API's `createdAt`, `expiresAt`, … fields. Pure
+//! conversions: the caller supplies every instant.
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+/// `2026-01-22T10:00:00Z` (ms kept when not zero).
+pub fn format_ms(ms: u64) -> String {
+    let nanos = i128::from(ms) * 1_000_000;
+    OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 timestamp with any offset into ms since the epoch. `None` for a
+/// malformed one or one before 1970.
+pub fn parse_ms(text: &str) -> Option<u64> {
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_the_spec() {
+        assert_eq!(format_ms(1_769_076_000_000), "2026-01-22T10:00:00Z");
+        assert_eq!(format_ms(1_769_076_000_250), "2026-01-22T10:00:00.25Z");
+    }
+
+    #[test]
+    fn parses_offsets_and_refuses_junk() {
+        assert_eq!(parse_ms("2026-01-22T10:00:00Z"), Some(1_769_076_000_000));
+        assert_eq!(
+            parse_ms("2026-01-22T12:00:00+02:00"),
+            Some(1_769_076_000_000)
+        );
+        assert_eq!(parse_ms("2026-01-22"), None);
+        assert_eq!(parse_ms("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_ms("yesterday"), None);
+    }
+}
