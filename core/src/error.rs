@@ -160,6 +160,16 @@ impl ApiError {
         )
     }
 
+    /// 502: the origin could not be reached.
+    pub fn bad_gateway() -> ApiError {
+        ApiError::new(
+            502,
+            "bad_gateway",
+            "Origin unreachable",
+            "The gateway could not reach the API behind it; retry later".into(),
+        )
+    }
+
     /// 503: storage failed; the request was not let through.
     pub fn service_unavailable(details: impl Into<String>) -> ApiError {
         ApiError {

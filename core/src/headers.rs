@@ -10,12 +10,18 @@ fn seconds_until(reset_ms: u64, now_ms: u64) -> u64 {
     reset_ms.saturating_sub(now_ms).div_ceil(1000)
 }
 
-/// The headers for `status` as seen at `now_ms`.
-pub fn rate_limit_headers(status: &Status, now_ms: u64) -> Vec<(&'static str, String)> {
-    let shown: &WindowStatus = match &status.day {
+/// The window `X-RateLimit-*` and the auth test's `rateLimit` describe: the hourly one,
+/// or the daily one when it has fewer requests left.
+pub fn shown_window(status: &Status) -> &WindowStatus {
+    match &status.day {
         Some(day) if day.remaining < status.hour.remaining => day,
         _ => &status.hour,
-    };
+    }
+}
+
+/// The headers for `status` as seen at `now_ms`.
+pub fn rate_limit_headers(status: &Status, now_ms: u64) -> Vec<(&'static str, String)> {
+    let shown = shown_window(status);
     let mut windows: Vec<(&str, &WindowStatus, u64)> = vec![("hour", &status.hour, 3600)];
     if let Some(day) = &status.day {
         windows.push(("day", day, 86_400));

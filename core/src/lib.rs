@@ -25,6 +25,7 @@
 pub mod admin;
 mod base62;
 pub mod constant_time;
+pub mod credential;
 pub mod error;
 pub mod headers;
 pub mod key;
@@ -32,6 +33,7 @@ pub mod path;
 pub mod plan;
 pub mod ratelimit;
 pub mod record;
+pub mod route;
 pub mod scope;
 pub mod timestamp;
 

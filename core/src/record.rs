@@ -50,6 +50,25 @@ pub struct KeyRecord {
     pub revoked_ms: Option<u64>,
 }
 
+/// Recomputes `status` of a stored view at `now_ms` (a key expires without any write).
+pub fn refresh_view_status(view: &mut serde_json::Value, now_ms: u64) {
+    let revoked = !view["revokedAt"].is_null();
+    let expired = view["expiresAt"]
+        .as_str()
+        .and_then(crate::timestamp::parse_ms)
+        .is_some_and(|at| now_ms >= at);
+    let status = if revoked {
+        KeyStatus::Revoked
+    } else if expired {
+        KeyStatus::Expired
+    } else {
+        KeyStatus::Active
+    };
+    if let Some(map) = view.as_object_mut() {
+        map.insert("status".into(), status.as_str().into());
+    }
+}
+
 /// A key's lifecycle state at some instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyStatus {
@@ -141,7 +160,7 @@ impl KeyRecord {
         &self,
         presented_hash: &str,
         method: &str,
-        resource: &str,
+        resource: Option<&str>,
         counters: &Counters,
         now_ms: u64,
     ) -> Verdict {
@@ -161,7 +180,8 @@ impl KeyRecord {
         if previous.is_some_and(|p| now_ms >= p.expires_ms) {
             return Verdict::Expired;
         }
-        if let Err(missing) = self.grants.authorize(method, resource) {
+        // `None`: an endpoint any valid key may call (the auth test).
+        if let Err(missing) = resource.map_or(Ok(()), |r| self.grants.authorize(method, r)) {
             return Verdict::Forbidden {
                 missing,
                 status: ratelimit::status(&self.policy, counters, now_ms),
@@ -178,6 +198,12 @@ impl KeyRecord {
                 retry_after_s,
             },
         }
+    }
+
+    /// The directory name of this key in KV: `live:key_…` or `test:key_…`, so a test-mode
+    /// admin lists by prefix.
+    pub fn directory_name(&self) -> String {
+        format!("{}:{}", self.key_type.as_str(), self.id)
     }
 
     /// The record as the management API shows it (never the hash).
@@ -223,12 +249,12 @@ mod tests {
         let (key, mut rec) = record(json!(["read"]));
         let c = Counters::default();
         assert_eq!(
-            rec.decide(&"0".repeat(64), "GET", "accounts", &c, NOW),
+            rec.decide(&"0".repeat(64), "GET", Some("accounts"), &c, NOW),
             Verdict::Invalid
         );
         rec.revoked_ms = Some(NOW);
         assert_eq!(
-            rec.decide(&key.hash_hex(), "GET", "accounts", &c, NOW),
+            rec.decide(&key.hash_hex(), "GET", Some("accounts"), &c, NOW),
             Verdict::Invalid
         );
     }
@@ -239,11 +265,11 @@ mod tests {
         rec.expires_ms = Some(NOW + 10);
         let c = Counters::default();
         assert!(matches!(
-            rec.decide(&key.hash_hex(), "GET", "accounts", &c, NOW + 9),
+            rec.decide(&key.hash_hex(), "GET", Some("accounts"), &c, NOW + 9),
             Verdict::Admitted { .. }
         ));
         assert_eq!(
-            rec.decide(&key.hash_hex(), "GET", "accounts", &c, NOW + 10),
+            rec.decide(&key.hash_hex(), "GET", Some("accounts"), &c, NOW + 10),
             Verdict::Expired
         );
         assert_eq!(rec.status_at(NOW + 10), KeyStatus::Expired);
@@ -260,15 +286,15 @@ mod tests {
         rec.hash = new.hash_hex();
         let c = Counters::default();
         assert!(matches!(
-            rec.decide(&old.hash_hex(), "GET", "a", &c, NOW + 999),
+            rec.decide(&old.hash_hex(), "GET", Some("a"), &c, NOW + 999),
             Verdict::Admitted { .. }
         ));
         assert_eq!(
-            rec.decide(&old.hash_hex(), "GET", "a", &c, NOW + 1000),
+            rec.decide(&old.hash_hex(), "GET", Some("a"), &c, NOW + 1000),
             Verdict::Expired
         );
         assert!(matches!(
-            rec.decide(&new.hash_hex(), "GET", "a", &c, NOW + 1000),
+            rec.decide(&new.hash_hex(), "GET", Some("a"), &c, NOW + 1000),
             Verdict::Admitted { .. }
         ));
     }
@@ -278,7 +304,7 @@ mod tests {
         let (key, rec) = record(json!({"accounts": ["read"]}));
         let c = Counters::default();
         let Verdict::Forbidden { missing, status } =
-            rec.decide(&key.hash_hex(), "POST", "accounts", &c, NOW)
+            rec.decide(&key.hash_hex(), "POST", Some("accounts"), &c, NOW)
         else {
             panic!("forbidden");
         };
@@ -293,6 +319,19 @@ mod tests {
         assert!(!view.contains(&key.hash_hex()));
         assert!(!view.contains(key.expose_secret()));
         assert!(view.contains("\"status\":\"active\""));
+    }
+
+    #[test]
+    fn stored_view_status_follows_the_clock() {
+        let (_, mut rec) = record(json!(["read"]));
+        rec.expires_ms = Some(NOW + 1000);
+        let mut view = rec.to_view(NOW, None);
+        refresh_view_status(&mut view, NOW + 1000);
+        assert_eq!(view["status"], "expired");
+        rec.revoked_ms = Some(NOW);
+        let mut view = rec.to_view(NOW, None);
+        refresh_view_status(&mut view, NOW);
+        assert_eq!(view["status"], "revoked");
     }
 
     #[test]

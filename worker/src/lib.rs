@@ -1,1 +1,129 @@
-pub fn y() {}
+//! # scopien-gate: the Cloudflare Worker
+//!
+//! A thin shell over `scopien-auth`: it reads the request, asks core what it means, makes
+//! the one Durable Object call the key's id points to, and writes the response. Every
+//! decision (key format, scopes, limits, errors, headers) is core's.
+
+mod config;
+mod forward;
+mod guard;
+mod guard_client;
+mod http;
+mod keys_api;
+mod protocol;
+
+pub use guard::KeyGuard;
+
+use guard_client::{call_check, Checked};
+use protocol::CheckRequest;
+use scopien_auth::credential::{parse_authorization, query_has_credential};
+use scopien_auth::route::{route, Route};
+use scopien_auth::{constant_time, ApiError, KeyRecord};
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
+    match handle(&mut req, &env, &ctx).await {
+        Ok(response) => Ok(response),
+        Err(fault) => {
+            // Fail closed: nothing was forwarded. The fault text carries no key material
+            // (the guard is sent only a hash, and errors never echo it).
+            worker::console_error!("request failed closed: {fault}");
+            http::error(&ApiError::service_unavailable(
+                "A storage fault stopped this request before it reached the API; retry shortly",
+            ))
+        }
+    }
+}
+
+macro_rules! or_respond {
+    ($e:expr) => {
+        match $e {
+            Ok(value) => value,
+            Err(err) => return http::error(&err),
+        }
+    };
+}
+
+async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
+    let url = req.url()?;
+    if url.path() == "/" {
+        return http::json(
+            200,
+            &serde_json::json!({
+                "name": "scopien-gate",
+                "version": env!("CARGO_PKG_VERSION"),
+                "authTest": "/v1/auth/test",
+            }),
+        );
+    }
+    if url.query().is_some_and(query_has_credential) {
+        return http::error(&ApiError::key_in_query());
+    }
+    let authorization = req.headers().get("Authorization")?;
+    let key = or_respond!(parse_authorization(authorization.as_deref()));
+    let method = req.method().to_string();
+    let route = or_respond!(route(&method, url.path()));
+    let managing = route.resource() == Some(scopien_auth::scope::KEY_MANAGEMENT_RESOURCE);
+
+    let root = match config::root_key(env) {
+        Ok(root) => root,
+        Err(err) if managing => return http::error(&err),
+        // A malformed root key must not stop ordinary keys.
+        Err(_) => None,
+    };
+    if managing && root.is_none() {
+        return http::error(&ApiError::root_key_not_configured());
+    }
+    let hash = key.hash_hex();
+    let root_record = match root {
+        Some(root)
+            if root.key.id() == key.id()
+                && constant_time::eq(root.hash.as_bytes(), hash.as_bytes()) =>
+        {
+            Some(KeyRecord::root(&root.key, or_respond!(config::plan(env))))
+        }
+        _ => None,
+    };
+    let check = CheckRequest {
+        hash,
+        method,
+        resource: route.resource().map(str::to_owned),
+        root: root_record,
+    };
+    let answer = match call_check(env, key.id(), &check).await? {
+        Checked::Refused(response) => return Ok(response),
+        Checked::Admitted(answer) => answer,
+    };
+    if let Some(entry) = answer.directory.clone() {
+        let env = env.clone();
+        ctx.wait_until(async move { keys_api::write_directory(&env, &entry).await });
+    }
+
+    let now_ms = worker::Date::now().as_millis();
+    let response = match &route {
+        Route::AuthTest => http::json(
+            200,
+            &serde_json::json!({
+                "authenticated": true,
+                "keyId": key.id(),
+                "type": answer.key_type,
+                "scopes": answer.scopes,
+                "rateLimit": {
+                    "limit": answer.limit,
+                    "remaining": answer.remaining,
+                    "reset": answer.reset,
+                },
+            }),
+        )?,
+        Route::Upstream { .. } => {
+            let origin = config::origin(env, answer.key_type);
+            forward::forward(req, &url, origin, key.id(), answer.key_type).await?
+        }
+        _ => keys_api::handle(&route, req, &url, env, answer.key_type, now_ms).await?,
+    };
+    http::with_headers(
+        response,
+        answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+    )
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `npm start`: build the worker and serve it on http://127.0.0.1:8787 with local KV and
+# Durable Object storage (under .wrangler/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+if [ ! -f .dev.vars ]; then
+  key=$(node scripts/root-key.mjs live)
+  umask 077
+  printf 'SCOPIEN_ROOT_KEY=%s\n' "$key" > .dev.vars
+  echo
+  echo "  Wrote .dev.vars with a fresh root key (admin; keep it secret):"
+  echo "    export SCOPIEN_ROOT_KEY=$key"
+  echo
+fi
+export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false SCOPIEN_SKIP_BUILD=1
+exec wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false

@@ -1,0 +1,36 @@
+# Sourced by the npm scripts: installs, at pinned versions, every tool the build needs
+# that npm does not bring. Idempotent: a second run checks versions and does nothing.
+set -euo pipefail
+
+WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate in Cargo.lock
+WORKER_BUILD_VERSION=0.8.7
+CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+
+ensure_wasm_target() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    echo "» adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+# ensure_cargo_tool CRATE VERSION BINARY
+ensure_cargo_tool() {
+  local crate=$1 version=$2 bin=$3
+  if "$CARGO_BIN/$bin" --version 2>/dev/null | grep -Eq "(^| )$version\$"; then
+    return
+  fi
+  echo "» installing $crate $version (a few minutes, once per machine)"
+  # No --locked: wasm-bindgen-cli's lock pins a crate version the registry lacks.
+  cargo install "$crate" --version "=$version" --force --quiet
+}
+
+ensure_build_tools() {
+  ensure_wasm_target
+  ensure_cargo_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
+  ensure_cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build
+  # worker-build would download these from GitHub; point it at pinned local ones.
+  export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
+  export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
+  export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+  export PATH="$CARGO_BIN:$PATH"
+}

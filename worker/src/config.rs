@@ -1,0 +1,88 @@
+//! The deployment's configuration, read from bindings. Binding names match wrangler.toml.
+
+use scopien_auth::{ApiError, ApiKey, Plan};
+use std::cell::RefCell;
+use worker::Env;
+
+/// KV namespace: the key directory, for listing.
+pub(crate) const KEYS: &str = "KEYS";
+/// Durable Object namespace: one KeyGuard per key.
+pub(crate) const KEY_GUARD: &str = "KEY_GUARD";
+const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
+const PLAN: &str = "PLAN";
+const ORIGIN_URL: &str = "ORIGIN_URL";
+const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
+
+fn text(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .ok()
+        .map(|s| s.to_string())
+        .or_else(|| env.var(name).ok().map(|v| v.to_string()))
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// The plan; an unknown name fails closed with a message saying what to set.
+pub(crate) fn plan(env: &Env) -> Result<Plan, ApiError> {
+    let name = text(env, PLAN).unwrap_or_default();
+    Plan::parse(&name).ok_or_else(|| {
+        ApiError::service_unavailable("The PLAN var must be starter, professional or enterprise")
+    })
+}
+
+/// The root key, parsed and hashed once per isolate.
+#[derive(Clone)]
+pub(crate) struct RootKey {
+    pub(crate) key: ApiKey,
+    pub(crate) hash: String,
+}
+
+struct RootCache {
+    text: String,
+    key: Option<RootKey>,
+}
+
+thread_local! {
+    static ROOT: RefCell<Option<RootCache>> = const { RefCell::new(None) };
+}
+
+/// The root key, when one is configured. A malformed one is refused, never used.
+pub(crate) fn root_key(env: &Env) -> Result<Option<RootKey>, ApiError> {
+    let Some(text) = text(env, ROOT_KEY) else {
+        return Ok(None);
+    };
+    let key = ROOT.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        match cache.as_ref() {
+            Some(c) if c.text == text => c.key.clone(),
+            _ => {
+                let key = ApiKey::parse(&text)
+                    .ok()
+                    .filter(|k| k.key_type() == scopien_auth::KeyType::Live)
+                    .map(|key| RootKey {
+                        hash: key.hash_hex(),
+                        key,
+                    });
+                *cache = Some(RootCache {
+                    text,
+                    key: key.clone(),
+                });
+                key
+            }
+        }
+    });
+    key.map(Some).ok_or_else(|| {
+        ApiError::service_unavailable(
+            "SCOPIEN_ROOT_KEY is not a valid sk_live_ key; generate one with `npm run root-key`",
+        )
+    })
+}
+
+/// Where requests of a key type go; `None` means answer with an echo.
+pub(crate) fn origin(env: &Env, key_type: scopien_auth::KeyType) -> Option<String> {
+    let live = text(env, ORIGIN_URL);
+    match key_type {
+        scopien_auth::KeyType::Live => live,
+        scopien_auth::KeyType::Test => text(env, SANDBOX_ORIGIN_URL).or(live),
+    }
+}

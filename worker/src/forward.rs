@@ -1,0 +1,78 @@
+//! Forwarding an admitted request to the origin, or echoing it when none is set.
+
+use crate::http;
+use scopien_auth::{ApiError, KeyId, KeyType};
+use worker::{
+    Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Result, Url,
+};
+
+/// Headers a client may not set: the gateway owns them.
+const OWN_HEADER_PREFIX: &str = "x-scopien-";
+
+fn forwarded_headers(req: &Request, id: KeyId, key_type: KeyType) -> Result<Headers> {
+    let headers = Headers::new();
+    for (name, value) in req.headers().entries() {
+        if name.eq_ignore_ascii_case("authorization")
+            || name.to_ascii_lowercase().starts_with(OWN_HEADER_PREFIX)
+        {
+            continue;
+        }
+        headers.append(&name, &value)?;
+    }
+    headers.set("X-Scopien-Key-Id", &id.to_string())?;
+    headers.set("X-Scopien-Key-Type", key_type.as_str())?;
+    Ok(headers)
+}
+
+/// Forwards `req` to `origin` with its method, path, query and body unchanged.
+pub(crate) async fn forward(
+    req: &Request,
+    url: &Url,
+    origin: Option<String>,
+    id: KeyId,
+    key_type: KeyType,
+) -> Result<Response> {
+    let headers = forwarded_headers(req, id, key_type)?;
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let Some(origin) = origin else {
+        return echo(req, &path_and_query, &headers);
+    };
+    let target = format!("{}{}", origin.trim_end_matches('/'), path_and_query);
+    let mut init = RequestInit::new();
+    init.with_method(req.method())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual);
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        init.with_body(req.inner().body().map(Into::into));
+    }
+    let outgoing = Request::new_with_init(&target, &init)?;
+    match Fetch::Request(outgoing).send().await {
+        Ok(response) => Ok(response),
+        Err(fault) => {
+            worker::console_error!("origin fetch failed: {fault}");
+            http::error(&ApiError::bad_gateway())
+        }
+    }
+}
+
+/// With no origin configured, answer what would have been forwarded, so the gateway can
+/// be tried alone.
+fn echo(req: &Request, path_and_query: &str, headers: &Headers) -> Result<Response> {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .entries()
+        .map(|(n, v)| (n, serde_json::Value::from(v)))
+        .collect();
+    http::json(
+        200,
+        &serde_json::json!({
+            "echo": true,
+            "note": "No ORIGIN_URL is configured; this is what the gateway would forward",
+            "method": req.method().to_string(),
+            "path": path_and_query,
+            "headers": headers,
+        }),
+    )
+}
