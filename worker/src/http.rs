@@ -3,16 +3,20 @@
 use scopien_auth::ApiError;
 use worker::{Headers, Response, Result};
 
-/// Writes `headers` onto a response.
+/// Writes `headers` onto a response. Responses from `fetch` and from Durable Objects
+/// have immutable headers, so the headers are copied into a fresh set.
 pub(crate) fn with_headers<'a>(
-    mut response: Response,
+    response: Response,
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Response> {
-    let target = response.headers_mut();
+    let target = Headers::new();
+    for (name, value) in response.headers().entries() {
+        target.append(&name, &value)?;
+    }
     for (name, value) in headers {
         target.set(name, value)?;
     }
-    Ok(response)
+    Ok(response.with_headers(target))
 }
 
 /// A JSON response with `status`.

@@ -1,0 +1,135 @@
+// End-to-end harness: the real built worker (worker/build) inside workerd through
+// Miniflare, with real KV and SQLite-backed Durable Object storage in a fresh folder,
+// bindings read from wrangler.toml, and a real HTTP origin on loopback.
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { createServer, request } from "node:http";
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeKey } from "../scripts/root-key.mjs";
+
+export { makeKey };
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const BUILD = join(ROOT, "worker", "build");
+
+/** Starts the gateway. `vars` override wrangler.toml's [vars]; `rootKey: null` runs
+ * without a root key. .dev.vars is never used. */
+export async function startGateway({ vars = {}, rootKey = makeKey("live") } = {}) {
+  if (!existsSync(join(BUILD, "index.js"))) {
+    throw new Error("worker/build is missing: run `npm run build` (npm test does)");
+  }
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const bindings = { ...workerOptions.bindings, ...vars };
+  delete bindings.SCOPIEN_ROOT_KEY; // from a developer's .dev.vars: never in tests
+  if (rootKey) bindings.SCOPIEN_ROOT_KEY = rootKey;
+  const state = mkdtempSync(join(tmpdir(), "scopien-e2e-"));
+  const options = convertV4MiniflareOptions({
+      modules: [
+        { type: "ESModule", path: join(BUILD, "index.js") },
+        { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
+      ],
+      modulesRoot: BUILD,
+      compatibilityDate: workerOptions.compatibilityDate,
+      compatibilityFlags: workerOptions.compatibilityFlags,
+      bindings,
+      kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
+      durableObjects: workerOptions.durableObjects,
+      host: "127.0.0.1",
+      port: 0,
+      cf: false,
+  });
+  // Miniflare 5 keeps every binding's storage under one folder.
+  const mf = new Miniflare({ ...options, resourcePersistencePath: state });
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  return {
+    url,
+    mf,
+    rootKey,
+    state,
+    async stop() {
+      await mf.dispose();
+      rmSync(state, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A loopback origin that records every request it receives. */
+export async function startOrigin(name = "origin") {
+  const received = [];
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      received.push({ method: req.method, url: req.url, headers: req.headers, body });
+      res.writeHead(200, { "content-type": "application/json", "x-origin": name });
+      res.end(JSON.stringify({ origin: name, method: req.method, url: req.url }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    received,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+/** One request; returns status, headers and the parsed JSON body (or text). */
+export async function call(base, path, { key, method = "GET", body, headers = {} } = {}) {
+  const h = { ...headers };
+  if (key) h.authorization = `Bearer ${key}`;
+  let payload = body;
+  if (body !== undefined && typeof body !== "string") {
+    payload = JSON.stringify(body);
+    h["content-type"] = "application/json";
+  }
+  const res = await fetch(base + path, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, text };
+}
+
+/** Creates a key with the root key; fails the test unless it answers 201. */
+export async function createKey(gw, spec, adminKey = gw.rootKey) {
+  const res = await call(gw.url, "/v1/api-keys", { key: adminKey, method: "POST", body: spec });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${res.text}`);
+  return res.json;
+}
+
+/** Every byte the gateway has stored (KV and Durable Object files), concatenated. */
+export function storedBytes(gw) {
+  const files = readdirSync(gw.state, { recursive: true, withFileTypes: true });
+  return Buffer.concat(
+    files.filter((f) => f.isFile()).map((f) => readFileSync(join(f.parentPath, f.name))),
+  );
+}
+
+/** A request whose path is sent exactly as written (fetch would normalise it). */
+export function rawRequest(base, path, { method = "GET", headers = {} } = {}) {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, method, headers }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, json, text });
+      });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
