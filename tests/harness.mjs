@@ -111,6 +111,14 @@ export function storedBytes(gw) {
   );
 }
 
+/** The names of the files under the gateway's storage folder (SQLite journals aside). */
+export function storedFiles(gw) {
+  return readdirSync(gw.state, { recursive: true, withFileTypes: true })
+    .filter((f) => f.isFile() && !/-(wal|shm|journal)$/.test(f.name))
+    .map((f) => join(f.parentPath, f.name))
+    .sort();
+}
+
 /** A request whose path is sent exactly as written (fetch would normalise it). */
 export function rawRequest(base, path, { method = "GET", headers = {} } = {}) {
   const { hostname, port } = new URL(base);
@@ -132,4 +140,15 @@ export function rawRequest(base, path, { method = "GET", headers = {} } = {}) {
     req.on("error", reject);
     req.end();
   });
+}
+
+/** Polls `probe` until it returns a truthy value; fails after `timeoutMs`. */
+export async function waitFor(probe, { timeoutMs = 15_000, intervalMs = 100, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }
