@@ -14,9 +14,26 @@ export { makeKey };
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BUILD = join(ROOT, "worker", "build");
 
+// Test doubles for the fault tests: a KeyGuard that throws (as a storage fault does) and
+// one that answers too late.
+const FAULTY_GUARDS = `
+export class ThrowingGuard {
+  async fetch() { throw new Error("simulated storage fault"); }
+}
+export class SlowGuard {
+  async fetch() {
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    return new Response("{}");
+  }
+}
+export default { fetch() { return new Response("faults"); } };
+`;
+
 /** Starts the gateway. `vars` override wrangler.toml's [vars]; `rootKey: null` runs
- * without a root key. .dev.vars is never used. */
-export async function startGateway({ vars = {}, rootKey = makeKey("live") } = {}) {
+ * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard with a faulty
+ * one; `brokenKv: true` binds KEYS to something that is not a KV namespace. .dev.vars is
+ * never used. Everything the runtime logs is kept in `logs`. */
+export async function startGateway({ vars = {}, rootKey = makeKey("live"), guard, brokenKv } = {}) {
   if (!existsSync(join(BUILD, "index.js"))) {
     throw new Error("worker/build is missing: run `npm run build` (npm test does)");
   }
@@ -24,30 +41,60 @@ export async function startGateway({ vars = {}, rootKey = makeKey("live") } = {}
   const bindings = { ...workerOptions.bindings, ...vars };
   delete bindings.SCOPIEN_ROOT_KEY; // from a developer's .dev.vars: never in tests
   if (rootKey) bindings.SCOPIEN_ROOT_KEY = rootKey;
+  const durableObjects = { ...workerOptions.durableObjects };
+  if (guard) {
+    const className = guard === "slow" ? "SlowGuard" : "ThrowingGuard";
+    durableObjects.KEY_GUARD = { className, scriptName: "faults", useSQLite: true };
+  }
+  let kvNamespaces = Object.keys(workerOptions.kvNamespaces ?? {});
+  if (brokenKv) {
+    kvNamespaces = [];
+    bindings.KEYS = "not a KV namespace";
+  }
   const state = mkdtempSync(join(tmpdir(), "scopien-e2e-"));
-  const options = convertV4MiniflareOptions({
-      modules: [
-        { type: "ESModule", path: join(BUILD, "index.js") },
-        { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
-      ],
-      modulesRoot: BUILD,
+  const logs = [];
+  const gateway = {
+    name: "gateway",
+    modules: [
+      { type: "ESModule", path: join(BUILD, "index.js") },
+      { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
+    ],
+    modulesRoot: BUILD,
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    bindings,
+    kvNamespaces,
+    durableObjects,
+  };
+  const workers = [gateway];
+  if (guard) {
+    workers.push({
+      name: "faults",
+      modules: true,
+      script: FAULTY_GUARDS,
       compatibilityDate: workerOptions.compatibilityDate,
-      compatibilityFlags: workerOptions.compatibilityFlags,
-      bindings,
-      kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
-      durableObjects: workerOptions.durableObjects,
-      host: "127.0.0.1",
-      port: 0,
-      cf: false,
+      durableObjects: { FAULTY: { className: durableObjects.KEY_GUARD.className, useSQLite: true } },
+    });
+  }
+  const options = convertV4MiniflareOptions({
+    workers,
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
   });
   // Miniflare 5 keeps every binding's storage under one folder.
-  const mf = new Miniflare({ ...options, resourcePersistencePath: state });
+  const mf = new Miniflare({
+    ...options,
+    resourcePersistencePath: state,
+    handleStructuredLogs: (log) => logs.push(log.message),
+  });
   const url = (await mf.ready).href.replace(/\/$/, "");
   return {
     url,
     mf,
     rootKey,
     state,
+    logs,
     async stop() {
       await mf.dispose();
       rmSync(state, { recursive: true, force: true });

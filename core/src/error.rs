@@ -122,6 +122,21 @@ impl ApiError {
         }
     }
 
+    /// 429: this address made too many failed authentications and is refused for now.
+    pub fn too_many_failures(retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_s),
+            ..ApiError::new(
+                429,
+                "rate_limit_exceeded",
+                "Too many failed authentication attempts",
+                format!(
+                    "Too many failed authentication attempts from this address; retry in {retry_after_s} seconds"
+                ),
+            )
+        }
+    }
+
     /// 400: the request is malformed; `details` names the field.
     pub fn invalid_request(details: impl Into<String>) -> ApiError {
         ApiError::new(400, "invalid_request", "Invalid request", details.into())

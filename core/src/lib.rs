@@ -35,6 +35,7 @@ pub mod ratelimit;
 pub mod record;
 pub mod route;
 pub mod scope;
+pub mod throttle;
 pub mod timestamp;
 
 pub use error::ApiError;

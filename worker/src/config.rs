@@ -8,6 +8,11 @@ use worker::Env;
 pub(crate) const KEYS: &str = "KEYS";
 /// Durable Object namespace: one KeyGuard per key.
 pub(crate) const KEY_GUARD: &str = "KEY_GUARD";
+/// Durable Object namespace: one AddressThrottle per client address.
+pub(crate) const THROTTLE: &str = "THROTTLE";
+const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";
+const AUTH_FAILURE_BLOCK_SECONDS: &str = "AUTH_FAILURE_BLOCK_SECONDS";
+const GUARD_TIMEOUT_MS: &str = "GUARD_TIMEOUT_MS";
 const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
@@ -85,4 +90,26 @@ pub(crate) fn origin(env: &Env, key_type: scopien_auth::KeyType) -> Option<Strin
         scopien_auth::KeyType::Live => live,
         scopien_auth::KeyType::Test => text(env, SANDBOX_ORIGIN_URL).or(live),
     }
+}
+
+fn number(env: &Env, name: &str) -> Option<u64> {
+    text(env, name).and_then(|t| t.parse().ok())
+}
+
+/// The brute-force throttle: `AUTH_FAILURE_LIMIT` failures a minute (default 30; 0 turns
+/// it off), then `AUTH_FAILURE_BLOCK_SECONDS` refused (default 300).
+pub(crate) fn throttle_policy(env: &Env) -> scopien_auth::throttle::ThrottlePolicy {
+    let default = scopien_auth::throttle::ThrottlePolicy::default();
+    scopien_auth::throttle::ThrottlePolicy {
+        max_failures: number(env, AUTH_FAILURE_LIMIT)
+            .map_or(default.max_failures, |n| n.min(u64::from(u32::MAX)) as u32),
+        block_ms: number(env, AUTH_FAILURE_BLOCK_SECONDS)
+            .map_or(default.block_ms, |s| s.saturating_mul(1000)),
+        ..default
+    }
+}
+
+/// How long a KeyGuard may take before the request fails closed (default 10 s).
+pub(crate) fn guard_timeout_ms(env: &Env) -> u64 {
+    number(env, GUARD_TIMEOUT_MS).unwrap_or(10_000).max(1)
 }

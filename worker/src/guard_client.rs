@@ -2,9 +2,13 @@
 
 use crate::config::KEY_GUARD;
 use crate::protocol::{CheckAnswer, CheckRequest, ManageAnswer, ManageRequest};
+use futures_util::future::Either;
 use scopien_auth::KeyId;
-use worker::{Env, Method, Request, RequestInit, Response, Result};
+use std::time::Duration;
+use worker::{Delay, Env, Method, Request, RequestInit, Response, Result};
 
+/// One call to the key's guard, failing after `GUARD_TIMEOUT_MS`: a guard that does not
+/// answer is a fault like one that throws, and the request fails closed.
 async fn call(env: &Env, id: KeyId, op: &str, body: String) -> Result<Response> {
     let stub = env
         .durable_object(KEY_GUARD)?
@@ -13,7 +17,17 @@ async fn call(env: &Env, id: KeyId, op: &str, body: String) -> Result<Response> 
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
     let request = Request::new_with_init(&format!("https://key-guard/{op}"), &init)?;
-    stub.fetch_with_request(request).await
+    let timeout = Duration::from_millis(crate::config::guard_timeout_ms(env));
+    let answer = stub.fetch_with_request(request);
+    let delay = Delay::from(timeout);
+    futures_util::pin_mut!(answer, delay);
+    match futures_util::future::select(answer, delay).await {
+        Either::Left((result, _)) => result,
+        Either::Right(((), _)) => Err(worker::Error::RustError(format!(
+            "key guard did not answer within {} ms",
+            timeout.as_millis()
+        ))),
+    }
 }
 
 /// What the guard decided for one request.

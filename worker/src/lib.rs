@@ -11,8 +11,10 @@ mod guard_client;
 mod http;
 mod keys_api;
 mod protocol;
+mod throttle;
 
 pub use guard::KeyGuard;
+pub use throttle::AddressThrottle;
 
 use guard_client::{call_check, Checked};
 use protocol::CheckRequest;
@@ -57,6 +59,17 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
             }),
         );
     }
+    // An address refused for failed authentications gets 429 before any storage call.
+    let address = req.headers().get("CF-Connecting-IP")?;
+    let now_ms = worker::Date::now().as_millis();
+    if let Some(until) = address
+        .as_deref()
+        .and_then(|a| throttle::blocked_until(a, now_ms))
+    {
+        return http::error(&ApiError::too_many_failures(
+            until.saturating_sub(now_ms).div_ceil(1000).max(1),
+        ));
+    }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
     }
@@ -92,6 +105,16 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         root: root_record,
     };
     let answer = match call_check(env, key.id(), &check).await? {
+        Checked::Refused(response) if response.status_code() == 401 => {
+            if let Some(address) = &address {
+                if let Some(until) = throttle::record_failure(env, address, now_ms).await {
+                    return http::error(&ApiError::too_many_failures(
+                        until.saturating_sub(now_ms).div_ceil(1000).max(1),
+                    ));
+                }
+            }
+            return Ok(response);
+        }
         Checked::Refused(response) => return Ok(response),
         Checked::Admitted(answer) => answer,
     };
@@ -100,7 +123,6 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         ctx.wait_until(async move { keys_api::write_directory(&env, &entry).await });
     }
 
-    let now_ms = worker::Date::now().as_millis();
     let response = match &route {
         Route::AuthTest => http::json(
             200,
