@@ -4,7 +4,10 @@ set -euo pipefail
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate in Cargo.lock
 WORKER_BUILD_VERSION=0.8.7
+SCHEMATHESIS_VERSION=4.32.5
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
+# npm's pinned Node 22, wrangler and esbuild first, also when a script is run by hand.
+export PATH="$PWD/node_modules/.bin:$PATH"
 
 ensure_wasm_target() {
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
@@ -33,4 +36,15 @@ ensure_build_tools() {
   export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
   export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
   export PATH="$CARGO_BIN:$PATH"
+}
+
+# schemathesis, for the contract test, in a virtualenv under build/ (ignored by git).
+ensure_schemathesis() {
+  local venv="$PWD/build/venv"
+  if "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    return
+  fi
+  echo "» installing schemathesis $SCHEMATHESIS_VERSION into build/venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }

@@ -23,6 +23,9 @@ use scopien_auth::route::{route, Route};
 use scopien_auth::{constant_time, ApiError, KeyRecord};
 use worker::{event, Context, Env, Request, Response, Result};
 
+/// The API contract, `openapi.yaml` as JSON (see build.rs).
+const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     match handle(&mut req, &env, &ctx).await {
@@ -49,6 +52,10 @@ macro_rules! or_respond {
 
 async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
     let url = req.url()?;
+    if url.path() == "/openapi.json" {
+        let response = http::json_text(200, OPENAPI_JSON.to_owned())?;
+        return http::with_headers(response, [("Cache-Control", "public, max-age=300")]);
+    }
     if url.path() == "/" {
         return http::json(
             200,
@@ -56,6 +63,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
                 "name": "scopien-gate",
                 "version": env!("CARGO_PKG_VERSION"),
                 "authTest": "/v1/auth/test",
+                "openapi": "/openapi.json",
             }),
         );
     }

@@ -1,0 +1,129 @@
+// The OpenAPI contract (openapi.yaml, served as /openapi.json) against the real gateway:
+// recorded responses of every operation validated with ajv, then schemathesis.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import { startGateway, call, createKey, makeKey } from "./harness.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+let gw, spec, ajv;
+
+before(async () => {
+  gw = await startGateway({ vars: { PLAN: "enterprise" } });
+  const res = await call(gw.url, "/openapi.json");
+  assert.equal(res.status, 200, "the contract is served without a key");
+  spec = res.json;
+  ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema(spec, "openapi");
+});
+after(async () => {
+  await gw?.stop();
+});
+
+function resolve(node) {
+  while (node && node.$ref) {
+    node = node.$ref
+      .slice(2)
+      .split("/")
+      .reduce((at, part) => at[part.replaceAll("~1", "/").replaceAll("~0", "~")], spec);
+  }
+  return node;
+}
+
+/** Asserts that a real response matches the contract for that operation and status. */
+function conforms(template, method, res) {
+  const operation = spec.paths[template]?.[method];
+  assert.ok(operation, `${method} ${template} is in the contract`);
+  const status = String(res.status) in operation.responses ? String(res.status) : "default";
+  const documented = operation.responses[status];
+  assert.ok(documented, `${method} ${template} documents ${res.status}`);
+  const response = resolve(documented);
+  for (const name of Object.keys(response.headers ?? {})) {
+    assert.ok(res.headers.get(name) !== null, `${method} ${template} ${res.status} has ${name}`);
+  }
+  const schema = response.content?.["application/json"]?.schema;
+  if (!schema) return;
+  const pointer = documented.$ref
+    ? `openapi${documented.$ref}/content/application~1json/schema`
+    : `openapi#/paths/${encodeURIComponent(template.replaceAll("~", "~0").replaceAll("/", "~1"))}/${method}/responses/${status}/content/application~1json/schema`;
+  const validate = ajv.getSchema(pointer);
+  assert.ok(validate, `schema ${pointer}`);
+  assert.ok(validate(res.json), `${method} ${template} ${res.status}: ${ajv.errorsText(validate.errors)}\n${res.text}`);
+}
+
+test("every operation's real responses match the contract", async () => {
+  const root = { key: gw.rootKey };
+  conforms("/openapi.json", "get", await call(gw.url, "/openapi.json"));
+  conforms("/v1/auth/test", "get", await call(gw.url, "/v1/auth/test", root));
+  conforms("/v1/auth/test", "get", await call(gw.url, "/v1/auth/test"));
+  conforms("/v1/auth/test", "get", await call(gw.url, "/v1/auth/test", { key: makeKey("test") }));
+
+  const created = await call(gw.url, "/v1/api-keys", {
+    ...root,
+    method: "POST",
+    body: { name: "contract", scopes: { accounts: ["read"] }, rateLimit: 1, expiresAt: "2099-01-01T00:00:00Z" },
+  });
+  conforms("/v1/api-keys", "post", created);
+  const key = created.json;
+  conforms("/v1/api-keys", "post", await call(gw.url, "/v1/api-keys", { ...root, method: "POST", body: { name: "x" } }));
+  conforms("/v1/api-keys", "post", await call(gw.url, "/v1/api-keys", { key: key.key, method: "POST", body: {} }));
+  conforms(
+    "/v1/api-keys",
+    "post",
+    await call(gw.url, "/v1/api-keys", { ...root, method: "POST", body: JSON.stringify({ pad: "x".repeat(70_000) }) }),
+  );
+  conforms("/v1/api-keys", "get", await call(gw.url, "/v1/api-keys?limit=2", root));
+  conforms("/v1/api-keys", "get", await call(gw.url, "/v1/api-keys?limit=0", root));
+
+  const one = `/v1/api-keys/${key.id}`;
+  conforms("/v1/api-keys/{id}", "get", await call(gw.url, one, root));
+  conforms("/v1/api-keys/{id}", "get", await call(gw.url, "/v1/api-keys/key_0000000000000000", root));
+  conforms("/v1/api-keys/{id}", "get", await call(gw.url, "/v1/api-keys/key_bad", root));
+  conforms("/v1/api-keys/{id}/usage", "get", await call(gw.url, `${one}/usage`, root));
+
+  conforms("/v1/{resource}", "get", await call(gw.url, "/v1/accounts", { key: key.key }));
+  conforms("/v1/{resource}", "get", await call(gw.url, "/v1/accounts", { key: key.key }));
+  conforms("/v1/{resource}", "delete", await call(gw.url, "/v1/accounts", { key: key.key, method: "DELETE" }));
+
+  conforms("/v1/api-keys/{id}", "patch", await call(gw.url, one, { ...root, method: "PATCH", body: { scopes: ["read"] } }));
+  conforms("/v1/api-keys/{id}/roll", "post", await call(gw.url, `${one}/roll`, { ...root, method: "POST", body: { expiresIn: 0 } }));
+  conforms("/v1/api-keys/{id}", "delete", await call(gw.url, one, { ...root, method: "DELETE" }));
+  conforms("/v1/api-keys/{id}", "patch", await call(gw.url, one, { ...root, method: "PATCH", body: { name: "y" } }));
+  conforms("/v1/api-keys/{id}/roll", "post", await call(gw.url, `${one}/roll`, { ...root, method: "POST" }));
+});
+
+test("schemathesis finds no server error, no undocumented status, no schema mismatch, no ignored auth", () => {
+  const bin = join(ROOT, "build", "venv", "bin", "schemathesis");
+  assert.ok(existsSync(bin), "schemathesis is installed by `npm test` (scripts/test.sh)");
+  const run = spawnSync(
+    bin,
+    [
+      "run",
+      join(ROOT, "openapi.yaml"),
+      "--url",
+      gw.url,
+      "--header",
+      `Authorization: Bearer ${gw.rootKey}`,
+      "--checks",
+      "not_a_server_error,status_code_conformance,response_schema_conformance,ignored_auth",
+      "--max-examples",
+      process.env.SCHEMATHESIS_EXAMPLES ?? "25",
+      "--seed",
+      "1",
+      "--request-timeout",
+      "10",
+      "--no-color",
+    ],
+    { encoding: "utf8", timeout: 240_000, env: { ...process.env, SCHEMATHESIS_TELEMETRY: "false" } },
+  );
+  const output = `${run.stdout}\n${run.stderr}`;
+  assert.equal(run.status, 0, output.slice(-8000));
+  assert.match(output, /No issues found/);
+  assert.match(output, /Tested: 12/);
+});
