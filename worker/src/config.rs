@@ -12,6 +12,8 @@ const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
 const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
+/// BENCHMARKS ONLY, never in production: see `bench_skip_counter_write`.
+const BENCH_SKIP_COUNTER_WRITE: &str = "SCOPIEN_BENCH_SKIP_COUNTER_WRITE";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -85,4 +87,13 @@ pub(crate) fn origin(env: &Env, key_type: scopien_auth::KeyType) -> Option<Strin
         scopien_auth::KeyType::Live => live,
         scopien_auth::KeyType::Test => text(env, SANDBOX_ORIGIN_URL).or(live),
     }
+}
+
+/// BENCHMARKS ONLY. `SCOPIEN_BENCH_SKIP_COUNTER_WRITE = "1"` makes each KeyGuard keep its
+/// counters in memory and never write them to storage, so `npm run bench` can measure the
+/// admitted path without local SQLite's disk syncs. Counters then reset whenever a guard
+/// is evicted: limits stop being exact. It is in no config file, only the exact value
+/// `"1"` turns it on, and a guard that sees it logs an error saying so.
+pub(crate) fn bench_skip_counter_write(env: &Env) -> bool {
+    text(env, BENCH_SKIP_COUNTER_WRITE).as_deref() == Some("1")
 }
