@@ -102,20 +102,39 @@ export async function startGateway({ vars = {}, rootKey = makeKey("live"), guard
   };
 }
 
-/** A loopback origin that records every request it receives. */
-export async function startOrigin(name = "origin") {
+/** A plain JS module worker (`script`) in workerd with `bindings` and no storage: the
+ * benchmarks' pass-through. */
+export async function startModuleWorker({ script, bindings = {} }) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const options = convertV4MiniflareOptions({
+    modules: [{ type: "ESModule", path: script }],
+    modulesRoot: dirname(script),
+    compatibilityDate: workerOptions.compatibilityDate,
+    bindings,
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+  });
+  const mf = new Miniflare(options);
+  const url = (await mf.ready).href.replace(/\/$/, "");
+  return { url, mf, stop: () => mf.dispose() };
+}
+
+/** A loopback origin that records every request it receives (`record: false`: answers
+ * only, for load). */
+export async function startOrigin(name = "origin", { record = true, port = 0 } = {}) {
   const received = [];
   const server = createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
-      received.push({ method: req.method, url: req.url, headers: req.headers, body });
+      if (record) received.push({ method: req.method, url: req.url, headers: req.headers, body });
       res.writeHead(200, { "content-type": "application/json", "x-origin": name });
       res.end(JSON.stringify({ origin: name, method: req.method, url: req.url }));
     });
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${server.address().port}`,
     received,

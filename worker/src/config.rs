@@ -17,6 +17,8 @@ const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
 const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
+/// BENCHMARKS ONLY, never in production: see `bench_skip_counter_write`.
+const BENCH_SKIP_COUNTER_WRITE: &str = "SCOPIEN_BENCH_SKIP_COUNTER_WRITE";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -112,4 +114,13 @@ pub(crate) fn throttle_policy(env: &Env) -> scopien_auth::throttle::ThrottlePoli
 /// How long a KeyGuard may take before the request fails closed (default 10 s).
 pub(crate) fn guard_timeout_ms(env: &Env) -> u64 {
     number(env, GUARD_TIMEOUT_MS).unwrap_or(10_000).max(1)
+}
+
+/// BENCHMARKS ONLY. `SCOPIEN_BENCH_SKIP_COUNTER_WRITE = "1"` makes each KeyGuard keep its
+/// counters in memory and never write them to storage, so `npm run bench` can measure the
+/// admitted path without local SQLite's disk syncs. Counters then reset whenever a guard
+/// is evicted: limits stop being exact. It is in no config file, only the exact value
+/// `"1"` turns it on, and a guard that sees it logs an error saying so.
+pub(crate) fn bench_skip_counter_write(env: &Env) -> bool {
+    text(env, BENCH_SKIP_COUNTER_WRITE).as_deref() == Some("1")
 }

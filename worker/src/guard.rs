@@ -12,7 +12,7 @@ use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
 use scopien_auth::ratelimit::{self, Counters};
 use scopien_auth::{ApiError, ApiKey, KeyRecord, KeyType, Verdict};
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
@@ -42,6 +42,10 @@ pub struct KeyGuard {
     state: State,
     env: Env,
     loaded: RefCell<Option<Loaded>>,
+    /// The `guard` table exists: `put` need not create it (once per object, not per write).
+    table_ready: Cell<bool>,
+    /// Benchmarks only (`config::bench_skip_counter_write`): counters stay in memory.
+    bench_skip_counter_write: bool,
 }
 
 const RECORD: &str = "record";
@@ -72,6 +76,7 @@ impl KeyGuard {
             .to_array()?;
         let mut loaded = Loaded::default();
         if !exists.is_empty() {
+            self.table_ready.set(true);
             let rows: Vec<Row> = sql
                 .exec("SELECT name, value FROM guard", None)?
                 .to_array()?;
@@ -89,10 +94,13 @@ impl KeyGuard {
 
     fn put(&self, name: &str, value: &impl Serialize) -> Result<()> {
         let sql = self.sql();
-        sql.exec(
-            "CREATE TABLE IF NOT EXISTS guard (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-            None,
-        )?;
+        if !self.table_ready.get() {
+            sql.exec(
+                "CREATE TABLE IF NOT EXISTS guard (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                None,
+            )?;
+            self.table_ready.set(true);
+        }
         sql.exec(
             "INSERT OR REPLACE INTO guard (name, value) VALUES (?, ?)",
             vec![
@@ -155,7 +163,9 @@ impl KeyGuard {
                     meter.synced_ms = Some(now);
                 }
                 let meter = *meter;
-                self.put(METER, &meter)?;
+                if !self.bench_skip_counter_write {
+                    self.put(METER, &meter)?;
+                }
                 let window = shown_window(&status);
                 let answer = CheckAnswer {
                     key_type: record.key_type,
@@ -293,10 +303,18 @@ impl KeyGuard {
 
 impl DurableObject for KeyGuard {
     fn new(state: State, env: Env) -> Self {
+        let bench_skip_counter_write = crate::config::bench_skip_counter_write(&env);
+        if bench_skip_counter_write {
+            worker::console_error!(
+                "SCOPIEN_BENCH_SKIP_COUNTER_WRITE is set: counters are not stored (benchmarks only)"
+            );
+        }
         Self {
             state,
             env,
             loaded: RefCell::new(None),
+            table_ready: Cell::new(false),
+            bench_skip_counter_write,
         }
     }
 
