@@ -40,3 +40,14 @@ pub(crate) fn error(err: &ApiError) -> Result<Response> {
     let headers = err.headers();
     with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
 }
+
+/// Unwraps a `Result<_, ApiError>`, or returns the error's response from the function.
+macro_rules! or_respond {
+    ($e:expr) => {
+        match $e {
+            Ok(value) => value,
+            Err(err) => return $crate::http::error(&err),
+        }
+    };
+}
+pub(crate) use or_respond;

@@ -3,7 +3,7 @@
 
 use crate::config::{self, KEYS};
 use crate::guard_client::call_manage;
-use crate::http;
+use crate::http::{self, or_respond};
 use crate::protocol::{Directory, ManageAnswer, ManageRequest, Op};
 use scopien_auth::admin::{parse_create, parse_roll};
 use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
@@ -29,15 +29,6 @@ async fn body(req: &mut Request) -> Result<std::result::Result<Vec<u8>, ApiError
         return Ok(Err(ApiError::payload_too_large(MAX_BODY_BYTES)));
     }
     Ok(Ok(bytes))
-}
-
-macro_rules! or_respond {
-    ($e:expr) => {
-        match $e {
-            Ok(value) => value,
-            Err(err) => return http::error(&err),
-        }
-    };
 }
 
 /// Handles an admitted management request.

@@ -17,6 +17,7 @@ pub use guard::KeyGuard;
 pub use throttle::AddressThrottle;
 
 use guard_client::{call_check, Checked};
+use http::or_respond;
 use protocol::CheckRequest;
 use scopien_auth::credential::{parse_authorization, query_has_credential};
 use scopien_auth::route::{route, Route};
@@ -39,15 +40,6 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
             ))
         }
     }
-}
-
-macro_rules! or_respond {
-    ($e:expr) => {
-        match $e {
-            Ok(value) => value,
-            Err(err) => return http::error(&err),
-        }
-    };
 }
 
 async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
@@ -74,9 +66,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         .as_deref()
         .and_then(|a| throttle::blocked_until(a, now_ms))
     {
-        return http::error(&ApiError::too_many_failures(
-            until.saturating_sub(now_ms).div_ceil(1000).max(1),
-        ));
+        return blocked(until, now_ms);
     }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
@@ -116,9 +106,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         Checked::Refused(response) if response.status_code() == 401 => {
             if let Some(address) = &address {
                 if let Some(until) = throttle::record_failure(env, address, now_ms).await {
-                    return http::error(&ApiError::too_many_failures(
-                        until.saturating_sub(now_ms).div_ceil(1000).max(1),
-                    ));
+                    return blocked(until, now_ms);
                 }
             }
             return Ok(response);
@@ -156,4 +144,11 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         response,
         answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
     )
+}
+
+/// The 429 for an address refused until `until_ms`.
+fn blocked(until_ms: u64, now_ms: u64) -> Result<Response> {
+    http::error(&ApiError::too_many_failures(
+        until_ms.saturating_sub(now_ms).div_ceil(1000).max(1),
+    ))
 }
