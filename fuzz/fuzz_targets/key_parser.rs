@@ -52,7 +52,7 @@ fn check_parsed(text: &str, key: &ApiKey, noise: &[u8]) {
             .position(|&a| a as char == orig)
             .unwrap_or(0);
         let other = ALPHABET[(orig_idx + 1 + pick % 61) % 62] as char;
-        let odd = [b'-', b'_', b' ', b'\0', b'%', b'/'][pick % 6] as char;
+        let odd = b"-_ \0%/"[pick % 6] as char;
         for replacement in [other, odd, 'é'] {
             if replacement == orig {
                 continue;
