@@ -1,7 +1,9 @@
 //! The deployment's configuration, read from bindings. Binding names match wrangler.toml.
 
-use scopien_auth::{ApiError, ApiKey, Plan};
-use std::cell::RefCell;
+use scopien_auth::throttle::ThrottlePolicy;
+use scopien_auth::{ApiError, ApiKey, KeyType, Plan};
+use std::cell::OnceCell;
+use std::rc::Rc;
 use worker::Env;
 
 /// KV namespace: the key directory, for listing.
@@ -29,14 +31,6 @@ fn text(env: &Env, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// The plan; an unknown name fails closed with a message saying what to set.
-pub(crate) fn plan(env: &Env) -> Result<Plan, ApiError> {
-    let name = text(env, PLAN).unwrap_or_default();
-    Plan::parse(&name).ok_or_else(|| {
-        ApiError::service_unavailable("The PLAN var must be starter, professional or enterprise")
-    })
-}
-
 /// The root key, parsed and hashed once per isolate.
 #[derive(Clone)]
 pub(crate) struct RootKey {
@@ -44,76 +38,95 @@ pub(crate) struct RootKey {
     pub(crate) hash: String,
 }
 
-struct RootCache {
-    text: String,
-    key: Option<RootKey>,
+/// Everything read from vars and secrets, once per isolate: bindings do not change
+/// while an isolate lives (a new deployment gets new isolates), and reading them costs
+/// several JS calls per request.
+struct Settings {
+    plan: Result<Plan, ApiError>,
+    root: Result<Option<RootKey>, ApiError>,
+    origin: Option<String>,
+    sandbox_origin: Option<String>,
+    throttle: ThrottlePolicy,
+    guard_timeout_ms: u64,
+    bench_skip_counter_write: bool,
 }
 
 thread_local! {
-    static ROOT: RefCell<Option<RootCache>> = const { RefCell::new(None) };
+    static SETTINGS: OnceCell<Rc<Settings>> = const { OnceCell::new() };
+}
+
+fn settings(env: &Env) -> Rc<Settings> {
+    SETTINGS.with(|cell| cell.get_or_init(|| Rc::new(Settings::read(env))).clone())
+}
+
+impl Settings {
+    fn read(env: &Env) -> Settings {
+        let number = |name: &str| text(env, name).and_then(|t| t.parse::<u64>().ok());
+        let default = ThrottlePolicy::default();
+        Settings {
+            plan: Plan::parse(&text(env, PLAN).unwrap_or_default()).ok_or_else(|| {
+                ApiError::service_unavailable(
+                    "The PLAN var must be starter, professional or enterprise",
+                )
+            }),
+            root: match text(env, ROOT_KEY) {
+                None => Ok(None),
+                Some(text) => ApiKey::parse(&text)
+                    .ok()
+                    .filter(|k| k.key_type() == KeyType::Live)
+                    .map(|key| Some(RootKey { hash: key.hash_hex(), key }))
+                    .ok_or_else(|| {
+                        ApiError::service_unavailable(
+                            "SCOPIEN_ROOT_KEY is not a valid sk_live_ key; generate one with `npm run root-key`",
+                        )
+                    }),
+            },
+            origin: text(env, ORIGIN_URL),
+            sandbox_origin: text(env, SANDBOX_ORIGIN_URL),
+            throttle: ThrottlePolicy {
+                max_failures: number(AUTH_FAILURE_LIMIT)
+                    .map_or(default.max_failures, |n| n.min(u64::from(u32::MAX)) as u32),
+                block_ms: number(AUTH_FAILURE_BLOCK_SECONDS)
+                    .map_or(default.block_ms, |s| s.saturating_mul(1000)),
+                ..default
+            },
+            guard_timeout_ms: number(GUARD_TIMEOUT_MS).unwrap_or(10_000).max(1),
+            bench_skip_counter_write: text(env, BENCH_SKIP_COUNTER_WRITE).as_deref() == Some("1"),
+        }
+    }
+}
+
+/// The plan; an unknown name fails closed with a message saying what to set.
+pub(crate) fn plan(env: &Env) -> Result<Plan, ApiError> {
+    settings(env).plan.clone()
 }
 
 /// The root key, when one is configured. A malformed one is refused, never used.
 pub(crate) fn root_key(env: &Env) -> Result<Option<RootKey>, ApiError> {
-    let Some(text) = text(env, ROOT_KEY) else {
-        return Ok(None);
-    };
-    let key = ROOT.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        match cache.as_ref() {
-            Some(c) if c.text == text => c.key.clone(),
-            _ => {
-                let key = ApiKey::parse(&text)
-                    .ok()
-                    .filter(|k| k.key_type() == scopien_auth::KeyType::Live)
-                    .map(|key| RootKey {
-                        hash: key.hash_hex(),
-                        key,
-                    });
-                *cache = Some(RootCache {
-                    text,
-                    key: key.clone(),
-                });
-                key
-            }
-        }
-    });
-    key.map(Some).ok_or_else(|| {
-        ApiError::service_unavailable(
-            "SCOPIEN_ROOT_KEY is not a valid sk_live_ key; generate one with `npm run root-key`",
-        )
-    })
+    settings(env).root.clone()
 }
 
 /// Where requests of a key type go; `None` means answer with an echo.
-pub(crate) fn origin(env: &Env, key_type: scopien_auth::KeyType) -> Option<String> {
-    let live = text(env, ORIGIN_URL);
+pub(crate) fn origin(env: &Env, key_type: KeyType) -> Option<String> {
+    let settings = settings(env);
     match key_type {
-        scopien_auth::KeyType::Live => live,
-        scopien_auth::KeyType::Test => text(env, SANDBOX_ORIGIN_URL).or(live),
+        KeyType::Live => settings.origin.clone(),
+        KeyType::Test => settings
+            .sandbox_origin
+            .clone()
+            .or_else(|| settings.origin.clone()),
     }
-}
-
-fn number(env: &Env, name: &str) -> Option<u64> {
-    text(env, name).and_then(|t| t.parse().ok())
 }
 
 /// The brute-force throttle: `AUTH_FAILURE_LIMIT` failures a minute (default 30; 0 turns
 /// it off), then `AUTH_FAILURE_BLOCK_SECONDS` refused (default 300).
-pub(crate) fn throttle_policy(env: &Env) -> scopien_auth::throttle::ThrottlePolicy {
-    let default = scopien_auth::throttle::ThrottlePolicy::default();
-    scopien_auth::throttle::ThrottlePolicy {
-        max_failures: number(env, AUTH_FAILURE_LIMIT)
-            .map_or(default.max_failures, |n| n.min(u64::from(u32::MAX)) as u32),
-        block_ms: number(env, AUTH_FAILURE_BLOCK_SECONDS)
-            .map_or(default.block_ms, |s| s.saturating_mul(1000)),
-        ..default
-    }
+pub(crate) fn throttle_policy(env: &Env) -> ThrottlePolicy {
+    settings(env).throttle
 }
 
 /// How long a KeyGuard may take before the request fails closed (default 10 s).
 pub(crate) fn guard_timeout_ms(env: &Env) -> u64 {
-    number(env, GUARD_TIMEOUT_MS).unwrap_or(10_000).max(1)
+    settings(env).guard_timeout_ms
 }
 
 /// BENCHMARKS ONLY. `SCOPIEN_BENCH_SKIP_COUNTER_WRITE = "1"` makes each KeyGuard keep its
@@ -122,5 +135,5 @@ pub(crate) fn guard_timeout_ms(env: &Env) -> u64 {
 /// is evicted: limits stop being exact. It is in no config file, only the exact value
 /// `"1"` turns it on, and a guard that sees it logs an error saying so.
 pub(crate) fn bench_skip_counter_write(env: &Env) -> bool {
-    text(env, BENCH_SKIP_COUNTER_WRITE).as_deref() == Some("1")
+    settings(env).bench_skip_counter_write
 }

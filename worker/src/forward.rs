@@ -10,14 +10,15 @@ use worker::{
 const OWN_HEADER_PREFIX: &str = "x-scopien-";
 
 fn forwarded_headers(req: &Request, id: KeyId, key_type: KeyType) -> Result<Headers> {
-    let headers = Headers::new();
-    for (name, value) in req.headers().entries() {
-        if name.eq_ignore_ascii_case("authorization")
-            || name.to_ascii_lowercase().starts_with(OWN_HEADER_PREFIX)
-        {
-            continue;
-        }
-        headers.append(&name, &value)?;
+    // Copy in one JS call, then drop what must not reach the origin (names come back
+    // lower-cased from the Headers API).
+    let headers = req.headers().clone();
+    let dropped: Vec<String> = headers
+        .keys()
+        .filter(|name| name == "authorization" || name.starts_with(OWN_HEADER_PREFIX))
+        .collect();
+    for name in dropped {
+        headers.delete(&name)?;
     }
     headers.set("X-Scopien-Key-Id", &id.to_string())?;
     headers.set("X-Scopien-Key-Type", key_type.as_str())?;

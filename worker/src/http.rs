@@ -4,15 +4,13 @@ use scopien_auth::ApiError;
 use worker::{Headers, Response, Result};
 
 /// Writes `headers` onto a response. Responses from `fetch` and from Durable Objects
-/// have immutable headers, so the headers are copied into a fresh set.
+/// have immutable headers, so they are copied into a fresh set first.
 pub(crate) fn with_headers<'a>(
     response: Response,
     headers: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Response> {
-    let target = Headers::new();
-    for (name, value) in response.headers().entries() {
-        target.append(&name, &value)?;
-    }
+    // One JS call copies them all (Headers' copy constructor).
+    let target = response.headers().clone();
     for (name, value) in headers {
         target.set(name, value)?;
     }
