@@ -186,7 +186,7 @@ export function storedFiles(gw) {
 }
 
 /** A request whose path is sent exactly as written (fetch would normalise it). */
-export function rawRequest(base, path, { method = "GET", headers = {} } = {}) {
+export function rawRequest(base, path, { method = "GET", headers = {}, bodyChunks = [] } = {}) {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ hostname, port, path, method, headers }, (res) => {
@@ -204,6 +204,8 @@ export function rawRequest(base, path, { method = "GET", headers = {} } = {}) {
       });
     });
     req.on("error", reject);
+    // Chunks are sent without Content-Length (chunked transfer encoding).
+    for (const chunk of bodyChunks) req.write(chunk);
     req.end();
   });
 }

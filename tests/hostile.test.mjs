@@ -191,3 +191,24 @@ test("confusing paths: refused, or authorized and forwarded as exactly one path"
     }
   }
 });
+
+test("bodies over 64 KiB answer 413 and are never forwarded; smaller ones arrive intact", async () => {
+  const key = await createKey(gw, { name: "bodies", scopes: ["write"] });
+  origin.received.length = 0;
+  const big = "x".repeat(64 * 1024 + 1);
+  const declared = await call(gw.url, "/v1/reports", { key: key.key, method: "POST", body: big });
+  assert.equal(declared.status, 413);
+  assert.equal(declared.json.error.code, "payload_too_large");
+  const chunked = await rawRequest(gw.url, "/v1/reports", {
+    method: "POST",
+    headers: { authorization: `Bearer ${key.key}` },
+    bodyChunks: [big.slice(0, 40_000), big.slice(40_000)],
+  });
+  assert.equal(chunked.status, 413, "measured while read when no Content-Length is sent");
+  assert.equal(origin.received.length, 0);
+  const fits = "y".repeat(64 * 1024);
+  const ok = await call(gw.url, "/v1/reports", { key: key.key, method: "POST", body: fits });
+  assert.equal(ok.status, 200);
+  assert.equal(origin.received.length, 1);
+  assert.equal(origin.received[0].body, fits);
+});

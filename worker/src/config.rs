@@ -15,6 +15,7 @@ pub(crate) const THROTTLE: &str = "THROTTLE";
 const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";
 const AUTH_FAILURE_BLOCK_SECONDS: &str = "AUTH_FAILURE_BLOCK_SECONDS";
 const GUARD_TIMEOUT_MS: &str = "GUARD_TIMEOUT_MS";
+const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
@@ -48,6 +49,7 @@ struct Settings {
     sandbox_origin: Option<String>,
     throttle: ThrottlePolicy,
     guard_timeout_ms: u64,
+    max_body_bytes: usize,
     bench_skip_counter_write: bool,
 }
 
@@ -91,6 +93,8 @@ impl Settings {
                 ..default
             },
             guard_timeout_ms: number(GUARD_TIMEOUT_MS).unwrap_or(10_000).max(1),
+            max_body_bytes: number(MAX_BODY_BYTES)
+                .map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(usize::MAX)),
             bench_skip_counter_write: text(env, BENCH_SKIP_COUNTER_WRITE).as_deref() == Some("1"),
         }
     }
@@ -127,6 +131,11 @@ pub(crate) fn throttle_policy(env: &Env) -> ThrottlePolicy {
 /// How long a KeyGuard may take before the request fails closed (default 10 s).
 pub(crate) fn guard_timeout_ms(env: &Env) -> u64 {
     settings(env).guard_timeout_ms
+}
+
+/// The largest request body accepted, forwarded or read (`MAX_BODY_BYTES`, default 64 KiB).
+pub(crate) fn max_body_bytes(env: &Env) -> usize {
+    settings(env).max_body_bytes
 }
 
 /// BENCHMARKS ONLY. `SCOPIEN_BENCH_SKIP_COUNTER_WRITE = "1"` makes each KeyGuard keep its

@@ -25,29 +25,40 @@ fn forwarded_headers(req: &Request, id: KeyId, key_type: KeyType) -> Result<Head
     Ok(headers)
 }
 
-/// Forwards `req` to `origin` with its method, path, query and body unchanged.
+/// Forwards `req` to `origin` with its method, path, query and body unchanged. The body,
+/// at most `max_body` bytes, is read first so an oversized one is refused, not streamed.
 pub(crate) async fn forward(
-    req: &Request,
+    req: &mut Request,
     url: &Url,
     origin: Option<String>,
     id: KeyId,
     key_type: KeyType,
+    max_body: usize,
 ) -> Result<Response> {
     let headers = forwarded_headers(req, id, key_type)?;
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
+    let has_body = !matches!(req.method(), Method::Get | Method::Head);
+    let body = if has_body {
+        match http::read_body(req, max_body).await? {
+            Ok(bytes) => Some(bytes),
+            Err(err) => return http::error(&err),
+        }
+    } else {
+        None
+    };
     let Some(origin) = origin else {
-        return echo(req, &path_and_query, &headers);
+        return echo(req, &path_and_query, &headers, body.as_deref());
     };
     let target = format!("{}{}", origin.trim_end_matches('/'), path_and_query);
     let mut init = RequestInit::new();
     init.with_method(req.method())
         .with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
-    if !matches!(req.method(), Method::Get | Method::Head) {
-        init.with_body(req.inner().body().map(Into::into));
+    if let Some(bytes) = body {
+        init.with_body(Some(js_sys::Uint8Array::from(bytes.as_slice()).into()));
     }
     let outgoing = Request::new_with_init(&target, &init)?;
     match Fetch::Request(outgoing).send().await {
@@ -61,7 +72,12 @@ pub(crate) async fn forward(
 
 /// With no origin configured, answer what would have been forwarded, so the gateway can
 /// be tried alone.
-fn echo(req: &Request, path_and_query: &str, headers: &Headers) -> Result<Response> {
+fn echo(
+    req: &Request,
+    path_and_query: &str,
+    headers: &Headers,
+    body: Option<&[u8]>,
+) -> Result<Response> {
     let headers: serde_json::Map<String, serde_json::Value> = headers
         .entries()
         .map(|(n, v)| (n, serde_json::Value::from(v)))
@@ -74,6 +90,7 @@ fn echo(req: &Request, path_and_query: &str, headers: &Headers) -> Result<Respon
             "method": req.method().to_string(),
             "path": path_and_query,
             "headers": headers,
+            "bodyBytes": body.map_or(0, <[u8]>::len),
         }),
     )
 }

@@ -1,7 +1,7 @@
 //! Turning core's values into HTTP responses.
 
 use scopien_auth::ApiError;
-use worker::{Headers, Response, Result};
+use worker::{Headers, Request, Response, Result};
 
 /// Writes `headers` onto a response. Responses from `fetch` and from Durable Objects
 /// have immutable headers, so they are copied into a fresh set first.
@@ -49,3 +49,30 @@ macro_rules! or_respond {
     };
 }
 pub(crate) use or_respond;
+
+/// The body's declared length when it is over `limit`: refused before any storage call.
+pub(crate) fn declared_too_large(req: &Request, limit: usize) -> Result<Option<ApiError>> {
+    let declared = req
+        .headers()
+        .get("Content-Length")?
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    Ok(declared
+        .filter(|n| *n > limit as u64)
+        .map(|_| ApiError::payload_too_large(limit)))
+}
+
+/// Reads a body of at most `limit` bytes; `Err(413)` past that (a body sent without
+/// `Content-Length` is measured as it is read).
+pub(crate) async fn read_body(
+    req: &mut Request,
+    limit: usize,
+) -> Result<std::result::Result<Vec<u8>, ApiError>> {
+    if let Some(err) = declared_too_large(req, limit)? {
+        return Ok(Err(err));
+    }
+    let bytes = req.bytes().await?;
+    if bytes.len() > limit {
+        return Ok(Err(ApiError::payload_too_large(limit)));
+    }
+    Ok(Ok(bytes))
+}

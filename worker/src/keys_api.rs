@@ -12,25 +12,6 @@ use scopien_auth::route::Route;
 use scopien_auth::{ApiError, ApiKey, KeyId, KeyRecord, KeyType};
 use worker::{Env, Request, Response, Result, Url};
 
-/// Largest request body the management API reads.
-pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// Reads a body of at most `MAX_BODY_BYTES`; `Err(413)` past that.
-async fn body(req: &mut Request) -> Result<std::result::Result<Vec<u8>, ApiError>> {
-    let declared = req
-        .headers()
-        .get("Content-Length")?
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Ok(Err(ApiError::payload_too_large(MAX_BODY_BYTES)));
-    }
-    let bytes = req.bytes().await?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Ok(Err(ApiError::payload_too_large(MAX_BODY_BYTES)));
-    }
-    Ok(Ok(bytes))
-}
-
 /// Handles an admitted management request.
 pub(crate) async fn handle(
     route: &Route<'_>,
@@ -43,19 +24,19 @@ pub(crate) async fn handle(
     match (route, req.method()) {
         (Route::Keys, worker::Method::Get) => list(env, url, caller, now_ms).await,
         (Route::Keys, _) => {
-            let body = or_respond!(body(req).await?);
+            let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
             create(env, &body, caller, now_ms).await
         }
         (Route::Key(id), worker::Method::Get) => change(env, *id, caller, Op::Get, 200).await,
         (Route::Key(id), worker::Method::Delete) => change(env, *id, caller, Op::Revoke, 200).await,
         (Route::Key(id), _) => {
-            let body = or_respond!(body(req).await?);
+            let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
             let body = or_respond!(String::from_utf8(body)
                 .map_err(|_| ApiError::invalid_request("The body must be UTF-8 JSON")));
             change(env, *id, caller, Op::Patch { body }, 200).await
         }
         (Route::RollKey(id), _) => {
-            let body = or_respond!(body(req).await?);
+            let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
             let grace_s = or_respond!(parse_roll(&body));
             change(
                 env,

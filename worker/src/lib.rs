@@ -76,6 +76,9 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
     let method = req.method().to_string();
     let route = or_respond!(route(&method, url.path()));
     let managing = route.resource() == Some(scopien_auth::scope::KEY_MANAGEMENT_RESOURCE);
+    if let Some(err) = http::declared_too_large(req, config::max_body_bytes(env))? {
+        return http::error(&err);
+    }
 
     let root = match config::root_key(env) {
         Ok(root) => root,
@@ -136,7 +139,8 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         )?,
         Route::Upstream { .. } => {
             let origin = config::origin(env, answer.key_type);
-            forward::forward(req, &url, origin, key.id(), answer.key_type).await?
+            let limit = config::max_body_bytes(env);
+            forward::forward(req, &url, origin, key.id(), answer.key_type, limit).await?
         }
         _ => keys_api::handle(&route, req, &url, env, answer.key_type, now_ms).await?,
     };
