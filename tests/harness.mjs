@@ -185,11 +185,13 @@ export function storedFiles(gw) {
     .sort();
 }
 
-/** A request whose path is sent exactly as written (fetch would normalise it). */
+/** A request whose path is sent exactly as written (fetch would normalise it), on a
+ * connection of its own: a server may close a connection after answering before it read
+ * the body (413), and a pooled connection would then fail the next request. */
 export function rawRequest(base, path, { method = "GET", headers = {}, bodyChunks = [] } = {}) {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ hostname, port, path, method, headers }, (res) => {
+    const req = request({ hostname, port, path, method, headers, agent: false }, (res) => {
       const chunks = [];
       res.on("data", (c) => chunks.push(c));
       res.on("end", () => {
@@ -200,7 +202,11 @@ export function rawRequest(base, path, { method = "GET", headers = {}, bodyChunk
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode, headers: res.headers, json, text });
+        const fetched = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          fetched.set(name, Array.isArray(value) ? value.join(", ") : value);
+        }
+        resolve({ status: res.statusCode, headers: fetched, json, text });
       });
     });
     req.on("error", reject);
@@ -219,4 +225,17 @@ export async function waitFor(probe, { timeoutMs = 15_000, intervalMs = 100, wha
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/** Sends an oversized body with a declared Content-Length on a connection of its own. */
+export function postLarge(base, path, key, body) {
+  return rawRequest(base, path, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${key}`,
+      "content-type": "application/json",
+      "content-length": String(Buffer.byteLength(body)),
+    },
+    bodyChunks: [body],
+  });
 }

@@ -2,7 +2,15 @@
 // input that must be refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, call, createKey, makeKey, rawRequest } from "./harness.mjs";
+import {
+  startGateway,
+  startOrigin,
+  call,
+  createKey,
+  makeKey,
+  rawRequest,
+  postLarge,
+} from "./harness.mjs";
 
 let gw, origin;
 before(async () => {
@@ -196,7 +204,7 @@ test("bodies over 64 KiB answer 413 and are never forwarded; smaller ones arrive
   const key = await createKey(gw, { name: "bodies", scopes: ["write"] });
   origin.received.length = 0;
   const big = "x".repeat(64 * 1024 + 1);
-  const declared = await call(gw.url, "/v1/reports", { key: key.key, method: "POST", body: big });
+  const declared = await postLarge(gw.url, "/v1/reports", key.key, big);
   assert.equal(declared.status, 413);
   assert.equal(declared.json.error.code, "payload_too_large");
   const chunked = await rawRequest(gw.url, "/v1/reports", {

@@ -3,7 +3,15 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { startGateway, call, createKey, waitFor, makeKey, storedFiles } from "./harness.mjs";
+import {
+  startGateway,
+  call,
+  createKey,
+  waitFor,
+  makeKey,
+  storedFiles,
+  postLarge,
+} from "./harness.mjs";
 
 let gw;
 before(async () => {
@@ -255,12 +263,8 @@ test("a test-mode admin key sees and manages only test keys", async () => {
 });
 
 test("management bodies over 64 KiB answer 413", async () => {
-  const res = await call(gw.url, "/v1/api-keys", {
-    ...root(),
-    method: "POST",
-    body: JSON.stringify({ name: "big", scopes: ["read"], pad: "x".repeat(70_000) }),
-    headers: { "content-type": "application/json" },
-  });
+  const body = JSON.stringify({ name: "big", scopes: ["read"], pad: "x".repeat(70_000) });
+  const res = await postLarge(gw.url, "/v1/api-keys", gw.rootKey, body);
   assert.equal(res.status, 413);
   assert.equal(res.json.error.code, "payload_too_large");
 });

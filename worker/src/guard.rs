@@ -122,17 +122,21 @@ impl KeyGuard {
         let Some(loaded) = guard.as_mut() else {
             return http::error(&ApiError::service_unavailable("Key state did not load"));
         };
+        let Loaded {
+            record: stored,
+            meter,
+        } = loaded;
         // The root key's record comes from the worker's secret and is never stored.
-        let record = match (&request.root, &loaded.record) {
-            (Some(root), _) => root.clone(),
-            (None, Some(record)) => record.clone(),
+        let record = match (&request.root, stored.as_ref()) {
+            (Some(root), _) => root,
+            (None, Some(record)) => record,
             (None, None) => return http::error(&ApiError::invalid_key()),
         };
         let verdict = record.decide(
             &request.hash,
             &request.method,
             request.resource.as_deref(),
-            &loaded.meter.counters,
+            &meter.counters,
             now,
         );
         let refusal = |err: ApiError, status: &scopien_auth::Status| {
@@ -151,7 +155,6 @@ impl KeyGuard {
                 retry_after_s,
             } => refusal(ApiError::rate_limited(retry_after_s), &status),
             Verdict::Admitted { counters, status } => {
-                let meter = &mut loaded.meter;
                 meter.counters = counters;
                 meter.total += 1;
                 meter.last_used_ms = Some(now);
@@ -177,7 +180,7 @@ impl KeyGuard {
                         .into_iter()
                         .map(|(n, v)| (n.to_owned(), v))
                         .collect(),
-                    directory: sync_due.then(|| Directory::of(&record, now, meter.last_used_ms)),
+                    directory: sync_due.then(|| Directory::of(record, now, meter.last_used_ms)),
                 };
                 http::json_text(200, serde_json::to_string(&answer)?)
             }
