@@ -84,3 +84,59 @@ fn rate_limit_vectors() {
         }
     ));
 }
+
+#[test]
+fn credential_vectors() {
+    use scopien_auth::credential::{parse_authorization, query_has_credential};
+    let k = key(7);
+    let header = format!("bearer {}", k.expose_secret());
+    assert_eq!(parse_authorization(Some(&header)), Ok(k));
+    assert_eq!(parse_authorization(None).map_err(|e| e.status), Err(401));
+    assert_eq!(
+        parse_authorization(Some("Bearer a, Bearer b")).map_err(|e| e.status),
+        Err(400)
+    );
+    assert!(query_has_credential("api_key=x"));
+}
+
+#[test]
+fn management_body_vectors() {
+    use scopien_auth::admin::parse_create;
+    use scopien_auth::Plan;
+    let now = 1_769_076_000_000;
+    let created = parse_create(
+        br#"{"name":"Production Key","scopes":["read","write"],"rateLimit":1000,"expiresAt":"2027-01-01T00:00:00+01:00"}"#,
+        Plan::Starter,
+        KeyType::Live,
+        now,
+    )
+    .expect("the spec's example is valid");
+    assert_eq!(created.policy.hourly, 1000);
+    assert_eq!(created.expires_ms, Some(1_798_758_000_000));
+    let refused = parse_create(
+        br#"{"name":"a","scopes":["x"]}"#,
+        Plan::Starter,
+        KeyType::Live,
+        now,
+    )
+    .expect_err("unknown scope");
+    assert_eq!(refused.status, 400);
+    assert!(refused.details.contains("unknown scope 'x'"));
+}
+
+#[test]
+fn throttle_vectors() {
+    use scopien_auth::throttle::{Failures, ThrottlePolicy};
+    let policy = ThrottlePolicy {
+        max_failures: 2,
+        window_ms: 60_000,
+        block_ms: 1_000,
+    };
+    let now = 1_700_000_000_000;
+    let f = Failures::default()
+        .record(&policy, now)
+        .record(&policy, now);
+    assert_eq!(f.blocked_until(now), None);
+    let f = f.record(&policy, now + 1);
+    assert_eq!(f.blocked_until(now + 1), Some(now + 1_001));
+}
