@@ -10,6 +10,7 @@ import {
   makeKey,
   rawRequest,
   storedBytes,
+  waitFor,
 } from "./harness.mjs";
 
 let gw, origin, sandbox;
@@ -334,4 +335,21 @@ test("without a root key, the management API says how to set one", async () => {
   } finally {
     await bare.stop();
   }
+});
+
+test("the burst bucket refuses a rush, says when to retry, and refills at burst per second", async () => {
+  const created = await createKey(gw, { name: "bursty", scopes: ["read"], rateLimit: 100, burst: 2 });
+  const rush = await Promise.all([1, 2, 3].map(() => call(gw.url, "/v1/auth/test", { key: created.key })));
+  const refused = rush.filter((r) => r.status === 429);
+  assert.equal(rush.filter((r) => r.status === 200).length, 2);
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0].headers.get("retry-after"), "1");
+  assert.match(refused[0].headers.get("ratelimit"), /"burst";r=0;t=1$/);
+  assert.equal(refused[0].headers.get("x-ratelimit-remaining"), "98", "the hourly window shows, not the bucket");
+  // One token comes back after 1/burst s = 500 ms.
+  const admitted = await waitFor(async () => {
+    const r = await call(gw.url, "/v1/auth/test", { key: created.key });
+    return r.status === 200 ? r : null;
+  }, { timeoutMs: 5000, intervalMs: 100, what: "a token to refill" });
+  assert.equal(admitted.json.rateLimit.remaining, 97);
 });
