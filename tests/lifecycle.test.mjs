@@ -22,6 +22,15 @@ after(async () => {
 });
 
 const root = () => ({ key: gw.rootKey });
+/** Polls the auth test with `key` until it answers 401; returns that answer. */
+const untilRefused = (key, what) =>
+  waitFor(
+    async () => {
+      const r = await get("/v1/auth/test", key);
+      return r.status === 401 ? r : null;
+    },
+    { what },
+  );
 const get = (path, key = gw.rootKey) => call(gw.url, path, { key });
 
 test("inspect one key: every documented field, never the hash or the key", async () => {
@@ -185,13 +194,7 @@ test("rolling: both keys work and share one budget until the grace ends, then th
   assert.equal(viaNew.status, 200);
   assert.equal(viaOld.json.rateLimit.remaining, 48);
   assert.equal(viaNew.json.rateLimit.remaining, 47, "one budget for both");
-  const expired = await waitFor(
-    async () => {
-      const r = await get("/v1/auth/test", created.key);
-      return r.status === 401 ? r : null;
-    },
-    { what: "the old key to stop working" },
-  );
+  const expired = await untilRefused(created.key, "the old key to stop working");
   assert.equal(expired.json.error.details, "The API key has expired");
   assert.equal((await get("/v1/auth/test", rolled.json.key)).status, 200);
   const bad = await call(gw.url, `/v1/api-keys/${created.id}/roll`, { ...root(), method: "POST", body: { expiresIn: 604801 } });
@@ -204,13 +207,7 @@ test("a key past expiresAt answers 401 'expired' and lists as expired", async ()
   const created = await createKey(gw, { name: "short", scopes: ["read"], expiresAt });
   assert.equal(created.expiresAt.slice(0, 19), expiresAt.slice(0, 19));
   assert.equal((await get("/v1/auth/test", created.key)).status, 200);
-  const res = await waitFor(
-    async () => {
-      const r = await get("/v1/auth/test", created.key);
-      return r.status === 401 ? r : null;
-    },
-    { what: "the key to expire" },
-  );
+  const res = await untilRefused(created.key, "the key to expire");
   assert.equal(res.json.error.details, "The API key has expired");
   assert.equal((await get(`/v1/api-keys/${created.id}`)).json.status, "expired");
   const listed = await get("/v1/api-keys?limit=100");

@@ -12,7 +12,7 @@ use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
 use scopien_auth::ratelimit::{self, Counters};
 use scopien_auth::{ApiError, ApiKey, KeyRecord, KeyType, Verdict};
 use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, RefCell, RefMut};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
@@ -111,17 +111,21 @@ impl KeyGuard {
         Ok(())
     }
 
+    /// The loaded state, borrowed for one synchronous decision.
+    fn state(&self) -> Result<RefMut<'_, Loaded>> {
+        self.load()?;
+        RefMut::filter_map(self.loaded.borrow_mut(), Option::as_mut)
+            .map_err(|_| worker::Error::RustError("key state did not load".into()))
+    }
+
     fn now_ms() -> u64 {
         worker::Date::now().as_millis()
     }
 
     fn check(&self, request: CheckRequest) -> Result<Response> {
-        self.load()?;
+        let mut state = self.state()?;
+        let loaded = &mut *state;
         let now = Self::now_ms();
-        let mut guard = self.loaded.borrow_mut();
-        let Some(loaded) = guard.as_mut() else {
-            return http::error(&ApiError::service_unavailable("Key state did not load"));
-        };
         let Loaded {
             record: stored,
             meter,
@@ -188,12 +192,9 @@ impl KeyGuard {
     }
 
     fn manage(&self, request: ManageRequest) -> Result<Response> {
-        self.load()?;
+        let mut state = self.state()?;
+        let loaded = &mut *state;
         let now = Self::now_ms();
-        let mut guard = self.loaded.borrow_mut();
-        let Some(loaded) = guard.as_mut() else {
-            return http::error(&ApiError::service_unavailable("Key state did not load"));
-        };
         let not_found = || http::error(&ApiError::not_found("No API key with that id"));
         if let Op::Create { record } = request.op {
             if loaded.record.is_some() {
