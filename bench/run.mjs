@@ -106,15 +106,9 @@ try {
   servers.push(constant);
   const gw = await coldStart(() => startGateway({ vars: gatewayVars, rootKey }), "/");
   servers.push(gw.server);
-  const gwNoWrite = await coldStart(
-    () => startGateway({ vars: { ...gatewayVars, SCOPIEN_BENCH_SKIP_COUNTER_WRITE: "1" }, rootKey }),
-    "/",
-  );
-  servers.push(gwNoWrite.server);
 
   const unlimited = { name: "bench", scopes: ["read"], rateLimit: 1_000_000, burst: 1_000_000 };
   const valid = (await createKey(gw.server, unlimited)).key;
-  const validNoWrite = (await createKey(gwNoWrite.server, unlimited)).key;
   const spent = (await createKey(gw.server, { name: "spent", scopes: ["read"], rateLimit: 1 })).key;
   const first = await call(gw.server.url, PATH, { key: spent });
   if (first.status !== 200) throw new Error(`the rateLimit-1 key's first request: ${first.status}`);
@@ -129,9 +123,6 @@ try {
   const results = [];
   results.push(await scenario("(a) pass-through worker → origin", pass.server.url, {}, 200));
   results.push(await scenario("(b) gateway, valid key → origin (counter write)", gw.server.url, bearer(valid), 200));
-  results.push(
-    await scenario("(b′) gateway, valid key → origin (no counter write, bench switch)", gwNoWrite.server.url, bearer(validNoWrite), 200),
-  );
   results.push(await scenario("(c) gateway, malformed key → 401", gw.server.url, bearer(malformed), 401));
   results.push(await scenario("(d) gateway, spent key → 429", gw.server.url, bearer(spent), 429));
   results.push(await scenario("(ref) constant 401 JS worker, no subrequest (ceiling)", constant.url, bearer(malformed), 401));

@@ -36,8 +36,10 @@ function resolve(node) {
   return node;
 }
 
-/** Asserts that a real response matches the contract for that operation and status. */
-function conforms(template, method, res) {
+/** Asserts that a real response has the `expected` status and matches the contract for
+ * that operation and status. */
+function conforms(template, method, expected, res) {
+  assert.equal(res.status, expected, `${method} ${template}: ${res.text}`);
   const operation = spec.paths[template]?.[method];
   assert.ok(operation, `${method} ${template} is in the contract`);
   const status = String(res.status) in operation.responses ? String(res.status) : "default";
@@ -59,43 +61,45 @@ function conforms(template, method, res) {
 
 test("every operation's real responses match the contract", async () => {
   const root = { key: gw.rootKey };
-  conforms("/openapi.json", "get", await call(gw.url, "/openapi.json"));
-  conforms("/v1/auth/test", "get", await call(gw.url, "/v1/auth/test", root));
-  conforms("/v1/auth/test", "get", await call(gw.url, "/v1/auth/test"));
-  conforms("/v1/auth/test", "get", await call(gw.url, "/v1/auth/test", { key: makeKey("test") }));
+  conforms("/openapi.json", "get", 200, await call(gw.url, "/openapi.json"));
+  conforms("/v1/auth/test", "get", 200, await call(gw.url, "/v1/auth/test", root));
+  conforms("/v1/auth/test", "get", 401, await call(gw.url, "/v1/auth/test"));
+  conforms("/v1/auth/test", "get", 401, await call(gw.url, "/v1/auth/test", { key: makeKey("test") }));
 
   const created = await call(gw.url, "/v1/api-keys", {
     ...root,
     method: "POST",
     body: { name: "contract", scopes: { accounts: ["read"] }, rateLimit: 1, expiresAt: "2099-01-01T00:00:00Z" },
   });
-  conforms("/v1/api-keys", "post", created);
+  conforms("/v1/api-keys", "post", 201, created);
   const key = created.json;
-  conforms("/v1/api-keys", "post", await call(gw.url, "/v1/api-keys", { ...root, method: "POST", body: { name: "x" } }));
-  conforms("/v1/api-keys", "post", await call(gw.url, "/v1/api-keys", { key: key.key, method: "POST", body: {} }));
+  conforms("/v1/api-keys", "post", 400, await call(gw.url, "/v1/api-keys", { ...root, method: "POST", body: { name: "x" } }));
+  conforms("/v1/api-keys", "post", 403, await call(gw.url, "/v1/api-keys", { key: key.key, method: "POST", body: {} }));
   conforms(
     "/v1/api-keys",
     "post",
+    413,
     await postLarge(gw.url, "/v1/api-keys", gw.rootKey, JSON.stringify({ pad: "x".repeat(70_000) })),
   );
-  conforms("/v1/api-keys", "get", await call(gw.url, "/v1/api-keys?limit=2", root));
-  conforms("/v1/api-keys", "get", await call(gw.url, "/v1/api-keys?limit=0", root));
+  conforms("/v1/api-keys", "get", 200, await call(gw.url, "/v1/api-keys?limit=2", root));
+  conforms("/v1/api-keys", "get", 400, await call(gw.url, "/v1/api-keys?limit=0", root));
 
   const one = `/v1/api-keys/${key.id}`;
-  conforms("/v1/api-keys/{id}", "get", await call(gw.url, one, root));
-  conforms("/v1/api-keys/{id}", "get", await call(gw.url, "/v1/api-keys/key_0000000000000000", root));
-  conforms("/v1/api-keys/{id}", "get", await call(gw.url, "/v1/api-keys/key_bad", root));
-  conforms("/v1/api-keys/{id}/usage", "get", await call(gw.url, `${one}/usage`, root));
+  conforms("/v1/api-keys/{id}", "get", 200, await call(gw.url, one, root));
+  conforms("/v1/api-keys/{id}", "get", 404, await call(gw.url, "/v1/api-keys/key_0000000000000000", root));
+  conforms("/v1/api-keys/{id}", "get", 400, await call(gw.url, "/v1/api-keys/key_bad", root));
+  conforms("/v1/api-keys/{id}/usage", "get", 200, await call(gw.url, `${one}/usage`, root));
 
-  conforms("/v1/{resource}", "get", await call(gw.url, "/v1/accounts", { key: key.key }));
-  conforms("/v1/{resource}", "get", await call(gw.url, "/v1/accounts", { key: key.key }));
-  conforms("/v1/{resource}", "delete", await call(gw.url, "/v1/accounts", { key: key.key, method: "DELETE" }));
+  // rateLimit 1: the first read is let through, the second refused.
+  conforms("/v1/{resource}", "get", 200, await call(gw.url, "/v1/accounts", { key: key.key }));
+  conforms("/v1/{resource}", "get", 429, await call(gw.url, "/v1/accounts", { key: key.key }));
+  conforms("/v1/{resource}", "delete", 403, await call(gw.url, "/v1/accounts", { key: key.key, method: "DELETE" }));
 
-  conforms("/v1/api-keys/{id}", "patch", await call(gw.url, one, { ...root, method: "PATCH", body: { scopes: ["read"] } }));
-  conforms("/v1/api-keys/{id}/roll", "post", await call(gw.url, `${one}/roll`, { ...root, method: "POST", body: { expiresIn: 0 } }));
-  conforms("/v1/api-keys/{id}", "delete", await call(gw.url, one, { ...root, method: "DELETE" }));
-  conforms("/v1/api-keys/{id}", "patch", await call(gw.url, one, { ...root, method: "PATCH", body: { name: "y" } }));
-  conforms("/v1/api-keys/{id}/roll", "post", await call(gw.url, `${one}/roll`, { ...root, method: "POST" }));
+  conforms("/v1/api-keys/{id}", "patch", 200, await call(gw.url, one, { ...root, method: "PATCH", body: { scopes: ["read"] } }));
+  conforms("/v1/api-keys/{id}/roll", "post", 200, await call(gw.url, `${one}/roll`, { ...root, method: "POST", body: { expiresIn: 0 } }));
+  conforms("/v1/api-keys/{id}", "delete", 200, await call(gw.url, one, { ...root, method: "DELETE" }));
+  conforms("/v1/api-keys/{id}", "patch", 409, await call(gw.url, one, { ...root, method: "PATCH", body: { name: "y" } }));
+  conforms("/v1/api-keys/{id}/roll", "post", 409, await call(gw.url, `${one}/roll`, { ...root, method: "POST" }));
 });
 
 test("schemathesis finds no server error, no undocumented status, no schema mismatch, no ignored auth", () => {

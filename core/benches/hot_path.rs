@@ -9,8 +9,11 @@ use scopien_auth::credential::parse_authorization;
 use scopien_auth::headers::rate_limit_headers;
 use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
 use scopien_auth::ratelimit::{check, Outcome};
+use scopien_auth::record::Admission;
 use scopien_auth::route::route;
-use scopien_auth::{ApiKey, Counters, Grants, KeyRecord, KeyType, Plan, Scope, Verdict};
+use scopien_auth::{
+    ApiKey, Counters, Grants, KeyRecord, KeyType, Method, Plan, Requirement, Scope,
+};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -68,9 +71,8 @@ fn hot_path(c: &mut Criterion) {
     let record = record_for(&key);
     let counters = counters_in_use(&record);
     let hash = key.hash_hex();
-    let Verdict::Admitted { status, .. } =
-        record.decide(&hash, "GET", Some("opportunities"), &counters, NOW_MS)
-    else {
+    let get = Requirement::for_request(&Method::Get, &[], "opportunities");
+    let Ok(Admission { status, .. }) = record.decide(&hash, &get, &counters, NOW_MS) else {
         panic!("the fixed request must be admitted");
     };
 
@@ -81,12 +83,15 @@ fn hot_path(c: &mut Criterion) {
     group.bench_function("sha256_hex", |b| b.iter(|| black_box(&key).hash_hex()));
     group.bench_function("route", |b| {
         b.iter(|| {
-            route(black_box("GET"), black_box("/v1/opportunities/opp_123"))
-                .map(|r| r.resource().map(str::len))
+            route(
+                black_box(&Method::Get),
+                black_box("/v1/opportunities/opp_123"),
+            )
+            .map(|r| r.requirement(&Method::Get, &[]))
         })
     });
     group.bench_function("authorize", |b| {
-        b.iter(|| black_box(&record.grants).authorize(black_box("GET"), black_box("opportunities")))
+        b.iter(|| black_box(&record.grants).authorize(black_box(&get)))
     });
     group.bench_function("ratelimit_check_and_commit", |b| {
         b.iter(|| check(&record.policy, black_box(&counters), black_box(NOW_MS)))
@@ -97,8 +102,7 @@ fn hot_path(c: &mut Criterion) {
             b.iter(|| {
                 record.decide(
                     black_box(&hash),
-                    black_box("GET"),
-                    black_box(Some("opportunities")),
+                    black_box(&get),
                     black_box(&counters),
                     black_box(NOW_MS),
                 )
@@ -112,14 +116,18 @@ fn hot_path(c: &mut Criterion) {
         b.iter(|| {
             let key =
                 parse_authorization(black_box(Some(header.as_str()))).expect("a valid key parses");
-            let route =
-                route(black_box("GET"), black_box("/v1/opportunities/opp_123")).expect("routes");
+            let route = route(
+                black_box(&Method::Get),
+                black_box("/v1/opportunities/opp_123"),
+            )
+            .expect("routes");
             let hash = key.hash_hex();
-            match record.decide(&hash, "GET", route.resource(), black_box(&counters), NOW_MS) {
-                Verdict::Admitted { counters, status } => {
+            let requirement = route.requirement(&Method::Get, &[]);
+            match record.decide(&hash, &requirement, black_box(&counters), NOW_MS) {
+                Ok(Admission { counters, status }) => {
                     (counters, rate_limit_headers(&status, NOW_MS))
                 }
-                _ => panic!("admitted"),
+                Err(_) => panic!("admitted"),
             }
         })
     });

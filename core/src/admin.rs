@@ -1,13 +1,16 @@
 //! The key-management API's request bodies: parsed and validated here, so every
 //! refusal names its field and bound, and the worker never sees an invalid change.
 
-use crate::error::{printable, ApiError};
-use crate::key::KeyType;
+use crate::error::ApiError;
+use crate::key::{ApiKey, KeyType};
 use crate::plan::Plan;
 use crate::ratelimit::Policy;
-use crate::record::{KeyRecord, PreviousSecret};
-use crate::scope::Grants;
+use crate::record::KeyRecord;
+use crate::scope::{Grants, MissingScope};
+use crate::text::printable;
 use crate::timestamp::parse_ms;
+use core::num::NonZeroU32;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Longest key name accepted, in chars.
@@ -16,6 +19,76 @@ pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_ROLL_GRACE_S: u64 = 604_800;
 /// Grace `roll` gives when the body names none, in seconds (1 day).
 pub const DEFAULT_ROLL_GRACE_S: u64 = 86_400;
+/// Fresh ids tried when creating a key before giving up (a collision is 2^-95 a pair).
+pub const CREATE_ATTEMPTS: usize = 3;
+/// Keys a listing page holds by default, and at most.
+pub const LIST_DEFAULT_LIMIT: u64 = 20;
+/// The largest listing page.
+pub const LIST_MAX_LIMIT: u64 = 100;
+
+/// Why a management operation was refused by the key's guard; nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ManageRefusal {
+    /// No key with that id, or one the caller may not see.
+    NotFound,
+    /// Creating: the id is taken; retry with a fresh one.
+    IdTaken,
+    /// Changing or rolling a revoked key.
+    Revoked,
+    /// Rolling an expired key.
+    Expired,
+    /// A field is out of bounds.
+    Invalid {
+        /// Names the field and its bound.
+        details: String,
+    },
+    /// The caller would hand out a scope it does not hold.
+    CannotGrant(MissingScope),
+}
+
+impl ManageRefusal {
+    /// The catalogue's error.
+    pub fn error(&self) -> ApiError {
+        match self {
+            ManageRefusal::NotFound => ApiError::not_found("No API key with that id"),
+            ManageRefusal::IdTaken => ApiError::service_unavailable("Could not allocate a key id; retry"),
+            ManageRefusal::Revoked => ApiError::conflict(
+                "The key is revoked; revoked keys cannot be changed. Create a new key instead",
+            ),
+            ManageRefusal::Expired => ApiError::conflict(
+                "The key has expired; give it a new expiresAt with PATCH first, or create a new key",
+            ),
+            ManageRefusal::Invalid { details } => ApiError::invalid_request(details.clone()),
+            ManageRefusal::CannotGrant(missing) => ApiError::cannot_grant(missing),
+        }
+    }
+}
+
+/// Who is asking the management API: its key's type and grants (the root key holds
+/// every scope). A test-mode caller sees only test keys; no caller grants more than it
+/// holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// The admin key's type.
+    pub key_type: KeyType,
+    /// The admin key's grants.
+    pub grants: Grants,
+}
+
+impl Caller {
+    /// Whether this caller may see a key of `key_type` at all: to a test-mode admin a
+    /// live key does not exist.
+    pub fn sees(&self, key_type: KeyType) -> bool {
+        !(self.key_type == KeyType::Test && key_type == KeyType::Live)
+    }
+
+    /// Refuses grants the caller does not hold itself (403 naming the scope).
+    pub fn may_grant(&self, grants: &Grants) -> Result<(), ApiError> {
+        self.grants
+            .covers(grants)
+            .map_err(|missing| ApiError::cannot_grant(&missing))
+    }
+}
 
 /// A validated `POST /v1/api-keys` body.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,13 +105,32 @@ pub struct NewKey {
     pub expires_ms: Option<u64>,
 }
 
+impl NewKey {
+    /// The record of a new key: `key` was generated for it at `now_ms`.
+    pub fn into_record(self, key: &ApiKey, now_ms: u64) -> KeyRecord {
+        KeyRecord {
+            id: key.id(),
+            key_type: self.key_type,
+            name: self.name,
+            hash: key.hash_hex(),
+            last4: key.last4().to_owned(),
+            previous: None,
+            grants: self.grants,
+            policy: self.policy,
+            created_ms: now_ms,
+            expires_ms: self.expires_ms,
+            revoked_ms: None,
+        }
+    }
+}
+
 /// A validated `PATCH /v1/api-keys/{id}` body; `None` leaves a field as it is.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyPatch {
     name: Option<String>,
     grants: Option<Grants>,
-    rate_limit: Option<u32>,
-    burst: Option<u32>,
+    rate_limit: Option<NonZeroU32>,
+    burst: Option<NonZeroU32>,
     expires_ms: Option<Option<u64>>,
 }
 
@@ -84,16 +176,24 @@ fn grants(value: &Value) -> Result<Grants, ApiError> {
     Grants::from_json(value).map_err(ApiError::invalid_request)
 }
 
-fn limit(value: &Value, field: &str, ceiling: u32, why: &str) -> Result<u32, ApiError> {
-    let n = value.as_u64().filter(|n| *n >= 1).ok_or_else(|| {
-        ApiError::invalid_request(format!("{field} must be a whole number of at least 1"))
-    })?;
-    if n > u64::from(ceiling) {
+fn limit(value: &Value, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
+    let n = value
+        .as_u64()
+        .and_then(|n| u32::try_from(n.min(u64::from(u32::MAX))).ok())
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| {
+            ApiError::invalid_request(format!("{field} must be a whole number of at least 1"))
+        })?;
+    within(n, field, ceiling, why)
+}
+
+fn within(n: NonZeroU32, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
+    if n.get() > ceiling {
         return Err(ApiError::invalid_request(format!(
             "{field} must be at most {ceiling} ({why})"
         )));
     }
-    Ok(n as u32)
+    Ok(n)
 }
 
 fn ceiling_reason(plan: Plan, key_type: KeyType) -> String {
@@ -118,12 +218,12 @@ fn expires(value: &Value, now_ms: u64) -> Result<Option<u64>, ApiError> {
     Ok(Some(at))
 }
 
-/// Parses a create body. `caller` is the admin key's type: a test-mode admin creates
-/// only test keys, and a key's type defaults to the caller's.
+/// Parses a create body. A test-mode admin creates only test keys, a key's type
+/// defaults to the caller's, and its scopes must be ones the caller holds.
 pub fn parse_create(
     body: &[u8],
     plan: Plan,
-    caller: KeyType,
+    caller: &Caller,
     now_ms: u64,
 ) -> Result<NewKey, ApiError> {
     let map = object(
@@ -135,12 +235,12 @@ pub fn parse_create(
             .ok_or_else(|| ApiError::invalid_request("name is required"))?,
     )?;
     let key_type = match map.get("type") {
-        None | Some(Value::Null) => caller,
+        None | Some(Value::Null) => caller.key_type,
         Some(Value::String(t)) if t == "test" => KeyType::Test,
         Some(Value::String(t)) if t == "live" => KeyType::Live,
         Some(_) => return Err(ApiError::invalid_request("type must be 'test' or 'live'")),
     };
-    if caller == KeyType::Test && key_type == KeyType::Live {
+    if !caller.sees(key_type) {
         return Err(ApiError::invalid_request(
             "type: a test-mode admin key can create only test keys; use a live admin key",
         ));
@@ -149,6 +249,7 @@ pub fn parse_create(
         map.get("scopes")
             .ok_or_else(|| ApiError::invalid_request("scopes is required"))?,
     )?;
+    caller.may_grant(&grants)?;
     let defaults = plan.default_policy(key_type);
     let (max_rate, max_burst) = plan.ceilings(key_type);
     let why = ceiling_reason(plan, key_type);
@@ -187,7 +288,7 @@ pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
             FIELDS.join(", ")
         )));
     }
-    let positive = |field: &str| -> Result<Option<u32>, ApiError> {
+    let positive = |field: &str| -> Result<Option<NonZeroU32>, ApiError> {
         map.get(field)
             .map(|v| limit(v, field, u32::MAX, "the largest number accepted"))
             .transpose()
@@ -205,15 +306,28 @@ pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
 }
 
 impl KeyPatch {
-    /// Applies the patch to a record, checking limits against the plan for its type.
-    pub fn apply(&self, record: &mut KeyRecord, plan: Plan) -> Result<(), ApiError> {
+    /// Applies the patch to a record, checking limits against the plan for its type and
+    /// new scopes against what `caller` holds.
+    pub fn apply(
+        &self,
+        record: &mut KeyRecord,
+        plan: Plan,
+        caller: &Caller,
+    ) -> Result<(), ManageRefusal> {
         let (max_rate, max_burst) = plan.ceilings(record.key_type);
         let why = ceiling_reason(plan, record.key_type);
+        let invalid = |e: ApiError| ManageRefusal::Invalid { details: e.details };
         if let Some(n) = self.rate_limit {
-            limit(&Value::from(n), "rateLimit", max_rate, &why)?;
+            within(n, "rateLimit", max_rate, &why).map_err(invalid)?;
         }
         if let Some(n) = self.burst {
-            limit(&Value::from(n), "burst", max_burst, &why)?;
+            within(n, "burst", max_burst, &why).map_err(invalid)?;
+        }
+        if let Some(grants) = &self.grants {
+            caller
+                .grants
+                .covers(grants)
+                .map_err(ManageRefusal::CannotGrant)?;
         }
         if let Some(name) = &self.name {
             record.name = name.clone();
@@ -234,6 +348,50 @@ impl KeyPatch {
     }
 }
 
+/// A listing request: page size and where to continue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Keys on the page, 1 to [`LIST_MAX_LIMIT`].
+    pub limit: u64,
+    /// The previous page's `nextCursor`.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// Parses decoded query pairs; unknown parameters are refused by name.
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ListQuery, ApiError> {
+        let mut query = ListQuery {
+            limit: LIST_DEFAULT_LIMIT,
+            cursor: None,
+        };
+        for (name, value) in pairs {
+            match name {
+                "limit" => {
+                    query.limit = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=LIST_MAX_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            ApiError::invalid_request(format!(
+                                "limit must be a whole number from 1 to {LIST_MAX_LIMIT}"
+                            ))
+                        })?;
+                }
+                "cursor" => query.cursor = (!value.is_empty()).then(|| value.to_owned()),
+                other => {
+                    return Err(ApiError::invalid_request(format!(
+                        "Unknown query parameter '{}'; allowed are limit and cursor",
+                        printable(other)
+                    )))
+                }
+            }
+        }
+        Ok(query)
+    }
+}
+
 /// Parses a roll body (`{"expiresIn": seconds}`) into the old secret's grace, in seconds.
 pub fn parse_roll(body: &[u8]) -> Result<u64, ApiError> {
     let map = object(body, &["expiresIn"])?;
@@ -250,30 +408,21 @@ pub fn parse_roll(body: &[u8]) -> Result<u64, ApiError> {
     }
 }
 
-/// Rolls a record to a new secret: the old one works until `grace_s` has passed.
-pub fn roll(
-    record: &mut KeyRecord,
-    new_hash: String,
-    new_last4: String,
-    grace_s: u64,
-    now_ms: u64,
-) {
-    let old_hash = core::mem::replace(&mut record.hash, new_hash);
-    record.last4 = new_last4;
-    record.previous = (grace_s > 0).then(|| PreviousSecret {
-        hash: old_hash,
-        expires_ms: now_ms + grace_s * 1000,
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOW: u64 = 1_769_076_000_000;
 
+    fn root(key_type: KeyType) -> Caller {
+        Caller {
+            key_type,
+            grants: Grants::root(),
+        }
+    }
+
     fn create(body: &str) -> Result<NewKey, ApiError> {
-        parse_create(body.as_bytes(), Plan::Starter, KeyType::Live, NOW)
+        parse_create(body.as_bytes(), Plan::Starter, &root(KeyType::Live), NOW)
     }
 
     fn refused(body: &str, needle: &str) {
@@ -289,11 +438,7 @@ mod tests {
         assert_eq!(key.key_type, KeyType::Live);
         assert_eq!(
             key.policy,
-            Policy {
-                hourly: 1000,
-                daily: Some(10_000),
-                burst: 50
-            }
+            Policy::new(1000, Some(10_000), 50).expect("valid")
         );
         assert_eq!(key.expires_ms, None);
     }
@@ -357,16 +502,16 @@ mod tests {
         let key = parse_create(
             br#"{"name":"a","scopes":["read"]}"#,
             Plan::Starter,
-            KeyType::Test,
+            &root(KeyType::Test),
             NOW,
         )
         .expect("valid");
         assert_eq!(key.key_type, KeyType::Test);
-        assert_eq!(key.policy.hourly, 100);
+        assert_eq!(key.policy.hourly.get(), 100);
         let err = parse_create(
             br#"{"name":"a","type":"live","scopes":["read"]}"#,
             Plan::Starter,
-            KeyType::Test,
+            &root(KeyType::Test),
             NOW,
         )
         .expect_err("refused");
@@ -378,14 +523,79 @@ mod tests {
         let patch = parse_patch(br#"{"rateLimit":500}"#, NOW).expect("parses");
         let key = crate::key::ApiKey::generate(KeyType::Test, &[1u8; 96]);
         let mut rec = KeyRecord::root(&key, Plan::Starter);
+        let caller = root(KeyType::Live);
         let err = patch
-            .apply(&mut rec, Plan::Starter)
+            .apply(&mut rec, Plan::Starter, &caller)
             .expect_err("over test ceiling");
-        assert!(err.details.contains("at most 100"));
+        assert!(err.error().details.contains("at most 100"));
         let narrow = parse_patch(br#"{"scopes":["read"]}"#, NOW).expect("parses");
-        narrow.apply(&mut rec, Plan::Starter).expect("applies");
+        narrow
+            .apply(&mut rec, Plan::Starter, &caller)
+            .expect("applies");
         assert_eq!(rec.grants.to_json(), serde_json::json!(["read"]));
         assert!(parse_patch(b"{}", NOW).is_err());
+    }
+
+    #[test]
+    fn no_caller_grants_more_than_it_holds() {
+        let narrow = Caller {
+            key_type: KeyType::Live,
+            grants: Grants::from_json(&serde_json::json!({"api-keys": ["admin"]})).expect("valid"),
+        };
+        let err = parse_create(
+            br#"{"name":"a","scopes":["read","write","delete","admin"]}"#,
+            Plan::Starter,
+            &narrow,
+            NOW,
+        )
+        .expect_err("escalation");
+        assert_eq!(err.status, 403);
+        assert!(
+            err.details.contains("cannot grant 'read'"),
+            "{}",
+            err.details
+        );
+        assert!(parse_create(
+            br#"{"name":"a","scopes":{"api-keys":["read"]}}"#,
+            Plan::Starter,
+            &narrow,
+            NOW
+        )
+        .is_ok());
+        let key = crate::key::ApiKey::generate(KeyType::Live, &[1u8; 96]);
+        let mut rec = KeyRecord::root(&key, Plan::Starter);
+        rec.grants = narrow.grants.clone();
+        let widen = parse_patch(br#"{"scopes":["admin"]}"#, NOW).expect("parses");
+        let err = widen
+            .apply(&mut rec, Plan::Starter, &narrow)
+            .expect_err("escalation");
+        assert_eq!(err.error().status, 403);
+        assert_eq!(rec.grants, narrow.grants, "a refused patch changes nothing");
+    }
+
+    #[test]
+    fn list_query() {
+        let q = |pairs: &[(&'static str, &'static str)]| ListQuery::parse(pairs.iter().copied());
+        assert_eq!(
+            q(&[]),
+            Ok(ListQuery {
+                limit: 20,
+                cursor: None
+            })
+        );
+        assert_eq!(
+            q(&[("limit", "100"), ("cursor", "abc")]),
+            Ok(ListQuery {
+                limit: 100,
+                cursor: Some("abc".into())
+            })
+        );
+        assert_eq!(q(&[("limit", "0")]).map_err(|e| e.status), Err(400));
+        assert_eq!(q(&[("limit", "101")]).map_err(|e| e.status), Err(400));
+        assert!(q(&[("sort", "x")])
+            .expect_err("unknown")
+            .details
+            .contains("'sort'"));
     }
 
     #[test]

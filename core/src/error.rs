@@ -2,6 +2,7 @@
 //! status, its body (`{"error":{"code","message","details"}}`) and its headers, so the
 //! worker only copies them onto a response.
 
+use crate::method::Method;
 use crate::scope::MissingScope;
 
 /// The realm in every `WWW-Authenticate` challenge.
@@ -22,8 +23,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// `WWW-Authenticate` challenge, on 401 and 403.
     pub www_authenticate: Option<String>,
-    /// `Allow`, on 405.
-    pub allow: Option<&'static str>,
+    /// The methods for `Allow`, on 405.
+    pub allow: Option<&'static [Method]>,
 }
 
 const INVALID_KEY_DETAILS: &str = "The API key provided is invalid or has been revoked";
@@ -137,6 +138,18 @@ impl ApiError {
         }
     }
 
+    /// 429 for an address refused until `until_ms`, seen at `now_ms`.
+    pub fn too_many_failures_until(until_ms: u64, now_ms: u64) -> ApiError {
+        ApiError::too_many_failures(crate::timestamp::seconds_until(until_ms, now_ms).max(1))
+    }
+
+    /// 400: a method-override header that names no method.
+    pub fn invalid_method_override(header: &str) -> ApiError {
+        ApiError::invalid_request(format!(
+            "The {header} header must name HTTP methods such as PUT or DELETE"
+        ))
+    }
+
     /// 400: the request is malformed; `details` names the field.
     pub fn invalid_request(details: impl Into<String>) -> ApiError {
         ApiError::new(400, "invalid_request", "Invalid request", details.into())
@@ -148,16 +161,36 @@ impl ApiError {
     }
 
     /// 405, with the methods that are allowed.
-    pub fn method_not_allowed(allow: &'static str) -> ApiError {
+    pub fn method_not_allowed(allowed: &'static [Method]) -> ApiError {
         ApiError {
-            allow: Some(allow),
+            allow: Some(allowed),
             ..ApiError::new(
                 405,
                 "method_not_allowed",
                 "Method not allowed",
-                format!("This endpoint accepts {allow}"),
+                format!("This endpoint accepts {}", allow_header(allowed)),
             )
         }
+    }
+
+    /// 403: a key may hand out only scopes it holds itself (creating, changing or
+    /// rolling a key that would hold more).
+    pub fn cannot_grant(missing: &MissingScope) -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            format!(
+                "This API key cannot grant '{}' permission for {}: a key can give only the scopes it holds itself",
+                missing.scope.as_str(),
+                missing.resource
+            ),
+        )
+    }
+
+    /// 400: a request method that is not an HTTP token.
+    pub fn invalid_method() -> ApiError {
+        ApiError::invalid_request("The request method is not a valid HTTP method token")
     }
 
     /// 409: the change conflicts with the key's state.
@@ -232,17 +265,22 @@ impl ApiError {
         if let Some(seconds) = self.retry_after {
             headers.push(("Retry-After", seconds.to_string()));
         }
-        if let Some(allow) = self.allow {
-            headers.push(("Allow", allow.to_owned()));
+        if let Some(allowed) = self.allow {
+            headers.push(("Allow", allow_header(allowed)));
         }
         headers
     }
 }
 
-/// A user-supplied string made safe to quote in a message: control characters dropped,
-/// at most 64 chars.
-pub fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(64).collect()
+pub use crate::text::printable;
+
+/// `GET, HEAD`: an `Allow` header's value.
+fn allow_header(allowed: &[Method]) -> String {
+    allowed
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -302,11 +340,5 @@ mod tests {
             ApiError::rate_limited(5).headers(),
             vec![("Retry-After", "5".to_owned())]
         );
-    }
-
-    #[test]
-    fn printable_drops_control_characters() {
-        assert_eq!(printable("a\r\nb\u{0}c"), "abc");
-        assert_eq!(printable(&"x".repeat(100)).len(), 64);
     }
 }

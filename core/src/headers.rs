@@ -5,10 +5,7 @@
 //! `RateLimit-Policy` and `RateLimit` fields list every window.
 
 use crate::ratelimit::{Status, WindowStatus};
-
-fn seconds_until(reset_ms: u64, now_ms: u64) -> u64 {
-    reset_ms.saturating_sub(now_ms).div_ceil(1000)
-}
+use crate::timestamp::{seconds_until, unix_seconds};
 
 /// The window `X-RateLimit-*` and the auth test's `rateLimit` describe: the hourly one,
 /// or the daily one when it has fewer requests left.
@@ -48,7 +45,7 @@ pub fn rate_limit_headers(status: &Status, now_ms: u64) -> Vec<(&'static str, St
         ("X-RateLimit-Remaining", shown.remaining.to_string()),
         (
             "X-RateLimit-Reset",
-            shown.reset_ms.div_ceil(1000).to_string(),
+            unix_seconds(shown.reset_ms).to_string(),
         ),
         ("RateLimit-Policy", policy),
         ("RateLimit", current),
@@ -64,11 +61,7 @@ mod tests {
 
     #[test]
     fn first_request_headers_match_the_spec_and_draft() {
-        let p = Policy {
-            hourly: 1000,
-            daily: Some(10_000),
-            burst: 50,
-        };
+        let p = Policy::new(1000, Some(10_000), 50).expect("valid");
         let Outcome::Admitted { status, .. } = check(&p, &Counters::default(), T0) else {
             panic!("admitted");
         };
@@ -95,11 +88,7 @@ mod tests {
 
     #[test]
     fn daily_window_shows_when_it_has_less_left() {
-        let p = Policy {
-            hourly: 100,
-            daily: Some(3),
-            burst: 50,
-        };
+        let p = Policy::new(100, Some(3), 50).expect("valid");
         let Outcome::Admitted { status, .. } = check(&p, &Counters::default(), T0) else {
             panic!("admitted");
         };
@@ -110,11 +99,7 @@ mod tests {
 
     #[test]
     fn no_daily_cap_omits_the_day_window() {
-        let p = Policy {
-            hourly: 10_000,
-            daily: None,
-            burst: 500,
-        };
+        let p = Policy::new(10_000, None, 500).expect("valid");
         let Outcome::Admitted { status, .. } = check(&p, &Counters::default(), T0) else {
             panic!("admitted");
         };

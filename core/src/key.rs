@@ -43,6 +43,15 @@ impl KeyType {
         }
     }
 
+    /// The prefix of this type's entries in the KV directory (`test:key_…`), so a
+    /// test-mode admin lists only test keys.
+    pub fn directory_prefix(self) -> &'static str {
+        match self {
+            KeyType::Test => "test:",
+            KeyType::Live => "live:",
+        }
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             KeyType::Test => "sk_test_",

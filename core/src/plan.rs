@@ -3,9 +3,19 @@
 
 use crate::key::KeyType;
 use crate::ratelimit::Policy;
+use core::num::NonZeroU32;
+
+/// A non-zero constant, checked when the crate compiles (never at run time).
+const fn n(value: u32) -> NonZeroU32 {
+    match NonZeroU32::new(value) {
+        Some(value) => value,
+        None => panic!("plan limits are non-zero"),
+    }
+}
 
 /// A deployment's plan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Plan {
     /// 1,000/h, 10,000/day, burst 50.
     Starter,
@@ -16,8 +26,8 @@ pub enum Plan {
 }
 
 /// Test keys: 100 requests an hour, burst 10, whatever the plan.
-const TEST_HOURLY: u32 = 100;
-const TEST_BURST: u32 = 10;
+const TEST_HOURLY: NonZeroU32 = n(100);
+const TEST_BURST: NonZeroU32 = n(10);
 
 impl Plan {
     /// Parses the `PLAN` var (case-insensitive); `None` for an unknown name.
@@ -40,10 +50,12 @@ impl Plan {
     }
 
     /// The daily cap every key of this plan has.
-    pub fn daily(self) -> Option<u32> {
+    pub fn daily(self) -> Option<NonZeroU32> {
+        const STARTER: NonZeroU32 = n(10_000);
+        const PROFESSIONAL: NonZeroU32 = n(50_000);
         match self {
-            Plan::Starter => Some(10_000),
-            Plan::Professional => Some(50_000),
+            Plan::Starter => Some(STARTER),
+            Plan::Professional => Some(PROFESSIONAL),
             Plan::Enterprise => None,
         }
     }
@@ -52,9 +64,9 @@ impl Plan {
     pub fn default_policy(self, key_type: KeyType) -> Policy {
         let (hourly, burst) = match (key_type, self) {
             (KeyType::Test, _) => (TEST_HOURLY, TEST_BURST),
-            (KeyType::Live, Plan::Starter) => (1_000, 50),
-            (KeyType::Live, Plan::Professional) => (5_000, 200),
-            (KeyType::Live, Plan::Enterprise) => (10_000, 500),
+            (KeyType::Live, Plan::Starter) => (const { n(1_000) }, const { n(50) }),
+            (KeyType::Live, Plan::Professional) => (const { n(5_000) }, const { n(200) }),
+            (KeyType::Live, Plan::Enterprise) => (const { n(10_000) }, const { n(500) }),
         };
         Policy {
             hourly,
@@ -66,7 +78,7 @@ impl Plan {
     /// The highest `rateLimit` and `burst` a key of this type may be given.
     pub fn ceilings(self, key_type: KeyType) -> (u32, u32) {
         match (key_type, self) {
-            (KeyType::Test, _) => (TEST_HOURLY, TEST_BURST),
+            (KeyType::Test, _) => (TEST_HOURLY.get(), TEST_BURST.get()),
             (KeyType::Live, Plan::Starter) => (1_000, 50),
             (KeyType::Live, Plan::Professional) => (5_000, 200),
             (KeyType::Live, Plan::Enterprise) => (1_000_000, 1_000_000),
@@ -81,18 +93,18 @@ mod tests {
     #[test]
     fn plans_match_the_published_table() {
         let starter = Plan::Starter.default_policy(KeyType::Live);
-        assert_eq!(
-            (starter.hourly, starter.daily, starter.burst),
-            (1000, Some(10_000), 50)
-        );
+        assert_eq!(starter, Policy::new(1000, Some(10_000), 50).expect("valid"));
         let pro = Plan::Professional.default_policy(KeyType::Live);
-        assert_eq!(
-            (pro.hourly, pro.daily, pro.burst),
-            (5000, Some(50_000), 200)
-        );
+        assert_eq!(pro, Policy::new(5000, Some(50_000), 200).expect("valid"));
         let ent = Plan::Enterprise.default_policy(KeyType::Live);
-        assert_eq!((ent.hourly, ent.daily, ent.burst), (10_000, None, 500));
-        assert_eq!(Plan::Professional.default_policy(KeyType::Test).hourly, 100);
+        assert_eq!(ent, Policy::new(10_000, None, 500).expect("valid"));
+        assert_eq!(
+            Plan::Professional
+                .default_policy(KeyType::Test)
+                .hourly
+                .get(),
+            100
+        );
         assert_eq!(Plan::Enterprise.ceilings(KeyType::Test), (100, 10));
     }
 

@@ -6,6 +6,7 @@
 //! only if every window admits it; then all are committed together. A refused request
 //! changes nothing.
 
+use core::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
 
 /// One hour, in ms.
@@ -14,16 +15,37 @@ pub const HOUR_MS: u64 = 3_600_000;
 pub const DAY_MS: u64 = 86_400_000;
 const MILLI: u64 = 1000;
 
-/// A key's limits. Each is at least 1 once validated; a zero limit admits nothing.
+/// A key's limits. None can be zero: a policy that admits nothing cannot be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Policy {
     /// Requests per hour.
-    pub hourly: u32,
+    pub hourly: NonZeroU32,
     /// Requests per day, or none.
-    pub daily: Option<u32>,
+    pub daily: Option<NonZeroU32>,
     /// Bucket capacity; the bucket refills at this many tokens per second.
-    pub burst: u32,
+    pub burst: NonZeroU32,
+}
+
+impl Policy {
+    /// A policy from plain numbers; `None` when any of them is zero.
+    pub const fn new(hourly: u32, daily: Option<u32>, burst: u32) -> Option<Policy> {
+        let (Some(hourly), Some(burst)) = (NonZeroU32::new(hourly), NonZeroU32::new(burst)) else {
+            return None;
+        };
+        let daily = match daily {
+            None => None,
+            Some(n) => match NonZeroU32::new(n) {
+                Some(n) => Some(n),
+                None => return None,
+            },
+        };
+        Some(Policy {
+            hourly,
+            daily,
+            burst,
+        })
+    }
 }
 
 /// A fixed window as stored: when it started and how many requests it admitted.
@@ -56,7 +78,7 @@ pub struct Counters {
 }
 
 /// One window's state as a client sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowStatus {
     /// The quota.
     pub limit: u32,
@@ -67,7 +89,7 @@ pub struct WindowStatus {
 }
 
 /// Every window's state, for the headers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// Hourly window.
     pub hour: WindowStatus,
@@ -137,34 +159,31 @@ fn window_status(limit: u32, used: u32, start_ms: u64, len_ms: u64) -> WindowSta
 }
 
 fn bucket_now(policy: &Policy, bucket: Bucket, now_ms: u64) -> u64 {
-    let capacity = u64::from(policy.burst) * MILLI;
+    let capacity = u64::from(policy.burst.get()) * MILLI;
     match bucket.milli_tokens {
         None => capacity,
         Some(tokens) => {
             let elapsed = now_ms.saturating_sub(bucket.at_ms);
             // Refill: `burst` tokens per second = `burst` milli-tokens per ms.
             tokens
-                .saturating_add(elapsed.saturating_mul(u64::from(policy.burst)))
+                .saturating_add(elapsed.saturating_mul(u64::from(policy.burst.get())))
                 .min(capacity)
         }
     }
 }
 
 fn burst_status(policy: &Policy, milli_tokens: u64, now_ms: u64) -> WindowStatus {
-    let capacity = u64::from(policy.burst) * MILLI;
+    let capacity = u64::from(policy.burst.get()) * MILLI;
     let missing = capacity - milli_tokens.min(capacity);
     WindowStatus {
-        limit: policy.burst,
+        limit: policy.burst.get(),
         remaining: (milli_tokens / MILLI) as u32,
         reset_ms: now_ms + ms_to_refill(policy, missing),
     }
 }
 
 fn ms_to_refill(policy: &Policy, missing_milli: u64) -> u64 {
-    if policy.burst == 0 {
-        return u64::MAX / 2;
-    }
-    missing_milli.div_ceil(u64::from(policy.burst))
+    missing_milli.div_ceil(u64::from(policy.burst.get()))
 }
 
 fn ceil_seconds(ms: u64) -> u64 {
@@ -177,10 +196,10 @@ pub fn status(policy: &Policy, counters: &Counters, now_ms: u64) -> Status {
     let hour = view(counters.hour, HOUR_MS, now_ms);
     let day = view(counters.day, DAY_MS, now_ms);
     Status {
-        hour: window_status(policy.hourly, hour.used, hour.start_ms, HOUR_MS),
+        hour: window_status(policy.hourly.get(), hour.used, hour.start_ms, HOUR_MS),
         day: policy
             .daily
-            .map(|limit| window_status(limit, day.used, day.start_ms, DAY_MS)),
+            .map(|limit| window_status(limit.get(), day.used, day.start_ms, DAY_MS)),
         burst: burst_status(policy, bucket_now(policy, counters.bucket, now_ms), now_ms),
     }
 }
@@ -192,11 +211,11 @@ pub fn check(policy: &Policy, counters: &Counters, now_ms: u64) -> Outcome {
     let tokens = bucket_now(policy, counters.bucket, now_ms);
 
     let mut waits: Vec<(u64, Blocker)> = Vec::new();
-    if hour.used >= policy.hourly {
+    if hour.used >= policy.hourly.get() {
         waits.push((hour.start_ms + HOUR_MS - now_ms, Blocker::Hour));
     }
     if let Some(daily) = policy.daily {
-        if day.used >= daily {
+        if day.used >= daily.get() {
             waits.push((day.start_ms + DAY_MS - now_ms, Blocker::Day));
         }
     }
@@ -239,11 +258,7 @@ mod tests {
     const T0: u64 = 1_700_000_000_000;
 
     fn policy(hourly: u32, daily: Option<u32>, burst: u32) -> Policy {
-        Policy {
-            hourly,
-            daily,
-            burst,
-        }
+        Policy::new(hourly, daily, burst).expect("non-zero limits")
     }
 
     /// Runs `n` requests at `now`, returning the counters and how many were admitted.
@@ -357,11 +372,15 @@ mod tests {
     }
 
     #[test]
-    fn zero_limit_admits_nothing_and_does_not_panic() {
-        let p = policy(0, Some(0), 0);
+    fn a_zero_limit_cannot_be_built() {
+        assert_eq!(Policy::new(0, None, 1), None);
+        assert_eq!(Policy::new(1, Some(0), 1), None);
+        assert_eq!(Policy::new(1, None, 0), None);
+        assert!(serde_json::from_str::<Policy>(r#"{"hourly":0,"daily":null,"burst":1}"#).is_err());
+        let one = policy(1, Some(1), 1);
         assert!(matches!(
-            check(&p, &Counters::default(), T0),
-            Outcome::Limited { .. }
+            check(&one, &Counters::default(), T0),
+            Outcome::Admitted { .. }
         ));
     }
 
@@ -400,9 +419,10 @@ mod tests {
         ) {
             let p = policy(hourly, Some(hourly + 1), burst);
             let (c, _) = run(&p, Counters::default(), T0, n);
-            let before = c;
-            if let Outcome::Limited { retry_after_s, .. } = check(&p, &c, T0 + dt) {
-                prop_assert_eq!(before, c);
+            if let Outcome::Limited { retry_after_s, status, .. } = check(&p, &c, T0 + dt) {
+                // Nothing was spent: the windows shown are those of the stored counters,
+                // and no counters come back to be stored.
+                prop_assert_eq!(status, super::status(&p, &c, T0 + dt));
                 prop_assert!(retry_after_s >= 1);
                 // After waiting the advertised time, the request is admitted.
                 let wait = T0 + dt + retry_after_s * 1000;

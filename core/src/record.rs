@@ -2,11 +2,11 @@
 //! made for every request: authenticate, authorize, rate-limit.
 
 use crate::constant_time;
+use crate::error::ApiError;
 use crate::key::{display_form, ApiKey, KeyId, KeyType};
 use crate::plan::Plan;
 use crate::ratelimit::{self, Counters, Outcome, Policy, Status};
-use crate::scope::{Grants, MissingScope};
-use crate::timestamp::format_ms;
+use crate::scope::{Grants, MissingScope, Requirement};
 use serde::{Deserialize, Serialize};
 
 /// The secret a key was rolled away from, still accepted until `expires_ms`.
@@ -50,25 +50,6 @@ pub struct KeyRecord {
     pub revoked_ms: Option<u64>,
 }
 
-/// Recomputes `status` of a stored view at `now_ms` (a key expires without any write).
-pub fn refresh_view_status(view: &mut serde_json::Value, now_ms: u64) {
-    let revoked = !view["revokedAt"].is_null();
-    let expired = view["expiresAt"]
-        .as_str()
-        .and_then(crate::timestamp::parse_ms)
-        .is_some_and(|at| now_ms >= at);
-    let status = if revoked {
-        KeyStatus::Revoked
-    } else if expired {
-        KeyStatus::Expired
-    } else {
-        KeyStatus::Active
-    };
-    if let Some(map) = view.as_object_mut() {
-        map.insert("status".into(), status.as_str().into());
-    }
-}
-
 /// A key's lifecycle state at some instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyStatus {
@@ -91,14 +72,15 @@ impl KeyStatus {
     }
 }
 
-/// What the key's Durable Object answers for one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+/// Why a request with a key was refused. This is what crosses from the key's guard to
+/// the worker, which turns it into the catalogue's error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
     /// Unknown id, wrong secret or revoked: never told apart.
     Invalid,
     /// Past `expiresAt`, or a rolled-away secret past its grace.
     Expired,
-    /// Authenticated, but the scope is missing. Not counted.
+    /// Authenticated, but a scope is missing. Not counted.
     Forbidden {
         /// What was missing.
         missing: MissingScope,
@@ -112,13 +94,41 @@ pub enum Verdict {
         /// Whole seconds to wait.
         retry_after_s: u64,
     },
-    /// Let through and counted: store `counters`.
-    Admitted {
-        /// Counters to store.
-        counters: Counters,
-        /// Windows after this request.
-        status: Status,
-    },
+}
+
+impl Refusal {
+    /// Whether this refusal is a failed authentication, which the brute-force throttle
+    /// counts against the client's address (a 403 or 429 proves the key was right).
+    pub fn is_failed_authentication(&self) -> bool {
+        matches!(self, Refusal::Invalid | Refusal::Expired)
+    }
+
+    /// The catalogue's error for this refusal.
+    pub fn error(&self) -> ApiError {
+        match self {
+            Refusal::Invalid => ApiError::invalid_key(),
+            Refusal::Expired => ApiError::expired_key(),
+            Refusal::Forbidden { missing, .. } => ApiError::forbidden(missing),
+            Refusal::Limited { retry_after_s, .. } => ApiError::rate_limited(*retry_after_s),
+        }
+    }
+
+    /// The windows to show in the rate-limit headers, when the key was authenticated.
+    pub fn status(&self) -> Option<&Status> {
+        match self {
+            Refusal::Forbidden { status, .. } | Refusal::Limited { status, .. } => Some(status),
+            Refusal::Invalid | Refusal::Expired => None,
+        }
+    }
+}
+
+/// An admitted request: the counters to store and the windows after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admission {
+    /// Counters to store.
+    pub counters: Counters,
+    /// Windows after this request.
+    pub status: Status,
 }
 
 impl KeyRecord {
@@ -155,75 +165,54 @@ impl KeyRecord {
         display_form(self.key_type, self.id, &self.last4)
     }
 
-    /// The one decision for a request that presents a key hashing to `presented_hash`.
+    /// The one decision for a request that presents a key hashing to `presented_hash`
+    /// and needs `requirement`.
     pub fn decide(
         &self,
         presented_hash: &str,
-        method: &str,
-        resource: Option<&str>,
+        requirement: &Requirement,
         counters: &Counters,
         now_ms: u64,
-    ) -> Verdict {
+    ) -> Result<Admission, Refusal> {
         let current = constant_time::eq(presented_hash.as_bytes(), self.hash.as_bytes());
         let previous = self
             .previous
             .as_ref()
             .filter(|p| constant_time::eq(presented_hash.as_bytes(), p.hash.as_bytes()));
         if !current && previous.is_none() {
-            return Verdict::Invalid;
+            return Err(Refusal::Invalid);
         }
         match self.status_at(now_ms) {
-            KeyStatus::Revoked => return Verdict::Invalid,
-            KeyStatus::Expired => return Verdict::Expired,
+            KeyStatus::Revoked => return Err(Refusal::Invalid),
+            KeyStatus::Expired => return Err(Refusal::Expired),
             KeyStatus::Active => {}
         }
-        if previous.is_some_and(|p| now_ms >= p.expires_ms) {
-            return Verdict::Expired;
+        if !current && previous.is_some_and(|p| now_ms >= p.expires_ms) {
+            return Err(Refusal::Expired);
         }
-        // `None`: an endpoint any valid key may call (the auth test).
-        if let Err(missing) = resource.map_or(Ok(()), |r| self.grants.authorize(method, r)) {
-            return Verdict::Forbidden {
+        if let Err(missing) = self.grants.authorize(requirement) {
+            return Err(Refusal::Forbidden {
                 missing,
                 status: ratelimit::status(&self.policy, counters, now_ms),
-            };
+            });
         }
         match ratelimit::check(&self.policy, counters, now_ms) {
-            Outcome::Admitted { counters, status } => Verdict::Admitted { counters, status },
+            Outcome::Admitted { counters, status } => Ok(Admission { counters, status }),
             Outcome::Limited {
                 status,
                 retry_after_s,
                 ..
-            } => Verdict::Limited {
+            } => Err(Refusal::Limited {
                 status,
                 retry_after_s,
-            },
+            }),
         }
     }
 
     /// The directory name of this key in KV: `live:key_…` or `test:key_…`, so a test-mode
     /// admin lists by prefix.
     pub fn directory_name(&self) -> String {
-        format!("{}:{}", self.key_type.as_str(), self.id)
-    }
-
-    /// The record as the management API shows it (never the hash).
-    pub fn to_view(&self, now_ms: u64, last_used_ms: Option<u64>) -> serde_json::Value {
-        let ts = |ms: Option<u64>| ms.map(format_ms);
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "type": self.key_type,
-            "scopes": self.grants.to_json(),
-            "rateLimit": self.policy.hourly,
-            "burst": self.policy.burst,
-            "dailyLimit": self.policy.daily,
-            "createdAt": format_ms(self.created_ms),
-            "expiresAt": ts(self.expires_ms),
-            "lastUsedAt": ts(last_used_ms),
-            "status": self.status_at(now_ms).as_str(),
-            "revokedAt": ts(self.revoked_ms),
-            "display": self.display(),
-        })
+        format!("{}{}", self.key_type.directory_prefix(), self.id)
     }
 }
 
@@ -231,9 +220,15 @@ impl KeyRecord {
 mod tests {
     use super::*;
     use crate::key::RANDOM_BYTES_FOR_KEY;
+    use crate::method::Method;
+    use crate::scope::Scope;
     use serde_json::json;
 
     const NOW: u64 = 1_769_076_000_000;
+
+    fn get(resource: &str) -> Requirement {
+        Requirement::for_request(&Method::Get, &[], resource)
+    }
 
     fn record(scopes: serde_json::Value) -> (ApiKey, KeyRecord) {
         let key = ApiKey::generate(KeyType::Live, &[42u8; RANDOM_BYTES_FOR_KEY]);
@@ -249,13 +244,13 @@ mod tests {
         let (key, mut rec) = record(json!(["read"]));
         let c = Counters::default();
         assert_eq!(
-            rec.decide(&"0".repeat(64), "GET", Some("accounts"), &c, NOW),
-            Verdict::Invalid
+            rec.decide(&"0".repeat(64), &get("accounts"), &c, NOW),
+            Err(Refusal::Invalid)
         );
         rec.revoked_ms = Some(NOW);
         assert_eq!(
-            rec.decide(&key.hash_hex(), "GET", Some("accounts"), &c, NOW),
-            Verdict::Invalid
+            rec.decide(&key.hash_hex(), &get("accounts"), &c, NOW),
+            Err(Refusal::Invalid)
         );
     }
 
@@ -264,13 +259,12 @@ mod tests {
         let (key, mut rec) = record(json!(["read"]));
         rec.expires_ms = Some(NOW + 10);
         let c = Counters::default();
-        assert!(matches!(
-            rec.decide(&key.hash_hex(), "GET", Some("accounts"), &c, NOW + 9),
-            Verdict::Admitted { .. }
-        ));
+        assert!(rec
+            .decide(&key.hash_hex(), &get("accounts"), &c, NOW + 9)
+            .is_ok());
         assert_eq!(
-            rec.decide(&key.hash_hex(), "GET", Some("accounts"), &c, NOW + 10),
-            Verdict::Expired
+            rec.decide(&key.hash_hex(), &get("accounts"), &c, NOW + 10),
+            Err(Refusal::Expired)
         );
         assert_eq!(rec.status_at(NOW + 10), KeyStatus::Expired);
     }
@@ -285,53 +279,30 @@ mod tests {
         });
         rec.hash = new.hash_hex();
         let c = Counters::default();
-        assert!(matches!(
-            rec.decide(&old.hash_hex(), "GET", Some("a"), &c, NOW + 999),
-            Verdict::Admitted { .. }
-        ));
+        assert!(rec
+            .decide(&old.hash_hex(), &get("a"), &c, NOW + 999)
+            .is_ok());
         assert_eq!(
-            rec.decide(&old.hash_hex(), "GET", Some("a"), &c, NOW + 1000),
-            Verdict::Expired
+            rec.decide(&old.hash_hex(), &get("a"), &c, NOW + 1000),
+            Err(Refusal::Expired)
         );
-        assert!(matches!(
-            rec.decide(&new.hash_hex(), "GET", Some("a"), &c, NOW + 1000),
-            Verdict::Admitted { .. }
-        ));
+        assert!(rec
+            .decide(&new.hash_hex(), &get("a"), &c, NOW + 1000)
+            .is_ok());
     }
 
     #[test]
     fn forbidden_is_not_counted() {
         let (key, rec) = record(json!({"accounts": ["read"]}));
         let c = Counters::default();
-        let Verdict::Forbidden { missing, status } =
-            rec.decide(&key.hash_hex(), "POST", Some("accounts"), &c, NOW)
+        let post = Requirement::for_request(&Method::Post, &[], "accounts");
+        let Err(Refusal::Forbidden { missing, status }) =
+            rec.decide(&key.hash_hex(), &post, &c, NOW)
         else {
             panic!("forbidden");
         };
-        assert_eq!(missing.scope.as_str(), "write");
+        assert_eq!(missing.scope, Scope::Write);
         assert_eq!(status.hour.remaining, 1000);
-    }
-
-    #[test]
-    fn view_never_shows_the_hash() {
-        let (key, rec) = record(json!(["read"]));
-        let view = rec.to_view(NOW, None).to_string();
-        assert!(!view.contains(&key.hash_hex()));
-        assert!(!view.contains(key.expose_secret()));
-        assert!(view.contains("\"status\":\"active\""));
-    }
-
-    #[test]
-    fn stored_view_status_follows_the_clock() {
-        let (_, mut rec) = record(json!(["read"]));
-        rec.expires_ms = Some(NOW + 1000);
-        let mut view = rec.to_view(NOW, None);
-        refresh_view_status(&mut view, NOW + 1000);
-        assert_eq!(view["status"], "expired");
-        rec.revoked_ms = Some(NOW);
-        let mut view = rec.to_view(NOW, None);
-        refresh_view_status(&mut view, NOW);
-        assert_eq!(view["status"], "revoked");
     }
 
     #[test]

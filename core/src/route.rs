@@ -3,8 +3,9 @@
 
 use crate::error::ApiError;
 use crate::key::KeyId;
+use crate::method::Method;
 use crate::path::{parse_api_path, PathError};
-use crate::scope::KEY_MANAGEMENT_RESOURCE;
+use crate::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 
 /// An endpoint of the gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,20 +31,27 @@ pub enum Route<'a> {
 const AUTH_RESOURCE: &str = "auth";
 
 impl Route<'_> {
-    /// The resource scopes are checked against; `None` when no scope is needed.
-    pub fn resource(&self) -> Option<&str> {
+    /// Whether this is the key-management API (which needs the root key configured).
+    pub fn is_key_management(&self) -> bool {
+        matches!(
+            self,
+            Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_)
+        )
+    }
+
+    /// What the request needs of its key. `overrides` are the methods named by
+    /// method-override headers; they matter only where the request is forwarded.
+    pub fn requirement(&self, method: &Method, overrides: &[Method]) -> Requirement {
         match self {
-            Route::AuthTest => None,
-            Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
-                Some(KEY_MANAGEMENT_RESOURCE)
-            }
-            Route::Upstream { resource } => Some(resource),
+            Route::AuthTest => Requirement::AnyValidKey,
+            Route::Upstream { resource } => Requirement::for_request(method, overrides, resource),
+            _ => Requirement::for_request(method, &[], KEY_MANAGEMENT_RESOURCE),
         }
     }
 }
 
-fn allow(method: &str, allowed: &'static str) -> Result<(), ApiError> {
-    if allowed.split(", ").any(|m| m == method) {
+fn allow(method: &Method, allowed: &'static [Method]) -> Result<(), ApiError> {
+    if allowed.contains(method) {
         Ok(())
     } else {
         Err(ApiError::method_not_allowed(allowed))
@@ -59,7 +67,16 @@ fn key_id(text: &str) -> Result<KeyId, ApiError> {
 }
 
 /// Routes a request by method and raw (percent-encoded) path.
-pub fn route<'a>(method: &str, raw_path: &'a str) -> Result<Route<'a>, ApiError> {
+pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiError> {
+    use Method::{Delete, Get, Head, Patch, Post};
+    const AUTH_TEST: &[Method] = &[Get, Head];
+    const KEYS: &[Method] = &[Get, Post];
+    const KEY: &[Method] = &[Get, Patch, Delete];
+    const ROLL: &[Method] = &[Post];
+    const USAGE: &[Method] = &[Get];
+    /// What `Allow` lists for forwarded resources: any method but the tunnelling ones
+    /// is forwarded; these are the ones scopes name.
+    const FORWARDED: &[Method] = &[Get, Head, Method::Options, Post, Method::Put, Patch, Delete];
     let path = parse_api_path(raw_path).map_err(|e| match e {
         PathError::NotApi => ApiError::not_found("No such endpoint; API paths start with /v1/"),
         other => ApiError::invalid_request(format!("Path refused: {}", other.reason())),
@@ -67,27 +84,28 @@ pub fn route<'a>(method: &str, raw_path: &'a str) -> Result<Route<'a>, ApiError>
     let rest = path.rest.as_slice();
     match path.resource {
         AUTH_RESOURCE => match rest {
-            ["test"] => allow(method, "GET, HEAD").map(|()| Route::AuthTest),
+            ["test"] => allow(method, AUTH_TEST).map(|()| Route::AuthTest),
             _ => Err(ApiError::not_found(
                 "No such endpoint under /v1/auth; try /v1/auth/test",
             )),
         },
         KEY_MANAGEMENT_RESOURCE => match rest {
-            [] => allow(method, "GET, POST").map(|()| Route::Keys),
+            [] => allow(method, KEYS).map(|()| Route::Keys),
             [id] => {
-                allow(method, "GET, PATCH, DELETE")?;
+                allow(method, KEY)?;
                 key_id(id).map(Route::Key)
             }
             [id, "roll"] => {
-                allow(method, "POST")?;
+                allow(method, ROLL)?;
                 key_id(id).map(Route::RollKey)
             }
             [id, "usage"] => {
-                allow(method, "GET")?;
+                allow(method, USAGE)?;
                 key_id(id).map(Route::KeyUsage)
             }
             _ => Err(ApiError::not_found("No such key-management endpoint")),
         },
+        _ if method.is_never_forwarded() => Err(ApiError::method_not_allowed(FORWARDED)),
         resource => Ok(Route::Upstream { resource }),
     }
 }
@@ -98,64 +116,95 @@ mod tests {
 
     const ID: &str = "key_0123456789abcdef";
 
+    fn m(token: &str) -> Method {
+        Method::parse(token).expect("method")
+    }
+
     #[test]
     fn management_routes() {
         let id = KeyId::parse(ID).expect("id");
-        assert_eq!(route("GET", "/v1/api-keys"), Ok(Route::Keys));
-        assert_eq!(route("POST", "/v1/api-keys/"), Ok(Route::Keys));
+        assert_eq!(route(&m("GET"), "/v1/api-keys"), Ok(Route::Keys));
+        assert_eq!(route(&m("POST"), "/v1/api-keys/"), Ok(Route::Keys));
         assert_eq!(
-            route("PATCH", &format!("/v1/api-keys/{ID}")),
+            route(&m("PATCH"), &format!("/v1/api-keys/{ID}")),
             Ok(Route::Key(id))
         );
         assert_eq!(
-            route("POST", &format!("/v1/api-keys/{ID}/roll")),
+            route(&m("POST"), &format!("/v1/api-keys/{ID}/roll")),
             Ok(Route::RollKey(id))
         );
         assert_eq!(
-            route("GET", &format!("/v1/api-keys/{ID}/usage")),
+            route(&m("GET"), &format!("/v1/api-keys/{ID}/usage")),
             Ok(Route::KeyUsage(id))
         );
     }
 
     #[test]
     fn wrong_methods_and_ids() {
-        let e = route("PUT", "/v1/api-keys").expect_err("405");
-        assert_eq!((e.status, e.allow), (405, Some("GET, POST")));
+        let e = route(&m("PUT"), "/v1/api-keys").expect_err("405");
+        assert_eq!(e.status, 405);
+        assert_eq!(e.headers(), vec![("Allow", "GET, POST".to_owned())]);
         assert_eq!(
-            route("GET", &format!("/v1/api-keys/{ID}/roll")).map_err(|e| e.status),
+            route(&m("GET"), &format!("/v1/api-keys/{ID}/roll")).map_err(|e| e.status),
             Err(405)
         );
         assert_eq!(
-            route("GET", "/v1/api-keys/nope").map_err(|e| e.status),
+            route(&m("GET"), "/v1/api-keys/nope").map_err(|e| e.status),
             Err(400)
         );
         assert_eq!(
-            route("GET", &format!("/v1/api-keys/{ID}/x")).map_err(|e| e.status),
+            route(&m("GET"), &format!("/v1/api-keys/{ID}/x")).map_err(|e| e.status),
             Err(404)
         );
         assert_eq!(
-            route("POST", "/v1/auth/test").map_err(|e| e.status),
+            route(&m("POST"), "/v1/auth/test").map_err(|e| e.status),
             Err(405)
         );
         assert_eq!(
-            route("GET", "/v1/auth/other").map_err(|e| e.status),
+            route(&m("GET"), "/v1/auth/other").map_err(|e| e.status),
             Err(404)
         );
-        assert_eq!(route("GET", "/v2/x").map_err(|e| e.status), Err(404));
-        assert_eq!(route("GET", "/v1/a/../b").map_err(|e| e.status), Err(400));
+        assert_eq!(route(&m("GET"), "/v2/x").map_err(|e| e.status), Err(404));
+        assert_eq!(
+            route(&m("GET"), "/v1/a/../b").map_err(|e| e.status),
+            Err(400)
+        );
+    }
+
+    #[test]
+    fn tunnelling_methods_are_never_forwarded() {
+        let e = route(&m("TRACE"), "/v1/accounts").expect_err("405");
+        assert_eq!(e.status, 405);
+        assert_eq!(
+            route(&m("PROPFIND"), "/v1/accounts"),
+            Ok(Route::Upstream {
+                resource: "accounts"
+            })
+        );
+        assert_eq!(
+            route(&m("TRACE"), "/v1/api-keys").map_err(|e| e.status),
+            Err(405)
+        );
     }
 
     #[test]
     fn everything_else_goes_upstream() {
         assert_eq!(
-            route("DELETE", "/v1/opportunities/opp_1"),
+            route(&m("DELETE"), "/v1/opportunities/opp_1"),
             Ok(Route::Upstream {
                 resource: "opportunities"
             })
         );
         assert_eq!(
-            route("GET", "/v1/auth/test").map(|r| r.resource().map(str::to_owned)),
-            Ok(None)
+            route(&m("GET"), "/v1/auth/test").map(|r| r.requirement(&Method::Get, &[])),
+            Ok(Requirement::AnyValidKey)
         );
+        // An override names a method the management API does not forward: ignored there.
+        let keys = route(&m("POST"), "/v1/api-keys").expect("route");
+        assert_eq!(
+            keys.requirement(&Method::Post, &[Method::Delete]),
+            Requirement::for_request(&Method::Get, &[], KEY_MANAGEMENT_RESOURCE)
+        );
+        assert!(keys.is_key_management());
     }
 }

@@ -1,10 +1,14 @@
 //! Scopes and the authorization decision: which scope a request needs, and whether a
 //! key's grants hold it. Deny by default.
 
+use crate::method::Method;
+use crate::text::printable;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One permission. `admin` implies every other and alone opens `/v1/api-keys`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// GET, HEAD, OPTIONS
     Read,
@@ -35,13 +39,14 @@ impl Scope {
         Scope::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
-    /// The scope an HTTP method needs, or `None` for a method the gateway does not pass.
-    pub fn for_method(method: &str) -> Option<Scope> {
+    /// The scope a method needs. A method outside read, write and delete (WebDAV's,
+    /// `PURGE`, …) needs `admin`: deny by default.
+    pub fn for_method(method: &Method) -> Scope {
         match method {
-            "GET" | "HEAD" | "OPTIONS" => Some(Scope::Read),
-            "POST" | "PUT" | "PATCH" => Some(Scope::Write),
-            "DELETE" => Some(Scope::Delete),
-            _ => None,
+            Method::Get | Method::Head | Method::Options => Scope::Read,
+            Method::Post | Method::Put | Method::Patch => Scope::Write,
+            Method::Delete => Scope::Delete,
+            Method::Other(_) => Scope::Admin,
         }
     }
 
@@ -51,7 +56,7 @@ impl Scope {
 }
 
 /// A small set of scopes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ScopeSet(u8);
 
 impl ScopeSet {
@@ -97,8 +102,42 @@ pub enum Grants {
     PerResource(BTreeMap<String, ScopeSet>),
 }
 
+/// What a request needs of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Requirement {
+    /// Only a valid key: the auth test.
+    AnyValidKey,
+    /// Every one of `needed` on `resource`.
+    Scopes {
+        /// At least one scope.
+        needed: ScopeSet,
+        /// The first path segment after `/v1/`.
+        resource: String,
+    },
+}
+
+impl Requirement {
+    /// What a request with `method` on `resource` needs. Each method in `overrides`
+    /// (`X-HTTP-Method-Override` and its kin, which origin frameworks honour) is needed
+    /// too, so a key without `delete` cannot delete by asking the origin to pretend.
+    pub fn for_request(method: &Method, overrides: &[Method], resource: &str) -> Requirement {
+        let needed = if resource == KEY_MANAGEMENT_RESOURCE {
+            core::iter::once(Scope::Admin).collect()
+        } else {
+            core::iter::once(method)
+                .chain(overrides)
+                .map(Scope::for_method)
+                .collect()
+        };
+        Requirement::Scopes {
+            needed,
+            resource: resource.to_owned(),
+        }
+    }
+}
+
 /// The refusal: which scope was missing, for which resource.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissingScope {
     /// The scope the request needed.
     pub scope: Scope,
@@ -108,6 +147,8 @@ pub struct MissingScope {
 
 /// The resource name of the key-management API, which needs `admin`.
 pub const KEY_MANAGEMENT_RESOURCE: &str = "api-keys";
+/// How a refusal names "all resources", for grants that are not per resource.
+pub const EVERY_RESOURCE: &str = "every resource";
 
 impl Grants {
     /// Grants every scope everywhere: the root key's.
@@ -115,31 +156,58 @@ impl Grants {
         Grants::Everywhere(Scope::ALL.into_iter().collect())
     }
 
-    /// Decides whether these grants let `method` act on `resource`.
-    pub fn authorize(&self, method: &str, resource: &str) -> Result<(), MissingScope> {
-        let needed = if resource == KEY_MANAGEMENT_RESOURCE {
-            Scope::Admin
-        } else {
-            // A method with no scope (TRACE, CONNECT, …) needs admin: deny by default.
-            Scope::for_method(method).unwrap_or(Scope::Admin)
-        };
-        let held = match self {
+    /// What these grants hold on `resource`.
+    fn held_on(&self, resource: &str) -> ScopeSet {
+        match self {
             Grants::Everywhere(set) => *set,
             Grants::PerResource(map) => map.get(resource).copied().unwrap_or_default(),
-        };
-        if held.allows(needed) {
-            Ok(())
-        } else {
-            Err(MissingScope {
-                scope: needed,
-                resource: resource.to_owned(),
-            })
         }
     }
 
-    /// Whether these grants hold `admin` for key management.
-    pub fn is_admin(&self) -> bool {
-        self.authorize("GET", KEY_MANAGEMENT_RESOURCE).is_ok()
+    /// Decides whether these grants meet `requirement`; the first missing scope, in
+    /// canonical order, is the refusal.
+    pub fn authorize(&self, requirement: &Requirement) -> Result<(), MissingScope> {
+        let Requirement::Scopes { needed, resource } = requirement else {
+            return Ok(());
+        };
+        let held = self.held_on(resource);
+        match needed.iter().find(|scope| !held.allows(*scope)) {
+            None => Ok(()),
+            Some(scope) => Err(MissingScope {
+                scope,
+                resource: resource.clone(),
+            }),
+        }
+    }
+
+    /// Whether these grants hold everything `other` grants, so a holder of these may
+    /// hand out `other` (no key grants more than it holds). The refusal names a scope
+    /// and where: a resource, or [`EVERY_RESOURCE`].
+    pub fn covers(&self, other: &Grants) -> Result<(), MissingScope> {
+        let missing = |scope, resource: &str| MissingScope {
+            scope,
+            resource: resource.to_owned(),
+        };
+        match (self, other) {
+            (Grants::Everywhere(mine), Grants::Everywhere(theirs)) => theirs
+                .iter()
+                .find(|s| !mine.allows(*s))
+                .map_or(Ok(()), |s| Err(missing(s, EVERY_RESOURCE))),
+            // Per-resource grants never cover "every resource", unless they are empty.
+            (Grants::PerResource(_), Grants::Everywhere(theirs)) => theirs
+                .iter()
+                .next()
+                .map_or(Ok(()), |s| Err(missing(s, EVERY_RESOURCE))),
+            (_, Grants::PerResource(theirs)) => {
+                for (resource, wanted) in theirs {
+                    let held = self.held_on(resource);
+                    if let Some(s) = wanted.iter().find(|s| !held.allows(*s)) {
+                        return Err(missing(s, resource));
+                    }
+                }
+                Ok(())
+            }
+        }
     }
 
     /// The grants as the API shows them: a list or a map of lists.
@@ -174,7 +242,7 @@ impl Grants {
                 let scope = Scope::parse(name).ok_or_else(|| {
                     format!(
                         "{at} contains unknown scope '{}'; use read, write, delete or admin",
-                        crate::error::printable(name)
+                        printable(name)
                     )
                 })?;
                 set.insert(scope);
@@ -195,7 +263,7 @@ impl Grants {
                     if !crate::path::is_canonical_resource(resource) {
                         return Err(format!(
                             "scopes has invalid resource name '{}'; use lower-case letters, digits and '-'",
-                            crate::error::printable(resource)
+                            printable(resource)
                         ));
                     }
                     let at = format!("scopes.{resource}");
@@ -228,7 +296,8 @@ mod tests {
 
     fn check(scopes: serde_json::Value, method: &str, resource: &str, expected: Option<Scope>) {
         let grants = Grants::from_json(&scopes).expect("valid scopes");
-        let result = grants.authorize(method, resource);
+        let method = Method::parse(method).expect("method");
+        let result = grants.authorize(&Requirement::for_request(&method, &[], resource));
         match expected {
             None => assert_eq!(result, Ok(()), "{scopes} {method} {resource}"),
             Some(scope) => assert_eq!(
@@ -261,9 +330,76 @@ mod tests {
         check(json!(["admin"]), "DELETE", "accounts", None);
         check(
             json!(["read", "write", "delete"]),
-            "TRACE",
+            "PROPFIND",
             "accounts",
             Some(Scope::Admin),
+        );
+        check(json!(["admin"]), "PURGE", "accounts", None);
+    }
+
+    #[test]
+    fn method_overrides_need_their_own_scope() {
+        let grants = Grants::from_json(&json!(["read", "write"])).expect("valid");
+        let needs = |overrides: &[Method]| {
+            grants.authorize(&Requirement::for_request(
+                &Method::Post,
+                overrides,
+                "accounts",
+            ))
+        };
+        assert_eq!(needs(&[]), Ok(()));
+        assert_eq!(needs(&[Method::Put]), Ok(()));
+        assert_eq!(
+            needs(&[Method::Delete]).map_err(|m| m.scope),
+            Err(Scope::Delete)
+        );
+    }
+
+    #[test]
+    fn any_valid_key_needs_nothing() {
+        let grants = Grants::from_json(&json!({"accounts": ["read"]})).expect("valid");
+        assert_eq!(grants.authorize(&Requirement::AnyValidKey), Ok(()));
+    }
+
+    #[test]
+    fn a_holder_covers_only_what_it_holds() {
+        let g = |v| Grants::from_json(&v).expect("valid");
+        let covers = |mine, theirs| {
+            g(mine)
+                .covers(&g(theirs))
+                .map_err(|m| (m.scope, m.resource))
+        };
+        assert_eq!(covers(json!(["admin"]), json!(["read", "delete"])), Ok(()));
+        assert_eq!(covers(json!(["read", "write"]), json!(["read"])), Ok(()));
+        assert_eq!(
+            covers(json!(["read"]), json!(["read", "write"])),
+            Err((Scope::Write, EVERY_RESOURCE.into()))
+        );
+        // The escalation: admin on api-keys alone is not admin everywhere.
+        assert_eq!(
+            covers(
+                json!({"api-keys": ["admin"]}),
+                json!(["read", "write", "delete", "admin"])
+            ),
+            Err((Scope::Read, EVERY_RESOURCE.into()))
+        );
+        assert_eq!(
+            covers(
+                json!({"api-keys": ["admin"]}),
+                json!({"api-keys": ["read"]})
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            covers(
+                json!({"accounts": ["read"]}),
+                json!({"accounts": ["read"], "contacts": ["read"]})
+            ),
+            Err((Scope::Read, "contacts".into()))
+        );
+        assert_eq!(
+            covers(json!(["write"]), json!({"accounts": ["write"]})),
+            Ok(())
         );
     }
 

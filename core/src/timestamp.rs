@@ -13,6 +13,17 @@ pub fn format_ms(ms: u64) -> String {
         .unwrap_or_default()
 }
 
+/// Unix seconds of an instant, rounded up: a reset is never announced before it
+/// happens.
+pub fn unix_seconds(ms: u64) -> u64 {
+    ms.div_ceil(1000)
+}
+
+/// Whole seconds from `now_ms` until `at_ms`, rounded up (0 once it has passed).
+pub fn seconds_until(at_ms: u64, now_ms: u64) -> u64 {
+    at_ms.saturating_sub(now_ms).div_ceil(1000)
+}
+
 /// Parses an RFC 3339 timestamp with any offset into ms since the epoch. `None` for a
 /// malformed one or one before 1970.
 pub fn parse_ms(text: &str) -> Option<u64> {

@@ -12,7 +12,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scopien_auth::admin::{parse_create, parse_patch, parse_roll, MAX_NAME_LEN, MAX_ROLL_GRACE_S};
+use scopien_auth::admin::{
+    parse_create, parse_patch, parse_roll, Caller, MAX_NAME_LEN, MAX_ROLL_GRACE_S,
+};
 use scopien_auth::key::{ApiKey, KeyType, RANDOM_BYTES_FOR_KEY};
 use scopien_auth::{Grants, KeyRecord, Plan};
 
@@ -23,31 +25,41 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let plan = [Plan::Starter, Plan::Professional, Plan::Enterprise][usize::from(selector % 3)];
-    let caller = if selector & 4 == 0 {
-        KeyType::Live
-    } else {
-        KeyType::Test
+    let caller = Caller {
+        key_type: if selector & 4 == 0 {
+            KeyType::Live
+        } else {
+            KeyType::Test
+        },
+        // Half the inputs come from an admin of key management only: it may grant
+        // nothing outside `api-keys`.
+        grants: if selector & 16 == 0 {
+            Grants::root()
+        } else {
+            Grants::from_json(&serde_json::json!({"api-keys": ["admin"]})).expect("valid")
+        },
     };
 
-    match parse_create(body, plan, caller, NOW) {
+    match parse_create(body, plan, &caller, NOW) {
         Ok(key) => {
             let len = key.name.chars().count();
             assert!((1..=MAX_NAME_LEN).contains(&len));
             assert!(!key.name.trim().is_empty());
             assert!(!key.name.chars().any(char::is_control));
-            assert!(!(caller == KeyType::Test && key.key_type == KeyType::Live));
+            assert!(caller.sees(key.key_type));
+            assert_eq!(caller.grants.covers(&key.grants), Ok(()), "granted more than held");
             assert_eq!(
                 Grants::from_json(&key.grants.to_json()).as_ref(),
                 Ok(&key.grants)
             );
             let (max_rate, max_burst) = plan.ceilings(key.key_type);
             assert!(
-                (1..=max_rate).contains(&key.policy.hourly),
+                (1..=max_rate).contains(&key.policy.hourly.get()),
                 "{:?}",
                 key.policy
             );
             assert!(
-                (1..=max_burst).contains(&key.policy.burst),
+                (1..=max_burst).contains(&key.policy.burst.get()),
                 "{:?}",
                 key.policy
             );
@@ -55,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(at > NOW);
             }
         }
-        Err(e) => assert_eq!(e.status, 400, "{e:?}"),
+        Err(e) => assert!(matches!(e.status, 400 | 403), "{e:?}"),
     }
 
     match parse_patch(body, NOW) {
@@ -68,14 +80,19 @@ fuzz_target!(|data: &[u8]| {
             let key = ApiKey::generate(key_type, &[selector; RANDOM_BYTES_FOR_KEY]);
             let mut record = KeyRecord::root(&key, plan);
             let before = record.clone();
-            match patch.apply(&mut record, plan) {
+            match patch.apply(&mut record, plan, &caller) {
                 Ok(()) => {
                     let (max_rate, max_burst) = plan.ceilings(key_type);
-                    assert!(record.policy.hourly <= max_rate.max(before.policy.hourly));
-                    assert!(record.policy.burst <= max_burst.max(before.policy.burst));
+                    let hourly = record.policy.hourly.get();
+                    let burst = record.policy.burst.get();
+                    assert!(hourly <= max_rate.max(before.policy.hourly.get()));
+                    assert!(burst <= max_burst.max(before.policy.burst.get()));
+                    if record.grants != before.grants {
+                        assert_eq!(caller.grants.covers(&record.grants), Ok(()));
+                    }
                 }
                 Err(e) => {
-                    assert_eq!(e.status, 400, "{e:?}");
+                    assert!(matches!(e.error().status, 400 | 403), "{e:?}");
                     assert_eq!(record, before, "a refused patch changed the record");
                 }
             }

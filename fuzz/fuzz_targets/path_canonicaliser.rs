@@ -17,6 +17,7 @@
 use libfuzzer_sys::fuzz_target;
 use scopien_auth::path::{is_canonical_resource, parse_api_path, PathError, MAX_RESOURCE_LEN};
 use scopien_auth::route::{route, Route};
+use scopien_auth::{Method, Requirement};
 
 fn check_accepted(raw: &str, resource: &str, rest: &[&str]) {
     assert!(raw.starts_with("/v1/"));
@@ -54,6 +55,9 @@ fn check_accepted(raw: &str, resource: &str, rest: &[&str]) {
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let (method, raw) = text.split_once('\n').unwrap_or(("GET", &text));
+    let Ok(method) = Method::parse(method) else {
+        return;
+    };
     // The same path as a browser or proxy would send it, and with the prefix forced,
     // so most inputs reach the segment checks.
     let forced = format!("/v1/{raw}");
@@ -62,23 +66,25 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(path) = &parsed {
             check_accepted(raw, path.resource, &path.rest);
         }
-        match (route(method, raw), &parsed) {
+        match (route(&method, raw), &parsed) {
             (Err(e), Err(PathError::NotApi)) => assert_eq!(e.status, 404),
             (Err(e), Err(_)) => assert_eq!(e.status, 400),
             (Ok(_), Err(e)) => panic!("routed a refused path ({e:?}): {raw:?}"),
             (Err(e), Ok(_)) => assert!(matches!(e.status, 400 | 404 | 405), "{}", e.status),
             (Ok(r), Ok(path)) => match r {
                 Route::AuthTest => {
-                    assert_eq!((path.resource, r.resource()), ("auth", None));
-                    assert!(matches!(method, "GET" | "HEAD"));
+                    assert_eq!(path.resource, "auth");
+                    assert_eq!(r.requirement(&method, &[]), Requirement::AnyValidKey);
+                    assert!(matches!(method, Method::Get | Method::Head));
                 }
                 Route::Upstream { resource } => {
                     assert_eq!(resource, path.resource);
                     assert!(resource != "auth" && resource != "api-keys");
+                    assert!(!method.is_never_forwarded());
                 }
                 Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
                     assert_eq!(path.resource, "api-keys");
-                    assert_eq!(r.resource(), Some("api-keys"));
+                    assert!(r.is_key_management());
                 }
             },
         }

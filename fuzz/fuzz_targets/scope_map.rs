@@ -13,7 +13,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use scopien_auth::path::is_canonical_resource;
-use scopien_auth::scope::{Grants, Scope};
+use scopien_auth::scope::{Grants, Requirement, Scope};
+use scopien_auth::Method;
 use serde_json::Value;
 
 const METHODS: [&str; 9] = [
@@ -63,12 +64,15 @@ fuzz_target!(|data: &[u8]| {
     let mut resources = named;
     resources.extend(["api-keys", "not-named-anywhere-0", ""].map(String::from));
     for resource in &resources {
-        for method in METHODS {
-            let result = grants.authorize(method, resource);
+        for token in METHODS {
+            let Ok(method) = Method::parse(token) else {
+                continue;
+            };
+            let result = grants.authorize(&Requirement::for_request(&method, &[], resource));
             let needed = if resource == "api-keys" {
                 Scope::Admin
             } else {
-                Scope::for_method(method).unwrap_or(Scope::Admin)
+                Scope::for_method(&method)
             };
             let held: Vec<Scope> = match &grants {
                 Grants::Everywhere(set) => set.iter().collect(),
@@ -78,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
                     .unwrap_or_default(),
             };
             let allowed = held.contains(&needed) || held.contains(&Scope::Admin);
-            assert_eq!(result.is_ok(), allowed, "{method} {resource} {json}");
+            assert_eq!(result.is_ok(), allowed, "{token} {resource} {json}");
             if let Err(missing) = result {
                 assert_eq!(
                     (missing.scope, missing.resource.as_str()),

@@ -1,7 +1,8 @@
 //! The deployment's configuration, read from bindings. Binding names match wrangler.toml.
 
+use scopien_auth::root::RootKey;
 use scopien_auth::throttle::ThrottlePolicy;
-use scopien_auth::{ApiError, ApiKey, KeyType, Plan};
+use scopien_auth::{ApiError, KeyType, Plan};
 use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::Env;
@@ -20,8 +21,6 @@ const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
 const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
-/// BENCHMARKS ONLY, never in production: see `bench_skip_counter_write`.
-const BENCH_SKIP_COUNTER_WRITE: &str = "SCOPIEN_BENCH_SKIP_COUNTER_WRITE";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -30,13 +29,6 @@ fn text(env: &Env, name: &str) -> Option<String> {
         .or_else(|| env.var(name).ok().map(|v| v.to_string()))
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
-}
-
-/// The root key, parsed and hashed once per isolate.
-#[derive(Clone)]
-pub(crate) struct RootKey {
-    pub(crate) key: ApiKey,
-    pub(crate) hash: String,
 }
 
 /// Everything read from vars and secrets, once per isolate: bindings do not change
@@ -50,7 +42,6 @@ struct Settings {
     throttle: ThrottlePolicy,
     guard_timeout_ms: u64,
     max_body_bytes: usize,
-    bench_skip_counter_write: bool,
 }
 
 thread_local! {
@@ -71,18 +62,7 @@ impl Settings {
                     "The PLAN var must be starter, professional or enterprise",
                 )
             }),
-            root: match text(env, ROOT_KEY) {
-                None => Ok(None),
-                Some(text) => ApiKey::parse(&text)
-                    .ok()
-                    .filter(|k| k.key_type() == KeyType::Live)
-                    .map(|key| Some(RootKey { hash: key.hash_hex(), key }))
-                    .ok_or_else(|| {
-                        ApiError::service_unavailable(
-                            "SCOPIEN_ROOT_KEY is not a valid sk_live_ key; generate one with `npm run root-key`",
-                        )
-                    }),
-            },
+            root: text(env, ROOT_KEY).map(|t| RootKey::parse(&t)).transpose(),
             origin: text(env, ORIGIN_URL),
             sandbox_origin: text(env, SANDBOX_ORIGIN_URL),
             throttle: ThrottlePolicy {
@@ -95,7 +75,6 @@ impl Settings {
             guard_timeout_ms: number(GUARD_TIMEOUT_MS).unwrap_or(10_000).max(1),
             max_body_bytes: number(MAX_BODY_BYTES)
                 .map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(usize::MAX)),
-            bench_skip_counter_write: text(env, BENCH_SKIP_COUNTER_WRITE).as_deref() == Some("1"),
         }
     }
 }
@@ -136,13 +115,4 @@ pub(crate) fn guard_timeout_ms(env: &Env) -> u64 {
 /// The largest request body accepted, forwarded or read (`MAX_BODY_BYTES`, default 64 KiB).
 pub(crate) fn max_body_bytes(env: &Env) -> usize {
     settings(env).max_body_bytes
-}
-
-/// BENCHMARKS ONLY. `SCOPIEN_BENCH_SKIP_COUNTER_WRITE = "1"` makes each KeyGuard keep its
-/// counters in memory and never write them to storage, so `npm run bench` can measure the
-/// admitted path without local SQLite's disk syncs. Counters then reset whenever a guard
-/// is evicted: limits stop being exact. It is in no config file, only the exact value
-/// `"1"` turns it on, and a guard that sees it logs an error saying so.
-pub(crate) fn bench_skip_counter_write(env: &Env) -> bool {
-    settings(env).bench_skip_counter_write
 }

@@ -1,10 +1,8 @@
 //! Forwarding an admitted request to the origin, or echoing it when none is set.
 
 use crate::http;
-use scopien_auth::{ApiError, KeyId, KeyType};
-use worker::{
-    Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response, Result, Url,
-};
+use scopien_auth::{ApiError, KeyId, KeyType, Method};
+use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
 
 /// Headers a client may not set: the gateway owns them.
 const OWN_HEADER_PREFIX: &str = "x-scopien-";
@@ -25,42 +23,39 @@ fn forwarded_headers(req: &Request, id: KeyId, key_type: KeyType) -> Result<Head
     Ok(headers)
 }
 
-/// Forwards `req` to `origin` with its method, path, query and body unchanged. The body,
-/// at most `max_body` bytes, is read first so an oversized one is refused, not streamed.
+/// Forwards `req` to `origin` with its method (exactly as sent), path, query and body
+/// (already read, bounded) unchanged.
 pub(crate) async fn forward(
-    req: &mut Request,
+    req: &Request,
     url: &Url,
+    method: &Method,
+    body: Vec<u8>,
     origin: Option<String>,
     id: KeyId,
     key_type: KeyType,
-    max_body: usize,
 ) -> Result<Response> {
     let headers = forwarded_headers(req, id, key_type)?;
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
-    let has_body = !matches!(req.method(), Method::Get | Method::Head);
-    let body = if has_body {
-        match http::read_body(req, max_body).await? {
-            Ok(bytes) => Some(bytes),
-            Err(err) => return http::error(&err),
-        }
-    } else {
-        None
-    };
+    let body = method.has_body().then_some(body);
     let Some(origin) = origin else {
-        return echo(req, &path_and_query, &headers, body.as_deref());
+        return echo(method, &path_and_query, &headers, body.as_deref());
     };
     let target = format!("{}{}", origin.trim_end_matches('/'), path_and_query);
     let mut init = RequestInit::new();
-    init.with_method(req.method())
-        .with_headers(headers)
+    init.with_headers(headers)
         .with_redirect(RequestRedirect::Manual);
     if let Some(bytes) = body {
         init.with_body(Some(js_sys::Uint8Array::from(bytes.as_slice()).into()));
     }
-    let outgoing = Request::new_with_init(&target, &init)?;
+    // worker's `Method` has no extension methods: set the token on the JS init itself.
+    let init = worker::web_sys::RequestInit::from(&init);
+    init.set_method(method.as_str());
+    let outgoing = worker::web_sys::Request::new_with_str_and_init(&target, &init)
+        .map(Request::from)
+        .map_err(worker::Error::from)?;
     match Fetch::Request(outgoing).send().await {
         Ok(response) => Ok(response),
         Err(fault) => {
@@ -73,7 +68,7 @@ pub(crate) async fn forward(
 /// With no origin configured, answer what would have been forwarded, so the gateway can
 /// be tried alone.
 fn echo(
-    req: &Request,
+    method: &Method,
     path_and_query: &str,
     headers: &Headers,
     body: Option<&[u8]>,
@@ -87,7 +82,7 @@ fn echo(
         &serde_json::json!({
             "echo": true,
             "note": "No ORIGIN_URL is configured; this is what the gateway would forward",
-            "method": req.method().to_string(),
+            "method": method.as_str(),
             "path": path_and_query,
             "headers": headers,
             "bodyBytes": body.map_or(0, <[u8]>::len),

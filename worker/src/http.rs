@@ -1,6 +1,8 @@
 //! Turning core's values into HTTP responses.
 
-use scopien_auth::ApiError;
+use scopien_auth::headers::rate_limit_headers;
+use scopien_auth::{ApiError, Refusal, Status};
+use serde::Serialize;
 use worker::{Headers, Request, Response, Result};
 
 /// Writes `headers` onto a response. Responses from `fetch` and from Durable Objects
@@ -17,9 +19,9 @@ pub(crate) fn with_headers<'a>(
     Ok(response.with_headers(target))
 }
 
-/// A JSON response with `status`.
-pub(crate) fn json(status: u16, body: &serde_json::Value) -> Result<Response> {
-    json_text(status, body.to_string())
+/// A JSON response with `status`: one of core's views.
+pub(crate) fn json(status: u16, body: &impl Serialize) -> Result<Response> {
+    json_text(status, serde_json::to_string(body)?)
 }
 
 /// A JSON response whose body is already serialised.
@@ -37,6 +39,22 @@ pub(crate) fn error(err: &ApiError) -> Result<Response> {
     let response = json_text(err.status, err.body())?;
     let headers = err.headers();
     with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
+}
+
+/// The rate-limit headers of `status` as seen at `at_ms` added to `response`.
+pub(crate) fn with_rate_limit(response: Response, status: &Status, at_ms: u64) -> Result<Response> {
+    let headers = rate_limit_headers(status, at_ms);
+    with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
+}
+
+/// A key's refusal: the catalogue's error, and the rate-limit headers when the key was
+/// authenticated.
+pub(crate) fn refusal(refusal: &Refusal, at_ms: u64) -> Result<Response> {
+    let response = error(&refusal.error())?;
+    match refusal.status() {
+        Some(status) => with_rate_limit(response, status, at_ms),
+        None => Ok(response),
+    }
 }
 
 /// Unwraps a `Result<_, ApiError>`, or returns the error's response from the function.

@@ -1,27 +1,34 @@
 //! # scopien-gate: the Cloudflare Worker
 //!
 //! A thin shell over `scopien-auth`: it reads the request, asks core what it means, makes
-//! the one Durable Object call the key's id points to, and writes the response. Every
-//! decision (key format, scopes, limits, errors, headers) is core's.
+//! the one Durable Object call the key's id points to, and writes core's answer as HTTP.
+//! Every decision (key format, scopes, limits, lifecycle, errors, headers, bodies) is
+//! core's.
+//!
+//! Files, one job each: `lib.rs` the entry and the request's path through the gateway;
+//! `guard.rs` the `KeyGuard` object (load, step, store); `guard_client.rs` calling it;
+//! `keys_api.rs` the management endpoints; `directory.rs` the KV directory;
+//! `forward.rs` the origin; `throttle.rs` the brute-force throttle; `config.rs` the
+//! bindings; `http.rs` core values as responses.
 
 mod config;
+mod directory;
 mod forward;
 mod guard;
 mod guard_client;
 mod http;
 mod keys_api;
-mod protocol;
 mod throttle;
 
 pub use guard::KeyGuard;
 pub use throttle::AddressThrottle;
 
-use guard_client::{call_check, Checked};
 use http::or_respond;
-use protocol::CheckRequest;
 use scopien_auth::credential::{parse_authorization, query_has_credential};
+use scopien_auth::guard::{Check, CheckAnswer};
+use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::route::{route, Route};
-use scopien_auth::{constant_time, ApiError, KeyRecord};
+use scopien_auth::{ApiError, Method};
 use worker::{event, Context, Env, Request, Response, Result};
 
 /// The API contract, `openapi.yaml` as JSON (see build.rs).
@@ -42,14 +49,14 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     }
 }
 
-async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
-    let url = req.url()?;
-    if url.path() == "/openapi.json" {
-        let response = http::json_text(200, OPENAPI_JSON.to_owned())?;
-        return http::with_headers(response, [("Cache-Control", "public, max-age=300")]);
-    }
-    if url.path() == "/" {
-        return http::json(
+/// The paths that need no key.
+fn public(path: &str) -> Option<Result<Response>> {
+    match path {
+        "/openapi.json" => Some(
+            http::json_text(200, OPENAPI_JSON.to_owned())
+                .and_then(|r| http::with_headers(r, [("Cache-Control", "public, max-age=300")])),
+        ),
+        "/" => Some(http::json(
             200,
             &serde_json::json!({
                 "name": "scopien-gate",
@@ -57,7 +64,29 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
                 "authTest": "/v1/auth/test",
                 "openapi": "/openapi.json",
             }),
-        );
+        )),
+        _ => None,
+    }
+}
+
+/// The methods that method-override headers ask the origin to use instead.
+fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, ApiError>> {
+    let mut overrides = Vec::new();
+    for name in METHOD_OVERRIDE_HEADERS {
+        if let Some(value) = req.headers().get(name)? {
+            match Method::parse_override(&value) {
+                Ok(methods) => overrides.extend(methods),
+                Err(_) => return Ok(Err(ApiError::invalid_method_override(name))),
+            }
+        }
+    }
+    Ok(Ok(overrides))
+}
+
+async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
+    let url = req.url()?;
+    if let Some(response) = public(url.path()) {
+        return response;
     }
     // An address refused for failed authentications gets 429 before any storage call.
     let address = req.headers().get("CF-Connecting-IP")?;
@@ -66,93 +95,87 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         .as_deref()
         .and_then(|a| throttle::blocked_until(a, now_ms))
     {
-        return blocked(until, now_ms);
+        return http::error(&ApiError::too_many_failures_until(until, now_ms));
     }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
     }
-    let authorization = req.headers().get("Authorization")?;
-    let key = or_respond!(parse_authorization(authorization.as_deref()));
-    let method = req.method().to_string();
+    let key = or_respond!(parse_authorization(
+        req.headers().get("Authorization")?.as_deref()
+    ));
+    // The method as sent (`worker::Method` would turn unknown ones into GET).
+    let method =
+        or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
     let route = or_respond!(route(&method, url.path()));
-    let managing = route.resource() == Some(scopien_auth::scope::KEY_MANAGEMENT_RESOURCE);
-    if let Some(err) = http::declared_too_large(req, config::max_body_bytes(env))? {
-        return http::error(&err);
-    }
+    let overrides = or_respond!(method_overrides(req)?);
+    // The body is read, bounded, before the guard is asked: a refused body counts nothing.
+    let body = if method.has_body() {
+        or_respond!(http::read_body(req, config::max_body_bytes(env)).await?)
+    } else {
+        Vec::new()
+    };
 
     let root = match config::root_key(env) {
         Ok(root) => root,
-        Err(err) if managing => return http::error(&err),
+        Err(err) if route.is_key_management() => return http::error(&err),
         // A malformed root key must not stop ordinary keys.
         Err(_) => None,
     };
-    if managing && root.is_none() {
+    if route.is_key_management() && root.is_none() {
         return http::error(&ApiError::root_key_not_configured());
     }
     let hash = key.hash_hex();
-    let root_record = match root {
-        Some(root)
-            if root.key.id() == key.id()
-                && constant_time::eq(root.hash.as_bytes(), hash.as_bytes()) =>
-        {
-            Some(KeyRecord::root(&root.key, or_respond!(config::plan(env))))
-        }
-        _ => None,
+    let root = match &root {
+        Some(root) => root.recognise(&key, &hash, or_respond!(config::plan(env))),
+        None => None,
     };
-    let check = CheckRequest {
+    let check = Check {
         hash,
-        method,
-        resource: route.resource().map(str::to_owned),
-        root: root_record,
+        requirement: route.requirement(&method, &overrides),
+        root,
     };
-    let answer = match call_check(env, key.id(), &check).await? {
-        Checked::Refused(response) if response.status_code() == 401 => {
-            if let Some(address) = &address {
+    let admitted = match guard_client::check(env, key.id(), check).await? {
+        CheckAnswer::Admitted(admitted) => admitted,
+        CheckAnswer::Refused { refusal, at_ms } => {
+            if let (true, Some(address)) = (refusal.is_failed_authentication(), &address) {
                 if let Some(until) = throttle::record_failure(env, address, now_ms).await {
-                    return blocked(until, now_ms);
+                    return http::error(&ApiError::too_many_failures_until(until, now_ms));
                 }
             }
-            return Ok(response);
+            return http::refusal(&refusal, at_ms);
         }
-        Checked::Refused(response) => return Ok(response),
-        Checked::Admitted(answer) => answer,
     };
-    if let Some(entry) = answer.directory.clone() {
+    if let Some(entry) = admitted.directory.clone() {
         let env = env.clone();
-        ctx.wait_until(async move { keys_api::write_directory(&env, &entry).await });
+        ctx.wait_until(async move { directory::write(&env, &entry).await });
     }
 
     let response = match &route {
-        Route::AuthTest => http::json(
-            200,
-            &serde_json::json!({
-                "authenticated": true,
-                "keyId": key.id(),
-                "type": answer.key_type,
-                "scopes": answer.scopes,
-                "rateLimit": {
-                    "limit": answer.limit,
-                    "remaining": answer.remaining,
-                    "reset": answer.reset,
-                },
-            }),
-        )?,
+        Route::AuthTest => http::json(200, &admitted.auth_test_view(key.id()))?,
         Route::Upstream { .. } => {
-            let origin = config::origin(env, answer.key_type);
-            let limit = config::max_body_bytes(env);
-            forward::forward(req, &url, origin, key.id(), answer.key_type, limit).await?
+            let origin = config::origin(env, admitted.key_type);
+            forward::forward(
+                req,
+                &url,
+                &method,
+                body,
+                origin,
+                key.id(),
+                admitted.key_type,
+            )
+            .await?
         }
-        _ => keys_api::handle(&route, req, &url, env, answer.key_type, now_ms).await?,
+        _ => {
+            let call = keys_api::Call {
+                route: &route,
+                method: &method,
+                url: &url,
+                body: &body,
+                caller: admitted.caller(),
+                now_ms,
+            };
+            keys_api::handle(env, call).await?
+        }
     };
-    http::with_headers(
-        response,
-        answer.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-    )
-}
-
-/// The 429 for an address refused until `until_ms`.
-fn blocked(until_ms: u64, now_ms: u64) -> Result<Response> {
-    http::error(&ApiError::too_many_failures(
-        until_ms.saturating_sub(now_ms).div_ceil(1000).max(1),
-    ))
+    http::with_rate_limit(response, &admitted.status, admitted.at_ms)
 }

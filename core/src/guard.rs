@@ -1,0 +1,616 @@
+//! A key's whole life as one state machine, with no I/O.
+//!
+//! The `KeyGuard` Durable Object owns one [`KeyState`]. For every input it loads the
+//! state, calls one step here with the time (and, for management, random bytes), stores
+//! what [`Writes`] names, and returns the typed answer. Only the worker turns answers
+//! into HTTP.
+//!
+//! ```text
+//!  Input::Check  ──► KeyState::check(check, now)            ──► CheckAnswer  + Writes
+//!  Input::Manage ──► KeyState::manage(manage, now, random)  ──► ManageAnswer + Writes
+//! ```
+
+use crate::admin::{Caller, KeyPatch, ManageRefusal};
+use crate::headers::shown_window;
+use crate::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
+use crate::plan::Plan;
+use crate::ratelimit::{self, Counters, Status};
+use crate::record::{KeyRecord, KeyStatus, PreviousSecret, Refusal};
+use crate::scope::{Grants, Requirement};
+use crate::view::{AuthTestView, KeyView, RateLimitView, UsageView};
+use serde::{Deserialize, Serialize};
+
+/// How often an admitted request hands the worker a directory entry to copy to KV
+/// (`lastUsedAt`), at most: KV allows one write a second per key, and listing does not
+/// need it fresher.
+pub const DIRECTORY_SYNC_MS: u64 = 60_000;
+
+/// Usage kept beside the counters, stored in the same write.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meter {
+    /// The rate-limit windows.
+    pub counters: Counters,
+    /// Every admitted request.
+    pub total: u64,
+    /// The last admitted request, ms.
+    pub last_used_ms: Option<u64>,
+    /// When a directory entry was last handed out, ms.
+    pub synced_ms: Option<u64>,
+}
+
+/// What one guard holds: the key's record (none for an unknown id, or for the root
+/// key, whose record is never stored) and its meter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyState {
+    /// The authoritative record.
+    pub record: Option<KeyRecord>,
+    /// Counters and usage.
+    pub meter: Meter,
+}
+
+/// What a step asks its caller to store; nothing else may change.
+#[must_use]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// Store `KeyState::record`.
+    pub record: bool,
+    /// Store `KeyState::meter`.
+    pub meter: bool,
+}
+
+/// A key's entry in the KV directory (for listing): its name there and its view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// `live:key_…` or `test:key_…`.
+    pub name: String,
+    /// The public view.
+    pub view: KeyView,
+}
+
+impl DirectoryEntry {
+    fn of(record: &KeyRecord, now_ms: u64, last_used_ms: Option<u64>) -> DirectoryEntry {
+        DirectoryEntry {
+            name: record.directory_name(),
+            view: KeyView::of(record, now_ms, last_used_ms),
+        }
+    }
+}
+
+/// Everything the worker can ask a guard.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Input {
+    /// Authenticate, authorize and count one request.
+    Check(Check),
+    /// A key-management operation.
+    Manage(Manage),
+}
+
+/// Everything a guard answers, one per input.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Answer {
+    /// To `Input::Check`.
+    Check(CheckAnswer),
+    /// To `Input::Manage`.
+    Manage(ManageAnswer),
+}
+
+/// One request to decide.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// SHA-256 hex of the presented key.
+    pub hash: String,
+    /// What the request needs.
+    pub requirement: Requirement,
+    /// The root key's record, when the presented key is the root key.
+    pub root: Option<KeyRecord>,
+}
+
+/// The decision for one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CheckAnswer {
+    /// Let through and counted.
+    Admitted(Box<Admitted>),
+    /// Refused; nothing was counted.
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// The guard's clock when it decided (for the headers).
+        at_ms: u64,
+    },
+}
+
+/// An admitted request: what the worker needs to answer or forward it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admitted {
+    /// Test or live: where it may be forwarded.
+    pub key_type: KeyType,
+    /// What the key holds (a management caller's grants).
+    pub grants: Grants,
+    /// Windows after this request.
+    pub status: Status,
+    /// The guard's clock when it decided.
+    pub at_ms: u64,
+    /// A directory entry to copy to KV (`lastUsedAt`), at most every
+    /// [`DIRECTORY_SYNC_MS`].
+    pub directory: Option<DirectoryEntry>,
+}
+
+impl Admitted {
+    /// The caller this key is, for the management API.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            key_type: self.key_type,
+            grants: self.grants.clone(),
+        }
+    }
+
+    /// The auth test's answer for key `id`.
+    pub fn auth_test_view(&self, id: KeyId) -> AuthTestView {
+        AuthTestView {
+            authenticated: true,
+            key_id: id,
+            key_type: self.key_type,
+            scopes: self.grants.clone(),
+            rate_limit: RateLimitView::from(shown_window(&self.status)),
+        }
+    }
+}
+
+/// A key-management operation on one key, by `caller`, under `plan`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manage {
+    /// Who asks.
+    pub caller: Caller,
+    /// The plan whose ceilings apply.
+    pub plan: Plan,
+    /// What to do.
+    pub op: Op,
+}
+
+/// The operations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// Store a new record (validated by `admin::parse_create`).
+    Create(KeyRecord),
+    /// Read the view.
+    Get,
+    /// Read the usage.
+    Usage,
+    /// Change fields.
+    Patch(KeyPatch),
+    /// Revoke for good (idempotent).
+    Revoke,
+    /// A new secret; the old one works for `grace_s` more seconds.
+    Roll {
+        /// Seconds the old secret keeps working.
+        grace_s: u64,
+    },
+}
+
+/// The answer to a management operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ManageAnswer {
+    /// The key's view after the operation.
+    Key {
+        /// Its directory entry.
+        entry: DirectoryEntry,
+        /// Whether the operation changed it (the directory must be rewritten).
+        changed: bool,
+    },
+    /// The record was stored; the worker, which made the key, shows it once.
+    Created {
+        /// The directory entry, to write.
+        entry: DirectoryEntry,
+    },
+    /// A new secret, shown once.
+    Rolled {
+        /// The directory entry, to write.
+        entry: DirectoryEntry,
+        /// The whole new key.
+        key: String,
+    },
+    /// The key's usage.
+    Usage(UsageView),
+    /// Refused; nothing changed.
+    Refused(ManageRefusal),
+}
+
+impl KeyState {
+    /// Decides one request at `now_ms`.
+    pub fn check(&mut self, check: Check, now_ms: u64) -> (CheckAnswer, Writes) {
+        let refused = |refusal| {
+            (
+                CheckAnswer::Refused {
+                    refusal,
+                    at_ms: now_ms,
+                },
+                Writes::default(),
+            )
+        };
+        let is_root = check.root.is_some();
+        let Some(record) = check.root.as_ref().or(self.record.as_ref()) else {
+            return refused(Refusal::Invalid);
+        };
+        let admission = match record.decide(
+            &check.hash,
+            &check.requirement,
+            &self.meter.counters,
+            now_ms,
+        ) {
+            Ok(admission) => admission,
+            Err(refusal) => return refused(refusal),
+        };
+        let meter = &mut self.meter;
+        meter.counters = admission.counters;
+        meter.total += 1;
+        meter.last_used_ms = Some(now_ms);
+        // The root key has no directory entry.
+        let sync_due = !is_root
+            && meter
+                .synced_ms
+                .is_none_or(|at| now_ms.saturating_sub(at) >= DIRECTORY_SYNC_MS);
+        if sync_due {
+            meter.synced_ms = Some(now_ms);
+        }
+        let admitted = Admitted {
+            key_type: record.key_type,
+            grants: record.grants.clone(),
+            status: admission.status,
+            at_ms: now_ms,
+            directory: sync_due.then(|| DirectoryEntry::of(record, now_ms, Some(now_ms))),
+        };
+        let writes = Writes {
+            record: false,
+            meter: true,
+        };
+        (CheckAnswer::Admitted(Box::new(admitted)), writes)
+    }
+
+    /// Runs one management operation at `now_ms`; `random` makes a rolled secret.
+    pub fn manage(
+        &mut self,
+        manage: Manage,
+        now_ms: u64,
+        random: &[u8; RANDOM_BYTES_FOR_SECRET],
+    ) -> (ManageAnswer, Writes) {
+        match self.step_manage(manage, now_ms, random) {
+            Ok(done) => done,
+            Err(refusal) => (ManageAnswer::Refused(refusal), Writes::default()),
+        }
+    }
+
+    fn step_manage(
+        &mut self,
+        Manage { caller, plan, op }: Manage,
+        now_ms: u64,
+        random: &[u8; RANDOM_BYTES_FOR_SECRET],
+    ) -> Result<(ManageAnswer, Writes), ManageRefusal> {
+        const RECORD: Writes = Writes {
+            record: true,
+            meter: false,
+        };
+        if let Op::Create(record) = op {
+            if self.record.is_some() {
+                return Err(ManageRefusal::IdTaken);
+            }
+            let entry = DirectoryEntry::of(&record, now_ms, None);
+            self.record = Some(record);
+            return Ok((ManageAnswer::Created { entry }, RECORD));
+        }
+        let last_used_ms = self.meter.last_used_ms;
+        let record = self
+            .record
+            .as_mut()
+            .filter(|record| caller.sees(record.key_type))
+            .ok_or(ManageRefusal::NotFound)?;
+        let unchanged = |record: &KeyRecord| ManageAnswer::Key {
+            entry: DirectoryEntry::of(record, now_ms, last_used_ms),
+            changed: false,
+        };
+        let changed = |record: &KeyRecord| ManageAnswer::Key {
+            entry: DirectoryEntry::of(record, now_ms, last_used_ms),
+            changed: true,
+        };
+        let status = record.status_at(now_ms);
+        match op {
+            Op::Create(_) => Err(ManageRefusal::IdTaken),
+            Op::Get => Ok((unchanged(record), Writes::default())),
+            Op::Usage => {
+                let windows = ratelimit::status(&record.policy, &self.meter.counters, now_ms);
+                let usage = UsageView::new(record.id, &windows, self.meter.total, last_used_ms);
+                Ok((ManageAnswer::Usage(usage), Writes::default()))
+            }
+            // Revoking twice answers the same record and the same `revokedAt`.
+            Op::Revoke if status == KeyStatus::Revoked => {
+                Ok((unchanged(record), Writes::default()))
+            }
+            Op::Revoke => {
+                record.revoked_ms = Some(now_ms);
+                record.previous = None;
+                Ok((changed(record), RECORD))
+            }
+            Op::Patch(_) | Op::Roll { .. } if status == KeyStatus::Revoked => {
+                Err(ManageRefusal::Revoked)
+            }
+            Op::Patch(patch) => {
+                let mut patched = record.clone();
+                patch.apply(&mut patched, plan, &caller)?;
+                *record = patched;
+                Ok((changed(record), RECORD))
+            }
+            // A new secret for an expired key would be born expired.
+            Op::Roll { .. } if status == KeyStatus::Expired => Err(ManageRefusal::Expired),
+            Op::Roll { grace_s } => {
+                // Rolling hands out the key's secret: only a caller holding its scopes.
+                caller
+                    .grants
+                    .covers(&record.grants)
+                    .map_err(ManageRefusal::CannotGrant)?;
+                let key = ApiKey::with_new_secret(record.key_type, record.id, random);
+                let old_hash = core::mem::replace(&mut record.hash, key.hash_hex());
+                record.last4 = key.last4().to_owned();
+                // Kept even with no grace, so the old key answers "expired", not
+                // "invalid"; a key two rolls back is forgotten.
+                record.previous = Some(PreviousSecret {
+                    hash: old_hash,
+                    expires_ms: now_ms.saturating_add(grace_s.saturating_mul(1000)),
+                });
+                let answer = ManageAnswer::Rolled {
+                    entry: DirectoryEntry::of(record, now_ms, last_used_ms),
+                    key: key.expose_secret().to_owned(),
+                };
+                Ok((answer, RECORD))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::{parse_create, parse_patch, ManageRefusal};
+    use crate::key::RANDOM_BYTES_FOR_KEY;
+    use crate::method::Method;
+    use serde_json::json;
+
+    const T0: u64 = 1_769_076_000_000;
+    const RANDOM: [u8; RANDOM_BYTES_FOR_SECRET] = [7; RANDOM_BYTES_FOR_SECRET];
+
+    fn root(key_type: KeyType) -> Caller {
+        Caller {
+            key_type,
+            grants: Grants::root(),
+        }
+    }
+
+    /// A guard holding a new key created from `body` at T0, and that key.
+    fn created(body: serde_json::Value) -> (KeyState, ApiKey) {
+        let caller = root(KeyType::Live);
+        let new = parse_create(body.to_string().as_bytes(), Plan::Starter, &caller, T0)
+            .expect("valid body");
+        let key = ApiKey::generate(new.key_type, &[5; RANDOM_BYTES_FOR_KEY]);
+        let mut state = KeyState::default();
+        let (answer, writes) =
+            state.manage(manage(Op::Create(new.into_record(&key, T0))), T0, &RANDOM);
+        assert!(matches!(answer, ManageAnswer::Created { .. }));
+        assert!(writes.record);
+        (state, key)
+    }
+
+    fn manage(op: Op) -> Manage {
+        Manage {
+            caller: root(KeyType::Live),
+            plan: Plan::Starter,
+            op,
+        }
+    }
+
+    fn get(state: &mut KeyState, key: &ApiKey, now: u64) -> CheckAnswer {
+        let check = Check {
+            hash: key.hash_hex(),
+            requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
+            root: None,
+        };
+        state.check(check, now).0
+    }
+
+    fn refusal(answer: CheckAnswer) -> Option<Refusal> {
+        match answer {
+            CheckAnswer::Refused { refusal, .. } => Some(refusal),
+            CheckAnswer::Admitted(_) => None,
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_is_invalid_and_writes_nothing() {
+        let mut state = KeyState::default();
+        let key = ApiKey::generate(KeyType::Live, &[1; RANDOM_BYTES_FOR_KEY]);
+        let check = Check {
+            hash: key.hash_hex(),
+            requirement: Requirement::AnyValidKey,
+            root: None,
+        };
+        let (answer, writes) = state.check(check, T0);
+        assert_eq!(refusal(answer), Some(Refusal::Invalid));
+        assert_eq!(writes, Writes::default());
+        assert_eq!(state, KeyState::default());
+    }
+
+    #[test]
+    fn admitted_requests_are_counted_and_synced_once_a_minute() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let CheckAnswer::Admitted(first) = get(&mut state, &key, T0) else {
+            panic!("admitted");
+        };
+        assert!(first.directory.is_some(), "the first use is synced");
+        let CheckAnswer::Admitted(second) = get(&mut state, &key, T0 + DIRECTORY_SYNC_MS - 1)
+        else {
+            panic!("admitted");
+        };
+        assert!(second.directory.is_none());
+        let CheckAnswer::Admitted(third) = get(&mut state, &key, T0 + DIRECTORY_SYNC_MS) else {
+            panic!("admitted");
+        };
+        assert_eq!(
+            third.directory.map(|d| d.view.last_used_at),
+            Some(Some(crate::view::Timestamp(T0 + DIRECTORY_SYNC_MS)))
+        );
+        assert_eq!(state.meter.total, 3);
+    }
+
+    #[test]
+    fn a_revoked_key_is_invalid_on_the_very_next_request() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        assert!(refusal(get(&mut state, &key, T0)).is_none());
+        let (answer, writes) = state.manage(manage(Op::Revoke), T0 + 1, &RANDOM);
+        assert!(matches!(answer, ManageAnswer::Key { changed: true, .. }));
+        assert!(writes.record);
+        let before = state.meter;
+        assert_eq!(
+            refusal(get(&mut state, &key, T0 + 2)),
+            Some(Refusal::Invalid)
+        );
+        assert_eq!(state.meter, before, "a refusal counts nothing");
+        // Revoking again changes nothing, not even revokedAt.
+        let (again, writes) = state.manage(manage(Op::Revoke), T0 + 5, &RANDOM);
+        let ManageAnswer::Key { entry, changed } = again else {
+            panic!("view");
+        };
+        assert!(!changed && !writes.record);
+        assert_eq!(entry.view.revoked_at, Some(crate::view::Timestamp(T0 + 1)));
+        // A revoked key cannot be changed or rolled.
+        let patch = parse_patch(br#"{"name":"x"}"#, T0).expect("patch");
+        for op in [Op::Patch(patch), Op::Roll { grace_s: 60 }] {
+            let (answer, writes) = state.manage(manage(op), T0 + 6, &RANDOM);
+            assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::Revoked));
+            assert_eq!(writes, Writes::default());
+        }
+    }
+
+    #[test]
+    fn expiry_is_exact_and_an_expired_key_cannot_be_rolled() {
+        let (mut state, key) = created(json!({
+            "name": "k", "scopes": ["read"], "expiresAt": "2026-01-22T10:00:10Z"
+        }));
+        let at = T0 + 10_000;
+        assert!(refusal(get(&mut state, &key, at - 1)).is_none());
+        assert_eq!(refusal(get(&mut state, &key, at)), Some(Refusal::Expired));
+        let (answer, _) = state.manage(manage(Op::Roll { grace_s: 60 }), at, &RANDOM);
+        assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::Expired));
+    }
+
+    #[test]
+    fn roll_keeps_the_old_secret_through_its_grace_then_says_expired() {
+        let (mut state, old) = created(json!({"name": "k", "scopes": ["read"]}));
+        let (answer, _) = state.manage(manage(Op::Roll { grace_s: 3 }), T0, &RANDOM);
+        let ManageAnswer::Rolled { key, .. } = answer else {
+            panic!("rolled");
+        };
+        let new = ApiKey::parse(&key).expect("a valid key");
+        assert_eq!(new.id(), old.id());
+        assert!(refusal(get(&mut state, &old, T0 + 2_999)).is_none());
+        assert!(refusal(get(&mut state, &new, T0 + 2_999)).is_none());
+        assert_eq!(state.meter.total, 2, "both keys share one set of counters");
+        assert_eq!(
+            refusal(get(&mut state, &old, T0 + 3_000)),
+            Some(Refusal::Expired)
+        );
+        // With no grace the old key is expired at once, and says so.
+        let (_, _) = state.manage(manage(Op::Roll { grace_s: 0 }), T0 + 4_000, &[9; 64]);
+        assert_eq!(
+            refusal(get(&mut state, &new, T0 + 4_000)),
+            Some(Refusal::Expired)
+        );
+        // Two rolls back: forgotten.
+        assert_eq!(
+            refusal(get(&mut state, &old, T0 + 4_000)),
+            Some(Refusal::Invalid)
+        );
+    }
+
+    #[test]
+    fn a_test_admin_sees_no_live_key() {
+        let (mut state, _) = created(json!({"name": "k", "scopes": ["read"]}));
+        for op in [Op::Get, Op::Usage, Op::Revoke] {
+            let test_admin = Manage {
+                caller: root(KeyType::Test),
+                plan: Plan::Starter,
+                op,
+            };
+            let (answer, writes) = state.manage(test_admin, T0, &RANDOM);
+            assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::NotFound));
+            assert_eq!(writes, Writes::default());
+        }
+    }
+
+    #[test]
+    fn an_id_already_held_is_reported_for_a_retry() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let before = state.clone();
+        let other = parse_create(
+            br#"{"name":"x","scopes":["read"]}"#,
+            Plan::Starter,
+            &root(KeyType::Live),
+            T0,
+        )
+        .expect("valid")
+        .into_record(&key, T0);
+        let (answer, writes) = state.manage(manage(Op::Create(other)), T0, &RANDOM);
+        assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::IdTaken));
+        assert_eq!((writes, state), (Writes::default(), before));
+    }
+
+    #[test]
+    fn a_caller_cannot_roll_a_key_stronger_than_itself() {
+        let (mut state, _) = created(json!({"name": "k", "scopes": ["read", "write"]}));
+        let narrow = Manage {
+            caller: Caller {
+                key_type: KeyType::Live,
+                grants: Grants::from_json(&json!({"api-keys": ["admin"]})).expect("valid"),
+            },
+            plan: Plan::Starter,
+            op: Op::Roll { grace_s: 0 },
+        };
+        let (answer, _) = state.manage(narrow, T0, &RANDOM);
+        assert!(matches!(
+            answer,
+            ManageAnswer::Refused(ManageRefusal::CannotGrant(_))
+        ));
+    }
+
+    #[test]
+    fn usage_counts_admitted_requests_only() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": {"accounts": ["read"]}}));
+        assert!(refusal(get(&mut state, &key, T0)).is_none());
+        let post = Check {
+            hash: key.hash_hex(),
+            requirement: Requirement::for_request(&Method::Post, &[], "accounts"),
+            root: None,
+        };
+        let (answer, writes) = state.check(post, T0 + 1);
+        assert!(matches!(refusal(answer), Some(Refusal::Forbidden { .. })));
+        assert_eq!(writes, Writes::default());
+        let (answer, _) = state.manage(manage(Op::Usage), T0 + 2, &RANDOM);
+        let ManageAnswer::Usage(usage) = answer else {
+            panic!("usage");
+        };
+        assert_eq!(
+            (usage.total, usage.hour.used, usage.hour.limit),
+            (1, 1, 1000)
+        );
+    }
+
+    #[test]
+    fn patch_refusals_change_nothing() {
+        let (mut state, _) = created(json!({"name": "k", "scopes": ["read"]}));
+        let before = state.clone();
+        let over = parse_patch(br#"{"name":"renamed","rateLimit":5000}"#, T0).expect("parses");
+        let (answer, writes) = state.manage(manage(Op::Patch(over)), T0, &RANDOM);
+        let ManageAnswer::Refused(ManageRefusal::Invalid { details }) = answer else {
+            panic!("refused");
+        };
+        assert!(details.contains("at most 1000"));
+        assert_eq!((writes, &state), (Writes::default(), &before));
+    }
+}

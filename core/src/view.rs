@@ -1,0 +1,325 @@
+//! What the API sends: every JSON body other than errors, as typed values serialised in
+//! one place. The worker writes them; it never builds JSON by hand.
+
+use crate::key::{KeyId, KeyType};
+use crate::ratelimit::{Status, WindowStatus};
+use crate::record::{KeyRecord, KeyStatus};
+use crate::scope::Grants;
+use crate::timestamp::{format_ms, parse_ms, unix_seconds};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// An instant, ms since the epoch, written as RFC 3339 on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub u64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_ms(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_ms(&text)
+            .map(Timestamp)
+            .ok_or_else(|| serde::de::Error::custom("not an RFC 3339 timestamp"))
+    }
+}
+
+impl Serialize for KeyStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "active" => Ok(KeyStatus::Active),
+            "expired" => Ok(KeyStatus::Expired),
+            "revoked" => Ok(KeyStatus::Revoked),
+            _ => Err(serde::de::Error::custom("unknown key status")),
+        }
+    }
+}
+
+/// A key as the management API shows it: never its hash or secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyView {
+    /// `key_…`
+    pub id: KeyId,
+    /// Its label.
+    pub name: String,
+    /// Test or live.
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    /// Its grants, as a list or a map.
+    pub scopes: Grants,
+    /// Requests per hour.
+    pub rate_limit: u32,
+    /// Burst bucket size.
+    pub burst: u32,
+    /// Requests per day, if capped.
+    pub daily_limit: Option<u32>,
+    /// Created at.
+    pub created_at: Timestamp,
+    /// Stops working at.
+    pub expires_at: Option<Timestamp>,
+    /// Last admitted request.
+    pub last_used_at: Option<Timestamp>,
+    /// Lifecycle state when the view was made (listing recomputes it).
+    pub status: KeyStatus,
+    /// Revoked at.
+    pub revoked_at: Option<Timestamp>,
+    /// `sk_live_<id>…<last 4>`.
+    pub display: String,
+}
+
+impl KeyView {
+    /// The view of `record` at `now_ms`.
+    pub fn of(record: &KeyRecord, now_ms: u64, last_used_ms: Option<u64>) -> KeyView {
+        KeyView {
+            id: record.id,
+            name: record.name.clone(),
+            key_type: record.key_type,
+            scopes: record.grants.clone(),
+            rate_limit: record.policy.hourly.get(),
+            burst: record.policy.burst.get(),
+            daily_limit: record.policy.daily.map(|n| n.get()),
+            created_at: Timestamp(record.created_ms),
+            expires_at: record.expires_ms.map(Timestamp),
+            last_used_at: last_used_ms.map(Timestamp),
+            status: record.status_at(now_ms),
+            revoked_at: record.revoked_ms.map(Timestamp),
+            display: record.display(),
+        }
+    }
+
+    /// Recomputes `status` at `now_ms`: a key expires without any write.
+    pub fn refresh_status(&mut self, now_ms: u64) {
+        self.status = if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| now_ms >= at.0) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        };
+    }
+}
+
+/// A key's view with its raw secret: the answer to create and roll, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevealedKey {
+    /// The key's view.
+    #[serde(flatten)]
+    pub view: KeyView,
+    /// The whole key. Nothing stores it.
+    pub key: String,
+}
+
+/// One window in the usage answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowUsage {
+    /// Requests counted in the window.
+    pub used: u32,
+    /// Its quota.
+    pub limit: u32,
+    /// When it resets, unix seconds.
+    pub reset: u64,
+}
+
+impl From<WindowStatus> for WindowUsage {
+    fn from(w: WindowStatus) -> WindowUsage {
+        WindowUsage {
+            used: w.limit - w.remaining,
+            limit: w.limit,
+            reset: unix_seconds(w.reset_ms),
+        }
+    }
+}
+
+/// `GET /v1/api-keys/{id}/usage`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageView {
+    /// The key.
+    pub id: KeyId,
+    /// The hourly window.
+    pub hour: WindowUsage,
+    /// The daily window, if capped.
+    pub day: Option<WindowUsage>,
+    /// Every admitted request since creation.
+    pub total: u64,
+    /// The last admitted request.
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl UsageView {
+    /// The usage of key `id` whose windows are `status`.
+    pub fn new(id: KeyId, status: &Status, total: u64, last_used_ms: Option<u64>) -> UsageView {
+        UsageView {
+            id,
+            hour: status.hour.into(),
+            day: status.day.map(WindowUsage::from),
+            total,
+            last_used_at: last_used_ms.map(Timestamp),
+        }
+    }
+}
+
+/// The spec's `rateLimit` object: the window `X-RateLimit-*` describe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimitView {
+    /// The quota.
+    pub limit: u32,
+    /// Requests left.
+    pub remaining: u32,
+    /// Reset, unix seconds.
+    pub reset: u64,
+}
+
+impl From<&WindowStatus> for RateLimitView {
+    fn from(w: &WindowStatus) -> RateLimitView {
+        RateLimitView {
+            limit: w.limit,
+            remaining: w.remaining,
+            reset: unix_seconds(w.reset_ms),
+        }
+    }
+}
+
+/// `GET /v1/auth/test`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthTestView {
+    /// Always true: a refused key gets an error instead.
+    pub authenticated: bool,
+    /// The key.
+    pub key_id: KeyId,
+    /// Test or live.
+    #[serde(rename = "type")]
+    pub key_type: KeyType,
+    /// Its grants.
+    pub scopes: Grants,
+    /// Its shown window after this request.
+    pub rate_limit: RateLimitView,
+}
+
+/// A page of a listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPage<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// Where it starts, when it exists.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> ListPage<T> {
+    /// A page; the cursor is dropped on the last page.
+    pub fn new(data: Vec<T>, cursor: Option<String>, complete: bool) -> ListPage<T> {
+        ListPage {
+            data,
+            has_more: !complete,
+            next_cursor: if complete { None } else { cursor },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{ApiKey, RANDOM_BYTES_FOR_KEY};
+    use crate::plan::Plan;
+    use serde_json::json;
+
+    const NOW: u64 = 1_769_076_000_000;
+
+    fn record() -> (ApiKey, KeyRecord) {
+        let key = ApiKey::generate(KeyType::Live, &[42u8; RANDOM_BYTES_FOR_KEY]);
+        let mut rec = KeyRecord::root(&key, Plan::Starter);
+        rec.name = "k".into();
+        rec.grants = Grants::from_json(&json!(["read"])).expect("scopes");
+        rec.created_ms = NOW;
+        (key, rec)
+    }
+
+    #[test]
+    fn view_never_shows_the_hash_and_keeps_the_api_field_order() {
+        let (key, rec) = record();
+        let text = serde_json::to_string(&KeyView::of(&rec, NOW, None)).expect("json");
+        assert!(!text.contains(&key.hash_hex()));
+        assert!(!text.contains(key.expose_secret()));
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let fields: Vec<&str> = value
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "id",
+                "name",
+                "type",
+                "scopes",
+                "rateLimit",
+                "burst",
+                "dailyLimit",
+                "createdAt",
+                "expiresAt",
+                "lastUsedAt",
+                "status",
+                "revokedAt",
+                "display"
+            ]
+        );
+        assert_eq!(value["status"], "active");
+        assert_eq!(value["rateLimit"], 1000);
+    }
+
+    #[test]
+    fn stored_view_round_trips_and_its_status_follows_the_clock() {
+        let (_, mut rec) = record();
+        rec.expires_ms = Some(NOW + 1000);
+        let text = serde_json::to_string(&KeyView::of(&rec, NOW, Some(NOW))).expect("json");
+        let mut view: KeyView = serde_json::from_str(&text).expect("parses back");
+        assert_eq!(view, KeyView::of(&rec, NOW, Some(NOW)));
+        view.refresh_status(NOW + 999);
+        assert_eq!(view.status, KeyStatus::Active);
+        view.refresh_status(NOW + 1000);
+        assert_eq!(view.status, KeyStatus::Expired);
+        rec.revoked_ms = Some(NOW);
+        let mut view = KeyView::of(&rec, NOW, None);
+        view.refresh_status(NOW);
+        assert_eq!(view.status, KeyStatus::Revoked);
+    }
+
+    #[test]
+    fn revealed_key_appends_the_secret() {
+        let (key, rec) = record();
+        let revealed = RevealedKey {
+            view: KeyView::of(&rec, NOW, None),
+            key: key.expose_secret().to_owned(),
+        };
+        let value = serde_json::to_value(&revealed).expect("json");
+        assert_eq!(value["key"], key.expose_secret());
+        assert_eq!(value["id"], rec.id.to_string());
+    }
+
+    #[test]
+    fn last_page_has_no_cursor() {
+        let page = ListPage::<u8>::new(vec![], Some("c".into()), true);
+        assert_eq!(
+            serde_json::to_value(&page).expect("json"),
+            json!({"data": [], "hasMore": false, "nextCursor": null})
+        );
+        let page = ListPage::new(vec![1u8], Some("c".into()), false);
+        assert_eq!(page.next_cursor.as_deref(), Some("c"));
+    }
+}
