@@ -95,6 +95,19 @@ test("every operation's real responses match the contract", async () => {
   conforms("/v1/{resource}", "get", 429, await call(gw.url, "/v1/accounts", { key: key.key }));
   conforms("/v1/{resource}", "delete", 403, await call(gw.url, "/v1/accounts", { key: key.key, method: "DELETE" }));
 
+  const org = await call(gw.url, "/v1/organizations", { ...root, method: "POST", body: { name: "Acme", plan: "starter" } });
+  conforms("/v1/organizations", "post", 201, org);
+  conforms("/v1/organizations", "post", 400, await call(gw.url, "/v1/organizations", { ...root, method: "POST", body: { name: "Acme", plan: "gold" } }));
+  conforms("/v1/organizations", "get", 200, await call(gw.url, "/v1/organizations", root));
+  conforms("/v1/organizations", "get", 403, await call(gw.url, "/v1/organizations", { key: key.key }));
+  const orgPath = `/v1/organizations/${org.json.id}`;
+  conforms("/v1/organizations/{id}", "get", 200, await call(gw.url, orgPath, root));
+  conforms("/v1/organizations/{id}", "get", 404, await call(gw.url, "/v1/organizations/org_0000000000000000", root));
+  conforms("/v1/organizations/{id}", "patch", 200, await call(gw.url, orgPath, { ...root, method: "PATCH", body: { plan: "professional" } }));
+  conforms("/v1/organizations/{id}", "patch", 400, await call(gw.url, orgPath, { ...root, method: "PATCH", body: {} }));
+  conforms("/v1/audit-log", "get", 200, await call(gw.url, `/v1/audit-log?organizationId=${org.json.id}`, root));
+  conforms("/v1/audit-log", "get", 400, await call(gw.url, "/v1/audit-log", root));
+
   conforms("/v1/api-keys/{id}", "patch", 200, await call(gw.url, one, { ...root, method: "PATCH", body: { scopes: ["read"] } }));
   conforms("/v1/api-keys/{id}/roll", "post", 200, await call(gw.url, `${one}/roll`, { ...root, method: "POST", body: { expiresIn: 0 } }));
   conforms("/v1/api-keys/{id}", "delete", 200, await call(gw.url, one, { ...root, method: "DELETE" }));
@@ -135,5 +148,5 @@ test("schemathesis finds no server error, no undocumented status, no schema mism
   const output = `${run.stdout}\n${run.stderr}`;
   assert.equal(run.status, 0, output.slice(-8000));
   assert.match(output, /No issues found/);
-  assert.match(output, /Tested: 12/);
+  assert.match(output, /Tested: 17/);
 });

@@ -49,6 +49,8 @@ fn record_for(key: &ApiKey) -> KeyRecord {
         created_ms: NOW_MS - 86_400_000,
         expires_ms: None,
         revoked_ms: None,
+        organization_id: Default::default(),
+        custom: Default::default(),
     }
 }
 

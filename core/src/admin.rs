@@ -3,9 +3,10 @@
 
 use crate::error::ApiError;
 use crate::key::{ApiKey, KeyType};
+use crate::org::{Actor, OrgId};
 use crate::plan::Plan;
 use crate::ratelimit::Policy;
-use crate::record::KeyRecord;
+use crate::record::{CustomLimits, KeyRecord};
 use crate::scope::{Grants, MissingScope};
 use crate::text::printable;
 use crate::timestamp::parse_ms;
@@ -73,13 +74,49 @@ pub struct Caller {
     pub key_type: KeyType,
     /// The admin key's grants.
     pub grants: Grants,
+    /// The organization it manages; `None` for the root key, which manages them all.
+    pub organization: Option<OrgId>,
+    /// Who it is, for the audit log.
+    pub actor: Actor,
 }
 
 impl Caller {
+    /// The root key as a caller.
+    pub fn root() -> Caller {
+        Caller {
+            key_type: KeyType::Live,
+            grants: Grants::root(),
+            organization: None,
+            actor: Actor::Root,
+        }
+    }
+
+    /// Whether this is the root key.
+    pub fn is_root(&self) -> bool {
+        self.actor == Actor::Root
+    }
+
     /// Whether this caller may see a key of `key_type` at all: to a test-mode admin a
     /// live key does not exist.
     pub fn sees(&self, key_type: KeyType) -> bool {
         !(self.key_type == KeyType::Test && key_type == KeyType::Live)
+    }
+
+    /// Whether this caller may see anything of organization `org`: another
+    /// organization's ids do not exist to it.
+    pub fn sees_org(&self, org: OrgId) -> bool {
+        self.organization.is_none_or(|mine| mine == org)
+    }
+
+    /// The organization a new key goes to: the caller's own, or for the root key the one
+    /// named (the default when none is). Naming another organization is 404.
+    pub fn organization_for_new_key(&self, named: Option<OrgId>) -> Result<OrgId, ApiError> {
+        match (self.organization, named) {
+            (None, named) => Ok(named.unwrap_or(OrgId::DEFAULT)),
+            (Some(mine), None) => Ok(mine),
+            (Some(mine), Some(named)) if named == mine => Ok(mine),
+            (Some(_), Some(_)) => Err(ApiError::not_found("No organization with that id")),
+        }
     }
 
     /// Refuses grants the caller does not hold itself (403 naming the scope).
@@ -103,6 +140,24 @@ pub struct NewKey {
     pub policy: Policy,
     /// When it stops working.
     pub expires_ms: Option<u64>,
+    /// Which limits were given rather than defaulted.
+    pub custom: CustomLimits,
+}
+
+/// Reads `organizationId` from a create body (`None` when absent): the root key names the
+/// organization a new key goes to.
+pub fn organization_named(body: &[u8]) -> Result<Option<OrgId>, ApiError> {
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return Ok(None);
+    };
+    match map.get("organizationId") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_str().and_then(OrgId::parse).map(Some).ok_or_else(|| {
+            ApiError::invalid_request(
+                "organizationId must have the form org_ followed by 16 letters or digits",
+            )
+        }),
+    }
 }
 
 impl NewKey {
@@ -120,6 +175,8 @@ impl NewKey {
             created_ms: now_ms,
             expires_ms: self.expires_ms,
             revoked_ms: None,
+            organization_id: OrgId::DEFAULT,
+            custom: self.custom,
         }
     }
 }
@@ -228,7 +285,15 @@ pub fn parse_create(
 ) -> Result<NewKey, ApiError> {
     let map = object(
         body,
-        &["name", "type", "scopes", "rateLimit", "burst", "expiresAt"],
+        &[
+            "name",
+            "type",
+            "scopes",
+            "rateLimit",
+            "burst",
+            "expiresAt",
+            "organizationId",
+        ],
     )?;
     let name = name(
         map.get("name")
@@ -265,6 +330,11 @@ pub fn parse_create(
         None => None,
         Some(v) => expires(v, now_ms)?,
     };
+    let given = |field: &str| map.get(field).is_some_and(|v| !v.is_null());
+    let custom = CustomLimits {
+        hourly: given("rateLimit"),
+        burst: given("burst"),
+    };
     Ok(NewKey {
         name,
         key_type,
@@ -275,6 +345,7 @@ pub fn parse_create(
             burst,
         },
         expires_ms,
+        custom,
     })
 }
 
@@ -337,9 +408,11 @@ impl KeyPatch {
         }
         if let Some(n) = self.rate_limit {
             record.policy.hourly = n;
+            record.custom.hourly = true;
         }
         if let Some(n) = self.burst {
             record.policy.burst = n;
+            record.custom.burst = true;
         }
         if let Some(expires_ms) = self.expires_ms {
             record.expires_ms = expires_ms;
@@ -349,7 +422,7 @@ impl KeyPatch {
 }
 
 /// A listing request: page size and where to continue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListQuery {
     /// Keys on the page, 1 to [`LIST_MAX_LIMIT`].
     pub limit: u64,
@@ -358,6 +431,27 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// Parses decoded query pairs that may also name an organization
+    /// (`organizationId`, for the root key's listings).
+    pub fn parse_scoped<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(ListQuery, Option<OrgId>), ApiError> {
+        let mut organization = None;
+        let mut rest = Vec::new();
+        for (name, value) in pairs {
+            if name == "organizationId" {
+                organization = Some(OrgId::parse(value).ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "organizationId must have the form org_ followed by 16 letters or digits",
+                    )
+                })?);
+            } else {
+                rest.push((name, value));
+            }
+        }
+        Ok((ListQuery::parse(rest)?, organization))
+    }
+
     /// Parses decoded query pairs; unknown parameters are refused by name.
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
@@ -417,7 +511,7 @@ mod tests {
     fn root(key_type: KeyType) -> Caller {
         Caller {
             key_type,
-            grants: Grants::root(),
+            ..Caller::root()
         }
     }
 
@@ -539,8 +633,8 @@ mod tests {
     #[test]
     fn no_caller_grants_more_than_it_holds() {
         let narrow = Caller {
-            key_type: KeyType::Live,
             grants: Grants::from_json(&serde_json::json!({"api-keys": ["admin"]})).expect("valid"),
+            ..Caller::root()
         };
         let err = parse_create(
             br#"{"name":"a","scopes":["read","write","delete","admin"]}"#,

@@ -173,6 +173,32 @@ impl ApiError {
         }
     }
 
+    /// 403: the key's organization is suspended.
+    pub fn organization_suspended() -> ApiError {
+        ApiError {
+            www_authenticate: Some(format!(
+                "Bearer realm=\"{REALM}\", error=\"invalid_token\""
+            )),
+            ..ApiError::new(
+                403,
+                "forbidden",
+                "Organization suspended",
+                "This API key's organization is suspended; its keys work again when it is reactivated".into(),
+            )
+        }
+    }
+
+    /// 403: only the root key may do this (create or change organizations, change a
+    /// plan).
+    pub fn root_only(what: &str) -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            format!("Only the root key may {what}"),
+        )
+    }
+
     /// 403: a key may hand out only scopes it holds itself (creating, changing or
     /// rolling a key that would hold more).
     pub fn cannot_grant(missing: &MissingScope) -> ApiError {

@@ -13,6 +13,7 @@
 use crate::admin::{Caller, KeyPatch, ManageRefusal};
 use crate::headers::shown_window;
 use crate::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
+use crate::org::{changes, Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::plan::Plan;
 use crate::ratelimit::{self, Counters, Status};
 use crate::record::{KeyRecord, KeyStatus, PreviousSecret, Refusal};
@@ -40,13 +41,16 @@ pub struct Meter {
 }
 
 /// What one guard holds: the key's record (none for an unknown id, or for the root
-/// key, whose record is never stored) and its meter.
+/// key, whose record is never stored), its meter, and its organization's terms.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KeyState {
     /// The authoritative record.
     pub record: Option<KeyRecord>,
     /// Counters and usage.
     pub meter: Meter,
+    /// Its organization's plan and status (none: a key from before organizations, on
+    /// the default organization's terms as the worker passes them).
+    pub org: Option<OrgTerms>,
 }
 
 /// What a step asks its caller to store; nothing else may change.
@@ -57,6 +61,8 @@ pub struct Writes {
     pub record: bool,
     /// Store `KeyState::meter`.
     pub meter: bool,
+    /// Store `KeyState::org`.
+    pub org: bool,
 }
 
 /// A key's entry in the KV directory (for listing): its name there and its view.
@@ -78,6 +84,8 @@ impl DirectoryEntry {
 }
 
 /// Everything the worker can ask a guard.
+// A message on the wire, made and moved once per call: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
     /// Authenticate, authorize and count one request.
@@ -87,6 +95,8 @@ pub enum Input {
 }
 
 /// Everything a guard answers, one per input.
+// A message on the wire, made and moved once per call: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Answer {
     /// To `Input::Check`.
@@ -123,6 +133,10 @@ pub enum CheckAnswer {
 /// An admitted request: what the worker needs to answer or forward it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Admitted {
+    /// Who: the root key or a key.
+    pub actor: Actor,
+    /// The key's organization.
+    pub organization_id: OrgId,
     /// Test or live: where it may be forwarded.
     pub key_type: KeyType,
     /// What the key holds (a management caller's grants).
@@ -142,6 +156,11 @@ impl Admitted {
         Caller {
             key_type: self.key_type,
             grants: self.grants.clone(),
+            organization: match self.actor {
+                Actor::Root => None,
+                Actor::Key { .. } => Some(self.organization_id),
+            },
+            actor: self.actor,
         }
     }
 
@@ -157,13 +176,13 @@ impl Admitted {
     }
 }
 
-/// A key-management operation on one key, by `caller`, under `plan`.
+/// A key-management operation on one key, by `caller`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manage {
     /// Who asks.
     pub caller: Caller,
-    /// The plan whose ceilings apply.
-    pub plan: Plan,
+    /// The default organization's plan (`PLAN`), for a key that holds no terms.
+    pub default_plan: Plan,
     /// What to do.
     pub op: Op,
 }
@@ -171,8 +190,17 @@ pub struct Manage {
 /// The operations.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
-    /// Store a new record (validated by `admin::parse_create`).
-    Create(KeyRecord),
+    /// Store a new record (validated by `admin::parse_create`) under its organization's
+    /// terms.
+    Create {
+        /// The record.
+        record: KeyRecord,
+        /// Its organization's terms.
+        org: OrgTerms,
+    },
+    /// Take the organization's new plan and status (the root key, after changing the
+    /// organization).
+    SetOrg(OrgTerms),
     /// Read the view.
     Get,
     /// Read the usage.
@@ -189,19 +217,24 @@ pub enum Op {
 }
 
 /// The answer to a management operation.
+// A message on the wire, made and moved once per call: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ManageAnswer {
     /// The key's view after the operation.
     Key {
         /// Its directory entry.
         entry: DirectoryEntry,
-        /// Whether the operation changed it (the directory must be rewritten).
-        changed: bool,
+        /// What changed, for the audit log; `None` when nothing did (the directory need
+        /// not be rewritten).
+        audit: Option<AuditDraft>,
     },
     /// The record was stored; the worker, which made the key, shows it once.
     Created {
         /// The directory entry, to write.
         entry: DirectoryEntry,
+        /// The audit event.
+        audit: AuditDraft,
     },
     /// A new secret, shown once.
     Rolled {
@@ -209,6 +242,8 @@ pub enum ManageAnswer {
         entry: DirectoryEntry,
         /// The whole new key.
         key: String,
+        /// The audit event.
+        audit: AuditDraft,
     },
     /// The key's usage.
     Usage(UsageView),
@@ -232,12 +267,17 @@ impl KeyState {
         let Some(record) = check.root.as_ref().or(self.record.as_ref()) else {
             return refused(Refusal::Invalid);
         };
+        let suspended = !is_root && self.org.is_some_and(|o| o.status == OrgStatus::Suspended);
         let admission = match record.decide(
             &check.hash,
             &check.requirement,
             &self.meter.counters,
             now_ms,
         ) {
+            // A suspended organization's key is refused once it proved to be its key.
+            Ok(_) | Err(Refusal::Forbidden { .. } | Refusal::Limited { .. }) if suspended => {
+                return refused(Refusal::Suspended)
+            }
             Ok(admission) => admission,
             Err(refusal) => return refused(refusal),
         };
@@ -254,6 +294,12 @@ impl KeyState {
             meter.synced_ms = Some(now_ms);
         }
         let admitted = Admitted {
+            actor: if is_root {
+                Actor::Root
+            } else {
+                Actor::Key { key_id: record.id }
+            },
+            organization_id: record.organization_id,
             key_type: record.key_type,
             grants: record.grants.clone(),
             status: admission.status,
@@ -261,8 +307,8 @@ impl KeyState {
             directory: sync_due.then(|| DirectoryEntry::of(record, now_ms, Some(now_ms))),
         };
         let writes = Writes {
-            record: false,
             meter: true,
+            ..Writes::default()
         };
         (CheckAnswer::Admitted(Box::new(admitted)), writes)
     }
@@ -282,39 +328,81 @@ impl KeyState {
 
     fn step_manage(
         &mut self,
-        Manage { caller, plan, op }: Manage,
+        Manage {
+            caller,
+            default_plan,
+            op,
+        }: Manage,
         now_ms: u64,
         random: &[u8; RANDOM_BYTES_FOR_SECRET],
     ) -> Result<(ManageAnswer, Writes), ManageRefusal> {
         const RECORD: Writes = Writes {
             record: true,
             meter: false,
+            org: false,
         };
-        if let Op::Create(record) = op {
+        let event = |action: &str, id: KeyId, changes| AuditDraft {
+            actor: caller.actor,
+            action: action.into(),
+            target: AuditTarget::key(id),
+            changes,
+        };
+        if let Op::Create { record, org } = op {
             if self.record.is_some() {
                 return Err(ManageRefusal::IdTaken);
             }
             let entry = DirectoryEntry::of(&record, now_ms, None);
+            let audit = event("api_key.created", record.id, None);
             self.record = Some(record);
-            return Ok((ManageAnswer::Created { entry }, RECORD));
+            self.org = Some(org);
+            let writes = Writes {
+                org: true,
+                ..RECORD
+            };
+            return Ok((ManageAnswer::Created { entry, audit }, writes));
         }
         let last_used_ms = self.meter.last_used_ms;
+        let plan = self.org.map_or(default_plan, |o| o.plan);
         let record = self
             .record
             .as_mut()
-            .filter(|record| caller.sees(record.key_type))
+            .filter(|record| {
+                caller.sees(record.key_type) && caller.sees_org(record.organization_id)
+            })
             .ok_or(ManageRefusal::NotFound)?;
+        let before = KeyView::of(record, now_ms, last_used_ms);
         let unchanged = |record: &KeyRecord| ManageAnswer::Key {
             entry: DirectoryEntry::of(record, now_ms, last_used_ms),
-            changed: false,
+            audit: None,
         };
-        let changed = |record: &KeyRecord| ManageAnswer::Key {
-            entry: DirectoryEntry::of(record, now_ms, last_used_ms),
-            changed: true,
+        let changed = |record: &KeyRecord, action: &str| {
+            let entry = DirectoryEntry::of(record, now_ms, last_used_ms);
+            let diff = changes(&before, &entry.view, &["lastUsedAt", "status"]);
+            ManageAnswer::Key {
+                audit: Some(event(action, record.id, diff)),
+                entry,
+            }
         };
         let status = record.status_at(now_ms);
         match op {
-            Op::Create(_) => Err(ManageRefusal::IdTaken),
+            Op::Create { .. } => Err(ManageRefusal::IdTaken),
+            Op::SetOrg(_) if !caller.is_root() => Err(ManageRefusal::NotFound),
+            Op::SetOrg(terms) => {
+                self.org = Some(terms);
+                let policy = record.policy;
+                record.apply_plan(terms.plan);
+                let writes = Writes {
+                    org: true,
+                    record: record.policy != policy,
+                    meter: false,
+                };
+                let answer = if writes.record {
+                    changed(record, "api_key.updated")
+                } else {
+                    unchanged(record)
+                };
+                Ok((answer, writes))
+            }
             Op::Get => Ok((unchanged(record), Writes::default())),
             Op::Usage => {
                 let windows = ratelimit::status(&record.policy, &self.meter.counters, now_ms);
@@ -328,7 +416,7 @@ impl KeyState {
             Op::Revoke => {
                 record.revoked_ms = Some(now_ms);
                 record.previous = None;
-                Ok((changed(record), RECORD))
+                Ok((changed(record, "api_key.revoked"), RECORD))
             }
             Op::Patch(_) | Op::Roll { .. } if status == KeyStatus::Revoked => {
                 Err(ManageRefusal::Revoked)
@@ -337,7 +425,7 @@ impl KeyState {
                 let mut patched = record.clone();
                 patch.apply(&mut patched, plan, &caller)?;
                 *record = patched;
-                Ok((changed(record), RECORD))
+                Ok((changed(record, "api_key.updated"), RECORD))
             }
             // A new secret for an expired key would be born expired.
             Op::Roll { .. } if status == KeyStatus::Expired => Err(ManageRefusal::Expired),
@@ -356,8 +444,11 @@ impl KeyState {
                     hash: old_hash,
                     expires_ms: now_ms.saturating_add(grace_s.saturating_mul(1000)),
                 });
+                let entry = DirectoryEntry::of(record, now_ms, last_used_ms);
+                let diff = changes(&before, &entry.view, &["lastUsedAt", "status"]);
                 let answer = ManageAnswer::Rolled {
-                    entry: DirectoryEntry::of(record, now_ms, last_used_ms),
+                    audit: event("api_key.rolled", record.id, diff),
+                    entry,
                     key: key.expose_secret().to_owned(),
                 };
                 Ok((answer, RECORD))
@@ -380,9 +471,14 @@ mod tests {
     fn root(key_type: KeyType) -> Caller {
         Caller {
             key_type,
-            grants: Grants::root(),
+            ..Caller::root()
         }
     }
+
+    const TERMS: OrgTerms = OrgTerms {
+        plan: Plan::Starter,
+        status: OrgStatus::Active,
+    };
 
     /// A guard holding a new key created from `body` at T0, and that key.
     fn created(body: serde_json::Value) -> (KeyState, ApiKey) {
@@ -391,8 +487,11 @@ mod tests {
             .expect("valid body");
         let key = ApiKey::generate(new.key_type, &[5; RANDOM_BYTES_FOR_KEY]);
         let mut state = KeyState::default();
-        let (answer, writes) =
-            state.manage(manage(Op::Create(new.into_record(&key, T0))), T0, &RANDOM);
+        let create = Op::Create {
+            record: new.into_record(&key, T0),
+            org: TERMS,
+        };
+        let (answer, writes) = state.manage(manage(create), T0, &RANDOM);
         assert!(matches!(answer, ManageAnswer::Created { .. }));
         assert!(writes.record);
         (state, key)
@@ -401,7 +500,7 @@ mod tests {
     fn manage(op: Op) -> Manage {
         Manage {
             caller: root(KeyType::Live),
-            plan: Plan::Starter,
+            default_plan: Plan::Starter,
             op,
         }
     }
@@ -464,7 +563,15 @@ mod tests {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         assert!(refusal(get(&mut state, &key, T0)).is_none());
         let (answer, writes) = state.manage(manage(Op::Revoke), T0 + 1, &RANDOM);
-        assert!(matches!(answer, ManageAnswer::Key { changed: true, .. }));
+        let ManageAnswer::Key {
+            audit: Some(audit), ..
+        } = answer
+        else {
+            panic!("a change");
+        };
+        assert_eq!(audit.action, "api_key.revoked");
+        assert_eq!(audit.actor, Actor::Root);
+        assert!(audit.changes.is_some_and(|c| c.contains_key("revokedAt")));
         assert!(writes.record);
         let before = state.meter;
         assert_eq!(
@@ -474,10 +581,10 @@ mod tests {
         assert_eq!(state.meter, before, "a refusal counts nothing");
         // Revoking again changes nothing, not even revokedAt.
         let (again, writes) = state.manage(manage(Op::Revoke), T0 + 5, &RANDOM);
-        let ManageAnswer::Key { entry, changed } = again else {
+        let ManageAnswer::Key { entry, audit } = again else {
             panic!("view");
         };
-        assert!(!changed && !writes.record);
+        assert!(audit.is_none() && !writes.record);
         assert_eq!(entry.view.revoked_at, Some(crate::view::Timestamp(T0 + 1)));
         // A revoked key cannot be changed or rolled.
         let patch = parse_patch(br#"{"name":"x"}"#, T0).expect("patch");
@@ -535,7 +642,7 @@ mod tests {
         for op in [Op::Get, Op::Usage, Op::Revoke] {
             let test_admin = Manage {
                 caller: root(KeyType::Test),
-                plan: Plan::Starter,
+                default_plan: Plan::Starter,
                 op,
             };
             let (answer, writes) = state.manage(test_admin, T0, &RANDOM);
@@ -556,7 +663,11 @@ mod tests {
         )
         .expect("valid")
         .into_record(&key, T0);
-        let (answer, writes) = state.manage(manage(Op::Create(other)), T0, &RANDOM);
+        let create = Op::Create {
+            record: other,
+            org: TERMS,
+        };
+        let (answer, writes) = state.manage(manage(create), T0, &RANDOM);
         assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::IdTaken));
         assert_eq!((writes, state), (Writes::default(), before));
     }
@@ -566,10 +677,10 @@ mod tests {
         let (mut state, _) = created(json!({"name": "k", "scopes": ["read", "write"]}));
         let narrow = Manage {
             caller: Caller {
-                key_type: KeyType::Live,
                 grants: Grants::from_json(&json!({"api-keys": ["admin"]})).expect("valid"),
+                ..Caller::root()
             },
-            plan: Plan::Starter,
+            default_plan: Plan::Starter,
             op: Op::Roll { grace_s: 0 },
         };
         let (answer, _) = state.manage(narrow, T0, &RANDOM);
@@ -599,6 +710,94 @@ mod tests {
             (usage.total, usage.hour.used, usage.hour.limit),
             (1, 1, 1000)
         );
+    }
+
+    fn org_admin(org: OrgId) -> Caller {
+        Caller {
+            organization: Some(org),
+            actor: Actor::Key {
+                key_id: KeyId::parse("key_0123456789abcdef").expect("id"),
+            },
+            ..Caller::root()
+        }
+    }
+
+    #[test]
+    fn another_organizations_key_does_not_exist() {
+        let (mut state, _) = created(json!({"name": "k", "scopes": ["read"]}));
+        let other = OrgId::generate(&[3; crate::org::RANDOM_BYTES_FOR_ORG]);
+        for op in [
+            Op::Get,
+            Op::Usage,
+            Op::Revoke,
+            Op::Roll { grace_s: 0 },
+            Op::SetOrg(TERMS),
+        ] {
+            let call = Manage {
+                caller: org_admin(other),
+                default_plan: Plan::Starter,
+                op,
+            };
+            let (answer, writes) = state.manage(call, T0, &RANDOM);
+            assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::NotFound));
+            assert_eq!(writes, Writes::default());
+        }
+        // Its own organization's admin sees it, and the audit names it.
+        let own = Manage {
+            caller: org_admin(OrgId::DEFAULT),
+            default_plan: Plan::Starter,
+            op: Op::Revoke,
+        };
+        let (answer, _) = state.manage(own, T0, &RANDOM);
+        let ManageAnswer::Key {
+            audit: Some(audit), ..
+        } = answer
+        else {
+            panic!("revoked");
+        };
+        assert!(matches!(audit.actor, Actor::Key { .. }));
+    }
+
+    #[test]
+    fn suspension_refuses_at_once_and_reactivation_restores() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let suspended = OrgTerms {
+            status: OrgStatus::Suspended,
+            ..TERMS
+        };
+        let (_, writes) = state.manage(manage(Op::SetOrg(suspended)), T0, &RANDOM);
+        assert!(writes.org);
+        assert_eq!(
+            refusal(get(&mut state, &key, T0 + 1)),
+            Some(Refusal::Suspended)
+        );
+        // A wrong secret is still just invalid: suspension is no oracle.
+        let wrong = ApiKey::with_new_secret(KeyType::Live, key.id(), &[1; 64]);
+        assert_eq!(
+            refusal(get(&mut state, &wrong, T0 + 1)),
+            Some(Refusal::Invalid)
+        );
+        let _ = state.manage(manage(Op::SetOrg(TERMS)), T0 + 2, &RANDOM);
+        assert!(refusal(get(&mut state, &key, T0 + 3)).is_none());
+    }
+
+    #[test]
+    fn a_plan_change_reaches_the_keys_limits() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let pro = OrgTerms {
+            plan: Plan::Professional,
+            ..TERMS
+        };
+        let (answer, writes) = state.manage(manage(Op::SetOrg(pro)), T0, &RANDOM);
+        assert!(writes.record && writes.org);
+        let ManageAnswer::Key { entry, .. } = answer else {
+            panic!("view");
+        };
+        assert_eq!(entry.view.rate_limit, 5000);
+        let CheckAnswer::Admitted(admitted) = get(&mut state, &key, T0 + 1) else {
+            panic!("admitted");
+        };
+        assert_eq!(admitted.status.hour.limit, 5000);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod guard;
 pub mod headers;
 pub mod key;
 pub mod method;
+pub mod org;
 pub mod path;
 pub mod plan;
 pub mod ratelimit;

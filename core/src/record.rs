@@ -4,6 +4,7 @@
 use crate::constant_time;
 use crate::error::ApiError;
 use crate::key::{display_form, ApiKey, KeyId, KeyType};
+use crate::org::OrgId;
 use crate::plan::Plan;
 use crate::ratelimit::{self, Counters, Outcome, Policy, Status};
 use crate::scope::{Grants, MissingScope, Requirement};
@@ -17,6 +18,16 @@ pub struct PreviousSecret {
     pub hash: String,
     /// When the old key stops working, ms since the epoch.
     pub expires_ms: u64,
+}
+
+/// Which of a key's limits were set by hand; the others follow its plan's defaults
+/// (a plan change moves them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomLimits {
+    /// `rateLimit` was given.
+    pub hourly: bool,
+    /// `burst` was given.
+    pub burst: bool,
 }
 
 /// Everything the gateway knows about one key. Never holds the raw key.
@@ -48,6 +59,12 @@ pub struct KeyRecord {
     /// Revoked at, ms since the epoch.
     #[serde(default)]
     pub revoked_ms: Option<u64>,
+    /// The organization it belongs to (records from before organizations: the default).
+    #[serde(default)]
+    pub organization_id: OrgId,
+    /// Which limits were set by hand.
+    #[serde(default)]
+    pub custom: CustomLimits,
 }
 
 /// A key's lifecycle state at some instant.
@@ -87,6 +104,8 @@ pub enum Refusal {
         /// Windows as they stand.
         status: Status,
     },
+    /// The key's organization is suspended. Not counted.
+    Suspended,
     /// Authenticated and authorized, but a window is spent. Not counted.
     Limited {
         /// Windows as they stand.
@@ -108,6 +127,7 @@ impl Refusal {
         match self {
             Refusal::Invalid => ApiError::invalid_key(),
             Refusal::Expired => ApiError::expired_key(),
+            Refusal::Suspended => ApiError::organization_suspended(),
             Refusal::Forbidden { missing, .. } => ApiError::forbidden(missing),
             Refusal::Limited { retry_after_s, .. } => ApiError::rate_limited(*retry_after_s),
         }
@@ -117,7 +137,7 @@ impl Refusal {
     pub fn status(&self) -> Option<&Status> {
         match self {
             Refusal::Forbidden { status, .. } | Refusal::Limited { status, .. } => Some(status),
-            Refusal::Invalid | Refusal::Expired => None,
+            Refusal::Invalid | Refusal::Expired | Refusal::Suspended => None,
         }
     }
 }
@@ -146,7 +166,30 @@ impl KeyRecord {
             created_ms: 0,
             expires_ms: None,
             revoked_ms: None,
+            organization_id: OrgId::DEFAULT,
+            custom: CustomLimits::default(),
         }
+    }
+
+    /// Moves the limits to `plan`: limits that follow the plan take its defaults, limits
+    /// set by hand are lowered to its ceilings when above them.
+    pub fn apply_plan(&mut self, plan: Plan) {
+        let defaults = plan.default_policy(self.key_type);
+        let (max_rate, max_burst) = plan.ceilings(self.key_type);
+        let capped = |n: core::num::NonZeroU32, max: u32| {
+            core::num::NonZeroU32::new(n.get().min(max)).unwrap_or(n)
+        };
+        self.policy.hourly = if self.custom.hourly {
+            capped(self.policy.hourly, max_rate)
+        } else {
+            defaults.hourly
+        };
+        self.policy.burst = if self.custom.burst {
+            capped(self.policy.burst, max_burst)
+        } else {
+            defaults.burst.min(self.policy.hourly)
+        };
+        self.policy.daily = defaults.daily;
     }
 
     /// Lifecycle state at `now_ms`.
@@ -303,6 +346,37 @@ mod tests {
         };
         assert_eq!(missing.scope, Scope::Write);
         assert_eq!(status.hour.remaining, 1000);
+    }
+
+    #[test]
+    fn a_plan_change_moves_default_limits_and_caps_custom_ones() {
+        let (_, mut rec) = record(json!(["read"]));
+        rec.apply_plan(Plan::Professional);
+        assert_eq!(rec.policy, Plan::Professional.default_policy(KeyType::Live));
+        rec.policy.hourly = core::num::NonZeroU32::new(4000).expect("non-zero");
+        rec.custom.hourly = true;
+        rec.apply_plan(Plan::Enterprise);
+        assert_eq!(
+            rec.policy.hourly.get(),
+            4000,
+            "a custom limit under the ceiling stays"
+        );
+        assert_eq!(rec.policy.daily, None);
+        rec.apply_plan(Plan::Starter);
+        assert_eq!(rec.policy.hourly.get(), 1000, "lowered to the new ceiling");
+        assert_eq!(rec.policy.burst.get(), 50);
+        assert_eq!(rec.policy.daily.map(|d| d.get()), Some(10_000));
+    }
+
+    #[test]
+    fn records_from_before_organizations_belong_to_the_default() {
+        let (_, rec) = record(json!(["read"]));
+        let mut value = serde_json::to_value(&rec).expect("json");
+        let map = value.as_object_mut().expect("object");
+        map.remove("organizationId");
+        map.remove("custom");
+        let old: KeyRecord = serde_json::from_value(value).expect("old records still load");
+        assert_eq!(old.organization_id, OrgId::DEFAULT);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use crate::key::KeyId;
 use crate::method::Method;
+use crate::org::OrgId;
 use crate::path::{parse_api_path, PathError};
 use crate::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 
@@ -20,6 +21,12 @@ pub enum Route<'a> {
     RollKey(KeyId),
     /// `GET /v1/api-keys/{id}/usage`
     KeyUsage(KeyId),
+    /// `GET|POST /v1/organizations`
+    Orgs,
+    /// `GET|PATCH /v1/organizations/{id}`
+    Org(OrgId),
+    /// `GET /v1/audit-log`
+    AuditLog,
     /// Anything else under `/v1/`: forwarded to the origin.
     Upstream {
         /// What scopes are checked against.
@@ -29,14 +36,16 @@ pub enum Route<'a> {
 
 /// The resource of the auth test endpoint.
 const AUTH_RESOURCE: &str = "auth";
+/// The organizations endpoints' resource.
+pub const ORGS_RESOURCE: &str = "organizations";
+/// The audit log's resource.
+pub const AUDIT_RESOURCE: &str = "audit-log";
 
 impl Route<'_> {
-    /// Whether this is the key-management API (which needs the root key configured).
-    pub fn is_key_management(&self) -> bool {
-        matches!(
-            self,
-            Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_)
-        )
+    /// Whether this is the management API (which needs the root key configured, and
+    /// `admin`, checked on key management's resource).
+    pub fn is_management(&self) -> bool {
+        !matches!(self, Route::AuthTest | Route::Upstream { .. })
     }
 
     /// What the request needs of its key. `overrides` are the methods named by
@@ -58,6 +67,14 @@ fn allow(method: &Method, allowed: &'static [Method]) -> Result<(), ApiError> {
     }
 }
 
+fn org_id(text: &str) -> Result<OrgId, ApiError> {
+    OrgId::parse(text).ok_or_else(|| {
+        ApiError::invalid_request(
+            "The organization id in the path must have the form org_ followed by 16 letters or digits",
+        )
+    })
+}
+
 fn key_id(text: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(text).ok_or_else(|| {
         ApiError::invalid_request(
@@ -74,6 +91,7 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
     const KEY: &[Method] = &[Get, Patch, Delete];
     const ROLL: &[Method] = &[Post];
     const USAGE: &[Method] = &[Get];
+    const ORG: &[Method] = &[Get, Patch];
     /// What `Allow` lists for forwarded resources: any method but the tunnelling ones
     /// is forwarded; these are the ones scopes name.
     const FORWARDED: &[Method] = &[Get, Head, Method::Options, Post, Method::Put, Patch, Delete];
@@ -104,6 +122,18 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
                 key_id(id).map(Route::KeyUsage)
             }
             _ => Err(ApiError::not_found("No such key-management endpoint")),
+        },
+        ORGS_RESOURCE => match rest {
+            [] => allow(method, KEYS).map(|()| Route::Orgs),
+            [id] => {
+                allow(method, ORG)?;
+                org_id(id).map(Route::Org)
+            }
+            _ => Err(ApiError::not_found("No such organizations endpoint")),
+        },
+        AUDIT_RESOURCE => match rest {
+            [] => allow(method, USAGE).map(|()| Route::AuditLog),
+            _ => Err(ApiError::not_found("No such audit-log endpoint")),
         },
         _ if method.is_never_forwarded() => Err(ApiError::method_not_allowed(FORWARDED)),
         resource => Ok(Route::Upstream { resource }),
@@ -205,6 +235,21 @@ mod tests {
             keys.requirement(&Method::Post, &[Method::Delete]),
             Requirement::for_request(&Method::Get, &[], KEY_MANAGEMENT_RESOURCE)
         );
-        assert!(keys.is_key_management());
+        assert!(keys.is_management());
+        let org = "org_0123456789abcdef";
+        assert_eq!(
+            route(&m("PATCH"), &format!("/v1/organizations/{org}")),
+            Ok(Route::Org(OrgId::parse(org).expect("id")))
+        );
+        assert_eq!(route(&m("POST"), "/v1/organizations"), Ok(Route::Orgs));
+        assert_eq!(route(&m("GET"), "/v1/audit-log"), Ok(Route::AuditLog));
+        assert_eq!(
+            route(&m("DELETE"), &format!("/v1/organizations/{org}")).map_err(|e| e.status),
+            Err(405)
+        );
+        assert_eq!(
+            route(&m("GET"), "/v1/organizations/acme").map_err(|e| e.status),
+            Err(400)
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! one place. The worker writes them; it never builds JSON by hand.
 
 use crate::key::{KeyId, KeyType};
+use crate::org::OrgId;
 use crate::ratelimit::{Status, WindowStatus};
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::Grants;
@@ -55,6 +56,8 @@ pub struct KeyView {
     /// Test or live.
     #[serde(rename = "type")]
     pub key_type: KeyType,
+    /// The organization it belongs to.
+    pub organization_id: OrgId,
     /// Its grants, as a list or a map.
     pub scopes: Grants,
     /// Requests per hour.
@@ -84,6 +87,7 @@ impl KeyView {
             id: record.id,
             name: record.name.clone(),
             key_type: record.key_type,
+            organization_id: record.organization_id,
             scopes: record.grants.clone(),
             rate_limit: record.policy.hourly.get(),
             burst: record.policy.burst.get(),
@@ -267,6 +271,7 @@ mod tests {
                 "id",
                 "name",
                 "type",
+                "organizationId",
                 "scopes",
                 "rateLimit",
                 "burst",

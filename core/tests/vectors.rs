@@ -110,10 +110,7 @@ fn management_body_vectors() {
     use scopien_auth::admin::{parse_create, Caller};
     use scopien_auth::Plan;
     let now = 1_769_076_000_000;
-    let root = Caller {
-        key_type: KeyType::Live,
-        grants: Grants::root(),
-    };
+    let root = Caller::root();
     let created = parse_create(
         br#"{"name":"Production Key","scopes":["read","write"],"rateLimit":1000,"expiresAt":"2027-01-01T00:00:00+01:00"}"#,
         Plan::Starter,

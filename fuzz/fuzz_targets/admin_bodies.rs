@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
         } else {
             Grants::from_json(&serde_json::json!({"api-keys": ["admin"]})).expect("valid")
         },
+        ..Caller::root()
     };
 
     match parse_create(body, plan, &caller, NOW) {

@@ -79,13 +79,15 @@ fuzz_target!(|data: &[u8]| {
                 }
                 Route::Upstream { resource } => {
                     assert_eq!(resource, path.resource);
-                    assert!(resource != "auth" && resource != "api-keys");
+                    assert!(!["auth", "api-keys", "organizations", "audit-log"].contains(&resource));
                     assert!(!method.is_never_forwarded());
                 }
                 Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
                     assert_eq!(path.resource, "api-keys");
-                    assert!(r.is_key_management());
+                    assert!(r.is_management());
                 }
+                Route::Orgs | Route::Org(_) => assert_eq!(path.resource, "organizations"),
+                Route::AuditLog => assert_eq!(path.resource, "audit-log"),
             },
         }
     }

@@ -11,6 +11,8 @@ use worker::Env;
 pub(crate) const KEYS: &str = "KEYS";
 /// Durable Object namespace: one KeyGuard per key.
 pub(crate) const KEY_GUARD: &str = "KEY_GUARD";
+/// Durable Object namespace: one OrgGuard per organization.
+pub(crate) const ORG_GUARD: &str = "ORG_GUARD";
 /// Durable Object namespace: one AddressThrottle per client address.
 pub(crate) const THROTTLE: &str = "THROTTLE";
 const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";

@@ -4,10 +4,15 @@
 use crate::config::KEYS;
 use scopien_auth::admin::ListQuery;
 use scopien_auth::guard::DirectoryEntry;
+use scopien_auth::org::OrgView;
 use scopien_auth::view::{KeyView, ListPage};
 use scopien_auth::KeyType;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result};
+
+/// Organizations' entries sort after every key's (`~` is after all letters), so a
+/// listing of keys stops where they begin.
+const ORG_PREFIX: &str = "~org:";
 
 /// KV metadata holds up to 1024 bytes: listing reads it instead of every value, and a
 /// larger view leaves a marker saying to read the value.
@@ -61,7 +66,12 @@ pub(crate) async fn list(
     }
     let page = request.execute().await?;
     let mut data = Vec::with_capacity(page.keys.len());
+    let mut complete = page.list_complete;
     for entry in page.keys {
+        if entry.name.starts_with(ORG_PREFIX) {
+            complete = true;
+            break;
+        }
         let from_metadata = entry
             .metadata
             .and_then(|m| serde_json::from_value::<Metadata>(m).ok());
@@ -74,6 +84,45 @@ pub(crate) async fn list(
         };
         view.refresh_status(now_ms);
         data.push(view);
+    }
+    Ok(ListPage::new(data, page.cursor, complete))
+}
+
+/// Writes an organization's entry (logged, not returned, when it fails: its guard is
+/// the authority).
+pub(crate) async fn write_org(env: &Env, view: &OrgView) {
+    let name = format!("{ORG_PREFIX}{}", view.id);
+    let result = async {
+        env.kv(KEYS)?
+            .put(&name, serde_json::to_string(view)?)?
+            .metadata(view)?
+            .execute()
+            .await?;
+        Ok::<(), worker::Error>(())
+    }
+    .await;
+    if let Err(fault) = result {
+        worker::console_error!("directory write failed for {name}: {fault}");
+    }
+}
+
+/// One page of organizations, for the operator (eventually consistent, like KV).
+pub(crate) async fn list_orgs(env: &Env, query: ListQuery) -> Result<ListPage<OrgView>> {
+    let kv = env.kv(KEYS)?;
+    let mut request = kv.list().limit(query.limit).prefix(ORG_PREFIX.into());
+    if let Some(cursor) = query.cursor {
+        request = request.cursor(cursor);
+    }
+    let page = request.execute().await?;
+    let mut data = Vec::with_capacity(page.keys.len());
+    for entry in page.keys {
+        let from_metadata = entry
+            .metadata
+            .and_then(|m| serde_json::from_value::<OrgView>(m).ok());
+        match from_metadata {
+            Some(view) => data.push(view),
+            None => data.extend(kv.get(&entry.name).json::<OrgView>().await?),
+        }
     }
     Ok(ListPage::new(data, page.cursor, page.list_complete))
 }

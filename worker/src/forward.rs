@@ -1,13 +1,14 @@
 //! Forwarding an admitted request to the origin, or echoing it when none is set.
 
 use crate::http;
-use scopien_auth::{ApiError, KeyId, KeyType, Method};
+use scopien_auth::guard::Admitted;
+use scopien_auth::{ApiError, KeyId, Method};
 use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
 
 /// Headers a client may not set: the gateway owns them.
 const OWN_HEADER_PREFIX: &str = "x-scopien-";
 
-fn forwarded_headers(req: &Request, id: KeyId, key_type: KeyType) -> Result<Headers> {
+fn forwarded_headers(req: &Request, id: KeyId, admitted: &Admitted) -> Result<Headers> {
     // Copy in one JS call, then drop what must not reach the origin (names come back
     // lower-cased from the Headers API).
     let headers = req.headers().clone();
@@ -19,7 +20,8 @@ fn forwarded_headers(req: &Request, id: KeyId, key_type: KeyType) -> Result<Head
         headers.delete(&name)?;
     }
     headers.set("X-Scopien-Key-Id", &id.to_string())?;
-    headers.set("X-Scopien-Key-Type", key_type.as_str())?;
+    headers.set("X-Scopien-Key-Type", admitted.key_type.as_str())?;
+    headers.set("X-Scopien-Org-Id", &admitted.organization_id.to_string())?;
     Ok(headers)
 }
 
@@ -32,9 +34,9 @@ pub(crate) async fn forward(
     body: Vec<u8>,
     origin: Option<String>,
     id: KeyId,
-    key_type: KeyType,
+    admitted: &Admitted,
 ) -> Result<Response> {
-    let headers = forwarded_headers(req, id, key_type)?;
+    let headers = forwarded_headers(req, id, admitted)?;
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),

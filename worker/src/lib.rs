@@ -7,7 +7,9 @@
 //!
 //! Files, one job each: `lib.rs` the entry and the request's path through the gateway;
 //! `guard.rs` the `KeyGuard` object (load, step, store); `guard_client.rs` calling it;
-//! `keys_api.rs` the management endpoints; `directory.rs` the KV directory;
+//! `keys_api.rs` the key-management endpoints; `org_guard.rs` the `OrgGuard` object;
+//! `orgs_api.rs` the organizations and audit-log endpoints; `directory.rs` the KV
+//! directory;
 //! `forward.rs` the origin; `throttle.rs` the brute-force throttle; `config.rs` the
 //! bindings; `http.rs` core values as responses.
 
@@ -18,9 +20,12 @@ mod guard;
 mod guard_client;
 mod http;
 mod keys_api;
+mod org_guard;
+mod orgs_api;
 mod throttle;
 
 pub use guard::KeyGuard;
+pub use org_guard::OrgGuard;
 pub use throttle::AddressThrottle;
 
 use http::or_respond;
@@ -117,11 +122,11 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
 
     let root = match config::root_key(env) {
         Ok(root) => root,
-        Err(err) if route.is_key_management() => return http::error(&err),
+        Err(err) if route.is_management() => return http::error(&err),
         // A malformed root key must not stop ordinary keys.
         Err(_) => None,
     };
-    if route.is_key_management() && root.is_none() {
+    if route.is_management() && root.is_none() {
         return http::error(&ApiError::root_key_not_configured());
     }
     let hash = key.hash_hex();
@@ -154,16 +159,18 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         Route::AuthTest => http::json(200, &admitted.auth_test_view(key.id()))?,
         Route::Upstream { .. } => {
             let origin = config::origin(env, admitted.key_type);
-            forward::forward(
-                req,
-                &url,
-                &method,
-                body,
-                origin,
-                key.id(),
-                admitted.key_type,
-            )
-            .await?
+            forward::forward(req, &url, &method, body, origin, key.id(), &admitted).await?
+        }
+        Route::Orgs | Route::Org(_) | Route::AuditLog => {
+            let call = orgs_api::Call {
+                route: &route,
+                method: &method,
+                url: &url,
+                body: &body,
+                caller: admitted.caller(),
+                now_ms,
+            };
+            orgs_api::handle(env, call).await?
         }
         _ => {
             let call = keys_api::Call {

@@ -1,0 +1,611 @@
+//! Organizations: the customers one deployment serves. Each has a name, a plan and a
+//! status; every key belongs to exactly one. Also the audit log's types, since its
+//! events live with their organization.
+//!
+//! The `OrgGuard` Durable Object of an organization holds its record, the exact list of
+//! its keys (their views) and its audit log. What a request needs of its organization
+//! (plan, suspension) is copied into each key's own guard as [`OrgTerms`], so the hot
+//! path still makes one Durable Object call.
+
+use crate::admin::ListQuery;
+use crate::base62;
+use crate::error::ApiError;
+use crate::guard::DirectoryEntry;
+use crate::key::{KeyId, KeyType};
+use crate::plan::Plan;
+use crate::text::printable;
+use crate::view::{KeyView, ListPage, Timestamp};
+use core::fmt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Length of an organization id's random part, in base62 chars.
+pub const ORG_ID_LEN: usize = 16;
+/// Random bytes [`OrgId::generate`] needs: two per char.
+pub const RANDOM_BYTES_FOR_ORG: usize = 2 * ORG_ID_LEN;
+/// Events an organization's audit log keeps: the newest ones; older ones are dropped.
+pub const AUDIT_MAX_EVENTS: u64 = 10_000;
+/// Longest organization name, in chars.
+pub const MAX_ORG_NAME_LEN: usize = 128;
+
+/// `org_` + 16 base62 chars.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId([u8; ORG_ID_LEN]);
+
+impl OrgId {
+    /// The organization keys belong to when none is named: a deployment that never
+    /// creates an organization works as if it had one customer, on the `PLAN` var.
+    pub const DEFAULT: OrgId = OrgId(*b"000000000default");
+
+    /// Parses `org_<16 base62>`.
+    pub fn parse(text: &str) -> Option<OrgId> {
+        let chars = text.strip_prefix("org_")?.as_bytes();
+        if chars.len() != ORG_ID_LEN || !chars.iter().all(|&b| base62::is_base62(b)) {
+            return None;
+        }
+        let mut id = [0u8; ORG_ID_LEN];
+        id.copy_from_slice(chars);
+        Some(OrgId(id))
+    }
+
+    /// A new id from caller-given random bytes.
+    pub fn generate(random: &[u8; RANDOM_BYTES_FOR_ORG]) -> OrgId {
+        let mut id = [0u8; ORG_ID_LEN];
+        for (slot, pair) in id.iter_mut().zip(random.chunks_exact(2)) {
+            *slot = base62::char_from_random(pair[0], pair[1]);
+        }
+        OrgId(id)
+    }
+
+    /// The 16 id chars: the name of the organization's Durable Object.
+    pub fn chars(&self) -> &str {
+        // Only base62 bytes are ever stored, so this cannot fail.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Default for OrgId {
+    fn default() -> OrgId {
+        OrgId::DEFAULT
+    }
+}
+
+impl fmt::Display for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "org_{}", self.chars())
+    }
+}
+
+impl fmt::Debug for OrgId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for OrgId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for OrgId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        OrgId::parse(&text).ok_or_else(|| serde::de::Error::custom("not an organization id"))
+    }
+}
+
+/// Whether an organization's keys work.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrgStatus {
+    /// Its keys work.
+    #[default]
+    Active,
+    /// Every key of it is refused, admin keys included.
+    Suspended,
+}
+
+/// What a key's guard keeps of its organization: all a request needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgTerms {
+    /// Defaults and ceilings of the organization's keys.
+    pub plan: Plan,
+    /// Suspended organizations' keys are refused.
+    pub status: OrgStatus,
+}
+
+/// An organization as its guard stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgRecord {
+    /// `org_…`
+    pub id: OrgId,
+    /// A label for people.
+    pub name: String,
+    /// Its plan.
+    pub plan: Plan,
+    /// Active or suspended.
+    pub status: OrgStatus,
+    /// Created, ms since the epoch.
+    pub created_ms: u64,
+}
+
+impl OrgRecord {
+    /// The default organization as it is before anyone changes it: the `PLAN` var's.
+    pub fn default_org(plan: Plan) -> OrgRecord {
+        OrgRecord {
+            id: OrgId::DEFAULT,
+            name: "Default".into(),
+            plan,
+            status: OrgStatus::Active,
+            created_ms: 0,
+        }
+    }
+
+    /// What its keys' guards must hold.
+    pub fn terms(&self) -> OrgTerms {
+        OrgTerms {
+            plan: self.plan,
+            status: self.status,
+        }
+    }
+
+    /// The API's view.
+    pub fn view(&self) -> OrgView {
+        OrgView {
+            id: self.id,
+            name: self.name.clone(),
+            plan: self.plan,
+            status: self.status,
+            created_at: Timestamp(self.created_ms),
+        }
+    }
+}
+
+/// An organization as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgView {
+    /// `org_…`
+    pub id: OrgId,
+    /// Its name.
+    pub name: String,
+    /// Its plan.
+    pub plan: Plan,
+    /// Active or suspended.
+    pub status: OrgStatus,
+    /// Created at.
+    pub created_at: Timestamp,
+}
+
+/// A validated `PATCH /v1/organizations/{id}` body.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgPatch {
+    name: Option<String>,
+    plan: Option<Plan>,
+    status: Option<OrgStatus>,
+}
+
+fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid_request(format!("The body is not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(ApiError::invalid_request("The body must be a JSON object"));
+    };
+    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::invalid_request(format!(
+            "Unknown field '{}'; allowed fields are {}",
+            printable(unknown),
+            allowed.join(", ")
+        )));
+    }
+    Ok(map)
+}
+
+fn org_name(value: &Value) -> Result<String, ApiError> {
+    let name = value
+        .as_str()
+        .ok_or_else(|| ApiError::invalid_request("name must be a string"))?;
+    if name.trim().is_empty() || name.chars().count() > MAX_ORG_NAME_LEN {
+        return Err(ApiError::invalid_request(format!(
+            "name must be 1 to {MAX_ORG_NAME_LEN} characters"
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(ApiError::invalid_request(
+            "name must not contain control characters (such as CR or LF)",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn plan(value: &Value) -> Result<Plan, ApiError> {
+    match value.as_str() {
+        Some("starter") => Ok(Plan::Starter),
+        Some("professional") => Ok(Plan::Professional),
+        Some("enterprise") => Ok(Plan::Enterprise),
+        _ => Err(ApiError::invalid_request(
+            "plan must be 'starter', 'professional' or 'enterprise'",
+        )),
+    }
+}
+
+fn status(value: &Value) -> Result<OrgStatus, ApiError> {
+    match value.as_str() {
+        Some("active") => Ok(OrgStatus::Active),
+        Some("suspended") => Ok(OrgStatus::Suspended),
+        _ => Err(ApiError::invalid_request(
+            "status must be 'active' or 'suspended'",
+        )),
+    }
+}
+
+/// Parses `POST /v1/organizations` into a new record with id `id`, created at `now_ms`.
+pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord, ApiError> {
+    let map = object(body, &["name", "plan"])?;
+    let name = org_name(
+        map.get("name")
+            .ok_or_else(|| ApiError::invalid_request("name is required"))?,
+    )?;
+    let plan = plan(
+        map.get("plan")
+            .ok_or_else(|| ApiError::invalid_request("plan is required"))?,
+    )?;
+    Ok(OrgRecord {
+        id,
+        name,
+        plan,
+        status: OrgStatus::Active,
+        created_ms: now_ms,
+    })
+}
+
+/// Parses `PATCH /v1/organizations/{id}`.
+pub fn parse_org_patch(body: &[u8]) -> Result<OrgPatch, ApiError> {
+    const FIELDS: [&str; 3] = ["name", "plan", "status"];
+    let map = object(body, &FIELDS)?;
+    if map.is_empty() {
+        return Err(ApiError::invalid_request(
+            "The body must change at least one of name, plan, status",
+        ));
+    }
+    Ok(OrgPatch {
+        name: map.get("name").map(org_name).transpose()?,
+        plan: map.get("plan").map(plan).transpose()?,
+        status: map.get("status").map(status).transpose()?,
+    })
+}
+
+impl OrgPatch {
+    /// Applies the patch; returns the audit `changes` when anything changed.
+    pub fn apply(&self, record: &mut OrgRecord) -> Option<Map<String, Value>> {
+        let before = record.view();
+        if let Some(name) = &self.name {
+            record.name = name.clone();
+        }
+        if let Some(plan) = self.plan {
+            record.plan = plan;
+        }
+        if let Some(status) = self.status {
+            record.status = status;
+        }
+        changes(&before, &record.view(), &[])
+    }
+}
+
+/// Who did something: the root key, or a key of the organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Actor {
+    /// The operator's root key.
+    Root,
+    /// An admin key.
+    Key {
+        /// Which.
+        #[serde(rename = "keyId")]
+        key_id: KeyId,
+    },
+}
+
+/// What an event is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditTarget {
+    /// `api_key` or `organization`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its id.
+    pub id: String,
+}
+
+impl AuditTarget {
+    /// A key.
+    pub fn key(id: KeyId) -> AuditTarget {
+        AuditTarget {
+            kind: "api_key".into(),
+            id: id.to_string(),
+        }
+    }
+
+    /// An organization.
+    pub fn org(id: OrgId) -> AuditTarget {
+        AuditTarget {
+            kind: "organization".into(),
+            id: id.to_string(),
+        }
+    }
+}
+
+/// An event before its guard gives it an id and a time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditDraft {
+    /// Who.
+    pub actor: Actor,
+    /// `api_key.created`, `api_key.updated`, `api_key.revoked`, `api_key.rolled`,
+    /// `organization.created`, `organization.updated`.
+    pub action: String,
+    /// On what.
+    pub target: AuditTarget,
+    /// Before and after of each changed field; never a secret or a hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Map<String, Value>>,
+}
+
+/// An event of the audit log, as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// `evt_…`, increasing within an organization.
+    pub id: String,
+    /// When.
+    pub at: Timestamp,
+    /// Who.
+    pub actor: Actor,
+    /// What.
+    pub action: String,
+    /// On what.
+    pub target: AuditTarget,
+    /// Before and after of each changed field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Map<String, Value>>,
+}
+
+impl AuditEvent {
+    /// The event numbered `seq` in its organization, recorded at `at_ms`.
+    pub fn new(draft: AuditDraft, seq: u64, at_ms: u64) -> AuditEvent {
+        AuditEvent {
+            id: format!("evt_{seq:016}"),
+            at: Timestamp(at_ms),
+            actor: draft.actor,
+            action: draft.action,
+            target: draft.target,
+            changes: draft.changes,
+        }
+    }
+}
+
+/// `{"field": {"before": …, "after": …}}` for every top-level field that differs
+/// between two views, skipping `skip`; `None` when nothing did.
+pub fn changes(
+    before: &impl Serialize,
+    after: &impl Serialize,
+    skip: &[&str],
+) -> Option<Map<String, Value>> {
+    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
+        (serde_json::to_value(before), serde_json::to_value(after))
+    else {
+        return None;
+    };
+    let mut changed = Map::new();
+    for (field, new) in &after {
+        if skip.contains(&field.as_str()) {
+            continue;
+        }
+        let old = before.get(field).cloned().unwrap_or(Value::Null);
+        if &old != new {
+            changed.insert(
+                field.clone(),
+                serde_json::json!({ "before": old, "after": new }),
+            );
+        }
+    }
+    (!changed.is_empty()).then_some(changed)
+}
+
+/// Everything the worker can ask an organization's guard.
+// A message on the wire, made and moved once per call: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrgInput {
+    /// Store a new organization.
+    Create {
+        /// Its record.
+        record: OrgRecord,
+        /// Who creates it.
+        actor: Actor,
+    },
+    /// Its record; `default` stands in for the default organization never written.
+    Get {
+        /// The default organization's record, when this is it.
+        default: Option<OrgRecord>,
+    },
+    /// Change it (the root key only).
+    Patch {
+        /// The change.
+        patch: OrgPatch,
+        /// Who.
+        actor: Actor,
+        /// The default organization's record, when this is it.
+        default: Option<OrgRecord>,
+    },
+    /// Keys' new views and the events that changed them.
+    Record {
+        /// Views to store.
+        entries: Vec<DirectoryEntry>,
+        /// Events to append.
+        events: Vec<AuditDraft>,
+    },
+    /// A page of its keys; only test keys for a test-mode caller.
+    ListKeys {
+        /// Page size and cursor.
+        query: ListQuery,
+        /// Only keys of this type.
+        only: Option<KeyType>,
+    },
+    /// A page of its audit log, newest first.
+    ListAudit {
+        /// Page size and cursor.
+        query: ListQuery,
+    },
+}
+
+/// An organization guard's answers.
+// A message on the wire, made and moved once per call: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OrgAnswer {
+    /// The record.
+    Org(OrgRecord),
+    /// Changed: the record, and every key that must learn the new terms.
+    Patched {
+        /// The record after the change.
+        record: OrgRecord,
+        /// Its keys.
+        keys: Vec<KeyId>,
+    },
+    /// Stored.
+    Recorded,
+    /// A page of keys.
+    Keys(ListPage<KeyView>),
+    /// A page of events.
+    Audit(ListPage<AuditEvent>),
+    /// No such organization.
+    NotFound,
+    /// The id is taken (creating).
+    IdTaken,
+    /// The cursor is not one this listing gave out.
+    BadCursor,
+}
+
+impl ListQuery {
+    /// The cursor as the number an audit page gave out (`None`: the newest page).
+    pub fn audit_cursor(&self) -> Result<Option<u64>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| c.parse::<u64>().map_err(|_| bad_cursor()))
+            .transpose()
+    }
+
+    /// The cursor as the key id a keys page ended with.
+    pub fn key_cursor(&self) -> Result<Option<KeyId>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| KeyId::parse(c).ok_or_else(bad_cursor))
+            .transpose()
+    }
+}
+
+/// 400 for a cursor no listing gave out.
+pub fn bad_cursor() -> ApiError {
+    ApiError::invalid_request("cursor is not one a previous page returned")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_769_076_000_000;
+
+    #[test]
+    fn ids_parse_and_generate() {
+        let id = OrgId::generate(&[7; RANDOM_BYTES_FOR_ORG]);
+        assert_eq!(OrgId::parse(&id.to_string()), Some(id));
+        assert_eq!(OrgId::parse("org_000000000default"), Some(OrgId::DEFAULT));
+        assert_eq!(OrgId::parse("org_short"), None);
+        assert_eq!(OrgId::parse("key_000000000default"), None);
+        assert_eq!(OrgId::parse("org_00000000000000-0"), None);
+    }
+
+    #[test]
+    fn create_and_patch_bodies_name_their_fields() {
+        let id = OrgId::generate(&[1; RANDOM_BYTES_FOR_ORG]);
+        let org =
+            parse_org_create(br#"{"name":"Acme","plan":"professional"}"#, id, NOW).expect("valid");
+        assert_eq!(
+            (org.plan, org.status),
+            (Plan::Professional, OrgStatus::Active)
+        );
+        for (body, needle) in [
+            (r#"{"name":"Acme","plan":"gold"}"#, "plan must be"),
+            (r#"{"name":"Acme"}"#, "plan is required"),
+            (r#"{"plan":"starter"}"#, "name is required"),
+            (r#"{"name":"","plan":"starter"}"#, "name must be 1 to"),
+            (
+                r#"{"name":"a","plan":"starter","x":1}"#,
+                "Unknown field 'x'",
+            ),
+        ] {
+            let err = parse_org_create(body.as_bytes(), id, NOW).expect_err(body);
+            assert_eq!(err.status, 400);
+            assert!(err.details.contains(needle), "{body}: {}", err.details);
+        }
+        let mut record = org.clone();
+        let patch = parse_org_patch(br#"{"plan":"starter","status":"suspended"}"#).expect("valid");
+        let changed = patch.apply(&mut record).expect("changed");
+        assert_eq!(record.terms().status, OrgStatus::Suspended);
+        assert_eq!(
+            changed["plan"],
+            serde_json::json!({"before": "professional", "after": "starter"})
+        );
+        assert!(!changed.contains_key("name"));
+        assert!(parse_org_patch(b"{}").is_err());
+        assert!(parse_org_patch(br#"{"status":"gone"}"#).is_err());
+    }
+
+    #[test]
+    fn actors_and_events_have_the_documented_shape() {
+        let key = KeyId::parse("key_0123456789abcdef").expect("id");
+        let draft = AuditDraft {
+            actor: Actor::Key { key_id: key },
+            action: "api_key.revoked".into(),
+            target: AuditTarget::key(key),
+            changes: None,
+        };
+        let event = serde_json::to_value(AuditEvent::new(draft, 7, NOW)).expect("json");
+        assert_eq!(
+            event,
+            serde_json::json!({
+                "id": "evt_0000000000000007",
+                "at": "2026-01-22T10:00:00Z",
+                "actor": {"type": "key", "keyId": "key_0123456789abcdef"},
+                "action": "api_key.revoked",
+                "target": {"type": "api_key", "id": "key_0123456789abcdef"},
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(Actor::Root).expect("json"),
+            serde_json::json!({"type": "root"})
+        );
+    }
+
+    #[test]
+    fn changes_list_only_what_differs() {
+        let a = serde_json::json!({"name": "a", "rateLimit": 5, "lastUsedAt": null});
+        let b = serde_json::json!({"name": "b", "rateLimit": 5, "lastUsedAt": "x"});
+        let c = changes(&a, &b, &["lastUsedAt"]).expect("changed");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c["name"], serde_json::json!({"before": "a", "after": "b"}));
+        assert_eq!(changes(&a, &a, &[]), None);
+    }
+
+    #[test]
+    fn cursors_are_checked() {
+        let q = |c: &str| ListQuery {
+            limit: 10,
+            cursor: Some(c.into()),
+        };
+        assert_eq!(q("12").audit_cursor(), Ok(Some(12)));
+        assert!(q("x").audit_cursor().is_err());
+        assert!(q("key_0123456789abcdef").key_cursor().is_ok());
+        assert!(q("nope").key_cursor().is_err());
+    }
+}

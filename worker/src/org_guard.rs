@@ -1,0 +1,282 @@
+//! `OrgGuard`: one Durable Object per organization. It holds the organization's record,
+//! the exact list of its keys (their views, so a key created a moment ago is listed at
+//! once) and its audit log (the newest `AUDIT_MAX_EVENTS`). Validation, views and
+//! changes are core's (`scopien_auth::org`); this file stores and queries.
+
+use scopien_auth::admin::ListQuery;
+use scopien_auth::org::{AuditDraft, AuditEvent, OrgAnswer, OrgInput, OrgRecord, AUDIT_MAX_EVENTS};
+use scopien_auth::view::{KeyView, ListPage};
+use scopien_auth::{KeyId, KeyType};
+use serde::Deserialize;
+use std::cell::Cell;
+use worker::{
+    durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
+    State,
+};
+
+#[durable_object]
+pub struct OrgGuard {
+    state: State,
+    /// The tables exist (once per object).
+    tables_ready: Cell<bool>,
+}
+
+#[derive(Deserialize)]
+struct Value {
+    value: String,
+}
+
+impl OrgGuard {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    /// Whether anything was ever written here; reads of an unknown organization create
+    /// nothing.
+    fn has_tables(&self) -> Result<bool> {
+        if self.tables_ready.get() {
+            return Ok(true);
+        }
+        let found: Vec<serde_json::Value> = self
+            .sql()
+            .exec(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'org'",
+                None,
+            )?
+            .to_array()?;
+        self.tables_ready.set(!found.is_empty());
+        Ok(!found.is_empty())
+    }
+
+    fn ensure_tables(&self) -> Result<()> {
+        if self.has_tables()? {
+            return Ok(());
+        }
+        let sql = self.sql();
+        sql.exec("CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, key_type TEXT NOT NULL, value TEXT NOT NULL)", None)?;
+        sql.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, value TEXT NOT NULL)", None)?;
+        // Last: its presence says the others exist.
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS org (id INTEGER PRIMARY KEY, value TEXT NOT NULL)",
+            None,
+        )?;
+        self.tables_ready.set(true);
+        Ok(())
+    }
+
+    fn record(&self) -> Result<Option<OrgRecord>> {
+        if !self.has_tables()? {
+            return Ok(None);
+        }
+        let rows: Vec<Value> = self
+            .sql()
+            .exec("SELECT value FROM org WHERE id = 1", None)?
+            .to_array()?;
+        rows.first()
+            .map(|row| serde_json::from_str(&row.value).map_err(worker::Error::from))
+            .transpose()
+    }
+
+    fn put_record(&self, record: &OrgRecord) -> Result<()> {
+        self.ensure_tables()?;
+        self.sql().exec(
+            "INSERT OR REPLACE INTO org (id, value) VALUES (1, ?)",
+            vec![SqlStorageValue::from(serde_json::to_string(record)?)],
+        )?;
+        Ok(())
+    }
+
+    fn append(&self, events: Vec<AuditDraft>, now_ms: u64) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.ensure_tables()?;
+        let sql = self.sql();
+        #[derive(Deserialize)]
+        struct Next {
+            next: i64,
+        }
+        for draft in events {
+            let rows: Vec<Next> = sql
+                .exec("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM audit", None)?
+                .to_array()?;
+            let seq = rows.first().map_or(1, |r| r.next);
+            let event = AuditEvent::new(draft, u64::try_from(seq).unwrap_or(0), now_ms);
+            sql.exec(
+                "INSERT INTO audit (seq, value) VALUES (?, ?)",
+                vec![
+                    SqlStorageValue::from(seq),
+                    SqlStorageValue::from(serde_json::to_string(&event)?),
+                ],
+            )?;
+        }
+        // Bounded: the newest AUDIT_MAX_EVENTS stay.
+        sql.exec(
+            "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?",
+            vec![SqlStorageValue::from(AUDIT_MAX_EVENTS as i64)],
+        )?;
+        Ok(())
+    }
+
+    fn all_keys(&self) -> Result<Vec<KeyId>> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        if !self.has_tables()? {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<Id> = self.sql().exec("SELECT id FROM keys", None)?.to_array()?;
+        Ok(rows.iter().filter_map(|r| KeyId::parse(&r.id)).collect())
+    }
+
+    fn list_keys(
+        &self,
+        query: &ListQuery,
+        only: Option<KeyType>,
+        now_ms: u64,
+    ) -> Result<OrgAnswer> {
+        let Ok(after) = query.key_cursor() else {
+            return Ok(OrgAnswer::BadCursor);
+        };
+        if !self.has_tables()? {
+            return Ok(OrgAnswer::Keys(ListPage::new(Vec::new(), None, true)));
+        }
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
+        let rows: Vec<Value> = match only {
+            Some(key_type) => self.sql().exec(
+                "SELECT value FROM keys WHERE id > ? AND key_type = ? ORDER BY id LIMIT ?",
+                vec![after.into(), key_type.as_str().into(), limit.into()],
+            )?,
+            None => self.sql().exec(
+                "SELECT value FROM keys WHERE id > ? ORDER BY id LIMIT ?",
+                vec![after.into(), limit.into()],
+            )?,
+        }
+        .to_array()?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut view: KeyView = serde_json::from_str(&row.value)?;
+            view.refresh_status(now_ms);
+            views.push(view);
+        }
+        let complete = views.len() as u64 <= query.limit;
+        views.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        let cursor = views.last().map(|v| v.id.to_string());
+        Ok(OrgAnswer::Keys(ListPage::new(views, cursor, complete)))
+    }
+
+    fn list_audit(&self, query: &ListQuery) -> Result<OrgAnswer> {
+        let Ok(before) = query.audit_cursor() else {
+            return Ok(OrgAnswer::BadCursor);
+        };
+        if !self.has_tables()? {
+            return Ok(OrgAnswer::Audit(ListPage::new(Vec::new(), None, true)));
+        }
+        let before = before.map_or(i64::MAX, |s| i64::try_from(s).unwrap_or(i64::MAX));
+        let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
+        #[derive(Deserialize)]
+        struct Row {
+            seq: i64,
+            value: String,
+        }
+        let rows: Vec<Row> = self
+            .sql()
+            .exec(
+                "SELECT seq, value FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+                vec![before.into(), limit.into()],
+            )?
+            .to_array()?;
+        let complete = rows.len() as u64 <= query.limit;
+        let page: Vec<&Row> = rows
+            .iter()
+            .take(usize::try_from(query.limit).unwrap_or(usize::MAX))
+            .collect();
+        let cursor = page.last().map(|r| r.seq.to_string());
+        let events = page
+            .iter()
+            .map(|r| serde_json::from_str(&r.value))
+            .collect::<std::result::Result<Vec<AuditEvent>, _>>()?;
+        Ok(OrgAnswer::Audit(ListPage::new(events, cursor, complete)))
+    }
+
+    fn step(&self, input: OrgInput) -> Result<OrgAnswer> {
+        let now = worker::Date::now().as_millis();
+        Ok(match input {
+            OrgInput::Create { record, actor } => {
+                if self.record()?.is_some() {
+                    return Ok(OrgAnswer::IdTaken);
+                }
+                self.put_record(&record)?;
+                let event = scopien_auth::org::AuditDraft {
+                    actor,
+                    action: "organization.created".into(),
+                    target: scopien_auth::org::AuditTarget::org(record.id),
+                    changes: None,
+                };
+                self.append(vec![event], now)?;
+                OrgAnswer::Org(record)
+            }
+            OrgInput::Get { default } => match self.record()?.or(default) {
+                Some(record) => OrgAnswer::Org(record),
+                None => OrgAnswer::NotFound,
+            },
+            OrgInput::Patch {
+                patch,
+                actor,
+                default,
+            } => {
+                let Some(mut record) = self.record()?.or(default) else {
+                    return Ok(OrgAnswer::NotFound);
+                };
+                if let Some(changes) = patch.apply(&mut record) {
+                    self.put_record(&record)?;
+                    let event = scopien_auth::org::AuditDraft {
+                        actor,
+                        action: "organization.updated".into(),
+                        target: scopien_auth::org::AuditTarget::org(record.id),
+                        changes: Some(changes),
+                    };
+                    self.append(vec![event], now)?;
+                }
+                OrgAnswer::Patched {
+                    keys: self.all_keys()?,
+                    record,
+                }
+            }
+            OrgInput::Record { entries, events } => {
+                self.ensure_tables()?;
+                for entry in entries {
+                    self.sql().exec(
+                        "INSERT OR REPLACE INTO keys (id, key_type, value) VALUES (?, ?, ?)",
+                        vec![
+                            entry.view.id.to_string().into(),
+                            entry.view.key_type.as_str().into(),
+                            serde_json::to_string(&entry.view)?.into(),
+                        ],
+                    )?;
+                }
+                self.append(events, now)?;
+                OrgAnswer::Recorded
+            }
+            OrgInput::ListKeys { query, only } => self.list_keys(&query, only, now)?,
+            OrgInput::ListAudit { query } => self.list_audit(&query)?,
+        })
+    }
+}
+
+impl DurableObject for OrgGuard {
+    fn new(state: State, _env: Env) -> Self {
+        Self {
+            state,
+            tables_ready: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let input: OrgInput = serde_json::from_str(&req.text().await?)?;
+        let answer = self.step(input)?;
+        Response::from_bytes(serde_json::to_vec(&answer)?)
+    }
+}

@@ -1,0 +1,140 @@
+//! The organizations API (`/v1/organizations…`, the root key's, with read access for an
+//! organization's own admins) and the audit log (`/v1/audit-log`). Each organization's
+//! guard holds its record, keys and events; KV lists organizations for the operator.
+
+use crate::http::{self, or_respond};
+use crate::{config, directory, guard_client, keys_api};
+use scopien_auth::admin::{Caller, ListQuery};
+use scopien_auth::org::{
+    parse_org_create, parse_org_patch, OrgAnswer, OrgId, OrgInput, OrgRecord, RANDOM_BYTES_FOR_ORG,
+};
+use scopien_auth::route::Route;
+use scopien_auth::{admin, ApiError, Method, Plan};
+use worker::{Env, Response, Result, Url};
+
+/// An admitted request to these endpoints, its body already read.
+pub(crate) struct Call<'a> {
+    pub(crate) route: &'a Route<'a>,
+    pub(crate) method: &'a Method,
+    pub(crate) url: &'a Url,
+    pub(crate) body: &'a [u8],
+    pub(crate) caller: Caller,
+    pub(crate) now_ms: u64,
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found("No organization with that id")
+}
+
+/// The record of organization `id` (the default one, on `PLAN`, until someone changes
+/// it), or `None` when there is no such organization.
+pub(crate) async fn get(env: &Env, id: OrgId, default_plan: Plan) -> Result<Option<OrgRecord>> {
+    let default = (id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));
+    match guard_client::org(env, id, &OrgInput::Get { default }).await? {
+        OrgAnswer::Org(record) => Ok(Some(record)),
+        _ => Ok(None),
+    }
+}
+
+fn query(url: &Url) -> std::result::Result<(ListQuery, Option<OrgId>), ApiError> {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    ListQuery::parse_scoped(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+/// Answers `/v1/organizations…` and `/v1/audit-log`.
+pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
+    let default_plan = or_respond!(config::plan(env));
+    let caller = &call.caller;
+    match (call.route, call.method) {
+        (Route::AuditLog, _) => {
+            let (query, named) = or_respond!(query(call.url));
+            let org = match (caller.organization, named) {
+                (Some(mine), Some(named)) if mine != named => return http::error(&not_found()),
+                (Some(mine), _) => mine,
+                (None, Some(named)) => named,
+                (None, None) => {
+                    return http::error(&ApiError::invalid_request(
+                        "organizationId is required: the root key reads one organization's audit log at a time",
+                    ))
+                }
+            };
+            match guard_client::org(env, org, &OrgInput::ListAudit { query }).await? {
+                OrgAnswer::Audit(page) => http::json(200, &page),
+                OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
+                _ => http::error(&not_found()),
+            }
+        }
+        (Route::Orgs, _) if !caller.is_root() => {
+            http::error(&ApiError::root_only("create or list organizations"))
+        }
+        (Route::Orgs, Method::Get) => {
+            let (query, named) = or_respond!(query(call.url));
+            if named.is_some() {
+                return http::error(&ApiError::invalid_request(
+                    "Unknown query parameter 'organizationId'; allowed are limit and cursor",
+                ));
+            }
+            http::json(200, &directory::list_orgs(env, query).await?)
+        }
+        (Route::Orgs, _) => create(env, &call).await,
+        (Route::Org(id), _) if !caller.sees_org(*id) => http::error(&not_found()),
+        (Route::Org(id), Method::Get) => match get(env, *id, default_plan).await? {
+            Some(record) => http::json(200, &record.view()),
+            None => http::error(&not_found()),
+        },
+        (Route::Org(_), _) if !caller.is_root() => {
+            http::error(&ApiError::root_only("change an organization or its plan"))
+        }
+        (Route::Org(id), _) => {
+            let patch = or_respond!(parse_org_patch(call.body));
+            let default = (*id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));
+            let input = OrgInput::Patch {
+                patch,
+                actor: caller.actor,
+                default,
+            };
+            let (record, keys) = match guard_client::org(env, *id, &input).await? {
+                OrgAnswer::Patched { record, keys } => (record, keys),
+                _ => return http::error(&not_found()),
+            };
+            // Every key holds its organization's terms: all of them learn the change
+            // before this answers.
+            keys_api::set_terms(env, keys, record.terms(), default_plan).await?;
+            directory::write_org(env, &record.view()).await;
+            http::json(200, &record.view())
+        }
+        _ => http::error(&ApiError::not_found("No such organizations endpoint")),
+    }
+}
+
+async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
+    for _ in 0..admin::CREATE_ATTEMPTS {
+        let mut random = [0u8; RANDOM_BYTES_FOR_ORG];
+        getrandom::fill(&mut random)
+            .map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+        let record = or_respond!(parse_org_create(
+            call.body,
+            OrgId::generate(&random),
+            call.now_ms
+        ));
+        let input = OrgInput::Create {
+            actor: call.caller.actor,
+            record: record.clone(),
+        };
+        match guard_client::org(env, record.id, &input).await? {
+            OrgAnswer::Org(record) => {
+                directory::write_org(env, &record.view()).await;
+                return http::json(201, &record.view());
+            }
+            OrgAnswer::IdTaken => continue,
+            _ => {
+                return Err(worker::Error::RustError(
+                    "organization guard answered another input".into(),
+                ))
+            }
+        }
+    }
+    http::error(&ApiError::service_unavailable(
+        "Could not allocate an organization id; retry",
+    ))
+}
