@@ -13,5 +13,12 @@ if [ ! -f .dev.vars ]; then
   echo "    export SCOPIEN_ROOT_KEY=$key"
   echo
 fi
+if ! grep -q '^IDENTITY_SIGNING_KEY=' .dev.vars; then
+  umask 077
+  printf "IDENTITY_SIGNING_KEY='%s'\n" "$(node scripts/identity-key.mjs)" >> .dev.vars
+  echo "  Added IDENTITY_SIGNING_KEY to .dev.vars: origins verify X-Scopien-Identity against"
+  echo "  http://127.0.0.1:${PORT:-8787}/.well-known/jwks.json"
+  echo
+fi
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false SCOPIEN_SKIP_BUILD=1
 exec wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false

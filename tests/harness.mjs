@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeKey } from "../scripts/root-key.mjs";
+import { makeIdentityKey } from "../scripts/identity-key.mjs";
 
-export { makeKey };
+export { makeKey, makeIdentityKey };
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BUILD = join(ROOT, "worker", "build");
 
@@ -33,7 +34,13 @@ export default { fetch() { return new Response("faults"); } };
  * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard with a faulty
  * one; `brokenKv: true` binds KEYS to something that is not a KV namespace. .dev.vars is
  * never used. Everything the runtime logs is kept in `logs`. */
-export async function startGateway({ vars = {}, rootKey = makeKey("live"), guard, brokenKv } = {}) {
+export async function startGateway({
+  vars = {},
+  rootKey = makeKey("live"),
+  identityKey = makeIdentityKey(),
+  guard,
+  brokenKv,
+} = {}) {
   if (!existsSync(join(BUILD, "index.js"))) {
     throw new Error("worker/build is missing: run `npm run build` (npm test does)");
   }
@@ -41,6 +48,8 @@ export async function startGateway({ vars = {}, rootKey = makeKey("live"), guard
   const bindings = { ...workerOptions.bindings, ...vars };
   delete bindings.SCOPIEN_ROOT_KEY; // from a developer's .dev.vars: never in tests
   if (rootKey) bindings.SCOPIEN_ROOT_KEY = rootKey;
+  delete bindings.IDENTITY_SIGNING_KEY;
+  if (identityKey) bindings.IDENTITY_SIGNING_KEY = identityKey;
   const durableObjects = { ...workerOptions.durableObjects };
   if (guard) {
     const className = guard === "slow" ? "SlowGuard" : "ThrowingGuard";
@@ -93,6 +102,7 @@ export async function startGateway({ vars = {}, rootKey = makeKey("live"), guard
     url,
     mf,
     rootKey,
+    identityKey,
     state,
     logs,
     async stop() {

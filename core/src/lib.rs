@@ -29,6 +29,7 @@ pub mod credential;
 pub mod error;
 pub mod guard;
 pub mod headers;
+pub mod identity;
 pub mod key;
 pub mod method;
 pub mod org;

@@ -1,5 +1,6 @@
 //! The deployment's configuration, read from bindings. Binding names match wrangler.toml.
 
+use scopien_auth::identity::{parse_previous_keys, PublicJwk, SigningKey};
 use scopien_auth::root::RootKey;
 use scopien_auth::throttle::ThrottlePolicy;
 use scopien_auth::{ApiError, KeyType, Plan};
@@ -20,6 +21,8 @@ const AUTH_FAILURE_BLOCK_SECONDS: &str = "AUTH_FAILURE_BLOCK_SECONDS";
 const GUARD_TIMEOUT_MS: &str = "GUARD_TIMEOUT_MS";
 const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
+const IDENTITY_SIGNING_KEY: &str = "IDENTITY_SIGNING_KEY";
+const IDENTITY_PREVIOUS_KEYS: &str = "IDENTITY_PREVIOUS_KEYS";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
 const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
@@ -39,6 +42,8 @@ fn text(env: &Env, name: &str) -> Option<String> {
 struct Settings {
     plan: Result<Plan, ApiError>,
     root: Result<Option<RootKey>, ApiError>,
+    identity: Result<Option<SigningKey>, ApiError>,
+    previous_keys: Result<Vec<PublicJwk>, ApiError>,
     origin: Option<String>,
     sandbox_origin: Option<String>,
     throttle: ThrottlePolicy,
@@ -65,6 +70,11 @@ impl Settings {
                 )
             }),
             root: text(env, ROOT_KEY).map(|t| RootKey::parse(&t)).transpose(),
+            identity: text(env, IDENTITY_SIGNING_KEY)
+                .map(|t| SigningKey::parse(&t))
+                .transpose(),
+            previous_keys: text(env, IDENTITY_PREVIOUS_KEYS)
+                .map_or(Ok(Vec::new()), |t| parse_previous_keys(&t)),
             origin: text(env, ORIGIN_URL),
             sandbox_origin: text(env, SANDBOX_ORIGIN_URL),
             throttle: ThrottlePolicy {
@@ -89,6 +99,23 @@ pub(crate) fn plan(env: &Env) -> Result<Plan, ApiError> {
 /// The root key, when one is configured. A malformed one is refused, never used.
 pub(crate) fn root_key(env: &Env) -> Result<Option<RootKey>, ApiError> {
     settings(env).root.clone()
+}
+
+/// The key that signs the identity assertion, when one is configured. A malformed one
+/// is a fault: nothing is forwarded without the assertion an origin may rely on.
+pub(crate) fn identity(env: &Env) -> worker::Result<Option<SigningKey>> {
+    settings(env)
+        .identity
+        .clone()
+        .map_err(|e| worker::Error::RustError(e.details))
+}
+
+/// The published key set: the signing key's public half and any previous ones.
+pub(crate) fn jwks(env: &Env) -> Result<scopien_auth::identity::Jwks, ApiError> {
+    let settings = settings(env);
+    let current = settings.identity.as_ref().map_err(Clone::clone)?.as_ref();
+    let previous = settings.previous_keys.as_ref().map_err(Clone::clone)?;
+    Ok(scopien_auth::identity::Jwks::new(current, previous))
 }
 
 /// Where requests of a key type go; `None` means answer with an echo.

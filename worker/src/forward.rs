@@ -2,8 +2,9 @@
 
 use crate::http;
 use scopien_auth::guard::Admitted;
+use scopien_auth::identity::IDENTITY_HEADER;
 use scopien_auth::{ApiError, KeyId, Method};
-use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
+use worker::{Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
 
 /// Headers a client may not set: the gateway owns them.
 const OWN_HEADER_PREFIX: &str = "x-scopien-";
@@ -25,18 +26,42 @@ fn forwarded_headers(req: &Request, id: KeyId, admitted: &Admitted) -> Result<He
     Ok(headers)
 }
 
+/// An admitted request to forward.
+pub(crate) struct Forwarded<'a> {
+    pub(crate) url: &'a Url,
+    pub(crate) method: &'a Method,
+    /// Already read, bounded.
+    pub(crate) body: Vec<u8>,
+    pub(crate) id: KeyId,
+    pub(crate) admitted: &'a Admitted,
+    pub(crate) now_ms: u64,
+}
+
 /// Forwards `req` to `origin` with its method (exactly as sent), path, query and body
-/// (already read, bounded) unchanged.
+/// unchanged, and the signed identity of its key.
 pub(crate) async fn forward(
     req: &Request,
-    url: &Url,
-    method: &Method,
-    body: Vec<u8>,
+    env: &Env,
     origin: Option<String>,
-    id: KeyId,
-    admitted: &Admitted,
+    Forwarded {
+        url,
+        method,
+        body,
+        id,
+        admitted,
+        now_ms,
+    }: Forwarded<'_>,
 ) -> Result<Response> {
     let headers = forwarded_headers(req, id, admitted)?;
+    if let Some(origin) = &origin {
+        let issuer = url.origin().ascii_serialization();
+        let audience = origin.trim_end_matches('/');
+        if let Some(token) =
+            crate::identity::assertion(env, id, admitted, &issuer, audience, now_ms).await?
+        {
+            headers.set(IDENTITY_HEADER, &token)?;
+        }
+    }
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),

@@ -19,6 +19,7 @@ mod forward;
 mod guard;
 mod guard_client;
 mod http;
+mod identity;
 mod keys_api;
 mod org_guard;
 mod orgs_api;
@@ -55,8 +56,13 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 /// The paths that need no key.
-fn public(path: &str) -> Option<Result<Response>> {
+fn public(path: &str, env: &Env) -> Option<Result<Response>> {
     match path {
+        "/.well-known/jwks.json" => Some(match config::jwks(env) {
+            Ok(jwks) => http::json(200, &jwks)
+                .and_then(|r| http::with_headers(r, [("Cache-Control", "public, max-age=300")])),
+            Err(err) => http::error(&err),
+        }),
         "/openapi.json" => Some(
             http::json_text(200, OPENAPI_JSON.to_owned())
                 .and_then(|r| http::with_headers(r, [("Cache-Control", "public, max-age=300")])),
@@ -68,6 +74,7 @@ fn public(path: &str) -> Option<Result<Response>> {
                 "version": env!("CARGO_PKG_VERSION"),
                 "authTest": "/v1/auth/test",
                 "openapi": "/openapi.json",
+                "jwks": "/.well-known/jwks.json",
             }),
         )),
         _ => None,
@@ -90,7 +97,7 @@ fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, Ap
 
 async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
     let url = req.url()?;
-    if let Some(response) = public(url.path()) {
+    if let Some(response) = public(url.path(), env) {
         return response;
     }
     // An address refused for failed authentications gets 429 before any storage call.
@@ -159,7 +166,15 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         Route::AuthTest => http::json(200, &admitted.auth_test_view(key.id()))?,
         Route::Upstream { .. } => {
             let origin = config::origin(env, admitted.key_type);
-            forward::forward(req, &url, &method, body, origin, key.id(), &admitted).await?
+            let request = forward::Forwarded {
+                url: &url,
+                method: &method,
+                body,
+                id: key.id(),
+                admitted: &admitted,
+                now_ms,
+            };
+            forward::forward(req, env, origin, request).await?
         }
         Route::Orgs | Route::Org(_) | Route::AuditLog => {
             let call = orgs_api::Call {

@@ -1,0 +1,317 @@
+//! The identity the gateway asserts to the origin: a JWT (EdDSA over Ed25519, with a
+//! `kid`) in `X-Scopien-Identity`, verifiable against `/.well-known/jwks.json`. Core
+//! builds the claims, the signing input and the key set; the signature itself is the
+//! runtime's (WebCrypto), since core holds no key material and does no I/O.
+
+use crate::error::ApiError;
+use crate::guard::Admitted;
+use crate::key::{hash_hex, KeyId};
+use crate::scope::Grants;
+use serde::{Deserialize, Serialize};
+
+/// How long an assertion is valid, in seconds.
+pub const IDENTITY_TTL_S: u64 = 300;
+/// A cached assertion is reused only while at least this many seconds of it are left,
+/// so an origin never receives one about to expire.
+pub const IDENTITY_REUSE_MARGIN_S: u64 = 60;
+/// The header that carries it.
+pub const IDENTITY_HEADER: &str = "X-Scopien-Identity";
+
+/// A public Ed25519 key as a JWK (RFC 8037).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    /// `OKP`
+    pub kty: String,
+    /// `Ed25519`
+    pub crv: String,
+    /// The public key, base64url.
+    pub x: String,
+    /// Its id.
+    pub kid: String,
+    /// `EdDSA`
+    #[serde(default = "eddsa")]
+    pub alg: String,
+    /// `sig`
+    #[serde(rename = "use", default = "sig")]
+    pub use_: String,
+}
+
+fn eddsa() -> String {
+    "EdDSA".into()
+}
+
+fn sig() -> String {
+    "sig".into()
+}
+
+/// The gateway's signing key, from the `IDENTITY_SIGNING_KEY` secret (a private Ed25519
+/// JWK: `{"kty":"OKP","crv":"Ed25519","d":…,"x":…,"kid"?:…}`).
+#[derive(Clone, Debug)]
+pub struct SigningKey {
+    /// The JWK to import into WebCrypto (private: never logged, never shown).
+    pub private_jwk: serde_json::Value,
+    /// Its public half, as published.
+    pub public: PublicJwk,
+}
+
+fn is_base64url(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl SigningKey {
+    /// Parses the secret. The `kid` defaults to a digest of the public key, so a rotated
+    /// key gets a new one by itself.
+    pub fn parse(text: &str) -> Result<SigningKey, ApiError> {
+        let invalid = || {
+            ApiError::service_unavailable(
+                "IDENTITY_SIGNING_KEY is not a private Ed25519 JWK; generate one with `npm run identity-key`",
+            )
+        };
+        let jwk: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| invalid())?;
+        let field = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+        // 32-byte keys are 43 base64url chars.
+        let (Some("OKP"), Some("Ed25519"), Some(d), Some(x)) =
+            (field("kty"), field("crv"), field("d"), field("x"))
+        else {
+            return Err(invalid());
+        };
+        if !is_base64url(d, 43) || !is_base64url(x, 43) {
+            return Err(invalid());
+        }
+        let kid = match field("kid") {
+            Some(kid) if !kid.is_empty() && kid.len() <= 64 => kid.to_owned(),
+            Some(_) => return Err(invalid()),
+            None => hash_hex(x.as_bytes())[..16].to_owned(),
+        };
+        let private_jwk = serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "d": d, "x": x });
+        Ok(SigningKey {
+            private_jwk,
+            public: PublicJwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: x.to_owned(),
+                kid,
+                alg: eddsa(),
+                use_: sig(),
+            },
+        })
+    }
+}
+
+/// Parses `IDENTITY_PREVIOUS_KEYS`: a JSON array of public JWKs still published during a
+/// rotation, so origins holding tokens signed by them can verify until those expire.
+pub fn parse_previous_keys(text: &str) -> Result<Vec<PublicJwk>, ApiError> {
+    serde_json::from_str::<Vec<PublicJwk>>(text)
+        .ok()
+        .filter(|keys| {
+            keys.iter()
+                .all(|k| k.kty == "OKP" && k.crv == "Ed25519" && is_base64url(&k.x, 43))
+        })
+        .ok_or_else(|| {
+            ApiError::service_unavailable(
+                "IDENTITY_PREVIOUS_KEYS must be a JSON array of public Ed25519 JWKs",
+            )
+        })
+}
+
+/// `GET /.well-known/jwks.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwks {
+    /// The current key first, then any previous ones.
+    pub keys: Vec<PublicJwk>,
+}
+
+impl Jwks {
+    /// The published set.
+    pub fn new(current: Option<&SigningKey>, previous: &[PublicJwk]) -> Jwks {
+        Jwks {
+            keys: current
+                .map(|k| k.public.clone())
+                .into_iter()
+                .chain(previous.iter().cloned())
+                .collect(),
+        }
+    }
+}
+
+/// What the gateway asserts about an admitted request's key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The gateway.
+    pub iss: String,
+    /// The origin the request is sent to.
+    pub aud: String,
+    /// The key's id.
+    pub sub: String,
+    /// Its organization.
+    pub org_id: String,
+    /// `test` or `live`.
+    pub key_type: String,
+    /// Space-separated: `read write`, or `accounts:read opportunities:write`.
+    pub scope: String,
+    /// Issued at, unix seconds.
+    pub iat: u64,
+    /// Expires at, unix seconds (`iat` + [`IDENTITY_TTL_S`]).
+    pub exp: u64,
+}
+
+/// The `scope` claim of some grants.
+pub fn scope_claim(grants: &Grants) -> String {
+    match grants {
+        Grants::Everywhere(set) => set.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+        Grants::PerResource(map) => map
+            .iter()
+            .flat_map(|(resource, set)| {
+                set.iter()
+                    .map(move |s| format!("{resource}:{}", s.as_str()))
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+impl Claims {
+    /// The claims for key `id`, admitted as `admitted`, sent to `aud` by `iss` at
+    /// `now_ms`.
+    pub fn new(id: KeyId, admitted: &Admitted, iss: &str, aud: &str, now_ms: u64) -> Claims {
+        let iat = now_ms / 1000;
+        Claims {
+            iss: iss.to_owned(),
+            aud: aud.to_owned(),
+            sub: id.to_string(),
+            org_id: admitted.organization_id.to_string(),
+            key_type: admitted.key_type.as_str().to_owned(),
+            scope: scope_claim(&admitted.grants),
+            iat,
+            exp: iat + IDENTITY_TTL_S,
+        }
+    }
+
+    /// What must be equal for a cached assertion to be reused: everything but the times.
+    pub fn reuse_key(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}\n{}\n{}",
+            self.iss, self.aud, self.sub, self.org_id, self.key_type, self.scope
+        )
+    }
+}
+
+/// Whether an assertion expiring at `exp` (unix seconds) may still be sent at `now_ms`.
+pub fn reusable(exp: u64, now_ms: u64) -> bool {
+    exp.saturating_sub(now_ms / 1000) >= IDENTITY_REUSE_MARGIN_S
+}
+
+/// `base64url(header) "." base64url(claims)`: the bytes to sign.
+pub fn signing_input(kid: &str, claims: &Claims) -> String {
+    let header = serde_json::json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
+    let claims = serde_json::to_vec(claims).unwrap_or_default();
+    format!(
+        "{}.{}",
+        base64url(header.to_string().as_bytes()),
+        base64url(&claims)
+    )
+}
+
+/// The whole JWT: the signing input and its signature.
+pub fn finish(signing_input: &str, signature: &[u8]) -> String {
+    format!("{signing_input}.{}", base64url(signature))
+}
+
+/// Base64url without padding (RFC 7515 §2).
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+
+    #[test]
+    fn base64url_matches_rfc_4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg"),
+            ("fo", "Zm8"),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg"),
+            ("fooba", "Zm9vYmE"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64url(input.as_bytes()), expected);
+        }
+        assert_eq!(base64url(&[0xfb, 0xff]), "-_8");
+    }
+
+    #[test]
+    fn the_signing_key_parses_and_publishes_only_its_public_half() {
+        let key = SigningKey::parse(JWK).expect("valid");
+        assert_eq!(key.public.x, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        assert_eq!(key.public.kid.len(), 16);
+        let jwks = serde_json::to_string(&Jwks::new(Some(&key), &[])).expect("json");
+        assert!(
+            !jwks.contains("nWGxne"),
+            "the private part is never published"
+        );
+        assert!(jwks.contains(r#""use":"sig""#) && jwks.contains(r#""alg":"EdDSA""#));
+        for bad in ["", "{}", r#"{"kty":"RSA"}"#, &JWK.replace("OKP", "EC")] {
+            assert!(SigningKey::parse(bad).is_err(), "{bad}");
+        }
+        let err = SigningKey::parse("{}").expect_err("invalid");
+        assert!(!err.details.contains("nWGxne"));
+    }
+
+    #[test]
+    fn claims_name_the_key_its_organization_and_scopes() {
+        let grants = Grants::from_json(
+            &serde_json::json!({"opportunities": ["write"], "accounts": ["read"]}),
+        )
+        .expect("valid");
+        assert_eq!(scope_claim(&grants), "accounts:read opportunities:write");
+        let list = Grants::from_json(&serde_json::json!(["write", "read"])).expect("valid");
+        assert_eq!(scope_claim(&list), "read write");
+    }
+
+    #[test]
+    fn reuse_stops_a_minute_before_expiry() {
+        assert!(reusable(1_000_300, 1_000_000_000));
+        assert!(reusable(1_000_060, 1_000_000_999));
+        assert!(!reusable(1_000_059, 1_000_000_000));
+    }
+
+    #[test]
+    fn the_token_has_three_parts_and_the_kid() {
+        let claims = Claims {
+            iss: "https://gw".into(),
+            aud: "https://api".into(),
+            sub: "key_0123456789abcdef".into(),
+            org_id: "org_000000000default".into(),
+            key_type: "live".into(),
+            scope: "read".into(),
+            iat: 10,
+            exp: 310,
+        };
+        let input = signing_input("k1", &claims);
+        let token = finish(&input, &[1, 2, 3]);
+        assert_eq!(token.split('.').count(), 3);
+        assert!(input.starts_with(&base64url(br#"{"alg":"EdDSA","typ":"JWT","kid":"k1"}"#)));
+    }
+}

@@ -1,0 +1,98 @@
+// The identity the gateway asserts to the origin: an EdDSA JWT in X-Scopien-Identity,
+// verified here with node's own crypto against the gateway's JWKS, as an origin would.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createPublicKey, verify } from "node:crypto";
+import { startGateway, startOrigin, call, createKey, makeIdentityKey } from "./harness.mjs";
+
+let gw, origin;
+const previous = JSON.parse(makeIdentityKey());
+const previousPublic = { kty: previous.kty, crv: previous.crv, x: previous.x, kid: previous.kid };
+
+before(async () => {
+  origin = await startOrigin();
+  gw = await startGateway({
+    vars: { ORIGIN_URL: origin.url, SANDBOX_ORIGIN_URL: origin.url, IDENTITY_PREVIOUS_KEYS: JSON.stringify([previousPublic]) },
+  });
+});
+after(async () => {
+  await gw?.stop();
+  await origin?.close();
+});
+
+const part = (text) => JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
+
+/** Verifies `token` against the gateway's published keys; returns its claims. */
+async function verifyWithJwks(token) {
+  const jwks = await call(gw.url, "/.well-known/jwks.json");
+  assert.equal(jwks.status, 200);
+  const [header, payload, signature] = token.split(".");
+  const { alg, kid, typ } = part(header);
+  assert.deepEqual({ alg, typ }, { alg: "EdDSA", typ: "JWT" });
+  const jwk = jwks.json.keys.find((k) => k.kid === kid);
+  assert.ok(jwk, "the token's kid is published");
+  const key = createPublicKey({ key: jwk, format: "jwk" });
+  const ok = verify(null, Buffer.from(`${header}.${payload}`), key, Buffer.from(signature, "base64url"));
+  assert.ok(ok, "the signature verifies");
+  return part(payload);
+}
+
+test("every forwarded request carries an assertion an origin verifies against the JWKS", async () => {
+  const key = await createKey(gw, {
+    name: "identity",
+    scopes: { accounts: ["read"], opportunities: ["read", "write"] },
+  });
+  const before = Math.floor(Date.now() / 1000);
+  const res = await call(gw.url, "/v1/accounts/acc_1", {
+    key: key.key,
+    headers: { "X-Scopien-Identity": "forged.by.client" },
+  });
+  assert.equal(res.status, 200);
+  const token = origin.received.at(-1).headers["x-scopien-identity"];
+  assert.notEqual(token, "forged.by.client", "a client's own assertion never reaches the origin");
+  const claims = await verifyWithJwks(token);
+  assert.equal(claims.iss, gw.url);
+  assert.equal(claims.aud, origin.url);
+  assert.equal(claims.sub, key.id);
+  assert.equal(claims.org_id, key.organizationId);
+  assert.equal(claims.key_type, "live");
+  assert.equal(claims.scope, "accounts:read opportunities:read opportunities:write");
+  assert.ok(claims.iat >= before - 1 && claims.iat <= before + 5);
+  assert.equal(claims.exp - claims.iat, 300);
+  // A forged token with the same claims does not verify.
+  const [h, p] = token.split(".");
+  const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, scope: "admin" })).toString("base64url")}`;
+  const jwks = (await call(gw.url, "/.well-known/jwks.json")).json;
+  const pub = createPublicKey({ key: jwks.keys[0], format: "jwk" });
+  assert.ok(!verify(null, Buffer.from(tampered), pub, Buffer.from(token.split(".")[2], "base64url")));
+  assert.ok(p.length > 0);
+  // The same key with the same claims gets the same assertion while it is valid.
+  await call(gw.url, "/v1/accounts/acc_2", { key: key.key });
+  assert.equal(origin.received.at(-1).headers["x-scopien-identity"], token);
+});
+
+test("the JWKS publishes the current key and the previous ones, never a private part", async () => {
+  const jwks = await call(gw.url, "/.well-known/jwks.json");
+  assert.equal(jwks.status, 200);
+  assert.equal(jwks.json.keys.length, 2);
+  assert.equal(jwks.json.keys[1].kid, previous.kid);
+  for (const k of jwks.json.keys) {
+    assert.equal(k.d, undefined);
+    assert.deepEqual([k.kty, k.crv, k.alg, k.use], ["OKP", "Ed25519", "EdDSA", "sig"]);
+  }
+  const current = JSON.parse(gw.identityKey);
+  assert.equal(jwks.json.keys[0].x, current.x);
+  assert.ok(!jwks.text.includes(current.d));
+});
+
+test("without a signing key nothing is asserted and the JWKS is empty", async () => {
+  const bare = await startGateway({ vars: { ORIGIN_URL: origin.url }, identityKey: null });
+  try {
+    const key = await createKey(bare, { name: "bare", scopes: ["read"] });
+    assert.equal((await call(bare.url, "/v1/accounts", { key: key.key })).status, 200);
+    assert.equal(origin.received.at(-1).headers["x-scopien-identity"], undefined);
+    assert.deepEqual((await call(bare.url, "/.well-known/jwks.json")).json, { keys: [] });
+  } finally {
+    await bare.stop();
+  }
+});
