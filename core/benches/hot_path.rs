@@ -51,6 +51,7 @@ fn record_for(key: &ApiKey) -> KeyRecord {
         revoked_ms: None,
         organization_id: Default::default(),
         custom: Default::default(),
+        leaked: None,
     }
 }
 

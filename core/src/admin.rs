@@ -7,7 +7,7 @@ use crate::org::{Actor, OrgId};
 use crate::plan::Plan;
 use crate::ratelimit::Policy;
 use crate::record::{CustomLimits, KeyRecord};
-use crate::scope::{Grants, MissingScope};
+use crate::scope::{Grants, MissingScope, Scope};
 use crate::text::printable;
 use crate::timestamp::parse_ms;
 use core::num::NonZeroU32;
@@ -88,6 +88,23 @@ impl Caller {
             grants: Grants::root(),
             organization: None,
             actor: Actor::Root,
+        }
+    }
+
+    /// A secret-scanning partner: it may report a leak of any key, and nothing else (it
+    /// holds no scope a key could be given).
+    pub fn secret_scanner() -> Caller {
+        Caller {
+            key_type: KeyType::Live,
+            grants: Grants::PerResource(
+                [(
+                    "secret-scanning".to_owned(),
+                    [Scope::Read].into_iter().collect(),
+                )]
+                .into(),
+            ),
+            organization: None,
+            actor: Actor::SecretScanning,
         }
     }
 
@@ -177,6 +194,7 @@ impl NewKey {
             revoked_ms: None,
             organization_id: OrgId::DEFAULT,
             custom: self.custom,
+            leaked: None,
         }
     }
 }

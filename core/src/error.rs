@@ -143,6 +143,16 @@ impl ApiError {
         ApiError::too_many_failures(crate::timestamp::seconds_until(until_ms, now_ms).max(1))
     }
 
+    /// 401: a secret-scanning report without a valid signature; nothing was read.
+    pub fn unsigned_report() -> ApiError {
+        ApiError::new(
+            401,
+            "unauthorized",
+            "Invalid signature",
+            "The report must be signed: Github-Public-Key-Identifier must name a published key and Github-Public-Key-Signature must verify over the raw body".into(),
+        )
+    }
+
     /// 400: a method-override header that names no method.
     pub fn invalid_method_override(header: &str) -> ApiError {
         ApiError::invalid_request(format!(

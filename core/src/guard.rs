@@ -16,7 +16,8 @@ use crate::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
 use crate::org::{changes, Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::plan::Plan;
 use crate::ratelimit::{self, Counters, Status};
-use crate::record::{KeyRecord, KeyStatus, PreviousSecret, Refusal};
+use crate::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
+use crate::scanning::{LeakAction, LeakReport};
 use crate::scope::{Grants, Requirement};
 use crate::view::{AuthTestView, KeyView, RateLimitView, UsageView};
 use serde::{Deserialize, Serialize};
@@ -157,8 +158,8 @@ impl Admitted {
             key_type: self.key_type,
             grants: self.grants.clone(),
             organization: match self.actor {
-                Actor::Root => None,
                 Actor::Key { .. } => Some(self.organization_id),
+                Actor::Root | Actor::SecretScanning => None,
             },
             actor: self.actor,
         }
@@ -188,6 +189,8 @@ pub struct Manage {
 }
 
 /// The operations.
+// A message on the wire, made and moved once per call: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// Store a new record (validated by `admin::parse_create`) under its organization's
@@ -201,6 +204,15 @@ pub enum Op {
     /// Take the organization's new plan and status (the root key, after changing the
     /// organization).
     SetOrg(OrgTerms),
+    /// A secret scanner found a string hashing to `hash` in public (its caller only).
+    Leaked {
+        /// SHA-256 hex of the reported token.
+        hash: String,
+        /// Revoke or flag.
+        action: LeakAction,
+        /// Where it was found.
+        report: LeakReport,
+    },
     /// Read the view.
     Get,
     /// Read the usage.
@@ -247,6 +259,13 @@ pub enum ManageAnswer {
     },
     /// The key's usage.
     Usage(UsageView),
+    /// The label of a reported token, and what its report changed.
+    Leak {
+        /// Whether it is this key (current or rolled-away secret), whatever its state.
+        true_positive: bool,
+        /// The changed view and its event, the first time the leak is reported.
+        change: Option<(DirectoryEntry, AuditDraft)>,
+    },
     /// Refused; nothing changed.
     Refused(ManageRefusal),
 }
@@ -346,6 +365,7 @@ impl KeyState {
             action: action.into(),
             target: AuditTarget::key(id),
             changes,
+            report: None,
         };
         if let Op::Create { record, org } = op {
             if self.record.is_some() {
@@ -387,6 +407,49 @@ impl KeyState {
         match op {
             Op::Create { .. } => Err(ManageRefusal::IdTaken),
             Op::SetOrg(_) if !caller.is_root() => Err(ManageRefusal::NotFound),
+            Op::Leaked { .. } if caller.actor != Actor::SecretScanning => {
+                Err(ManageRefusal::NotFound)
+            }
+            Op::Leaked { hash, .. } if !record.holds_secret(&hash) => Ok((
+                ManageAnswer::Leak {
+                    true_positive: false,
+                    change: None,
+                },
+                Writes::default(),
+            )),
+            Op::Leaked { action, report, .. } => {
+                // Reported again, or already dead: a true positive that changes nothing.
+                let done = status == KeyStatus::Revoked
+                    || (action == LeakAction::Flag && record.leaked.is_some());
+                if done {
+                    let answer = ManageAnswer::Leak {
+                        true_positive: true,
+                        change: None,
+                    };
+                    return Ok((answer, Writes::default()));
+                }
+                record.leaked = Some(Leak {
+                    at_ms: now_ms,
+                    report: report.clone(),
+                });
+                if action == LeakAction::Revoke {
+                    // Expired keys too: a leaked key must never work again, whatever a
+                    // later PATCH of its expiry says.
+                    record.revoked_ms = Some(now_ms);
+                    record.previous = None;
+                }
+                let entry = DirectoryEntry::of(record, now_ms, last_used_ms);
+                let diff = changes(&before, &entry.view, &["lastUsedAt", "status"]);
+                let audit = AuditDraft {
+                    report: Some(report),
+                    ..event("api_key.leaked", record.id, diff)
+                };
+                let answer = ManageAnswer::Leak {
+                    true_positive: true,
+                    change: Some((entry, audit)),
+                };
+                Ok((answer, RECORD))
+            }
             Op::SetOrg(terms) => {
                 self.org = Some(terms);
                 let policy = record.policy;
@@ -798,6 +861,98 @@ mod tests {
             panic!("admitted");
         };
         assert_eq!(admitted.status.hour.limit, 5000);
+    }
+
+    fn leak(hash: String, action: LeakAction) -> Manage {
+        Manage {
+            caller: Caller::secret_scanner(),
+            default_plan: Plan::Starter,
+            op: Op::Leaked {
+                hash,
+                action,
+                report: LeakReport {
+                    url: "https://github.com/o/r/blob/x".into(),
+                    source: "content".into(),
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn a_reported_leak_revokes_once_and_is_idempotent() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let (answer, writes) = state.manage(leak(key.hash_hex(), LeakAction::Revoke), T0, &RANDOM);
+        let ManageAnswer::Leak {
+            true_positive: true,
+            change: Some((entry, audit)),
+        } = answer
+        else {
+            panic!("revoked");
+        };
+        assert!(writes.record);
+        assert_eq!(audit.action, "api_key.leaked");
+        assert_eq!(audit.actor, Actor::SecretScanning);
+        assert!(audit.report.is_some());
+        assert_eq!(entry.view.status, KeyStatus::Revoked);
+        assert_eq!(
+            refusal(get(&mut state, &key, T0 + 1)),
+            Some(Refusal::Invalid)
+        );
+        let before = state.clone();
+        let (again, writes) =
+            state.manage(leak(key.hash_hex(), LeakAction::Revoke), T0 + 2, &RANDOM);
+        assert_eq!(
+            again,
+            ManageAnswer::Leak {
+                true_positive: true,
+                change: None
+            }
+        );
+        assert_eq!((writes, state), (Writes::default(), before));
+    }
+
+    #[test]
+    fn a_flagged_leak_keeps_the_key_working_and_a_wrong_secret_is_false() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let wrong = ApiKey::with_new_secret(KeyType::Live, key.id(), &[2; 64]);
+        let (answer, _) = state.manage(leak(wrong.hash_hex(), LeakAction::Flag), T0, &RANDOM);
+        assert_eq!(
+            answer,
+            ManageAnswer::Leak {
+                true_positive: false,
+                change: None
+            }
+        );
+        let (answer, _) = state.manage(leak(key.hash_hex(), LeakAction::Flag), T0, &RANDOM);
+        let ManageAnswer::Leak {
+            change: Some((entry, _)),
+            ..
+        } = answer
+        else {
+            panic!("flagged");
+        };
+        assert_eq!(entry.view.leaked_at, Some(crate::view::Timestamp(T0)));
+        assert!(
+            refusal(get(&mut state, &key, T0 + 1)).is_none(),
+            "still works"
+        );
+        // Only the scanner may report; to anyone else the operation does not exist.
+        let (answer, _) = state.manage(
+            Manage {
+                op: Op::Leaked {
+                    hash: key.hash_hex(),
+                    action: LeakAction::Revoke,
+                    report: LeakReport {
+                        url: String::new(),
+                        source: String::new(),
+                    },
+                },
+                ..manage(Op::Get)
+            },
+            T0,
+            &RANDOM,
+        );
+        assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::NotFound));
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub mod ratelimit;
 pub mod record;
 pub mod root;
 pub mod route;
+pub mod scanning;
 pub mod scope;
 mod text;
 pub mod throttle;

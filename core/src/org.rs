@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::guard::DirectoryEntry;
 use crate::key::{KeyId, KeyType};
 use crate::plan::Plan;
+use crate::scanning::LeakReport;
 use crate::text::printable;
 use crate::view::{KeyView, ListPage, Timestamp};
 use core::fmt;
@@ -306,6 +307,9 @@ pub enum Actor {
         #[serde(rename = "keyId")]
         key_id: KeyId,
     },
+    /// A secret-scanning partner's report (GitHub's).
+    #[serde(rename = "secret_scanning")]
+    SecretScanning,
 }
 
 /// What an event is about.
@@ -349,6 +353,9 @@ pub struct AuditDraft {
     /// Before and after of each changed field; never a secret or a hash.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Map<String, Value>>,
+    /// For `api_key.leaked`: where the key was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<LeakReport>,
 }
 
 /// An event of the audit log, as the API shows it.
@@ -367,6 +374,9 @@ pub struct AuditEvent {
     /// Before and after of each changed field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<Map<String, Value>>,
+    /// For `api_key.leaked`: where the key was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<LeakReport>,
 }
 
 impl AuditEvent {
@@ -379,6 +389,7 @@ impl AuditEvent {
             action: draft.action,
             target: draft.target,
             changes: draft.changes,
+            report: draft.report,
         }
     }
 }
@@ -569,6 +580,7 @@ mod tests {
             action: "api_key.revoked".into(),
             target: AuditTarget::key(key),
             changes: None,
+            report: None,
         };
         let event = serde_json::to_value(AuditEvent::new(draft, 7, NOW)).expect("json");
         assert_eq!(

@@ -7,6 +7,7 @@ use crate::key::{display_form, ApiKey, KeyId, KeyType};
 use crate::org::OrgId;
 use crate::plan::Plan;
 use crate::ratelimit::{self, Counters, Outcome, Policy, Status};
+use crate::scanning::LeakReport;
 use crate::scope::{Grants, MissingScope, Requirement};
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +66,19 @@ pub struct KeyRecord {
     /// Which limits were set by hand.
     #[serde(default)]
     pub custom: CustomLimits,
+    /// When a secret scanner reported it leaked, and where.
+    #[serde(default)]
+    pub leaked: Option<Leak>,
+}
+
+/// A reported leak of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Leak {
+    /// Reported at, ms since the epoch.
+    pub at_ms: u64,
+    /// Where it was found.
+    pub report: LeakReport,
 }
 
 /// A key's lifecycle state at some instant.
@@ -168,7 +182,19 @@ impl KeyRecord {
             revoked_ms: None,
             organization_id: OrgId::DEFAULT,
             custom: CustomLimits::default(),
+            leaked: None,
         }
+    }
+
+    /// Whether `presented_hash` is this key's current or rolled-away secret (constant
+    /// time, both compared).
+    pub fn holds_secret(&self, presented_hash: &str) -> bool {
+        let current = constant_time::eq(presented_hash.as_bytes(), self.hash.as_bytes());
+        let previous = self
+            .previous
+            .as_ref()
+            .is_some_and(|p| constant_time::eq(presented_hash.as_bytes(), p.hash.as_bytes()));
+        current | previous
     }
 
     /// Moves the limits to `plan`: limits that follow the plan take its defaults, limits
@@ -375,6 +401,7 @@ mod tests {
         let map = value.as_object_mut().expect("object");
         map.remove("organizationId");
         map.remove("custom");
+        map.remove("leaked");
         let old: KeyRecord = serde_json::from_value(value).expect("old records still load");
         assert_eq!(old.organization_id, OrgId::DEFAULT);
     }

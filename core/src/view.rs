@@ -78,6 +78,8 @@ pub struct KeyView {
     pub revoked_at: Option<Timestamp>,
     /// `sk_live_<id>…<last 4>`.
     pub display: String,
+    /// When a secret scanner reported it leaked.
+    pub leaked_at: Option<Timestamp>,
 }
 
 impl KeyView {
@@ -98,6 +100,7 @@ impl KeyView {
             status: record.status_at(now_ms),
             revoked_at: record.revoked_ms.map(Timestamp),
             display: record.display(),
+            leaked_at: record.leaked.as_ref().map(|l| Timestamp(l.at_ms)),
         }
     }
 
@@ -281,7 +284,8 @@ mod tests {
                 "lastUsedAt",
                 "status",
                 "revokedAt",
-                "display"
+                "display",
+                "leakedAt"
             ]
         );
         assert_eq!(value["status"], "active");

@@ -2,6 +2,7 @@
 
 use scopien_auth::identity::{parse_previous_keys, PublicJwk, SigningKey};
 use scopien_auth::root::RootKey;
+use scopien_auth::scanning::{KeyDocument, LeakAction};
 use scopien_auth::throttle::ThrottlePolicy;
 use scopien_auth::{ApiError, KeyType, Plan};
 use std::cell::OnceCell;
@@ -23,6 +24,8 @@ const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const IDENTITY_SIGNING_KEY: &str = "IDENTITY_SIGNING_KEY";
 const IDENTITY_PREVIOUS_KEYS: &str = "IDENTITY_PREVIOUS_KEYS";
+const SECRET_SCANNING_PUBLIC_KEYS: &str = "SECRET_SCANNING_PUBLIC_KEYS";
+const LEAKED_KEY_ACTION: &str = "LEAKED_KEY_ACTION";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
 const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
@@ -44,6 +47,8 @@ struct Settings {
     root: Result<Option<RootKey>, ApiError>,
     identity: Result<Option<SigningKey>, ApiError>,
     previous_keys: Result<Vec<PublicJwk>, ApiError>,
+    secret_scanning_keys: Option<KeyDocument>,
+    leaked_key_action: Result<LeakAction, ApiError>,
     origin: Option<String>,
     sandbox_origin: Option<String>,
     throttle: ThrottlePolicy,
@@ -75,6 +80,12 @@ impl Settings {
                 .transpose(),
             previous_keys: text(env, IDENTITY_PREVIOUS_KEYS)
                 .map_or(Ok(Vec::new()), |t| parse_previous_keys(&t)),
+            secret_scanning_keys: text(env, SECRET_SCANNING_PUBLIC_KEYS)
+                .and_then(|t| KeyDocument::parse(&t)),
+            leaked_key_action: LeakAction::parse(&text(env, LEAKED_KEY_ACTION).unwrap_or_default())
+                .ok_or_else(|| {
+                    ApiError::service_unavailable("LEAKED_KEY_ACTION must be revoke or flag")
+                }),
             origin: text(env, ORIGIN_URL),
             sandbox_origin: text(env, SANDBOX_ORIGIN_URL),
             throttle: ThrottlePolicy {
@@ -116,6 +127,16 @@ pub(crate) fn jwks(env: &Env) -> Result<scopien_auth::identity::Jwks, ApiError> 
     let current = settings.identity.as_ref().map_err(Clone::clone)?.as_ref();
     let previous = settings.previous_keys.as_ref().map_err(Clone::clone)?;
     Ok(scopien_auth::identity::Jwks::new(current, previous))
+}
+
+/// GitHub's secret-scanning key document, when pinned in `SECRET_SCANNING_PUBLIC_KEYS`.
+pub(crate) fn secret_scanning_keys(env: &Env) -> Option<KeyDocument> {
+    settings(env).secret_scanning_keys.clone()
+}
+
+/// What a reported real key gets: revoked (default) or flagged.
+pub(crate) fn leaked_key_action(env: &Env) -> Result<LeakAction, ApiError> {
+    settings(env).leaked_key_action.clone()
 }
 
 /// Where requests of a key type go; `None` means answer with an echo.

@@ -21,7 +21,7 @@ const METADATA_MAX: usize = 1000;
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum Metadata {
-    View(KeyView),
+    View(Box<KeyView>),
     Large { large: bool },
 }
 
@@ -31,7 +31,7 @@ pub(crate) async fn write(env: &Env, entry: &DirectoryEntry) {
     let result = async {
         let text = serde_json::to_string(&entry.view)?;
         let metadata = if text.len() <= METADATA_MAX {
-            Metadata::View(entry.view.clone())
+            Metadata::View(Box::new(entry.view.clone()))
         } else {
             Metadata::Large { large: true }
         };
@@ -76,7 +76,7 @@ pub(crate) async fn list(
             .metadata
             .and_then(|m| serde_json::from_value::<Metadata>(m).ok());
         let mut view = match from_metadata {
-            Some(Metadata::View(view)) => view,
+            Some(Metadata::View(view)) => *view,
             _ => match kv.get(&entry.name).json::<KeyView>().await? {
                 Some(view) => view,
                 None => continue,

@@ -4,14 +4,14 @@
 //! and its claims are the same, so most requests sign nothing.
 
 use crate::config;
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use crate::webcrypto::{self, algorithm};
+use js_sys::{Array, Uint8Array};
 use scopien_auth::guard::Admitted;
 use scopien_auth::identity::{finish, reusable, signing_input, Claims};
 use scopien_auth::KeyId;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use wasm_bindgen::{JsCast, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsValue;
 use worker::{Env, Result};
 
 /// Assertions remembered per isolate, at most; the cache is emptied when full.
@@ -22,49 +22,21 @@ thread_local! {
     static CACHE: RefCell<HashMap<String, (String, u64)>> = RefCell::new(HashMap::new());
 }
 
-fn js_error(e: JsValue) -> worker::Error {
-    worker::Error::RustError(format!(
-        "webcrypto: {}",
-        e.as_string()
-            .or_else(|| Reflect::get(&e, &"message".into()).ok()?.as_string())
-            .unwrap_or_default()
-    ))
-}
-
-fn subtle() -> Result<JsValue> {
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).map_err(js_error)?;
-    Reflect::get(&crypto, &"subtle".into()).map_err(js_error)
-}
-
-async fn call_subtle(method: &str, args: &[JsValue]) -> Result<JsValue> {
-    let subtle = subtle()?;
-    let function: Function = Reflect::get(&subtle, &method.into())
-        .map_err(js_error)?
-        .dyn_into()
-        .map_err(js_error)?;
-    let promise: Promise = function
-        .apply(&subtle, &args.iter().collect::<Array>())
-        .map_err(js_error)?
-        .dyn_into()
-        .map_err(js_error)?;
-    JsFuture::from(promise).await.map_err(js_error)
-}
-
-fn ed25519() -> Result<JsValue> {
-    let algorithm = Object::new();
-    Reflect::set(&algorithm, &"name".into(), &"Ed25519".into()).map_err(js_error)?;
-    Ok(algorithm.into())
-}
-
 async fn crypto_key(private_jwk: &serde_json::Value) -> Result<JsValue> {
     if let Some(key) = CRYPTO_KEY.with(|k| k.borrow().clone()) {
         return Ok(key);
     }
-    let jwk = js_sys::JSON::parse(&private_jwk.to_string()).map_err(js_error)?;
+    let jwk = js_sys::JSON::parse(&private_jwk.to_string()).map_err(webcrypto::error)?;
     let usages: Array = std::iter::once(JsValue::from("sign")).collect();
-    let key = call_subtle(
+    let key = webcrypto::call(
         "importKey",
-        &["jwk".into(), jwk, ed25519()?, false.into(), usages.into()],
+        &[
+            "jwk".into(),
+            jwk,
+            algorithm(&[("name", "Ed25519")])?,
+            false.into(),
+            usages.into(),
+        ],
     )
     .await?;
     CRYPTO_KEY.with(|k| *k.borrow_mut() = Some(key.clone()));
@@ -98,7 +70,11 @@ pub(crate) async fn assertion(
     let input = signing_input(&signing.public.kid, &claims);
     let key = crypto_key(&signing.private_jwk).await?;
     let data = Uint8Array::from(input.as_bytes());
-    let signature = call_subtle("sign", &[ed25519()?, key, data.into()]).await?;
+    let signature = webcrypto::call(
+        "sign",
+        &[algorithm(&[("name", "Ed25519")])?, key, data.into()],
+    )
+    .await?;
     let token = finish(&input, &Uint8Array::new(&signature).to_vec());
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();

@@ -72,8 +72,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         }
         ManageAnswer::Usage(usage) => http::json(200, &usage),
         ManageAnswer::Refused(refusal) => http::error(&refusal.error()),
-        ManageAnswer::Created { .. } => Err(worker::Error::RustError(
-            "key guard answered Created to another operation".into(),
+        ManageAnswer::Created { .. } | ManageAnswer::Leak { .. } => Err(worker::Error::RustError(
+            "key guard answered another operation".into(),
         )),
     }
 }

@@ -23,7 +23,9 @@ mod identity;
 mod keys_api;
 mod org_guard;
 mod orgs_api;
+mod scanning;
 mod throttle;
+mod webcrypto;
 
 pub use guard::KeyGuard;
 pub use org_guard::OrgGuard;
@@ -100,9 +102,12 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
     if let Some(response) = public(url.path(), env) {
         return response;
     }
+    let now_ms = worker::Date::now().as_millis();
+    if url.path() == "/secret-scanning/github" {
+        return scanning::handle(req, env, now_ms).await;
+    }
     // An address refused for failed authentications gets 429 before any storage call.
     let address = req.headers().get("CF-Connecting-IP")?;
-    let now_ms = worker::Date::now().as_millis();
     if let Some(until) = address
         .as_deref()
         .and_then(|a| throttle::blocked_until(a, now_ms))

@@ -214,6 +214,7 @@ impl OrgGuard {
                     action: "organization.created".into(),
                     target: scopien_auth::org::AuditTarget::org(record.id),
                     changes: None,
+                    report: None,
                 };
                 self.append(vec![event], now)?;
                 OrgAnswer::Org(record)
@@ -237,6 +238,7 @@ impl OrgGuard {
                         action: "organization.updated".into(),
                         target: scopien_auth::org::AuditTarget::org(record.id),
                         changes: Some(changes),
+                        report: None,
                     };
                     self.append(vec![event], now)?;
                 }
