@@ -54,8 +54,7 @@ pub fn query_has_credential(query: &str) -> bool {
 fn form_has_credential(form: &[u8]) -> bool {
     let lower = form.to_ascii_lowercase();
     lower.windows(KEY_MARK_LEN).enumerate().any(|(i, w)| {
-        (w == b"sk_live_" || w == b"sk_test_")
-            && (i == 0 || !lower[i - 1].is_ascii_alphanumeric())
+        (w == b"sk_live_" || w == b"sk_test_") && (i == 0 || !lower[i - 1].is_ascii_alphanumeric())
     })
 }
 
@@ -135,19 +134,19 @@ mod tests {
         let live = raw.replacen("sk_test_", "sk_live_", 1);
         let tail = &live["sk_live_".len()..];
         for query in [
-            live.clone(),                           // a bare name
-            format!("{live}=1"),                    // a name with a value
-            format!("a=1&{raw}"),                   // a bare test key after others
-            format!("key=sk%5Flive%5F{tail}"),      // encoded underscores
-            format!("key=sk%5flive%5f{tail}"),      // lower-case escapes
-            format!("x=%73k_live_{tail}"),          // an encoded letter
-            format!("x=%2573k_live_{tail}"),        // encoded twice
-            format!("x=%25%37%33k_live_{tail}"),    // escapes of an escape
-            format!("q=Bearer+{live}"),             // after a `+` space
-            format!("%73k_live_{tail}=1"),          // an encoded name
-            "API%5FKEY=abc".to_owned(),             // an encoded parameter name
-            "token=1;access_token=2".to_owned(),    // `;` as a separator
-            "SK_LIVE_abc".to_owned(),               // any case
+            live.clone(),                        // a bare name
+            format!("{live}=1"),                 // a name with a value
+            format!("a=1&{raw}"),                // a bare test key after others
+            format!("key=sk%5Flive%5F{tail}"),   // encoded underscores
+            format!("key=sk%5flive%5f{tail}"),   // lower-case escapes
+            format!("x=%73k_live_{tail}"),       // an encoded letter
+            format!("x=%2573k_live_{tail}"),     // encoded twice
+            format!("x=%25%37%33k_live_{tail}"), // escapes of an escape
+            format!("q=Bearer+{live}"),          // after a `+` space
+            format!("%73k_live_{tail}=1"),       // an encoded name
+            "API%5FKEY=abc".to_owned(),          // an encoded parameter name
+            "token=1;access_token=2".to_owned(), // `;` as a separator
+            "SK_LIVE_abc".to_owned(),            // any case
         ] {
             assert!(query_has_credential(&query), "{query}");
         }

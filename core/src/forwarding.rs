@@ -99,7 +99,13 @@ mod tests {
         ] {
             assert!(is_dropped(name), "{name}");
         }
-        for name in ["content-type", "x-custom", "accept", "x-request-id", "user-agent"] {
+        for name in [
+            "content-type",
+            "x-custom",
+            "accept",
+            "x-request-id",
+            "user-agent",
+        ] {
             assert!(!is_dropped(name), "{name}");
         }
         assert!(DROPPED_REQUEST_HEADERS

@@ -185,7 +185,11 @@ impl LocalThrottle {
             return Err(Refusal::Blocked(until));
         }
         let entry = self.entry(bucket);
-        let failures = if now_ms >= entry.failures.window_start_ms.saturating_add(policy.window_ms)
+        let failures = if now_ms
+            >= entry
+                .failures
+                .window_start_ms
+                .saturating_add(policy.window_ms)
         {
             0
         } else {
@@ -225,9 +229,9 @@ impl LocalThrottle {
         entry.admitted.push_back(key_id.to_owned());
     }
 
-    /// A failure from `bucket`, counted here; `blocked_until_ms` is what the global count
-    /// (the bucket's Durable Object) answered, when it answered. Returns when the bucket
-    /// is now blocked until, if it is.
+    /// A failure from `bucket`, counted here; `global_blocked_until_ms` is what the
+    /// global count (the bucket's Durable Object) answered, when it is known. Returns
+    /// when the bucket is now blocked until, if it is.
     pub fn failed(
         &mut self,
         policy: &ThrottlePolicy,
@@ -236,15 +240,27 @@ impl LocalThrottle {
         now_ms: u64,
     ) -> Option<u64> {
         let entry = self.entry(bucket);
-        let mut next = entry.failures.record(policy, now_ms);
-        if let Some(until) = global_blocked_until_ms {
-            next.blocked_until_ms = next.blocked_until_ms.max(until);
-        }
-        let newly_blocked = next.blocked_until(now_ms).is_some()
-            && entry.failures.blocked_until(now_ms).is_none();
+        let next = entry.failures.record(policy, now_ms);
+        let newly_blocked =
+            next.blocked_until(now_ms).is_some() && entry.failures.blocked_until(now_ms).is_none();
         entry.failures = next;
         if newly_blocked {
             // A new block is the newest thing remembered: it is evicted last.
+            self.touch(bucket);
+        }
+        match global_blocked_until_ms {
+            Some(until) => self.learn_block(bucket, until, now_ms),
+            None => self.blocked_until(bucket, now_ms),
+        }
+    }
+
+    /// The global count says `bucket` is blocked until `until_ms`. Returns until when it
+    /// is now blocked, if it is.
+    pub fn learn_block(&mut self, bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
+        let entry = self.entry(bucket);
+        let was_blocked = entry.failures.blocked_until(now_ms).is_some();
+        entry.failures.blocked_until_ms = entry.failures.blocked_until_ms.max(until_ms);
+        if !was_blocked && entry.failures.blocked_until(now_ms).is_some() {
             self.touch(bucket);
         }
         self.blocked_until(bucket, now_ms)
@@ -327,7 +343,10 @@ mod tests {
             ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
             ("2001:DB8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
             ("2001:db8:1:2::", "2001:db8:1:2::/64"),
-            ("2001:0db8:0001:0002:0000:0000:0000:0001", "2001:db8:1:2::/64"),
+            (
+                "2001:0db8:0001:0002:0000:0000:0000:0001",
+                "2001:db8:1:2::/64",
+            ),
             ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
             ("::1", "::/64"),
             ("::ffff:198.51.100.9", "198.51.100.9"),

@@ -7,9 +7,8 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 /// UTC with exactly three fraction digits.
-const FORMAT: &[BorrowedFormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-);
+const FORMAT: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// `2026-01-22T10:00:00.250Z`: UTC, always with millisecond precision, so every
 /// timestamp the API shows has the same length and sorts as text.

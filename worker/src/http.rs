@@ -1,5 +1,6 @@
 //! Turning core's values into HTTP responses.
 
+use futures_util::StreamExt;
 use scopien_auth::ApiError;
 use worker::{Headers, Request, Response, Result};
 
@@ -61,8 +62,10 @@ pub(crate) fn declared_too_large(req: &Request, limit: usize) -> Result<Option<A
         .map(|_| ApiError::payload_too_large(limit)))
 }
 
-/// Reads a body of at most `limit` bytes; `Err(413)` past that (a body sent without
-/// `Content-Length` is measured as it is read).
+/// Reads a body of at most `limit` bytes; `Err(413)` past that. A body sent without
+/// `Content-Length` (chunked) is read as a stream and measured as it arrives: at the
+/// first chunk past `limit` the stream is cancelled (dropping it cancels it) and 413
+/// answered at once, so at most `limit` + one chunk is ever held in memory.
 pub(crate) async fn read_body(
     req: &mut Request,
     limit: usize,
@@ -70,9 +73,18 @@ pub(crate) async fn read_body(
     if let Some(err) = declared_too_large(req, limit)? {
         return Ok(Err(err));
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() > limit {
-        return Ok(Err(ApiError::payload_too_large(limit)));
+    if req.inner().body().is_none() {
+        return Ok(Ok(Vec::new()));
     }
-    Ok(Ok(bytes))
+    let mut stream = req.stream()?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len().saturating_add(chunk.len()) > limit {
+            drop(stream);
+            return Ok(Err(ApiError::payload_too_large(limit)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body))
 }

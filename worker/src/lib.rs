@@ -59,20 +59,19 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
             }),
         );
     }
-    // An address refused for failed authentications gets 429 before any storage call.
+    // An address refused for failed authentications gets 429 before any storage call,
+    // unless its key worked from there before the block (throttle.rs).
     let address = req.headers().get("CF-Connecting-IP")?;
     let now_ms = worker::Date::now().as_millis();
-    if let Some(until) = address
-        .as_deref()
-        .and_then(|a| throttle::blocked_until(a, now_ms))
-    {
+    let authorization = req.headers().get("Authorization")?;
+    let parsed = parse_authorization(authorization.as_deref());
+    if let Some(until) = throttle::blocked_for(address.as_deref(), parsed.as_ref().ok(), now_ms) {
         return blocked(until, now_ms);
     }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
     }
-    let authorization = req.headers().get("Authorization")?;
-    let key = or_respond!(parse_authorization(authorization.as_deref()));
+    let key = or_respond!(parsed);
     let method = req.method().to_string();
     let route = or_respond!(route(&method, url.path()));
     let managing = route.resource() == Some(scopien_auth::scope::KEY_MANAGEMENT_RESOURCE);
@@ -105,17 +104,23 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         resource: route.resource().map(str::to_owned),
         root: root_record,
     };
+    // Throttle gate (throttle.rs): in flight + failed guesses per address stay within the limit.
+    let gate = match throttle::Gate::enter(env, address.as_deref(), &key, &check.hash, now_ms) {
+        Ok(gate) => gate,
+        Err(until) => return blocked(until, now_ms),
+    };
     let answer = match call_check(env, key.id(), &check).await? {
         Checked::Refused(response) if response.status_code() == 401 => {
-            if let Some(address) = &address {
-                if let Some(until) = throttle::record_failure(env, address, now_ms).await {
-                    return blocked(until, now_ms);
-                }
+            if let Some(until) = gate.failed(env, now_ms).await {
+                return blocked(until, now_ms);
             }
             return Ok(response);
         }
         Checked::Refused(response) => return Ok(response),
-        Checked::Admitted(answer) => answer,
+        Checked::Admitted(answer) => {
+            gate.admitted();
+            answer
+        }
     };
     if let Some(entry) = answer.directory.clone() {
         let env = env.clone();
@@ -138,9 +143,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
             }),
         )?,
         Route::Upstream { .. } => {
-            let origin = config::origin(env, answer.key_type);
-            let limit = config::max_body_bytes(env);
-            forward::forward(req, &url, origin, key.id(), answer.key_type, limit).await?
+            forward::forward(req, &url, env, key.id(), answer.key_type).await?
         }
         _ => keys_api::handle(&route, req, &url, env, answer.key_type, now_ms).await?,
     };
