@@ -121,25 +121,40 @@ export async function startModuleWorker({ script, bindings = {} }) {
 }
 
 /** A loopback origin that records every request it receives (`record: false`: answers
- * only, for load). */
-export async function startOrigin(name = "origin", { record = true, port = 0 } = {}) {
+ * only, for load). `hold: true`: it never answers (a hung origin) until `release()`;
+ * `abandoned` counts requests whose connection the gateway closed while held. */
+export async function startOrigin(name = "origin", { record = true, port = 0, hold = false } = {}) {
   const received = [];
+  const held = [];
+  const origin = { abandoned: 0 };
   const server = createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       if (record) received.push({ method: req.method, url: req.url, headers: req.headers, body });
-      res.writeHead(200, { "content-type": "application/json", "x-origin": name });
-      res.end(JSON.stringify({ origin: name, method: req.method, url: req.url }));
+      const answer = () => {
+        res.writeHead(200, { "content-type": "application/json", "x-origin": name });
+        res.end(JSON.stringify({ origin: name, method: req.method, url: req.url }));
+      };
+      if (!hold) return answer();
+      held.push(answer);
+      res.on("close", () => {
+        if (!res.writableEnded) origin.abandoned += 1;
+      });
     });
   });
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
+  return Object.assign(origin, {
     url: `http://127.0.0.1:${server.address().port}`,
     received,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
+    release: () => held.splice(0).forEach((answer) => answer()),
+    close: () => {
+      held.splice(0).forEach((answer) => answer());
+      server.closeAllConnections?.();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  });
 }
 
 /** One request; returns status, headers and the parsed JSON body (or text). */
@@ -237,5 +252,45 @@ export function postLarge(base, path, key, body) {
       "content-length": String(Buffer.byteLength(body)),
     },
     bodyChunks: [body],
+  });
+}
+
+/** Uploads a chunked body (no Content-Length) of up to `totalBytes`, `chunkBytes` at a
+ * time, respecting back-pressure, until the gateway answers; returns the answer and how
+ * many bytes had been handed to the socket by then. */
+export function uploadUntilAnswered(base, path, { headers = {}, totalBytes, chunkBytes = 256 * 1024 }) {
+  const { hostname, port } = new URL(base);
+  const chunk = Buffer.alloc(chunkBytes, 0x61);
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = false;
+    const req = request({ hostname, port, path, method: "POST", headers, agent: false }, (res) => {
+      answered = true;
+      const sentWhenAnswered = sent;
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        req.destroy();
+        resolve({ status: res.statusCode, json, sentWhenAnswered });
+      });
+    });
+    req.on("error", (err) => {
+      if (!answered) reject(err);
+    });
+    const pump = () => {
+      while (!answered && sent < totalBytes) {
+        sent += chunk.length;
+        if (!req.write(chunk)) return req.once("drain", pump);
+      }
+      if (!answered) req.end();
+    };
+    pump();
   });
 }

@@ -114,6 +114,17 @@ pub fn parse_api_path(raw: &str) -> Result<ApiPath<'_>, PathError> {
     Ok(ApiPath { resource, rest })
 }
 
+/// `%2F`, `%5C`, `%2E` or `%00`, in any case.
+fn has_encoded_separator(form: &[u8]) -> bool {
+    form.windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'f' | b'e') | (b'5', b'c') | (b'0', b'0')
+            )
+    })
+}
+
 fn check_segment(segment: &str) -> Result<(), PathError> {
     if segment.is_empty() {
         return Err(PathError::EmptySegment);
@@ -121,11 +132,7 @@ fn check_segment(segment: &str) -> Result<(), PathError> {
     if segment.contains('\\') {
         return Err(PathError::EncodedSeparator);
     }
-    let lower = segment.to_ascii_lowercase();
-    if ["%2f", "%5c", "%2e", "%00"]
-        .iter()
-        .any(|p| lower.contains(p))
-    {
+    if has_encoded_separator(segment.as_bytes()) {
         return Err(PathError::EncodedSeparator);
     }
     // The segment as the origin may read it: as sent, decoded once (every server), and
@@ -134,6 +141,9 @@ fn check_segment(segment: &str) -> Result<(), PathError> {
     // them), nor hold a separator, a control character or invalid UTF-8 (overlong
     // encodings of `.` and `/` such as `%c0%ae` are invalid UTF-8).
     let once = percent_decode(segment.as_bytes(), false);
+    if has_encoded_separator(&once) {
+        return Err(PathError::EncodedSeparator);
+    }
     let twice = percent_decode(&once, false);
     for form in [segment.as_bytes(), &once, &twice] {
         let without_params = form.split(|&b| b == b';').next().unwrap_or_default();
@@ -216,16 +226,19 @@ mod tests {
             ("/v1/accounts/..;x=1/opportunities", Dot),
             ("/v1/accounts/.;jsessionid=1", Dot),
             ("/v1/accounts/..%3b/opportunities", Dot),
-            // Double-encoded dots, slashes, backslashes and NUL.
-            ("/v1/accounts/%252e%252e/opportunities", Dot),
-            ("/v1/accounts/%252E%252E", Dot),
-            ("/v1/accounts/%252e", Dot),
-            ("/v1/accounts/.%252e", Dot),
-            ("/v1/accounts/%252e%252e;x", Dot),
+            // Double-encoded dots, slashes, backslashes and NUL (an encoded dot is
+            // refused wherever it is, as `%2e` is).
+            ("/v1/accounts/%252e%252e/opportunities", Enc),
+            ("/v1/accounts/%252E%252E", Enc),
+            ("/v1/accounts/%252e", Enc),
+            ("/v1/accounts/.%252e", Enc),
+            ("/v1/accounts/%252e%252e;x", Enc),
             ("/v1/accounts%252Fopportunities", Enc),
             ("/v1/accounts/x%252fy", Enc),
             ("/v1/accounts/x%255cy", Enc),
             ("/v1/accounts/x%2500", Enc),
+            ("/v1/accounts/x%252ey", Enc),
+            ("/v1/accounts/x%252E", Enc),
             // Control characters, once or twice encoded.
             ("/v1/accounts/x%0d%0aSet-Cookie:a", Enc),
             ("/v1/accounts/x%0A", Enc),
