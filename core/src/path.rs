@@ -22,9 +22,9 @@ pub enum PathError {
     /// `//` inside the path.
     EmptySegment,
     /// A `.` or `..` segment, also once `;…` (matrix parameters) is removed or after
-    /// one or two percent-decodings (`..;`, `.;x`, `%252e%252e`).
+    /// one or two percent-decodings (`..;`, `.;x`, `..%3b`).
     DotSegment,
-    /// `%2F`, `%5C`, `%2E`, `%00` or a backslash; or, after one or two
+    /// `%2F`, `%5C`, `%2E`, `%00`, also double-encoded (`%252e`), or a backslash; or, after one or two
     /// percent-decodings, a `/`, `\`, control character or invalid (e.g. overlong)
     /// UTF-8.
     EncodedSeparator,
