@@ -4,6 +4,7 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { createServer, request } from "node:http";
+import { connect } from "node:net";
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -256,40 +257,69 @@ export function postLarge(base, path, key, body) {
 }
 
 /** Uploads a chunked body (no Content-Length) of up to `totalBytes`, `chunkBytes` at a
- * time, respecting back-pressure, until the gateway answers; returns the answer and how
- * many bytes had been handed to the socket by then. */
-export function uploadUntilAnswered(base, path, { headers = {}, totalBytes, chunkBytes = 256 * 1024 }) {
+ * time, respecting back-pressure, on a raw socket, until the gateway answers; returns the
+ * status, the parsed JSON body and how many body bytes had been handed to the socket
+ * when the answer began. The gateway may close the connection while the client is still
+ * sending (EPIPE, ECONNRESET): what it answered before that still counts. */
+export function uploadUntilAnswered(
+  base,
+  path,
+  { method = "POST", headers = {}, totalBytes, chunkBytes = 256 * 1024 },
+) {
   const { hostname, port } = new URL(base);
-  const chunk = Buffer.alloc(chunkBytes, 0x61);
+  const payload = Buffer.alloc(chunkBytes, 0x61);
+  const frame = Buffer.concat([
+    Buffer.from(`${chunkBytes.toString(16)}\r\n`),
+    payload,
+    Buffer.from("\r\n"),
+  ]);
   return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const received = [];
     let sent = 0;
-    let answered = false;
-    const req = request({ hostname, port, path, method: "POST", headers, agent: false }, (res) => {
-      answered = true;
-      const sentWhenAnswered = sent;
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
+    let sentWhenAnswered;
+    let settled = false;
+    const finish = (err) => {
+      if (settled) return;
+      const text = Buffer.concat(received).toString("utf8");
+      const head = text.match(/^HTTP\/1\.1 (\d{3})/);
+      if (!head) {
+        if (err) {
+          settled = true;
+          reject(err);
         }
-        req.destroy();
-        resolve({ status: res.statusCode, json, sentWhenAnswered });
-      });
-    });
-    req.on("error", (err) => {
-      if (!answered) reject(err);
-    });
-    const pump = () => {
-      while (!answered && sent < totalBytes) {
-        sent += chunk.length;
-        if (!req.write(chunk)) return req.once("drain", pump);
+        return;
       }
-      if (!answered) req.end();
+      const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+      const start = body.indexOf("{");
+      const end = body.lastIndexOf("}");
+      let json;
+      try {
+        json = JSON.parse(body.slice(start, end + 1));
+      } catch {
+        if (!err) return; // not all of the body yet
+      }
+      settled = true;
+      socket.destroy();
+      resolve({ status: Number(head[1]), json, sentWhenAnswered });
+    };
+    socket.on("data", (data) => {
+      if (sentWhenAnswered === undefined) sentWhenAnswered = sent;
+      received.push(data);
+      finish();
+    });
+    socket.on("error", (err) => finish(err));
+    socket.on("close", () => finish(new Error("connection closed before an answer")));
+    const head = Object.entries({ host: `${hostname}:${port}`, "transfer-encoding": "chunked", ...headers })
+      .map(([n, v]) => `${n}: ${v}\r\n`)
+      .join("");
+    socket.write(`${method} ${path} HTTP/1.1\r\n${head}\r\n`);
+    const pump = () => {
+      while (sentWhenAnswered === undefined && !socket.destroyed && sent < totalBytes) {
+        sent += chunkBytes;
+        if (!socket.write(frame)) return socket.once("drain", pump);
+      }
+      if (sentWhenAnswered === undefined && !socket.destroyed) socket.write("0\r\n\r\n");
     };
     pump();
   });
