@@ -4,6 +4,7 @@
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { createServer, request } from "node:http";
+import { connect } from "node:net";
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -131,25 +132,40 @@ export async function startModuleWorker({ script, bindings = {} }) {
 }
 
 /** A loopback origin that records every request it receives (`record: false`: answers
- * only, for load). */
-export async function startOrigin(name = "origin", { record = true, port = 0 } = {}) {
+ * only, for load). `hold: true`: it never answers (a hung origin) until `release()`;
+ * `abandoned` counts requests whose connection the gateway closed while held. */
+export async function startOrigin(name = "origin", { record = true, port = 0, hold = false } = {}) {
   const received = [];
+  const held = [];
+  const origin = { abandoned: 0 };
   const server = createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
       if (record) received.push({ method: req.method, url: req.url, headers: req.headers, body });
-      res.writeHead(200, { "content-type": "application/json", "x-origin": name });
-      res.end(JSON.stringify({ origin: name, method: req.method, url: req.url }));
+      const answer = () => {
+        res.writeHead(200, { "content-type": "application/json", "x-origin": name });
+        res.end(JSON.stringify({ origin: name, method: req.method, url: req.url }));
+      };
+      if (!hold) return answer();
+      held.push(answer);
+      res.on("close", () => {
+        if (!res.writableEnded) origin.abandoned += 1;
+      });
     });
   });
   await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
+  return Object.assign(origin, {
     url: `http://127.0.0.1:${server.address().port}`,
     received,
-    close: () => new Promise((resolve) => server.close(resolve)),
-  };
+    release: () => held.splice(0).forEach((answer) => answer()),
+    close: () => {
+      held.splice(0).forEach((answer) => answer());
+      server.closeAllConnections?.();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  });
 }
 
 /** One request; returns status, headers and the parsed JSON body (or text). */
@@ -247,5 +263,74 @@ export function postLarge(base, path, key, body) {
       "content-length": String(Buffer.byteLength(body)),
     },
     bodyChunks: [body],
+  });
+}
+
+/** Uploads a chunked body (no Content-Length) of up to `totalBytes`, `chunkBytes` at a
+ * time, respecting back-pressure, on a raw socket, until the gateway answers; returns the
+ * status, the parsed JSON body and how many body bytes had been handed to the socket
+ * when the answer began. The gateway may close the connection while the client is still
+ * sending (EPIPE, ECONNRESET): what it answered before that still counts. */
+export function uploadUntilAnswered(
+  base,
+  path,
+  { method = "POST", headers = {}, totalBytes, chunkBytes = 256 * 1024 },
+) {
+  const { hostname, port } = new URL(base);
+  const payload = Buffer.alloc(chunkBytes, 0x61);
+  const frame = Buffer.concat([
+    Buffer.from(`${chunkBytes.toString(16)}\r\n`),
+    payload,
+    Buffer.from("\r\n"),
+  ]);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const received = [];
+    let sent = 0;
+    let sentWhenAnswered;
+    let settled = false;
+    const finish = (err) => {
+      if (settled) return;
+      const text = Buffer.concat(received).toString("utf8");
+      const head = text.match(/^HTTP\/1\.1 (\d{3})/);
+      if (!head) {
+        if (err) {
+          settled = true;
+          reject(err);
+        }
+        return;
+      }
+      const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+      const start = body.indexOf("{");
+      const end = body.lastIndexOf("}");
+      let json;
+      try {
+        json = JSON.parse(body.slice(start, end + 1));
+      } catch {
+        if (!err) return; // not all of the body yet
+      }
+      settled = true;
+      socket.destroy();
+      resolve({ status: Number(head[1]), json, sentWhenAnswered });
+    };
+    socket.on("data", (data) => {
+      if (sentWhenAnswered === undefined) sentWhenAnswered = sent;
+      received.push(data);
+      finish();
+    });
+    socket.on("error", (err) => finish(err));
+    socket.on("close", () => finish(new Error("connection closed before an answer")));
+    const head = Object.entries({ host: `${hostname}:${port}`, "transfer-encoding": "chunked", ...headers })
+      .map(([n, v]) => `${n}: ${v}\r\n`)
+      .join("");
+    socket.write(`${method} ${path} HTTP/1.1\r\n${head}\r\n`);
+    const pump = () => {
+      while (sentWhenAnswered === undefined && !socket.destroyed && sent < totalBytes) {
+        sent += chunkBytes;
+        if (!socket.write(frame)) return socket.once("drain", pump);
+      }
+      if (sentWhenAnswered === undefined && !socket.destroyed) socket.write("0\r\n\r\n");
+    };
+    pump();
   });
 }

@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::key::ApiKey;
+use crate::path::percent_decode;
 
 /// Longest `Authorization` value looked at; a longer one is refused before hashing.
 pub const MAX_AUTHORIZATION_LEN: usize = 512;
@@ -35,18 +36,37 @@ pub fn parse_authorization(header: Option<&str>) -> Result<ApiKey, ApiError> {
     ApiKey::parse(token.trim_start()).map_err(|_| ApiError::invalid_key())
 }
 
-/// Whether a raw query string carries something that looks like a credential.
+/// Whether a raw query string carries something that looks like a credential: a
+/// parameter named like one, or an `sk_live_`/`sk_test_` key anywhere in a name or a
+/// value (a bare `?sk_live_…` too). The query is looked at as sent and after one and
+/// two decodings (`%XX`, `+` as space), so `sk%5Flive%5F…`, `%73k_live_…` and
+/// `%2573k_live_…` are all seen.
 pub fn query_has_credential(query: &str) -> bool {
-    query.split('&').any(|pair| {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = value.to_ascii_lowercase();
+    let once = percent_decode(query.as_bytes(), true);
+    let twice = percent_decode(&once, true);
+    let forms: [&[u8]; 3] = [query.as_bytes(), &once, &twice];
+    forms
+        .iter()
+        .any(|form| form_has_credential(form) || names_a_credential(form))
+}
+
+/// A key prefix that starts a word (so `task_live_x` is not a key).
+fn form_has_credential(form: &[u8]) -> bool {
+    let lower = form.to_ascii_lowercase();
+    lower.windows(KEY_MARK_LEN).enumerate().any(|(i, w)| {
+        (w == b"sk_live_" || w == b"sk_test_") && (i == 0 || !lower[i - 1].is_ascii_alphanumeric())
+    })
+}
+
+const KEY_MARK_LEN: usize = "sk_live_".len();
+
+fn names_a_credential(form: &[u8]) -> bool {
+    form.split(|&b| b == b'&' || b == b';').any(|pair| {
+        let name = pair.split(|&b| b == b'=').next().unwrap_or_default();
+        let name = name.trim_ascii();
         CREDENTIAL_PARAMS
             .iter()
-            .any(|p| name.eq_ignore_ascii_case(p))
-            || value.contains("sk_live_")
-            || value.contains("sk_test_")
-            || value.contains("sk_live%5f")
-            || value.contains("sk_test%5f")
+            .any(|p| name.eq_ignore_ascii_case(p.as_bytes()))
     })
 }
 
@@ -105,5 +125,46 @@ mod tests {
         assert!(!query_has_credential("key=region"));
         assert!(!query_has_credential("page=2&limit=10"));
         assert!(!query_has_credential(""));
+    }
+
+    #[test]
+    fn keys_in_the_query_are_noticed_however_spelled() {
+        let k = key();
+        let raw = k.expose_secret();
+        let live = raw.replacen("sk_test_", "sk_live_", 1);
+        let tail = &live["sk_live_".len()..];
+        for query in [
+            live.clone(),                        // a bare name
+            format!("{live}=1"),                 // a name with a value
+            format!("a=1&{raw}"),                // a bare test key after others
+            format!("key=sk%5Flive%5F{tail}"),   // encoded underscores
+            format!("key=sk%5flive%5f{tail}"),   // lower-case escapes
+            format!("x=%73k_live_{tail}"),       // an encoded letter
+            format!("x=%2573k_live_{tail}"),     // encoded twice
+            format!("x=%25%37%33k_live_{tail}"), // escapes of an escape
+            format!("q=Bearer+{live}"),          // after a `+` space
+            format!("%73k_live_{tail}=1"),       // an encoded name
+            "API%5FKEY=abc".to_owned(),          // an encoded parameter name
+            "token=1;access_token=2".to_owned(), // `;` as a separator
+            "SK_LIVE_abc".to_owned(),            // any case
+        ] {
+            assert!(query_has_credential(&query), "{query}");
+        }
+    }
+
+    #[test]
+    fn ordinary_queries_pass() {
+        for query in [
+            "key=region",
+            "page=2",
+            "q=task_live_updates",
+            "q=ask_test_",
+            "sort=-createdAt&limit=100",
+            "q=100%25",
+            "q=%",
+            "name=sk",
+        ] {
+            assert!(!query_has_credential(query), "{query}");
+        }
     }
 }

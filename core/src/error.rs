@@ -118,7 +118,7 @@ impl ApiError {
                 429,
                 "rate_limit_exceeded",
                 "Rate limit exceeded",
-                format!("Rate limit will reset in {retry_after_s} seconds"),
+                format!("Rate limit will reset in {}", seconds(retry_after_s)),
             )
         }
     }
@@ -132,7 +132,8 @@ impl ApiError {
                 "rate_limit_exceeded",
                 "Too many failed authentication attempts",
                 format!(
-                    "Too many failed authentication attempts from this address; retry in {retry_after_s} seconds"
+                    "Too many failed authentication attempts from this address; retry in {}",
+                    seconds(retry_after_s)
                 ),
             )
         }
@@ -254,6 +255,19 @@ impl ApiError {
         )
     }
 
+    /// 504: the origin did not answer within `timeout_ms`; the request may or may not
+    /// have reached it.
+    pub fn gateway_timeout(timeout_ms: u64) -> ApiError {
+        ApiError::new(
+            504,
+            "gateway_timeout",
+            "Origin timeout",
+            format!(
+                "The API behind the gateway did not answer within {timeout_ms} ms; retry later (a write may or may not have been applied)"
+            ),
+        )
+    }
+
     /// 503: storage failed; the request was not let through.
     pub fn service_unavailable(details: impl Into<String>) -> ApiError {
         ApiError {
@@ -319,6 +333,15 @@ fn allow_header(allowed: &[Method]) -> String {
         .join(", ")
 }
 
+/// `1 second`, `2 seconds`.
+fn seconds(n: u64) -> String {
+    if n == 1 {
+        "1 second".to_owned()
+    } else {
+        format!("{n} seconds")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +373,37 @@ mod tests {
             json!({"error": {"code": "rate_limit_exceeded", "message": "Rate limit exceeded",
                 "details": "Rate limit will reset in 1847 seconds", "retryAfter": 1847}})
         );
+    }
+
+    #[test]
+    fn one_second_is_singular() {
+        assert_eq!(
+            ApiError::rate_limited(1).details,
+            "Rate limit will reset in 1 second"
+        );
+        assert_eq!(
+            ApiError::rate_limited(2).details,
+            "Rate limit will reset in 2 seconds"
+        );
+        assert!(ApiError::too_many_failures(1)
+            .details
+            .ends_with("retry in 1 second"));
+        assert!(ApiError::too_many_failures(300)
+            .details
+            .ends_with("retry in 300 seconds"));
+    }
+
+    #[test]
+    fn gateway_timeout_has_the_spec_shape() {
+        let err = ApiError::gateway_timeout(250);
+        assert_eq!(err.status, 504);
+        let b = body(&err);
+        assert_eq!(b["error"]["code"], "gateway_timeout");
+        assert_eq!(b["error"]["message"], "Origin timeout");
+        assert!(b["error"]["details"]
+            .as_str()
+            .is_some_and(|d| d.contains("250 ms")));
+        assert!(err.headers().is_empty());
     }
 
     #[test]

@@ -27,6 +27,7 @@ mod base62;
 pub mod constant_time;
 pub mod credential;
 pub mod error;
+pub mod forwarding;
 pub mod guard;
 pub mod headers;
 pub mod identity;

@@ -587,7 +587,7 @@ mod tests {
             event,
             serde_json::json!({
                 "id": "evt_0000000000000007",
-                "at": "2026-01-22T10:00:00Z",
+                "at": "2026-01-22T10:00:00.000Z",
                 "actor": {"type": "key", "keyId": "key_0123456789abcdef"},
                 "action": "api_key.revoked",
                 "target": {"type": "api_key", "id": "key_0123456789abcdef"},

@@ -21,9 +21,12 @@ pub enum PathError {
     NotApi,
     /// `//` inside the path.
     EmptySegment,
-    /// A `.` or `..` segment.
+    /// A `.` or `..` segment, also once `;…` (matrix parameters) is removed or after
+    /// one or two percent-decodings (`..;`, `.;x`, `..%3b`).
     DotSegment,
-    /// `%2F`, `%5C`, `%2E`, `%00` or a backslash.
+    /// `%2F`, `%5C`, `%2E`, `%00`, also double-encoded (`%252e`), or a backslash; or, after one or two
+    /// percent-decodings, a `/`, `\`, control character or invalid (e.g. overlong)
+    /// UTF-8.
     EncodedSeparator,
     /// The resource is not lower-case letters, digits and `-`.
     ResourceName,
@@ -35,15 +38,51 @@ impl PathError {
         match self {
             PathError::NotApi => "API paths have the form /v1/{resource}",
             PathError::EmptySegment => "the path has an empty segment ('//')",
-            PathError::DotSegment => "the path has a '.' or '..' segment",
+            PathError::DotSegment => {
+                "the path has a '.' or '..' segment (also with ';' parameters or percent-encoded)"
+            }
             PathError::EncodedSeparator => {
-                "the path has an encoded '/', '\\', '.' or NUL, or a backslash"
+                "the path has an encoded '/', '\\', '.', control character or invalid UTF-8 (also double-encoded), or a backslash"
             }
             PathError::ResourceName => {
                 "the resource name must be lower-case letters, digits and '-'"
             }
         }
     }
+}
+
+/// Decodes `%XX` escapes once; a `%` not followed by two hex digits stays as it is
+/// (`100%` is the text `100%`). With `plus_as_space`, `+` becomes a space (query
+/// strings, `application/x-www-form-urlencoded`).
+pub fn percent_decode(input: &[u8], plus_as_space: bool) -> Vec<u8> {
+    fn hex(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        let escaped = match (b, input.get(i + 1), input.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| h << 4 | l),
+            _ => None,
+        };
+        match escaped {
+            Some(decoded) => {
+                out.push(decoded);
+                i += 3;
+            }
+            None => {
+                out.push(if plus_as_space && b == b'+' { b' ' } else { b });
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Whether `name` is a resource name as it must appear in a path and in scope maps.
@@ -75,22 +114,49 @@ pub fn parse_api_path(raw: &str) -> Result<ApiPath<'_>, PathError> {
     Ok(ApiPath { resource, rest })
 }
 
+/// `%2F`, `%5C`, `%2E` or `%00`, in any case.
+fn has_encoded_separator(form: &[u8]) -> bool {
+    form.windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(
+                (w[1], w[2].to_ascii_lowercase()),
+                (b'2', b'f' | b'e') | (b'5', b'c') | (b'0', b'0')
+            )
+    })
+}
+
 fn check_segment(segment: &str) -> Result<(), PathError> {
     if segment.is_empty() {
         return Err(PathError::EmptySegment);
     }
-    if segment == "." || segment == ".." {
-        return Err(PathError::DotSegment);
-    }
     if segment.contains('\\') {
         return Err(PathError::EncodedSeparator);
     }
-    let lower = segment.to_ascii_lowercase();
-    if ["%2f", "%5c", "%2e", "%00"]
-        .iter()
-        .any(|p| lower.contains(p))
-    {
+    if has_encoded_separator(segment.as_bytes()) {
         return Err(PathError::EncodedSeparator);
+    }
+    // The segment as the origin may read it: as sent, decoded once (every server), and
+    // decoded twice (a proxy or framework that decodes again). Each must be neither a
+    // dot segment, with or without `;` matrix parameters (Tomcat, Jetty and Spring drop
+    // them), nor hold a separator, a control character or invalid UTF-8 (overlong
+    // encodings of `.` and `/` such as `%c0%ae` are invalid UTF-8).
+    let once = percent_decode(segment.as_bytes(), false);
+    if has_encoded_separator(&once) {
+        return Err(PathError::EncodedSeparator);
+    }
+    let twice = percent_decode(&once, false);
+    for form in [segment.as_bytes(), &once, &twice] {
+        let without_params = form.split(|&b| b == b';').next().unwrap_or_default();
+        if without_params == b"." || without_params == b".." {
+            return Err(PathError::DotSegment);
+        }
+        if form
+            .iter()
+            .any(|&b| b == b'/' || b == b'\\' || b.is_ascii_control())
+            || core::str::from_utf8(form).is_err()
+        {
+            return Err(PathError::EncodedSeparator);
+        }
     }
     Ok(())
 }
@@ -148,6 +214,72 @@ mod tests {
         check("/v1", Err(PathError::NotApi));
         check("/v2/accounts", Err(PathError::NotApi));
         check("/V1/accounts", Err(PathError::NotApi));
+    }
+
+    #[test]
+    fn paths_an_origin_reads_as_another_resource_are_refused() {
+        use PathError::{DotSegment as Dot, EncodedSeparator as Enc};
+        let cases: &[(&str, PathError)] = &[
+            // Matrix parameters: Tomcat, Jetty and Spring strip `;…`.
+            ("/v1/accounts/..;/opportunities", Dot),
+            ("/v1/accounts/.;/x", Dot),
+            ("/v1/accounts/..;x=1/opportunities", Dot),
+            ("/v1/accounts/.;jsessionid=1", Dot),
+            ("/v1/accounts/..%3b/opportunities", Dot),
+            // Double-encoded dots, slashes, backslashes and NUL (an encoded dot is
+            // refused wherever it is, as `%2e` is).
+            ("/v1/accounts/%252e%252e/opportunities", Enc),
+            ("/v1/accounts/%252E%252E", Enc),
+            ("/v1/accounts/%252e", Enc),
+            ("/v1/accounts/.%252e", Enc),
+            ("/v1/accounts/%252e%252e;x", Enc),
+            ("/v1/accounts%252Fopportunities", Enc),
+            ("/v1/accounts/x%252fy", Enc),
+            ("/v1/accounts/x%255cy", Enc),
+            ("/v1/accounts/x%2500", Enc),
+            ("/v1/accounts/x%252ey", Enc),
+            ("/v1/accounts/x%252E", Enc),
+            // Control characters, once or twice encoded.
+            ("/v1/accounts/x%0d%0aSet-Cookie:a", Enc),
+            ("/v1/accounts/x%0A", Enc),
+            ("/v1/accounts/x%09", Enc),
+            ("/v1/accounts/x%7f", Enc),
+            ("/v1/accounts/x%250d%250a", Enc),
+            // Overlong UTF-8 for `.` and `/`, once or twice encoded; invalid UTF-8.
+            ("/v1/accounts/%c0%ae%c0%ae/opportunities", Enc),
+            ("/v1/accounts/%C0%AE", Enc),
+            ("/v1/accounts/x%c0%afy", Enc),
+            ("/v1/accounts/%e0%80%ae", Enc),
+            ("/v1/accounts/%f0%80%80%ae", Enc),
+            ("/v1/accounts/%25c0%25ae", Enc),
+            ("/v1/accounts/x%ff", Enc),
+        ];
+        for &(raw, err) in cases {
+            check(raw, Err(err));
+        }
+    }
+
+    #[test]
+    fn ordinary_ids_with_percent_are_kept() {
+        check("/v1/accounts/100%25", Ok(("accounts", &["100%25"])));
+        check("/v1/accounts/100%", Ok(("accounts", &["100%"])));
+        check("/v1/accounts/50%25off", Ok(("accounts", &["50%25off"])));
+        check("/v1/accounts/a%2Bb", Ok(("accounts", &["a%2Bb"])));
+        check("/v1/accounts/%e4%bd%a0", Ok(("accounts", &["%e4%bd%a0"])));
+        check("/v1/accounts/x;v=1", Ok(("accounts", &["x;v=1"])));
+        check("/v1/accounts/...", Ok(("accounts", &["..."])));
+        check("/v1/accounts/.x", Ok(("accounts", &[".x"])));
+        check("/v1/accounts/x..", Ok(("accounts", &["x.."])));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode(b"a%2Fb%2fc", false), b"a/b/c");
+        assert_eq!(percent_decode(b"100%", false), b"100%");
+        assert_eq!(percent_decode(b"%zz%4", false), b"%zz%4");
+        assert_eq!(percent_decode(b"%252e", false), b"%2e");
+        assert_eq!(percent_decode(b"a+b", false), b"a+b");
+        assert_eq!(percent_decode(b"a+b", true), b"a b");
     }
 
     #[test]

@@ -2,14 +2,21 @@
 //! conversions: the caller supplies every instant.
 
 use time::format_description::well_known::Rfc3339;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
 use time::OffsetDateTime;
 
-/// `2026-01-22T10:00:00Z` (ms kept when not zero).
+/// UTC with exactly three fraction digits.
+const FORMAT: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// `2026-01-22T10:00:00.250Z`: UTC, always with millisecond precision, so every
+/// timestamp the API shows has the same length and sorts as text.
 pub fn format_ms(ms: u64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
     OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
+        .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_default()
 }
 
@@ -37,8 +44,12 @@ mod tests {
 
     #[test]
     fn formats_like_the_spec() {
-        assert_eq!(format_ms(1_769_076_000_000), "2026-01-22T10:00:00Z");
-        assert_eq!(format_ms(1_769_076_000_250), "2026-01-22T10:00:00.25Z");
+        assert_eq!(format_ms(1_769_076_000_000), "2026-01-22T10:00:00.000Z");
+        assert_eq!(format_ms(1_769_076_000_250), "2026-01-22T10:00:00.250Z");
+        assert_eq!(format_ms(1_769_076_000_007), "2026-01-22T10:00:00.007Z");
+        assert_eq!(format_ms(0), "1970-01-01T00:00:00.000Z");
+        let shown = format_ms(1_769_076_000_250);
+        assert_eq!(parse_ms(&shown), Some(1_769_076_000_250), "round trip");
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //!   the first segment; resource and rest rebuild the path;
 //! - an accepted path has no `//`, no `.` or `..` segment, no `%2f`, `%5c`, `%2e` or
 //!   `%00` in any case, and no backslash;
+//! - nor a segment that is `.`/`..` once `;…` is dropped, nor double-encoded dots,
+//!   slashes, backslashes or NUL (`%252e`, `%252f`, `%255c`, `%2500`), nor encoded CR,
+//!   LF or tab, nor overlong UTF-8 lead bytes (`%c0`, `%c1`, `%e0%80`), once or twice
+//!   encoded;
 //! - `route` fails exactly when the path is refused, with 400 (404 when not under
 //!   `/v1/`); otherwise it answers 400, 404 or 405 or a route whose resource is the
 //!   path's resource (`api-keys` for key management, none for `/v1/auth/test`).
@@ -49,6 +53,17 @@ fn check_accepted(raw: &str, resource: &str, rest: &[&str]) {
             segment != "." && segment != "..",
             "accepted a dot segment: {raw:?}"
         );
+        let without_params = segment.split(';').next().unwrap_or_default();
+        assert!(
+            without_params != "." && without_params != "..",
+            "accepted a dot segment with parameters: {raw:?}"
+        );
+    }
+    for bad in [
+        "%252e", "%252f", "%255c", "%2500", "%0d", "%0a", "%09", "%250d", "%250a", "%c0",
+        "%c1", "%25c0", "%e0%80",
+    ] {
+        assert!(!lower.contains(bad), "accepted {bad}: {raw:?}");
     }
 }
 

@@ -21,6 +21,7 @@ const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";
 const AUTH_FAILURE_BLOCK_SECONDS: &str = "AUTH_FAILURE_BLOCK_SECONDS";
 const GUARD_TIMEOUT_MS: &str = "GUARD_TIMEOUT_MS";
 const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
+const ORIGIN_TIMEOUT_MS: &str = "ORIGIN_TIMEOUT_MS";
 const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const IDENTITY_SIGNING_KEY: &str = "IDENTITY_SIGNING_KEY";
 const IDENTITY_PREVIOUS_KEYS: &str = "IDENTITY_PREVIOUS_KEYS";
@@ -54,6 +55,7 @@ struct Settings {
     throttle: ThrottlePolicy,
     guard_timeout_ms: u64,
     max_body_bytes: usize,
+    origin_timeout_ms: u64,
 }
 
 thread_local! {
@@ -98,6 +100,7 @@ impl Settings {
             guard_timeout_ms: number(GUARD_TIMEOUT_MS).unwrap_or(10_000).max(1),
             max_body_bytes: number(MAX_BODY_BYTES)
                 .map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            origin_timeout_ms: number(ORIGIN_TIMEOUT_MS).unwrap_or(30_000).max(1),
         }
     }
 }
@@ -139,16 +142,37 @@ pub(crate) fn leaked_key_action(env: &Env) -> Result<LeakAction, ApiError> {
     settings(env).leaked_key_action.clone()
 }
 
-/// Where requests of a key type go; `None` means answer with an echo.
-pub(crate) fn origin(env: &Env, key_type: KeyType) -> Option<String> {
+/// Where an admitted request goes.
+pub(crate) enum Destination {
+    /// Forward it to this origin.
+    Origin(String),
+    /// Answer an echo of what would be forwarded; the text says why.
+    Echo(&'static str),
+}
+
+/// Live keys go to `ORIGIN_URL`, test keys to `SANDBOX_ORIGIN_URL` only: a test key is
+/// never forwarded to the production origin. Without the origin of its type, a request
+/// is echoed.
+pub(crate) fn origin(env: &Env, key_type: KeyType) -> Destination {
     let settings = settings(env);
     match key_type {
-        KeyType::Live => settings.origin.clone(),
-        KeyType::Test => settings
-            .sandbox_origin
-            .clone()
-            .or_else(|| settings.origin.clone()),
+        KeyType::Live => settings.origin.clone().map_or(
+            Destination::Echo("No ORIGIN_URL is configured"),
+            Destination::Origin,
+        ),
+        KeyType::Test => settings.sandbox_origin.clone().map_or(
+            Destination::Echo(
+                "No SANDBOX_ORIGIN_URL is configured, and test keys are never forwarded to ORIGIN_URL",
+            ),
+            Destination::Origin,
+        ),
     }
+}
+
+/// How long the origin may take to answer before the request answers 504
+/// (`ORIGIN_TIMEOUT_MS`, default 30 s).
+pub(crate) fn origin_timeout_ms(env: &Env) -> u64 {
+    settings(env).origin_timeout_ms
 }
 
 /// The brute-force throttle: `AUTH_FAILURE_LIMIT` failures a minute (default 30; 0 turns

@@ -1,5 +1,6 @@
 //! Turning core's values into HTTP responses.
 
+use futures_util::StreamExt;
 use scopien_auth::headers::rate_limit_headers;
 use scopien_auth::{ApiError, Refusal, Status};
 use serde::Serialize;
@@ -57,6 +58,24 @@ pub(crate) fn refusal(refusal: &Refusal, at_ms: u64) -> Result<Response> {
     }
 }
 
+/// `AbortSignal.timeout(ms)`: the runtime aborts the fetch it is given after `ms`, with
+/// its own timer (no Rust future needs polling for it).
+pub(crate) fn timeout_signal(ms: u64) -> Result<worker::AbortSignal> {
+    use wasm_bindgen::JsCast;
+    let js = |e: wasm_bindgen::JsValue| worker::Error::from(e);
+    let class = js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into()).map_err(js)?;
+    let timeout: js_sys::Function = js_sys::Reflect::get(&class, &"timeout".into())
+        .map_err(js)?
+        .dyn_into()
+        .map_err(js)?;
+    let signal = timeout
+        .call1(&class, &(ms as f64).into())
+        .map_err(js)?
+        .dyn_into::<worker::web_sys::AbortSignal>()
+        .map_err(js)?;
+    Ok(worker::AbortSignal::from(signal))
+}
+
 /// Unwraps a `Result<_, ApiError>`, or returns the error's response from the function.
 macro_rules! or_respond {
     ($e:expr) => {
@@ -79,8 +98,10 @@ pub(crate) fn declared_too_large(req: &Request, limit: usize) -> Result<Option<A
         .map(|_| ApiError::payload_too_large(limit)))
 }
 
-/// Reads a body of at most `limit` bytes; `Err(413)` past that (a body sent without
-/// `Content-Length` is measured as it is read).
+/// Reads a body of at most `limit` bytes; `Err(413)` past that. A body sent without
+/// `Content-Length` (chunked) is read as a stream and measured as it arrives: at the
+/// first chunk past `limit` the stream is cancelled (dropping it cancels it) and 413
+/// answered at once, so at most `limit` + one chunk is ever held in memory.
 pub(crate) async fn read_body(
     req: &mut Request,
     limit: usize,
@@ -88,9 +109,18 @@ pub(crate) async fn read_body(
     if let Some(err) = declared_too_large(req, limit)? {
         return Ok(Err(err));
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() > limit {
-        return Ok(Err(ApiError::payload_too_large(limit)));
+    if req.inner().body().is_none() {
+        return Ok(Ok(Vec::new()));
     }
-    Ok(Ok(bytes))
+    let mut stream = req.stream()?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if body.len().saturating_add(chunk.len()) > limit {
+            drop(stream);
+            return Ok(Err(ApiError::payload_too_large(limit)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body))
 }

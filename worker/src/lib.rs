@@ -106,20 +106,18 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
     if url.path() == "/secret-scanning/github" {
         return scanning::handle(req, env, now_ms).await;
     }
-    // An address refused for failed authentications gets 429 before any storage call.
+    // An address refused for failed authentications gets 429 before any storage call,
+    // unless its key worked from there before the block (throttle.rs).
     let address = req.headers().get("CF-Connecting-IP")?;
-    if let Some(until) = address
-        .as_deref()
-        .and_then(|a| throttle::blocked_until(a, now_ms))
-    {
+    let authorization = req.headers().get("Authorization")?;
+    let parsed = parse_authorization(authorization.as_deref());
+    if let Some(until) = throttle::blocked_for(address.as_deref(), parsed.as_ref().ok(), now_ms) {
         return http::error(&ApiError::too_many_failures_until(until, now_ms));
     }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
     }
-    let key = or_respond!(parse_authorization(
-        req.headers().get("Authorization")?.as_deref()
-    ));
+    let key = or_respond!(parsed);
     // The method as sent (`worker::Method` would turn unknown ones into GET).
     let method =
         or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
@@ -151,13 +149,23 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
         requirement: route.requirement(&method, &overrides),
         root,
     };
+    // Throttle gate (throttle.rs): in flight + failed guesses per address stay within the limit.
+    let gate = match throttle::Gate::enter(env, address.as_deref(), &key, &check.hash, now_ms) {
+        Ok(gate) => gate,
+        Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
+    };
     let admitted = match guard_client::check(env, key.id(), check).await? {
-        CheckAnswer::Admitted(admitted) => admitted,
+        CheckAnswer::Admitted(admitted) => {
+            gate.admitted();
+            admitted
+        }
         CheckAnswer::Refused { refusal, at_ms } => {
-            if let (true, Some(address)) = (refusal.is_failed_authentication(), &address) {
-                if let Some(until) = throttle::record_failure(env, address, now_ms).await {
+            if refusal.is_failed_authentication() {
+                if let Some(until) = gate.failed(env, now_ms).await {
                     return http::error(&ApiError::too_many_failures_until(until, now_ms));
                 }
+            } else {
+                gate.admitted();
             }
             return http::refusal(&refusal, at_ms);
         }
@@ -170,7 +178,6 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
     let response = match &route {
         Route::AuthTest => http::json(200, &admitted.auth_test_view(key.id()))?,
         Route::Upstream { .. } => {
-            let origin = config::origin(env, admitted.key_type);
             let request = forward::Forwarded {
                 url: &url,
                 method: &method,
@@ -179,7 +186,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
                 admitted: &admitted,
                 now_ms,
             };
-            forward::forward(req, env, origin, request).await?
+            forward::forward(req, env, request).await?
         }
         Route::Orgs | Route::Org(_) | Route::AuditLog => {
             let call = orgs_api::Call {

@@ -16,7 +16,7 @@ use scopien_auth::scanning::{
 };
 use scopien_auth::ApiError;
 use std::cell::RefCell;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 use worker::{Env, Fetch, Request, Response, Result};
 
 /// Guards asked at once: quick for a few hundred tokens, gentle on the runtime.
@@ -26,7 +26,7 @@ const KEY_DOCUMENT_TTL_MS: u64 = 3_600_000;
 /// Where GitHub publishes the keys it signs reports with.
 const GITHUB_KEYS_URL: &str = "https://api.github.com/meta/public_keys/secret_scanning";
 /// How long fetching the key document may take.
-const KEY_FETCH_TIMEOUT_MS: u32 = 5_000;
+const KEY_FETCH_TIMEOUT_MS: u64 = 5_000;
 /// After a failed fetch, how long before the next try (reports meanwhile are refused
 /// quickly, or verified against a stale copy).
 const KEY_FETCH_RETRY_MS: u64 = 60_000;
@@ -36,24 +36,6 @@ thread_local! {
     static FETCHED: RefCell<Option<(KeyDocument, u64)>> = const { RefCell::new(None) };
     /// When the last fetch failed.
     static FAILED_AT: RefCell<Option<u64>> = const { RefCell::new(None) };
-}
-
-/// `AbortSignal.timeout(ms)`: the runtime's own timer, no Rust future to poll.
-fn timeout_signal(ms: u32) -> Result<worker::AbortSignal> {
-    let class =
-        js_sys::Reflect::get(&js_sys::global(), &"AbortSignal".into()).map_err(webcrypto::error)?;
-    let timeout: js_sys::Function = js_sys::Reflect::get(&class, &"timeout".into())
-        .map_err(webcrypto::error)?
-        .dyn_into()
-        .map_err(webcrypto::error)?;
-    let signal = timeout
-        .call1(&class, &ms.into())
-        .map_err(webcrypto::error)?;
-    Ok(worker::AbortSignal::from(
-        signal
-            .dyn_into::<worker::web_sys::AbortSignal>()
-            .map_err(webcrypto::error)?,
-    ))
 }
 
 /// The key document: pinned in `SECRET_SCANNING_PUBLIC_KEYS`, or fetched from GitHub
@@ -82,7 +64,7 @@ async fn key_document(env: &Env, now_ms: u64) -> Result<Option<KeyDocument>> {
     init.with_headers(headers);
     let fetched = async {
         let request = Request::new_with_init(GITHUB_KEYS_URL, &init)?;
-        let signal = timeout_signal(KEY_FETCH_TIMEOUT_MS)?;
+        let signal = http::timeout_signal(KEY_FETCH_TIMEOUT_MS)?;
         let mut response = Fetch::Request(request).send_with_signal(&signal).await?;
         response.text().await
     }

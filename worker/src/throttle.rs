@@ -1,48 +1,128 @@
-//! Brute-force throttling per client address (`CF-Connecting-IP`).
+//! Brute-force throttling per client address (`CF-Connecting-IP`), by bucket: an IPv4
+//! address, or an IPv6 address's /64 (`throttle::address_bucket`).
 //!
-//! Every failed authentication of a well-formed key is counted in the address's
-//! `AddressThrottle` Durable Object, so the count is global. Once an address is past the
-//! limit, each isolate that sees it fail remembers the block in memory and refuses that
-//! address with 429 before any storage call, for the rest of the block. Malformed keys are
-//! refused with no I/O at all and are not counted: they cannot succeed and cost nothing.
+//! Every failed authentication of a well-formed key is counted in the bucket's
+//! `AddressThrottle` Durable Object, so the count is global. Each isolate also keeps a
+//! bounded memory (`throttle::LocalThrottle`, oldest forgotten first) of buckets: the
+//! blocks it learnt of, the failures it saw, the guesses in flight and the key ids that
+//! worked. With it, a blocked bucket is refused with 429 before any storage call, except
+//! for key ids that worked from it before (they go to their guard as usual); and a burst
+//! of concurrent guesses is cut at the limit before the guards answer: at most
+//! `AUTH_FAILURE_LIMIT + 1` distinct guesses from one bucket reach their guards per
+//! window and isolate. Malformed keys are refused with no I/O at all and are not counted:
+//! they cannot succeed and cost nothing.
 
 use crate::config;
-use scopien_auth::throttle::Failures;
+use scopien_auth::throttle::{address_bucket, Failures, LocalThrottle, Refusal};
+use scopien_auth::ApiKey;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result,
     SqlStorageValue, State,
 };
 
-/// Addresses remembered per isolate, at most; expired entries go first.
+/// Buckets remembered per isolate, at most; the oldest is forgotten first.
 const MAX_REMEMBERED: usize = 10_000;
 
 thread_local! {
-    static BLOCKED: RefCell<HashMap<String, u64>> = RefCell::new(HashMap::new());
+    static LOCAL: RefCell<LocalThrottle> = RefCell::new(LocalThrottle::new(MAX_REMEMBERED));
 }
 
-/// When this isolate knows `address` is refused at `now_ms`, until when.
-pub(crate) fn blocked_until(address: &str, now_ms: u64) -> Option<u64> {
-    BLOCKED.with(|b| {
-        b.borrow()
-            .get(address)
-            .copied()
-            .filter(|until| now_ms < *until)
+/// When `address` is refused at `now_ms`, until when: its bucket is blocked and `key`
+/// (when one parsed) did not work from it before the block.
+pub(crate) fn blocked_for(address: Option<&str>, key: Option<&ApiKey>, now_ms: u64) -> Option<u64> {
+    let bucket = address_bucket(address?);
+    LOCAL.with(|l| {
+        let local = l.borrow();
+        let until = local.blocked_until(&bucket, now_ms)?;
+        let known = key.is_some_and(|k| local.was_admitted(&bucket, k.id().chars()));
+        (!known).then_some(until)
     })
 }
 
-fn remember(address: &str, until_ms: u64, now_ms: u64) {
-    BLOCKED.with(|b| {
-        let mut blocked = b.borrow_mut();
-        if blocked.len() >= MAX_REMEMBERED {
-            blocked.retain(|_, until| *until > now_ms);
+/// A well-formed credential from one bucket, counted in flight while its guard is
+/// asked. Dropping it ends the count.
+pub(crate) struct Gate {
+    bucket: Option<String>,
+    key_id: String,
+    fingerprint: u64,
+}
+
+impl Gate {
+    /// Lets the request ask its guard, or says until when it is refused (blocked, or
+    /// too many guesses from its bucket in flight and failed already).
+    pub(crate) fn enter(
+        env: &Env,
+        address: Option<&str>,
+        key: &ApiKey,
+        hash_hex: &str,
+        now_ms: u64,
+    ) -> std::result::Result<Gate, u64> {
+        let key_id = key.id().chars().to_owned();
+        // The key's hash tells credentials apart: one key sent many times at once is one
+        // guess. Nothing of it is kept past the request.
+        let fingerprint = hash_hex
+            .get(..16)
+            .and_then(|h| u64::from_str_radix(h, 16).ok())
+            .unwrap_or_default();
+        let Some(bucket) = address.map(address_bucket) else {
+            return Ok(Gate {
+                bucket: None,
+                key_id,
+                fingerprint,
+            });
+        };
+        let policy = config::throttle_policy(env);
+        LOCAL
+            .with(|l| {
+                l.borrow_mut()
+                    .begin(&policy, &bucket, &key_id, fingerprint, now_ms)
+            })
+            .map_err(|refusal| match refusal {
+                Refusal::Blocked(until) => until,
+                Refusal::Busy(ms) => now_ms.saturating_add(ms),
+            })?;
+        Ok(Gate {
+            bucket: Some(bucket),
+            key_id,
+            fingerprint,
+        })
+    }
+
+    /// The key authenticated: remember that its id works from this bucket.
+    pub(crate) fn admitted(self) {
+        if let Some(bucket) = &self.bucket {
+            LOCAL.with(|l| l.borrow_mut().admitted(bucket, &self.key_id));
         }
-        if blocked.len() < MAX_REMEMBERED {
-            blocked.insert(address.to_owned(), until_ms);
+    }
+
+    /// The key failed: count it here and globally; returns until when the bucket is now
+    /// refused, if it is. A fault of the global count is logged and ignored: the request
+    /// is being refused anyway, and this isolate's own count still applies.
+    pub(crate) async fn failed(mut self, env: &Env, now_ms: u64) -> Option<u64> {
+        let bucket = self.bucket.take()?;
+        let policy = config::throttle_policy(env);
+        // Counted here before the global call, so no guess slips between the two.
+        let local = LOCAL.with(|l| {
+            let mut l = l.borrow_mut();
+            l.finish(&bucket, self.fingerprint);
+            l.failed(&policy, &bucket, None, now_ms)
+        });
+        match record_failure(env, &bucket).await {
+            Some(until) => LOCAL.with(|l| l.borrow_mut().learn_block(&bucket, until, now_ms)),
+            None => local,
         }
-    });
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if let Some(bucket) = &self.bucket {
+            // `failed` takes `bucket` and finishes itself, so this runs once a request.
+            LOCAL.with(|l| l.borrow_mut().finish(bucket, self.fingerprint));
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -50,13 +130,13 @@ struct FailAnswer {
     blocked_until_ms: Option<u64>,
 }
 
-/// Counts a failed authentication from `address`; returns when it is now refused until.
-/// A fault here is logged and ignored: the request is being refused anyway.
-pub(crate) async fn record_failure(env: &Env, address: &str, now_ms: u64) -> Option<u64> {
+/// Counts a failed authentication from `bucket` in its Durable Object; returns until
+/// when it is refused, if it is. `None` on a fault (logged).
+async fn record_failure(env: &Env, bucket: &str) -> Option<u64> {
     let result = async {
         let stub = env
             .durable_object(config::THROTTLE)?
-            .id_from_name(address)?
+            .id_from_name(bucket)?
             .get_stub()?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post);
@@ -66,12 +146,7 @@ pub(crate) async fn record_failure(env: &Env, address: &str, now_ms: u64) -> Opt
     }
     .await;
     match result {
-        Ok(answer) => {
-            if let Some(until) = answer.blocked_until_ms {
-                remember(address, until, now_ms);
-            }
-            answer.blocked_until_ms
-        }
+        Ok(answer) => answer.blocked_until_ms,
         Err(fault) => {
             worker::console_error!("throttle fault: {fault}");
             None
