@@ -14,16 +14,17 @@ export { makeKey };
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BUILD = join(ROOT, "worker", "build");
 
-// Test doubles for the fault tests: a KeyGuard that throws (as a storage fault does) and
-// one that answers too late.
+// Test doubles for the fault tests, speaking the guard's RPC (`run`, worker/src/guard.rs):
+// a KeyGuard that throws (as a storage fault does) and one that answers too late.
 const FAULTY_GUARDS = `
-export class ThrowingGuard {
-  async fetch() { throw new Error("simulated storage fault"); }
+import { DurableObject } from "cloudflare:workers";
+export class ThrowingGuard extends DurableObject {
+  run() { throw new Error("simulated storage fault"); }
 }
-export class SlowGuard {
-  async fetch() {
+export class SlowGuard extends DurableObject {
+  async run() {
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    return new Response("{}");
+    return "{}";
   }
 }
 export default { fetch() { return new Response("faults"); } };

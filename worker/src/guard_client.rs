@@ -2,37 +2,48 @@
 //! and answers are core's types; anything else that comes back is a fault.
 
 use crate::config::KEY_GUARD;
-use futures_util::future::Either;
 use scopien_auth::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
 use scopien_auth::KeyId;
-use std::time::Duration;
-use worker::{Delay, Env, Method, Request, RequestInit, Result};
+use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Env, Result};
+
+// The transport: one JS RPC call to the guard's `run` (guard.rs), raced with one timer.
+// Written in JS so that the whole call is one crossing from wasm and one promise.
+#[wasm_bindgen(inline_js = r#"
+export function callGuard(env, binding, name, input, timeoutMs) {
+  const stub = env[binding].getByName(name);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    stub.run(input).then(
+      (answer) => { clearTimeout(timer); resolve(answer); },
+      (fault) => { clearTimeout(timer); reject(fault); },
+    );
+  });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = callGuard, catch)]
+    fn call_guard(
+        env: &JsValue,
+        binding: &str,
+        name: &str,
+        input: &str,
+        timeout_ms: f64,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+}
 
 /// One call to the key's guard, failing after `GUARD_TIMEOUT_MS`: a guard that does not
 /// answer is a fault like one that throws, and the request fails closed.
 async fn call(env: &Env, id: KeyId, input: &Input) -> Result<Answer> {
-    let stub = env
-        .durable_object(KEY_GUARD)?
-        .id_from_name(id.chars())?
-        .get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(serde_json::to_string(input)?.into()));
-    let request = Request::new_with_init("https://key-guard/", &init)?;
-    let timeout = Duration::from_millis(crate::config::guard_timeout_ms(env));
-    let answer = async {
-        stub.fetch_with_request(request)
-            .await?
-            .json::<Answer>()
-            .await
-    };
-    let delay = Delay::from(timeout);
-    futures_util::pin_mut!(answer, delay);
-    match futures_util::future::select(answer, delay).await {
-        Either::Left((result, _)) => result,
-        Either::Right(((), _)) => Err(worker::Error::RustError(format!(
-            "key guard did not answer within {} ms",
-            timeout.as_millis()
+    let timeout_ms = crate::config::guard_timeout_ms(env);
+    let input = serde_json::to_string(input)?;
+    let promise = call_guard(env, KEY_GUARD, id.chars(), &input, timeout_ms as f64)?;
+    let answer = JsFuture::from(promise).await?;
+    match answer.as_string() {
+        Some(text) => Ok(serde_json::from_str(&text)?),
+        None => Err(worker::Error::RustError(format!(
+            "key guard did not answer within {timeout_ms} ms"
         ))),
     }
 }
