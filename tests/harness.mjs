@@ -103,21 +103,27 @@ export async function startGateway({ vars = {}, rootKey = makeKey("live"), guard
   };
 }
 
-/** A plain JS module worker (`script`) in workerd with `bindings` and no storage: the
- * benchmarks' pass-through. */
+/** A plain JS module worker (`script`) in workerd with `bindings` and no storage, served
+ * on a direct socket (no Miniflare entry proxy), as ../shared/bench serves its workers:
+ * the benchmarks' reference worker. */
 export async function startModuleWorker({ script, bindings = {} }) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   const options = convertV4MiniflareOptions({
-    modules: [{ type: "ESModule", path: script }],
-    modulesRoot: dirname(script),
-    compatibilityDate: workerOptions.compatibilityDate,
-    bindings,
+    workers: [{
+      name: "module",
+      modules: [{ type: "ESModule", path: script }],
+      modulesRoot: dirname(script),
+      compatibilityDate: workerOptions.compatibilityDate,
+      bindings,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    }],
     host: "127.0.0.1",
     port: 0,
     cf: false,
   });
   const mf = new Miniflare(options);
-  const url = (await mf.ready).href.replace(/\/$/, "");
+  await mf.ready;
+  const url = String(await mf.unsafeGetDirectURL("module")).replace(/\/$/, "");
   return { url, mf, stop: () => mf.dispose() };
 }
 
