@@ -1,8 +1,9 @@
 //! Forwarding an admitted request to the origin, or echoing it when none is set.
 
 use crate::http;
+use crate::http::RequestUrl;
 use scopien_auth::{ApiError, KeyId, KeyType, Method};
-use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
+use worker::{Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result};
 
 /// Headers a client may not set: the gateway owns them.
 const OWN_HEADER_PREFIX: &str = "x-scopien-";
@@ -27,7 +28,7 @@ fn forwarded_headers(req: &Request, id: KeyId, key_type: KeyType) -> Result<Head
 /// (already read, bounded) unchanged.
 pub(crate) async fn forward(
     req: &Request,
-    url: &Url,
+    url: &RequestUrl,
     method: &Method,
     body: Vec<u8>,
     origin: Option<String>,

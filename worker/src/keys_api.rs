@@ -2,6 +2,7 @@
 //! key's guard (authoritative), then copy the change to the KV directory. Every rule
 //! (visibility, conflicts, ceilings, what a caller may grant) is core's.
 
+use crate::http::RequestUrl;
 use crate::http::{self, or_respond};
 use crate::{config, directory, guard_client};
 use scopien_auth::admin::{self, parse_create, parse_patch, parse_roll, Caller, ListQuery};
@@ -10,13 +11,13 @@ use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
 use scopien_auth::route::Route;
 use scopien_auth::view::RevealedKey;
 use scopien_auth::{ApiError, ApiKey, KeyId, Method};
-use worker::{Env, Response, Result, Url};
+use worker::{Env, Response, Result};
 
 /// An admitted management request, its body already read.
 pub(crate) struct Call<'a> {
     pub(crate) route: &'a Route<'a>,
     pub(crate) method: &'a Method,
-    pub(crate) url: &'a Url,
+    pub(crate) url: &'a RequestUrl,
     pub(crate) body: &'a [u8],
     pub(crate) caller: Caller,
     pub(crate) now_ms: u64,

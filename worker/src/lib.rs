@@ -112,7 +112,7 @@ fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, Ap
 }
 
 async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
-    let url = req.url()?;
+    let url = http::RequestUrl::of(req);
     if let Some(response) = public(url.path()) {
         return response;
     }
