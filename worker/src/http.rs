@@ -48,35 +48,6 @@ impl RequestUrl {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::RequestUrl;
-
-    #[test]
-    fn path_and_query_as_url_reads_them() {
-        for (url, path, query) in [
-            ("https://example.com", "/", None),
-            ("https://example.com/", "/", None),
-            ("https://example.com?x=1", "/", Some("x=1")),
-            (
-                "https://example.com:8787/v1/keys?a=1&b=/x",
-                "/v1/keys",
-                Some("a=1&b=/x"),
-            ),
-            (
-                "https://example.com/a%3F%23%2Fb?c#frag?d",
-                "/a%3F%23%2Fb",
-                Some("c"),
-            ),
-            ("https://example.com/p?", "/p", Some("")),
-            ("http://[::1]:80/p", "/p", None),
-        ] {
-            let parsed = RequestUrl::parse(url);
-            assert_eq!((parsed.path(), parsed.query()), (path, query), "{url}");
-        }
-    }
-}
-
 /// Writes `headers` onto a response. Responses from `fetch` and from Durable Objects
 /// have immutable headers, so they are copied into a fresh set first.
 pub(crate) fn with_headers<'a>(
@@ -165,4 +136,33 @@ pub(crate) async fn read_body(
         return Ok(Err(ApiError::payload_too_large(limit)));
     }
     Ok(Ok(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestUrl;
+
+    #[test]
+    fn path_and_query_as_url_reads_them() {
+        for (url, path, query) in [
+            ("https://example.com", "/", None),
+            ("https://example.com/", "/", None),
+            ("https://example.com?x=1", "/", Some("x=1")),
+            (
+                "https://example.com:8787/v1/keys?a=1&b=/x",
+                "/v1/keys",
+                Some("a=1&b=/x"),
+            ),
+            (
+                "https://example.com/a%3F%23%2Fb?c#frag?d",
+                "/a%3F%23%2Fb",
+                Some("c"),
+            ),
+            ("https://example.com/p?", "/p", Some("")),
+            ("http://[::1]:80/p", "/p", None),
+        ] {
+            let parsed = RequestUrl::parse(url);
+            assert_eq!((parsed.path(), parsed.query()), (path, query), "{url}");
+        }
+    }
 }
