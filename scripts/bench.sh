@@ -1,12 +1,28 @@
 #!/usr/bin/env bash
-# `npm run bench`: the benchmarks (BENCHMARKS.md). Builds the release worker, then in one
-# run serves the pass-through and the gateway in workerd and prints the table, the wasm
-# size and cold start. The core's own figures: `cargo bench -p scopien-auth`.
+# `npm run bench`: the benchmarks (BENCHMARKS.md). Builds the release worker, then runs
+# the side-by-side bench of ../shared/bench (pass-through, the JavaScript gateway of the
+# same design, ours: each in its own workerd, same load, one run; wrk as load generator
+# when installed) against this repository, then bench/run.mjs (wasm size, cold start,
+# the load generator's ceiling). Arguments go to the side-by-side bench (`--quick`,
+# `--aa`, `--rounds N`, ...). The core's own figures: `cargo bench -p scopien-auth`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 ensure_build_tools
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
+shared=${SHARED_BENCH:-../shared/bench}
+if [ ! -f "$shared/bench.mjs" ]; then
+  echo "no side-by-side bench at $shared (set SHARED_BENCH=/path/to/shared/bench)" >&2
+  exit 1
+fi
 bash scripts/build.sh
-# Node 22 (from npm): miniflare and wrangler need it.
-exec node_modules/.bin/node bench/run.mjs
+# The shared folder is read-only to us: run a copy under build/ (its npm ci is kept).
+work=build/bench
+mkdir -p "$work"
+cp -a "$shared/." "$work/"
+# rateLimit and burst at the enterprise ceiling (never hit in a run).
+key_body='{"name":"bench","scopes":["read"],"rateLimit":1000000,"burst":1000000}'
+(cd "$work" && node bench.mjs --gateway-dir "$OLDPWD" --gateway-key-body "$key_body" \
+  --json results.json "$@")
+echo
+node bench/run.mjs "$work/results.json"

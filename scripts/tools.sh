@@ -3,7 +3,6 @@
 set -euo pipefail
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate in Cargo.lock
-WORKER_BUILD_VERSION=0.8.7
 SCHEMATHESIS_VERSION=4.32.5
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 # npm's pinned Node 22, wrangler and esbuild first, also when a script is run by hand.
@@ -30,8 +29,7 @@ ensure_cargo_tool() {
 ensure_build_tools() {
   ensure_wasm_target
   ensure_cargo_tool wasm-bindgen-cli "$WASM_BINDGEN_VERSION" wasm-bindgen
-  ensure_cargo_tool worker-build "$WORKER_BUILD_VERSION" worker-build
-  # worker-build would download these from GitHub; point it at pinned local ones.
+  # scripts/build.sh runs these (wasm-bindgen from cargo, esbuild and wasm-opt from npm).
   export WASM_BINDGEN_BIN="$CARGO_BIN/wasm-bindgen"
   export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
   export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"

@@ -16,16 +16,17 @@ export { makeKey, makeIdentityKey };
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BUILD = join(ROOT, "worker", "build");
 
-// Test doubles for the fault tests: a KeyGuard that throws (as a storage fault does) and
-// one that answers too late.
+// Test doubles for the fault tests, speaking the guard's RPC (`run`, worker/src/guard.rs):
+// a KeyGuard that throws (as a storage fault does) and one that answers too late.
 const FAULTY_GUARDS = `
-export class ThrowingGuard {
-  async fetch() { throw new Error("simulated storage fault"); }
+import { DurableObject } from "cloudflare:workers";
+export class ThrowingGuard extends DurableObject {
+  run() { throw new Error("simulated storage fault"); }
 }
-export class SlowGuard {
-  async fetch() {
+export class SlowGuard extends DurableObject {
+  async run() {
     await new Promise((resolve) => setTimeout(resolve, 3000));
-    return new Response("{}");
+    return "{}";
   }
 }
 export default { fetch() { return new Response("faults"); } };
@@ -113,21 +114,27 @@ export async function startGateway({
   };
 }
 
-/** A plain JS module worker (`script`) in workerd with `bindings` and no storage: the
- * benchmarks' pass-through. */
+/** A plain JS module worker (`script`) in workerd with `bindings` and no storage, served
+ * on a direct socket (no Miniflare entry proxy), as ../shared/bench serves its workers:
+ * the benchmarks' reference worker. */
 export async function startModuleWorker({ script, bindings = {} }) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   const options = convertV4MiniflareOptions({
-    modules: [{ type: "ESModule", path: script }],
-    modulesRoot: dirname(script),
-    compatibilityDate: workerOptions.compatibilityDate,
-    bindings,
+    workers: [{
+      name: "module",
+      modules: [{ type: "ESModule", path: script }],
+      modulesRoot: dirname(script),
+      compatibilityDate: workerOptions.compatibilityDate,
+      bindings,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    }],
     host: "127.0.0.1",
     port: 0,
     cf: false,
   });
   const mf = new Miniflare(options);
-  const url = (await mf.ready).href.replace(/\/$/, "");
+  await mf.ready;
+  const url = String(await mf.unsafeGetDirectURL("module")).replace(/\/$/, "");
   return { url, mf, stop: () => mf.dispose() };
 }
 

@@ -1,12 +1,12 @@
 //! Forwarding an admitted request to the origin, or echoing it when none is set.
 
 use crate::config::{self, Destination};
-use crate::http;
+use crate::http::{self, RequestUrl};
 use scopien_auth::forwarding::{client_address_headers, is_dropped};
 use scopien_auth::guard::Admitted;
 use scopien_auth::identity::IDENTITY_HEADER;
 use scopien_auth::{ApiError, KeyId, Method};
-use worker::{Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result, Url};
+use worker::{Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result};
 
 /// The headers the origin gets, and the names of the client's headers that were
 /// removed (lower-case, sorted): `forwarding::DROPPED_REQUEST_HEADERS` and `X-Scopien-*`
@@ -38,7 +38,7 @@ fn forwarded_headers(
 
 /// An admitted request to forward.
 pub(crate) struct Forwarded<'a> {
-    pub(crate) url: &'a Url,
+    pub(crate) url: &'a RequestUrl,
     pub(crate) method: &'a Method,
     /// Already read, bounded.
     pub(crate) body: Vec<u8>,
@@ -82,10 +82,10 @@ pub(crate) async fn forward(
             return echo.respond();
         }
     };
-    let issuer = url.origin().ascii_serialization();
+    let issuer = url.origin();
     let audience = origin.trim_end_matches('/');
     if let Some(token) =
-        crate::identity::assertion(env, id, admitted, &issuer, audience, now_ms).await?
+        crate::identity::assertion(env, id, admitted, issuer, audience, now_ms).await?
     {
         headers.set(IDENTITY_HEADER, &token)?;
     }

@@ -4,11 +4,16 @@
 //! typed answer. Storage is the object's SQLite database through its synchronous API, so
 //! a step has no await in it: concurrent requests are decided one at a time and counted
 //! exactly.
+//!
+//! Transport: the worker calls `run` by JS RPC (the entry module, worker/shim.js, derives
+//! the class from `DurableObject`), core's `Input` as JSON text in, its `Answer` as JSON
+//! text out: no Request or Response on either side, and no await in the object.
 
 use scopien_auth::guard::{Answer, Input, KeyState, Writes};
 use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
+use wasm_bindgen::prelude::{wasm_bindgen, JsError};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
 };
@@ -123,6 +128,19 @@ impl KeyGuard {
     }
 }
 
+#[wasm_bindgen]
+impl KeyGuard {
+    /// One input, by RPC (guard_client.rs): core's `Input` as JSON, its `Answer` as JSON.
+    /// An error (unreadable input, a storage fault) rejects the caller's promise.
+    pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
+        let answer = serde_json::from_str(input)
+            .map_err(worker::Error::from)
+            .and_then(|input| self.step(input))
+            .and_then(|answer| serde_json::to_string(&answer).map_err(worker::Error::from));
+        answer.map_err(|fault| JsError::new(&fault.to_string()))
+    }
+}
+
 impl DurableObject for KeyGuard {
     fn new(state: State, _env: Env) -> Self {
         Self {
@@ -132,9 +150,8 @@ impl DurableObject for KeyGuard {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let input: Input = serde_json::from_str(&req.text().await?)?;
-        let answer = self.step(input)?;
-        Response::from_bytes(serde_json::to_vec(&answer)?)
+    /// The guard answers RPC only (`run`).
+    async fn fetch(&self, _req: Request) -> Result<Response> {
+        Response::error("the key guard is called by RPC", 404)
     }
 }

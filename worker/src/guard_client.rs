@@ -3,41 +3,57 @@
 //! else that comes back is a fault.
 
 use crate::config::{KEY_GUARD, ORG_GUARD};
-use futures_util::future::Either;
 use scopien_auth::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
 use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
 use scopien_auth::KeyId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::time::Duration;
-use worker::{Delay, Env, Method, Request, RequestInit, Result};
+use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Env, Result};
 
-/// One call to the guard named `name` in `namespace`, failing after `GUARD_TIMEOUT_MS`:
-/// a guard that does not answer is a fault like one that throws, and the request fails
+// The transport: one JS RPC call to the guard's `run` (guard.rs), raced with one timer.
+// Written in JS so that the whole call is one crossing from wasm and one promise.
+#[wasm_bindgen(inline_js = r#"
+export function callGuard(env, binding, name, input, timeoutMs) {
+  const stub = env[binding].getByName(name);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), timeoutMs);
+    stub.run(input).then(
+      (answer) => { clearTimeout(timer); resolve(answer); },
+      (fault) => { clearTimeout(timer); reject(fault); },
+    );
+  });
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = callGuard, catch)]
+    fn call_guard(
+        env: &JsValue,
+        binding: &str,
+        name: &str,
+        input: &str,
+        timeout_ms: f64,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+}
+
+/// One call to the guard named `name` in `binding`, failing after `GUARD_TIMEOUT_MS`: a
+/// guard that does not answer is a fault like one that throws, and the request fails
 /// closed.
 async fn call<A: DeserializeOwned>(
     env: &Env,
-    namespace: &str,
+    binding: &str,
     name: &str,
     input: &impl Serialize,
 ) -> Result<A> {
-    let stub = env
-        .durable_object(namespace)?
-        .id_from_name(name)?
-        .get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(serde_json::to_string(input)?.into()));
-    let request = Request::new_with_init("https://key-guard/", &init)?;
-    let timeout = Duration::from_millis(crate::config::guard_timeout_ms(env));
-    let answer = async { stub.fetch_with_request(request).await?.json::<A>().await };
-    let delay = Delay::from(timeout);
-    futures_util::pin_mut!(answer, delay);
-    match futures_util::future::select(answer, delay).await {
-        Either::Left((result, _)) => result,
-        Either::Right(((), _)) => Err(worker::Error::RustError(format!(
-            "{namespace} did not answer within {} ms",
-            timeout.as_millis()
+    let timeout_ms = crate::config::guard_timeout_ms(env);
+    let input = serde_json::to_string(input)?;
+    let promise = call_guard(env, binding, name, &input, timeout_ms as f64)?;
+    let answer = JsFuture::from(promise).await?;
+    match answer.as_string() {
+        Some(text) => Ok(serde_json::from_str(&text)?),
+        None => Err(worker::Error::RustError(format!(
+            "{binding} did not answer within {timeout_ms} ms"
         ))),
     }
 }

@@ -6,6 +6,58 @@ use scopien_auth::{ApiError, Refusal, Status};
 use serde::Serialize;
 use worker::{Headers, Request, Response, Result};
 
+/// The request's URL as the runtime gives it, already parsed and serialised (WHATWG): its
+/// path and query are read by slicing it, as `url::Url` would return them, without
+/// parsing it again (the `url` crate cost ~30 KB of wasm and a parse per request).
+pub(crate) struct RequestUrl {
+    origin: String,
+    path: String,
+    query: Option<String>,
+}
+
+impl RequestUrl {
+    pub(crate) fn of(req: &Request) -> RequestUrl {
+        Self::parse(&req.inner().url())
+    }
+
+    fn parse(url: &str) -> RequestUrl {
+        let rest = url.find("://").map_or(url, |i| &url[i + 3..]);
+        let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let after_host = &rest[host_end..];
+        let origin = &url[..url.len() - after_host.len()];
+        let path_and_query = after_host.split('#').next().unwrap_or_default();
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((path, query)) => (path, Some(query.to_owned())),
+            None => (path_and_query, None),
+        };
+        RequestUrl {
+            origin: origin.to_owned(),
+            path: if path.is_empty() { "/" } else { path }.to_owned(),
+            query,
+        }
+    }
+
+    /// `scheme://host[:port]`, as the runtime serialised it.
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The path, percent-encoded as sent: `/` at least.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// What follows `?`, up to any fragment; `Some("")` for a bare `?`.
+    pub(crate) fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// The query's `application/x-www-form-urlencoded` pairs, decoded.
+    pub(crate) fn query_pairs(&self) -> form_urlencoded::Parse<'_> {
+        form_urlencoded::parse(self.query().unwrap_or_default().as_bytes())
+    }
+}
+
 /// Writes `headers` onto a response. Responses from `fetch` and from Durable Objects
 /// have immutable headers, so they are copied into a fresh set first.
 pub(crate) fn with_headers<'a>(
@@ -123,4 +175,48 @@ pub(crate) async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(Ok(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RequestUrl;
+
+    #[test]
+    fn path_and_query_as_url_reads_them() {
+        for (url, path, query) in [
+            ("https://example.com", "/", None),
+            ("https://example.com/", "/", None),
+            ("https://example.com?x=1", "/", Some("x=1")),
+            (
+                "https://example.com:8787/v1/keys?a=1&b=/x",
+                "/v1/keys",
+                Some("a=1&b=/x"),
+            ),
+            (
+                "https://example.com/a%3F%23%2Fb?c#frag?d",
+                "/a%3F%23%2Fb",
+                Some("c"),
+            ),
+            ("https://example.com/p?", "/p", Some("")),
+            ("http://[::1]:80/p", "/p", None),
+        ] {
+            let parsed = RequestUrl::parse(url);
+            assert_eq!((parsed.path(), parsed.query()), (path, query), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_origin_is_scheme_host_and_port() {
+        for (url, origin) in [
+            ("https://example.com", "https://example.com"),
+            (
+                "https://example.com:8787/v1/keys?a=1",
+                "https://example.com:8787",
+            ),
+            ("http://[::1]:80/p", "http://[::1]:80"),
+            ("http://127.0.0.1:8787?x", "http://127.0.0.1:8787"),
+        ] {
+            assert_eq!(RequestUrl::parse(url).origin(), origin, "{url}");
+        }
+    }
 }

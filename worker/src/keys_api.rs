@@ -3,6 +3,7 @@
 //! exact listing and the audit log) and to the KV directory. Every rule (visibility,
 //! organizations, conflicts, ceilings, what a caller may grant) is core's.
 
+use crate::http::RequestUrl;
 use crate::http::{self, or_respond};
 use crate::{config, directory, guard_client, orgs_api};
 use scopien_auth::admin::{
@@ -15,13 +16,13 @@ use scopien_auth::org::{AuditDraft, OrgAnswer, OrgInput};
 use scopien_auth::route::Route;
 use scopien_auth::view::RevealedKey;
 use scopien_auth::{ApiError, ApiKey, KeyId, KeyType, Method, Plan};
-use worker::{Env, Response, Result, Url};
+use worker::{Env, Response, Result};
 
 /// An admitted management request, its body already read.
 pub(crate) struct Call<'a> {
     pub(crate) route: &'a Route<'a>,
     pub(crate) method: &'a Method,
-    pub(crate) url: &'a Url,
+    pub(crate) url: &'a RequestUrl,
     pub(crate) body: &'a [u8],
     pub(crate) caller: Caller,
     pub(crate) now_ms: u64,

@@ -37,14 +37,35 @@ use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::route::{route, Route};
 use scopien_auth::{ApiError, Method};
-use worker::{event, Context, Env, Request, Response, Result};
+use std::future::Future;
+use std::task::Poll;
+use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+use worker::wasm_bindgen_futures::future_to_promise;
+use worker::{web_sys, Context, Env, Request, Response, Result};
 
 /// The API contract, `openapi.yaml` as JSON (see build.rs).
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-#[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
-    match handle(&mut req, &env, &ctx).await {
+/// The entry (worker/shim.js calls it): answers at once, with no Promise, when the
+/// request needs no I/O (a refusal, a public path), else with a Promise.
+///
+/// `respond` is polled once here with a no-op waker; if it is pending, the same future is
+/// handed to `future_to_promise`, whose first poll installs the real waker before any
+/// JS promise can settle. Every future on the way must therefore take the waker of the
+/// latest poll, as `JsFuture` does (`worker::Delay` keeps the first one: not used here).
+#[wasm_bindgen]
+pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
+    let mut response = Box::pin(respond(req, env, Context::new(ctx)));
+    let mut poll = std::task::Context::from_waker(std::task::Waker::noop());
+    match response.as_mut().poll(&mut poll) {
+        Poll::Ready(response) => response.into(),
+        Poll::Pending => future_to_promise(async move { Ok(JsValue::from(response.await)) }).into(),
+    }
+}
+
+async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
+    let mut req = Request::from(req);
+    let response = match handle(&mut req, &env, &ctx).await {
         Ok(response) => Ok(response),
         Err(fault) => {
             // Fail closed: nothing was forwarded. The fault text carries no key material
@@ -53,6 +74,13 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
             http::error(&ApiError::service_unavailable(
                 "A storage fault stopped this request before it reached the API; retry shortly",
             ))
+        }
+    };
+    match response {
+        Ok(response) => response.into(),
+        Err(fault) => {
+            worker::console_error!("response failed: {fault}");
+            web_sys::Response::error()
         }
     }
 }
@@ -98,7 +126,7 @@ fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, Ap
 }
 
 async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
-    let url = req.url()?;
+    let url = http::RequestUrl::of(req);
     if let Some(response) = public(url.path(), env) {
         return response;
     }

@@ -9,6 +9,7 @@ use scopien_auth::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
 use serde::Deserialize;
 use std::cell::Cell;
+use wasm_bindgen::prelude::{wasm_bindgen, JsError};
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
     State,
@@ -268,6 +269,19 @@ impl OrgGuard {
     }
 }
 
+#[wasm_bindgen]
+impl OrgGuard {
+    /// One input, by RPC (guard_client.rs): core's `OrgInput` as JSON, its `OrgAnswer` as
+    /// JSON. An error (unreadable input, a storage fault) rejects the caller's promise.
+    pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
+        let answer = serde_json::from_str(input)
+            .map_err(worker::Error::from)
+            .and_then(|input| self.step(input))
+            .and_then(|answer| serde_json::to_string(&answer).map_err(worker::Error::from));
+        answer.map_err(|fault| JsError::new(&fault.to_string()))
+    }
+}
+
 impl DurableObject for OrgGuard {
     fn new(state: State, _env: Env) -> Self {
         Self {
@@ -276,9 +290,8 @@ impl DurableObject for OrgGuard {
         }
     }
 
-    async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let input: OrgInput = serde_json::from_str(&req.text().await?)?;
-        let answer = self.step(input)?;
-        Response::from_bytes(serde_json::to_vec(&answer)?)
+    /// The guard answers RPC only (`run`).
+    async fn fetch(&self, _req: Request) -> Result<Response> {
+        Response::error("the organization guard is called by RPC", 404)
     }
 }

@@ -2,7 +2,7 @@
 //! organization's own admins) and the audit log (`/v1/audit-log`). Each organization's
 //! guard holds its record, keys and events; KV lists organizations for the operator.
 
-use crate::http::{self, or_respond};
+use crate::http::{self, or_respond, RequestUrl};
 use crate::{config, directory, guard_client, keys_api};
 use scopien_auth::admin::{Caller, ListQuery};
 use scopien_auth::org::{
@@ -10,13 +10,13 @@ use scopien_auth::org::{
 };
 use scopien_auth::route::Route;
 use scopien_auth::{admin, ApiError, Method, Plan};
-use worker::{Env, Response, Result, Url};
+use worker::{Env, Response, Result};
 
 /// An admitted request to these endpoints, its body already read.
 pub(crate) struct Call<'a> {
     pub(crate) route: &'a Route<'a>,
     pub(crate) method: &'a Method,
-    pub(crate) url: &'a Url,
+    pub(crate) url: &'a RequestUrl,
     pub(crate) body: &'a [u8],
     pub(crate) caller: Caller,
     pub(crate) now_ms: u64,
@@ -36,7 +36,7 @@ pub(crate) async fn get(env: &Env, id: OrgId, default_plan: Plan) -> Result<Opti
     }
 }
 
-fn query(url: &Url) -> std::result::Result<(ListQuery, Option<OrgId>), ApiError> {
+fn query(url: &RequestUrl) -> std::result::Result<(ListQuery, Option<OrgId>), ApiError> {
     let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     ListQuery::parse_scoped(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
