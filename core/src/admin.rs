@@ -209,7 +209,8 @@ pub struct KeyPatch {
     expires_ms: Option<Option<u64>>,
 }
 
-fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
+/// A JSON object body with only `allowed` fields (blank: `{}`); the error names the field.
+pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
@@ -229,7 +230,8 @@ fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError>
     Ok(map)
 }
 
-fn name(value: &Value) -> Result<String, ApiError> {
+/// A name for people: 1 to [`MAX_NAME_LEN`] chars, no control characters.
+pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
         .ok_or_else(|| ApiError::invalid_request("name must be a string"))?;

@@ -7,14 +7,13 @@
 //! (plan, suspension) is copied into each key's own guard as [`OrgTerms`], so the hot
 //! path still makes one Durable Object call.
 
-use crate::admin::ListQuery;
+use crate::admin::{name, object, ListQuery};
 use crate::base62;
 use crate::error::ApiError;
 use crate::guard::DirectoryEntry;
 use crate::key::{KeyId, KeyType};
 use crate::plan::Plan;
 use crate::scanning::LeakReport;
-use crate::text::printable;
 use crate::view::{KeyView, ListPage, Timestamp};
 use core::fmt;
 use serde::{Deserialize, Serialize};
@@ -26,8 +25,6 @@ pub const ORG_ID_LEN: usize = 16;
 pub const RANDOM_BYTES_FOR_ORG: usize = 2 * ORG_ID_LEN;
 /// Events an organization's audit log keeps: the newest ones; older ones are dropped.
 pub const AUDIT_MAX_EVENTS: u64 = 10_000;
-/// Longest organization name, in chars.
-pub const MAX_ORG_NAME_LEN: usize = 128;
 
 /// `org_` + 16 base62 chars.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -188,39 +185,6 @@ pub struct OrgPatch {
     status: Option<OrgStatus>,
 }
 
-fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid_request(format!("The body is not valid JSON: {e}")))?;
-    let Value::Object(map) = value else {
-        return Err(ApiError::invalid_request("The body must be a JSON object"));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid_request(format!(
-            "Unknown field '{}'; allowed fields are {}",
-            printable(unknown),
-            allowed.join(", ")
-        )));
-    }
-    Ok(map)
-}
-
-fn org_name(value: &Value) -> Result<String, ApiError> {
-    let name = value
-        .as_str()
-        .ok_or_else(|| ApiError::invalid_request("name must be a string"))?;
-    if name.trim().is_empty() || name.chars().count() > MAX_ORG_NAME_LEN {
-        return Err(ApiError::invalid_request(format!(
-            "name must be 1 to {MAX_ORG_NAME_LEN} characters"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request(
-            "name must not contain control characters (such as CR or LF)",
-        ));
-    }
-    Ok(name.to_owned())
-}
-
 fn plan(value: &Value) -> Result<Plan, ApiError> {
     match value.as_str() {
         Some("starter") => Ok(Plan::Starter),
@@ -245,7 +209,7 @@ fn status(value: &Value) -> Result<OrgStatus, ApiError> {
 /// Parses `POST /v1/organizations` into a new record with id `id`, created at `now_ms`.
 pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord, ApiError> {
     let map = object(body, &["name", "plan"])?;
-    let name = org_name(
+    let name = name(
         map.get("name")
             .ok_or_else(|| ApiError::invalid_request("name is required"))?,
     )?;
@@ -272,7 +236,7 @@ pub fn parse_org_patch(body: &[u8]) -> Result<OrgPatch, ApiError> {
         ));
     }
     Ok(OrgPatch {
-        name: map.get("name").map(org_name).transpose()?,
+        name: map.get("name").map(name).transpose()?,
         plan: map.get("plan").map(plan).transpose()?,
         status: map.get("status").map(status).transpose()?,
     })

@@ -11,6 +11,7 @@
 
 use scopien_auth::guard::{Answer, Input, KeyState, Writes};
 use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
@@ -133,12 +134,21 @@ impl KeyGuard {
     /// One input, by RPC (guard_client.rs): core's `Input` as JSON, its `Answer` as JSON.
     /// An error (unreadable input, a storage fault) rejects the caller's promise.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
-        let answer = serde_json::from_str(input)
-            .map_err(worker::Error::from)
-            .and_then(|input| self.step(input))
-            .and_then(|answer| serde_json::to_string(&answer).map_err(worker::Error::from));
-        answer.map_err(|fault| JsError::new(&fault.to_string()))
+        rpc(input, |input| self.step(input))
     }
+}
+
+/// One RPC call to a guard: JSON text in, `step` it, JSON text out. An error (unreadable
+/// input, a storage fault) rejects the caller's promise with its message.
+pub(crate) fn rpc<I: DeserializeOwned, A: Serialize>(
+    input: &str,
+    step: impl FnOnce(I) -> Result<A>,
+) -> std::result::Result<String, JsError> {
+    serde_json::from_str(input)
+        .map_err(worker::Error::from)
+        .and_then(step)
+        .and_then(|answer| serde_json::to_string(&answer).map_err(worker::Error::from))
+        .map_err(|fault| JsError::new(&fault.to_string()))
 }
 
 impl DurableObject for KeyGuard {

@@ -18,7 +18,8 @@ use scopien_auth::view::RevealedKey;
 use scopien_auth::{ApiError, ApiKey, KeyId, KeyType, Method, Plan};
 use worker::{Env, Response, Result};
 
-/// An admitted management request, its body already read.
+/// An admitted management request (keys, organizations, audit log), its body already
+/// read.
 pub(crate) struct Call<'a> {
     pub(crate) route: &'a Route<'a>,
     pub(crate) method: &'a Method,

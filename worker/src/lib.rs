@@ -216,17 +216,6 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
             };
             forward::forward(req, env, request).await?
         }
-        Route::Orgs | Route::Org(_) | Route::AuditLog => {
-            let call = orgs_api::Call {
-                route: &route,
-                method: &method,
-                url: &url,
-                body: &body,
-                caller: admitted.caller(),
-                now_ms,
-            };
-            orgs_api::handle(env, call).await?
-        }
         _ => {
             let call = keys_api::Call {
                 route: &route,
@@ -236,7 +225,12 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
                 caller: admitted.caller(),
                 now_ms,
             };
-            keys_api::handle(env, call).await?
+            match route {
+                Route::Orgs | Route::Org(_) | Route::AuditLog => {
+                    orgs_api::handle(env, call).await?
+                }
+                _ => keys_api::handle(env, call).await?,
+            }
         }
     };
     http::with_rate_limit(response, &admitted.status, admitted.at_ms)

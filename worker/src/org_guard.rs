@@ -274,11 +274,7 @@ impl OrgGuard {
     /// One input, by RPC (guard_client.rs): core's `OrgInput` as JSON, its `OrgAnswer` as
     /// JSON. An error (unreadable input, a storage fault) rejects the caller's promise.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
-        let answer = serde_json::from_str(input)
-            .map_err(worker::Error::from)
-            .and_then(|input| self.step(input))
-            .and_then(|answer| serde_json::to_string(&answer).map_err(worker::Error::from));
-        answer.map_err(|fault| JsError::new(&fault.to_string()))
+        crate::guard::rpc(input, |input| self.step(input))
     }
 }
 

@@ -3,24 +3,15 @@
 //! guard holds its record, keys and events; KV lists organizations for the operator.
 
 use crate::http::{self, or_respond, RequestUrl};
-use crate::{config, directory, guard_client, keys_api};
-use scopien_auth::admin::{Caller, ListQuery};
+use crate::keys_api::{self, Call};
+use crate::{config, directory, guard_client};
+use scopien_auth::admin::ListQuery;
 use scopien_auth::org::{
     parse_org_create, parse_org_patch, OrgAnswer, OrgId, OrgInput, OrgRecord, RANDOM_BYTES_FOR_ORG,
 };
 use scopien_auth::route::Route;
 use scopien_auth::{admin, ApiError, Method, Plan};
 use worker::{Env, Response, Result};
-
-/// An admitted request to these endpoints, its body already read.
-pub(crate) struct Call<'a> {
-    pub(crate) route: &'a Route<'a>,
-    pub(crate) method: &'a Method,
-    pub(crate) url: &'a RequestUrl,
-    pub(crate) body: &'a [u8],
-    pub(crate) caller: Caller,
-    pub(crate) now_ms: u64,
-}
 
 fn not_found() -> ApiError {
     ApiError::not_found("No organization with that id")
