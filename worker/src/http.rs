@@ -4,7 +4,7 @@ use futures_util::StreamExt;
 use scopien_auth::headers::rate_limit_headers;
 use scopien_auth::{ApiError, Refusal, Status};
 use serde::Serialize;
-use worker::{Headers, Request, Response, Result};
+use worker::{web_sys, Headers, Request, Response, Result};
 
 /// The request's URL as the runtime gives it, already parsed and serialised (WHATWG): its
 /// path and query are read by slicing it, as `url::Url` would return them, without
@@ -87,11 +87,49 @@ pub(crate) fn json_text(status: u16, body: String) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// Error responses built per isolate: most refusals are one of a few, so their body and
+/// header set are made once and each response costs one `new Response`.
+const PREBUILT_MAX: usize = 64;
+
+/// An error by status, code and details.
+type ErrorKey = (u16, &'static str, String);
+/// Its body and its headers.
+type Prebuilt = (Vec<u8>, web_sys::Headers);
+
+thread_local! {
+    static PREBUILT: std::cell::RefCell<std::collections::HashMap<ErrorKey, Prebuilt>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// The error response, body and headers, exactly as core's catalogue gives it.
 pub(crate) fn error(err: &ApiError) -> Result<Response> {
-    let response = json_text(err.status, err.body())?;
-    let headers = err.headers();
-    with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
+    let key = (err.status, err.code, err.details.clone());
+    let cached = PREBUILT.with(|p| p.borrow().get(&key).cloned());
+    let (body, headers) = match cached {
+        Some(prebuilt) => prebuilt,
+        None => {
+            let headers = Headers::new();
+            headers.set("Content-Type", "application/json")?;
+            headers.set("Cache-Control", "no-store")?;
+            for (name, value) in err.headers() {
+                headers.set(name, &value)?;
+            }
+            let prebuilt = (err.body().into_bytes(), headers.0);
+            PREBUILT.with(|p| {
+                let mut p = p.borrow_mut();
+                if p.len() >= PREBUILT_MAX {
+                    p.clear();
+                }
+                p.insert(key, prebuilt.clone());
+            });
+            prebuilt
+        }
+    };
+    // The shared header set is never changed: a Response copies its init's headers, and
+    // `with_headers` copies before it sets.
+    Ok(Response::from_bytes(body)?
+        .with_status(err.status)
+        .with_headers(Headers(headers)))
 }
 
 /// The rate-limit headers of `status` as seen at `at_ms` added to `response`.
