@@ -41,6 +41,7 @@ pub mod root;
 pub mod route;
 pub mod scanning;
 pub mod scope;
+pub mod session;
 mod text;
 pub mod throttle;
 pub mod timestamp;

@@ -1,0 +1,1 @@
+"use strict"; // The pages come next.

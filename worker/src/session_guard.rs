@@ -1,0 +1,42 @@
+//! `SessionGuard`: one Durable Object per dashboard session, named by the SHA-256 of its
+//! token (the token itself is stored nowhere). It holds the session's record (the key's
+//! id and hash, the CSRF token, times) and steps core's `session::SessionState`.
+
+use scopien_auth::session::SessionAnswer;
+use scopien_auth::session::{SessionInput, SessionRecord, SessionState, SessionWrite};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
+
+const RECORD: &str = "session";
+
+#[durable_object]
+pub struct SessionGuard {
+    state: State,
+}
+
+impl SessionGuard {
+    async fn step(&self, input: SessionInput) -> Result<SessionAnswer> {
+        let storage = self.state.storage();
+        let record: Option<SessionRecord> = storage.get(RECORD).await?;
+        let mut state = SessionState { record };
+        let now = worker::Date::now().as_millis();
+        let (answer, write) = state.step(input, now);
+        match (write, &state.record) {
+            (SessionWrite::Store, Some(record)) => storage.put(RECORD, record).await?,
+            (SessionWrite::Delete, _) => storage.delete_all().await?,
+            _ => {}
+        }
+        Ok(answer)
+    }
+}
+
+impl DurableObject for SessionGuard {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let input: SessionInput = serde_json::from_str(&req.text().await?)?;
+        let answer = self.step(input).await?;
+        Response::from_bytes(serde_json::to_vec(&answer)?)
+    }
+}
