@@ -24,6 +24,8 @@ document.addEventListener("DOMContentLoaded", () => {
         headers: { Accept: "application/json" },
         body: new URLSearchParams({ api_key: input.value.trim() }),
         credentials: "same-origin",
+        // The page sends no referrer; its own calls carry their Origin (checked by the worker).
+        referrerPolicy: "same-origin",
       });
       if (res.ok) {
         input.value = "";

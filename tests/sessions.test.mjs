@@ -91,6 +91,27 @@ test("a wrong key, a non-admin key or a foreign origin gets no session", async (
   assert.equal(foreign.setCookie, null);
   const noOrigin = await signIn(admin.key, { origin: null });
   assert.equal(noOrigin.res.status, 403);
+  assert.equal((await signIn(admin.key, { origin: "null" })).res.status, 403);
+});
+
+test("no Origin, or Origin: null, passes only with Sec-Fetch-Site: same-origin", async () => {
+  const form = (site, origin = "null") =>
+    fetch(gw.url + "/dashboard/session", {
+      method: "POST",
+      headers: {
+        ...(origin ? { origin } : {}),
+        "sec-fetch-site": site,
+        "content-type": "application/x-www-form-urlencoded",
+        accept: "application/json",
+      },
+      body: `api_key=${admin.key}`,
+    });
+  assert.equal((await form("same-origin")).status, 204);
+  assert.equal((await form("cross-site")).status, 403);
+  assert.equal((await form("same-site")).status, 403);
+  // Chromium sends no Origin on its same-origin calls.
+  assert.equal((await form("same-origin", null)).status, 204);
+  assert.equal((await form("cross-site", null)).status, 403);
 });
 
 test("state-changing calls need the session's CSRF token and the dashboard's origin", async () => {

@@ -124,9 +124,16 @@ pub fn csrf_matches(sent: Option<&str>, expected: &str) -> bool {
 }
 
 /// True when a state-changing request comes from the dashboard's own origin: its
-/// `Origin` header is present and is exactly `expected` (`scheme://host[:port]`).
-pub fn same_origin(origin: Option<&str>, expected: &str) -> bool {
-    origin == Some(expected)
+/// `Origin` header is exactly `expected` (`scheme://host[:port]`); or the browser sent
+/// no origin (Chromium omits it on same-origin calls) or `Origin: null` (a page under
+/// `Referrer-Policy: no-referrer`) and vouches with `Sec-Fetch-Site: same-origin`, a
+/// header no page can set. A foreign origin, or no evidence at all, is refused.
+pub fn same_origin(origin: Option<&str>, fetch_site: Option<&str>, expected: &str) -> bool {
+    match origin {
+        Some(origin) if origin == expected => true,
+        None | Some("null") => fetch_site == Some("same-origin"),
+        Some(_) => false,
+    }
 }
 
 /// The form field the sign-in form sends the key in.
@@ -344,10 +351,20 @@ mod tests {
         assert!(!csrf_matches(Some(""), &expected));
         assert!(!csrf_matches(Some(&expected[1..]), &expected));
         let origin = "https://gate.example";
-        assert!(same_origin(Some(origin), origin));
-        assert!(!same_origin(None, origin));
-        assert!(!same_origin(Some("null"), origin));
-        assert!(!same_origin(Some("https://gate.example.evil"), origin));
+        let check = |sent: Option<&str>, site: Option<&str>| same_origin(sent, site, origin);
+        assert!(check(Some(origin), None));
+        assert!(check(Some(origin), Some("same-origin")));
+        assert!(check(Some("null"), Some("same-origin")));
+        assert!(check(None, Some("same-origin")));
+        assert!(!check(None, None));
+        assert!(!check(None, Some("cross-site")));
+        assert!(!check(Some("null"), None));
+        assert!(!check(Some("null"), Some("cross-site")));
+        assert!(!check(Some("null"), Some("same-site")));
+        assert!(!check(
+            Some("https://gate.example.evil"),
+            Some("same-origin")
+        ));
     }
 
     #[test]

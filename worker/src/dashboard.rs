@@ -163,9 +163,11 @@ fn no_session(site: &Site) -> Result<Response> {
 /// A state-changing call must come from this origin and carry the session's CSRF token.
 fn cross_site(req: &Request, site: &Site, csrf: Option<&str>) -> Result<bool> {
     let origin = req.headers().get("Origin")?;
+    let fetch_site = req.headers().get("Sec-Fetch-Site")?;
     let sent = req.headers().get(CSRF_HEADER)?;
     let csrf_ok = csrf.is_none_or(|expected| csrf_matches(sent.as_deref(), expected));
-    Ok(!(same_origin(origin.as_deref(), &site.origin) && csrf_ok))
+    let origin_ok = same_origin(origin.as_deref(), fetch_site.as_deref(), &site.origin);
+    Ok(!(origin_ok && csrf_ok))
 }
 
 /// Checks the session's key with its own guard, exactly as a request with that key
