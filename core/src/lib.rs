@@ -45,6 +45,7 @@ pub mod session;
 mod text;
 pub mod throttle;
 pub mod timestamp;
+pub mod usage;
 pub mod view;
 
 pub use error::ApiError;

@@ -7,6 +7,7 @@ use crate::ratelimit::{Status, WindowStatus};
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::Grants;
 use crate::timestamp::{format_ms, parse_ms, unix_seconds};
+pub use crate::usage::UsageBucketView;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant, ms since the epoch, written as RFC 3339 on the wire.
@@ -161,17 +162,24 @@ pub struct UsageView {
     pub total: u64,
     /// The last admitted request.
     pub last_used_at: Option<Timestamp>,
+    /// The last 48 hours, oldest first: admitted, forbidden (403), rate limited (429).
+    pub hourly: Vec<UsageBucketView>,
+    /// The last 90 UTC days, oldest first.
+    pub daily: Vec<UsageBucketView>,
 }
 
 impl UsageView {
-    /// The usage of key `id` whose windows are `status`.
-    pub fn new(id: KeyId, status: &Status, total: u64, last_used_ms: Option<u64>) -> UsageView {
+    /// The usage of key `id` whose windows are `status` and whose meter is `meter`, at
+    /// `now_ms`.
+    pub fn new(id: KeyId, status: &Status, meter: &crate::guard::Meter, now_ms: u64) -> UsageView {
         UsageView {
             id,
             hour: status.hour.into(),
             day: status.day.map(WindowUsage::from),
-            total,
-            last_used_at: last_used_ms.map(Timestamp),
+            total: meter.total,
+            last_used_at: meter.last_used_ms.map(Timestamp),
+            hourly: meter.history.hourly(now_ms),
+            daily: meter.history.daily(now_ms),
         }
     }
 }
