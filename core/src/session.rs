@@ -200,7 +200,12 @@ impl SessionRecord {
     /// True while the session has been used within [`SESSION_IDLE_MS`]: it ends exactly
     /// `SESSION_IDLE_MS` after its last request.
     pub fn is_live(&self, now_ms: u64) -> bool {
-        now_ms.saturating_sub(self.last_seen_ms) < SESSION_IDLE_MS
+        now_ms < self.expires_ms()
+    }
+
+    /// When it ends unless it is used before: [`SESSION_IDLE_MS`] after its last request.
+    pub fn expires_ms(&self) -> u64 {
+        self.last_seen_ms.saturating_add(SESSION_IDLE_MS)
     }
 }
 
@@ -213,6 +218,8 @@ pub enum SessionInput {
     Touch,
     /// End it (sign out, or its key stopped working).
     End,
+    /// The guard's alarm: delete it if it has expired, without marking it used.
+    Sweep,
 }
 
 /// A session guard's answer.
@@ -260,6 +267,16 @@ impl SessionState {
                 };
                 (SessionAnswer::Missing, write)
             }
+            SessionInput::Sweep => match &self.record {
+                Some(record) if record.is_live(now_ms) => {
+                    (SessionAnswer::Live(record.clone()), SessionWrite::None)
+                }
+                Some(_) => {
+                    self.record = None;
+                    (SessionAnswer::Missing, SessionWrite::Delete)
+                }
+                None => (SessionAnswer::Missing, SessionWrite::None),
+            },
             SessionInput::Touch => match &mut self.record {
                 None => (SessionAnswer::Missing, SessionWrite::None),
                 Some(record) if !record.is_live(now_ms) => {
@@ -382,6 +399,26 @@ mod tests {
         let (answer, write) = state.step(SessionInput::Touch, t1 + SESSION_IDLE_MS);
         assert_eq!(answer, SessionAnswer::Missing);
         assert_eq!(write, SessionWrite::Delete);
+        assert_eq!(state, SessionState::default());
+    }
+
+    #[test]
+    fn the_alarm_deletes_an_expired_session_and_keeps_a_live_one_untouched() {
+        let mut state = SessionState::default();
+        let _ = state.step(SessionInput::Open(record(T0)), T0);
+        let end = T0 + SESSION_IDLE_MS;
+        assert_eq!(
+            state.record.as_ref().map(SessionRecord::expires_ms),
+            Some(end)
+        );
+        let (answer, write) = state.step(SessionInput::Sweep, end - 1);
+        assert!(matches!(answer, SessionAnswer::Live(r) if r.last_seen_ms == T0));
+        assert_eq!(write, SessionWrite::None);
+        let (answer, write) = state.step(SessionInput::Sweep, end);
+        assert_eq!(
+            (answer, write),
+            (SessionAnswer::Missing, SessionWrite::Delete)
+        );
         assert_eq!(state, SessionState::default());
     }
 

@@ -1,6 +1,7 @@
 //! `SessionGuard`: one Durable Object per dashboard session, named by the SHA-256 of its
 //! token (the token itself is stored nowhere). It holds the session's record (the key's
-//! id and hash, the CSRF token, times) and steps core's `session::SessionState`.
+//! id and hash, the CSRF token, times) and steps core's `session::SessionState`. An
+//! alarm at the session's idle expiry deletes a session nobody ended.
 
 use scopien_auth::session::SessionAnswer;
 use scopien_auth::session::{SessionInput, SessionRecord, SessionState, SessionWrite};
@@ -19,14 +20,28 @@ impl SessionGuard {
         let record: Option<SessionRecord> = storage.get(RECORD).await?;
         let mut state = SessionState { record };
         let now = worker::Date::now().as_millis();
+        let opened = matches!(input, SessionInput::Open(_));
         let (answer, write) = state.step(input, now);
         match (write, &state.record) {
-            (SessionWrite::Store, Some(record)) => storage.put(RECORD, record).await?,
+            (SessionWrite::Store, Some(record)) => {
+                storage.put(RECORD, record).await?;
+                if opened {
+                    arm(&storage, record, now).await?;
+                }
+            }
             (SessionWrite::Delete, _) => storage.delete_all().await?,
             _ => {}
         }
         Ok(answer)
     }
+}
+
+/// Wakes the guard when `record` would expire (a use since then re-arms it then).
+async fn arm(storage: &worker::Storage, record: &SessionRecord, now: u64) -> Result<()> {
+    let offset = record.expires_ms().saturating_sub(now).max(1);
+    storage
+        .set_alarm(i64::try_from(offset).unwrap_or(i64::MAX))
+        .await
 }
 
 impl DurableObject for SessionGuard {
@@ -38,5 +53,13 @@ impl DurableObject for SessionGuard {
         let input: SessionInput = serde_json::from_str(&req.text().await?)?;
         let answer = self.step(input).await?;
         Response::from_bytes(serde_json::to_vec(&answer)?)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let SessionAnswer::Live(record) = self.step(SessionInput::Sweep).await? {
+            let now = worker::Date::now().as_millis();
+            arm(&self.state.storage(), &record, now).await?;
+        }
+        Response::ok("")
     }
 }
