@@ -76,6 +76,8 @@ export async function startGateway({
     bindings,
     kvNamespaces,
     durableObjects,
+    // The dashboard's files (Workers Static Assets), exactly as wrangler.toml declares them.
+    assets: workerOptions.assets,
   };
   const workers = [gateway];
   if (guard) {

@@ -91,6 +91,29 @@ impl ApiError {
         )
     }
 
+    /// 401: a dashboard call without a live session (never signed in, signed out, idle
+    /// for 12 hours, or its key stopped working). No `WWW-Authenticate`: a cookie, not a
+    /// bearer token, is missing.
+    pub fn no_session() -> ApiError {
+        ApiError::new(
+            401,
+            "unauthorized",
+            "Not signed in",
+            "Sign in to the dashboard with an admin API key; sessions end after 12 idle hours, on sign-out, or when their key is revoked".into(),
+        )
+    }
+
+    /// 403: a state-changing dashboard call from another origin or without the
+    /// session's CSRF token.
+    pub fn cross_site_request() -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Cross-site request refused",
+            "State-changing dashboard calls must come from the dashboard's own origin and carry the session's X-CSRF-Token".into(),
+        )
+    }
+
     /// 403: the key lacks the scope the request needs.
     pub fn forbidden(missing: &MissingScope) -> ApiError {
         let scope = missing.scope.as_str();

@@ -19,6 +19,7 @@ use crate::ratelimit::{self, Counters, Status};
 use crate::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
 use crate::scanning::{LeakAction, LeakReport};
 use crate::scope::{Grants, Requirement};
+use crate::usage::{Outcome, UsageHistory};
 use crate::view::{AuthTestView, KeyView, RateLimitView, UsageView};
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 pub const DIRECTORY_SYNC_MS: u64 = 60_000;
 
 /// Usage kept beside the counters, stored in the same write.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Meter {
     /// The rate-limit windows.
@@ -39,6 +40,9 @@ pub struct Meter {
     pub last_used_ms: Option<u64>,
     /// When a directory entry was last handed out, ms.
     pub synced_ms: Option<u64>,
+    /// Requests per hour (48 h) and per day (90 days), admitted and refused apart.
+    #[serde(default)]
+    pub history: UsageHistory,
 }
 
 /// What one guard holds: the key's record (none for an unknown id, or for the root
@@ -298,9 +302,28 @@ impl KeyState {
                 return refused(Refusal::Suspended)
             }
             Ok(admission) => admission,
+            // The key proved itself: its usage history counts the refusal; its rate-limit
+            // counters do not change.
+            Err(refusal @ (Refusal::Forbidden { .. } | Refusal::Limited { .. })) => {
+                let outcome = match refusal {
+                    Refusal::Forbidden { .. } => Outcome::Forbidden,
+                    _ => Outcome::RateLimited,
+                };
+                self.meter.history.record(outcome, now_ms);
+                let answer = CheckAnswer::Refused {
+                    refusal,
+                    at_ms: now_ms,
+                };
+                let writes = Writes {
+                    meter: true,
+                    ..Writes::default()
+                };
+                return (answer, writes);
+            }
             Err(refusal) => return refused(refusal),
         };
         let meter = &mut self.meter;
+        meter.history.record(Outcome::Admitted, now_ms);
         meter.counters = admission.counters;
         meter.total += 1;
         meter.last_used_ms = Some(now_ms);
@@ -469,7 +492,7 @@ impl KeyState {
             Op::Get => Ok((unchanged(record), Writes::default())),
             Op::Usage => {
                 let windows = ratelimit::status(&record.policy, &self.meter.counters, now_ms);
-                let usage = UsageView::new(record.id, &windows, self.meter.total, last_used_ms);
+                let usage = UsageView::new(record.id, &windows, &self.meter, now_ms);
                 Ok((ManageAnswer::Usage(usage), Writes::default()))
             }
             // Revoking twice answers the same record and the same `revokedAt`.
@@ -636,7 +659,7 @@ mod tests {
         assert_eq!(audit.actor, Actor::Root);
         assert!(audit.changes.is_some_and(|c| c.contains_key("revokedAt")));
         assert!(writes.record);
-        let before = state.meter;
+        let before = state.meter.clone();
         assert_eq!(
             refusal(get(&mut state, &key, T0 + 2)),
             Some(Refusal::Invalid)
@@ -762,9 +785,18 @@ mod tests {
             requirement: Requirement::for_request(&Method::Post, &[], "accounts"),
             root: None,
         };
+        let counters = state.meter.counters;
         let (answer, writes) = state.check(post, T0 + 1);
         assert!(matches!(refusal(answer), Some(Refusal::Forbidden { .. })));
-        assert_eq!(writes, Writes::default());
+        // A 403 is in the history, in the same write, but uses no quota.
+        assert_eq!(
+            writes,
+            Writes {
+                meter: true,
+                ..Writes::default()
+            }
+        );
+        assert_eq!(state.meter.counters, counters);
         let (answer, _) = state.manage(manage(Op::Usage), T0 + 2, &RANDOM);
         let ManageAnswer::Usage(usage) = answer else {
             panic!("usage");
@@ -773,6 +805,39 @@ mod tests {
             (usage.total, usage.hour.used, usage.hour.limit),
             (1, 1, 1000)
         );
+        let now = usage.hourly[47];
+        assert_eq!((now.admitted, now.forbidden, now.rate_limited), (1, 1, 0));
+        assert_eq!(usage.hourly.len(), 48);
+        assert_eq!(usage.daily.len(), 90);
+    }
+
+    #[test]
+    fn a_rate_limited_request_is_in_the_history_but_not_in_the_counters() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"], "rateLimit": 1}));
+        assert!(refusal(get(&mut state, &key, T0)).is_none());
+        let counters = state.meter.counters;
+        let check = Check {
+            hash: key.hash_hex(),
+            requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
+            root: None,
+        };
+        let (answer, writes) = state.check(check, T0 + 1);
+        assert!(matches!(refusal(answer), Some(Refusal::Limited { .. })));
+        assert!(writes.meter && !writes.record);
+        assert_eq!(state.meter.counters, counters);
+        assert_eq!(state.meter.total, 1);
+        let hour = state.meter.history.hourly(T0 + 1)[47];
+        assert_eq!((hour.admitted, hour.rate_limited), (1, 1));
+        // A wrong secret is nobody's usage: nothing written.
+        let wrong = Check {
+            hash: "0".repeat(64),
+            requirement: Requirement::AnyValidKey,
+            root: None,
+        };
+        let before = state.clone();
+        let (_, writes) = state.check(wrong, T0 + 2);
+        assert_eq!(writes, Writes::default());
+        assert_eq!(state, before);
     }
 
     fn org_admin(org: OrgId) -> Caller {

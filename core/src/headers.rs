@@ -52,6 +52,19 @@ pub fn rate_limit_headers(status: &Status, now_ms: u64) -> Vec<(&'static str, St
     ]
 }
 
+/// Headers on every dashboard response: a strict Content-Security-Policy (no inline
+/// script or style, nothing from another origin, no framing), no referrer, no sniffing.
+pub const DASHBOARD_SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,9 +42,11 @@ pub mod root;
 pub mod route;
 pub mod scanning;
 pub mod scope;
+pub mod session;
 mod text;
 pub mod throttle;
 pub mod timestamp;
+pub mod usage;
 pub mod view;
 
 pub use error::ApiError;

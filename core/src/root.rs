@@ -2,7 +2,7 @@
 
 use crate::constant_time;
 use crate::error::ApiError;
-use crate::key::{ApiKey, KeyType};
+use crate::key::{ApiKey, KeyId, KeyType};
 use crate::plan::Plan;
 use crate::record::KeyRecord;
 
@@ -38,9 +38,14 @@ impl RootKey {
         presented_hash: &str,
         plan: Plan,
     ) -> Option<KeyRecord> {
-        (presented.id() == self.key.id()
-            && constant_time::eq(presented_hash.as_bytes(), self.hash.as_bytes()))
-        .then(|| KeyRecord::root(&self.key, plan))
+        self.recognise_hash(presented.id(), presented_hash, plan)
+    }
+
+    /// [`RootKey::recognise`] for a key known only by its id and hash (a dashboard
+    /// session's).
+    pub fn recognise_hash(&self, id: KeyId, hash: &str, plan: Plan) -> Option<KeyRecord> {
+        (id == self.key.id() && constant_time::eq(hash.as_bytes(), self.hash.as_bytes()))
+            .then(|| KeyRecord::root(&self.key, plan))
     }
 }
 

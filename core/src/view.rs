@@ -7,6 +7,7 @@ use crate::ratelimit::{Status, WindowStatus};
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::Grants;
 use crate::timestamp::{format_ms, parse_ms, unix_seconds};
+pub use crate::usage::UsageBucketView;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant, ms since the epoch, written as RFC 3339 on the wire.
@@ -161,17 +162,24 @@ pub struct UsageView {
     pub total: u64,
     /// The last admitted request.
     pub last_used_at: Option<Timestamp>,
+    /// The last 48 hours, oldest first: admitted, forbidden (403), rate limited (429).
+    pub hourly: Vec<UsageBucketView>,
+    /// The last 90 UTC days, oldest first.
+    pub daily: Vec<UsageBucketView>,
 }
 
 impl UsageView {
-    /// The usage of key `id` whose windows are `status`.
-    pub fn new(id: KeyId, status: &Status, total: u64, last_used_ms: Option<u64>) -> UsageView {
+    /// The usage of key `id` whose windows are `status` and whose meter is `meter`, at
+    /// `now_ms`.
+    pub fn new(id: KeyId, status: &Status, meter: &crate::guard::Meter, now_ms: u64) -> UsageView {
         UsageView {
             id,
             hour: status.hour.into(),
             day: status.day.map(WindowUsage::from),
-            total,
-            last_used_at: last_used_ms.map(Timestamp),
+            total: meter.total,
+            last_used_at: meter.last_used_ms.map(Timestamp),
+            hourly: meter.history.hourly(now_ms),
+            daily: meter.history.daily(now_ms),
         }
     }
 }
@@ -235,6 +243,70 @@ impl<T> ListPage<T> {
             next_cursor: if complete { None } else { cursor },
         }
     }
+}
+
+/// The limits a plan allows a key of one type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanLimitsView {
+    /// Requests per hour a new key gets by default.
+    pub default_rate_limit: u32,
+    /// The highest `rateLimit` a key may be given.
+    pub max_rate_limit: u32,
+    /// The highest `burst` a key may be given.
+    pub max_burst: u32,
+    /// Requests per day every key has, if capped.
+    pub daily_limit: Option<u32>,
+}
+
+/// A plan and its limits per key type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanView {
+    /// Its name.
+    pub name: crate::plan::Plan,
+    /// Live keys' limits.
+    pub live: PlanLimitsView,
+    /// Test keys' limits.
+    pub test: PlanLimitsView,
+}
+
+impl PlanView {
+    /// The view of `plan`.
+    pub fn of(plan: crate::plan::Plan) -> PlanView {
+        let limits = |key_type| {
+            let (max_rate_limit, max_burst) = plan.ceilings(key_type);
+            PlanLimitsView {
+                default_rate_limit: plan.default_policy(key_type).hourly.get(),
+                max_rate_limit,
+                max_burst,
+                daily_limit: plan.daily().map(|n| n.get()),
+            }
+        };
+        PlanView {
+            name: plan,
+            live: limits(KeyType::Live),
+            test: limits(KeyType::Test),
+        }
+    }
+}
+
+/// `GET /dashboard/api/session`: who is signed in, the plan, and the CSRF token the
+/// page sends back on state-changing calls. Never the key or its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// The key signed in with.
+    pub key_id: KeyId,
+    /// Its type.
+    pub key_type: KeyType,
+    /// Its organization (none: the operator's root key).
+    pub organization_id: Option<OrgId>,
+    /// What it holds now.
+    pub scopes: Grants,
+    /// The organization's plan.
+    pub plan: PlanView,
+    /// Send as `X-CSRF-Token`.
+    pub csrf_token: String,
 }
 
 #[cfg(test)]

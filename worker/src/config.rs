@@ -15,6 +15,10 @@ pub(crate) const KEYS: &str = "KEYS";
 pub(crate) const KEY_GUARD: &str = "KEY_GUARD";
 /// Durable Object namespace: one OrgGuard per organization.
 pub(crate) const ORG_GUARD: &str = "ORG_GUARD";
+/// Durable Object namespace: one SessionGuard per dashboard session.
+pub(crate) const SESSION_GUARD: &str = "SESSION_GUARD";
+/// Workers Static Assets: the dashboard's pages, scripts and styles.
+pub(crate) const ASSETS: &str = "ASSETS";
 /// Durable Object namespace: one AddressThrottle per client address.
 pub(crate) const THROTTLE: &str = "THROTTLE";
 const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";

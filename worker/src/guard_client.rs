@@ -1,10 +1,11 @@
 //! Calling the guards: a key's KeyGuard (the key's id names its Durable Object: no
-//! lookup) and an organization's OrgGuard. Inputs and answers are core's types; anything
-//! else that comes back is a fault.
+//! lookup), an organization's OrgGuard and a dashboard session's SessionGuard. Inputs
+//! and answers are core's types; anything else that comes back is a fault.
 
-use crate::config::{KEY_GUARD, ORG_GUARD};
+use crate::config::{KEY_GUARD, ORG_GUARD, SESSION_GUARD};
 use scopien_auth::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
 use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
+use scopien_auth::session::{SessionAnswer, SessionInput};
 use scopien_auth::KeyId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -81,4 +82,13 @@ pub(crate) async fn manage(env: &Env, id: KeyId, manage: Manage) -> Result<Manag
 /// One call to an organization's guard.
 pub(crate) async fn org(env: &Env, id: OrgId, input: &OrgInput) -> Result<OrgAnswer> {
     call(env, ORG_GUARD, id.chars(), input).await
+}
+
+/// One call to a dashboard session's guard, named by the SHA-256 of its token.
+pub(crate) async fn session(
+    env: &Env,
+    token_hash: &str,
+    input: &SessionInput,
+) -> Result<SessionAnswer> {
+    call(env, SESSION_GUARD, token_hash, input).await
 }

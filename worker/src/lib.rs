@@ -8,12 +8,14 @@
 //! Files, one job each: `lib.rs` the entry and the request's path through the gateway;
 //! `guard.rs` the `KeyGuard` object (load, step, store); `guard_client.rs` calling it;
 //! `keys_api.rs` the key-management endpoints; `org_guard.rs` the `OrgGuard` object;
-//! `orgs_api.rs` the organizations and audit-log endpoints; `directory.rs` the KV
-//! directory;
+//! `orgs_api.rs` the organizations and audit-log endpoints; `dashboard.rs` the
+//! dashboard (pages, sessions, its JSON API); `session_guard.rs` the `SessionGuard`
+//! object; `directory.rs` the KV directory;
 //! `forward.rs` the origin; `throttle.rs` the brute-force throttle; `config.rs` the
 //! bindings; `http.rs` core values as responses.
 
 mod config;
+mod dashboard;
 mod directory;
 mod forward;
 mod guard;
@@ -24,11 +26,13 @@ mod keys_api;
 mod org_guard;
 mod orgs_api;
 mod scanning;
+mod session_guard;
 mod throttle;
 mod webcrypto;
 
 pub use guard::KeyGuard;
 pub use org_guard::OrgGuard;
+pub use session_guard::SessionGuard;
 pub use throttle::AddressThrottle;
 
 use http::or_respond;
@@ -36,7 +40,7 @@ use scopien_auth::credential::{parse_authorization, query_has_credential};
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::route::{route, Route};
-use scopien_auth::{ApiError, Method};
+use scopien_auth::{ApiError, Method, Refusal};
 use std::future::Future;
 use std::task::Poll;
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -142,6 +146,11 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
     if let Some(until) = throttle::blocked_for(address.as_deref(), parsed.as_ref().ok(), now_ms) {
         return http::error(&ApiError::too_many_failures_until(until, now_ms));
     }
+    if dashboard::is_dashboard(url.path()) {
+        // Not the hot path: the dashboard reads the whole URL (scheme, origin).
+        let full = req.url()?;
+        return dashboard::handle(req, env, ctx, &full, address.as_deref(), now_ms).await;
+    }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
     }
@@ -198,29 +207,84 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
             return http::refusal(&refusal, at_ms);
         }
     };
+    let call = Admitted {
+        url: &url,
+        route: &route,
+        method: &method,
+        body,
+        key_id: key.id(),
+        now_ms,
+    };
+    answer(req, env, ctx, call, &admitted).await
+}
+
+/// The answer to a key refused outside the request path (the dashboard's sign-in); a
+/// failed authentication counts against its address.
+pub(crate) async fn refused(
+    env: &Env,
+    refusal: &Refusal,
+    at_ms: u64,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    if refusal.is_failed_authentication() {
+        if let Some(until) = throttle::failed_elsewhere(env, address, now_ms).await {
+            return http::error(&ApiError::too_many_failures_until(until, now_ms));
+        }
+    }
+    http::refusal(refusal, at_ms)
+}
+
+/// A request its key's guard admitted (and counted), its body already read.
+pub(crate) struct Admitted<'a> {
+    pub(crate) url: &'a http::RequestUrl,
+    pub(crate) route: &'a Route<'a>,
+    pub(crate) method: &'a Method,
+    pub(crate) body: Vec<u8>,
+    pub(crate) key_id: scopien_auth::KeyId,
+    pub(crate) now_ms: u64,
+}
+
+/// Answers an admitted request: forwarded to the origin, or answered by the gateway
+/// (the auth test, the management API). A dashboard call comes here too, with its
+/// session's key, so every rule is the API's.
+pub(crate) async fn answer(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    call: Admitted<'_>,
+    admitted: &scopien_auth::guard::Admitted,
+) -> Result<Response> {
     if let Some(entry) = admitted.directory.clone() {
         let env = env.clone();
         ctx.wait_until(async move { directory::write(&env, &entry).await });
     }
-
-    let response = match &route {
-        Route::AuthTest => http::json(200, &admitted.auth_test_view(key.id()))?,
+    let Admitted {
+        url,
+        route,
+        method,
+        body,
+        key_id,
+        now_ms,
+    } = call;
+    let response = match route {
+        Route::AuthTest => http::json(200, &admitted.auth_test_view(key_id))?,
         Route::Upstream { .. } => {
             let request = forward::Forwarded {
-                url: &url,
-                method: &method,
+                url,
+                method,
                 body,
-                id: key.id(),
-                admitted: &admitted,
+                id: key_id,
+                admitted,
                 now_ms,
             };
             forward::forward(req, env, request).await?
         }
         _ => {
             let call = keys_api::Call {
-                route: &route,
-                method: &method,
-                url: &url,
+                route,
+                method,
+                url,
                 body: &body,
                 caller: admitted.caller(),
                 now_ms,

@@ -102,18 +102,27 @@ impl Gate {
     /// is being refused anyway, and this isolate's own count still applies.
     pub(crate) async fn failed(mut self, env: &Env, now_ms: u64) -> Option<u64> {
         let bucket = self.bucket.take()?;
-        let policy = config::throttle_policy(env);
-        // Counted here before the global call, so no guess slips between the two.
-        let local = LOCAL.with(|l| {
-            let mut l = l.borrow_mut();
-            l.finish(&bucket, self.fingerprint);
-            l.failed(&policy, &bucket, None, now_ms)
-        });
-        match record_failure(env, &bucket).await {
-            Some(until) => LOCAL.with(|l| l.borrow_mut().learn_block(&bucket, until, now_ms)),
-            None => local,
-        }
+        LOCAL.with(|l| l.borrow_mut().finish(&bucket, self.fingerprint));
+        count_failure(env, &bucket, now_ms).await
     }
+}
+
+/// Counts a failed authentication from `bucket`, here and globally; returns until when
+/// the bucket is now refused, if it is. Counted here before the global call, so no
+/// guess slips between the two.
+async fn count_failure(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
+    let policy = config::throttle_policy(env);
+    let local = LOCAL.with(|l| l.borrow_mut().failed(&policy, bucket, None, now_ms));
+    match record_failure(env, bucket).await {
+        Some(until) => LOCAL.with(|l| l.borrow_mut().learn_block(bucket, until, now_ms)),
+        None => local,
+    }
+}
+
+/// A failed authentication outside the request path (the dashboard's sign-in), from
+/// `address`: counted like a failed request.
+pub(crate) async fn failed_elsewhere(env: &Env, address: Option<&str>, now_ms: u64) -> Option<u64> {
+    count_failure(env, &address_bucket(address?), now_ms).await
 }
 
 impl Drop for Gate {

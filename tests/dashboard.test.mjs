@@ -1,0 +1,344 @@
+// The dashboard in a real browser: headless Chromium (puppeteer-core with the Chromium
+// inside @sparticuz/chromium) against the real worker in workerd. Driven as a person
+// does, by visible labels and roles; what the page claims is checked over HTTP.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import chromium from "@sparticuz/chromium";
+import puppeteer from "puppeteer-core";
+import { startGateway, call, createKey, waitFor } from "./harness.mjs";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const SHOTS = join(ROOT, "build", "screenshots");
+const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
+
+let gw, org, admin, browser, page;
+const cspViolations = [];
+
+/** An element by its accessible name (and role). */
+const aria = (name, role) =>
+  role ? `::-p-aria([name=${JSON.stringify(name)}][role="${role}"])` : `::-p-aria(${JSON.stringify(name)})`;
+
+before(async () => {
+  gw = await startGateway();
+  const made = await call(gw.url, "/v1/organizations", {
+    key: gw.rootKey,
+    method: "POST",
+    body: { name: "Acme", plan: "starter" },
+  });
+  assert.equal(made.status, 201, made.text);
+  org = made.json;
+  admin = await createKey(gw, { name: "acme admin", scopes: ["read", "write", "delete", "admin"], organizationId: org.id });
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await puppeteer.launch({
+    executablePath: await chromium.executablePath(),
+    args: chromium.args,
+    headless: true,
+  });
+  page = await browser.newPage();
+  page.setDefaultTimeout(15_000);
+  await page.setViewport(SIZES.desktop);
+  page.on("console", (message) => {
+    if (/Content Security Policy|Refused to/.test(message.text())) cspViolations.push(message.text());
+  });
+});
+after(async () => {
+  await browser?.close();
+  await gw?.stop();
+});
+
+/** Waits until the app has drawn its page (or the sign-in page is shown). */
+async function ready() {
+  await page.waitForFunction(
+    () => document.body.dataset.ready === "true" || document.getElementById("signin"),
+    { timeout: 15_000 },
+  );
+}
+
+async function open(path) {
+  await page.goto(gw.url + path);
+  await ready();
+}
+
+/** No serious or critical axe-core violation on the page as it is now. */
+async function assertAccessible(what) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
+    [],
+    `axe on ${what}`,
+  );
+}
+
+/** The page at both sizes; a dialog as the screen shows it, a page whole. */
+async function screenshots(name, { fullPage = true } = {}) {
+  for (const [size, viewport] of Object.entries(SIZES)) {
+    await page.setViewport(viewport);
+    await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage });
+  }
+  await page.setViewport(SIZES.desktop);
+}
+
+/** Everything the page itself could read and keep. */
+async function pageStorage() {
+  return page.evaluate(() => ({
+    local: JSON.stringify({ ...localStorage }),
+    session: JSON.stringify({ ...sessionStorage }),
+    cookie: document.cookie,
+    html: document.documentElement.outerHTML,
+    values: [...document.querySelectorAll("input")].map((i) => i.value).join("\n"),
+  }));
+}
+
+async function readNewKey() {
+  await page.waitForSelector("#key-dialog[open]");
+  const text = await page.$eval("#key-dialog", (d) => d.textContent);
+  assert.match(text, /Keys are only shown once\. Store them securely!/);
+  const key = await page.$eval(aria("Key", "textbox"), (input) => input.value);
+  assert.match(key, /^sk_(live|test)_/);
+  return key;
+}
+
+async function closeKeyDialog() {
+  await page.locator(aria("Done", "button")).click();
+  await page.waitForSelector("#key-dialog:not([open])");
+}
+
+async function row(name) {
+  return page.waitForFunction(
+    (name) => [...document.querySelectorAll("tbody tr")].find((tr) => tr.cells[0]?.textContent === name),
+    {},
+    name,
+  );
+}
+
+let created;
+
+test("sign in with an admin key, then create a key with Read only and a rate limit of 100", async () => {
+  await open("/dashboard");
+  await assertAccessible("sign-in");
+  await screenshots("sign-in");
+  await page.locator(aria("API key", "textbox")).fill(admin.key);
+  await page.locator(aria("Sign in", "button")).click();
+  await page.waitForSelector(aria("API Keys", "heading"));
+  await ready();
+  assert.equal(new URL(page.url()).pathname, "/dashboard/keys");
+
+  await page.locator(aria("Name", "textbox")).fill("reader");
+  await page.locator(aria("Live", "radio")).click();
+  const checked = await page.$$eval('input[name="create-scope"]:checked', (boxes) => boxes.map((b) => b.value));
+  assert.deepEqual(checked, ["read"], "Read alone is checked by default");
+  await page.locator(aria("Rate Limit", "spinbutton")).fill("100");
+  assert.equal(await page.$eval(aria("Never", "radio"), (r) => r.checked), true);
+  await page.locator(aria("Generate", "button")).click();
+  const key = await readNewKey();
+  await assertAccessible("the new key dialog");
+  await screenshots("new-key-dialog", { fullPage: false });
+
+  // Over HTTP: exactly Read, exactly 100 an hour.
+  const auth = await call(gw.url, "/v1/auth/test", { key });
+  assert.equal(auth.status, 200);
+  assert.deepEqual(auth.json.scopes, ["read"]);
+  assert.equal(auth.json.type, "live");
+  assert.equal(auth.headers.get("x-ratelimit-limit"), "100");
+  const listed = await call(gw.url, `/v1/api-keys/${auth.json.keyId}`, { key: admin.key });
+  assert.equal(listed.json.rateLimit, 100);
+  assert.equal(listed.json.expiresAt, null);
+  assert.equal(listed.json.name, "reader");
+
+  // Shown once: in no storage the page can read, and gone from the page when closed.
+  let stored = await pageStorage();
+  for (const place of ["local", "session", "cookie"]) assert.ok(!stored[place].includes(key), place);
+  assert.equal(stored.cookie, "", "the session cookie is HttpOnly");
+  await closeKeyDialog();
+  stored = await pageStorage();
+  assert.ok(!stored.html.includes(key), "the key is not in the page's markup");
+  assert.ok(!stored.values.includes(key), "closing the dialog erases the key");
+  await row("reader");
+  const cells = await page.$$eval("tbody tr", (trs) =>
+    trs.map((tr) => [...tr.cells].map((td) => td.textContent)).find((c) => c[0] === "reader"),
+  );
+  assert.equal(cells[1], `sk_live_${auth.json.keyId.slice(4)}…${key.slice(-4)}`);
+  assert.equal(cells[3], "Read");
+  assert.equal(cells[4], "100/h");
+  assert.equal(cells[8], "Active");
+  created = { key, id: auth.json.keyId };
+  await assertAccessible("API Keys");
+  await screenshots("api-keys");
+});
+
+test("edit, roll (the old key works through its grace), usage, revoke (401 at once)", async () => {
+  await page.locator(aria("Edit reader", "button")).click();
+  await page.waitForSelector("#edit-dialog[open]");
+  await page.locator(`#edit-dialog ${aria("Rate Limit", "spinbutton")}`).fill("50");
+  await page.locator(`#edit-dialog ${aria("Write", "checkbox")}`).click();
+  await assertAccessible("the edit dialog");
+  await page.locator(aria("Save", "button")).click();
+  await page.waitForSelector("#edit-dialog:not([open])");
+  const edited = await waitFor(async () => {
+    const res = await call(gw.url, `/v1/api-keys/${created.id}`, { key: admin.key });
+    return res.json.rateLimit === 50 && res.json;
+  }, { what: "the edit to reach the key" });
+  assert.deepEqual(edited.scopes, ["read", "write"]);
+
+  await page.locator(aria("Roll reader", "button")).click();
+  await page.waitForSelector("#roll-dialog[open]");
+  await page.locator(aria("1 hour", "radio")).click();
+  await page.locator(aria("Roll key", "button")).click();
+  const rolled = await readNewKey();
+  assert.notEqual(rolled, created.key);
+  await closeKeyDialog();
+  assert.equal((await call(gw.url, "/v1/auth/test", { key: created.key })).status, 200, "old key in its grace");
+  assert.equal((await call(gw.url, "/v1/auth/test", { key: rolled })).status, 200);
+
+  // Requests to show on the usage chart: three admitted, one refused (no delete scope).
+  for (let i = 0; i < 3; i += 1) assert.equal((await call(gw.url, "/v1/accounts", { key: rolled })).status, 200);
+  assert.equal((await call(gw.url, "/v1/accounts/1", { key: rolled, method: "DELETE" })).status, 403);
+  await page.locator(aria("Usage reader", "link")).click();
+  await page.waitForSelector(aria("Usage: reader", "heading"));
+  await ready();
+  const descriptions = await page.$$eval("svg.chart desc", (ds) => ds.map((d) => d.textContent));
+  assert.equal(descriptions.length, 2);
+  // The auth tests above count as admitted too: 3 + 3 = 6 (sign-in used the admin key).
+  for (const text of descriptions) assert.match(text, /^6 admitted and 1 refused requests\.$/);
+  await assertAccessible("Usage");
+  await screenshots("usage");
+
+  await page.locator(aria("API Keys", "link")).click();
+  await page.waitForSelector(aria("API Keys", "heading"));
+  await ready();
+  await page.locator(aria("Revoke reader", "button")).click();
+  await page.waitForSelector("#revoke-dialog[open]");
+  const focused = await page.evaluate(() => document.activeElement.textContent);
+  assert.equal(focused, "Cancel", "the safe choice has the focus");
+  await screenshots("revoke-dialog", { fullPage: false });
+  await page.locator(aria("Revoke key", "button")).click();
+  await page.waitForSelector("#revoke-dialog:not([open])");
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll("tbody tr")].some((tr) => tr.cells[0].textContent === "reader" && tr.cells[8].textContent === "Revoked"),
+  );
+  assert.equal((await call(gw.url, "/v1/auth/test", { key: rolled })).status, 401);
+  assert.equal((await call(gw.url, "/v1/auth/test", { key: created.key })).status, 401);
+});
+
+test("a rate limit over the plan's ceiling shows the API's error at the Rate Limit field", async () => {
+  const hint = await page.$eval("#create-rate-limit-hint", (p) => p.textContent);
+  assert.match(hint, /starter plan allows up to 1,000 for live keys/);
+  await page.locator(aria("Name", "textbox")).fill("too fast");
+  await page.locator(aria("Live", "radio")).click();
+  await page.locator(aria("Rate Limit", "spinbutton")).fill("5000");
+  await page.locator(aria("Generate", "button")).click();
+  const error = await page.waitForFunction(() => document.getElementById("create-rate-limit-error").textContent);
+  assert.match(await error.jsonValue(), /^rateLimit must be at most 1000 \(the starter plan's ceiling\)$/);
+  const field = await page.$eval(aria("Rate Limit", "spinbutton"), (input) => ({
+    invalid: input.getAttribute("aria-invalid"),
+    focused: document.activeElement === input,
+  }));
+  assert.deepEqual(field, { invalid: "true", focused: true });
+  await assertAccessible("the form with an error");
+  await screenshots("create-error");
+});
+
+test("a key can be created with the keyboard alone; the dialog traps and returns focus", async () => {
+  await open("/dashboard/keys");
+  const tabTo = async (predicate, what) => {
+    for (let i = 0; i < 40; i += 1) {
+      if (await page.evaluate(predicate)) return;
+      await page.keyboard.press("Tab");
+    }
+    throw new Error(`Tab never reached ${what}`);
+  };
+  await tabTo(() => document.activeElement.id === "create-name", "Name");
+  await page.keyboard.type("keyboard");
+  await tabTo(() => document.activeElement.name === "create-type", "Type");
+  // Arrow keys move between radios: pick Test.
+  if (await page.evaluate(() => document.activeElement.value !== "test")) await page.keyboard.press("ArrowLeft");
+  await tabTo(() => document.activeElement.value === "read" && document.activeElement.name === "create-scope", "Read");
+  await tabTo(() => document.activeElement.id === "create-rate-limit", "Rate Limit");
+  await page.keyboard.type("10");
+  await tabTo(() => document.activeElement.textContent === "Generate", "Generate");
+  await page.keyboard.press("Enter");
+  const key = await readNewKey();
+  assert.match(key, /^sk_test_/);
+  // Focus is in the dialog and stays there.
+  for (let i = 0; i < 6; i += 1) {
+    await page.keyboard.press("Tab");
+    assert.ok(await page.evaluate(() => document.getElementById("key-dialog").contains(document.activeElement)));
+  }
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#key-dialog:not([open])");
+  // Focus returns to Generate (the close event runs just after the dialog closes).
+  await page.waitForFunction(() => document.activeElement.textContent === "Generate", { timeout: 5_000 });
+  assert.equal(await page.$eval("#key-dialog-value", (i) => i.value), "", "Escape erases the key too");
+  const auth = await call(gw.url, "/v1/auth/test", { key });
+  assert.equal(auth.status, 200);
+  assert.deepEqual(auth.json.scopes, ["read"]);
+  assert.equal(auth.headers.get("x-ratelimit-limit"), "10");
+});
+
+test("organization and audit log pages; every page accessible and without CSP violations", async () => {
+  await open("/dashboard/organization");
+  await page.waitForSelector(aria("Organization", "heading"));
+  const text = await page.$eval("main", (m) => m.textContent);
+  assert.match(text, /Acme/);
+  assert.match(text, /1,000\/h/);
+  await assertAccessible("Organization");
+  await screenshots("organization");
+  await page.locator(aria("Audit log", "link")).click();
+  await page.waitForSelector(aria("Audit log", "heading"));
+  await ready();
+  const actions = await page.$$eval("tbody tr", (trs) => trs.map((tr) => tr.cells[2]?.textContent));
+  for (const action of ["api_key.created", "api_key.updated", "api_key.rolled", "api_key.revoked"]) {
+    assert.ok(actions.includes(action), `${action} in ${actions}`);
+  }
+  await assertAccessible("Audit log");
+  await screenshots("audit-log");
+  assert.deepEqual(cspViolations, []);
+});
+
+test("permissions per resource; Sign out ends the session", async () => {
+  await open("/dashboard/keys");
+  await page.locator(aria("Name", "textbox")).fill("accounts only");
+  await page.locator(aria("Per-resource permissions")).click();
+  await page.locator(aria("Add resource", "button")).click();
+  await page.locator(aria("Resource 1", "textbox")).fill("accounts");
+  await page.locator(aria("Write on resource 1", "checkbox")).click();
+  await page.locator(aria("Generate", "button")).click();
+  const key = await readNewKey();
+  await closeKeyDialog();
+  const auth = await call(gw.url, "/v1/auth/test", { key });
+  assert.deepEqual(auth.json.scopes, { accounts: ["read", "write"] });
+  assert.equal((await call(gw.url, "/v1/opportunities", { key })).status, 403);
+
+  await page.locator(aria("Sign out", "button")).click();
+  await page.waitForSelector(aria("Sign in", "button"));
+  const cookies = await page.cookies();
+  assert.deepEqual(cookies.filter((c) => c.name.includes("session")), [], "the cookie is gone");
+  // Signing in again works, and lands on the keys page.
+  await page.locator(aria("API key", "textbox")).fill(admin.key);
+  await page.locator(aria("Sign in", "button")).click();
+  await page.waitForSelector(aria("API Keys", "heading"));
+  const session = (await page.cookies()).find((c) => c.name === "scopien_session");
+  assert.deepEqual(
+    { httpOnly: session.httpOnly, sameSite: session.sameSite, path: session.path },
+    { httpOnly: true, sameSite: "Strict", path: "/" },
+  );
+});
+
+test("revoking the signed-in key over the API sends the page's next action to sign-in", async () => {
+  await open("/dashboard/keys");
+  const revoked = await call(gw.url, `/v1/api-keys/${admin.id}`, { key: gw.rootKey, method: "DELETE" });
+  assert.equal(revoked.status, 200);
+  await page.locator(aria("Name", "textbox")).fill("after revocation");
+  await page.locator(aria("Generate", "button")).click();
+  await page.waitForSelector(aria("Sign in", "button"));
+  assert.equal(new URL(page.url()).pathname, "/dashboard");
+  const listed = await call(gw.url, `/v1/api-keys?organizationId=${org.id}`, { key: gw.rootKey });
+  assert.ok(!listed.json.data.some((k) => k.name === "after revocation"));
+});

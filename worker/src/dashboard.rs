@@ -1,0 +1,361 @@
+//! The dashboard (the spec's Settings → API Keys): its pages, its sessions and its JSON
+//! API. Pages are static files (Workers Static Assets, `dashboard/`), served here so
+//! every one gets the security headers. The JSON API is the management API itself
+//! (`/dashboard/api/v1/…` is `/v1/…`), called with the session's key after that key's
+//! own guard checked it again, so revoking or narrowing the key ends or narrows its
+//! sessions on their next request. Cookies, expiry and CSRF are core's
+//! (`scopien_auth::session`).
+//!
+//! ```text
+//!  GET  /dashboard[/…]              the app, or the sign-in page without a session
+//!  GET  /dashboard/static/{file}    its scripts and styles
+//!  POST /dashboard/session          form "api_key" ─► key's guard ─► session + cookie
+//!  GET  /dashboard/api/session      who is signed in, the plan, the CSRF token
+//!  DELETE /dashboard/api/session    sign out
+//!  *    /dashboard/api/v1/…         the management API, as the session's key
+//! ```
+
+use crate::http::{self, or_respond};
+use crate::{answer, config, guard_client, orgs_api, refused, Admitted};
+use scopien_auth::guard::{Check, CheckAnswer};
+use scopien_auth::headers::DASHBOARD_SECURITY_HEADERS;
+use scopien_auth::route::{route, Route};
+use scopien_auth::session::{
+    api_key_from_form, clear_cookie, csrf_matches, csrf_token, same_origin, set_cookie,
+    token_from_cookies, SessionAnswer, SessionInput, SessionRecord, SessionToken, CSRF_HEADER,
+    RANDOM_BYTES_FOR_SESSION,
+};
+use scopien_auth::view::{PlanView, SessionView};
+use scopien_auth::{ApiError, ApiKey, Method};
+use worker::{Context, Env, Request, Response, Result, Url};
+
+const ROOT: &str = "/dashboard";
+const STATIC: &str = "/dashboard/static/";
+const SIGN_IN: &str = "/dashboard/session";
+const SESSION: &str = "/dashboard/api/session";
+const API: &str = "/dashboard/api";
+
+/// True for every path the dashboard answers.
+pub(crate) fn is_dashboard(path: &str) -> bool {
+    path == ROOT || path.starts_with("/dashboard/")
+}
+
+/// Answers a dashboard request; every response carries the security headers.
+pub(crate) async fn handle(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    url: &Url,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let response = route_dashboard(req, env, ctx, url, address, now_ms).await?;
+    http::with_headers(response, DASHBOARD_SECURITY_HEADERS)
+}
+
+/// The request as the dashboard sees it: its scheme decides the cookie's name.
+struct Site {
+    https: bool,
+    origin: String,
+}
+
+impl Site {
+    fn of(url: &Url) -> Site {
+        Site {
+            https: url.scheme() == "https",
+            origin: url.origin().ascii_serialization(),
+        }
+    }
+}
+
+async fn route_dashboard(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    url: &Url,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let site = Site::of(url);
+    let method =
+        or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
+    let path = url.path();
+    match (path, &method) {
+        (p, Method::Get | Method::Head) if p.starts_with(STATIC) => {
+            asset(env, url, &p[STATIC.len()..]).await
+        }
+        (SIGN_IN, Method::Post) => sign_in(req, env, &site, address).await,
+        (SESSION, Method::Get) => session_view(req, env, &site).await,
+        (SESSION, Method::Delete) => sign_out(req, env, &site).await,
+        (p, _) if p.starts_with("/dashboard/api/v1/") => {
+            api(req, env, ctx, url, &site, &method, now_ms).await
+        }
+        (SIGN_IN | SESSION, _) => http::error(&ApiError::method_not_allowed(&[
+            Method::Get,
+            Method::Post,
+            Method::Delete,
+        ])),
+        (p, Method::Get | Method::Head) if !p.starts_with("/dashboard/api") => {
+            page(req, env, url, &site).await
+        }
+        _ => http::error(&ApiError::not_found("No such dashboard page")),
+    }
+}
+
+/// A static file from `dashboard/`, by name.
+async fn asset(env: &Env, url: &Url, name: &str) -> Result<Response> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && !name.starts_with('.');
+    if !valid {
+        return http::error(&ApiError::not_found("No such dashboard file"));
+    }
+    let target = format!("{}/{name}", url.origin().ascii_serialization());
+    let response = env.assets(config::ASSETS)?.fetch(target, None).await?;
+    if response.status_code() != 200 {
+        return http::error(&ApiError::not_found("No such dashboard file"));
+    }
+    // Revalidated on every load (ETag), so a deployment is seen at once.
+    http::with_headers(response, [("Cache-Control", "no-cache")])
+}
+
+/// The app for a live session, else the sign-in page (the address stays).
+async fn page(req: &Request, env: &Env, url: &Url, site: &Site) -> Result<Response> {
+    let file = match live_session(req, env, site).await? {
+        Some(_) => "app.html",
+        None => "signin.html",
+    };
+    let response = asset(env, url, file).await?;
+    http::with_headers(response, [("Cache-Control", "no-store")])
+}
+
+/// The session the request's cookie names, if it is live (and now marked used).
+async fn live_session(req: &Request, env: &Env, site: &Site) -> Result<Option<Live>> {
+    let cookies = req.headers().get("Cookie")?;
+    let Some(token) = token_from_cookies(cookies.as_deref(), site.https) else {
+        return Ok(None);
+    };
+    let token_hash = token.hash_hex();
+    Ok(
+        match guard_client::session(env, &token_hash, &SessionInput::Touch).await? {
+            SessionAnswer::Live(record) => Some(Live { token_hash, record }),
+            SessionAnswer::Missing => None,
+        },
+    )
+}
+
+struct Live {
+    token_hash: String,
+    record: SessionRecord,
+}
+
+/// 401 for a call without a live session; the browser forgets its cookie.
+fn no_session(site: &Site) -> Result<Response> {
+    let response = http::error(&ApiError::no_session())?;
+    http::with_headers(
+        response,
+        [("Set-Cookie", clear_cookie(site.https).as_str())],
+    )
+}
+
+/// A state-changing call must come from this origin and carry the session's CSRF token.
+fn cross_site(req: &Request, site: &Site, csrf: Option<&str>) -> Result<bool> {
+    let origin = req.headers().get("Origin")?;
+    let fetch_site = req.headers().get("Sec-Fetch-Site")?;
+    let sent = req.headers().get(CSRF_HEADER)?;
+    let csrf_ok = csrf.is_none_or(|expected| csrf_matches(sent.as_deref(), expected));
+    let origin_ok = same_origin(origin.as_deref(), fetch_site.as_deref(), &site.origin);
+    Ok(!(origin_ok && csrf_ok))
+}
+
+/// Checks the session's key with its own guard, exactly as a request with that key
+/// would be: `Err(response)` when it no longer authenticates (the session ends) or is
+/// refused.
+async fn check_key(
+    env: &Env,
+    site: &Site,
+    live: &Live,
+    route: &Route<'_>,
+    method: &Method,
+) -> Result<std::result::Result<Box<scopien_auth::guard::Admitted>, Response>> {
+    let record = &live.record;
+    let root = match config::root_key(env) {
+        Ok(Some(root)) => match config::plan(env) {
+            Ok(plan) => root.recognise_hash(record.key_id, &record.key_hash, plan),
+            Err(err) => return Ok(Err(http::error(&err)?)),
+        },
+        _ => None,
+    };
+    let check = Check {
+        hash: record.key_hash.clone(),
+        requirement: route.requirement(method, &[]),
+        root,
+    };
+    match guard_client::check(env, record.key_id, check).await? {
+        CheckAnswer::Admitted(admitted) => Ok(Ok(admitted)),
+        CheckAnswer::Refused { refusal, .. } if refusal.is_failed_authentication() => {
+            let _ = guard_client::session(env, &live.token_hash, &SessionInput::End).await?;
+            Ok(Err(no_session(site)?))
+        }
+        CheckAnswer::Refused { refusal, at_ms } => Ok(Err(http::refusal(&refusal, at_ms)?)),
+    }
+}
+
+fn random() -> Result<[u8; RANDOM_BYTES_FOR_SESSION]> {
+    let mut bytes = [0u8; RANDOM_BYTES_FOR_SESSION];
+    getrandom::fill(&mut bytes).map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+    Ok(bytes)
+}
+
+/// Exchanges an admin key (form field `api_key`) for a session cookie. The key is
+/// checked by its guard like a request to list keys, and a wrong one counts as a
+/// failed authentication of the client's address.
+async fn sign_in(
+    req: &mut Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+) -> Result<Response> {
+    if cross_site(req, site, None)? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
+    let text = api_key_from_form(&body).unwrap_or_default();
+    let now_ms = worker::Date::now().as_millis();
+    let Ok(key) = ApiKey::parse(text.trim()) else {
+        let refusal = scopien_auth::Refusal::Invalid;
+        return refused(env, &refusal, now_ms, address, now_ms).await;
+    };
+    let hash = key.hash_hex();
+    let root = match config::root_key(env) {
+        Ok(Some(root)) => root.recognise(&key, &hash, or_respond!(config::plan(env))),
+        _ => None,
+    };
+    let check = Check {
+        hash: hash.clone(),
+        requirement: Route::Keys.requirement(&Method::Get, &[]),
+        root,
+    };
+    match guard_client::check(env, key.id(), check).await? {
+        CheckAnswer::Admitted(_) => {}
+        CheckAnswer::Refused { refusal, at_ms } => {
+            return refused(env, &refusal, at_ms, address, now_ms).await
+        }
+    }
+    let token = SessionToken::from_random(&random()?);
+    let record = SessionRecord {
+        key_id: key.id(),
+        key_hash: hash,
+        csrf_token: csrf_token(&random()?),
+        created_ms: now_ms,
+        last_seen_ms: now_ms,
+    };
+    guard_client::session(env, &token.hash_hex(), &SessionInput::Open(record)).await?;
+    let wants_json = req
+        .headers()
+        .get("Accept")?
+        .is_some_and(|a| a.contains("application/json"));
+    let response = if wants_json {
+        Response::empty()?.with_status(204)
+    } else {
+        Response::empty()?.with_status(303)
+    };
+    let cookie = set_cookie(&token, site.https);
+    let mut headers = vec![
+        ("Set-Cookie", cookie.as_str()),
+        ("Cache-Control", "no-store"),
+    ];
+    if !wants_json {
+        headers.push(("Location", ROOT));
+    }
+    http::with_headers(response, headers)
+}
+
+/// Who is signed in, the organization's plan, and the CSRF token.
+async fn session_view(req: &Request, env: &Env, site: &Site) -> Result<Response> {
+    let Some(live) = live_session(req, env, site).await? else {
+        return no_session(site);
+    };
+    let admitted = match check_key(env, site, &live, &Route::Keys, &Method::Get).await? {
+        Ok(admitted) => admitted,
+        Err(response) => return Ok(response),
+    };
+    let default_plan = or_respond!(config::plan(env));
+    let caller = admitted.caller();
+    let plan = match caller.organization {
+        Some(org) => orgs_api::get(env, org, default_plan)
+            .await?
+            .map_or(default_plan, |o| o.plan),
+        None => default_plan,
+    };
+    let view = SessionView {
+        key_id: live.record.key_id,
+        key_type: admitted.key_type,
+        organization_id: caller.organization,
+        scopes: admitted.grants.clone(),
+        plan: PlanView::of(plan),
+        csrf_token: live.record.csrf_token.clone(),
+    };
+    http::json(200, &view)
+}
+
+/// Ends the session; the browser forgets its cookie.
+async fn sign_out(req: &Request, env: &Env, site: &Site) -> Result<Response> {
+    let Some(live) = live_session(req, env, site).await? else {
+        return no_session(site);
+    };
+    if cross_site(req, site, Some(&live.record.csrf_token))? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let _ = guard_client::session(env, &live.token_hash, &SessionInput::End).await?;
+    let response = Response::empty()?.with_status(204);
+    http::with_headers(
+        response,
+        [("Set-Cookie", clear_cookie(site.https).as_str())],
+    )
+}
+
+/// `/dashboard/api/v1/…`: the management API (and the auth test) as the session's key.
+/// Nothing is forwarded to the origin from here.
+async fn api(
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+    url: &Url,
+    site: &Site,
+    method: &Method,
+    now_ms: u64,
+) -> Result<Response> {
+    let Some(live) = live_session(req, env, site).await? else {
+        return no_session(site);
+    };
+    let changes_state = !matches!(method, Method::Get | Method::Head);
+    if changes_state && cross_site(req, site, Some(&live.record.csrf_token))? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let route = or_respond!(route(method, &url.path()[API.len()..]));
+    if matches!(route, Route::Upstream { .. }) {
+        return http::error(&ApiError::not_found("No such dashboard endpoint"));
+    }
+    let body = if method.has_body() {
+        or_respond!(http::read_body(req, config::max_body_bytes(env)).await?)
+    } else {
+        Vec::new()
+    };
+    let admitted = match check_key(env, site, &live, &route, method).await? {
+        Ok(admitted) => admitted,
+        Err(response) => return Ok(response),
+    };
+    let request_url = http::RequestUrl::of(req);
+    let call = Admitted {
+        url: &request_url,
+        route: &route,
+        method,
+        body,
+        key_id: live.record.key_id,
+        now_ms,
+    };
+    answer(req, env, ctx, call, &admitted).await
+}
