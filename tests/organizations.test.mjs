@@ -3,7 +3,7 @@
 // origin is told.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, call, createKey } from "./harness.mjs";
+import { startGateway, startOrigin, call, createKey, waitFor } from "./harness.mjs";
 
 let gw, origin, orgA, orgB, adminA, keyB;
 const root = () => ({ key: gw.rootKey });
@@ -102,6 +102,23 @@ test("an organization's listing includes a key created a moment before, and only
   assert.ok(!ids.includes(keyB.id));
   const bad = await call(gw.url, "/v1/api-keys?cursor=nonsense", { key: adminA.key });
   assert.equal(bad.status, 400);
+});
+
+test("the organization's listing learns when a key was last used", async () => {
+  const used = await call(gw.url, "/v1/api-keys", {
+    key: adminA.key,
+    method: "POST",
+    body: { name: "used", scopes: ["read"] },
+  });
+  assert.equal((await call(gw.url, "/v1/accounts", { key: used.json.key })).status, 200);
+  // Copied after the answer (at most once a minute per key): poll, bounded.
+  await waitFor(
+    async () => {
+      const page = await call(gw.url, "/v1/api-keys?limit=100", { key: adminA.key });
+      return page.json.data.find((k) => k.id === used.json.id)?.lastUsedAt;
+    },
+    { what: "lastUsedAt in the organization's listing" },
+  );
 });
 
 test("a plan change reaches every key of the organization before the PATCH answers", async () => {

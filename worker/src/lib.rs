@@ -255,9 +255,11 @@ pub(crate) async fn answer(
     call: Admitted<'_>,
     admitted: &scopien_auth::guard::Admitted,
 ) -> Result<Response> {
+    // lastUsedAt, at most once a minute per key: to the KV directory and to the
+    // organization's listing, after the answer.
     if let Some(entry) = admitted.directory.clone() {
         let env = env.clone();
-        ctx.wait_until(async move { directory::write(&env, &entry).await });
+        ctx.wait_until(async move { keys_api::record_all(&env, vec![entry], Vec::new()).await });
     }
     let Admitted {
         url,
