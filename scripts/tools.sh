@@ -46,3 +46,25 @@ ensure_schemathesis() {
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
+
+# Firefox ESR from Debian's packages, for the dashboard's Firefox test (Chromium comes
+# from npm). Pinned; if Debian has replaced that version (a security update), the
+# current one is installed instead and said so. Needs root for apt-get (CI and these
+# machines run as root); without it the Firefox test is skipped and says why.
+FIREFOX_ESR_VERSION=153.8.0esr-1~deb12u1
+ensure_firefox() {
+  if [ -x /usr/bin/firefox-esr ]; then
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "» no Firefox and no root apt-get: the dashboard's Firefox test will be skipped"
+    return
+  fi
+  echo "» installing firefox-esr $FIREFOX_ESR_VERSION (Debian package, once per machine)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  if ! apt-get install -y -qq "firefox-esr=$FIREFOX_ESR_VERSION" >/dev/null; then
+    echo "» firefox-esr $FIREFOX_ESR_VERSION is gone from Debian; installing the current one"
+    apt-get install -y -qq firefox-esr >/dev/null
+  fi
+}
