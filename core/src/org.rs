@@ -322,25 +322,16 @@ pub struct AuditDraft {
     pub report: Option<LeakReport>,
 }
 
-/// An event of the audit log, as the API shows it.
+/// An event of the audit log, as the API shows it: a draft with its id and time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// `evt_…`, increasing within an organization.
     pub id: String,
     /// When.
     pub at: Timestamp,
-    /// Who.
-    pub actor: Actor,
-    /// What.
-    pub action: String,
-    /// On what.
-    pub target: AuditTarget,
-    /// Before and after of each changed field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub changes: Option<Map<String, Value>>,
-    /// For `api_key.leaked`: where the key was found.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<LeakReport>,
+    /// Who, what, on what, and what changed.
+    #[serde(flatten)]
+    pub draft: AuditDraft,
 }
 
 impl AuditEvent {
@@ -349,11 +340,7 @@ impl AuditEvent {
         AuditEvent {
             id: format!("evt_{seq:016}"),
             at: Timestamp(at_ms),
-            actor: draft.actor,
-            action: draft.action,
-            target: draft.target,
-            changes: draft.changes,
-            report: draft.report,
+            draft,
         }
     }
 }

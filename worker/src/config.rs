@@ -50,7 +50,7 @@ fn text(env: &Env, name: &str) -> Option<String> {
 struct Settings {
     plan: Result<Plan, ApiError>,
     root: Result<Option<RootKey>, ApiError>,
-    identity: Result<Option<SigningKey>, ApiError>,
+    identity: Result<Option<Rc<SigningKey>>, ApiError>,
     previous_keys: Result<Vec<PublicJwk>, ApiError>,
     secret_scanning_keys: Option<KeyDocument>,
     leaked_key_action: Result<LeakAction, ApiError>,
@@ -82,7 +82,7 @@ impl Settings {
             }),
             root: text(env, ROOT_KEY).map(|t| RootKey::parse(&t)).transpose(),
             identity: text(env, IDENTITY_SIGNING_KEY)
-                .map(|t| SigningKey::parse(&t))
+                .map(|t| SigningKey::parse(&t).map(Rc::new))
                 .transpose(),
             previous_keys: text(env, IDENTITY_PREVIOUS_KEYS)
                 .map_or(Ok(Vec::new()), |t| parse_previous_keys(&t)),
@@ -120,8 +120,9 @@ pub(crate) fn root_key(env: &Env) -> Result<Option<RootKey>, ApiError> {
 }
 
 /// The key that signs the identity assertion, when one is configured. A malformed one
-/// is a fault: nothing is forwarded without the assertion an origin may rely on.
-pub(crate) fn identity(env: &Env) -> worker::Result<Option<SigningKey>> {
+/// is a fault: nothing is forwarded without the assertion an origin may rely on. Shared,
+/// not copied: it is asked for on every forwarded request.
+pub(crate) fn identity(env: &Env) -> worker::Result<Option<Rc<SigningKey>>> {
     settings(env)
         .identity
         .clone()
@@ -131,7 +132,7 @@ pub(crate) fn identity(env: &Env) -> worker::Result<Option<SigningKey>> {
 /// The published key set: the signing key's public half and any previous ones.
 pub(crate) fn jwks(env: &Env) -> Result<scopien_auth::identity::Jwks, ApiError> {
     let settings = settings(env);
-    let current = settings.identity.as_ref().map_err(Clone::clone)?.as_ref();
+    let current = settings.identity.as_ref().map_err(Clone::clone)?.as_deref();
     let previous = settings.previous_keys.as_ref().map_err(Clone::clone)?;
     Ok(scopien_auth::identity::Jwks::new(current, previous))
 }
