@@ -187,3 +187,13 @@ test("every dashboard response has a strict CSP, no framing and no referrer", as
   assert.match(script.headers.get("content-type"), /javascript/);
   assert.equal((await fetch(gw.url + "/dashboard/static/..%2Fwrangler.toml")).status, 404);
 });
+
+test("signing in is a use of the key: its organization's listing shows when", async () => {
+  const fresh = await createKey(gw, { name: "signs in", scopes: ["admin"], organizationId: org.id });
+  const { res } = await signIn(fresh.key);
+  assert.equal(res.status, 204);
+  // Written before the sign-in answers: no wait needed.
+  const page = await call(gw.url, "/v1/api-keys?limit=100", { key: admin.key });
+  const listed = page.json.data.find((k) => k.id === fresh.id);
+  assert.ok(listed.lastUsedAt, "lastUsedAt is in the listing the dashboard shows");
+});

@@ -239,7 +239,12 @@ async fn sign_in(
         root,
     };
     match guard_client::check(env, key.id(), check).await? {
-        CheckAnswer::Admitted(_) => {}
+        // The sign-in was a use of the key: its lastUsedAt goes to the listings too.
+        CheckAnswer::Admitted(admitted) => {
+            if let Some(entry) = admitted.directory {
+                crate::keys_api::record_all(env, vec![entry], Vec::new()).await;
+            }
+        }
         CheckAnswer::Refused { refusal, at_ms } => {
             return refused(env, &refusal, at_ms, address, now_ms).await
         }
