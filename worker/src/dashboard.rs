@@ -223,7 +223,7 @@ async fn sign_in(
     }
     let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
     let text = api_key_from_form(&body).unwrap_or_default();
-    let now_ms = worker::Date::now().as_millis();
+    let now_ms = crate::now_ms();
     let Ok(key) = ApiKey::parse(text.trim()) else {
         let refusal = scopien_auth::Refusal::Invalid;
         return refused(env, &refusal, now_ms, address, now_ms).await;
@@ -362,5 +362,7 @@ async fn api(
         key_id: live.record.key_id,
         now_ms,
     };
-    answer(req, env, ctx, call, &admitted).await
+    answer(req, env, ctx, call, &admitted)
+        .await
+        .map(Response::from)
 }

@@ -1,39 +1,107 @@
 //! Forwarding an admitted request to the origin, or echoing it when none is set.
 
 use crate::config::{self, Destination};
-use crate::http::{self, RequestUrl};
+use crate::http::{self, Reply, RequestUrl};
 use scopien_auth::forwarding::{client_address_headers, is_dropped};
 use scopien_auth::guard::Admitted;
+use scopien_auth::headers::rate_limit_headers;
 use scopien_auth::identity::IDENTITY_HEADER;
 use scopien_auth::{ApiError, KeyId, Method};
-use worker::{Env, Fetch, Headers, Request, RequestInit, RequestRedirect, Response, Result};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::JsCast;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{web_sys, Env, Headers, Request, Response, Result};
 
-/// The headers the origin gets, and the names of the client's headers that were
-/// removed (lower-case, sorted): `forwarding::DROPPED_REQUEST_HEADERS` and `X-Scopien-*`
-/// go; the client address the gateway trusts (`CF-Connecting-IP`), the key's id, type
-/// and organization are added.
-fn forwarded_headers(
+// The forwarding itself, in one crossing from wasm: copy the client's headers, drop and
+// set what the gateway decided, fetch with a timeout, and answer the origin's response
+// (status, status text, headers, streamed body) with the rate-limit headers added.
+// Resolves to `null` when the origin did not answer in time (the subrequest aborted).
+// Names and values travel as one string, `\n`-separated: neither can hold a newline.
+#[wasm_bindgen(inline_js = r#"
+function pairs(text, each) {
+  if (text === "") return;
+  const parts = text.split("\n");
+  for (let i = 0; i + 1 < parts.length; i += 2) each(parts[i], parts[i + 1]);
+}
+export function headerNames(request) {
+  return Array.from(request.headers.keys()).join("\n");
+}
+export async function forwardRequest(request, target, method, body, drop, set, answer, timeoutMs) {
+  const headers = new Headers(request.headers);
+  if (drop !== "") for (const name of drop.split("\n")) headers.delete(name);
+  pairs(set, (name, value) => headers.set(name, value));
+  const signal = AbortSignal.timeout(timeoutMs);
+  let upstream;
+  try {
+    upstream = await fetch(target, { method, headers, body, redirect: "manual", signal });
+  } catch (fault) {
+    if (signal.aborted) return null;
+    throw fault;
+  }
+  const response = new Response(upstream.body, upstream);
+  pairs(answer, (name, value) => response.headers.set(name, value));
+  return response;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = headerNames)]
+    fn header_names(request: &web_sys::Request) -> String;
+    #[wasm_bindgen(js_name = forwardRequest)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_request(
+        request: &web_sys::Request,
+        target: &str,
+        method: &str,
+        body: Option<js_sys::Uint8Array>,
+        drop: &str,
+        set: &str,
+        answer: &str,
+        timeout_ms: f64,
+    ) -> js_sys::Promise;
+}
+
+/// The names of the client's headers that must not reach the origin (lower-case, sorted):
+/// `forwarding::DROPPED_REQUEST_HEADERS` and `X-Scopien-*`.
+fn removed_headers(req: &Request) -> Vec<String> {
+    // Names come back lower-cased from the Headers API, in one string.
+    let names = header_names(req.inner());
+    let mut removed: Vec<String> = names
+        .split('\n')
+        .filter(|name| !name.is_empty() && is_dropped(name))
+        .map(str::to_owned)
+        .collect();
+    removed.sort();
+    removed.dedup();
+    removed
+}
+
+/// The headers the gateway adds: the client address it trusts (`CF-Connecting-IP`), the
+/// key's id, type and organization.
+fn added_headers(
     req: &Request,
     id: KeyId,
     admitted: &Admitted,
-) -> Result<(Headers, Vec<String>)> {
-    // Copy in one JS call, then drop what must not reach the origin (names come back
-    // lower-cased from the Headers API).
+) -> Result<Vec<(&'static str, String)>> {
     let address = req.headers().get("CF-Connecting-IP")?;
-    let headers = req.headers().clone();
-    let mut removed: Vec<String> = headers.keys().filter(|name| is_dropped(name)).collect();
-    removed.sort();
-    removed.dedup();
-    for name in &removed {
-        headers.delete(name)?;
+    let mut added = client_address_headers(address.as_deref());
+    added.push(("X-Scopien-Key-Id", id.to_string()));
+    added.push(("X-Scopien-Key-Type", admitted.key_type.as_str().to_owned()));
+    added.push(("X-Scopien-Org-Id", admitted.organization_id.to_string()));
+    Ok(added)
+}
+
+/// `name\nvalue\n…`, as `forwardRequest` reads pairs.
+fn joined<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut text = String::new();
+    for (name, value) in pairs {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(name);
+        text.push('\n');
+        text.push_str(value);
     }
-    for (name, value) in client_address_headers(address.as_deref()) {
-        headers.set(name, &value)?;
-    }
-    headers.set("X-Scopien-Key-Id", &id.to_string())?;
-    headers.set("X-Scopien-Key-Type", admitted.key_type.as_str())?;
-    headers.set("X-Scopien-Org-Id", &admitted.organization_id.to_string())?;
-    Ok((headers, removed))
+    text
 }
 
 /// An admitted request to forward.
@@ -48,8 +116,9 @@ pub(crate) struct Forwarded<'a> {
 }
 
 /// Forwards `req` to its key type's origin with its method (exactly as sent), path,
-/// query and body unchanged, and the signed identity of its key. An origin that has not
-/// answered within `ORIGIN_TIMEOUT_MS` is abandoned (the subrequest aborted) with 504.
+/// query and body unchanged, and the signed identity of its key, and answers the
+/// origin's response with the key's rate-limit headers. An origin that has not answered
+/// within `ORIGIN_TIMEOUT_MS` is abandoned (the subrequest aborted) with 504.
 pub(crate) async fn forward(
     req: &Request,
     env: &Env,
@@ -61,16 +130,25 @@ pub(crate) async fn forward(
         admitted,
         now_ms,
     }: Forwarded<'_>,
-) -> Result<Response> {
-    let (headers, removed) = forwarded_headers(req, id, admitted)?;
+) -> Result<Reply> {
+    let removed = removed_headers(req);
+    let mut added = added_headers(req, id, admitted)?;
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
     };
     let body = method.has_body().then_some(body);
+    let rate_limit = rate_limit_headers(&admitted.status, admitted.at_ms);
     let origin = match config::origin(env, admitted.key_type) {
         Destination::Origin(origin) => origin,
         Destination::Echo(why) => {
+            let headers = req.headers().clone();
+            for name in &removed {
+                headers.delete(name)?;
+            }
+            for (name, value) in &added {
+                headers.set(name, value)?;
+            }
             let echo = Echo {
                 why,
                 method,
@@ -79,7 +157,8 @@ pub(crate) async fn forward(
                 removed: &removed,
                 body: body.as_deref(),
             };
-            return echo.respond();
+            return http::with_rate_limit(echo.respond()?, &admitted.status, admitted.at_ms)
+                .map(Reply::from);
         }
     };
     let issuer = url.origin();
@@ -87,31 +166,28 @@ pub(crate) async fn forward(
     if let Some(token) =
         crate::identity::assertion(env, id, admitted, issuer, audience, now_ms).await?
     {
-        headers.set(IDENTITY_HEADER, &token)?;
+        added.push((IDENTITY_HEADER, token));
     }
     let target = format!("{audience}{path_and_query}");
-    let mut init = RequestInit::new();
-    init.with_headers(headers)
-        .with_redirect(RequestRedirect::Manual);
-    if let Some(bytes) = body {
-        init.with_body(Some(js_sys::Uint8Array::from(bytes.as_slice()).into()));
-    }
-    // worker's `Method` has no extension methods: set the token on the JS init itself.
-    let init = worker::web_sys::RequestInit::from(&init);
-    init.set_method(method.as_str());
-    let outgoing = worker::web_sys::Request::new_with_str_and_init(&target, &init)
-        .map(Request::from)
-        .map_err(worker::Error::from)?;
     let timeout_ms = config::origin_timeout_ms(env);
-    let signal = http::timeout_signal(timeout_ms)?;
-    match Fetch::Request(outgoing).send_with_signal(&signal).await {
-        Ok(response) => Ok(response),
-        Err(_) if signal.aborted() => {
+    let promise = forward_request(
+        req.inner(),
+        &target,
+        method.as_str(),
+        body.map(|bytes| js_sys::Uint8Array::from(bytes.as_slice())),
+        &removed.join("\n"),
+        &joined(added.iter().map(|(n, v)| (*n, v.as_str()))),
+        &joined(rate_limit.iter().map(|(n, v)| (*n, v.as_str()))),
+        timeout_ms as f64,
+    );
+    match JsFuture::from(promise).await {
+        Ok(response) if response.is_null() => {
             worker::console_error!("origin did not answer within {timeout_ms} ms");
             http::error(&ApiError::gateway_timeout(timeout_ms))
         }
+        Ok(response) => Ok(Reply::Raw(response.unchecked_into())),
         Err(fault) => {
-            worker::console_error!("origin fetch failed: {fault}");
+            worker::console_error!("origin fetch failed: {}", worker::Error::from(fault));
             http::error(&ApiError::bad_gateway())
         }
     }

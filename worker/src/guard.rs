@@ -109,7 +109,7 @@ impl KeyGuard {
             Some(state) => state,
             None => self.read()?,
         };
-        let now = worker::Date::now().as_millis();
+        let now = crate::now_ms();
         let (answer, writes) = match input {
             Input::Check(check) => {
                 let (answer, writes) = state.check(check, now);

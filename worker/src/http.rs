@@ -4,6 +4,7 @@ use futures_util::StreamExt;
 use scopien_auth::headers::rate_limit_headers;
 use scopien_auth::{ApiError, Refusal, Status};
 use serde::Serialize;
+use wasm_bindgen::JsValue;
 use worker::{web_sys, Headers, Request, Response, Result};
 
 /// The request's URL as the runtime gives it, already parsed and serialised (WHATWG): its
@@ -87,14 +88,77 @@ pub(crate) fn json_text(status: u16, body: String) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// A response on its way out: one built through workers-rs, or a runtime `Response`
+/// made directly (refusals from per-isolate parts, forwarded answers), which the entry
+/// hands back as it is instead of rebuilding it through `worker::Response`.
+pub(crate) enum Reply {
+    /// Built through workers-rs.
+    Built(Response),
+    /// A runtime `Response` this isolate made, so its headers can still be set.
+    Raw(web_sys::Response),
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Reply {
+        Reply::Built(response)
+    }
+}
+
+impl From<Reply> for web_sys::Response {
+    fn from(reply: Reply) -> web_sys::Response {
+        match reply {
+            Reply::Built(response) => response.into(),
+            Reply::Raw(response) => response,
+        }
+    }
+}
+
+/// For the callers that still work on `worker::Response` (management, dashboard).
+impl From<Reply> for Response {
+    fn from(reply: Reply) -> Response {
+        match reply {
+            Reply::Built(response) => response,
+            Reply::Raw(response) => Response::from(response),
+        }
+    }
+}
+
+impl Reply {
+    /// Writes `headers` onto the response (copied first when workers-rs built it).
+    pub(crate) fn with_headers<'a>(
+        self,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Reply> {
+        match self {
+            Reply::Built(response) => Ok(Reply::Built(with_headers(response, headers)?)),
+            Reply::Raw(response) => {
+                let target = response.headers();
+                for (name, value) in headers {
+                    target.set(name, value).map_err(worker::Error::from)?;
+                }
+                Ok(Reply::Raw(response))
+            }
+        }
+    }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function newResponse(body, init) { return new Response(body, init); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = newResponse)]
+    fn new_response(body: &JsValue, init: &web_sys::ResponseInit) -> web_sys::Response;
+}
+
 /// Error responses built per isolate: most refusals are one of a few, so their body and
-/// header set are made once and each response costs one `new Response`.
+/// init (status and header set) are made once, as runtime values, and each response
+/// costs one `new Response`.
 const PREBUILT_MAX: usize = 64;
 
 /// An error by status, code and details.
 type ErrorKey = (u16, &'static str, String);
-/// Its body and its headers.
-type Prebuilt = (Vec<u8>, web_sys::Headers);
+/// Its body (a JS string) and its `ResponseInit`.
+type Prebuilt = (JsValue, web_sys::ResponseInit);
 
 thread_local! {
     static PREBUILT: std::cell::RefCell<std::collections::HashMap<ErrorKey, Prebuilt>> =
@@ -102,10 +166,10 @@ thread_local! {
 }
 
 /// The error response, body and headers, exactly as core's catalogue gives it.
-pub(crate) fn error(err: &ApiError) -> Result<Response> {
+pub(crate) fn error<R: From<Reply>>(err: &ApiError) -> Result<R> {
     let key = (err.status, err.code, err.details.clone());
     let cached = PREBUILT.with(|p| p.borrow().get(&key).cloned());
-    let (body, headers) = match cached {
+    let (body, init) = match cached {
         Some(prebuilt) => prebuilt,
         None => {
             let headers = Headers::new();
@@ -114,7 +178,10 @@ pub(crate) fn error(err: &ApiError) -> Result<Response> {
             for (name, value) in err.headers() {
                 headers.set(name, &value)?;
             }
-            let prebuilt = (err.body().into_bytes(), headers.0);
+            let init = web_sys::ResponseInit::new();
+            init.set_status(err.status);
+            init.set_headers(&headers.0);
+            let prebuilt = (JsValue::from_str(&err.body()), init);
             PREBUILT.with(|p| {
                 let mut p = p.borrow_mut();
                 if p.len() >= PREBUILT_MAX {
@@ -125,11 +192,8 @@ pub(crate) fn error(err: &ApiError) -> Result<Response> {
             prebuilt
         }
     };
-    // The shared header set is never changed: a Response copies its init's headers, and
-    // `with_headers` copies before it sets.
-    Ok(Response::from_bytes(body)?
-        .with_status(err.status)
-        .with_headers(Headers(headers)))
+    // The shared init is never changed: a Response copies its init's headers.
+    Ok(R::from(Reply::Raw(new_response(&body, &init))))
 }
 
 /// The rate-limit headers of `status` as seen at `at_ms` added to `response`.
@@ -140,12 +204,16 @@ pub(crate) fn with_rate_limit(response: Response, status: &Status, at_ms: u64) -
 
 /// A key's refusal: the catalogue's error, and the rate-limit headers when the key was
 /// authenticated.
-pub(crate) fn refusal(refusal: &Refusal, at_ms: u64) -> Result<Response> {
-    let response = error(&refusal.error())?;
-    match refusal.status() {
-        Some(status) => with_rate_limit(response, status, at_ms),
-        None => Ok(response),
-    }
+pub(crate) fn refusal<R: From<Reply>>(refusal: &Refusal, at_ms: u64) -> Result<R> {
+    let response: Reply = error(&refusal.error())?;
+    let response = match refusal.status() {
+        Some(status) => {
+            let headers = rate_limit_headers(status, at_ms);
+            response.with_headers(headers.iter().map(|(n, v)| (*n, v.as_str())))?
+        }
+        None => response,
+    };
+    Ok(R::from(response))
 }
 
 /// `AbortSignal.timeout(ms)`: the runtime aborts the fetch it is given after `ms`, with

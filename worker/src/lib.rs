@@ -35,7 +35,7 @@ pub use org_guard::OrgGuard;
 pub use session_guard::SessionGuard;
 pub use throttle::AddressThrottle;
 
-use http::or_respond;
+use http::{or_respond, Reply};
 use scopien_auth::credential::{parse_authorization, query_has_credential};
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
@@ -69,7 +69,7 @@ pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) 
 
 async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
     let mut req = Request::from(req);
-    let response = match handle(&mut req, &env, &ctx).await {
+    let response: Result<Reply> = match handle(&mut req, &env, &ctx).await {
         Ok(response) => Ok(response),
         Err(fault) => {
             // Fail closed: nothing was forwarded. The fault text carries no key material
@@ -129,14 +129,14 @@ fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, Ap
     Ok(Ok(overrides))
 }
 
-async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response> {
+async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
     let url = http::RequestUrl::of(req);
     if let Some(response) = public(url.path(), env) {
-        return response;
+        return response.map(Reply::from);
     }
-    let now_ms = worker::Date::now().as_millis();
+    let now_ms = now_ms();
     if url.path() == "/secret-scanning/github" {
-        return scanning::handle(req, env, now_ms).await;
+        return scanning::handle(req, env, now_ms).await.map(Reply::from);
     }
     // An address refused for failed authentications gets 429 before any storage call,
     // unless its key worked from there before the block (throttle.rs).
@@ -149,7 +149,9 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response>
     if dashboard::is_dashboard(url.path()) {
         // Not the hot path: the dashboard reads the whole URL (scheme, origin).
         let full = req.url()?;
-        return dashboard::handle(req, env, ctx, &full, address.as_deref(), now_ms).await;
+        return dashboard::handle(req, env, ctx, &full, address.as_deref(), now_ms)
+            .await
+            .map(Reply::from);
     }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
@@ -254,7 +256,7 @@ pub(crate) async fn answer(
     ctx: &Context,
     call: Admitted<'_>,
     admitted: &scopien_auth::guard::Admitted,
-) -> Result<Response> {
+) -> Result<Reply> {
     // lastUsedAt, at most once a minute per key: to the KV directory and to the
     // organization's listing, after the answer.
     if let Some(entry) = admitted.directory.clone() {
@@ -280,7 +282,8 @@ pub(crate) async fn answer(
                 admitted,
                 now_ms,
             };
-            forward::forward(req, env, request).await?
+            // With the rate-limit headers already on it.
+            return forward::forward(req, env, request).await;
         }
         _ => {
             let call = keys_api::Call {
@@ -299,5 +302,10 @@ pub(crate) async fn answer(
             }
         }
     };
-    http::with_rate_limit(response, &admitted.status, admitted.at_ms)
+    http::with_rate_limit(response, &admitted.status, admitted.at_ms).map(Reply::from)
+}
+
+/// The wall clock, ms since the epoch (`Date.now()`: no `Date` object made).
+pub(crate) fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
 }

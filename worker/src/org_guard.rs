@@ -203,7 +203,7 @@ impl OrgGuard {
     }
 
     fn step(&self, input: OrgInput) -> Result<OrgAnswer> {
-        let now = worker::Date::now().as_millis();
+        let now = crate::now_ms();
         Ok(match input {
             OrgInput::Create { record, actor } => {
                 if self.record()?.is_some() {

@@ -205,7 +205,7 @@ impl DurableObject for AddressThrottle {
     }
 
     async fn fetch(&self, _req: Request) -> Result<Response> {
-        let now = worker::Date::now().as_millis();
+        let now = crate::now_ms();
         let policy = config::throttle_policy(&self.env);
         let next = self.load()?.record(&policy, now);
         self.state.storage().sql().exec(
