@@ -15,7 +15,7 @@
 //!  *    /dashboard/api/v1/…         the management API, as the session's key
 //! ```
 
-use crate::http::{self, or_respond};
+use crate::http::{self, or_respond, RequestUrl};
 use crate::{answer, config, guard_client, orgs_api, refused, Admitted};
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::headers::DASHBOARD_SECURITY_HEADERS;
@@ -27,7 +27,7 @@ use scopien_auth::session::{
 };
 use scopien_auth::view::{PlanView, SessionView};
 use scopien_auth::{ApiError, ApiKey, Method};
-use worker::{Context, Env, Request, Response, Result, Url};
+use worker::{Context, Env, Request, Response, Result};
 
 const ROOT: &str = "/dashboard";
 const STATIC: &str = "/dashboard/static/";
@@ -45,7 +45,7 @@ pub(crate) async fn handle(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
-    url: &Url,
+    url: &RequestUrl,
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
@@ -60,10 +60,10 @@ struct Site {
 }
 
 impl Site {
-    fn of(url: &Url) -> Site {
+    fn of(url: &RequestUrl) -> Site {
         Site {
-            https: url.scheme() == "https",
-            origin: url.origin().ascii_serialization(),
+            https: url.origin().starts_with("https://"),
+            origin: url.origin().to_owned(),
         }
     }
 }
@@ -72,7 +72,7 @@ async fn route_dashboard(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
-    url: &Url,
+    url: &RequestUrl,
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
@@ -103,7 +103,7 @@ async fn route_dashboard(
 }
 
 /// A static file from `dashboard/`, by name.
-async fn asset(env: &Env, url: &Url, name: &str) -> Result<Response> {
+async fn asset(env: &Env, url: &RequestUrl, name: &str) -> Result<Response> {
     let valid = !name.is_empty()
         && name
             .bytes()
@@ -112,7 +112,7 @@ async fn asset(env: &Env, url: &Url, name: &str) -> Result<Response> {
     if !valid {
         return http::error(&ApiError::not_found("No such dashboard file"));
     }
-    let target = format!("{}/{name}", url.origin().ascii_serialization());
+    let target = format!("{}/{name}", url.origin());
     let response = env.assets(config::ASSETS)?.fetch(target, None).await?;
     if response.status_code() != 200 {
         return http::error(&ApiError::not_found("No such dashboard file"));
@@ -122,7 +122,7 @@ async fn asset(env: &Env, url: &Url, name: &str) -> Result<Response> {
 }
 
 /// The app for a live session, else the sign-in page (the address stays).
-async fn page(req: &Request, env: &Env, url: &Url, site: &Site) -> Result<Response> {
+async fn page(req: &Request, env: &Env, url: &RequestUrl, site: &Site) -> Result<Response> {
     let file = match live_session(req, env, site).await? {
         Some(_) => "app.html",
         None => "signin.html",
@@ -328,7 +328,7 @@ async fn api(
     req: &mut Request,
     env: &Env,
     ctx: &Context,
-    url: &Url,
+    url: &RequestUrl,
     site: &Site,
     method: &Method,
     now_ms: u64,
@@ -353,9 +353,8 @@ async fn api(
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
-    let request_url = http::RequestUrl::of(req);
     let call = Admitted {
-        url: &request_url,
+        url,
         route: &route,
         method,
         body,

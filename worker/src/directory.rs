@@ -36,7 +36,7 @@ pub(crate) async fn write(env: &Env, entry: &DirectoryEntry) {
             Metadata::Large { large: true }
         };
         env.kv(KEYS)?
-            .put(&entry.name, text)?
+            .put_bytes(&entry.name, text.as_bytes())?
             .metadata(metadata)?
             .execute()
             .await?;
@@ -94,7 +94,7 @@ pub(crate) async fn write_org(env: &Env, view: &OrgView) {
     let name = format!("{ORG_PREFIX}{}", view.id);
     let result = async {
         env.kv(KEYS)?
-            .put(&name, serde_json::to_string(view)?)?
+            .put_bytes(&name, serde_json::to_string(view)?.as_bytes())?
             .metadata(view)?
             .execute()
             .await?;

@@ -147,9 +147,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         return http::error(&ApiError::too_many_failures_until(until, now_ms));
     }
     if dashboard::is_dashboard(url.path()) {
-        // Not the hot path: the dashboard reads the whole URL (scheme, origin).
-        let full = req.url()?;
-        return dashboard::handle(req, env, ctx, &full, address.as_deref(), now_ms)
+        return dashboard::handle(req, env, ctx, &url, address.as_deref(), now_ms)
             .await
             .map(Reply::from);
     }
