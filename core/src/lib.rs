@@ -48,6 +48,7 @@ pub mod throttle;
 pub mod timestamp;
 pub mod usage;
 pub mod view;
+pub mod wire;
 
 pub use error::ApiError;
 pub use guard::KeyState;

@@ -75,6 +75,16 @@ impl ScopeSet {
         self.0 == 0
     }
 
+    /// The set as bits (read 1, write 2, delete 4, admin 8), for the guard's wire form.
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set of `bits`; `None` when a bit names no scope.
+    pub fn from_bits(bits: u8) -> Option<ScopeSet> {
+        (bits < 1 << Scope::ALL.len()).then_some(ScopeSet(bits))
+    }
+
     /// The scopes in canonical order.
     pub fn iter(self) -> impl Iterator<Item = Scope> {
         Scope::ALL

@@ -6,11 +6,13 @@
 //! exactly.
 //!
 //! Transport: the worker calls `run` by JS RPC (the entry module, worker/shim.js, derives
-//! the class from `DurableObject`), core's `Input` as JSON text in, its `Answer` as JSON
-//! text out: no Request or Response on either side, and no await in the object.
+//! the class from `DurableObject`), core's `Input` in and its `Answer` out as text in
+//! their wire form (`scopien_auth::wire`: compact for a request's check, JSON otherwise):
+//! no Request or Response on either side, and no await in the object.
 
 use scopien_auth::guard::{Answer, Input, KeyState, Writes};
 use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
+use scopien_auth::wire;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::{Cell, RefCell};
@@ -131,10 +133,17 @@ impl KeyGuard {
 
 #[wasm_bindgen]
 impl KeyGuard {
-    /// One input, by RPC (guard_client.rs): core's `Input` as JSON, its `Answer` as JSON.
-    /// An error (unreadable input, a storage fault) rejects the caller's promise.
+    /// One input, by RPC (guard_client.rs): core's `Input` in, its `Answer` out, in their
+    /// wire form (`scopien_auth::wire`). An error (unreadable input, a storage fault)
+    /// rejects the caller's promise.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
-        rpc(input, |input| self.step(input))
+        wire::decode_input(input)
+            .map_err(crate::guard_client::wire_fault)
+            .and_then(|input| self.step(input))
+            .and_then(|answer| {
+                wire::encode_answer(&answer).map_err(crate::guard_client::wire_fault)
+            })
+            .map_err(|fault| JsError::new(&fault.to_string()))
     }
 }
 

@@ -6,7 +6,7 @@ use crate::config::{KEY_GUARD, ORG_GUARD, SESSION_GUARD};
 use scopien_auth::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
 use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
 use scopien_auth::session::{SessionAnswer, SessionInput};
-use scopien_auth::KeyId;
+use scopien_auth::{wire, KeyId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -38,25 +38,39 @@ extern "C" {
     ) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
-/// One call to the guard named `name` in `binding`, failing after `GUARD_TIMEOUT_MS`: a
-/// guard that does not answer is a fault like one that throws, and the request fails
-/// closed.
+/// One call to the guard named `name` in `binding`, text in and text out, failing
+/// after `GUARD_TIMEOUT_MS`: a guard that does not answer is a fault like one that
+/// throws, and the request fails closed.
+async fn call_text(env: &Env, binding: &str, name: &str, input: &str) -> Result<String> {
+    let timeout_ms = crate::config::guard_timeout_ms(env);
+    let promise = call_guard(env, binding, name, input, timeout_ms as f64)?;
+    let answer = JsFuture::from(promise).await?;
+    answer.as_string().ok_or_else(|| {
+        worker::Error::RustError(format!("{binding} did not answer within {timeout_ms} ms"))
+    })
+}
+
+/// One call with core's input and answer as JSON (the organization and session guards).
 async fn call<A: DeserializeOwned>(
     env: &Env,
     binding: &str,
     name: &str,
     input: &impl Serialize,
 ) -> Result<A> {
-    let timeout_ms = crate::config::guard_timeout_ms(env);
-    let input = serde_json::to_string(input)?;
-    let promise = call_guard(env, binding, name, &input, timeout_ms as f64)?;
-    let answer = JsFuture::from(promise).await?;
-    match answer.as_string() {
-        Some(text) => Ok(serde_json::from_str(&text)?),
-        None => Err(worker::Error::RustError(format!(
-            "{binding} did not answer within {timeout_ms} ms"
-        ))),
-    }
+    let text = call_text(env, binding, name, &serde_json::to_string(input)?).await?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// One call to a key's guard, in its wire form (`scopien_auth::wire`: compact for the
+/// request path's check).
+async fn call_key(env: &Env, id: KeyId, input: &Input) -> Result<Answer> {
+    let input = wire::encode_input(input).map_err(wire_fault)?;
+    let text = call_text(env, KEY_GUARD, id.chars(), &input).await?;
+    wire::decode_answer(&text).map_err(wire_fault)
+}
+
+pub(crate) fn wire_fault(fault: wire::WireError) -> worker::Error {
+    worker::Error::RustError(fault.to_string())
 }
 
 fn unexpected() -> worker::Error {
@@ -65,7 +79,7 @@ fn unexpected() -> worker::Error {
 
 /// Authenticates, authorizes and counts one request.
 pub(crate) async fn check(env: &Env, id: KeyId, check: Check) -> Result<CheckAnswer> {
-    match call(env, KEY_GUARD, id.chars(), &Input::Check(check)).await? {
+    match call_key(env, id, &Input::Check(check)).await? {
         Answer::Check(answer) => Ok(answer),
         Answer::Manage(_) => Err(unexpected()),
     }
@@ -73,7 +87,7 @@ pub(crate) async fn check(env: &Env, id: KeyId, check: Check) -> Result<CheckAns
 
 /// Runs one management operation.
 pub(crate) async fn manage(env: &Env, id: KeyId, manage: Manage) -> Result<ManageAnswer> {
-    match call(env, KEY_GUARD, id.chars(), &Input::Manage(manage)).await? {
+    match call_key(env, id, &Input::Manage(manage)).await? {
         Answer::Manage(answer) => Ok(answer),
         Answer::Check(_) => Err(unexpected()),
     }

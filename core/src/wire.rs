@@ -1,0 +1,433 @@
+//! The key guard's protocol on the wire: [`Input`] and [`Answer`] as text, compact for
+//! the request path's two messages and JSON for everything else.
+//!
+//! Every request sends one [`Check`] and gets one [`CheckAnswer`] back; encoding them
+//! with serde_json on both sides was a measurable part of a request's work in the
+//! gateway. The common shapes have a fixed, hand-written form instead:
+//!
+//! ```text
+//! Check, no root record:          C<hash: 64 hex><requirement>
+//!     requirement                 *                     any valid key (the auth test)
+//!                                 <scopes: 1 hex><resource>   every scope of the set on resource
+//! Admitted, no directory entry,   A<actor><org: 16><type: t|l><grants: 1 hex>
+//! grants the same everywhere:         <at>,<hour>,<burst>[,<day>];   (a window: limit,remaining,reset)
+//!     actor                       r (root) | s (secret scanning) | k<key id: 16>
+//! ```
+//!
+//! Anything else (management, a root check, a refusal, an entry for the directory, grants
+//! per resource) is the JSON it always was, which starts with `{`: the two never mix
+//! up, and a guard and a worker of different versions fail closed on what they cannot
+//! read.
+
+use crate::guard::{Admitted, Answer, Check, CheckAnswer, Input};
+use crate::key::{KeyId, KeyType};
+use crate::org::{Actor, OrgId};
+use crate::ratelimit::{Status, WindowStatus};
+use crate::scope::{Grants, Requirement, ScopeSet};
+
+/// Text that is neither form.
+#[derive(Debug)]
+pub struct WireError(String);
+
+impl std::fmt::Display for WireError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unreadable guard message: {}", self.0)
+    }
+}
+
+impl std::error::Error for WireError {}
+
+const HASH_LEN: usize = 64;
+/// Ends an admitted answer: text cut short is refused, never read as smaller numbers.
+const END: char = ';';
+const ID_LEN: usize = 16;
+
+/// An input as text.
+pub fn encode_input(input: &Input) -> Result<String, WireError> {
+    if let Input::Check(check) = input {
+        if let Some(text) = compact_check(check) {
+            return Ok(text);
+        }
+    }
+    json(input)
+}
+
+/// An input from text.
+pub fn decode_input(text: &str) -> Result<Input, WireError> {
+    match text.strip_prefix('C') {
+        Some(rest) => read_check(rest)
+            .map(Input::Check)
+            .ok_or_else(|| WireError("check".into())),
+        None => serde_json::from_str(text).map_err(|e| WireError(e.to_string())),
+    }
+}
+
+/// An answer as text.
+pub fn encode_answer(answer: &Answer) -> Result<String, WireError> {
+    if let Answer::Check(CheckAnswer::Admitted(admitted)) = answer {
+        if let Some(text) = compact_admitted(admitted) {
+            return Ok(text);
+        }
+    }
+    json(answer)
+}
+
+/// An answer from text.
+pub fn decode_answer(text: &str) -> Result<Answer, WireError> {
+    match text.strip_prefix('A') {
+        Some(rest) => read_admitted(rest)
+            .map(|admitted| Answer::Check(CheckAnswer::Admitted(Box::new(admitted))))
+            .ok_or_else(|| WireError("admitted".into())),
+        None => serde_json::from_str(text).map_err(|e| WireError(e.to_string())),
+    }
+}
+
+fn json(value: &impl serde::Serialize) -> Result<String, WireError> {
+    serde_json::to_string(value).map_err(|e| WireError(e.to_string()))
+}
+
+fn hex_digit(bits: u8) -> char {
+    char::from(b"0123456789abcdef"[usize::from(bits & 0xf)])
+}
+
+fn compact_check(check: &Check) -> Option<String> {
+    let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if check.root.is_some() || check.hash.len() != HASH_LEN || !check.hash.bytes().all(hex) {
+        return None;
+    }
+    let mut text = String::with_capacity(1 + HASH_LEN + 1 + 32);
+    text.push('C');
+    text.push_str(&check.hash);
+    match &check.requirement {
+        Requirement::AnyValidKey => text.push('*'),
+        Requirement::Scopes { needed, resource } => {
+            text.push(hex_digit(needed.bits()));
+            text.push_str(resource);
+        }
+    }
+    Some(text)
+}
+
+fn read_check(rest: &str) -> Option<Check> {
+    let hash = rest.get(..HASH_LEN)?;
+    let requirement = rest.get(HASH_LEN..)?;
+    let requirement = match requirement.strip_prefix('*') {
+        Some("") => Requirement::AnyValidKey,
+        Some(_) => return None,
+        None => {
+            let (bits, resource) = requirement.split_at_checked(1)?;
+            Requirement::Scopes {
+                needed: ScopeSet::from_bits(u8::from_str_radix(bits, 16).ok()?)?,
+                resource: resource.to_owned(),
+            }
+        }
+    };
+    Some(Check {
+        hash: hash.to_owned(),
+        requirement,
+        root: None,
+    })
+}
+
+fn push_window(text: &mut String, window: &WindowStatus) {
+    use std::fmt::Write;
+    // Writing to a String cannot fail.
+    let _ = write!(
+        text,
+        ",{},{},{}",
+        window.limit, window.remaining, window.reset_ms
+    );
+}
+
+fn compact_admitted(admitted: &Admitted) -> Option<String> {
+    let Grants::Everywhere(grants) = &admitted.grants else {
+        return None;
+    };
+    if admitted.directory.is_some() {
+        return None;
+    }
+    let mut text = String::with_capacity(128);
+    text.push('A');
+    match admitted.actor {
+        Actor::Root => text.push('r'),
+        Actor::SecretScanning => text.push('s'),
+        Actor::Key { key_id } => {
+            text.push('k');
+            text.push_str(key_id.chars());
+        }
+    }
+    text.push_str(admitted.organization_id.chars());
+    text.push(match admitted.key_type {
+        KeyType::Test => 't',
+        KeyType::Live => 'l',
+    });
+    text.push(hex_digit(grants.bits()));
+    text.push_str(&admitted.at_ms.to_string());
+    push_window(&mut text, &admitted.status.hour);
+    push_window(&mut text, &admitted.status.burst);
+    if let Some(day) = &admitted.status.day {
+        push_window(&mut text, day);
+    }
+    text.push(END);
+    Some(text)
+}
+
+fn read_admitted(rest: &str) -> Option<Admitted> {
+    let (actor, rest) = match rest.split_at_checked(1)? {
+        ("r", rest) => (Actor::Root, rest),
+        ("s", rest) => (Actor::SecretScanning, rest),
+        ("k", rest) => {
+            let (id, rest) = rest.split_at_checked(ID_LEN)?;
+            let key_id = KeyId::parse(&format!("key_{id}"))?;
+            (Actor::Key { key_id }, rest)
+        }
+        _ => return None,
+    };
+    let (org, rest) = rest.split_at_checked(ID_LEN)?;
+    let organization_id = OrgId::parse(&format!("org_{org}"))?;
+    let (key_type, rest) = match rest.split_at_checked(1)? {
+        ("t", rest) => (KeyType::Test, rest),
+        ("l", rest) => (KeyType::Live, rest),
+        _ => return None,
+    };
+    let (grants, rest) = rest.split_at_checked(1)?;
+    let rest = rest.strip_suffix(END)?;
+    let grants = ScopeSet::from_bits(u8::from_str_radix(grants, 16).ok()?)?;
+    let mut numbers = rest.split(',');
+    let mut number = || numbers.next()?.parse::<u64>().ok();
+    let at_ms = number()?;
+    let mut window = || {
+        Some(WindowStatus {
+            limit: u32::try_from(number()?).ok()?,
+            remaining: u32::try_from(number()?).ok()?,
+            reset_ms: number()?,
+        })
+    };
+    let hour = window()?;
+    let burst = window()?;
+    let day = window();
+    if numbers.next().is_some() {
+        return None;
+    }
+    Some(Admitted {
+        actor,
+        organization_id,
+        key_type,
+        grants: Grants::Everywhere(grants),
+        status: Status { hour, day, burst },
+        at_ms,
+        directory: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::{parse_create, Caller};
+    use crate::guard::{KeyState, Manage, ManageAnswer, Op};
+    use crate::key::{ApiKey, RANDOM_BYTES_FOR_KEY, RANDOM_BYTES_FOR_SECRET};
+    use crate::org::{OrgStatus, OrgTerms};
+    use crate::plan::Plan;
+    use crate::record::Refusal;
+    use crate::scope::Scope;
+
+    const T0: u64 = 1_769_076_000_000;
+
+    /// The answer to a new key's first request, as its guard gives it.
+    fn first_check() -> CheckAnswer {
+        let caller = Caller::root();
+        let body = br#"{"name":"wire","scopes":["read"]}"#;
+        let new = parse_create(body, Plan::Starter, &caller, T0).expect("valid body");
+        let key = ApiKey::generate(new.key_type, &[5; RANDOM_BYTES_FOR_KEY]);
+        let mut state = KeyState::default();
+        let create = Op::Create {
+            record: new.into_record(&key, T0),
+            org: OrgTerms {
+                plan: Plan::Starter,
+                status: OrgStatus::Active,
+            },
+        };
+        let manage = Manage {
+            caller,
+            default_plan: Plan::Starter,
+            op: create,
+        };
+        let _ = state.manage(manage, T0, &[7; RANDOM_BYTES_FOR_SECRET]);
+        let check = Check {
+            hash: key.hash_hex(),
+            requirement: Requirement::AnyValidKey,
+            root: None,
+        };
+        state.check(check, T0).0
+    }
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn id() -> KeyId {
+        KeyId::parse("key_AbCdEfGh12345678").expect("id")
+    }
+
+    fn org() -> OrgId {
+        OrgId::parse("org_0123456789abcdef").expect("org")
+    }
+
+    fn window(limit: u32, remaining: u32, reset_ms: u64) -> WindowStatus {
+        WindowStatus {
+            limit,
+            remaining,
+            reset_ms,
+        }
+    }
+
+    fn admitted(day: Option<WindowStatus>) -> Admitted {
+        Admitted {
+            actor: Actor::Key { key_id: id() },
+            organization_id: org(),
+            key_type: KeyType::Live,
+            grants: Grants::Everywhere([Scope::Read, Scope::Write].into_iter().collect()),
+            status: Status {
+                hour: window(1000, 999, 1_769_079_600_000),
+                day,
+                burst: window(50, 49, 1_769_076_000_020),
+            },
+            at_ms: 1_769_076_000_000,
+            directory: None,
+        }
+    }
+
+    fn input_round_trip(input: Input, compact: bool) {
+        let text = encode_input(&input).expect("encode");
+        assert_eq!(text.starts_with('C'), compact, "{text}");
+        assert_eq!(decode_input(&text).expect("decode"), input, "{text}");
+    }
+
+    fn answer_round_trip(answer: Answer, compact: bool) {
+        let text = encode_answer(&answer).expect("encode");
+        assert_eq!(text.starts_with('A'), compact, "{text}");
+        assert_eq!(decode_answer(&text).expect("decode"), answer, "{text}");
+    }
+
+    #[test]
+    fn the_request_path_checks_are_compact_and_read_back() {
+        let check = |requirement| {
+            Input::Check(Check {
+                hash: HASH.into(),
+                requirement,
+                root: None,
+            })
+        };
+        input_round_trip(check(Requirement::AnyValidKey), true);
+        for needed in 1..16u8 {
+            let needed = ScopeSet::from_bits(needed).expect("bits");
+            for resource in ["opportunities", "api-keys", "a", "x_y-z9"] {
+                let requirement = Requirement::Scopes {
+                    needed,
+                    resource: resource.into(),
+                };
+                input_round_trip(check(requirement), true);
+            }
+        }
+        let text = encode_input(&check(Requirement::AnyValidKey)).expect("encode");
+        assert_eq!(text, format!("C{HASH}*"));
+    }
+
+    #[test]
+    fn other_inputs_stay_json() {
+        let odd_hash = Input::Check(Check {
+            hash: "not a hash".into(),
+            requirement: Requirement::AnyValidKey,
+            root: None,
+        });
+        input_round_trip(odd_hash, false);
+        let manage = Input::Manage(Manage {
+            caller: crate::admin::Caller {
+                key_type: KeyType::Live,
+                grants: Grants::root(),
+                organization: None,
+                actor: Actor::Root,
+            },
+            default_plan: Plan::Starter,
+            op: Op::Get,
+        });
+        input_round_trip(manage, false);
+    }
+
+    #[test]
+    fn admitted_answers_are_compact_and_read_back() {
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(admitted(None)))),
+            true,
+        );
+        let day = Some(window(10_000, 0, 1_769_126_400_000));
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(admitted(day)))),
+            true,
+        );
+        for actor in [Actor::Root, Actor::SecretScanning] {
+            for key_type in [KeyType::Test, KeyType::Live] {
+                let mut a = admitted(None);
+                a.actor = actor;
+                a.key_type = key_type;
+                a.grants = Grants::Everywhere(ScopeSet::default());
+                answer_round_trip(Answer::Check(CheckAnswer::Admitted(Box::new(a))), true);
+            }
+        }
+        let mut extremes = admitted(Some(window(u32::MAX, u32::MAX, u64::MAX)));
+        extremes.at_ms = u64::MAX;
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(extremes))),
+            true,
+        );
+    }
+
+    #[test]
+    fn other_answers_stay_json() {
+        let mut per_resource = admitted(None);
+        per_resource.grants =
+            Grants::from_json(&serde_json::json!({"opportunities": ["read"]})).expect("grants");
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(per_resource))),
+            false,
+        );
+        // A key's first admitted request hands out its directory entry.
+        let first = first_check();
+        assert!(matches!(&first, CheckAnswer::Admitted(a) if a.directory.is_some()));
+        answer_round_trip(Answer::Check(first), false);
+        let refused = Answer::Check(CheckAnswer::Refused {
+            refusal: Refusal::Invalid,
+            at_ms: 5,
+        });
+        answer_round_trip(refused, false);
+        answer_round_trip(
+            Answer::Manage(ManageAnswer::Refused(crate::admin::ManageRefusal::IdTaken)),
+            false,
+        );
+    }
+
+    #[test]
+    fn damaged_compact_text_is_refused_not_misread() {
+        let good = encode_answer(&Answer::Check(CheckAnswer::Admitted(Box::new(admitted(
+            None,
+        )))))
+        .expect("encode");
+        for cut in 1..good.len() {
+            assert!(decode_answer(&good[..cut]).is_err(), "{}", &good[..cut]);
+        }
+        for bad in [
+            format!("{good},1"),
+            good.replacen("Ak", "Ax", 1),
+            good.replacen(",", ",-", 1),
+        ] {
+            assert!(decode_answer(&bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "C".to_owned(),
+            format!("C{}", &HASH[..63]),
+            format!("C{HASH}"),
+            format!("C{HASH}*x"),
+            format!("C{HASH}g/x"),
+        ] {
+            assert!(decode_input(&bad).is_err(), "{bad}");
+        }
+    }
+}
