@@ -80,13 +80,19 @@ impl KeyGuard {
             )?;
             self.table_ready.set(true);
         }
-        sql.exec(
-            "INSERT OR REPLACE INTO guard (name, value) VALUES (?, ?)",
-            vec![
-                SqlStorageValue::from(name),
-                SqlStorageValue::from(serde_json::to_string(value)?),
-            ],
+        let value = SqlStorageValue::from(serde_json::to_string(value)?);
+        // The row changed in place (REPLACE would delete it and insert it again, index
+        // and all); inserted the first time.
+        let updated = sql.exec(
+            "UPDATE guard SET value = ? WHERE name = ?",
+            vec![value.clone(), SqlStorageValue::from(name)],
         )?;
+        if updated.rows_written() == 0 {
+            sql.exec(
+                "INSERT INTO guard (name, value) VALUES (?, ?)",
+                vec![SqlStorageValue::from(name), value],
+            )?;
+        }
         Ok(())
     }
 
