@@ -2,21 +2,25 @@
 
 use crate::config::{self, Destination};
 use crate::http::{self, Reply, RequestUrl};
-use scopien_auth::forwarding::{client_address_headers, is_dropped};
+use scopien_auth::forwarding::{
+    client_address_headers, is_dropped, DROPPED_REQUEST_HEADERS, OWN_HEADER_PREFIX,
+};
 use scopien_auth::guard::Admitted;
 use scopien_auth::headers::rate_limit_headers;
 use scopien_auth::identity::IDENTITY_HEADER;
 use scopien_auth::{ApiError, KeyId, Method};
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{web_sys, Env, Headers, Request, Response, Result};
 
-// The forwarding itself, in one crossing from wasm: copy the client's headers, drop and
-// set what the gateway decided, fetch with a timeout, and answer the origin's response
-// (status, status text, headers, streamed body) with the rate-limit headers added.
-// Resolves to `null` when the origin did not answer in time (the subrequest aborted).
-// Names and values travel as one string, `\n`-separated: neither can hold a newline.
+// The forwarding itself, in one crossing from wasm: copy the client's headers, drop
+// those core's rule drops (`forwarding::is_dropped`: its list and prefix, handed over
+// once per isolate as `rules`), set what the gateway adds, fetch with a timeout, and
+// answer the origin's response (status, status text, headers, streamed body) with the
+// rate-limit headers added. Resolves to `null` when the origin did not answer in time
+// (the subrequest aborted). Names and values travel as one string, `\n`-separated:
+// neither can hold a newline. Header names come from the Headers API lower-cased.
 #[wasm_bindgen(inline_js = r#"
 function pairs(text, each) {
   if (text === "") return;
@@ -26,9 +30,14 @@ function pairs(text, each) {
 export function headerNames(request) {
   return Array.from(request.headers.keys()).join("\n");
 }
-export async function forwardRequest(request, target, method, body, drop, set, answer, timeoutMs) {
+export function dropRules(names, prefix) {
+  return { names: new Set(names.split("\n")), prefix };
+}
+export async function forwardRequest(request, target, method, body, rules, set, answer, timeoutMs) {
   const headers = new Headers(request.headers);
-  if (drop !== "") for (const name of drop.split("\n")) headers.delete(name);
+  for (const name of request.headers.keys()) {
+    if (rules.names.has(name) || name.startsWith(rules.prefix)) headers.delete(name);
+  }
   pairs(set, (name, value) => headers.set(name, value));
   const signal = AbortSignal.timeout(timeoutMs);
   let upstream;
@@ -46,6 +55,8 @@ export async function forwardRequest(request, target, method, body, drop, set, a
 extern "C" {
     #[wasm_bindgen(js_name = headerNames)]
     fn header_names(request: &web_sys::Request) -> String;
+    #[wasm_bindgen(js_name = dropRules)]
+    fn drop_rules(names: &str, prefix: &str) -> JsValue;
     #[wasm_bindgen(js_name = forwardRequest)]
     #[allow(clippy::too_many_arguments)]
     fn forward_request(
@@ -53,15 +64,21 @@ extern "C" {
         target: &str,
         method: &str,
         body: Option<js_sys::Uint8Array>,
-        drop: &str,
+        rules: &JsValue,
         set: &str,
         answer: &str,
         timeout_ms: f64,
     ) -> js_sys::Promise;
 }
 
+thread_local! {
+    /// `forwarding::is_dropped`'s list and prefix as `forwardRequest` reads them.
+    static DROP_RULES: JsValue =
+        drop_rules(&DROPPED_REQUEST_HEADERS.join("\n"), OWN_HEADER_PREFIX);
+}
+
 /// The names of the client's headers that must not reach the origin (lower-case, sorted):
-/// `forwarding::DROPPED_REQUEST_HEADERS` and `X-Scopien-*`.
+/// `forwarding::DROPPED_REQUEST_HEADERS` and `X-Scopien-*` (for the echo).
 fn removed_headers(req: &Request) -> Vec<String> {
     // Names come back lower-cased from the Headers API, in one string.
     let names = header_names(req.inner());
@@ -131,7 +148,6 @@ pub(crate) async fn forward(
         now_ms,
     }: Forwarded<'_>,
 ) -> Result<Reply> {
-    let removed = removed_headers(req);
     let mut added = added_headers(req, id, admitted)?;
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
@@ -142,6 +158,7 @@ pub(crate) async fn forward(
     let origin = match config::origin(env, admitted.key_type) {
         Destination::Origin(origin) => origin,
         Destination::Echo(why) => {
+            let removed = removed_headers(req);
             let headers = req.headers().clone();
             for name in &removed {
                 headers.delete(name)?;
@@ -170,16 +187,18 @@ pub(crate) async fn forward(
     }
     let target = format!("{audience}{path_and_query}");
     let timeout_ms = config::origin_timeout_ms(env);
-    let promise = forward_request(
-        req.inner(),
-        &target,
-        method.as_str(),
-        body.map(|bytes| js_sys::Uint8Array::from(bytes.as_slice())),
-        &removed.join("\n"),
-        &joined(added.iter().map(|(n, v)| (*n, v.as_str()))),
-        &joined(rate_limit.iter().map(|(n, v)| (*n, v.as_str()))),
-        timeout_ms as f64,
-    );
+    let promise = DROP_RULES.with(|rules| {
+        forward_request(
+            req.inner(),
+            &target,
+            method.as_str(),
+            body.map(|bytes| js_sys::Uint8Array::from(bytes.as_slice())),
+            rules,
+            &joined(added.iter().map(|(n, v)| (*n, v.as_str()))),
+            &joined(rate_limit.iter().map(|(n, v)| (*n, v.as_str()))),
+            timeout_ms as f64,
+        )
+    });
     match JsFuture::from(promise).await {
         Ok(response) if response.is_null() => {
             worker::console_error!("origin did not answer within {timeout_ms} ms");
