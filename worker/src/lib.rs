@@ -17,6 +17,7 @@
 mod config;
 mod dashboard;
 mod directory;
+mod executor;
 mod forward;
 mod guard;
 mod guard_client;
@@ -41,30 +42,17 @@ use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::route::{route, Route};
 use scopien_auth::{ApiError, Method, Refusal};
-use std::future::Future;
-use std::task::Poll;
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
-use worker::wasm_bindgen_futures::future_to_promise;
 use worker::{web_sys, Context, Env, Request, Response, Result};
 
 /// The API contract, `openapi.yaml` as JSON (see build.rs).
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// The entry (worker/shim.js calls it): answers at once, with no Promise, when the
-/// request needs no I/O (a refusal, a public path), else with a Promise.
-///
-/// `respond` is polled once here with a no-op waker; if it is pending, the same future is
-/// handed to `future_to_promise`, whose first poll installs the real waker before any
-/// JS promise can settle. Every future on the way must therefore take the waker of the
-/// latest poll, as `JsFuture` does (`worker::Delay` keeps the first one: not used here).
+/// request needs no I/O (a refusal, a public path), else with a Promise (executor.rs).
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
-    let mut response = Box::pin(respond(req, env, Context::new(ctx)));
-    let mut poll = std::task::Context::from_waker(std::task::Waker::noop());
-    match response.as_mut().poll(&mut poll) {
-        Poll::Ready(response) => response.into(),
-        Poll::Pending => future_to_promise(async move { Ok(JsValue::from(response.await)) }).into(),
-    }
+    executor::run(respond(req, env, Context::new(ctx)))
 }
 
 async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
