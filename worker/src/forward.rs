@@ -22,10 +22,10 @@ use worker::{web_sys, Env, Headers, Request, Response, Result};
 // (the subrequest aborted). Names and values travel as one string, `\n`-separated:
 // neither can hold a newline. Header names come from the Headers API lower-cased.
 #[wasm_bindgen(inline_js = r#"
-function pairs(text, each) {
+function setPairs(headers, text) {
   if (text === "") return;
   const parts = text.split("\n");
-  for (let i = 0; i + 1 < parts.length; i += 2) each(parts[i], parts[i + 1]);
+  for (let i = 0; i + 1 < parts.length; i += 2) headers.set(parts[i], parts[i + 1]);
 }
 export function headerNames(request) {
   return Array.from(request.headers.keys()).join("\n");
@@ -38,7 +38,7 @@ export async function forwardRequest(request, target, method, body, rules, set, 
   for (const name of request.headers.keys()) {
     if (rules.names.has(name) || name.startsWith(rules.prefix)) headers.delete(name);
   }
-  pairs(set, (name, value) => headers.set(name, value));
+  setPairs(headers, set);
   const signal = AbortSignal.timeout(timeoutMs);
   let upstream;
   try {
@@ -48,7 +48,7 @@ export async function forwardRequest(request, target, method, body, rules, set, 
     throw fault;
   }
   const response = new Response(upstream.body, upstream);
-  pairs(answer, (name, value) => response.headers.set(name, value));
+  setPairs(response.headers, answer);
   return response;
 }
 "#)]

@@ -14,16 +14,16 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Env, Result};
 
 // The transport: one JS RPC call to the guard's `run` (guard.rs), raced with one timer.
-// Written in JS so that the whole call is one crossing from wasm and one promise.
+// Written in JS so that the whole call is one crossing from wasm and one promise. The
+// timer is not cleared when the guard answers first: it then resolves a settled promise,
+// which does nothing, and it ends with the request at the latest (clearTimeout, through
+// the Node-compatible timers, cost ~14 µs a request in a profile).
 #[wasm_bindgen(inline_js = r#"
 export function callGuard(env, binding, name, input, timeoutMs) {
   const stub = env[binding].getByName(name);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(undefined), timeoutMs);
-    stub.run(input).then(
-      (answer) => { clearTimeout(timer); resolve(answer); },
-      (fault) => { clearTimeout(timer); reject(fault); },
-    );
+    setTimeout(() => resolve(undefined), timeoutMs);
+    stub.run(input).then(resolve, reject);
   });
 }
 "#)]
