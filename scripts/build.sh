@@ -9,7 +9,8 @@
 #   1. cargo: the cdylib for wasm32-unknown-unknown (release profile, Cargo.toml);
 #   2. wasm-bindgen --target module, with the reset-state function and abort handler that
 #      let the entry re-instantiate the module after a panic (as worker-build passes);
-#   3. wasm-opt -O without --debuginfo: the names section (~120 KB raw) is dropped;
+#   3. wasm-opt -O without --debuginfo: the names section (~120 KB raw) is dropped
+#      (kept with SCOPIEN_WASM_NAMES=1, for traces and bench/profile.mjs);
 #   4. the glue's string decoding gets an ASCII fast path (scripts/glue-ascii.mjs);
 #   5. esbuild bundles worker/shim.js with the glue; the wasm stays a separate module.
 set -euo pipefail
@@ -31,7 +32,15 @@ cargo build -p scopien-gate --lib --release --target wasm32-unknown-unknown
   --experimental-reset-state-function --force-enable-abort-handler
 # The wasm features workerd runs (as worker-build lists them), so that wasm-opt never
 # emits an encoding the runtime lacks.
-"$WASM_OPT_BIN" -O \
+# SCOPIEN_WASM_NAMES=1 keeps the names: the wasm's names section (~120 KB more raw) and
+# the entry unminified, for traces and profiles (bench/profile.mjs).
+names=()
+minify=(--minify)
+if [ "${SCOPIEN_WASM_NAMES:-}" = 1 ]; then
+  names=(--debuginfo)
+  minify=()
+fi
+"$WASM_OPT_BIN" -O "${names[@]}" \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types \
   --enable-exception-handling \
@@ -45,7 +54,7 @@ sed -i 's/import source /import /' "$stage/index.js"
 # no longer has the function as expected.
 node scripts/glue-ascii.mjs "$stage/index.js"
 cp worker/shim.js "$stage/shim.js"
-(cd "$stage" && "$ESBUILD_BIN" shim.js --bundle --format=esm --minify \
+(cd "$stage" && "$ESBUILD_BIN" shim.js --bundle --format=esm "${minify[@]}" \
   --external:./index_bg.wasm '--external:cloudflare:*' --outfile=entry.js --log-level=warning)
 
 rm -rf "$out"
