@@ -255,7 +255,7 @@ pub fn hash_hex(bytes: &[u8]) -> String {
 }
 
 fn checksum_of(signed: &[u8]) -> [u8; CHECKSUM_LEN] {
-    base62::encode_fixed::<CHECKSUM_LEN>(crc32fast::hash(signed) as u64)
+    base62::checksum(signed)
 }
 
 #[cfg(test)]

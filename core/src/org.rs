@@ -274,6 +274,15 @@ pub enum Actor {
     /// A secret-scanning partner's report (GitHub's).
     #[serde(rename = "secret_scanning")]
     SecretScanning,
+    /// An OAuth app, acting through a grant.
+    App {
+        /// The app.
+        #[serde(rename = "clientId")]
+        client_id: crate::oauth::ClientId,
+        /// The grant.
+        #[serde(rename = "grantId")]
+        grant_id: crate::oauth::GrantId,
+    },
 }
 
 /// What an event is about.
