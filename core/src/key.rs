@@ -209,6 +209,11 @@ impl ApiKey {
         self.id
     }
 
+    /// The id's 16 chars, which name the key's guard.
+    pub fn id_chars(&self) -> &str {
+        &self.text[8..8 + ID_LEN]
+    }
+
     /// The raw key. Only the create and roll responses ever show it.
     pub fn expose_secret(&self) -> &str {
         &self.text

@@ -24,6 +24,7 @@
 
 pub mod admin;
 mod base62;
+pub mod consent;
 pub mod constant_time;
 pub mod credential;
 pub mod error;

@@ -269,6 +269,11 @@ impl OAuthToken {
         hash_hex(self.text.as_bytes())
     }
 
+    /// The grant id's 16 chars, which name the grant's guard.
+    pub fn grant_chars(&self) -> &str {
+        &self.text[4..4 + ID_LEN]
+    }
+
     /// The token itself; only the redirect and the token response carry it.
     pub fn expose_secret(&self) -> &str {
         &self.text
@@ -434,6 +439,13 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
     if authority.contains('@') {
         return Err(format!(
             "redirect URI '{shown}' has user info; it is not allowed"
+        ));
+    }
+    let host_chars =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']');
+    if !authority.bytes().all(host_chars) {
+        return Err(format!(
+            "redirect URI '{shown}' has a host with characters a host name cannot have"
         ));
     }
     let host = match authority.strip_prefix('[') {
@@ -1291,6 +1303,7 @@ mod tests {
             "https:///cb",
             "https://app.example.com/c b",
             "https://app.example.com:99999/cb",
+            "https://a;b.example/cb",
             "http://127.0.0.1.evil.com/cb",
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");

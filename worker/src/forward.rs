@@ -33,6 +33,11 @@ fn forwarded_headers(
     headers.set("X-Scopien-Key-Id", &id.to_string())?;
     headers.set("X-Scopien-Key-Type", admitted.key_type.as_str())?;
     headers.set("X-Scopien-Org-Id", &admitted.organization_id.to_string())?;
+    // An OAuth app acting through a grant: the key id is the approving admin's.
+    if let Some(app) = &admitted.app {
+        headers.set("X-Scopien-Client-Id", &app.client_id.to_string())?;
+        headers.set("X-Scopien-Grant-Id", &app.grant_id.to_string())?;
+    }
     Ok((headers, removed))
 }
 
