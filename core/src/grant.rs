@@ -139,6 +139,7 @@ impl GrantRecord {
                 .collect(),
             ),
             report: None,
+            reason: None,
         }
     }
 }

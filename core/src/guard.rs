@@ -393,6 +393,7 @@ impl KeyState {
             target: AuditTarget::key(id),
             changes,
             report: None,
+            reason: None,
         };
         if let Op::Create { record, org } = op {
             if self.record.is_some() {

@@ -323,6 +323,8 @@ mod tests {
             scope: "read".into(),
             iat: 10,
             exp: 310,
+            client_id: None,
+            grant_id: None,
         };
         let input = signing_input("k1", &claims);
         let token = finish(&input, &[1, 2, 3]);

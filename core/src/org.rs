@@ -338,6 +338,10 @@ pub struct AuditDraft {
     /// For `api_key.leaked`: where the key was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<LeakReport>,
+    /// Why, when the gateway itself acted (`oauth_grant.revoked` on a replayed code or
+    /// refresh token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An event of the audit log, as the API shows it: a draft with its id and time.
@@ -612,6 +616,7 @@ mod tests {
             target: AuditTarget::key(key),
             changes: None,
             report: None,
+            reason: None,
         };
         let event = serde_json::to_value(AuditEvent::new(draft, 7, NOW)).expect("json");
         assert_eq!(

@@ -263,6 +263,7 @@ impl OrgGuard {
             target: AuditTarget::client(id),
             changes: None,
             report: None,
+            reason: None,
         };
         self.append(vec![event], now)
     }
@@ -325,6 +326,7 @@ impl OrgGuard {
                     target: AuditTarget::client(id),
                     changes: scopien_auth::org::changes(&before, &record.view(), &[]),
                     report: None,
+                    reason: None,
                 };
                 if event.changes.is_some() {
                     self.append(vec![event], now)?;
@@ -440,6 +442,7 @@ impl OrgGuard {
                     target: scopien_auth::org::AuditTarget::org(record.id),
                     changes: None,
                     report: None,
+                    reason: None,
                 };
                 self.append(vec![event], now)?;
                 OrgAnswer::Org(record)
@@ -464,6 +467,7 @@ impl OrgGuard {
                         target: scopien_auth::org::AuditTarget::org(record.id),
                         changes: Some(changes),
                         report: None,
+                        reason: None,
                     };
                     self.append(vec![event], now)?;
                 }
