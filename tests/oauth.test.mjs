@@ -497,3 +497,39 @@ test("a malformed or unknown access token is refused like a bad key, and tokens 
   assert.equal(inQuery.status, 401);
   assert.match(inQuery.json.error.details, /query string/);
 });
+
+test("two refreshes racing with one token: exactly one wins, and the loser's replay revokes the grant", async () => {
+  const app = await registerApp();
+  const tokens = await tokensFor(app);
+  const body = { grant_type: "refresh_token", refresh_token: tokens.refresh_token };
+  const answers = await Promise.all([tokenRequest(body, { app }), tokenRequest(body, { app })]);
+  const statuses = answers.map((a) => a.status).sort();
+  assert.deepEqual(statuses, [200, 400], JSON.stringify(answers.map((a) => a.json)));
+  const winner = answers.find((a) => a.status === 200).json;
+  assert.equal(answers.find((a) => a.status === 400).json.error, "invalid_grant");
+  // The second use of the same refresh token is a replay (RFC 9700 §4.14.2).
+  assert.equal((await call(gw.url, "/v1/x", { key: winner.access_token })).status, 401);
+});
+
+test("a suspended organization's grants are refused, and come back when it is reactivated", async () => {
+  const made = await call(gw.url, "/v1/organizations", { key: gw.rootKey, method: "POST", body: { name: "Initech", plan: "professional" } });
+  const initechAdmin = await createKey(gw, { name: "initech admin", scopes: ["read", "write", "admin"], organizationId: made.json.id });
+  const app = await registerApp();
+  const { verifier, challenge } = pkce();
+  const params = await approve(app, { key: initechAdmin.key, challenge });
+  const tokens = await tokenRequest(
+    { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier },
+    { app },
+  );
+  assert.equal(tokens.status, 200);
+  const ok = await call(gw.url, "/v1/x", { key: tokens.json.access_token });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get("x-ratelimit-limit"), "5000", "the approving organization's professional plan");
+  const orgPath = `/v1/organizations/${made.json.id}`;
+  await call(gw.url, orgPath, { key: gw.rootKey, method: "PATCH", body: { status: "suspended" } });
+  const suspended = await call(gw.url, "/v1/x", { key: tokens.json.access_token });
+  assert.equal(suspended.status, 403);
+  assert.match(suspended.json.error.details, /suspended/);
+  await call(gw.url, orgPath, { key: gw.rootKey, method: "PATCH", body: { status: "active" } });
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 200);
+});

@@ -1102,7 +1102,11 @@ pub fn parse_endpoint_request(
         OAuthError::invalid_request(&format!("{} is sent more than once", printable(&name)))
     })?;
     let basic = match authorization.map(str::trim) {
-        Some(value) if value.len() > 6 && value[..6].eq_ignore_ascii_case("basic ") => {
+        Some(value)
+            if value
+                .get(..6)
+                .is_some_and(|s| s.eq_ignore_ascii_case("basic ")) =>
+        {
             let decoded = base64_decode(value[6..].trim())
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials", true))?;
@@ -1430,5 +1434,30 @@ mod tests {
             ),
             "https://a.example/cb?x=1&code=a%20b&state=s%26t"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsers_never_panic(text in ".{0,160}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..160)) {
+            let _ = OAuthToken::parse(&text);
+            let _ = form_pairs(&bytes);
+            let _ = parse_scope(&text);
+            let _ = check_redirect_uri(&text);
+            let _ = parse_endpoint_request(Some("application/x-www-form-urlencoded"), &bytes, Some(&text));
+            let _ = parse_endpoint_request(Some("application/json"), &bytes, None);
+        }
+
+        #[test]
+        fn every_generated_token_parses_back(grant in proptest::array::uniform32(proptest::num::u8::ANY), secret in proptest::collection::vec(proptest::num::u8::ANY, RANDOM_BYTES_FOR_TOKEN)) {
+            let grant = GrantId::generate(&grant);
+            let mut random = [0u8; RANDOM_BYTES_FOR_TOKEN];
+            random.copy_from_slice(&secret);
+            for kind in [TokenKind::Access, TokenKind::Refresh, TokenKind::Code] {
+                let token = OAuthToken::generate(kind, grant, &random);
+                let parsed = OAuthToken::parse(token.expose_secret()).expect("parses");
+                proptest::prop_assert_eq!(parsed.grant(), grant);
+                proptest::prop_assert_eq!(parsed.kind(), kind);
+            }
+        }
     }
 }
