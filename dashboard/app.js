@@ -153,25 +153,11 @@ function wireDialogs() {
       }
     });
   }
-  const keyDialog = document.getElementById("key-dialog");
-  const value = document.getElementById("key-dialog-value");
-  const status = document.getElementById("key-dialog-status");
-  document.getElementById("key-dialog-copy").addEventListener("click", async () => {
-    await copyFrom(value);
-    status.textContent = "Copied to the clipboard.";
-  });
-  // Closing makes the key unrecoverable: it is erased from the page at once.
-  const forget = () => {
-    value.value = "";
-    status.textContent = "";
-  };
-  document.getElementById("key-dialog-done").addEventListener("click", () => {
-    forget();
-    closeDialog(keyDialog);
-  });
-  keyDialog.addEventListener("cancel", forget);
-  keyDialog.addEventListener("close", forget);
-  wireSecretDialog();
+  wireRevealDialog("key-dialog", [["key-dialog-copy", "key-dialog-value", "Copied to the clipboard."]]);
+  wireRevealDialog("secret-dialog", [
+    ["secret-dialog-copy-id", "secret-dialog-client-id", "Client ID copied to the clipboard."],
+    ["secret-dialog-copy", "secret-dialog-value", "Client secret copied to the clipboard."],
+  ]);
 }
 
 /** Copies a field's text to the clipboard (selecting it and copying where the Clipboard
@@ -185,27 +171,24 @@ async function copyFrom(field) {
   }
 }
 
-/** The dialog that shows a new OAuth app's client ID and, once, its client secret. */
-function wireSecretDialog() {
-  const dialog = document.getElementById("secret-dialog");
-  const clientId = document.getElementById("secret-dialog-client-id");
-  const secret = document.getElementById("secret-dialog-value");
-  const status = document.getElementById("secret-dialog-status");
-  document.getElementById("secret-dialog-copy-id").addEventListener("click", async () => {
-    await copyFrom(clientId);
-    status.textContent = "Client ID copied to the clipboard.";
+/** A dialog that shows a secret once (a new key; a new app's client ID and secret):
+ * each `[button, field, message]` copies a field; closing it, however it closes, erases
+ * every field at once, so the secret cannot be recovered from the page. */
+function wireRevealDialog(id, copies) {
+  const dialog = document.getElementById(id);
+  const status = document.getElementById(`${id}-status`);
+  const fields = copies.map(([, field]) => document.getElementById(field));
+  copies.forEach(([button, , message], i) => {
+    document.getElementById(button).addEventListener("click", async () => {
+      await copyFrom(fields[i]);
+      status.textContent = message;
+    });
   });
-  document.getElementById("secret-dialog-copy").addEventListener("click", async () => {
-    await copyFrom(secret);
-    status.textContent = "Client secret copied to the clipboard.";
-  });
-  // Closing makes the secret unrecoverable: it is erased from the page at once.
   const forget = () => {
-    secret.value = "";
-    clientId.value = "";
+    for (const field of fields) field.value = "";
     status.textContent = "";
   };
-  document.getElementById("secret-dialog-done").addEventListener("click", () => {
+  document.getElementById(`${id}-done`).addEventListener("click", () => {
     forget();
     closeDialog(dialog);
   });

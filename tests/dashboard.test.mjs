@@ -9,7 +9,7 @@ import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import chromium from "@sparticuz/chromium";
 import puppeteer from "puppeteer-core";
-import { startGateway, call, createKey, waitFor } from "./harness.mjs";
+import { startGateway, call, createKey, waitFor, createOrgWithAdmin } from "./harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SHOTS = join(ROOT, "build", "screenshots");
@@ -25,14 +25,7 @@ const aria = (name, role) =>
 
 before(async () => {
   gw = await startGateway();
-  const made = await call(gw.url, "/v1/organizations", {
-    key: gw.rootKey,
-    method: "POST",
-    body: { name: "Acme", plan: "starter" },
-  });
-  assert.equal(made.status, 201, made.text);
-  org = made.json;
-  admin = await createKey(gw, { name: "acme admin", scopes: ["read", "write", "delete", "admin"], organizationId: org.id });
+  ({ org, admin } = await createOrgWithAdmin(gw));
   mkdirSync(SHOTS, { recursive: true });
   browser = await puppeteer.launch({
     executablePath: await chromium.executablePath(),

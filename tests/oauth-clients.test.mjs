@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import chromium from "@sparticuz/chromium";
 import puppeteer from "puppeteer-core";
 import * as oauth from "oauth4webapi";
-import { startGateway, startOrigin, call, createKey } from "./harness.mjs";
+import { startGateway, startOrigin, call, createKey, createOrgWithAdmin } from "./harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const PYTHON = join(ROOT, "build", "venv", "bin", "python");
@@ -79,18 +79,7 @@ before(async () => {
   origin = await startOrigin("live");
   gw = await startGateway({ vars: { ORIGIN_URL: origin.url } });
   issuer = new URL(gw.url);
-  const made = await call(gw.url, "/v1/organizations", {
-    key: gw.rootKey,
-    method: "POST",
-    body: { name: "Acme", plan: "starter" },
-  });
-  assert.equal(made.status, 201, made.text);
-  org = made.json;
-  admin = await createKey(gw, {
-    name: "acme admin",
-    scopes: ["read", "write", "delete", "admin"],
-    organizationId: org.id,
-  });
+  ({ org, admin } = await createOrgWithAdmin(gw));
   callbacks = await startCallbackServer();
   browser = await puppeteer.launch({
     executablePath: await chromium.executablePath(),

@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { startGateway, startOrigin, call, createKey } from "./harness.mjs";
+import { startGateway, startOrigin, call, createKey, createOrgWithAdmin } from "./harness.mjs";
 
 let gw, origin, org, admin, readOnlyAdmin, otherOrg, otherAdmin;
 const REDIRECT = "https://app.example.com/callback";
@@ -15,18 +15,7 @@ const REDIRECT = "https://app.example.com/callback";
 before(async () => {
   origin = await startOrigin("live");
   gw = await startGateway({ vars: { ORIGIN_URL: origin.url } });
-  const made = await call(gw.url, "/v1/organizations", {
-    key: gw.rootKey,
-    method: "POST",
-    body: { name: "Acme", plan: "starter" },
-  });
-  assert.equal(made.status, 201, made.text);
-  org = made.json;
-  admin = await createKey(gw, {
-    name: "acme admin",
-    scopes: ["read", "write", "delete", "admin"],
-    organizationId: org.id,
-  });
+  ({ org, admin } = await createOrgWithAdmin(gw));
   // Admin of key management only, and read on opportunities: it may sign in, but
   // cannot hand an app write.
   readOnlyAdmin = await createKey(gw, {
