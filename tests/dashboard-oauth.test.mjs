@@ -6,31 +6,26 @@
 // a loopback server standing in for the app (RFC 8252).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
 import chromium from "@sparticuz/chromium";
 import puppeteer from "puppeteer-core";
 import { startGateway, call, createKey, waitFor, createOrgWithAdmin } from "./harness.mjs";
+import { SHOTS, SIZES, aria, pageHelpers } from "./browser.mjs";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const SHOTS = join(ROOT, "build", "screenshots");
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
 const OTHER_REDIRECT = "https://crm.example.com/oauth/callback";
 
 let gw, org, admin, browser, page, app, redirect;
 const cspViolations = [];
+const { ready, open, assertAccessible, screenshots, pageStorage } = pageHelpers(
+  () => page,
+  () => gw.url,
+);
 
 /** The app's side of the redirect: a loopback server that records what it was sent. */
 const callback = { received: [], server: null, url: "" };
 
-/** An element by its accessible name (and role). */
-const aria = (name, role) =>
-  role ? `::-p-aria([name=${JSON.stringify(name)}][role="${role}"])` : `::-p-aria(${JSON.stringify(name)})`;
 
 before(async () => {
   callback.server = createServer((req, res) => {
@@ -64,56 +59,11 @@ after(async () => {
   await new Promise((resolve) => (callback.server ? callback.server.close(resolve) : resolve()));
 });
 
-/** Waits until the app has drawn its page (or the sign-in page is shown). */
-async function ready() {
-  await page.waitForFunction(
-    () => document.body.dataset.ready === "true" || document.getElementById("signin"),
-    { timeout: 15_000 },
-  );
-}
-
-async function open(path) {
-  await page.goto(gw.url + path);
-  await ready();
-}
-
 /** Follows a link of the settings navigation, as a person does. */
 async function navigate(name) {
   await page.locator(`nav ${aria(name, "link")}`).click();
   await page.waitForSelector(aria(name, "heading"));
   await ready();
-}
-
-/** No serious or critical axe-core violation on the page as it is now. */
-async function assertAccessible(what) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
-    [],
-    `axe on ${what}`,
-  );
-}
-
-/** The page at both sizes; a dialog as the screen shows it, a page whole. */
-async function screenshots(name, { fullPage = true } = {}) {
-  for (const [size, viewport] of Object.entries(SIZES)) {
-    await page.setViewport(viewport);
-    await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage });
-  }
-  await page.setViewport(SIZES.desktop);
-}
-
-/** Everything the page itself could read and keep. */
-async function pageStorage() {
-  return page.evaluate(() => ({
-    local: JSON.stringify({ ...localStorage }),
-    session: JSON.stringify({ ...sessionStorage }),
-    cookie: document.cookie,
-    html: document.documentElement.outerHTML,
-    values: [...document.querySelectorAll("input, textarea")].map((i) => i.value).join("\n"),
-  }));
 }
 
 /** The cells' texts of the table row whose first cell is `name`, once it is drawn. */
