@@ -253,6 +253,8 @@ test("approve the app in the browser; Authorized apps lists the grant; Revoke re
   await page.goto(gw.url + authorizePath("st-browser", challenge));
   await page.waitForSelector("#approve");
   assert.match(await page.$eval("h1", (h) => h.textContent), /Pipeline CRM Pro/);
+  await assertAccessible("the consent page");
+  await screenshots("oauth-consent");
   await Promise.all([page.waitForNavigation(), page.click("#approve")]);
   const back = new URL(page.url());
   assert.equal(back.origin + back.pathname, redirect, "the browser is sent to the app");
