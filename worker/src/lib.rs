@@ -113,6 +113,7 @@ fn public(path: &str, env: &Env) -> Option<Result<Response>> {
                 "authTest": "/v1/auth/test",
                 "openapi": "/openapi.json",
                 "jwks": "/.well-known/jwks.json",
+                "oauth": "/.well-known/oauth-authorization-server",
             }),
         )),
         _ => None,
