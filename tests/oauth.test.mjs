@@ -6,15 +6,22 @@
 // The libraries' own flows (oauth4webapi, authlib, a real browser) are oauth-clients.test.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes } from "node:crypto";
-import { startGateway, startOrigin, call, createKey, createOrgWithAdmin } from "./harness.mjs";
+import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { startGateway, startOrigin, call, createKey, createOrgWithAdmin, rawRequest } from "./harness.mjs";
 
 let gw, origin, org, admin, readOnlyAdmin, otherOrg, otherAdmin;
 const REDIRECT = "https://app.example.com/callback";
+// A secret-scanning partner's signing key, published to the gateway (tests/scanning.test.mjs
+// covers the protocol; here it reports OAuth tokens).
+const scanner = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const SCANNER_KEY_ID = "0a".repeat(32);
+const SCANNER_KEYS = JSON.stringify({
+  public_keys: [{ key_identifier: SCANNER_KEY_ID, key: scanner.publicKey.export({ type: "spki", format: "pem" }), is_current: true }],
+});
 
 before(async () => {
   origin = await startOrigin("live");
-  gw = await startGateway({ vars: { ORIGIN_URL: origin.url } });
+  gw = await startGateway({ vars: { ORIGIN_URL: origin.url, SECRET_SCANNING_PUBLIC_KEYS: SCANNER_KEYS } });
   ({ org, admin } = await createOrgWithAdmin(gw));
   // Admin of key management only, and read on opportunities: it may sign in, but
   // cannot hand an app write.
@@ -521,4 +528,30 @@ test("a suspended organization's grants are refused, and come back when it is re
   assert.match(suspended.json.error.details, /suspended/);
   await call(gw.url, orgPath, { key: gw.rootKey, method: "PATCH", body: { status: "active" } });
   assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 200);
+});
+
+test("a leaked access or refresh token reported by a secret scanner revokes its grant at once", async () => {
+  const app = await registerApp();
+  const tokens = await tokensFor(app);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 200);
+  const body = JSON.stringify([
+    { token: tokens.refresh_token, type: "scopien_oauth_refresh_token", url: "https://github.com/o/r/blob/main/.env", source: "content" },
+    { token: "srt_" + tokens.refresh_token.slice(4, 20) + "x".repeat(38), type: "scopien_oauth_refresh_token", url: "https://github.com/o/r", source: "content" },
+  ]);
+  const res = await rawRequest(gw.url, "/secret-scanning/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "github-public-key-identifier": SCANNER_KEY_ID,
+      "github-public-key-signature": sign("sha256", Buffer.from(body), scanner.privateKey).toString("base64"),
+    },
+    bodyChunks: [body],
+  });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json.map((f) => f.label), ["true_positive", "false_positive"]);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 401, "the grant is revoked");
+  const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
+  const event = audit.json.data.find((e) => e.action === "oauth_grant.revoked" && e.actor.type === "secret_scanning");
+  assert.ok(event, JSON.stringify(audit.json.data.slice(0, 3)));
+  assert.equal(event.report.url, "https://github.com/o/r/blob/main/.env");
 });

@@ -25,6 +25,7 @@ use crate::oauth::{
 use crate::org::{Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::ratelimit::{self, Counters, Outcome};
 use crate::record::Refusal;
+use crate::scanning::LeakReport;
 use crate::scope::Grants;
 use crate::view::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -217,6 +218,14 @@ pub enum GrantInput {
     },
     /// The organization's new plan or status.
     SetOrg(OrgTerms),
+    /// A secret scanner found a code or token hashing to `hash` in public: if it is
+    /// this grant's (current or rotated-out), the grant is revoked.
+    Leaked {
+        /// SHA-256 hex of the reported string.
+        hash: String,
+        /// Where it was found.
+        report: LeakReport,
+    },
 }
 
 /// A grant guard's answers.
@@ -244,6 +253,13 @@ pub enum GrantAnswer {
     Done,
     /// The id is taken or was revoked before it began.
     Conflict,
+    /// The label of a reported token, and the revocation it caused.
+    Leak {
+        /// Whether it is (or was) this grant's.
+        true_positive: bool,
+        /// The revocation, the first time.
+        revoked: Option<(AuthorizationView, AuditDraft)>,
+    },
 }
 
 /// RFC 7662 §2.2's answer.
@@ -344,6 +360,7 @@ impl GrantState {
                 )),
                 GrantWrites::default(),
             ),
+            GrantInput::Leaked { hash, report } => self.leaked(&hash, report, now_ms),
             GrantInput::SetOrg(terms) => match self.record.as_mut() {
                 Some(record) if record.terms != terms => {
                     record.terms = terms;
@@ -622,6 +639,48 @@ impl GrantState {
             GrantAnswer::Revoked(Some((record.authorization_view(), event))),
             RECORD,
         )
+    }
+
+    fn leaked(
+        &mut self,
+        hash: &str,
+        report: LeakReport,
+        now_ms: u64,
+    ) -> (GrantAnswer, GrantWrites) {
+        let Some(record) = self.record.as_mut() else {
+            return (
+                GrantAnswer::Leak {
+                    true_positive: false,
+                    revoked: None,
+                },
+                GrantWrites::default(),
+            );
+        };
+        let issued = [record.access.as_ref(), record.refresh.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|t| t.hash.as_str())
+            .chain(record.retired_refresh.iter().map(String::as_str))
+            .chain(core::iter::once(record.code.hash.as_str()));
+        let true_positive = issued.fold(false, |seen, known| seen | hash_eq(hash, known));
+        if !true_positive || record.revoked_ms.is_some() {
+            let answer = GrantAnswer::Leak {
+                true_positive,
+                revoked: None,
+            };
+            return (answer, GrantWrites::default());
+        }
+        // Whatever LEAKED_KEY_ACTION says for keys: a grant costs a person one approval
+        // to give again, and a leaked token is someone else's way into the organization.
+        record.revoked_ms = Some(now_ms);
+        let mut event = record.event("oauth_grant.revoked", Actor::SecretScanning);
+        event.report = Some(report);
+        event.reason = Some("A token of this grant was found in public".into());
+        let answer = GrantAnswer::Leak {
+            true_positive,
+            revoked: Some((record.authorization_view(), event)),
+        };
+        (answer, RECORD)
     }
 
     fn introspect(
@@ -975,5 +1034,60 @@ mod tests {
             GrantAnswer::Revoked(Some(_))
         ));
         assert!(!introspect(&mut state, app()).active);
+    }
+
+    #[test]
+    fn a_leaked_token_revokes_its_grant_and_a_stranger_is_a_false_positive() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let report = LeakReport {
+            url: "https://github.com/o/r/blob/main/.env".into(),
+            source: "content".into(),
+        };
+        let leak = |state: &mut GrantState, hash: String| {
+            let input = GrantInput::Leaked {
+                hash,
+                report: report.clone(),
+            };
+            state.step(input, NOW + 5, &R).0
+        };
+        let stranger = leak(&mut state, "0".repeat(64));
+        assert_eq!(
+            stranger,
+            GrantAnswer::Leak {
+                true_positive: false,
+                revoked: None
+            }
+        );
+        let refresh_hash = OAuthToken::parse(&tokens.refresh_token)
+            .expect("t")
+            .hash_hex();
+        let GrantAnswer::Leak {
+            true_positive: true,
+            revoked: Some((view, event)),
+        } = leak(&mut state, refresh_hash.clone())
+        else {
+            panic!("revoked");
+        };
+        assert_eq!(view.status, "revoked");
+        assert_eq!(event.actor, Actor::SecretScanning);
+        assert!(event.report.is_some());
+        assert_eq!(
+            leak(&mut state, refresh_hash),
+            GrantAnswer::Leak {
+                true_positive: true,
+                revoked: None
+            },
+            "reported again: a true positive that changes nothing"
+        );
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 6),
+            CheckAnswer::Refused {
+                refusal: Refusal::Invalid,
+                ..
+            }
+        ));
     }
 }
