@@ -1,11 +1,14 @@
-// The dashboard: Settings → API Keys, the organization, its audit log, a key's usage.
+// The dashboard: Settings → API Keys, OAuth apps, Authorized apps, the organization, its
+// audit log, a key's usage.
 // Plain DOM; every call goes to /dashboard/api/… (the management API as the session's
-// key) with the session's CSRF token. No key is ever stored: a new key lives only in the
-// dialog that shows it, and is erased when the dialog closes.
+// key) with the session's CSRF token. No key or client secret is ever stored: a new one
+// lives only in the dialog that shows it, and is erased when the dialog closes.
 "use strict";
 
 const SCOPES = ["read", "write", "delete", "admin"];
 const SCOPE_LABELS = { read: "Read", write: "Write", delete: "Delete", admin: "Admin" };
+// What an OAuth app may ask for: the keys' vocabulary without admin (the API refuses it).
+const APP_SCOPES = ["read", "write", "delete"];
 let session = null;
 
 // ---------- small helpers ----------
@@ -77,6 +80,8 @@ function fieldOf(error) {
   if (/^name/.test(details)) return "name";
   if (/^type/.test(details)) return "type";
   if (/^expiresAt/.test(details)) return "expires";
+  if (/^redirect ?uri/i.test(details)) return "redirect-uris";
+  if (/^apps cannot be given/.test(details)) return "permissions";
   if (/^scopes|permission|scope/i.test(details)) return "permissions";
   return "form";
 }
@@ -110,6 +115,15 @@ function openDialog(dialog, opener, focus) {
 function closeDialog(dialog) {
   if (dialog.open) dialog.close();
 }
+/** Closes a dialog once its close event (which returns the focus) has run, so that what
+ * the caller focuses next is not taken back by it. */
+function closed(dialog) {
+  return new Promise((resolve) => {
+    if (!dialog.open) return resolve();
+    dialog.addEventListener("close", () => resolve(), { once: true });
+    dialog.close();
+  });
+}
 function wireDialogs() {
   for (const dialog of document.querySelectorAll("dialog")) {
     dialog.addEventListener("close", () => {
@@ -139,29 +153,47 @@ function wireDialogs() {
       }
     });
   }
-  const keyDialog = document.getElementById("key-dialog");
-  const value = document.getElementById("key-dialog-value");
-  const status = document.getElementById("key-dialog-status");
-  document.getElementById("key-dialog-copy").addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(value.value);
-    } catch {
-      value.select();
-      document.execCommand("copy");
-    }
-    status.textContent = "Copied to the clipboard.";
+  wireRevealDialog("key-dialog", [["key-dialog-copy", "key-dialog-value", "Copied to the clipboard."]]);
+  wireRevealDialog("secret-dialog", [
+    ["secret-dialog-copy-id", "secret-dialog-client-id", "Client ID copied to the clipboard."],
+    ["secret-dialog-copy", "secret-dialog-value", "Client secret copied to the clipboard."],
+  ]);
+}
+
+/** Copies a field's text to the clipboard (selecting it and copying where the Clipboard
+ * API is refused). */
+async function copyFrom(field) {
+  try {
+    await navigator.clipboard.writeText(field.value);
+  } catch {
+    field.select();
+    document.execCommand("copy");
+  }
+}
+
+/** A dialog that shows a secret once (a new key; a new app's client ID and secret):
+ * each `[button, field, message]` copies a field; closing it, however it closes, erases
+ * every field at once, so the secret cannot be recovered from the page. */
+function wireRevealDialog(id, copies) {
+  const dialog = document.getElementById(id);
+  const status = document.getElementById(`${id}-status`);
+  const fields = copies.map(([, field]) => document.getElementById(field));
+  copies.forEach(([button, , message], i) => {
+    document.getElementById(button).addEventListener("click", async () => {
+      await copyFrom(fields[i]);
+      status.textContent = message;
+    });
   });
-  // Closing makes the key unrecoverable: it is erased from the page at once.
   const forget = () => {
-    value.value = "";
+    for (const field of fields) field.value = "";
     status.textContent = "";
   };
-  document.getElementById("key-dialog-done").addEventListener("click", () => {
+  document.getElementById(`${id}-done`).addEventListener("click", () => {
     forget();
-    closeDialog(keyDialog);
+    closeDialog(dialog);
   });
-  keyDialog.addEventListener("cancel", forget);
-  keyDialog.addEventListener("close", forget);
+  dialog.addEventListener("cancel", forget);
+  dialog.addEventListener("close", forget);
 }
 
 /** Shows a new key once. */
@@ -175,16 +207,24 @@ function revealKey(title, key, opener) {
 
 // ---------- permissions editor (create and edit) ----------
 
-/** The Permissions fieldset: Read/Write/Delete/Admin for every resource, or per resource. */
-function permissionsEditor(prefix, scopes = ["read"]) {
+/** The Permissions fieldset: Read/Write/Delete/Admin for every resource, or per resource.
+ * `options`: the scopes offered, the legend, a hint under it, and what the per-resource
+ * rows mean (an OAuth app's scopes use the same control without Admin). */
+function permissionsEditor(prefix, scopes = ["read"], options = {}) {
+  const {
+    offered = SCOPES,
+    legend = "Permissions",
+    hintText = null,
+    perResourceText = "With any resource listed, the key holds only the permissions listed per resource.",
+  } = options;
   const everywhere = Array.isArray(scopes) ? scopes : [];
   const perResource = Array.isArray(scopes) ? [] : Object.entries(scopes);
-  const boxes = SCOPES.map((scope) =>
+  const boxes = offered.map((scope) =>
     h("label", {}, h("input", { type: "checkbox", name: `${prefix}-scope`, value: scope, checked: everywhere.includes(scope) }), SCOPE_LABELS[scope]),
   );
   const rows = h("div", { class: "resource-rows" });
   const hint = h("p", { class: "hint", id: `${prefix}-resources-hint` },
-    "Name a resource (the first path segment after /v1/, such as accounts) to give permissions on it only. With any resource listed, the key holds only the permissions listed per resource.");
+    `Name a resource (the first path segment after /v1/, such as accounts) to give permissions on it only. ${perResourceText}`);
   let counter = 0;
   const sync = () => {
     const any = rows.children.length > 0;
@@ -196,7 +236,7 @@ function permissionsEditor(prefix, scopes = ["read"]) {
     const row = h("div", { class: "resource-row" },
       h("label", { for: id, class: "visually-hidden" }, `Resource ${counter}`),
       h("input", { type: "text", id, value: resource, placeholder: "resource, e.g. accounts", "data-resource": "", spellcheck: "false", autocomplete: "off" }),
-      h("span", { class: "choices" }, SCOPES.map((scope) =>
+      h("span", { class: "choices" }, offered.map((scope) =>
         h("label", {}, h("input", { type: "checkbox", value: scope, checked: list.includes(scope), "aria-label": `${SCOPE_LABELS[scope]} on resource ${counter}` }), SCOPE_LABELS[scope]))),
       h("button", { type: "button", class: "link", onclick: () => { row.remove(); sync(); } }, "Remove", h("span", { class: "visually-hidden" }, ` resource ${counter}`)),
     );
@@ -211,8 +251,9 @@ function permissionsEditor(prefix, scopes = ["read"]) {
     rows,
     h("button", { type: "button", onclick: () => addRow() }, "Add resource"),
   );
-  const fieldset = h("fieldset", { "aria-describedby": `${prefix}-permissions-error` },
-    h("legend", {}, "Permissions"),
+  const fieldset = h("fieldset", { "aria-describedby": [hintText && `${prefix}-permissions-hint`, `${prefix}-permissions-error`].filter(Boolean).join(" ") },
+    h("legend", {}, legend),
+    hintText && h("p", { class: "hint", id: `${prefix}-permissions-hint` }, hintText),
     h("div", { class: "choices" }, boxes),
     details,
     h("p", { class: "error", id: `${prefix}-permissions-error`, role: "alert" }),
@@ -404,7 +445,7 @@ function editKey(key, opener, reload) {
     if (!Object.keys(body).length) return closeDialog(dialog);
     const res = await api("PATCH", `/v1/api-keys/${encodeURIComponent(key.id)}`, body);
     if (!res.ok) return showError(form, "edit", res.json?.error);
-    closeDialog(dialog);
+    await closed(dialog);
     await reload();
     focusRow(key.id, "Edit");
   };
@@ -425,7 +466,7 @@ function rollKey(key, opener, reload) {
       return;
     }
     dialog.returnFocusTo = null;
-    closeDialog(dialog);
+    await closed(dialog);
     await reload();
     const again = document.querySelector(`tr[data-key-id="${key.id}"] button:nth-of-type(2)`) ?? opener;
     revealKey(`The new key for ${key.name}`, res.json.key, again);
@@ -445,7 +486,7 @@ function revokeKey(key, opener, reload) {
       document.getElementById("revoke-form-error").textContent = res.json?.error?.details ?? "Could not revoke the key.";
       return;
     }
-    closeDialog(dialog);
+    await closed(dialog);
     await reload();
     focusRow(key.id, "Usage");
   };
@@ -453,8 +494,8 @@ function revokeKey(key, opener, reload) {
   openDialog(dialog, opener, form.querySelector("[data-close]"));
 }
 
-function focusRow(id, action) {
-  const row = document.querySelector(`tr[data-key-id="${id}"]`);
+function focusRow(id, action, attribute = "data-key-id") {
+  const row = document.querySelector(`tr[${attribute}="${id}"]`);
   const target = row && [...row.querySelectorAll("button, a")].find((el) => el.textContent.startsWith(action));
   (target ?? document.getElementById("main")).focus();
 }
@@ -545,6 +586,308 @@ async function usagePage(main, id) {
   );
 }
 
+// ---------- OAuth apps and Authorized apps ----------
+
+const APP_TYPES = { confidential: "Confidential", public: "Public" };
+
+/** The non-empty lines of a text, trimmed. */
+function linesOf(text) {
+  return text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+}
+
+function appNameField(prefix, value) {
+  const field = nameField(prefix, value);
+  field.querySelector("input").maxLength = 100;
+  return field;
+}
+
+function redirectUrisField(prefix, uris = []) {
+  const id = `${prefix}-redirect-uris`;
+  const error = h("p", { class: "error", id: `${id}-error`, role: "alert" });
+  // The API's error about a URI stays until the list is edited.
+  const input = h("textarea", { id, rows: 3, spellcheck: "false", autocomplete: "off", autocapitalize: "off", "aria-describedby": `${id}-hint ${id}-error` }, uris.join("\n"));
+  input.addEventListener("input", () => {
+    if (!error.textContent) return;
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+  });
+  return h("div", { class: "field" },
+    h("label", { for: id }, "Redirect URIs"),
+    input,
+    h("p", { class: "hint", id: `${id}-hint` },
+      "One per line, each registered exactly as the app sends it: https://, or http:// only on 127.0.0.1, [::1] or localhost. No fragments (#), no wildcards (*)."),
+    error,
+  );
+}
+
+/** The scopes an app may ask for, in the keys' control without Admin. */
+function appScopesEditor(prefix, scopes, hintText) {
+  return permissionsEditor(prefix, scopes, {
+    offered: APP_SCOPES,
+    legend: "Scopes",
+    hintText,
+    perResourceText: "With any resource listed, the app may ask only for the permissions listed per resource.",
+  });
+}
+
+function appTypeField(prefix) {
+  const choice = (type) =>
+    h("label", {}, h("input", { type: "radio", name: `${prefix}-type`, value: type, checked: type === "confidential" }), APP_TYPES[type]);
+  return h("fieldset", { "aria-describedby": `${prefix}-type-hint ${prefix}-type-error` },
+    h("legend", {}, "Type"),
+    h("div", { class: "choices" }, choice("confidential"), choice("public")),
+    h("p", { class: "hint", id: `${prefix}-type-hint` },
+      "Confidential: a server-side app that can keep a client secret. Public: a browser, mobile or desktop app that cannot; it gets no secret and relies on PKCE alone."),
+    h("p", { class: "error", id: `${prefix}-type-error`, role: "alert" }),
+  );
+}
+
+/** A message read out by screen readers (and shown) after an action that closes a dialog. */
+function announce(text) {
+  const status = document.getElementById("page-status");
+  if (status) status.textContent = text;
+}
+
+/** The confirmation dialog: the safe choice (Cancel) has the focus. */
+function confirmAction({ title, text, action, opener, run, failure, done }) {
+  const dialog = document.getElementById("confirm-dialog");
+  const form = document.getElementById("confirm-form");
+  const submit = document.getElementById("confirm-dialog-submit");
+  document.getElementById("confirm-dialog-title").textContent = title;
+  document.getElementById("confirm-dialog-text").textContent = text;
+  submit.textContent = action;
+  clearErrors(form);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    submit.disabled = true;
+    let res;
+    try {
+      res = await run();
+    } finally {
+      submit.disabled = false;
+    }
+    if (!res.ok) {
+      const error = res.json?.error;
+      document.getElementById("confirm-form-error").textContent = error?.details || error?.message || failure;
+      return;
+    }
+    await closed(dialog);
+    await done(res.json);
+  };
+  openDialog(dialog, opener, form.querySelector("[data-close]"));
+}
+
+async function oauthAppsPage(main) {
+  const register = h("button", { type: "button", class: "primary", id: "register-app" }, "Register app");
+  const tableBody = h("tbody");
+  const table = h("table", { class: "cards" },
+    h("caption", { class: "visually-hidden" }, "Your organization's OAuth apps"),
+    h("thead", {}, h("tr", {}, ["Name", "Client ID", "Type", "Redirect URIs", "Scopes", "Created", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+    tableBody,
+  );
+  main.replaceChildren(
+    h("p", { class: "breadcrumb" }, "Settings → OAuth apps"),
+    h("h1", {}, "OAuth apps"),
+    h("p", { class: "lead" },
+      "Apps your organization builds on the API. A person who approves an app lets it act for their organization with the scopes they approved (OAuth 2.0, authorization code with PKCE)."),
+    h("div", { class: "toolbar" }, register),
+    h("p", { role: "status", id: "page-status" }),
+    h("section", { "aria-labelledby": "apps-heading" }, h("h2", { id: "apps-heading" }, "Apps"), table),
+  );
+
+  const load = async () => {
+    const res = await api("GET", "/v1/oauth-clients");
+    tableBody.replaceChildren();
+    if (!res.ok) {
+      tableBody.append(h("tr", {}, h("td", { colspan: 7, class: "error" }, res.json?.error?.details || res.json?.error?.message || "Could not list the apps.")));
+      return;
+    }
+    if (!res.json.data.length) tableBody.append(h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No apps yet.")));
+    for (const app of res.json.data) tableBody.append(appRow(app, load));
+  };
+  register.addEventListener("click", () => registerApp(register, load));
+  await load();
+}
+
+function appRow(app, reload) {
+  const label = (text) => [text, h("span", { class: "visually-hidden" }, ` ${app.name}`)];
+  const cell = (labelText, ...content) => h("td", { "data-label": labelText }, ...content);
+  return h("tr", { "data-client-id": app.clientId },
+    cell("Name", app.name),
+    cell("Client ID", h("code", { class: "nowrap" }, app.clientId)),
+    cell("Type", APP_TYPES[app.type] ?? app.type),
+    cell("Redirect URIs", h("ul", { class: "uris" }, app.redirectUris.map((uri) => h("li", {}, h("code", {}, uri))))),
+    cell("Scopes", scopesText(app.scopes)),
+    cell("Created", day(app.createdAt)),
+    cell("Actions", h("div", { class: "row-actions" },
+      h("button", { type: "button", class: "link", onclick: (e) => editApp(app, e.currentTarget, reload) }, label("Edit")),
+      h("button", { type: "button", class: "link", onclick: (e) => deleteApp(app, e.currentTarget, reload) }, label("Delete")))),
+  );
+}
+
+function registerApp(opener, reload) {
+  const dialog = document.getElementById("register-dialog");
+  const form = document.getElementById("register-form");
+  const fields = document.getElementById("register-fields");
+  const scopes = appScopesEditor("register", ["read"],
+    "The most the app may ask for. A grant never holds more, nor more than the key of the person who approves it. Apps cannot be given Admin.");
+  fields.replaceChildren(appNameField("register"), redirectUrisField("register"), scopes, appTypeField("register"));
+  clearErrors(form);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const body = {
+      name: form.querySelector("#register-name").value.trim(),
+      redirectUris: linesOf(form.querySelector("#register-redirect-uris").value),
+      scopes: scopes.value(),
+      type: form.querySelector("input[name=register-type]:checked").value,
+    };
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    let res;
+    try {
+      res = await api("POST", "/v1/oauth-clients", body);
+    } finally {
+      button.disabled = false;
+    }
+    if (!res.ok) return showError(form, "register", res.json?.error);
+    dialog.returnFocusTo = null;
+    await closed(dialog);
+    fields.replaceChildren();
+    await reload();
+    revealApp(res.json, opener);
+  };
+  openDialog(dialog, opener, form.querySelector("#register-name"));
+}
+
+/** Shows a new app's client ID, and its client secret once. */
+function revealApp(app, opener) {
+  const secret = app.clientSecret;
+  document.getElementById("secret-dialog-title").textContent = `${app.name} is registered`;
+  const warning = document.getElementById("secret-dialog-warning");
+  warning.className = secret ? "warning" : "note";
+  warning.textContent = secret
+    ? "The client secret is shown only once: you will not see it again. Copy it and store it securely now!"
+    : "A public app has no client secret: it proves itself with PKCE on every authorization.";
+  document.getElementById("secret-dialog-client-id").value = app.clientId;
+  document.getElementById("secret-dialog-secret-field").hidden = !secret;
+  const value = document.getElementById("secret-dialog-value");
+  value.value = secret ?? "";
+  const focus = secret ? value : document.getElementById("secret-dialog-client-id");
+  openDialog(document.getElementById("secret-dialog"), opener, focus);
+  focus.select();
+}
+
+function editApp(app, opener, reload) {
+  const dialog = document.getElementById("edit-dialog");
+  const form = document.getElementById("edit-form");
+  document.getElementById("edit-dialog-title").textContent = `Edit ${app.name}`;
+  const scopes = appScopesEditor("edit", app.scopes,
+    "The most the app may ask for from now on. Grants already given keep their scopes until revoked. Apps cannot be given Admin.");
+  document.getElementById("edit-fields").replaceChildren(appNameField("edit", app.name), redirectUrisField("edit", app.redirectUris), scopes);
+  clearErrors(form);
+  form.onsubmit = async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const body = {};
+    const name = form.querySelector("#edit-name").value.trim();
+    if (name !== app.name) body.name = name;
+    const uris = linesOf(form.querySelector("#edit-redirect-uris").value);
+    if (JSON.stringify(uris) !== JSON.stringify(app.redirectUris)) body.redirectUris = uris;
+    const list = scopes.value();
+    if (JSON.stringify(list) !== JSON.stringify(app.scopes)) body.scopes = list;
+    if (!Object.keys(body).length) return closeDialog(dialog);
+    const res = await api("PATCH", `/v1/oauth-clients/${encodeURIComponent(app.clientId)}`, body);
+    if (!res.ok) return showError(form, "edit", res.json?.error);
+    await closed(dialog);
+    await reload();
+    focusRow(app.clientId, "Edit", "data-client-id");
+  };
+  openDialog(dialog, opener, form.querySelector("#edit-name"));
+}
+
+function deleteApp(app, opener, reload) {
+  confirmAction({
+    title: `Delete ${app.name}?`,
+    text: `Deleting ${app.name} also revokes every grant it was given: its access and refresh tokens are refused from the next request, and its client ID and secret stop working. This cannot be undone.`,
+    action: "Delete app",
+    opener,
+    run: () => api("DELETE", `/v1/oauth-clients/${encodeURIComponent(app.clientId)}`),
+    failure: "Could not delete the app.",
+    done: async () => {
+      await reload();
+      announce(`${app.name} was deleted, and every grant it was given revoked.`);
+      document.getElementById("register-app")?.focus();
+    },
+  });
+}
+
+async function authorizedAppsPage(main) {
+  const tableBody = h("tbody");
+  const columns = ["App", "Client ID", "Scopes", "Approved by", "Approved", "Status", "Actions"];
+  const table = h("table", { class: "cards" },
+    h("caption", { class: "visually-hidden" }, "Apps your organization authorized"),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    tableBody,
+  );
+  main.replaceChildren(
+    h("p", { class: "breadcrumb" }, "Settings → Authorized apps"),
+    h("h1", {}, "Authorized apps"),
+    h("p", { class: "lead" },
+      "Apps that people of your organization allowed to act for it, and the scopes they approved. Revoking a grant stops its access and refresh tokens from the next request."),
+    h("p", { role: "status", id: "page-status" }),
+    h("section", { "aria-labelledby": "grants-heading" }, h("h2", { id: "grants-heading" }, "Grants"), table),
+  );
+
+  const load = async () => {
+    const res = await api("GET", "/v1/oauth-authorizations");
+    tableBody.replaceChildren();
+    if (!res.ok) {
+      tableBody.append(h("tr", {}, h("td", { colspan: columns.length, class: "error" }, res.json?.error?.details || res.json?.error?.message || "Could not list the authorized apps.")));
+      return;
+    }
+    if (!res.json.data.length) tableBody.append(h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, "No app has been authorized yet.")));
+    for (const grant of res.json.data) tableBody.append(grantRow(grant, load));
+  };
+  await load();
+}
+
+function grantRow(grant, reload) {
+  const active = grant.status === "active";
+  const cell = (labelText, ...content) => h("td", { "data-label": labelText }, ...content);
+  const status = h("span", {},
+    h("span", { class: `status status-${grant.status}` }, active ? "Active" : "Revoked"),
+    !active && grant.revokedAt ? ` ${day(grant.revokedAt)}` : null);
+  const revoke = h("button", { type: "button", class: "link", onclick: (e) => revokeGrant(grant, e.currentTarget, reload) },
+    "Revoke", h("span", { class: "visually-hidden" }, ` ${grant.clientName} (grant ${grant.grantId})`));
+  return h("tr", { "data-grant-id": grant.grantId },
+    cell("App", grant.clientName),
+    cell("Client ID", h("code", { class: "nowrap" }, grant.clientId)),
+    cell("Scopes", scopesText(grant.scopes)),
+    cell("Approved by", h("span", {}, h("code", {}, grant.approvedBy), grant.keyType ? ` (${grant.keyType} key)` : null)),
+    cell("Approved", when(grant.createdAt)),
+    cell("Status", status),
+    cell("Actions", active ? h("div", { class: "row-actions" }, revoke) : "—"),
+  );
+}
+
+function revokeGrant(grant, opener, reload) {
+  confirmAction({
+    title: `Revoke ${grant.clientName}'s access?`,
+    text: `${grant.clientName} can no longer act for your organization with this grant: its access and refresh tokens are refused from the next request. The app must ask a person to approve it again. This cannot be undone.`,
+    action: "Revoke access",
+    opener,
+    run: () => api("DELETE", `/v1/oauth-authorizations/${encodeURIComponent(grant.grantId)}`),
+    failure: "Could not revoke the grant.",
+    done: async () => {
+      await reload();
+      announce(`${grant.clientName}'s grant was revoked.`);
+      document.getElementById("main").focus();
+    },
+  });
+}
+
 // ---------- organization and audit log ----------
 
 async function organizationPage(main) {
@@ -583,7 +926,7 @@ async function auditPage(main) {
   main.replaceChildren(
     h("p", { class: "breadcrumb" }, "Settings → Audit log"),
     h("h1", {}, "Audit log"),
-    h("p", { class: "lead" }, "Every change to your organization's keys, newest first."),
+    h("p", { class: "lead" }, "Every change to your organization's keys, OAuth apps and grants, newest first."),
     h("table", { class: "cards" },
       h("caption", { class: "visually-hidden" }, "Audit events"),
       h("thead", {}, h("tr", {}, ["When", "Who", "Action", "Target", "Changes"].map((c) => h("th", { scope: "col" }, c)))),
@@ -603,15 +946,20 @@ async function auditPage(main) {
       return;
     }
     for (const event of res.json.data) {
+      // A change is {from, to} (or {before, after}); some events (an OAuth grant's) name
+      // plain values instead, shown as they are.
+      const isChange = (c) => c !== null && typeof c === "object" && ["from", "to", "before", "after"].some((k) => k in c);
       const changes = event.changes
-        ? Object.entries(event.changes).map(([field, c]) => `${field}: ${JSON.stringify(c.from ?? c.before ?? null)} → ${JSON.stringify(c.to ?? c.after ?? null)}`).join("; ")
+        ? Object.entries(event.changes).map(([field, c]) => (isChange(c)
+          ? `${field}: ${JSON.stringify(c.from ?? c.before ?? null)} → ${JSON.stringify(c.to ?? c.after ?? null)}`
+          : `${field}: ${typeof c === "string" ? c : JSON.stringify(c)}`)).join("; ")
         : "—";
       body.append(h("tr", {},
         h("td", { "data-label": "When" }, when(event.at)),
         h("td", { "data-label": "Who", class: "mono" }, actorText(event.actor)),
         h("td", { "data-label": "Action" }, event.action),
         h("td", { "data-label": "Target", class: "mono" }, event.target?.id ?? event.target?.keyId ?? "—"),
-        h("td", { "data-label": "Changes" }, changes)));
+        h("td", { "data-label": "Changes", class: "changes" }, changes)));
     }
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No events yet.")));
     cursor = res.json.nextCursor ?? null;
@@ -639,12 +987,24 @@ async function start() {
   });
   const path = location.pathname.replace(/\/+$/, "");
   const usage = path.match(/^\/dashboard\/keys\/([^/]+)\/usage$/);
-  const page = usage ? "keys" : path === "/dashboard/organization" ? "organization" : path === "/dashboard/audit-log" ? "audit" : "keys";
+  const pages = {
+    "/dashboard/oauth-apps": "oauth-apps",
+    "/dashboard/authorized-apps": "authorized-apps",
+    "/dashboard/organization": "organization",
+    "/dashboard/audit-log": "audit",
+  };
+  const page = usage ? "keys" : pages[path] ?? "keys";
   for (const link of document.querySelectorAll(".settings-nav a")) {
     if (link.dataset.page === page) link.setAttribute("aria-current", "page");
   }
   if (usage) await usagePage(main, decodeURIComponent(usage[1]));
-  else if (page === "organization") {
+  else if (page === "oauth-apps") {
+    document.title = "OAuth apps · Scopien Gate";
+    await oauthAppsPage(main);
+  } else if (page === "authorized-apps") {
+    document.title = "Authorized apps · Scopien Gate";
+    await authorizedAppsPage(main);
+  } else if (page === "organization") {
     document.title = "Organization · Scopien Gate";
     await organizationPage(main);
   } else if (page === "audit") {

@@ -2,7 +2,30 @@
 // dashboard. The key is never stored: the server answers with an HttpOnly cookie.
 "use strict";
 
-document.addEventListener("DOMContentLoaded", () => {
+/** Where to go after signing in: an OAuth consent page that sent the person here
+ * (`?next=/oauth/authorize?…`, nothing else, so this page redirects nowhere foreign). */
+function nextPage() {
+  const next = new URLSearchParams(location.search).get("next");
+  return next && next.startsWith("/oauth/authorize?") ? next : null;
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  const next = nextPage();
+  if (next) {
+    document.getElementById("signin-lead").textContent =
+      "An app asks for access to your organization. Sign in with an admin API key to review its request.";
+    // Already signed in (the cookie is SameSite=Strict, so a navigation from the app's
+    // site arrives without it; this same-origin call carries it): go straight back.
+    try {
+      const res = await fetch("/dashboard/api/session", { credentials: "same-origin" });
+      if (res.ok) {
+        location.replace(next);
+        return;
+      }
+    } catch {
+      // Not reachable: the form stays.
+    }
+  }
   const form = document.getElementById("signin");
   const input = document.getElementById("api-key");
   const error = document.getElementById("api-key-error");
@@ -30,7 +53,7 @@ document.addEventListener("DOMContentLoaded", () => {
       if (res.ok) {
         input.value = "";
         // The address the person asked for, or the keys page.
-        location.replace(location.pathname === "/dashboard" ? "/dashboard/keys" : location.pathname);
+        location.replace(next || (location.pathname === "/dashboard" || location.pathname === "/dashboard/signin" ? "/dashboard/keys" : location.pathname));
         return;
       }
       let message = "Sign-in failed.";

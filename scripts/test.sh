@@ -3,14 +3,16 @@
 #   1. core, native: unit and property tests (cargo test)
 #   2. core on wasm32 under Node: the same vectors (wasm-bindgen-test)
 #   3. end to end: the built worker in workerd with real KV and Durable Object storage,
-#      including the OpenAPI contract checked by ajv and by schemathesis, and the
-#      dashboard in headless Chromium (from npm) and Firefox ESR (Debian package)
+#      including the OpenAPI contract checked by ajv and by schemathesis, the
+#      dashboard in headless Chromium (from npm) and Firefox ESR (Debian package), and
+#      OAuth through real clients (oauth4webapi from npm, authlib in build/venv)
 #   4. the deploy check: `wrangler deploy --dry-run`, upload size against Cloudflare's limits
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
 ensure_build_tools
 ensure_schemathesis
+ensure_authlib
 ensure_firefox
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
 

@@ -4,6 +4,7 @@ set -euo pipefail
 
 WASM_BINDGEN_VERSION=0.2.130   # must equal the wasm-bindgen crate in Cargo.lock
 SCHEMATHESIS_VERSION=4.32.5
+AUTHLIB_VERSION=1.9.6
 CARGO_BIN="${CARGO_HOME:-$HOME/.cargo}/bin"
 # npm's pinned Node 22, wrangler and esbuild first, also when a script is run by hand.
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -45,6 +46,21 @@ ensure_schemathesis() {
   echo "» installing schemathesis $SCHEMATHESIS_VERSION into build/venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
+# authlib, the Python OAuth client of tests/oauth-clients.test.mjs (tests/oauth_authlib.py),
+# in the same virtualenv. Its dependencies are pinned too; requests (OAuth2Session's
+# transport) at the version schemathesis already brings, so neither moves the other.
+ensure_authlib() {
+  local venv="$PWD/build/venv"
+  if [ "$("$venv/bin/python" -c 'import authlib; print(authlib.__version__)' 2>/dev/null)" = "$AUTHLIB_VERSION" ]; then
+    return
+  fi
+  echo "» installing authlib $AUTHLIB_VERSION into build/venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "authlib==$AUTHLIB_VERSION" "joserfc==1.8.0" "cryptography==50.0.2" "cffi==2.1.1" \
+    "pycparser==3.12" "requests==2.34.2"
 }
 
 # Firefox ESR from Debian's packages, for the dashboard's Firefox test (Chromium comes

@@ -111,6 +111,30 @@ test("every operation's real responses match the contract", async () => {
   conforms("/v1/audit-log", "get", 200, await call(gw.url, `/v1/audit-log?organizationId=${org.json.id}`, root));
   conforms("/v1/audit-log", "get", 400, await call(gw.url, "/v1/audit-log", root));
 
+  // OAuth: apps, Authorized apps, and the endpoints a client library calls.
+  conforms("/.well-known/oauth-authorization-server", "get", 200, await call(gw.url, "/.well-known/oauth-authorization-server"));
+  const app = await call(gw.url, "/v1/oauth-clients", {
+    ...root,
+    method: "POST",
+    body: { name: "Contract app", redirectUris: ["https://app.example/cb"], scopes: { accounts: ["read"] }, type: "confidential" },
+  });
+  conforms("/v1/oauth-clients", "post", 201, app);
+  conforms("/v1/oauth-clients", "post", 400, await call(gw.url, "/v1/oauth-clients", { ...root, method: "POST", body: { name: "x" } }));
+  conforms("/v1/oauth-clients", "get", 200, await call(gw.url, "/v1/oauth-clients", root));
+  const appPath = `/v1/oauth-clients/${app.json.clientId}`;
+  conforms("/v1/oauth-clients/{clientId}", "get", 200, await call(gw.url, appPath, root));
+  conforms("/v1/oauth-clients/{clientId}", "get", 404, await call(gw.url, `/v1/oauth-clients/app_${"0".repeat(24)}`, root));
+  conforms("/v1/oauth-clients/{clientId}", "patch", 200, await call(gw.url, appPath, { ...root, method: "PATCH", body: { name: "Renamed" } }));
+  conforms("/v1/oauth-authorizations", "get", 200, await call(gw.url, "/v1/oauth-authorizations", root));
+  conforms("/v1/oauth-authorizations/{grantId}", "delete", 404, await call(gw.url, `/v1/oauth-authorizations/grant_${"0".repeat(16)}`, { ...root, method: "DELETE" }));
+  const form = (body, headers = {}) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(body).toString() });
+  const appAuth = { client_id: app.json.clientId, client_secret: app.json.clientSecret };
+  conforms("/oauth/token", "post", 401, await call(gw.url, "/oauth/token", form({ grant_type: "authorization_code", code: "x" })));
+  conforms("/oauth/token", "post", 400, await call(gw.url, "/oauth/token", form({ grant_type: "password", ...appAuth })));
+  conforms("/oauth/revoke", "post", 200, await call(gw.url, "/oauth/revoke", form({ token: "sat_unknown", ...appAuth })));
+  conforms("/oauth/introspect", "post", 200, await call(gw.url, "/oauth/introspect", form({ token: "sat_unknown" }, { authorization: `Bearer ${gw.rootKey}` })));
+  conforms("/v1/oauth-clients/{clientId}", "delete", 200, await call(gw.url, appPath, { ...root, method: "DELETE" }));
+
   conforms("/v1/api-keys/{id}", "patch", 200, await call(gw.url, one, { ...root, method: "PATCH", body: { scopes: ["read"] } }));
   conforms("/v1/api-keys/{id}/roll", "post", 200, await call(gw.url, `${one}/roll`, { ...root, method: "POST", body: { expiresIn: 0 } }));
   conforms("/v1/api-keys/{id}", "delete", 200, await call(gw.url, one, { ...root, method: "DELETE" }));
@@ -134,6 +158,12 @@ test("schemathesis finds no server error, no undocumented status, no schema mism
       // ajv checks above cover that operation.
       "--exclude-operation-id",
       "secretScanningReport",
+      // The consent page and its form are HTML for a person with a dashboard session:
+      // tests/oauth.test.mjs drives them over HTTP, and the browser tests as a person.
+      "--exclude-operation-id",
+      "oauthAuthorize",
+      "--exclude-operation-id",
+      "oauthDecide",
       "--checks",
       "not_a_server_error,status_code_conformance,response_schema_conformance,ignored_auth",
       "--max-examples",
@@ -154,6 +184,9 @@ test("schemathesis finds no server error, no undocumented status, no schema mism
   );
   const output = `${run.stdout}\n${run.stderr}`;
   assert.equal(run.status, 0, output.slice(-8000));
-  assert.match(output, /No issues found/);
-  assert.match(output, /Tested: 18/);
+  // Warnings (operations whose random inputs are mostly refused) still print a summary
+  // instead of "No issues found": what matters is that no generated case failed.
+  assert.match(output, /(\d+) generated, \1 passed/);
+  assert.doesNotMatch(output, /\d+ failed/);
+  assert.match(output, /Tested: 29/);
 });

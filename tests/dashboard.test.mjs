@@ -3,36 +3,24 @@
 // does, by visible labels and roles; what the page claims is checked over HTTP.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync } from "node:fs";
 import chromium from "@sparticuz/chromium";
 import puppeteer from "puppeteer-core";
-import { startGateway, call, createKey, waitFor } from "./harness.mjs";
+import { startGateway, call, createKey, waitFor, createOrgWithAdmin } from "./harness.mjs";
+import { SHOTS, SIZES, aria, pageHelpers } from "./browser.mjs";
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const SHOTS = join(ROOT, "build", "screenshots");
-const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-const SIZES = { desktop: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
 
 let gw, org, admin, browser, page;
 const cspViolations = [];
+const { ready, open, assertAccessible, screenshots, pageStorage } = pageHelpers(
+  () => page,
+  () => gw.url,
+);
 
-/** An element by its accessible name (and role). */
-const aria = (name, role) =>
-  role ? `::-p-aria([name=${JSON.stringify(name)}][role="${role}"])` : `::-p-aria(${JSON.stringify(name)})`;
 
 before(async () => {
   gw = await startGateway();
-  const made = await call(gw.url, "/v1/organizations", {
-    key: gw.rootKey,
-    method: "POST",
-    body: { name: "Acme", plan: "starter" },
-  });
-  assert.equal(made.status, 201, made.text);
-  org = made.json;
-  admin = await createKey(gw, { name: "acme admin", scopes: ["read", "write", "delete", "admin"], organizationId: org.id });
+  ({ org, admin } = await createOrgWithAdmin(gw));
   mkdirSync(SHOTS, { recursive: true });
   browser = await puppeteer.launch({
     executablePath: await chromium.executablePath(),
@@ -50,51 +38,6 @@ after(async () => {
   await browser?.close();
   await gw?.stop();
 });
-
-/** Waits until the app has drawn its page (or the sign-in page is shown). */
-async function ready() {
-  await page.waitForFunction(
-    () => document.body.dataset.ready === "true" || document.getElementById("signin"),
-    { timeout: 15_000 },
-  );
-}
-
-async function open(path) {
-  await page.goto(gw.url + path);
-  await ready();
-}
-
-/** No serious or critical axe-core violation on the page as it is now. */
-async function assertAccessible(what) {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
-  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`),
-    [],
-    `axe on ${what}`,
-  );
-}
-
-/** The page at both sizes; a dialog as the screen shows it, a page whole. */
-async function screenshots(name, { fullPage = true } = {}) {
-  for (const [size, viewport] of Object.entries(SIZES)) {
-    await page.setViewport(viewport);
-    await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage });
-  }
-  await page.setViewport(SIZES.desktop);
-}
-
-/** Everything the page itself could read and keep. */
-async function pageStorage() {
-  return page.evaluate(() => ({
-    local: JSON.stringify({ ...localStorage }),
-    session: JSON.stringify({ ...sessionStorage }),
-    cookie: document.cookie,
-    html: document.documentElement.outerHTML,
-    values: [...document.querySelectorAll("input")].map((i) => i.value).join("\n"),
-  }));
-}
 
 async function readNewKey() {
   await page.waitForSelector("#key-dialog[open]");

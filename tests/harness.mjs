@@ -204,6 +204,18 @@ export async function createKey(gw, spec, adminKey = gw.rootKey) {
   return res.json;
 }
 
+/** Creates an organization and its first admin key with the root key; fails the test
+ * unless both are created. */
+export async function createOrgWithAdmin(
+  gw,
+  { name = "Acme", plan = "starter", scopes = ["read", "write", "delete", "admin"] } = {},
+) {
+  const made = await call(gw.url, "/v1/organizations", { key: gw.rootKey, method: "POST", body: { name, plan } });
+  if (made.status !== 201) throw new Error(`organization not created: ${made.status} ${made.text}`);
+  const admin = await createKey(gw, { name: `${name.toLowerCase()} admin`, scopes, organizationId: made.json.id });
+  return { org: made.json, admin };
+}
+
 /** Every byte the gateway has stored (KV and Durable Object files), concatenated. */
 export function storedBytes(gw) {
   const files = readdirSync(gw.state, { recursive: true, withFileTypes: true });

@@ -73,6 +73,7 @@ function durableObject(Wasm, methods, extra = {}) {
 
 export const KeyGuard = durableObject(wasm.KeyGuard, ["fetch", "run"]);
 export const OrgGuard = durableObject(wasm.OrgGuard, ["fetch", "run"]);
+export const GrantGuard = durableObject(wasm.GrantGuard, ["fetch", "run"]);
 // The session guard's storage calls are asynchronous, so its Rust side answers through
 // fetch; `run` gives it the same RPC face as the other guards (guard_client.rs).
 export const SessionGuard = durableObject(wasm.SessionGuard, ["fetch", "alarm"], {

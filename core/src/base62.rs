@@ -24,6 +24,11 @@ pub(crate) fn encode_fixed<const WIDTH: usize>(mut value: u64) -> [u8; WIDTH] {
     out
 }
 
+/// The CRC-32 of `signed` as 6 base62 chars: the checksum that ends keys and tokens.
+pub(crate) fn checksum(signed: &[u8]) -> [u8; 6] {
+    encode_fixed::<6>(crc32fast::hash(signed) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

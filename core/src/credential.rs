@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::key::ApiKey;
+use crate::oauth::{OAuthToken, TokenKind};
 use crate::path::percent_decode;
 
 /// Longest `Authorization` value looked at; a longer one is refused before hashing.
@@ -14,6 +15,53 @@ const CREDENTIAL_PARAMS: [&str; 3] = ["api_key", "apikey", "access_token"];
 /// Parses the `Authorization` header value (`None` when absent). The scheme `Bearer` is
 /// case-insensitive (RFC 7235); several headers arrive joined by `,` and are refused.
 pub fn parse_authorization(header: Option<&str>) -> Result<ApiKey, ApiError> {
+    let token = bearer_token(header)?;
+    ApiKey::parse(token).map_err(|_| ApiError::invalid_key())
+}
+
+/// What a request authenticates with: an API key, or an OAuth access token (`sat_…`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// `sk_test_…` / `sk_live_…`: its key's guard decides.
+    Key(ApiKey),
+    /// `sat_…`: its grant's guard decides.
+    AccessToken(OAuthToken),
+}
+
+impl Credential {
+    /// The id chars that name its guard (the throttle remembers which worked).
+    pub fn guard_name(&self) -> &str {
+        match self {
+            Credential::Key(key) => key.id_chars(),
+            Credential::AccessToken(token) => token.grant_chars(),
+        }
+    }
+
+    /// SHA-256 hex of the whole credential: what its guard compares.
+    pub fn hash_hex(&self) -> String {
+        match self {
+            Credential::Key(key) => key.hash_hex(),
+            Credential::AccessToken(token) => token.hash_hex(),
+        }
+    }
+}
+
+/// Parses the `Authorization` header into a key or an access token, with the same
+/// errors as [`parse_authorization`].
+pub fn parse_credential(header: Option<&str>) -> Result<Credential, ApiError> {
+    let token = bearer_token(header)?;
+    if token.starts_with("sat_") {
+        return OAuthToken::parse_kind(token, TokenKind::Access)
+            .map(Credential::AccessToken)
+            .ok_or_else(ApiError::invalid_key);
+    }
+    ApiKey::parse(token)
+        .map(Credential::Key)
+        .map_err(|_| ApiError::invalid_key())
+}
+
+/// The token of a `Bearer` header, checked for length and repetition.
+fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     let Some(value) = header else {
         return Err(ApiError::missing_key());
     };
@@ -33,7 +81,7 @@ pub fn parse_authorization(header: Option<&str>) -> Result<ApiKey, ApiError> {
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(ApiError::wrong_scheme());
     }
-    ApiKey::parse(token.trim_start()).map_err(|_| ApiError::invalid_key())
+    Ok(token.trim_start())
 }
 
 /// Whether a raw query string carries something that looks like a credential: a
@@ -54,7 +102,13 @@ pub fn query_has_credential(query: &str) -> bool {
 fn form_has_credential(form: &[u8]) -> bool {
     let lower = form.to_ascii_lowercase();
     lower.windows(KEY_MARK_LEN).enumerate().any(|(i, w)| {
-        (w == b"sk_live_" || w == b"sk_test_") && (i == 0 || !lower[i - 1].is_ascii_alphanumeric())
+        // An OAuth token: its prefix then 54 base62 chars (so `sat_urday` is not one).
+        let token = (w.starts_with(b"sat_") || w.starts_with(b"srt_"))
+            && lower
+                .get(i + 4..i + 4 + 54)
+                .is_some_and(|rest| rest.iter().all(u8::is_ascii_alphanumeric));
+        (w == b"sk_live_" || w == b"sk_test_" || token)
+            && (i == 0 || !lower[i - 1].is_ascii_alphanumeric())
     })
 }
 
@@ -123,6 +177,9 @@ mod tests {
         assert!(query_has_credential("x=1&q=sk_live_abc"));
         assert!(query_has_credential("ACCESS_TOKEN=1"));
         assert!(!query_has_credential("key=region"));
+        assert!(query_has_credential(&format!("t=sat_{}", "a".repeat(54))));
+        assert!(query_has_credential(&format!("t=srt%5F{}", "B".repeat(54))));
+        assert!(!query_has_credential("day=sat_urday"));
         assert!(!query_has_credential("page=2&limit=10"));
         assert!(!query_has_credential(""));
     }

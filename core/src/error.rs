@@ -77,6 +77,22 @@ impl ApiError {
         )
     }
 
+    /// 401: an OAuth access token past its lifetime.
+    pub fn expired_token() -> ApiError {
+        ApiError::unauthorized(
+            "Access token expired",
+            "The access token has expired; get a new one with the refresh token at /oauth/token",
+            true,
+        )
+    }
+
+    /// 400 for an OAuth app that cannot be registered as asked.
+    pub fn too_many_clients(max: usize) -> ApiError {
+        ApiError::conflict(format!(
+            "An organization may register at most {max} apps; delete one first"
+        ))
+    }
+
     /// 401: the key is past its `expiresAt` (or a rolled-away key past its grace).
     pub fn expired_key() -> ApiError {
         ApiError::unauthorized("Invalid API key", "The API key has expired", true)
@@ -346,6 +362,76 @@ impl ApiError {
 }
 
 pub use crate::text::printable;
+
+/// An error of the OAuth endpoints (`/oauth/token`, `/oauth/revoke`,
+/// `/oauth/introspect`), in RFC 6749 §5.2's shape, which OAuth client libraries read:
+/// `{"error": "invalid_grant", "error_description": "…"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OAuthError {
+    /// HTTP status: 400, or 401 for `invalid_client`.
+    pub status: u16,
+    /// RFC 6749 §5.2 code.
+    pub error: String,
+    /// What happened and what to do.
+    pub description: String,
+}
+
+impl OAuthError {
+    fn new(error: &str, description: &str) -> OAuthError {
+        OAuthError {
+            status: 400,
+            error: error.to_owned(),
+            description: description.to_owned(),
+        }
+    }
+
+    /// The request is malformed.
+    pub fn invalid_request(description: &str) -> OAuthError {
+        OAuthError::new("invalid_request", description)
+    }
+
+    /// The app failed to authenticate (401, with a challenge). `_basic`: whether it
+    /// tried `Authorization: Basic`; the challenge is sent either way.
+    pub fn invalid_client(description: &str, _basic: bool) -> OAuthError {
+        OAuthError {
+            status: 401,
+            ..OAuthError::new("invalid_client", description)
+        }
+    }
+
+    /// The code or refresh token is invalid, expired, used, revoked, or not this app's.
+    pub fn invalid_grant(description: &str) -> OAuthError {
+        OAuthError::new("invalid_grant", description)
+    }
+
+    /// Not `authorization_code` or `refresh_token`.
+    pub fn unsupported_grant_type(description: &str) -> OAuthError {
+        OAuthError::new("unsupported_grant_type", description)
+    }
+
+    /// More than the grant holds.
+    pub fn invalid_scope(description: &str) -> OAuthError {
+        OAuthError::new("invalid_scope", description)
+    }
+
+    /// The body.
+    pub fn body(&self) -> String {
+        serde_json::json!({ "error": self.error, "error_description": self.description })
+            .to_string()
+    }
+
+    /// The headers besides `Content-Type`: never cached; a challenge on 401.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("Cache-Control", "no-store".to_owned()),
+            ("Pragma", "no-cache".to_owned()),
+        ];
+        if self.status == 401 {
+            headers.push(("WWW-Authenticate", format!("Basic realm=\"{REALM}\"")));
+        }
+        headers
+    }
+}
 
 /// `GET, HEAD`: an `Allow` header's value.
 fn allow_header(allowed: &[Method]) -> String {

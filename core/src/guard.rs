@@ -153,6 +153,9 @@ pub struct Admitted {
     /// A directory entry to copy to KV (`lastUsedAt`), at most every
     /// [`DIRECTORY_SYNC_MS`].
     pub directory: Option<DirectoryEntry>,
+    /// For an OAuth access token: the app and grant it speaks for.
+    #[serde(default)]
+    pub app: Option<crate::oauth::AppGrant>,
 }
 
 impl Admitted {
@@ -162,7 +165,7 @@ impl Admitted {
             key_type: self.key_type,
             grants: self.grants.clone(),
             organization: match self.actor {
-                Actor::Key { .. } => Some(self.organization_id),
+                Actor::Key { .. } | Actor::App { .. } => Some(self.organization_id),
                 Actor::Root | Actor::SecretScanning => None,
             },
             actor: self.actor,
@@ -347,6 +350,7 @@ impl KeyState {
             status: admission.status,
             at_ms: now_ms,
             directory: sync_due.then(|| DirectoryEntry::of(record, now_ms, Some(now_ms))),
+            app: None,
         };
         let writes = Writes {
             meter: true,
@@ -389,6 +393,7 @@ impl KeyState {
             target: AuditTarget::key(id),
             changes,
             report: None,
+            reason: None,
         };
         if let Op::Create { record, org } = op {
             if self.record.is_some() {

@@ -156,6 +156,12 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, unix seconds (`iat` + [`IDENTITY_TTL_S`]).
     pub exp: u64,
+    /// The OAuth app acting, when the request came with an access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Its grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
 }
 
 /// The `scope` claim of some grants.
@@ -187,14 +193,23 @@ impl Claims {
             scope: scope_claim(&admitted.grants),
             iat,
             exp: iat + IDENTITY_TTL_S,
+            client_id: admitted.app.map(|a| a.client_id.to_string()),
+            grant_id: admitted.app.map(|a| a.grant_id.to_string()),
         }
     }
 
     /// What must be equal for a cached assertion to be reused: everything but the times.
     pub fn reuse_key(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}\n{}\n{}",
-            self.iss, self.aud, self.sub, self.org_id, self.key_type, self.scope
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.iss,
+            self.aud,
+            self.sub,
+            self.org_id,
+            self.key_type,
+            self.scope,
+            self.client_id.as_deref().unwrap_or_default(),
+            self.grant_id.as_deref().unwrap_or_default()
         )
     }
 }
@@ -308,6 +323,8 @@ mod tests {
             scope: "read".into(),
             iat: 10,
             exp: 310,
+            client_id: None,
+            grant_id: None,
         };
         let input = signing_input("k1", &claims);
         let token = finish(&input, &[1, 2, 3]);

@@ -209,6 +209,11 @@ impl ApiKey {
         self.id
     }
 
+    /// The id's 16 chars, which name the key's guard.
+    pub fn id_chars(&self) -> &str {
+        &self.text[8..8 + ID_LEN]
+    }
+
     /// The raw key. Only the create and roll responses ever show it.
     pub fn expose_secret(&self) -> &str {
         &self.text
@@ -255,7 +260,7 @@ pub fn hash_hex(bytes: &[u8]) -> String {
 }
 
 fn checksum_of(signed: &[u8]) -> [u8; CHECKSUM_LEN] {
-    base62::encode_fixed::<CHECKSUM_LEN>(crc32fast::hash(signed) as u64)
+    base62::checksum(signed)
 }
 
 #[cfg(test)]

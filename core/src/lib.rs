@@ -24,15 +24,18 @@
 
 pub mod admin;
 mod base62;
+pub mod consent;
 pub mod constant_time;
 pub mod credential;
 pub mod error;
 pub mod forwarding;
+pub mod grant;
 pub mod guard;
 pub mod headers;
 pub mod identity;
 pub mod key;
 pub mod method;
+pub mod oauth;
 pub mod org;
 pub mod path;
 pub mod plan;

@@ -12,6 +12,7 @@ use crate::base62;
 use crate::error::ApiError;
 use crate::guard::DirectoryEntry;
 use crate::key::{KeyId, KeyType};
+use crate::oauth::{AuthorizationView, ClientId, ClientPatch, ClientRecord, ClientView, GrantId};
 use crate::plan::Plan;
 use crate::scanning::LeakReport;
 use crate::view::{KeyView, ListPage, Timestamp};
@@ -274,6 +275,15 @@ pub enum Actor {
     /// A secret-scanning partner's report (GitHub's).
     #[serde(rename = "secret_scanning")]
     SecretScanning,
+    /// An OAuth app, acting through a grant.
+    App {
+        /// The app.
+        #[serde(rename = "clientId")]
+        client_id: crate::oauth::ClientId,
+        /// The grant.
+        #[serde(rename = "grantId")]
+        grant_id: crate::oauth::GrantId,
+    },
 }
 
 /// What an event is about.
@@ -291,6 +301,14 @@ impl AuditTarget {
     pub fn key(id: KeyId) -> AuditTarget {
         AuditTarget {
             kind: "api_key".into(),
+            id: id.to_string(),
+        }
+    }
+
+    /// An OAuth app.
+    pub fn client(id: ClientId) -> AuditTarget {
+        AuditTarget {
+            kind: "oauth_client".into(),
             id: id.to_string(),
         }
     }
@@ -320,6 +338,10 @@ pub struct AuditDraft {
     /// For `api_key.leaked`: where the key was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report: Option<LeakReport>,
+    /// Why, when the gateway itself acted (`oauth_grant.revoked` on a replayed code or
+    /// refresh token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// An event of the audit log, as the API shows it: a draft with its id and time.
@@ -418,6 +440,50 @@ pub enum OrgInput {
         /// Page size and cursor.
         query: ListQuery,
     },
+    /// Register an app (at most [`crate::oauth::MAX_CLIENTS_PER_ORG`]).
+    CreateClient {
+        /// Its record.
+        record: ClientRecord,
+        /// Who.
+        actor: Actor,
+    },
+    /// An app's record.
+    GetClient(ClientId),
+    /// All its apps.
+    ListClients,
+    /// Change an app.
+    PatchClient {
+        /// Which.
+        id: ClientId,
+        /// The change.
+        patch: ClientPatch,
+        /// Who.
+        actor: Actor,
+    },
+    /// Delete an app; answers the grants to revoke.
+    DeleteClient {
+        /// Which.
+        id: ClientId,
+        /// Who.
+        actor: Actor,
+    },
+    /// Remember a grant of one of its apps (refused when the app is gone), so deleting
+    /// the app revokes it.
+    AddClientGrant {
+        /// The app.
+        client_id: ClientId,
+        /// The grant.
+        grant_id: GrantId,
+    },
+    /// A grant this organization gave (its "Authorized apps"), and its event.
+    RecordAuthorization {
+        /// The grant's view.
+        view: AuthorizationView,
+        /// The event.
+        event: AuditDraft,
+    },
+    /// Its "Authorized apps".
+    ListAuthorizations,
 }
 
 /// An organization guard's answers.
@@ -427,13 +493,31 @@ pub enum OrgInput {
 pub enum OrgAnswer {
     /// The record.
     Org(OrgRecord),
-    /// Changed: the record, and every key that must learn the new terms.
+    /// Changed: the record, and every key and grant that must learn the new terms.
     Patched {
         /// The record after the change.
         record: OrgRecord,
         /// Its keys.
         keys: Vec<KeyId>,
+        /// The grants it gave that are still active.
+        #[serde(default)]
+        grants: Vec<GrantId>,
     },
+    /// An app.
+    Client(ClientRecord),
+    /// Its apps.
+    Clients(Vec<ClientView>),
+    /// An app was deleted: its grants are to be revoked.
+    ClientDeleted {
+        /// The app as it was.
+        record: ClientRecord,
+        /// Every grant it was given.
+        grants: Vec<GrantId>,
+    },
+    /// Its "Authorized apps", newest first.
+    Authorizations(Vec<AuthorizationView>),
+    /// It has [`crate::oauth::MAX_CLIENTS_PER_ORG`] apps already.
+    TooManyClients,
     /// Stored.
     Recorded,
     /// A page of keys.
@@ -532,6 +616,7 @@ mod tests {
             target: AuditTarget::key(key),
             changes: None,
             report: None,
+            reason: None,
         };
         let event = serde_json::to_value(AuditEvent::new(draft, 7, NOW)).expect("json");
         assert_eq!(

@@ -111,6 +111,8 @@ pub enum Refusal {
     Invalid,
     /// Past `expiresAt`, or a rolled-away secret past its grace.
     Expired,
+    /// An OAuth access token past its lifetime.
+    TokenExpired,
     /// Authenticated, but a scope is missing. Not counted.
     Forbidden {
         /// What was missing.
@@ -133,7 +135,10 @@ impl Refusal {
     /// Whether this refusal is a failed authentication, which the brute-force throttle
     /// counts against the client's address (a 403 or 429 proves the key was right).
     pub fn is_failed_authentication(&self) -> bool {
-        matches!(self, Refusal::Invalid | Refusal::Expired)
+        matches!(
+            self,
+            Refusal::Invalid | Refusal::Expired | Refusal::TokenExpired
+        )
     }
 
     /// The catalogue's error for this refusal.
@@ -141,6 +146,7 @@ impl Refusal {
         match self {
             Refusal::Invalid => ApiError::invalid_key(),
             Refusal::Expired => ApiError::expired_key(),
+            Refusal::TokenExpired => ApiError::expired_token(),
             Refusal::Suspended => ApiError::organization_suspended(),
             Refusal::Forbidden { missing, .. } => ApiError::forbidden(missing),
             Refusal::Limited { retry_after_s, .. } => ApiError::rate_limited(*retry_after_s),
@@ -151,7 +157,9 @@ impl Refusal {
     pub fn status(&self) -> Option<&Status> {
         match self {
             Refusal::Forbidden { status, .. } | Refusal::Limited { status, .. } => Some(status),
-            Refusal::Invalid | Refusal::Expired | Refusal::Suspended => None,
+            Refusal::Invalid | Refusal::Expired | Refusal::TokenExpired | Refusal::Suspended => {
+                None
+            }
         }
     }
 }

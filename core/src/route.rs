@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use crate::key::KeyId;
 use crate::method::Method;
+use crate::oauth::{ClientId, GrantId};
 use crate::org::OrgId;
 use crate::path::{parse_api_path, PathError};
 use crate::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
@@ -27,6 +28,14 @@ pub enum Route<'a> {
     Org(OrgId),
     /// `GET /v1/audit-log`
     AuditLog,
+    /// `GET|POST /v1/oauth-clients`
+    OAuthClients,
+    /// `GET|PATCH|DELETE /v1/oauth-clients/{clientId}`
+    OAuthClient(ClientId),
+    /// `GET /v1/oauth-authorizations`: the grants the organization gave to apps.
+    OAuthAuthorizations,
+    /// `DELETE /v1/oauth-authorizations/{grantId}`: revoke one.
+    OAuthAuthorization(GrantId),
     /// Anything else under `/v1/`: forwarded to the origin.
     Upstream {
         /// What scopes are checked against.
@@ -40,6 +49,10 @@ const AUTH_RESOURCE: &str = "auth";
 pub const ORGS_RESOURCE: &str = "organizations";
 /// The audit log's resource.
 pub const AUDIT_RESOURCE: &str = "audit-log";
+/// The OAuth apps' resource.
+pub const OAUTH_CLIENTS_RESOURCE: &str = "oauth-clients";
+/// The resource of the grants an organization gave to apps.
+pub const OAUTH_AUTHORIZATIONS_RESOURCE: &str = "oauth-authorizations";
 
 impl Route<'_> {
     /// Whether this is the management API (which needs the root key configured, and
@@ -134,6 +147,30 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
         AUDIT_RESOURCE => match rest {
             [] => allow(method, USAGE).map(|()| Route::AuditLog),
             _ => Err(ApiError::not_found("No such audit-log endpoint")),
+        },
+        OAUTH_CLIENTS_RESOURCE => match rest {
+            [] => allow(method, KEYS).map(|()| Route::OAuthClients),
+            [id] => {
+                allow(method, KEY)?;
+                ClientId::parse(id).map(Route::OAuthClient).ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "The app id in the path must have the form app_ followed by 24 letters or digits",
+                    )
+                })
+            }
+            _ => Err(ApiError::not_found("No such OAuth apps endpoint")),
+        },
+        OAUTH_AUTHORIZATIONS_RESOURCE => match rest {
+            [] => allow(method, USAGE).map(|()| Route::OAuthAuthorizations),
+            [id] => {
+                allow(method, &[Delete])?;
+                GrantId::parse(id).map(Route::OAuthAuthorization).ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "The grant id in the path must have the form grant_ followed by 16 letters or digits",
+                    )
+                })
+            }
+            _ => Err(ApiError::not_found("No such OAuth authorizations endpoint")),
         },
         _ if method.is_never_forwarded() => Err(ApiError::method_not_allowed(FORWARDED)),
         resource => Ok(Route::Upstream { resource }),

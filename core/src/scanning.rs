@@ -6,6 +6,7 @@
 
 use crate::error::ApiError;
 use crate::key::{hash_hex, ApiKey};
+use crate::oauth::OAuthToken;
 use crate::text::printable;
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,15 @@ pub enum Sorted {
         /// The token's hash and type, for the answer.
         token_type: String,
     },
+    /// A well-formed OAuth token or code: its grant's guard decides.
+    OAuthCandidate {
+        /// The parsed token (its grant id names the guard).
+        token: OAuthToken,
+        /// The report's details.
+        report: LeakReport,
+        /// The token's type, for the answer.
+        token_type: String,
+    },
 }
 
 /// Parses a verified report's bytes and sorts each match.
@@ -118,20 +128,30 @@ pub fn parse_report(body: &[u8]) -> Result<Vec<Sorted>, ApiError> {
     }
     Ok(matches
         .into_iter()
-        .map(|m| match ApiKey::parse(&m.token) {
-            Ok(key) => Sorted::Candidate {
-                key,
-                report: LeakReport {
-                    url: printable_long(&m.url),
-                    source: printable(&m.source),
+        .map(|m| {
+            let report = LeakReport {
+                url: printable_long(&m.url),
+                source: printable(&m.source),
+            };
+            if let Ok(key) = ApiKey::parse(&m.token) {
+                return Sorted::Candidate {
+                    key,
+                    report,
+                    token_type: m.token_type,
+                };
+            }
+            match OAuthToken::parse(&m.token) {
+                Some(token) => Sorted::OAuthCandidate {
+                    token,
+                    report,
+                    token_type: m.token_type,
                 },
-                token_type: m.token_type,
-            },
-            Err(_) => Sorted::FalsePositive(Feedback {
-                token_hash: hash_hex(m.token.as_bytes()),
-                token_type: m.token_type,
-                label: Label::FalsePositive,
-            }),
+                None => Sorted::FalsePositive(Feedback {
+                    token_hash: hash_hex(m.token.as_bytes()),
+                    token_type: m.token_type,
+                    label: Label::FalsePositive,
+                }),
+            }
         })
         .collect())
 }

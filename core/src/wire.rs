@@ -10,12 +10,13 @@
 //!     requirement                 *                     any valid key (the auth test)
 //!                                 <scopes: 1 hex><resource>   every scope of the set on resource
 //! Admitted, no directory entry,   A<actor><org: 16><type: t|l><grants: 1 hex>
-//! grants the same everywhere:         <at>,<hour>,<burst>[,<day>];   (a window: limit,remaining,reset)
+//! grants the same everywhere,         <at>,<hour>,<burst>[,<day>];   (a window: limit,remaining,reset)
+//! no OAuth app:
 //!     actor                       r (root) | s (secret scanning) | k<key id: 16>
 //! ```
 //!
 //! Anything else (management, a root check, a refusal, an entry for the directory, grants
-//! per resource) is the JSON it always was, which starts with `{`: the two never mix
+//! per resource, an OAuth app's grant) is the JSON it always was, which starts with `{`: the two never mix
 //! up, and a guard and a worker of different versions fail closed on what they cannot
 //! read.
 
@@ -143,7 +144,7 @@ fn compact_admitted(admitted: &Admitted) -> Option<String> {
     let Grants::Everywhere(grants) = &admitted.grants else {
         return None;
     };
-    if admitted.directory.is_some() {
+    if admitted.directory.is_some() || admitted.app.is_some() {
         return None;
     }
     let mut text = String::with_capacity(128);
@@ -155,6 +156,7 @@ fn compact_admitted(admitted: &Admitted) -> Option<String> {
             text.push('k');
             text.push_str(key_id.chars());
         }
+        Actor::App { .. } => return None,
     }
     text.push_str(admitted.organization_id.chars());
     text.push(match admitted.key_type {
@@ -217,6 +219,7 @@ fn read_admitted(rest: &str) -> Option<Admitted> {
         status: Status { hour, day, burst },
         at_ms,
         directory: None,
+        app: None,
     })
 }
 
@@ -292,6 +295,7 @@ mod tests {
             },
             at_ms: 1_769_076_000_000,
             directory: None,
+            app: None,
         }
     }
 
@@ -393,6 +397,23 @@ mod tests {
         let first = first_check();
         assert!(matches!(&first, CheckAnswer::Admitted(a) if a.directory.is_some()));
         answer_round_trip(Answer::Check(first), false);
+        // An OAuth app's request, through its grant.
+        let app = crate::oauth::AppGrant {
+            client_id: crate::oauth::ClientId::parse("app_0123456789abcdefABCDEFGH")
+                .expect("client"),
+            grant_id: crate::oauth::GrantId::parse("grant_0123456789ABCDEF").expect("grant"),
+            approved_by: id(),
+        };
+        let mut through_app = admitted(None);
+        through_app.actor = Actor::App {
+            client_id: app.client_id,
+            grant_id: app.grant_id,
+        };
+        through_app.app = Some(app);
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(through_app))),
+            false,
+        );
         let refused = Answer::Check(CheckAnswer::Refused {
             refusal: Refusal::Invalid,
             at_ms: 5,

@@ -17,6 +17,8 @@ pub(crate) const KEY_GUARD: &str = "KEY_GUARD";
 pub(crate) const ORG_GUARD: &str = "ORG_GUARD";
 /// Durable Object namespace: one SessionGuard per dashboard session.
 pub(crate) const SESSION_GUARD: &str = "SESSION_GUARD";
+/// The OAuth grants' Durable Object binding.
+pub(crate) const GRANT_GUARD: &str = "GRANT_GUARD";
 /// Workers Static Assets: the dashboard's pages, scripts and styles.
 pub(crate) const ASSETS: &str = "ASSETS";
 /// Durable Object namespace: one AddressThrottle per client address.

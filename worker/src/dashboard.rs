@@ -54,13 +54,13 @@ pub(crate) async fn handle(
 }
 
 /// The request as the dashboard sees it: its scheme decides the cookie's name.
-struct Site {
-    https: bool,
-    origin: String,
+pub(crate) struct Site {
+    pub(crate) https: bool,
+    pub(crate) origin: String,
 }
 
 impl Site {
-    fn of(url: &RequestUrl) -> Site {
+    pub(crate) fn of(url: &RequestUrl) -> Site {
         Site {
             https: url.origin().starts_with("https://"),
             origin: url.origin().to_owned(),
@@ -132,7 +132,7 @@ async fn page(req: &Request, env: &Env, url: &RequestUrl, site: &Site) -> Result
 }
 
 /// The session the request's cookie names, if it is live (and now marked used).
-async fn live_session(req: &Request, env: &Env, site: &Site) -> Result<Option<Live>> {
+pub(crate) async fn live_session(req: &Request, env: &Env, site: &Site) -> Result<Option<Live>> {
     let cookies = req.headers().get("Cookie")?;
     let Some(token) = token_from_cookies(cookies.as_deref(), site.https) else {
         return Ok(None);
@@ -146,9 +146,9 @@ async fn live_session(req: &Request, env: &Env, site: &Site) -> Result<Option<Li
     )
 }
 
-struct Live {
-    token_hash: String,
-    record: SessionRecord,
+pub(crate) struct Live {
+    pub(crate) token_hash: String,
+    pub(crate) record: SessionRecord,
 }
 
 /// 401 for a call without a live session; the browser forgets its cookie.
@@ -173,7 +173,7 @@ fn cross_site(req: &Request, site: &Site, csrf: Option<&str>) -> Result<bool> {
 /// Checks the session's key with its own guard, exactly as a request with that key
 /// would be: `Err(response)` when it no longer authenticates (the session ends) or is
 /// refused.
-async fn check_key(
+pub(crate) async fn check_key(
     env: &Env,
     site: &Site,
     live: &Live,

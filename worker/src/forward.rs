@@ -93,7 +93,7 @@ fn removed_headers(req: &Request) -> Vec<String> {
 }
 
 /// The headers the gateway adds: the client address it trusts (`CF-Connecting-IP`), the
-/// key's id, type and organization.
+/// key's id, type and organization, and an OAuth app's client and grant ids.
 fn added_headers(
     req: &Request,
     id: KeyId,
@@ -104,6 +104,11 @@ fn added_headers(
     added.push(("X-Scopien-Key-Id", id.to_string()));
     added.push(("X-Scopien-Key-Type", admitted.key_type.as_str().to_owned()));
     added.push(("X-Scopien-Org-Id", admitted.organization_id.to_string()));
+    // An OAuth app acting through a grant: the key id is the approving admin's.
+    if let Some(app) = &admitted.app {
+        added.push(("X-Scopien-Client-Id", app.client_id.to_string()));
+        added.push(("X-Scopien-Grant-Id", app.grant_id.to_string()));
+    }
     Ok(added)
 }
 

@@ -2,8 +2,10 @@
 //! lookup), an organization's OrgGuard and a dashboard session's SessionGuard. Inputs
 //! and answers are core's types; anything else that comes back is a fault.
 
-use crate::config::{KEY_GUARD, ORG_GUARD, SESSION_GUARD};
+use crate::config::{GRANT_GUARD, KEY_GUARD, ORG_GUARD, SESSION_GUARD};
+use scopien_auth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
+use scopien_auth::oauth::GrantId;
 use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
 use scopien_auth::session::{SessionAnswer, SessionInput};
 use scopien_auth::{wire, KeyId};
@@ -105,4 +107,17 @@ pub(crate) async fn session(
     input: &SessionInput,
 ) -> Result<SessionAnswer> {
     call(env, SESSION_GUARD, token_hash, input).await
+}
+
+/// One call to an OAuth grant's guard (the grant id names it: no lookup).
+pub(crate) async fn grant(env: &Env, id: GrantId, input: &GrantInput) -> Result<GrantAnswer> {
+    call(env, GRANT_GUARD, id.chars(), input).await
+}
+
+/// Authenticates, authorizes and counts one request made with an access token.
+pub(crate) async fn grant_check(env: &Env, id: GrantId, check: Check) -> Result<CheckAnswer> {
+    match grant(env, id, &GrantInput::Check(check)).await? {
+        GrantAnswer::Check(answer) => Ok(answer),
+        _ => Err(unexpected()),
+    }
 }

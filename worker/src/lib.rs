@@ -19,11 +19,14 @@ mod dashboard;
 mod directory;
 mod executor;
 mod forward;
+mod grant_guard;
 mod guard;
 mod guard_client;
 mod http;
 mod identity;
 mod keys_api;
+mod oauth;
+mod oauth_api;
 mod org_guard;
 mod orgs_api;
 mod scanning;
@@ -31,13 +34,14 @@ mod session_guard;
 mod throttle;
 mod webcrypto;
 
+pub use grant_guard::GrantGuard;
 pub use guard::KeyGuard;
 pub use org_guard::OrgGuard;
 pub use session_guard::SessionGuard;
 pub use throttle::AddressThrottle;
 
 use http::{or_respond, Reply};
-use scopien_auth::credential::{parse_authorization, query_has_credential};
+use scopien_auth::credential::{parse_credential, query_has_credential, Credential};
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::route::{route, Route};
@@ -97,6 +101,7 @@ fn public(path: &str, env: &Env) -> Option<Result<Response>> {
                 "authTest": "/v1/auth/test",
                 "openapi": "/openapi.json",
                 "jwks": "/.well-known/jwks.json",
+                "oauth": "/.well-known/oauth-authorization-server",
             }),
         )),
         _ => None,
@@ -127,11 +132,12 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         return scanning::handle(req, env, now_ms).await.map(Reply::from);
     }
     // An address refused for failed authentications gets 429 before any storage call,
-    // unless its key worked from there before the block (throttle.rs).
+    // unless its credential worked from there before the block (throttle.rs).
     let address = req.headers().get("CF-Connecting-IP")?;
     let authorization = req.headers().get("Authorization")?;
-    let parsed = parse_authorization(authorization.as_deref());
-    if let Some(until) = throttle::blocked_for(address.as_deref(), parsed.as_ref().ok(), now_ms) {
+    let parsed = parse_credential(authorization.as_deref());
+    let guard_name = parsed.as_ref().ok().map(Credential::guard_name);
+    if let Some(until) = throttle::blocked_for(address.as_deref(), guard_name, now_ms) {
         return http::error(&ApiError::too_many_failures_until(until, now_ms));
     }
     if dashboard::is_dashboard(url.path()) {
@@ -139,10 +145,15 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
             .await
             .map(Reply::from);
     }
+    if oauth::is_oauth(url.path()) {
+        return oauth::handle(req, env, &url, address.as_deref(), now_ms)
+            .await
+            .map(Reply::from);
+    }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
     }
-    let key = or_respond!(parsed);
+    let credential = or_respond!(parsed);
     // The method as sent (`worker::Method` would turn unknown ones into GET).
     let method =
         or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
@@ -155,19 +166,25 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         Vec::new()
     };
 
-    let root = match config::root_key(env) {
-        Ok(root) => root,
-        Err(err) if route.is_management() => return http::error(&err),
-        // A malformed root key must not stop ordinary keys.
-        Err(_) => None,
-    };
-    if route.is_management() && root.is_none() {
-        return http::error(&ApiError::root_key_not_configured());
-    }
-    let hash = key.hash_hex();
-    let root = match &root {
-        Some(root) => root.recognise(&key, &hash, or_respond!(config::plan(env))),
-        None => None,
+    let hash = credential.hash_hex();
+    let root = match &credential {
+        Credential::Key(key) => {
+            let root = match config::root_key(env) {
+                Ok(root) => root,
+                Err(err) if route.is_management() => return http::error(&err),
+                // A malformed root key must not stop ordinary keys.
+                Err(_) => None,
+            };
+            if route.is_management() && root.is_none() {
+                return http::error(&ApiError::root_key_not_configured());
+            }
+            match &root {
+                Some(root) => root.recognise(key, &hash, or_respond!(config::plan(env))),
+                None => None,
+            }
+        }
+        // An access token never holds admin: its grant refuses the management API.
+        Credential::AccessToken(_) => None,
     };
     let check = Check {
         hash,
@@ -175,11 +192,23 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         root,
     };
     // Throttle gate (throttle.rs): in flight + failed guesses per address stay within the limit.
-    let gate = match throttle::Gate::enter(env, address.as_deref(), &key, &check.hash, now_ms) {
+    let gate = match throttle::Gate::enter(
+        env,
+        address.as_deref(),
+        credential.guard_name(),
+        &check.hash,
+        now_ms,
+    ) {
         Ok(gate) => gate,
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     };
-    let admitted = match guard_client::check(env, key.id(), check).await? {
+    let answer_of_guard = match &credential {
+        Credential::Key(key) => guard_client::check(env, key.id(), check).await?,
+        Credential::AccessToken(token) => {
+            guard_client::grant_check(env, token.grant(), check).await?
+        }
+    };
+    let admitted = match answer_of_guard {
         CheckAnswer::Admitted(admitted) => {
             gate.admitted();
             admitted
@@ -195,12 +224,18 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
             return http::refusal(&refusal, at_ms);
         }
     };
+    // An access token acts with the authority of the admin key that approved its grant.
+    let key_id = match (&credential, admitted.app) {
+        (_, Some(app)) => app.approved_by,
+        (Credential::Key(key), None) => key.id(),
+        (Credential::AccessToken(_), None) => return http::error(&ApiError::invalid_key()),
+    };
     let call = Admitted {
         url: &url,
         route: &route,
         method: &method,
         body,
-        key_id: key.id(),
+        key_id,
         now_ms,
     };
     answer(req, env, ctx, call, &admitted).await
@@ -284,6 +319,10 @@ pub(crate) async fn answer(
                 Route::Orgs | Route::Org(_) | Route::AuditLog => {
                     orgs_api::handle(env, call).await?
                 }
+                Route::OAuthClients
+                | Route::OAuthClient(_)
+                | Route::OAuthAuthorizations
+                | Route::OAuthAuthorization(_) => oauth_api::handle(env, call).await?,
                 _ => keys_api::handle(env, call).await?,
             }
         }

@@ -4,7 +4,12 @@
 //! changes are core's (`scopien_auth::org`); this file stores and queries.
 
 use scopien_auth::admin::ListQuery;
-use scopien_auth::org::{AuditDraft, AuditEvent, OrgAnswer, OrgInput, OrgRecord, AUDIT_MAX_EVENTS};
+use scopien_auth::oauth::{
+    AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
+};
+use scopien_auth::org::{
+    Actor, AuditDraft, AuditEvent, AuditTarget, OrgAnswer, OrgInput, OrgRecord, AUDIT_MAX_EVENTS,
+};
 use scopien_auth::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
 use serde::Deserialize;
@@ -20,6 +25,8 @@ pub struct OrgGuard {
     state: State,
     /// The tables exist (once per object).
     tables_ready: Cell<bool>,
+    /// The OAuth tables exist (once per object; organizations from before OAuth lack them).
+    oauth_ready: Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -202,6 +209,225 @@ impl OrgGuard {
         Ok(OrgAnswer::Audit(ListPage::new(events, cursor, complete)))
     }
 
+    /// Creates the OAuth tables (apps, their grants, the grants this organization gave)
+    /// the first time they are needed.
+    fn oauth_tables(&self) -> Result<()> {
+        if self.oauth_ready.get() {
+            return Ok(());
+        }
+        self.ensure_tables()?;
+        let sql = self.sql();
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS clients (id TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            None,
+        )?;
+        sql.exec("CREATE TABLE IF NOT EXISTS client_grants (client_id TEXT NOT NULL, grant_id TEXT NOT NULL, PRIMARY KEY (client_id, grant_id))", None)?;
+        sql.exec("CREATE TABLE IF NOT EXISTS authorizations (grant_id TEXT PRIMARY KEY, created INTEGER NOT NULL, active INTEGER NOT NULL, value TEXT NOT NULL)", None)?;
+        self.oauth_ready.set(true);
+        Ok(())
+    }
+
+    fn client(&self, id: ClientId) -> Result<Option<ClientRecord>> {
+        if !self.has_tables()? {
+            return Ok(None);
+        }
+        self.oauth_tables()?;
+        let rows: Vec<Value> = self
+            .sql()
+            .exec(
+                "SELECT value FROM clients WHERE id = ?",
+                vec![id.to_string().into()],
+            )?
+            .to_array()?;
+        rows.first()
+            .map(|row| serde_json::from_str(&row.value).map_err(worker::Error::from))
+            .transpose()
+    }
+
+    fn put_client(&self, record: &ClientRecord) -> Result<()> {
+        self.oauth_tables()?;
+        self.sql().exec(
+            "INSERT OR REPLACE INTO clients (id, value) VALUES (?, ?)",
+            vec![
+                record.id.to_string().into(),
+                serde_json::to_string(record)?.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn client_event(&self, action: &str, id: ClientId, actor: Actor, now: u64) -> Result<()> {
+        let event = AuditDraft {
+            actor,
+            action: action.into(),
+            target: AuditTarget::client(id),
+            changes: None,
+            report: None,
+            reason: None,
+        };
+        self.append(vec![event], now)
+    }
+
+    fn oauth_step(&self, input: OrgInput, now: u64) -> Result<OrgAnswer> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        #[derive(Deserialize)]
+        struct Grant {
+            grant_id: String,
+        }
+        Ok(match input {
+            OrgInput::CreateClient { record, actor } => {
+                self.oauth_tables()?;
+                let rows: Vec<Count> = self
+                    .sql()
+                    .exec("SELECT COUNT(*) AS n FROM clients", None)?
+                    .to_array()?;
+                if rows.first().map_or(0, |r| r.n) >= MAX_CLIENTS_PER_ORG as i64 {
+                    return Ok(OrgAnswer::TooManyClients);
+                }
+                if self.client(record.id)?.is_some() {
+                    return Ok(OrgAnswer::IdTaken);
+                }
+                self.put_client(&record)?;
+                self.client_event("oauth_client.created", record.id, actor, now)?;
+                OrgAnswer::Client(record)
+            }
+            OrgInput::GetClient(id) => match self.client(id)? {
+                Some(record) => OrgAnswer::Client(record),
+                None => OrgAnswer::NotFound,
+            },
+            OrgInput::ListClients => {
+                if !self.has_tables()? {
+                    return Ok(OrgAnswer::Clients(Vec::new()));
+                }
+                self.oauth_tables()?;
+                let rows: Vec<Value> = self
+                    .sql()
+                    .exec("SELECT value FROM clients ORDER BY id", None)?
+                    .to_array()?;
+                let views = rows
+                    .iter()
+                    .map(|r| serde_json::from_str::<ClientRecord>(&r.value).map(|c| c.view()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                OrgAnswer::Clients(views)
+            }
+            OrgInput::PatchClient { id, patch, actor } => {
+                let Some(mut record) = self.client(id)? else {
+                    return Ok(OrgAnswer::NotFound);
+                };
+                let before = record.view();
+                patch.apply(&mut record);
+                self.put_client(&record)?;
+                let event = AuditDraft {
+                    actor,
+                    action: "oauth_client.updated".into(),
+                    target: AuditTarget::client(id),
+                    changes: scopien_auth::org::changes(&before, &record.view(), &[]),
+                    report: None,
+                    reason: None,
+                };
+                if event.changes.is_some() {
+                    self.append(vec![event], now)?;
+                }
+                OrgAnswer::Client(record)
+            }
+            OrgInput::DeleteClient { id, actor } => {
+                let Some(record) = self.client(id)? else {
+                    return Ok(OrgAnswer::NotFound);
+                };
+                let sql = self.sql();
+                let rows: Vec<Grant> = sql
+                    .exec(
+                        "SELECT grant_id FROM client_grants WHERE client_id = ?",
+                        vec![id.to_string().into()],
+                    )?
+                    .to_array()?;
+                sql.exec(
+                    "DELETE FROM clients WHERE id = ?",
+                    vec![id.to_string().into()],
+                )?;
+                sql.exec(
+                    "DELETE FROM client_grants WHERE client_id = ?",
+                    vec![id.to_string().into()],
+                )?;
+                self.client_event("oauth_client.deleted", id, actor, now)?;
+                let grants = rows
+                    .iter()
+                    .filter_map(|r| GrantId::parse(&r.grant_id))
+                    .collect();
+                OrgAnswer::ClientDeleted { record, grants }
+            }
+            OrgInput::AddClientGrant {
+                client_id,
+                grant_id,
+            } => {
+                if self.client(client_id)?.is_none() {
+                    return Ok(OrgAnswer::NotFound);
+                }
+                self.sql().exec(
+                    "INSERT OR IGNORE INTO client_grants (client_id, grant_id) VALUES (?, ?)",
+                    vec![client_id.to_string().into(), grant_id.to_string().into()],
+                )?;
+                OrgAnswer::Recorded
+            }
+            OrgInput::RecordAuthorization { view, event } => {
+                self.oauth_tables()?;
+                self.sql().exec(
+                    "INSERT OR REPLACE INTO authorizations (grant_id, created, active, value) VALUES (?, ?, ?, ?)",
+                    vec![
+                        view.grant_id.to_string().into(),
+                        (view.created_at.0 as i64).into(),
+                        i64::from(view.revoked_at.is_none()).into(),
+                        serde_json::to_string(&view)?.into(),
+                    ],
+                )?;
+                self.append(vec![event], now)?;
+                OrgAnswer::Recorded
+            }
+            OrgInput::ListAuthorizations => {
+                if !self.has_tables()? {
+                    return Ok(OrgAnswer::Authorizations(Vec::new()));
+                }
+                self.oauth_tables()?;
+                let rows: Vec<Value> = self
+                    .sql()
+                    .exec(
+                        "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
+                        None,
+                    )?
+                    .to_array()?;
+                let views = rows
+                    .iter()
+                    .map(|r| serde_json::from_str(&r.value))
+                    .collect::<std::result::Result<Vec<AuthorizationView>, _>>()?;
+                OrgAnswer::Authorizations(views)
+            }
+            _ => OrgAnswer::NotFound,
+        })
+    }
+
+    /// The grants this organization gave that are still active (to learn new terms).
+    fn active_grants(&self) -> Result<Vec<GrantId>> {
+        #[derive(Deserialize)]
+        struct Grant {
+            grant_id: String,
+        }
+        if !self.has_tables()? {
+            return Ok(Vec::new());
+        }
+        self.oauth_tables()?;
+        let rows: Vec<Grant> = self
+            .sql()
+            .exec("SELECT grant_id FROM authorizations WHERE active = 1", None)?
+            .to_array()?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| GrantId::parse(&r.grant_id))
+            .collect())
+    }
+
     fn step(&self, input: OrgInput) -> Result<OrgAnswer> {
         let now = crate::now_ms();
         Ok(match input {
@@ -216,6 +442,7 @@ impl OrgGuard {
                     target: scopien_auth::org::AuditTarget::org(record.id),
                     changes: None,
                     report: None,
+                    reason: None,
                 };
                 self.append(vec![event], now)?;
                 OrgAnswer::Org(record)
@@ -240,11 +467,13 @@ impl OrgGuard {
                         target: scopien_auth::org::AuditTarget::org(record.id),
                         changes: Some(changes),
                         report: None,
+                        reason: None,
                     };
                     self.append(vec![event], now)?;
                 }
                 OrgAnswer::Patched {
                     keys: self.all_keys()?,
+                    grants: self.active_grants()?,
                     record,
                 }
             }
@@ -265,6 +494,7 @@ impl OrgGuard {
             }
             OrgInput::ListKeys { query, only } => self.list_keys(&query, only, now)?,
             OrgInput::ListAudit { query } => self.list_audit(&query)?,
+            oauth => self.oauth_step(oauth, now)?,
         })
     }
 }
@@ -283,6 +513,7 @@ impl DurableObject for OrgGuard {
         Self {
             state,
             tables_ready: Cell::new(false),
+            oauth_ready: Cell::new(false),
         }
     }
 

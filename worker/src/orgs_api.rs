@@ -84,13 +84,21 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 actor: caller.actor,
                 default,
             };
-            let (record, keys) = match guard_client::org(env, *id, &input).await? {
-                OrgAnswer::Patched { record, keys } => (record, keys),
+            let (record, keys, grants) = match guard_client::org(env, *id, &input).await? {
+                OrgAnswer::Patched {
+                    record,
+                    keys,
+                    grants,
+                } => (record, keys, grants),
                 _ => return http::error(&not_found()),
             };
-            // Every key holds its organization's terms: all of them learn the change
-            // before this answers.
+            // Every key and grant holds its organization's terms: all of them learn the
+            // change before this answers.
             keys_api::set_terms(env, keys, record.terms(), default_plan).await?;
+            for grant in grants {
+                let input = scopien_auth::grant::GrantInput::SetOrg(record.terms());
+                guard_client::grant(env, grant, &input).await?;
+            }
             directory::write_org(env, &record.view()).await;
             http::json(200, &record.view())
         }

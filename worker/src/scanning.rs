@@ -9,7 +9,9 @@ use crate::{config, guard_client, keys_api};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use js_sys::{Array, Uint8Array};
 use scopien_auth::admin::Caller;
+use scopien_auth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::guard::{Manage, ManageAnswer, Op};
+use scopien_auth::oauth::OAuthToken;
 use scopien_auth::scanning::{
     bad_signature, der_signature_to_raw, parse_report, Feedback, KeyDocument, Label, Sorted,
     KEY_ID_HEADER, MAX_REPORT_BYTES, SIGNATURE_HEADER,
@@ -150,6 +152,11 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
         .map(|entry| async move {
             let (key, report, token_type) = match entry {
                 Sorted::FalsePositive(feedback) => return Ok(feedback),
+                Sorted::OAuthCandidate {
+                    token,
+                    report,
+                    token_type,
+                } => return oauth_leak(env, &token, report, token_type).await,
                 Sorted::Candidate {
                     key,
                     report,
@@ -192,4 +199,40 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
         .try_collect()
         .await?;
     http::json(200, &feedback)
+}
+
+/// A reported OAuth code or token: its grant's guard says whether it is real, and
+/// revokes the grant if it is.
+async fn oauth_leak(
+    env: &Env,
+    token: &OAuthToken,
+    report: scopien_auth::scanning::LeakReport,
+    token_type: String,
+) -> Result<Feedback> {
+    let hash = token.hash_hex();
+    let input = GrantInput::Leaked {
+        hash: hash.clone(),
+        report,
+    };
+    let label = match guard_client::grant(env, token.grant(), &input).await? {
+        GrantAnswer::Leak {
+            true_positive,
+            revoked,
+        } => {
+            if let Some((view, event)) = revoked {
+                crate::oauth_api::record_authorization(env, view, event).await;
+            }
+            if true_positive {
+                Label::TruePositive
+            } else {
+                Label::FalsePositive
+            }
+        }
+        _ => Label::FalsePositive,
+    };
+    Ok(Feedback {
+        token_hash: hash,
+        token_type,
+        label,
+    })
 }

@@ -14,7 +14,6 @@
 
 use crate::config;
 use scopien_auth::throttle::{address_bucket, Failures, LocalThrottle, Refusal};
-use scopien_auth::ApiKey;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use worker::{
@@ -31,12 +30,12 @@ thread_local! {
 
 /// When `address` is refused at `now_ms`, until when: its bucket is blocked and `key`
 /// (when one parsed) did not work from it before the block.
-pub(crate) fn blocked_for(address: Option<&str>, key: Option<&ApiKey>, now_ms: u64) -> Option<u64> {
+pub(crate) fn blocked_for(address: Option<&str>, key: Option<&str>, now_ms: u64) -> Option<u64> {
     let bucket = address_bucket(address?);
     LOCAL.with(|l| {
         let local = l.borrow();
         let until = local.blocked_until(&bucket, now_ms)?;
-        let known = key.is_some_and(|k| local.was_admitted(&bucket, k.id().chars()));
+        let known = key.is_some_and(|k| local.was_admitted(&bucket, k));
         (!known).then_some(until)
     })
 }
@@ -55,11 +54,11 @@ impl Gate {
     pub(crate) fn enter(
         env: &Env,
         address: Option<&str>,
-        key: &ApiKey,
+        guard_name: &str,
         hash_hex: &str,
         now_ms: u64,
     ) -> std::result::Result<Gate, u64> {
-        let key_id = key.id().chars().to_owned();
+        let key_id = guard_name.to_owned();
         // The key's hash tells credentials apart: one key sent many times at once is one
         // guess. Nothing of it is kept past the request.
         let fingerprint = hash_hex

@@ -1,0 +1,1093 @@
+//! An OAuth grant's whole life as one state machine, with no I/O: the consent that
+//! begins it, the single-use code, the token pairs and their rotation, revocation, and
+//! the check of every request made with its access token.
+//!
+//! The `GrantGuard` Durable Object (named by the grant id inside every code and token)
+//! owns one [`GrantState`], exactly as a `KeyGuard` owns a key's: load, step, store.
+//!
+//! ```text
+//!  Begin (consent approved) ─► pending code (60 s, bound to app, redirect URI, PKCE)
+//!  Exchange(code) ─► tokens; a second exchange revokes the grant
+//!  Refresh(current) ─► new pair, the old refresh retired; Refresh(retired) revokes all
+//!  Check(access hash) ─► same answers as a key: admitted / 401 / 403 / 429
+//!  Revoke ─► dead for good (a tombstone if it never began: a late Begin fails)
+//! ```
+
+use crate::constant_time;
+use crate::error::OAuthError;
+use crate::guard::{Admitted, Check, CheckAnswer};
+use crate::key::{KeyId, KeyType};
+use crate::oauth::{
+    pkce_matches, scope_string, AuthorizationView, ClientId, GrantId, OAuthToken, TokenKind,
+    TokenResponse, ACCESS_TTL_MS, CODE_TTL_MS, RANDOM_BYTES_FOR_TOKEN, REFRESH_TTL_MS,
+    RETIRED_REFRESH_KEPT,
+};
+use crate::org::{Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
+use crate::ratelimit::{self, Counters, Outcome};
+use crate::record::Refusal;
+use crate::scanning::LeakReport;
+use crate::scope::Grants;
+use crate::view::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// The pending authorization code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCode {
+    /// SHA-256 hex of the code.
+    pub hash: String,
+    /// The redirect URI it was sent to.
+    pub redirect_uri: String,
+    /// Whether the authorization request named the redirect URI.
+    pub redirect_uri_sent: bool,
+    /// The PKCE S256 challenge.
+    pub challenge: String,
+    /// Unusable from, ms.
+    pub expires_ms: u64,
+    /// Exchanged at, ms: a second exchange revokes the grant.
+    #[serde(default)]
+    pub used_ms: Option<u64>,
+}
+
+/// An issued token, as its hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedToken {
+    /// SHA-256 hex.
+    pub hash: String,
+    /// Issued at, ms.
+    pub issued_ms: u64,
+    /// Unusable from, ms.
+    pub expires_ms: u64,
+}
+
+/// Everything a grant's guard knows. Never holds a code or token, only their hashes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantRecord {
+    /// `grant_…`
+    pub id: GrantId,
+    /// The app.
+    pub client_id: ClientId,
+    /// The app's name at approval.
+    pub client_name: String,
+    /// The organization that approved, whose plan limits the grant.
+    pub organization_id: OrgId,
+    /// The approving key's type: where requests go (test or live origin).
+    pub key_type: KeyType,
+    /// The admin key that approved.
+    pub approved_by: KeyId,
+    /// What was approved.
+    pub grants: Grants,
+    /// The organization's plan and status.
+    pub terms: OrgTerms,
+    /// Approved at, ms.
+    pub created_ms: u64,
+    /// The authorization code.
+    pub code: PendingCode,
+    /// The current access token, and what it may do (a refresh may narrow it).
+    #[serde(default)]
+    pub access: Option<IssuedToken>,
+    /// The current access token's scopes.
+    #[serde(default)]
+    pub access_grants: Option<Grants>,
+    /// The current refresh token.
+    #[serde(default)]
+    pub refresh: Option<IssuedToken>,
+    /// Hashes of rotated-out refresh tokens, newest last.
+    #[serde(default)]
+    pub retired_refresh: Vec<String>,
+    /// Revoked at, ms.
+    #[serde(default)]
+    pub revoked_ms: Option<u64>,
+}
+
+impl GrantRecord {
+    /// Its entry in the approving organization's "Authorized apps".
+    pub fn authorization_view(&self) -> AuthorizationView {
+        AuthorizationView {
+            grant_id: self.id,
+            client_id: self.client_id,
+            client_name: self.client_name.clone(),
+            organization_id: self.organization_id,
+            scopes: self.grants.clone(),
+            key_type: self.key_type,
+            approved_by: self.approved_by,
+            created_at: Timestamp(self.created_ms),
+            status: if self.revoked_ms.is_some() {
+                "revoked".into()
+            } else {
+                "active".into()
+            },
+            revoked_at: self.revoked_ms.map(Timestamp),
+        }
+    }
+
+    fn event(&self, action: &str, actor: Actor) -> AuditDraft {
+        AuditDraft {
+            actor,
+            action: action.into(),
+            target: AuditTarget {
+                kind: "oauth_grant".into(),
+                id: self.id.to_string(),
+            },
+            changes: Some(
+                [
+                    ("clientId".to_owned(), self.client_id.to_string().into()),
+                    ("scope".to_owned(), scope_string(&self.grants).into()),
+                ]
+                .into_iter()
+                .collect(),
+            ),
+            report: None,
+            reason: None,
+        }
+    }
+}
+
+/// What one grant's guard holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrantState {
+    /// The grant (none before consent, or for an unknown id).
+    pub record: Option<GrantRecord>,
+    /// Revoked before it began (its app was deleted in between): it never will.
+    pub tombstone_ms: Option<u64>,
+    /// Rate-limit windows.
+    pub counters: Counters,
+}
+
+/// What a step asks its caller to store.
+#[must_use]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GrantWrites {
+    /// Store the record (or the tombstone).
+    pub record: bool,
+    /// Store the counters.
+    pub counters: bool,
+}
+
+/// Everything the worker can ask a grant's guard.
+// A message on the wire, made and moved once per call: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantInput {
+    /// Consent was given: hold the code.
+    Begin(GrantRecord),
+    /// `grant_type=authorization_code`.
+    Exchange {
+        /// SHA-256 hex of the code.
+        code_hash: String,
+        /// The authenticated app.
+        client_id: ClientId,
+        /// The token request's `redirect_uri`.
+        redirect_uri: Option<String>,
+        /// The PKCE verifier.
+        verifier: Option<String>,
+    },
+    /// `grant_type=refresh_token`.
+    Refresh {
+        /// SHA-256 hex of the refresh token.
+        token_hash: String,
+        /// The authenticated app.
+        client_id: ClientId,
+        /// A narrower scope, if asked.
+        scope: Option<Grants>,
+    },
+    /// A request made with an access token.
+    Check(Check),
+    /// Revoke the grant. `client_id`: only if it is this app's (RFC 7009); `None`: by an
+    /// admin of the approving organization, or the app's deletion.
+    Revoke {
+        /// The app revoking its own token.
+        client_id: Option<ClientId>,
+        /// The approving organization's admin.
+        organization: Option<OrgId>,
+        /// Who, for the audit log.
+        actor: Actor,
+    },
+    /// RFC 7662: what a token is, to its app or an admin of the approving organization.
+    Introspect {
+        /// SHA-256 hex of the token.
+        token_hash: String,
+        /// Its kind.
+        kind: TokenKind,
+        /// The app asking (only its own tokens are shown).
+        client_id: Option<ClientId>,
+        /// The admin's organization (only its grants are shown).
+        organization: Option<OrgId>,
+    },
+    /// The organization's new plan or status.
+    SetOrg(OrgTerms),
+    /// A secret scanner found a code or token hashing to `hash` in public: if it is
+    /// this grant's (current or rotated-out), the grant is revoked.
+    Leaked {
+        /// SHA-256 hex of the reported string.
+        hash: String,
+        /// Where it was found.
+        report: LeakReport,
+    },
+}
+
+/// A grant guard's answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GrantAnswer {
+    /// Begun.
+    Begun,
+    /// A token pair.
+    Tokens(TokenResponse),
+    /// Refused at the token endpoint; `revoked`: the grant was revoked by this request
+    /// (code or refresh reuse), with its view and event for the organization's guard.
+    OAuthRefused {
+        /// The error.
+        error: OAuthError,
+        /// The revocation this request caused.
+        revoked: Option<(AuthorizationView, AuditDraft)>,
+    },
+    /// The decision for a request.
+    Check(CheckAnswer),
+    /// Revoked by this input (`None`: nothing to revoke, or not the caller's).
+    Revoked(Option<(AuthorizationView, AuditDraft)>),
+    /// RFC 7662's answer.
+    Introspection(Introspection),
+    /// Stored.
+    Done,
+    /// The id is taken or was revoked before it began.
+    Conflict,
+    /// The label of a reported token, and the revocation it caused.
+    Leak {
+        /// Whether it is (or was) this grant's.
+        true_positive: bool,
+        /// The revocation, the first time.
+        revoked: Option<(AuthorizationView, AuditDraft)>,
+    },
+}
+
+/// RFC 7662 §2.2's answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Introspection {
+    /// Whether the token works now.
+    pub active: bool,
+    /// Its scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// `Bearer` for access tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Expires at, unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<u64>,
+    /// Issued at, unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// The approving key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The approving organization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_id: Option<String>,
+    /// The grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+}
+
+const RECORD: GrantWrites = GrantWrites {
+    record: true,
+    counters: false,
+};
+
+fn hash_eq(a: &str, b: &str) -> bool {
+    constant_time::eq(a.as_bytes(), b.as_bytes())
+}
+
+impl GrantState {
+    /// One step at `now_ms`; `random` makes an access and a refresh token's secrets.
+    pub fn step(
+        &mut self,
+        input: GrantInput,
+        now_ms: u64,
+        random: &[u8; 2 * RANDOM_BYTES_FOR_TOKEN],
+    ) -> (GrantAnswer, GrantWrites) {
+        match input {
+            GrantInput::Begin(record) => {
+                if self.record.is_some() || self.tombstone_ms.is_some() {
+                    return (GrantAnswer::Conflict, GrantWrites::default());
+                }
+                self.record = Some(record);
+                (GrantAnswer::Begun, RECORD)
+            }
+            GrantInput::Exchange {
+                code_hash,
+                client_id,
+                redirect_uri,
+                verifier,
+            } => self.exchange(
+                &code_hash,
+                client_id,
+                redirect_uri,
+                verifier,
+                now_ms,
+                random,
+            ),
+            GrantInput::Refresh {
+                token_hash,
+                client_id,
+                scope,
+            } => self.refresh(&token_hash, client_id, scope, now_ms, random),
+            GrantInput::Check(check) => {
+                let (answer, writes) = self.check(check, now_ms);
+                (GrantAnswer::Check(answer), writes)
+            }
+            GrantInput::Revoke {
+                client_id,
+                organization,
+                actor,
+            } => self.revoke(client_id, organization, actor, now_ms),
+            GrantInput::Introspect {
+                token_hash,
+                kind,
+                client_id,
+                organization,
+            } => (
+                GrantAnswer::Introspection(self.introspect(
+                    &token_hash,
+                    kind,
+                    client_id,
+                    organization,
+                    now_ms,
+                )),
+                GrantWrites::default(),
+            ),
+            GrantInput::Leaked { hash, report } => self.leaked(&hash, report, now_ms),
+            GrantInput::SetOrg(terms) => match self.record.as_mut() {
+                Some(record) if record.terms != terms => {
+                    record.terms = terms;
+                    (GrantAnswer::Done, RECORD)
+                }
+                _ => (GrantAnswer::Done, GrantWrites::default()),
+            },
+        }
+    }
+
+    fn issue(
+        record: &mut GrantRecord,
+        scope: Grants,
+        now_ms: u64,
+        random: &[u8; 2 * RANDOM_BYTES_FOR_TOKEN],
+    ) -> TokenResponse {
+        let (access_random, refresh_random) = random.split_at(RANDOM_BYTES_FOR_TOKEN);
+        let mut bytes = [0u8; RANDOM_BYTES_FOR_TOKEN];
+        bytes.copy_from_slice(access_random);
+        let access = OAuthToken::generate(TokenKind::Access, record.id, &bytes);
+        bytes.copy_from_slice(refresh_random);
+        let refresh = OAuthToken::generate(TokenKind::Refresh, record.id, &bytes);
+        if let Some(old) = record.refresh.take() {
+            record.retired_refresh.push(old.hash);
+            let excess = record
+                .retired_refresh
+                .len()
+                .saturating_sub(RETIRED_REFRESH_KEPT);
+            record.retired_refresh.drain(..excess);
+        }
+        record.access = Some(IssuedToken {
+            hash: access.hash_hex(),
+            issued_ms: now_ms,
+            expires_ms: now_ms + ACCESS_TTL_MS,
+        });
+        record.refresh = Some(IssuedToken {
+            hash: refresh.hash_hex(),
+            issued_ms: now_ms,
+            expires_ms: now_ms + REFRESH_TTL_MS,
+        });
+        let response = TokenResponse {
+            access_token: access.expose_secret().to_owned(),
+            token_type: "Bearer".into(),
+            expires_in: ACCESS_TTL_MS / 1000,
+            refresh_token: refresh.expose_secret().to_owned(),
+            scope: scope_string(&scope),
+        };
+        record.access_grants = Some(scope);
+        response
+    }
+
+    /// Revokes the live grant because a code or refresh token was replayed.
+    fn revoke_for_replay(&mut self, why: &str, now_ms: u64) -> (GrantAnswer, GrantWrites) {
+        let Some(record) = self.record.as_mut() else {
+            return refused(why);
+        };
+        record.revoked_ms = Some(now_ms);
+        let mut event = record.event(
+            "oauth_grant.revoked",
+            Actor::App {
+                client_id: record.client_id,
+                grant_id: record.id,
+            },
+        );
+        if let Some(changes) = event.changes.as_mut() {
+            changes.insert("reason".into(), why.into());
+        }
+        let answer = GrantAnswer::OAuthRefused {
+            error: OAuthError::invalid_grant(why),
+            revoked: Some((record.authorization_view(), event)),
+        };
+        (answer, RECORD)
+    }
+
+    fn exchange(
+        &mut self,
+        code_hash: &str,
+        client_id: ClientId,
+        redirect_uri: Option<String>,
+        verifier: Option<String>,
+        now_ms: u64,
+        random: &[u8; 2 * RANDOM_BYTES_FOR_TOKEN],
+    ) -> (GrantAnswer, GrantWrites) {
+        const INVALID: &str = "The authorization code is invalid, expired, already used or revoked";
+        let Some(record) = self.record.as_mut() else {
+            return refused(INVALID);
+        };
+        if record.revoked_ms.is_some()
+            || !hash_eq(code_hash, &record.code.hash)
+            || record.client_id != client_id
+        {
+            return refused(INVALID);
+        }
+        if record.code.used_ms.is_some() {
+            // RFC 9700 §4.2.4: a replayed code revokes what its first use issued.
+            return self.revoke_for_replay(
+                "The authorization code was already used; the tokens issued with it are revoked",
+                now_ms,
+            );
+        }
+        if now_ms >= record.code.expires_ms {
+            return refused(INVALID);
+        }
+        let redirect_ok = match &redirect_uri {
+            Some(sent) => sent == &record.code.redirect_uri,
+            None => !record.code.redirect_uri_sent,
+        };
+        if !redirect_ok {
+            return refused("redirect_uri must be the one sent to /oauth/authorize");
+        }
+        let Some(verifier) = verifier else {
+            return refused("code_verifier is required (PKCE)");
+        };
+        if !pkce_matches(&verifier, &record.code.challenge) {
+            return refused("code_verifier does not match the code_challenge");
+        }
+        record.code.used_ms = Some(now_ms);
+        let scope = record.grants.clone();
+        let tokens = Self::issue(record, scope, now_ms, random);
+        (GrantAnswer::Tokens(tokens), RECORD)
+    }
+
+    fn refresh(
+        &mut self,
+        token_hash: &str,
+        client_id: ClientId,
+        scope: Option<Grants>,
+        now_ms: u64,
+        random: &[u8; 2 * RANDOM_BYTES_FOR_TOKEN],
+    ) -> (GrantAnswer, GrantWrites) {
+        const INVALID: &str = "The refresh token is invalid, expired or revoked";
+        let Some(record) = self.record.as_mut() else {
+            return refused(INVALID);
+        };
+        if record.revoked_ms.is_some() || record.client_id != client_id {
+            return refused(INVALID);
+        }
+        let current = record
+            .refresh
+            .as_ref()
+            .filter(|r| hash_eq(token_hash, &r.hash));
+        let Some(current) = current else {
+            let retired = record
+                .retired_refresh
+                .iter()
+                .fold(false, |seen, old| seen | hash_eq(token_hash, old));
+            if retired {
+                // RFC 9700 §4.14.2: a rotated-out refresh token means it was copied.
+                return self.revoke_for_replay(
+                    "The refresh token was already used; the grant is revoked, ask the user again",
+                    now_ms,
+                );
+            }
+            return refused(INVALID);
+        };
+        if now_ms >= current.expires_ms {
+            return refused(INVALID);
+        }
+        let scope = match scope {
+            None => record.grants.clone(),
+            Some(asked) => match record.grants.covers(&asked) {
+                Ok(()) => asked,
+                Err(missing) => {
+                    let error = OAuthError::invalid_scope(&format!(
+                        "The grant does not hold '{}' on {}",
+                        missing.scope.as_str(),
+                        missing.resource
+                    ));
+                    let answer = GrantAnswer::OAuthRefused {
+                        error,
+                        revoked: None,
+                    };
+                    return (answer, GrantWrites::default());
+                }
+            },
+        };
+        let tokens = Self::issue(record, scope, now_ms, random);
+        (GrantAnswer::Tokens(tokens), RECORD)
+    }
+
+    /// Decides one request made with an access token, with the same answers as a key's.
+    pub fn check(&mut self, check: Check, now_ms: u64) -> (CheckAnswer, GrantWrites) {
+        let refused = |refusal| {
+            (
+                CheckAnswer::Refused {
+                    refusal,
+                    at_ms: now_ms,
+                },
+                GrantWrites::default(),
+            )
+        };
+        let Some(record) = self.record.as_ref().filter(|r| r.revoked_ms.is_none()) else {
+            return refused(Refusal::Invalid);
+        };
+        let Some(access) = record
+            .access
+            .as_ref()
+            .filter(|a| hash_eq(&check.hash, &a.hash))
+        else {
+            return refused(Refusal::Invalid);
+        };
+        if now_ms >= access.expires_ms {
+            return refused(Refusal::TokenExpired);
+        }
+        if record.terms.status == OrgStatus::Suspended {
+            return refused(Refusal::Suspended);
+        }
+        let grants = record.access_grants.as_ref().unwrap_or(&record.grants);
+        let policy = record.terms.plan.default_policy(record.key_type);
+        if let Err(missing) = grants.authorize(&check.requirement) {
+            return refused(Refusal::Forbidden {
+                missing,
+                status: ratelimit::status(&policy, &self.counters, now_ms),
+            });
+        }
+        match ratelimit::check(&policy, &self.counters, now_ms) {
+            Outcome::Limited {
+                status,
+                retry_after_s,
+                ..
+            } => refused(Refusal::Limited {
+                status,
+                retry_after_s,
+            }),
+            Outcome::Admitted { counters, status } => {
+                self.counters = counters;
+                let admitted = Admitted {
+                    actor: Actor::App {
+                        client_id: record.client_id,
+                        grant_id: record.id,
+                    },
+                    organization_id: record.organization_id,
+                    key_type: record.key_type,
+                    grants: grants.clone(),
+                    status,
+                    at_ms: now_ms,
+                    directory: None,
+                    app: Some(crate::oauth::AppGrant {
+                        client_id: record.client_id,
+                        grant_id: record.id,
+                        approved_by: record.approved_by,
+                    }),
+                };
+                let writes = GrantWrites {
+                    counters: true,
+                    record: false,
+                };
+                (CheckAnswer::Admitted(Box::new(admitted)), writes)
+            }
+        }
+    }
+
+    fn revoke(
+        &mut self,
+        client_id: Option<ClientId>,
+        organization: Option<OrgId>,
+        actor: Actor,
+        now_ms: u64,
+    ) -> (GrantAnswer, GrantWrites) {
+        let Some(record) = self.record.as_mut() else {
+            // Only an unconditional revocation (the app's deletion) leaves a tombstone.
+            if client_id.is_none() && organization.is_none() && self.tombstone_ms.is_none() {
+                self.tombstone_ms = Some(now_ms);
+                return (GrantAnswer::Revoked(None), RECORD);
+            }
+            return (GrantAnswer::Revoked(None), GrantWrites::default());
+        };
+        let allowed = client_id.is_none_or(|c| c == record.client_id)
+            && organization.is_none_or(|o| o == record.organization_id);
+        if !allowed || record.revoked_ms.is_some() {
+            return (GrantAnswer::Revoked(None), GrantWrites::default());
+        }
+        record.revoked_ms = Some(now_ms);
+        let event = record.event("oauth_grant.revoked", actor);
+        (
+            GrantAnswer::Revoked(Some((record.authorization_view(), event))),
+            RECORD,
+        )
+    }
+
+    fn leaked(
+        &mut self,
+        hash: &str,
+        report: LeakReport,
+        now_ms: u64,
+    ) -> (GrantAnswer, GrantWrites) {
+        let Some(record) = self.record.as_mut() else {
+            return (
+                GrantAnswer::Leak {
+                    true_positive: false,
+                    revoked: None,
+                },
+                GrantWrites::default(),
+            );
+        };
+        let issued = [record.access.as_ref(), record.refresh.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|t| t.hash.as_str())
+            .chain(record.retired_refresh.iter().map(String::as_str))
+            .chain(core::iter::once(record.code.hash.as_str()));
+        let true_positive = issued.fold(false, |seen, known| seen | hash_eq(hash, known));
+        if !true_positive || record.revoked_ms.is_some() {
+            let answer = GrantAnswer::Leak {
+                true_positive,
+                revoked: None,
+            };
+            return (answer, GrantWrites::default());
+        }
+        // Whatever LEAKED_KEY_ACTION says for keys: a grant costs a person one approval
+        // to give again, and a leaked token is someone else's way into the organization.
+        record.revoked_ms = Some(now_ms);
+        let mut event = record.event("oauth_grant.revoked", Actor::SecretScanning);
+        event.report = Some(report);
+        event.reason = Some("A token of this grant was found in public".into());
+        let answer = GrantAnswer::Leak {
+            true_positive,
+            revoked: Some((record.authorization_view(), event)),
+        };
+        (answer, RECORD)
+    }
+
+    fn introspect(
+        &self,
+        token_hash: &str,
+        kind: TokenKind,
+        client_id: Option<ClientId>,
+        organization: Option<OrgId>,
+        now_ms: u64,
+    ) -> Introspection {
+        let Some(record) = self.record.as_ref() else {
+            return Introspection::default();
+        };
+        let visible = client_id.is_none_or(|c| c == record.client_id)
+            && organization.is_none_or(|o| o == record.organization_id);
+        let token = match kind {
+            TokenKind::Access => record.access.as_ref(),
+            TokenKind::Refresh => record.refresh.as_ref(),
+            TokenKind::Code => None,
+        }
+        .filter(|t| hash_eq(token_hash, &t.hash));
+        let live = record.revoked_ms.is_none() && record.terms.status != OrgStatus::Suspended;
+        match token {
+            Some(token) if visible && live && now_ms < token.expires_ms => {
+                let grants = match kind {
+                    TokenKind::Access => record.access_grants.as_ref().unwrap_or(&record.grants),
+                    _ => &record.grants,
+                };
+                Introspection {
+                    active: true,
+                    scope: Some(scope_string(grants)),
+                    client_id: Some(record.client_id.to_string()),
+                    token_type: Some(match kind {
+                        TokenKind::Access => "Bearer".into(),
+                        _ => kind.hint().into(),
+                    }),
+                    exp: Some(token.expires_ms / 1000),
+                    iat: Some(token.issued_ms / 1000),
+                    sub: Some(record.approved_by.to_string()),
+                    org_id: Some(record.organization_id.to_string()),
+                    grant_id: Some(record.id.to_string()),
+                }
+            }
+            _ => Introspection::default(),
+        }
+    }
+}
+
+fn refused(why: &str) -> (GrantAnswer, GrantWrites) {
+    let answer = GrantAnswer::OAuthRefused {
+        error: OAuthError::invalid_grant(why),
+        revoked: None,
+    };
+    (answer, GrantWrites::default())
+}
+
+/// The grant record consent creates, with its code. `code` is the new code.
+#[allow(clippy::too_many_arguments)]
+pub fn begin(
+    request: &crate::oauth::AuthorizeRequest,
+    grant: GrantId,
+    code: &OAuthToken,
+    client_name: &str,
+    organization_id: OrgId,
+    key_type: KeyType,
+    approved_by: KeyId,
+    terms: OrgTerms,
+    now_ms: u64,
+) -> GrantRecord {
+    GrantRecord {
+        id: grant,
+        client_id: request.client_id,
+        client_name: client_name.to_owned(),
+        organization_id,
+        key_type,
+        approved_by,
+        grants: request.scopes.clone(),
+        terms,
+        created_ms: now_ms,
+        code: PendingCode {
+            hash: code.hash_hex(),
+            redirect_uri: request.redirect_uri.clone(),
+            redirect_uri_sent: request.redirect_uri_sent,
+            challenge: request.code_challenge.clone(),
+            expires_ms: now_ms + CODE_TTL_MS,
+            used_ms: None,
+        },
+        access: None,
+        access_grants: None,
+        refresh: None,
+        retired_refresh: Vec::new(),
+        revoked_ms: None,
+    }
+}
+
+/// The audit event of consent given.
+pub fn created_event(record: &GrantRecord) -> AuditDraft {
+    record.event(
+        "oauth_grant.created",
+        Actor::Key {
+            key_id: record.approved_by,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::method::Method;
+    use crate::oauth::{
+        parse_scope, AuthorizeRequest, ClientId, RANDOM_BYTES_FOR_CLIENT_ID,
+        RANDOM_BYTES_FOR_GRANT_ID,
+    };
+    use crate::plan::Plan;
+    use crate::scope::Requirement;
+
+    const NOW: u64 = 1_769_076_000_000;
+    const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9ZdxqUZfqnUzOPMd48Ae3HKpQ";
+    // base64url(sha256(VERIFIER)), computed with Python's hashlib.
+    const CHALLENGE: &str = "rAaeg0y8J1OnJgd90LECN2tgcr8J6aed9OHBuZrzCLU";
+    const R: [u8; 2 * RANDOM_BYTES_FOR_TOKEN] = [11; 2 * RANDOM_BYTES_FOR_TOKEN];
+
+    fn app() -> ClientId {
+        ClientId::generate(OrgId::DEFAULT, &[2; RANDOM_BYTES_FOR_CLIENT_ID])
+    }
+
+    fn begun() -> (GrantState, OAuthToken) {
+        let grant = GrantId::generate(&[4; RANDOM_BYTES_FOR_GRANT_ID]);
+        let code = OAuthToken::generate(TokenKind::Code, grant, &[5; RANDOM_BYTES_FOR_TOKEN]);
+        let request = AuthorizeRequest {
+            client_id: app(),
+            redirect_uri: "https://a.example/cb".into(),
+            redirect_uri_sent: true,
+            scopes: parse_scope("read write").expect("scope"),
+            state: None,
+            code_challenge: CHALLENGE.into(),
+        };
+        let terms = OrgTerms {
+            plan: Plan::Starter,
+            status: OrgStatus::Active,
+        };
+        let record = begin(
+            &request,
+            grant,
+            &code,
+            "App",
+            OrgId::DEFAULT,
+            KeyType::Live,
+            KeyId::parse("key_0123456789abcdef").expect("id"),
+            terms,
+            NOW,
+        );
+        let mut state = GrantState::default();
+        let (answer, writes) = state.step(GrantInput::Begin(record), NOW, &R);
+        assert_eq!(answer, GrantAnswer::Begun);
+        assert!(writes.record);
+        (state, code)
+    }
+
+    fn exchange(state: &mut GrantState, code: &OAuthToken, verifier: &str, at: u64) -> GrantAnswer {
+        let input = GrantInput::Exchange {
+            code_hash: code.hash_hex(),
+            client_id: app(),
+            redirect_uri: Some("https://a.example/cb".into()),
+            verifier: Some(verifier.into()),
+        };
+        state.step(input, at, &R).0
+    }
+
+    fn error(answer: &GrantAnswer) -> (&str, bool) {
+        match answer {
+            GrantAnswer::OAuthRefused { error, revoked } => {
+                (error.error.as_str(), revoked.is_some())
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    fn get(state: &mut GrantState, token: &str, at: u64) -> CheckAnswer {
+        let token = OAuthToken::parse(token).expect("token");
+        let check = Check {
+            hash: token.hash_hex(),
+            requirement: Requirement::for_request(&Method::Get, &[], "opportunities"),
+            root: None,
+        };
+        state.check(check, at).0
+    }
+
+    #[test]
+    fn a_code_works_once_and_its_replay_revokes_the_grant() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW + 1) else {
+            panic!("tokens");
+        };
+        assert_eq!(tokens.scope, "read write");
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 2),
+            CheckAnswer::Admitted(_)
+        ));
+        assert_eq!(
+            error(&exchange(&mut state, &code, VERIFIER, NOW + 3)),
+            ("invalid_grant", true)
+        );
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 4),
+            CheckAnswer::Refused {
+                refusal: Refusal::Invalid,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn codes_expire_after_sixty_seconds_and_need_the_verifier() {
+        let (mut state, code) = begun();
+        assert_eq!(
+            error(&exchange(&mut state, &code, "x".repeat(43).as_str(), NOW)),
+            ("invalid_grant", false)
+        );
+        assert_eq!(
+            error(&exchange(&mut state, &code, VERIFIER, NOW + CODE_TTL_MS)),
+            ("invalid_grant", false)
+        );
+        let (mut state, code) = begun();
+        assert!(matches!(
+            exchange(&mut state, &code, VERIFIER, NOW + CODE_TTL_MS - 1),
+            GrantAnswer::Tokens(_)
+        ));
+    }
+
+    #[test]
+    fn refresh_rotates_and_a_replayed_refresh_revokes_everything() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(first) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let refresh = |state: &mut GrantState, token: &str, scope: Option<&str>| {
+            let input = GrantInput::Refresh {
+                token_hash: OAuthToken::parse(token).expect("token").hash_hex(),
+                client_id: app(),
+                scope: scope.map(|s| parse_scope(s).expect("scope")),
+            };
+            state
+                .step(input, NOW + 10, &[12; 2 * RANDOM_BYTES_FOR_TOKEN])
+                .0
+        };
+        assert_eq!(
+            error(&refresh(&mut state, &first.refresh_token, Some("delete"))),
+            ("invalid_scope", false)
+        );
+        let GrantAnswer::Tokens(second) = refresh(&mut state, &first.refresh_token, Some("read"))
+        else {
+            panic!("rotated");
+        };
+        assert_eq!(second.scope, "read");
+        assert_ne!(second.refresh_token, first.refresh_token);
+        assert!(
+            matches!(
+                get(&mut state, &first.access_token, NOW + 11),
+                CheckAnswer::Refused {
+                    refusal: Refusal::Invalid,
+                    ..
+                }
+            ),
+            "the old access token is replaced"
+        );
+        assert_eq!(
+            error(&refresh(&mut state, &first.refresh_token, None)),
+            ("invalid_grant", true)
+        );
+        assert_eq!(
+            error(&refresh(&mut state, &second.refresh_token, None)),
+            ("invalid_grant", false)
+        );
+    }
+
+    #[test]
+    fn access_tokens_expire_with_their_own_refusal() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + ACCESS_TTL_MS),
+            CheckAnswer::Refused {
+                refusal: Refusal::TokenExpired,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_revocation_before_consent_finishes_wins() {
+        let mut state = GrantState::default();
+        let (answer, writes) = state.step(
+            GrantInput::Revoke {
+                client_id: None,
+                organization: None,
+                actor: Actor::Root,
+            },
+            NOW,
+            &R,
+        );
+        assert_eq!(answer, GrantAnswer::Revoked(None));
+        assert!(writes.record);
+        let (fresh, _) = begun();
+        let record = fresh.record.expect("record");
+        assert_eq!(
+            state.step(GrantInput::Begin(record), NOW, &R).0,
+            GrantAnswer::Conflict
+        );
+    }
+
+    #[test]
+    fn apps_revoke_and_introspect_only_their_own_grants() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let other = ClientId::generate(OrgId::DEFAULT, &[3; RANDOM_BYTES_FOR_CLIENT_ID]);
+        let hash = OAuthToken::parse(&tokens.access_token)
+            .expect("t")
+            .hash_hex();
+        let introspect = |state: &mut GrantState, client| {
+            let input = GrantInput::Introspect {
+                token_hash: hash.clone(),
+                kind: TokenKind::Access,
+                client_id: Some(client),
+                organization: None,
+            };
+            match state.step(input, NOW + 1, &R).0 {
+                GrantAnswer::Introspection(i) => i,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(!introspect(&mut state, other).active);
+        let mine = introspect(&mut state, app());
+        assert!(mine.active);
+        assert_eq!(mine.scope.as_deref(), Some("read write"));
+        let revoke = |client| GrantInput::Revoke {
+            client_id: Some(client),
+            organization: None,
+            actor: Actor::Root,
+        };
+        assert_eq!(
+            state.step(revoke(other), NOW + 2, &R).0,
+            GrantAnswer::Revoked(None)
+        );
+        assert!(matches!(
+            state.step(revoke(app()), NOW + 2, &R).0,
+            GrantAnswer::Revoked(Some(_))
+        ));
+        assert!(!introspect(&mut state, app()).active);
+    }
+
+    #[test]
+    fn a_leaked_token_revokes_its_grant_and_a_stranger_is_a_false_positive() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let report = LeakReport {
+            url: "https://github.com/o/r/blob/main/.env".into(),
+            source: "content".into(),
+        };
+        let leak = |state: &mut GrantState, hash: String| {
+            let input = GrantInput::Leaked {
+                hash,
+                report: report.clone(),
+            };
+            state.step(input, NOW + 5, &R).0
+        };
+        let stranger = leak(&mut state, "0".repeat(64));
+        assert_eq!(
+            stranger,
+            GrantAnswer::Leak {
+                true_positive: false,
+                revoked: None
+            }
+        );
+        let refresh_hash = OAuthToken::parse(&tokens.refresh_token)
+            .expect("t")
+            .hash_hex();
+        let GrantAnswer::Leak {
+            true_positive: true,
+            revoked: Some((view, event)),
+        } = leak(&mut state, refresh_hash.clone())
+        else {
+            panic!("revoked");
+        };
+        assert_eq!(view.status, "revoked");
+        assert_eq!(event.actor, Actor::SecretScanning);
+        assert!(event.report.is_some());
+        assert_eq!(
+            leak(&mut state, refresh_hash),
+            GrantAnswer::Leak {
+                true_positive: true,
+                revoked: None
+            },
+            "reported again: a true positive that changes nothing"
+        );
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 6),
+            CheckAnswer::Refused {
+                refusal: Refusal::Invalid,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,557 @@
+// OAuth 2.0 over raw HTTP, for what a client library will not do: apps registered and
+// refused, the consent form (session cookie, CSRF), redirect URI mismatch (no redirect),
+// PKCE missing / plain / wrong, code reuse, wrong client secret, scope escalation,
+// refresh rotation and reuse, JSON and form bodies, revocation, introspection, the app's
+// deletion, and access tokens on the hot path (scopes, identity headers, audit log).
+// The libraries' own flows (oauth4webapi, authlib, a real browser) are oauth-clients.test.mjs.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { startGateway, startOrigin, call, createKey, createOrgWithAdmin, rawRequest } from "./harness.mjs";
+
+let gw, origin, org, admin, readOnlyAdmin, otherOrg, otherAdmin;
+const REDIRECT = "https://app.example.com/callback";
+// A secret-scanning partner's signing key, published to the gateway (tests/scanning.test.mjs
+// covers the protocol; here it reports OAuth tokens).
+const scanner = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const SCANNER_KEY_ID = "0a".repeat(32);
+const SCANNER_KEYS = JSON.stringify({
+  public_keys: [{ key_identifier: SCANNER_KEY_ID, key: scanner.publicKey.export({ type: "spki", format: "pem" }), is_current: true }],
+});
+
+before(async () => {
+  origin = await startOrigin("live");
+  gw = await startGateway({ vars: { ORIGIN_URL: origin.url, SECRET_SCANNING_PUBLIC_KEYS: SCANNER_KEYS } });
+  ({ org, admin } = await createOrgWithAdmin(gw));
+  // Admin of key management only, and read on opportunities: it may sign in, but
+  // cannot hand an app write.
+  readOnlyAdmin = await createKey(gw, {
+    name: "acme reader",
+    scopes: { "api-keys": ["admin"], opportunities: ["read"] },
+    organizationId: org.id,
+  });
+  const other = await call(gw.url, "/v1/organizations", {
+    key: gw.rootKey,
+    method: "POST",
+    body: { name: "Globex", plan: "starter" },
+  });
+  otherOrg = other.json;
+  otherAdmin = await createKey(gw, { name: "globex admin", scopes: ["read", "admin"], organizationId: otherOrg.id });
+});
+after(async () => {
+  await gw?.stop();
+  await origin?.close();
+});
+
+const b64url = (buf) => buf.toString("base64url");
+function pkce() {
+  const verifier = b64url(randomBytes(32));
+  return { verifier, challenge: b64url(createHash("sha256").update(verifier).digest()) };
+}
+
+async function registerApp(spec = {}, key = admin.key) {
+  const res = await call(gw.url, "/v1/oauth-clients", {
+    key,
+    method: "POST",
+    body: { name: "Pipeline CRM", redirectUris: [REDIRECT], scopes: ["read", "write"], type: "confidential", ...spec },
+  });
+  assert.equal(res.status, 201, res.text);
+  return res.json;
+}
+
+/** Signs in to the dashboard; returns the session cookie. */
+async function signIn(key) {
+  const res = await fetch(gw.url + "/dashboard/session", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", origin: gw.url },
+    body: new URLSearchParams({ api_key: key }).toString(),
+  });
+  assert.equal(res.status, 204, await res.text());
+  return res.headers.get("set-cookie").split(";")[0];
+}
+
+function authorizeUrl(app, params = {}) {
+  const q = new URLSearchParams({
+    response_type: "code",
+    client_id: app.clientId,
+    redirect_uri: REDIRECT,
+    state: "st-" + Math.random(),
+    ...params,
+  });
+  for (const [k, v] of Object.entries(params)) if (v === undefined) q.delete(k);
+  return `/oauth/authorize?${q}`;
+}
+
+async function getAuthorize(path, cookie) {
+  const res = await fetch(gw.url + path, { headers: cookie ? { cookie } : {}, redirect: "manual" });
+  return { status: res.status, location: res.headers.get("location"), headers: res.headers, text: await res.text() };
+}
+
+/** The consent page's hidden fields. */
+function formFields(html) {
+  const fields = {};
+  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+    fields[m[1]] = m[2].replaceAll("&quot;", '"').replaceAll("&#39;", "'").replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+  }
+  return fields;
+}
+
+async function decide(cookie, fields, decision, { originHeader = gw.url } = {}) {
+  const headers = { cookie, "content-type": "application/x-www-form-urlencoded" };
+  if (originHeader) headers.origin = originHeader;
+  const res = await fetch(gw.url + "/oauth/authorize", {
+    method: "POST",
+    headers,
+    body: new URLSearchParams({ ...fields, decision }).toString(),
+    redirect: "manual",
+  });
+  return { status: res.status, location: res.headers.get("location"), text: await res.text() };
+}
+
+/** Consent by `key` for `app`; returns the code (and the redirect's params). */
+async function approve(app, { key = admin.key, params = {}, challenge } = {}) {
+  const cookie = await signIn(key);
+  const page = await getAuthorize(authorizeUrl(app, { code_challenge: challenge, code_challenge_method: "S256", ...params }), cookie);
+  assert.equal(page.status, 200, page.text);
+  const answer = await decide(cookie, formFields(page.text), "approve");
+  assert.equal(answer.status, 303, answer.text);
+  const back = new URL(answer.location);
+  return back.searchParams;
+}
+
+function basic(app) {
+  return "Basic " + Buffer.from(`${encodeURIComponent(app.clientId)}:${encodeURIComponent(app.clientSecret)}`).toString("base64");
+}
+
+async function tokenRequest(body, { app, json = false, auth } = {}) {
+  const headers = { "content-type": json ? "application/json" : "application/x-www-form-urlencoded" };
+  if (auth ?? (app && basic(app))) headers.authorization = auth ?? basic(app);
+  const res = await fetch(gw.url + "/oauth/token", {
+    method: "POST",
+    headers,
+    body: json ? JSON.stringify(body) : new URLSearchParams(body).toString(),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : undefined };
+}
+
+async function tokensFor(app, { scope } = {}) {
+  const { verifier, challenge } = pkce();
+  const params = await approve(app, { challenge, params: scope ? { scope } : {} });
+  const res = await tokenRequest(
+    { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier },
+    { app },
+  );
+  assert.equal(res.status, 200, JSON.stringify(res.json));
+  return res.json;
+}
+
+test("metadata names every endpoint, S256 only, and iss in the authorization response", async () => {
+  const res = await call(gw.url, "/.well-known/oauth-authorization-server");
+  assert.equal(res.status, 200);
+  const m = res.json;
+  assert.equal(m.issuer, gw.url);
+  for (const name of ["authorization", "token", "revocation", "introspection"]) {
+    assert.ok(m[`${name}_endpoint`].startsWith(gw.url + "/oauth/"), name);
+  }
+  assert.deepEqual(m.code_challenge_methods_supported, ["S256"]);
+  assert.equal(m.authorization_response_iss_parameter_supported, true);
+  assert.deepEqual(m.grant_types_supported, ["authorization_code", "refresh_token"]);
+});
+
+test("apps: registered by an admin, secret shown once, redirect URIs and scopes checked", async () => {
+  const app = await registerApp();
+  assert.match(app.clientId, /^app_[0-9A-Za-z]{24}$/);
+  assert.match(app.clientSecret, /^scs_[0-9A-Za-z]{43}$/);
+  assert.equal(app.organizationId, org.id);
+  const got = await call(gw.url, `/v1/oauth-clients/${app.clientId}`, { key: admin.key });
+  assert.equal(got.status, 200);
+  assert.equal(got.json.clientSecret, undefined, "the secret is never shown again");
+  const pub = await registerApp({ type: "public", redirectUris: ["http://127.0.0.1:4567/cb"] });
+  assert.equal(pub.clientSecret, undefined);
+  for (const [redirectUris, why] of [
+    [["http://app.example.com/cb"], /https/],
+    [["https://app.example.com/cb#x"], /fragment/],
+    [["https://*.example.com/cb"], /wildcard/],
+    [[], /1 to 10/],
+  ]) {
+    const res = await call(gw.url, "/v1/oauth-clients", {
+      key: admin.key,
+      method: "POST",
+      body: { name: "x", redirectUris, scopes: ["read"], type: "public" },
+    });
+    assert.equal(res.status, 400, JSON.stringify(redirectUris));
+    assert.match(res.json.error.details, why);
+  }
+  const adminScope = await call(gw.url, "/v1/oauth-clients", {
+    key: admin.key,
+    method: "POST",
+    body: { name: "x", redirectUris: [REDIRECT], scopes: ["admin"], type: "public" },
+  });
+  assert.equal(adminScope.status, 400);
+  const list = await call(gw.url, "/v1/oauth-clients", { key: admin.key });
+  assert.ok(list.json.data.some((c) => c.clientId === app.clientId));
+  assert.equal((await call(gw.url, `/v1/oauth-clients/${app.clientId}`, { key: otherAdmin.key })).status, 404, "another organization's app does not exist to it");
+  const patched = await call(gw.url, `/v1/oauth-clients/${app.clientId}`, {
+    key: admin.key,
+    method: "PATCH",
+    body: { name: "Pipeline CRM 2" },
+  });
+  assert.equal(patched.status, 200);
+  assert.equal(patched.json.name, "Pipeline CRM 2");
+  const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
+  const actions = audit.json.data.map((e) => e.action);
+  assert.ok(actions.includes("oauth_client.created"));
+  assert.ok(actions.includes("oauth_client.updated"));
+  const noKey = await call(gw.url, "/v1/oauth-clients", { key: (await createKey(gw, { name: "r", scopes: ["read"], organizationId: org.id })).key });
+  assert.equal(noKey.status, 403, "registering apps needs admin");
+});
+
+test("the whole flow: consent, code, tokens, the API with the token, refresh, revoke", async () => {
+  const app = await registerApp({ scopes: { opportunities: ["read", "write"] } });
+  const { verifier, challenge } = pkce();
+  const signInFirst = await getAuthorize(authorizeUrl(app, { code_challenge: challenge, code_challenge_method: "S256", scope: "opportunities:read" }));
+  assert.equal(signInFirst.status, 303, "not signed in: sent to the sign-in");
+  assert.match(signInFirst.location, /^\/dashboard\/signin\?next=%2Foauth%2Fauthorize%3F/);
+
+  const cookie = await signIn(admin.key);
+  const page = await getAuthorize(authorizeUrl(app, { code_challenge: challenge, code_challenge_method: "S256", scope: "opportunities:read", state: "xyz" }), cookie);
+  assert.equal(page.status, 200);
+  assert.match(page.text, /Pipeline CRM/);
+  assert.match(page.text, /Acme/);
+  assert.match(page.text, /<code>read<\/code> on opportunities/);
+  assert.match(page.headers.get("content-security-policy"), /form-action 'self' https:\/\/app\.example\.com/);
+  assert.equal(page.headers.get("x-frame-options"), "DENY");
+
+  const fields = formFields(page.text);
+  const forged = await decide(cookie, { ...fields, csrf_token: "0".repeat(64) }, "approve");
+  assert.equal(forged.status, 403, "a decision without the session's CSRF token is refused");
+  const crossSite = await decide(cookie, fields, "approve", { originHeader: "https://evil.example" });
+  assert.equal(crossSite.status, 403);
+
+  const approved = await decide(cookie, fields, "approve");
+  assert.equal(approved.status, 303);
+  const back = new URL(approved.location);
+  assert.equal(back.origin + back.pathname, REDIRECT);
+  assert.equal(back.searchParams.get("state"), "xyz");
+  assert.equal(back.searchParams.get("iss"), gw.url);
+  const code = back.searchParams.get("code");
+  assert.match(code, /^sac_/);
+
+  const tokens = await tokenRequest(
+    { grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier },
+    { app },
+  );
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+  assert.equal(tokens.headers.get("cache-control"), "no-store");
+  assert.equal(tokens.json.token_type, "Bearer");
+  assert.equal(tokens.json.expires_in, 3600);
+  assert.equal(tokens.json.scope, "opportunities:read");
+  assert.match(tokens.json.access_token, /^sat_[0-9A-Za-z]{54}$/);
+  assert.match(tokens.json.refresh_token, /^srt_[0-9A-Za-z]{54}$/);
+
+  // The token on the hot path: its scopes, the plan's limits, the identity headers.
+  const before = origin.received.length;
+  const read = await call(gw.url, "/v1/opportunities", { key: tokens.json.access_token });
+  assert.equal(read.status, 200, read.text);
+  assert.equal(read.headers.get("x-ratelimit-limit"), "1000", "the organization's starter plan");
+  const seen = origin.received[before];
+  assert.equal(seen.headers["x-scopien-client-id"], app.clientId);
+  assert.match(seen.headers["x-scopien-grant-id"], /^grant_/);
+  assert.equal(seen.headers["x-scopien-key-id"], admin.id, "the approving admin's key");
+  assert.equal(seen.headers["x-scopien-org-id"], org.id);
+  assert.equal(seen.headers.authorization, undefined, "the token never reaches the origin");
+  const [, payload] = seen.headers["x-scopien-identity"].split(".");
+  const claims = JSON.parse(Buffer.from(payload, "base64url"));
+  assert.equal(claims.client_id, app.clientId);
+  assert.equal(claims.grant_id, seen.headers["x-scopien-grant-id"]);
+  const write = await call(gw.url, "/v1/opportunities", { key: tokens.json.access_token, method: "POST", body: {} });
+  assert.equal(write.status, 403, "approved read only");
+  assert.match(write.json.error.details, /'write' permission for opportunities/);
+  const keys = await call(gw.url, "/v1/api-keys", { key: tokens.json.access_token });
+  assert.equal(keys.status, 403, "an app never reaches the management API");
+
+  // Refresh: rotated; the old refresh token replayed revokes the whole grant.
+  const refreshed = await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.json.refresh_token }, { app });
+  assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
+  assert.notEqual(refreshed.json.refresh_token, tokens.json.refresh_token);
+  assert.equal((await call(gw.url, "/v1/opportunities", { key: refreshed.json.access_token })).status, 200);
+  const replay = await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.json.refresh_token }, { app });
+  assert.equal(replay.status, 400);
+  assert.equal(replay.json.error, "invalid_grant");
+  const after = await call(gw.url, "/v1/opportunities", { key: refreshed.json.access_token });
+  assert.equal(after.status, 401, "a replayed refresh token revokes the grant at once");
+  assert.match(after.headers.get("www-authenticate"), /invalid_token/);
+
+  const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
+  const grantEvents = audit.json.data.filter((e) => e.target.type === "oauth_grant").map((e) => e.action);
+  assert.deepEqual(grantEvents.slice(0, 2), ["oauth_grant.revoked", "oauth_grant.created"]);
+});
+
+test("redirect URI not registered exactly, or an unknown app: an error page, never a redirect", async () => {
+  const app = await registerApp();
+  const cookie = await signIn(admin.key);
+  const { challenge } = pkce();
+  for (const path of [
+    authorizeUrl(app, { redirect_uri: "https://app.example.com/callback/", code_challenge: challenge, code_challenge_method: "S256" }),
+    authorizeUrl(app, { redirect_uri: "https://evil.example/callback", code_challenge: challenge, code_challenge_method: "S256" }),
+    authorizeUrl({ clientId: "app_" + "x".repeat(24) }, { code_challenge: challenge, code_challenge_method: "S256" }),
+    authorizeUrl({ clientId: "nonsense" }),
+  ]) {
+    const res = await getAuthorize(path, cookie);
+    assert.equal(res.status, 400, path);
+    assert.equal(res.location, null, "no redirect");
+    assert.match(res.headers.get("content-type"), /text\/html/);
+    assert.match(res.text, /cannot be completed/);
+  }
+});
+
+test("PKCE: required, S256 only, and the verifier must match", async () => {
+  const app = await registerApp();
+  const cookie = await signIn(admin.key);
+  const missing = await getAuthorize(authorizeUrl(app), cookie);
+  assert.equal(missing.status, 303);
+  const m = new URL(missing.location);
+  assert.equal(m.searchParams.get("error"), "invalid_request");
+  assert.match(m.searchParams.get("error_description"), /PKCE/);
+  assert.equal(m.searchParams.get("iss"), gw.url);
+  const plain = await getAuthorize(authorizeUrl(app, { code_challenge: "a".repeat(43), code_challenge_method: "plain" }), cookie);
+  assert.equal(new URL(plain.location).searchParams.get("error"), "invalid_request");
+
+  const { challenge } = pkce();
+  const params = await approve(app, { challenge });
+  const wrong = await tokenRequest(
+    { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: pkce().verifier },
+    { app },
+  );
+  assert.equal(wrong.status, 400);
+  assert.equal(wrong.json.error, "invalid_grant");
+  const none = await tokenRequest({ grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT }, { app });
+  assert.equal(none.json.error, "invalid_grant");
+});
+
+test("a code works once; its second use fails and revokes what the first issued", async () => {
+  const app = await registerApp();
+  const { verifier, challenge } = pkce();
+  const params = await approve(app, { challenge });
+  const body = { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier };
+  const first = await tokenRequest(body, { app });
+  assert.equal(first.status, 200);
+  assert.equal((await call(gw.url, "/v1/things", { key: first.json.access_token })).status, 200);
+  const second = await tokenRequest(body, { app });
+  assert.equal(second.status, 400);
+  assert.equal(second.json.error, "invalid_grant");
+  assert.equal((await call(gw.url, "/v1/things", { key: first.json.access_token })).status, 401);
+  const refresh = await tokenRequest({ grant_type: "refresh_token", refresh_token: first.json.refresh_token }, { app });
+  assert.equal(refresh.json.error, "invalid_grant");
+});
+
+test("client authentication: Basic, post, JSON body, public apps; a wrong secret is invalid_client", async () => {
+  const app = await registerApp();
+  const { verifier, challenge } = pkce();
+  const params = await approve(app, { challenge });
+  const body = { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier };
+  const wrong = await tokenRequest(body, { auth: "Basic " + Buffer.from(`${app.clientId}:scs_wrong`).toString("base64") });
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.json.error, "invalid_client");
+  assert.match(wrong.headers.get("www-authenticate"), /^Basic realm="scopien"/);
+  const noAuth = await tokenRequest(body, { auth: "" });
+  assert.equal(noAuth.status, 401);
+  // The spec's example body: JSON, secret in the body (client_secret_post).
+  const json = await tokenRequest({ ...body, client_id: app.clientId, client_secret: app.clientSecret }, { json: true, auth: "" });
+  assert.equal(json.status, 200, JSON.stringify(json.json));
+  assert.ok(json.json.access_token);
+
+  const pub = await registerApp({ type: "public" });
+  const p = pkce();
+  const pubParams = await approve(pub, { challenge: p.challenge });
+  const pubTokens = await tokenRequest(
+    { grant_type: "authorization_code", code: pubParams.get("code"), redirect_uri: REDIRECT, code_verifier: p.verifier, client_id: pub.clientId },
+    { auth: "" },
+  );
+  assert.equal(pubTokens.status, 200, JSON.stringify(pubTokens.json));
+  const other = await tokenRequest(
+    { grant_type: "refresh_token", refresh_token: pubTokens.json.refresh_token },
+    { app },
+  );
+  assert.equal(other.json.error, "invalid_grant", "another app cannot use this grant's refresh token");
+  const unsupported = await tokenRequest({ grant_type: "password", username: "a", password: "b" }, { app });
+  assert.equal(unsupported.json.error, "unsupported_grant_type");
+  const textBody = await fetch(gw.url + "/oauth/token", { method: "POST", headers: { "content-type": "text/plain", authorization: basic(app) }, body: "x" });
+  assert.equal(textBody.status, 400);
+  assert.equal((await textBody.json()).error, "invalid_request");
+});
+
+test("scopes: never more than the app may ask for, nor than the approving key holds", async () => {
+  const app = await registerApp({ scopes: ["read", "write"] });
+  const perResource = await registerApp({ scopes: { opportunities: ["read", "write"] } });
+  const cookie = await signIn(admin.key);
+  const { challenge } = pkce();
+  const escalate = await getAuthorize(authorizeUrl(app, { scope: "read delete", code_challenge: challenge, code_challenge_method: "S256" }), cookie);
+  assert.equal(escalate.status, 303);
+  assert.equal(new URL(escalate.location).searchParams.get("error"), "invalid_scope");
+  const readerCookie = await signIn(readOnlyAdmin.key);
+  const page = await getAuthorize(
+    authorizeUrl(perResource, { scope: "opportunities:read opportunities:write", code_challenge: challenge, code_challenge_method: "S256" }),
+    readerCookie,
+  );
+  assert.equal(page.status, 200);
+  assert.match(page.text, /cannot grant 'write' on opportunities/);
+  assert.doesNotMatch(page.text, /id="approve"/);
+  const forced = await decide(readerCookie, formFields(page.text), "approve");
+  assert.equal(forced.status, 400, "posting Approve anyway is refused");
+  assert.equal(forced.location, null);
+
+  const tokens = await tokensFor(app, { scope: "read write" });
+  const narrower = await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token, scope: "read" }, { app });
+  assert.equal(narrower.status, 200);
+  assert.equal(narrower.json.scope, "read");
+  const wider = await tokenRequest({ grant_type: "refresh_token", refresh_token: narrower.json.refresh_token, scope: "read delete" }, { app });
+  assert.equal(wider.json.error, "invalid_scope");
+});
+
+test("deny sends access_denied back with state and iss", async () => {
+  const app = await registerApp();
+  const cookie = await signIn(admin.key);
+  const { challenge } = pkce();
+  const page = await getAuthorize(authorizeUrl(app, { state: "s-deny", code_challenge: challenge, code_challenge_method: "S256" }), cookie);
+  const denied = await decide(cookie, formFields(page.text), "deny");
+  assert.equal(denied.status, 303);
+  const back = new URL(denied.location);
+  assert.equal(back.searchParams.get("error"), "access_denied");
+  assert.equal(back.searchParams.get("state"), "s-deny");
+  assert.equal(back.searchParams.get("iss"), gw.url);
+});
+
+test("revocation (RFC 7009), introspection (RFC 7662), Authorized apps, and deleting the app", async () => {
+  const app = await registerApp();
+  const tokens = await tokensFor(app);
+  const introspect = async (token, auth) => {
+    const res = await fetch(gw.url + "/oauth/introspect", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: auth },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    return { status: res.status, json: await res.json() };
+  };
+  const mine = await introspect(tokens.access_token, basic(app));
+  assert.equal(mine.json.active, true);
+  assert.equal(mine.json.client_id, app.clientId);
+  assert.equal(mine.json.scope, "read write");
+  const byAdmin = await introspect(tokens.refresh_token, `Bearer ${admin.key}`);
+  assert.equal(byAdmin.json.active, true);
+  const byOtherOrg = await introspect(tokens.access_token, `Bearer ${otherAdmin.key}`);
+  assert.equal(byOtherOrg.json.active, false, "another organization's admin learns nothing");
+  const otherApp = await registerApp();
+  assert.equal((await introspect(tokens.access_token, basic(otherApp))).json.active, false);
+
+  const listed = await call(gw.url, "/v1/oauth-authorizations", { key: admin.key });
+  const grantId = mine.json.grant_id;
+  assert.ok(listed.json.data.some((g) => g.grantId === grantId && g.status === "active"));
+
+  const revoke = await fetch(gw.url + "/oauth/revoke", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app) },
+    body: new URLSearchParams({ token: tokens.refresh_token, token_type_hint: "refresh_token" }).toString(),
+  });
+  assert.equal(revoke.status, 200);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 401, "refused on the very next request");
+  assert.equal((await introspect(tokens.access_token, basic(app))).json.active, false);
+  const unknown = await fetch(gw.url + "/oauth/revoke", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", authorization: basic(app) },
+    body: "token=nonsense",
+  });
+  assert.equal(unknown.status, 200, "RFC 7009: unknown tokens are answered 200");
+
+  // An admin revokes from Authorized apps; deleting the app revokes all its grants.
+  const second = await tokensFor(app);
+  const secondId = (await introspect(second.access_token, basic(app))).json.grant_id;
+  assert.equal((await call(gw.url, `/v1/oauth-authorizations/${secondId}`, { key: otherAdmin.key, method: "DELETE" })).status, 404);
+  const revoked = await call(gw.url, `/v1/oauth-authorizations/${secondId}`, { key: admin.key, method: "DELETE" });
+  assert.equal(revoked.status, 200);
+  assert.equal(revoked.json.status, "revoked");
+  assert.equal((await call(gw.url, "/v1/x", { key: second.access_token })).status, 401);
+
+  const third = await tokensFor(app);
+  assert.equal((await call(gw.url, "/v1/x", { key: third.access_token })).status, 200);
+  const deleted = await call(gw.url, `/v1/oauth-clients/${app.clientId}`, { key: admin.key, method: "DELETE" });
+  assert.equal(deleted.status, 200);
+  assert.equal((await call(gw.url, "/v1/x", { key: third.access_token })).status, 401, "deleting the app revokes its grants");
+  assert.equal((await tokenRequest({ grant_type: "refresh_token", refresh_token: third.refresh_token }, { app })).json.error, "invalid_client");
+  const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
+  assert.ok(audit.json.data.some((e) => e.action === "oauth_client.deleted" && e.target.id === app.clientId));
+});
+
+test("a malformed or unknown access token is refused like a bad key, and tokens in the query are refused", async () => {
+  const bad = await call(gw.url, "/v1/x", { key: "sat_" + "a".repeat(54) });
+  assert.equal(bad.status, 401);
+  assert.equal(bad.json.error.code, "unauthorized");
+  const app = await registerApp();
+  const tokens = await tokensFor(app);
+  const inQuery = await call(gw.url, `/v1/x?t=${tokens.access_token}`);
+  assert.equal(inQuery.status, 401);
+  assert.match(inQuery.json.error.details, /query string/);
+});
+
+test("two refreshes racing with one token: exactly one wins, and the loser's replay revokes the grant", async () => {
+  const app = await registerApp();
+  const tokens = await tokensFor(app);
+  const body = { grant_type: "refresh_token", refresh_token: tokens.refresh_token };
+  const answers = await Promise.all([tokenRequest(body, { app }), tokenRequest(body, { app })]);
+  const statuses = answers.map((a) => a.status).sort();
+  assert.deepEqual(statuses, [200, 400], JSON.stringify(answers.map((a) => a.json)));
+  const winner = answers.find((a) => a.status === 200).json;
+  assert.equal(answers.find((a) => a.status === 400).json.error, "invalid_grant");
+  // The second use of the same refresh token is a replay (RFC 9700 §4.14.2).
+  assert.equal((await call(gw.url, "/v1/x", { key: winner.access_token })).status, 401);
+});
+
+test("a suspended organization's grants are refused, and come back when it is reactivated", async () => {
+  const made = await call(gw.url, "/v1/organizations", { key: gw.rootKey, method: "POST", body: { name: "Initech", plan: "professional" } });
+  const initechAdmin = await createKey(gw, { name: "initech admin", scopes: ["read", "write", "admin"], organizationId: made.json.id });
+  const app = await registerApp();
+  const { verifier, challenge } = pkce();
+  const params = await approve(app, { key: initechAdmin.key, challenge });
+  const tokens = await tokenRequest(
+    { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier },
+    { app },
+  );
+  assert.equal(tokens.status, 200);
+  const ok = await call(gw.url, "/v1/x", { key: tokens.json.access_token });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get("x-ratelimit-limit"), "5000", "the approving organization's professional plan");
+  const orgPath = `/v1/organizations/${made.json.id}`;
+  await call(gw.url, orgPath, { key: gw.rootKey, method: "PATCH", body: { status: "suspended" } });
+  const suspended = await call(gw.url, "/v1/x", { key: tokens.json.access_token });
+  assert.equal(suspended.status, 403);
+  assert.match(suspended.json.error.details, /suspended/);
+  await call(gw.url, orgPath, { key: gw.rootKey, method: "PATCH", body: { status: "active" } });
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 200);
+});
+
+test("a leaked access or refresh token reported by a secret scanner revokes its grant at once", async () => {
+  const app = await registerApp();
+  const tokens = await tokensFor(app);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 200);
+  const body = JSON.stringify([
+    { token: tokens.refresh_token, type: "scopien_oauth_refresh_token", url: "https://github.com/o/r/blob/main/.env", source: "content" },
+    { token: "srt_" + tokens.refresh_token.slice(4, 20) + "x".repeat(38), type: "scopien_oauth_refresh_token", url: "https://github.com/o/r", source: "content" },
+  ]);
+  const res = await rawRequest(gw.url, "/secret-scanning/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "github-public-key-identifier": SCANNER_KEY_ID,
+      "github-public-key-signature": sign("sha256", Buffer.from(body), scanner.privateKey).toString("base64"),
+    },
+    bodyChunks: [body],
+  });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.json.map((f) => f.label), ["true_positive", "false_positive"]);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 401, "the grant is revoked");
+  const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
+  const event = audit.json.data.find((e) => e.action === "oauth_grant.revoked" && e.actor.type === "secret_scanning");
+  assert.ok(event, JSON.stringify(audit.json.data.slice(0, 3)));
+  assert.equal(event.report.url, "https://github.com/o/r/blob/main/.env");
+});

@@ -1,0 +1,534 @@
+//! The OAuth 2.0 authorization server: the consent flow, the token, revocation and
+//! introspection endpoints, and the metadata. Every rule is core's
+//! (`scopien_auth::oauth`, `grant`, `consent`); this file moves bytes between HTTP and
+//! the guards.
+//!
+//! ```text
+//!  GET  /.well-known/oauth-authorization-server   RFC 8414 metadata
+//!  GET  /oauth/authorize   app + exact redirect URI ─► sign-in (dashboard) ─► consent page
+//!  POST /oauth/authorize   Approve ─► grant begun (code) ─► 303 redirect ?code&state&iss
+//!  POST /oauth/token       authorization_code | refresh_token ─► the grant's guard
+//!  POST /oauth/revoke      RFC 7009            POST /oauth/introspect  RFC 7662
+//! ```
+
+use crate::dashboard::{check_key, live_session, Site};
+use crate::http::{self, or_respond, RequestUrl};
+use crate::oauth_api::{client, record_authorization, revoke_grant};
+use crate::{config, guard_client, orgs_api, throttle};
+use scopien_auth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
+use scopien_auth::credential::parse_authorization;
+use scopien_auth::error::OAuthError;
+use scopien_auth::grant::{begin, created_event, GrantAnswer, GrantInput};
+use scopien_auth::guard::{Check, CheckAnswer};
+use scopien_auth::oauth::{
+    authorize_client_id, form_pairs, metadata, parse_endpoint_request, parse_scope, redirect_to,
+    validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId,
+    OAuthToken, Params, TokenKind, RANDOM_BYTES_FOR_GRANT_ID, RANDOM_BYTES_FOR_TOKEN,
+};
+use scopien_auth::org::{Actor, OrgAnswer, OrgInput};
+use scopien_auth::route::Route;
+use scopien_auth::session::{csrf_matches, same_origin};
+use scopien_auth::{ApiError, Method};
+use worker::{Env, Request, Response, Result};
+
+const METADATA: &str = "/.well-known/oauth-authorization-server";
+const AUTHORIZE: &str = "/oauth/authorize";
+const TOKEN: &str = "/oauth/token";
+const REVOKE: &str = "/oauth/revoke";
+const INTROSPECT: &str = "/oauth/introspect";
+
+/// True for every path this module answers.
+pub(crate) fn is_oauth(path: &str) -> bool {
+    path.starts_with("/oauth/") || path == METADATA
+}
+
+/// Answers an OAuth request.
+pub(crate) async fn handle(
+    req: &mut Request,
+    env: &Env,
+    url: &RequestUrl,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let issuer = url.origin().to_owned();
+    let method =
+        or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
+    match (url.path(), &method) {
+        (METADATA, Method::Get | Method::Head) => {
+            let response = http::json(200, &metadata(&issuer))?;
+            http::with_headers(response, [("Cache-Control", "public, max-age=300")])
+        }
+        (AUTHORIZE, Method::Get | Method::Head) => authorize(req, env, url, &issuer).await,
+        (AUTHORIZE, Method::Post) => decide(req, env, url, &issuer, now_ms).await,
+        (TOKEN | REVOKE | INTROSPECT, Method::Post) => {
+            let result = endpoint(req, env, url.path(), address, now_ms).await?;
+            match result {
+                Ok(response) => Ok(response),
+                Err(error) => oauth_error(&error),
+            }
+        }
+        (METADATA, _) => http::error(&ApiError::method_not_allowed(&[Method::Get, Method::Head])),
+        (AUTHORIZE, _) => http::error(&ApiError::method_not_allowed(&[Method::Get, Method::Post])),
+        (TOKEN | REVOKE | INTROSPECT, _) => {
+            http::error(&ApiError::method_not_allowed(&[Method::Post]))
+        }
+        _ => http::error(&ApiError::not_found("No such OAuth endpoint")),
+    }
+}
+
+/// An RFC 6749 §5.2 error response.
+fn oauth_error(error: &OAuthError) -> Result<Response> {
+    let headers = error.headers();
+    let response = http::json_text(error.status, error.body())?;
+    http::with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
+}
+
+/// An HTML page with the OAuth pages' headers.
+fn html(status: u16, body: String, redirect_origin: Option<&str>) -> Result<Response> {
+    let headers = page_headers(redirect_origin);
+    let response = Response::from_bytes(body.into_bytes())?.with_status(status);
+    http::with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
+}
+
+fn error_html(message: &str) -> Result<Response> {
+    html(400, error_page(message), None)
+}
+
+/// 303 to `location`, never cached.
+fn see_other(location: &str) -> Result<Response> {
+    let response = Response::empty()?.with_status(303);
+    http::with_headers(
+        response,
+        [("Location", location), ("Cache-Control", "no-store")],
+    )
+}
+
+/// The request's parameters checked against its app: `Ok(Err(response))` when it ends
+/// here (an error page, or an error sent back to the app).
+async fn validated(
+    env: &Env,
+    params: &Params,
+    issuer: &str,
+) -> Result<std::result::Result<(AuthorizeRequest, String), Response>> {
+    let answer = |error: AuthorizeError| match error.redirect_url(issuer) {
+        Some(url) => see_other(&url),
+        None => match error {
+            AuthorizeError::Page(message) => error_html(&message),
+            AuthorizeError::Redirect { .. } => error_html("The request cannot be completed"),
+        },
+    };
+    let id = match authorize_client_id(params) {
+        Ok(id) => id,
+        Err(error) => return Ok(Err(answer(error)?)),
+    };
+    let app = client(env, id).await?;
+    match validate_authorize(params, app.as_ref()) {
+        Ok(request) => {
+            let name = app.map(|a| a.name).unwrap_or_default();
+            Ok(Ok((request, name)))
+        }
+        Err(error) => Ok(Err(answer(error)?)),
+    }
+}
+
+fn params_of(text: &[u8]) -> std::result::Result<Params, String> {
+    let pairs = form_pairs(text).ok_or_else(|| "The request is not valid UTF-8".to_owned())?;
+    Params::from_pairs(pairs).map_err(|name| {
+        format!(
+            "The parameter '{}' is sent more than once",
+            scopien_auth::error::printable(&name)
+        )
+    })
+}
+
+/// `GET /oauth/authorize`: the consent page for a signed-in person; without a session,
+/// the dashboard's sign-in, which comes back here.
+async fn authorize(req: &Request, env: &Env, url: &RequestUrl, issuer: &str) -> Result<Response> {
+    let params = match params_of(url.query().unwrap_or_default().as_bytes()) {
+        Ok(params) => params,
+        Err(message) => return error_html(&message),
+    };
+    let (request, app_name) = match validated(env, &params, issuer).await? {
+        Ok(valid) => valid,
+        Err(response) => return Ok(response),
+    };
+    let site = Site::of(url);
+    let Some(live) = live_session(req, env, &site).await? else {
+        let back = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+        let sign_in = format!(
+            "/dashboard/signin?next={}",
+            scopien_auth::oauth::form_encode(&back)
+        );
+        return see_other(&sign_in);
+    };
+    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get).await? {
+        Ok(admitted) => admitted,
+        Err(response) => return Ok(response),
+    };
+    let default_plan = or_respond!(config::plan(env));
+    let org = admitted.organization_id;
+    let org_name = orgs_api::get(env, org, default_plan)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let consent = Consent {
+        request: &request,
+        app_name: &app_name,
+        org_name: &org_name,
+        org_id: org.to_string(),
+        key_id: live.record.key_id.to_string(),
+        csrf_token: &live.record.csrf_token,
+        missing: admitted.grants.covers(&request.scopes).err(),
+    };
+    html(
+        200,
+        consent_page(&consent),
+        Some(origin_of(&request.redirect_uri)),
+    )
+}
+
+fn random<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+    Ok(bytes)
+}
+
+/// `POST /oauth/authorize`: the person's decision, from the consent page (same origin,
+/// the session's CSRF token). Approve begins the grant and sends the code to the app.
+async fn decide(
+    req: &mut Request,
+    env: &Env,
+    url: &RequestUrl,
+    issuer: &str,
+    now_ms: u64,
+) -> Result<Response> {
+    let site = Site::of(url);
+    let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
+    let params = match params_of(&body) {
+        Ok(params) => params,
+        Err(message) => return error_html(&message),
+    };
+    let Some(live) = live_session(req, env, &site).await? else {
+        return error_html("Your dashboard session has ended; start again from the app");
+    };
+    let origin = req.headers().get("Origin")?;
+    let fetch_site = req.headers().get("Sec-Fetch-Site")?;
+    let from_here = same_origin(origin.as_deref(), fetch_site.as_deref(), &site.origin)
+        && csrf_matches(params.get("csrf_token"), &live.record.csrf_token);
+    if !from_here {
+        return html(
+            403,
+            error_page(
+                "This decision did not come from the consent page; start again from the app",
+            ),
+            None,
+        );
+    }
+    let (request, app_name) = match validated(env, &params, issuer).await? {
+        Ok(valid) => valid,
+        Err(response) => return Ok(response),
+    };
+    let with_state = |mut pairs: Vec<(&'static str, String)>| {
+        if let Some(state) = &request.state {
+            pairs.push(("state", state.clone()));
+        }
+        pairs.push(("iss", issuer.to_owned()));
+        pairs
+    };
+    let send = |pairs: Vec<(&'static str, String)>| {
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        see_other(&redirect_to(&request.redirect_uri, &pairs))
+    };
+    if params.get("decision") != Some("approve") {
+        return send(with_state(vec![
+            ("error", "access_denied".into()),
+            ("error_description", "The user denied the request".into()),
+        ]));
+    }
+    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get).await? {
+        Ok(admitted) => admitted,
+        Err(response) => return Ok(response),
+    };
+    if let Err(missing) = admitted.grants.covers(&request.scopes) {
+        return error_html(&format!(
+            "Your key cannot grant '{}' on {}",
+            missing.scope.as_str(),
+            missing.resource
+        ));
+    }
+    let default_plan = or_respond!(config::plan(env));
+    let Some(org) = orgs_api::get(env, admitted.organization_id, default_plan).await? else {
+        return error_html("Your organization no longer exists");
+    };
+    let grant = GrantId::generate(&random::<RANDOM_BYTES_FOR_GRANT_ID>()?);
+    let code = OAuthToken::generate(TokenKind::Code, grant, &random::<RANDOM_BYTES_FOR_TOKEN>()?);
+    // The app's organization remembers the grant first: deleting the app from then on
+    // revokes it, and an app deleted before this cannot get one.
+    let remember = OrgInput::AddClientGrant {
+        client_id: request.client_id,
+        grant_id: grant,
+    };
+    match guard_client::org(env, request.client_id.organization(), &remember).await? {
+        OrgAnswer::Recorded => {}
+        _ => return error_html("This app no longer exists"),
+    }
+    let record = begin(
+        &request,
+        grant,
+        &code,
+        &app_name,
+        org.id,
+        admitted.key_type,
+        live.record.key_id,
+        org.terms(),
+        now_ms,
+    );
+    let view = record.authorization_view();
+    let event = created_event(&record);
+    match guard_client::grant(env, grant, &GrantInput::Begin(record)).await? {
+        GrantAnswer::Begun => {}
+        _ => return error_html("This app no longer exists"),
+    }
+    record_authorization(env, view, event).await;
+    send(with_state(vec![("code", code.expose_secret().to_owned())]))
+}
+
+/// The token, revocation and introspection endpoints: parse, authenticate the app (or,
+/// for introspection, an admin key), then the grant's guard.
+async fn endpoint(
+    req: &mut Request,
+    env: &Env,
+    path: &str,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<Response, OAuthError>> {
+    let body = match http::read_body(req, config::max_body_bytes(env)).await? {
+        Ok(body) => body,
+        Err(error) => return Ok(Err(OAuthError::invalid_request(&error.details))),
+    };
+    let content_type = req.headers().get("Content-Type")?;
+    let authorization = req.headers().get("Authorization")?;
+    let bearer = authorization.as_deref().is_some_and(|a| {
+        a.trim_start()
+            .get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+    });
+    let basic = if bearer {
+        None
+    } else {
+        authorization.as_deref()
+    };
+    let (params, auth) = match parse_endpoint_request(content_type.as_deref(), &body, basic) {
+        Ok(parsed) => parsed,
+        Err(error) => return Ok(Err(error)),
+    };
+    if path == INTROSPECT && bearer {
+        return introspect_as_admin(env, &params, authorization.as_deref(), address, now_ms).await;
+    }
+    let client_id = match authenticate(env, auth, address, now_ms).await? {
+        Ok(id) => id,
+        Err(error) => return Ok(Err(error)),
+    };
+    match path {
+        TOKEN => token(env, &params, client_id).await,
+        REVOKE => {
+            if let Some(token) = params.get("token").and_then(OAuthToken::parse) {
+                let input = GrantInput::Revoke {
+                    client_id: Some(client_id),
+                    organization: None,
+                    actor: Actor::App {
+                        client_id,
+                        grant_id: token.grant(),
+                    },
+                };
+                revoke_grant(env, token.grant(), &input).await?;
+            } else if params.get("token").is_none() {
+                return Ok(Err(OAuthError::invalid_request("token is required")));
+            }
+            // RFC 7009 §2.2: an unknown or already invalid token is answered 200 too.
+            let response = Response::empty()?.with_status(200);
+            Ok(Ok(http::with_headers(
+                response,
+                [("Cache-Control", "no-store")],
+            )?))
+        }
+        _ => introspect(env, &params, Some(client_id), None).await,
+    }
+}
+
+/// The app's id after checking its credentials. A wrong secret counts as a failed
+/// authentication of the client's address, like a wrong key.
+async fn authenticate(
+    env: &Env,
+    auth: Option<ClientAuth>,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<ClientId, OAuthError>> {
+    let Some(auth) = auth else {
+        return Ok(Err(OAuthError::invalid_client(
+            "Authenticate the app: HTTP Basic, client_id and client_secret in the body, or client_id alone for a public app",
+            false,
+        )));
+    };
+    let app = match auth.client_id() {
+        Some(id) => client(env, id).await?,
+        None => None,
+    };
+    match auth.verify(app.as_ref()) {
+        Ok(id) => Ok(Ok(id)),
+        Err(error) => {
+            if let Some(until) = throttle::failed_elsewhere(env, address, now_ms).await {
+                let retry = ApiError::too_many_failures_until(until, now_ms);
+                return Ok(Err(OAuthError::invalid_client(&retry.details, false)));
+            }
+            Ok(Err(error))
+        }
+    }
+}
+
+async fn token(
+    env: &Env,
+    params: &Params,
+    client_id: ClientId,
+) -> Result<std::result::Result<Response, OAuthError>> {
+    let (grant, input) = match params.get("grant_type") {
+        Some("authorization_code") => {
+            let Some(code) = params
+                .get("code")
+                .and_then(|c| OAuthToken::parse_kind(c, TokenKind::Code))
+            else {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "The authorization code is invalid, expired, already used or revoked",
+                )));
+            };
+            let input = GrantInput::Exchange {
+                code_hash: code.hash_hex(),
+                client_id,
+                redirect_uri: params.get("redirect_uri").map(str::to_owned),
+                verifier: params.get("code_verifier").map(str::to_owned),
+            };
+            (code.grant(), input)
+        }
+        Some("refresh_token") => {
+            let Some(token) = params
+                .get("refresh_token")
+                .and_then(|t| OAuthToken::parse_kind(t, TokenKind::Refresh))
+            else {
+                return Ok(Err(OAuthError::invalid_grant(
+                    "The refresh token is invalid, expired or revoked",
+                )));
+            };
+            let scope = match params.get("scope").map(parse_scope).transpose() {
+                Ok(scope) => scope,
+                Err(why) => return Ok(Err(OAuthError::invalid_scope(&why))),
+            };
+            let input = GrantInput::Refresh {
+                token_hash: token.hash_hex(),
+                client_id,
+                scope,
+            };
+            (token.grant(), input)
+        }
+        Some(_) => {
+            return Ok(Err(OAuthError::unsupported_grant_type(
+                "grant_type must be authorization_code or refresh_token",
+            )))
+        }
+        None => return Ok(Err(OAuthError::invalid_request("grant_type is required"))),
+    };
+    match guard_client::grant(env, grant, &input).await? {
+        GrantAnswer::Tokens(tokens) => {
+            let response = http::json(200, &tokens)?;
+            Ok(Ok(http::with_headers(
+                response,
+                [("Cache-Control", "no-store"), ("Pragma", "no-cache")],
+            )?))
+        }
+        GrantAnswer::OAuthRefused { error, revoked } => {
+            if let Some((view, event)) = revoked {
+                record_authorization(env, view, event).await;
+            }
+            Ok(Err(error))
+        }
+        _ => Err(worker::Error::RustError(
+            "grant guard answered another input".into(),
+        )),
+    }
+}
+
+/// RFC 7662 for the app itself (`client_id`) or an admin of an organization.
+async fn introspect(
+    env: &Env,
+    params: &Params,
+    client_id: Option<ClientId>,
+    organization: Option<scopien_auth::org::OrgId>,
+) -> Result<std::result::Result<Response, OAuthError>> {
+    let Some(text) = params.get("token") else {
+        return Ok(Err(OAuthError::invalid_request("token is required")));
+    };
+    let answer = match OAuthToken::parse(text).filter(|t| t.kind() != TokenKind::Code) {
+        Some(token) => {
+            let input = GrantInput::Introspect {
+                token_hash: token.hash_hex(),
+                kind: token.kind(),
+                client_id,
+                organization,
+            };
+            match guard_client::grant(env, token.grant(), &input).await? {
+                GrantAnswer::Introspection(found) => found,
+                _ => {
+                    return Err(worker::Error::RustError(
+                        "grant guard answered another input".into(),
+                    ))
+                }
+            }
+        }
+        None => Default::default(),
+    };
+    let response = http::json(200, &answer)?;
+    Ok(Ok(http::with_headers(
+        response,
+        [("Cache-Control", "no-store")],
+    )?))
+}
+
+/// Introspection with an admin key (`Authorization: Bearer sk_…`): tokens of grants its
+/// organization gave (any, for the root key).
+async fn introspect_as_admin(
+    env: &Env,
+    params: &Params,
+    authorization: Option<&str>,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<Response, OAuthError>> {
+    let unauthorized = || OAuthError::invalid_client("The admin key is invalid", false);
+    let Ok(key) = parse_authorization(authorization) else {
+        return Ok(Err(unauthorized()));
+    };
+    let hash = key.hash_hex();
+    let root = match (config::root_key(env), config::plan(env)) {
+        (Ok(Some(root)), Ok(plan)) => root.recognise(&key, &hash, plan),
+        _ => None,
+    };
+    let check = Check {
+        hash,
+        requirement: Route::Keys.requirement(&Method::Get, &[]),
+        root,
+    };
+    match guard_client::check(env, key.id(), check).await? {
+        CheckAnswer::Admitted(admitted) => {
+            let caller = admitted.caller();
+            introspect(env, params, None, caller.organization).await
+        }
+        CheckAnswer::Refused { refusal, .. } => {
+            if refusal.is_failed_authentication() {
+                let _ = throttle::failed_elsewhere(env, address, now_ms).await;
+                return Ok(Err(unauthorized()));
+            }
+            Ok(Err(OAuthError {
+                status: 403,
+                ..OAuthError::invalid_request(&refusal.error().details)
+            }))
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The OAuth management API: an organization's apps (`/v1/oauth-clients…`) and the
+//! grants it gave to apps (`/v1/oauth-authorizations…`, its "Authorized apps"). Apps
+//! live in their organization's guard; each grant in its own guard, which decides its
+//! revocation; the approving organization's guard lists it and logs the event.
+
+use crate::http::{self, or_respond, RequestUrl};
+use crate::keys_api::Call;
+use crate::{config, guard_client, orgs_api};
+use scopien_auth::grant::{GrantAnswer, GrantInput};
+use scopien_auth::oauth::{
+    client_secret, parse_client_create, parse_client_patch, AuthorizationView, ClientId,
+    ClientRecord, ClientType, GrantId, RevealedClient, MAX_CLIENTS_PER_ORG,
+    RANDOM_BYTES_FOR_CLIENT_ID, RANDOM_BYTES_FOR_CLIENT_SECRET,
+};
+use scopien_auth::org::{Actor, OrgAnswer, OrgId, OrgInput};
+use scopien_auth::route::Route;
+use scopien_auth::view::ListPage;
+use scopien_auth::{admin, ApiError, Method};
+use worker::{Env, Response, Result};
+
+fn no_app() -> ApiError {
+    ApiError::not_found("No OAuth app with that id")
+}
+
+fn unexpected() -> worker::Error {
+    worker::Error::RustError("organization guard answered another input".into())
+}
+
+fn random<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+    Ok(bytes)
+}
+
+/// An app's record, from its organization's guard (the id names the organization).
+pub(crate) async fn client(env: &Env, id: ClientId) -> Result<Option<ClientRecord>> {
+    match guard_client::org(env, id.organization(), &OrgInput::GetClient(id)).await? {
+        OrgAnswer::Client(record) => Ok(Some(record)),
+        _ => Ok(None),
+    }
+}
+
+/// Revokes grant `id` in its guard (`input` says who may), then lists the change and
+/// logs the event in the approving organization's guard. `None`: nothing was revoked.
+pub(crate) async fn revoke_grant(
+    env: &Env,
+    id: GrantId,
+    input: &GrantInput,
+) -> Result<Option<AuthorizationView>> {
+    match guard_client::grant(env, id, input).await? {
+        GrantAnswer::Revoked(Some((view, event))) => {
+            record_authorization(env, view.clone(), event).await;
+            Ok(Some(view))
+        }
+        GrantAnswer::Revoked(None) => Ok(None),
+        _ => Err(worker::Error::RustError(
+            "grant guard answered another input".into(),
+        )),
+    }
+}
+
+/// Copies a grant's view and event to the approving organization's guard. A fault is
+/// logged: the grant's own guard already decided.
+pub(crate) async fn record_authorization(
+    env: &Env,
+    view: AuthorizationView,
+    event: scopien_auth::org::AuditDraft,
+) {
+    let org = view.organization_id;
+    let input = OrgInput::RecordAuthorization { view, event };
+    if let Err(fault) = guard_client::org(env, org, &input).await {
+        worker::console_error!("authorization record failed for {org}: {fault}");
+    }
+}
+
+/// The organization a listing is for: the caller's, or the root key's `organizationId`
+/// (the default organization when none is named).
+fn listed_org(call: &Call<'_>) -> std::result::Result<OrgId, ApiError> {
+    let named = query_org(call.url)?;
+    match (call.caller.organization, named) {
+        (Some(mine), Some(named)) if mine != named => {
+            Err(ApiError::not_found("No organization with that id"))
+        }
+        (Some(mine), _) => Ok(mine),
+        (None, named) => Ok(named.unwrap_or(OrgId::DEFAULT)),
+    }
+}
+
+fn query_org(url: &RequestUrl) -> std::result::Result<Option<OrgId>, ApiError> {
+    let mut org = None;
+    for (name, value) in url.query_pairs() {
+        match name.as_ref() {
+            "organizationId" => {
+                org = Some(OrgId::parse(&value).ok_or_else(|| {
+                    ApiError::invalid_request("organizationId must be an organization id (org_…)")
+                })?)
+            }
+            other => {
+                return Err(ApiError::invalid_request(format!(
+                    "Unknown query parameter '{}'; allowed is organizationId",
+                    scopien_auth::error::printable(other)
+                )))
+            }
+        }
+    }
+    Ok(org)
+}
+
+/// Answers `/v1/oauth-clients…` and `/v1/oauth-authorizations…`.
+pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
+    let caller = &call.caller;
+    match (call.route, call.method) {
+        (Route::OAuthClients, Method::Get) => {
+            let org = or_respond!(listed_org(&call));
+            match guard_client::org(env, org, &OrgInput::ListClients).await? {
+                OrgAnswer::Clients(views) => http::json(200, &ListPage::new(views, None, true)),
+                _ => Err(unexpected()),
+            }
+        }
+        (Route::OAuthClients, _) => create(env, &call).await,
+        (Route::OAuthClient(id), _) if !caller.sees_org(id.organization()) => {
+            http::error(&no_app())
+        }
+        (Route::OAuthClient(id), Method::Get) => match client(env, *id).await? {
+            Some(record) => http::json(200, &record.view()),
+            None => http::error(&no_app()),
+        },
+        (Route::OAuthClient(id), Method::Patch) => {
+            let patch = or_respond!(parse_client_patch(call.body));
+            let input = OrgInput::PatchClient {
+                id: *id,
+                patch,
+                actor: caller.actor,
+            };
+            match guard_client::org(env, id.organization(), &input).await? {
+                OrgAnswer::Client(record) => http::json(200, &record.view()),
+                _ => http::error(&no_app()),
+            }
+        }
+        (Route::OAuthClient(id), _) => delete(env, *id, caller.actor).await,
+        (Route::OAuthAuthorizations, _) => {
+            let org = or_respond!(listed_org(&call));
+            match guard_client::org(env, org, &OrgInput::ListAuthorizations).await? {
+                OrgAnswer::Authorizations(views) => {
+                    http::json(200, &ListPage::new(views, None, true))
+                }
+                _ => Err(unexpected()),
+            }
+        }
+        (Route::OAuthAuthorization(id), _) => {
+            let input = GrantInput::Revoke {
+                client_id: None,
+                organization: caller.organization,
+                actor: caller.actor,
+            };
+            match revoke_grant(env, *id, &input).await? {
+                Some(view) => http::json(200, &view),
+                None => http::error(&ApiError::not_found(
+                    "No active grant with that id in this organization",
+                )),
+            }
+        }
+        _ => http::error(&ApiError::not_found("No such OAuth endpoint")),
+    }
+}
+
+async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
+    let new = or_respond!(parse_client_create(call.body));
+    let org = or_respond!(call.caller.organization_for_new_key(new.organization_id));
+    let default_plan = or_respond!(config::plan(env));
+    if orgs_api::get(env, org, default_plan).await?.is_none() {
+        return http::error(&ApiError::not_found("No organization with that id"));
+    }
+    for _ in 0..admin::CREATE_ATTEMPTS {
+        let id = ClientId::generate(org, &random::<RANDOM_BYTES_FOR_CLIENT_ID>()?);
+        let secret = match new.client_type {
+            ClientType::Confidential => {
+                Some(client_secret(&random::<RANDOM_BYTES_FOR_CLIENT_SECRET>()?))
+            }
+            ClientType::Public => None,
+        };
+        let record = new.clone().into_record(id, secret.as_deref(), call.now_ms);
+        let input = OrgInput::CreateClient {
+            record,
+            actor: call.caller.actor,
+        };
+        match guard_client::org(env, org, &input).await? {
+            OrgAnswer::Client(record) => {
+                let revealed = RevealedClient {
+                    client: record.view(),
+                    client_secret: secret,
+                };
+                let response = http::json(201, &revealed)?;
+                return http::with_headers(response, [("Cache-Control", "no-store")]);
+            }
+            OrgAnswer::IdTaken => continue,
+            OrgAnswer::TooManyClients => {
+                return http::error(&ApiError::too_many_clients(MAX_CLIENTS_PER_ORG))
+            }
+            _ => return Err(unexpected()),
+        }
+    }
+    http::error(&ApiError::service_unavailable(
+        "Could not allocate an app id; retry",
+    ))
+}
+
+/// Deletes an app and revokes every grant it was given, before answering.
+async fn delete(env: &Env, id: ClientId, actor: Actor) -> Result<Response> {
+    let input = OrgInput::DeleteClient { id, actor };
+    let (record, grants) = match guard_client::org(env, id.organization(), &input).await? {
+        OrgAnswer::ClientDeleted { record, grants } => (record, grants),
+        _ => return http::error(&no_app()),
+    };
+    let revoke = GrantInput::Revoke {
+        client_id: None,
+        organization: None,
+        actor,
+    };
+    for grant in grants {
+        revoke_grant(env, grant, &revoke).await?;
+    }
+    http::json(200, &record.view())
+}
