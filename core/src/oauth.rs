@@ -160,6 +160,11 @@ impl ClientId {
         ClientId(id)
     }
 
+    /// The 24 chars after `app_`.
+    pub fn chars(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
     /// The organization that registered the app.
     pub fn organization(&self) -> OrgId {
         let chars = core::str::from_utf8(&self.0[..ORG_ID_LEN]).unwrap_or_default();

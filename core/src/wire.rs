@@ -11,17 +11,19 @@
 //!                                 <scopes: 1 hex><resource>   every scope of the set on resource
 //! Admitted, no directory entry,   A<actor><org: 16><type: t|l><grants: 1 hex>
 //! grants the same everywhere,         <at>,<hour>,<burst>[,<day>];   (a window: limit,remaining,reset)
-//! no OAuth app:
+//! (an OAuth grant's too):
 //!     actor                       r (root) | s (secret scanning) | k<key id: 16>
+//!                                 | p<app: 24><grant: 16><approving key id: 16> (an OAuth access token)
 //! ```
 //!
 //! Anything else (management, a root check, a refusal, an entry for the directory, grants
-//! per resource, an OAuth app's grant) is the JSON it always was, which starts with `{`: the two never mix
+//! per resource) is the JSON it always was, which starts with `{`: the two never mix
 //! up, and a guard and a worker of different versions fail closed on what they cannot
 //! read.
 
 use crate::guard::{Admitted, Answer, Check, CheckAnswer, Input};
 use crate::key::{KeyId, KeyType};
+use crate::oauth::{AppGrant, ClientId, GrantId};
 use crate::org::{Actor, OrgId};
 use crate::ratelimit::{Status, WindowStatus};
 use crate::scope::{Grants, Requirement, ScopeSet};
@@ -42,6 +44,8 @@ const HASH_LEN: usize = 64;
 /// Ends an admitted answer: text cut short is refused, never read as smaller numbers.
 const END: char = ';';
 const ID_LEN: usize = 16;
+/// An app id's chars after `app_`.
+const CLIENT_ID_LEN: usize = 24;
 
 /// An input as text.
 pub fn encode_input(input: &Input) -> Result<String, WireError> {
@@ -144,7 +148,7 @@ fn compact_admitted(admitted: &Admitted) -> Option<String> {
     let Grants::Everywhere(grants) = &admitted.grants else {
         return None;
     };
-    if admitted.directory.is_some() || admitted.app.is_some() {
+    if admitted.directory.is_some() {
         return None;
     }
     let mut text = String::with_capacity(128);
@@ -156,7 +160,21 @@ fn compact_admitted(admitted: &Admitted) -> Option<String> {
             text.push('k');
             text.push_str(key_id.chars());
         }
-        Actor::App { .. } => return None,
+        Actor::App {
+            client_id,
+            grant_id,
+        } => {
+            let app = admitted
+                .app
+                .filter(|a| a.client_id == client_id && a.grant_id == grant_id)?;
+            text.push('p');
+            text.push_str(client_id.chars());
+            text.push_str(grant_id.chars());
+            text.push_str(app.approved_by.chars());
+        }
+    }
+    if admitted.app.is_some() && !matches!(admitted.actor, Actor::App { .. }) {
+        return None;
     }
     text.push_str(admitted.organization_id.chars());
     text.push(match admitted.key_type {
@@ -175,6 +193,7 @@ fn compact_admitted(admitted: &Admitted) -> Option<String> {
 }
 
 fn read_admitted(rest: &str) -> Option<Admitted> {
+    let mut app = None;
     let (actor, rest) = match rest.split_at_checked(1)? {
         ("r", rest) => (Actor::Root, rest),
         ("s", rest) => (Actor::SecretScanning, rest),
@@ -182,6 +201,26 @@ fn read_admitted(rest: &str) -> Option<Admitted> {
             let (id, rest) = rest.split_at_checked(ID_LEN)?;
             let key_id = KeyId::parse(&format!("key_{id}"))?;
             (Actor::Key { key_id }, rest)
+        }
+        ("p", rest) => {
+            let (client, rest) = rest.split_at_checked(CLIENT_ID_LEN)?;
+            let (grant, rest) = rest.split_at_checked(ID_LEN)?;
+            let (approver, rest) = rest.split_at_checked(ID_LEN)?;
+            let client_id = ClientId::parse(&format!("app_{client}"))?;
+            let grant_id = GrantId::parse(&format!("grant_{grant}"))?;
+            let approved_by = KeyId::parse(&format!("key_{approver}"))?;
+            app = Some(AppGrant {
+                client_id,
+                grant_id,
+                approved_by,
+            });
+            (
+                Actor::App {
+                    client_id,
+                    grant_id,
+                },
+                rest,
+            )
         }
         _ => return None,
     };
@@ -219,7 +258,7 @@ fn read_admitted(rest: &str) -> Option<Admitted> {
         status: Status { hour, day, burst },
         at_ms,
         directory: None,
-        app: None,
+        app,
     })
 }
 
@@ -376,6 +415,33 @@ mod tests {
                 answer_round_trip(Answer::Check(CheckAnswer::Admitted(Box::new(a))), true);
             }
         }
+        // An OAuth app's request, through its grant.
+        let app = crate::oauth::AppGrant {
+            client_id: ClientId::parse("app_0123456789abcdefABCDEFGH").expect("client"),
+            grant_id: GrantId::parse("grant_0123456789ABCDEF").expect("grant"),
+            approved_by: id(),
+        };
+        let mut through_app = admitted(None);
+        through_app.actor = Actor::App {
+            client_id: app.client_id,
+            grant_id: app.grant_id,
+        };
+        through_app.app = Some(app);
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(through_app.clone()))),
+            true,
+        );
+        // An app's actor without its grant's details, or details without the actor, is
+        // not a shape the compact form has: JSON.
+        let mut half = through_app.clone();
+        half.app = None;
+        answer_round_trip(Answer::Check(CheckAnswer::Admitted(Box::new(half))), false);
+        let mut other_half = through_app;
+        other_half.actor = Actor::Root;
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(other_half))),
+            false,
+        );
         let mut extremes = admitted(Some(window(u32::MAX, u32::MAX, u64::MAX)));
         extremes.at_ms = u64::MAX;
         answer_round_trip(
@@ -397,23 +463,6 @@ mod tests {
         let first = first_check();
         assert!(matches!(&first, CheckAnswer::Admitted(a) if a.directory.is_some()));
         answer_round_trip(Answer::Check(first), false);
-        // An OAuth app's request, through its grant.
-        let app = crate::oauth::AppGrant {
-            client_id: crate::oauth::ClientId::parse("app_0123456789abcdefABCDEFGH")
-                .expect("client"),
-            grant_id: crate::oauth::GrantId::parse("grant_0123456789ABCDEF").expect("grant"),
-            approved_by: id(),
-        };
-        let mut through_app = admitted(None);
-        through_app.actor = Actor::App {
-            client_id: app.client_id,
-            grant_id: app.grant_id,
-        };
-        through_app.app = Some(app);
-        answer_round_trip(
-            Answer::Check(CheckAnswer::Admitted(Box::new(through_app))),
-            false,
-        );
         let refused = Answer::Check(CheckAnswer::Refused {
             refusal: Refusal::Invalid,
             at_ms: 5,

@@ -4,14 +4,15 @@
 //! the step says, answer. SQLite's synchronous API keeps each step free of awaits, so
 //! two refreshes with one token are decided one after the other and only one wins.
 
+use crate::rows::NamedRows;
 use scopien_auth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
+use scopien_auth::guard::{Answer, Input};
 use scopien_auth::oauth::RANDOM_BYTES_FOR_TOKEN;
-use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
+use scopien_auth::wire;
+use serde::Serialize;
+use std::cell::RefCell;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
-use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
-};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 const RECORD: &str = "record";
 const TOMBSTONE: &str = "tombstone";
@@ -22,8 +23,8 @@ pub struct GrantGuard {
     state: State,
     /// The grant's state, loaded once per object lifetime.
     loaded: RefCell<Option<GrantState>>,
-    /// The `grant` table exists (once per object).
-    table_ready: Cell<bool>,
+    /// Its state's rows (table `grant_state`).
+    rows: NamedRows,
 }
 
 impl GrantGuard {
@@ -31,33 +32,14 @@ impl GrantGuard {
         self.state.storage().sql()
     }
 
-    /// Reads the stored state; an unknown grant creates nothing.
+    /// Reads the stored state (none for an unknown grant).
     fn read(&self) -> Result<GrantState> {
-        #[derive(Deserialize)]
-        struct Row {
-            name: String,
-            value: String,
-        }
-        let sql = self.sql();
-        let tables: Vec<serde_json::Value> = sql
-            .exec(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'grant_state'",
-                None,
-            )?
-            .to_array()?;
         let mut state = GrantState::default();
-        if tables.is_empty() {
-            return Ok(state);
-        }
-        self.table_ready.set(true);
-        let rows: Vec<Row> = sql
-            .exec("SELECT name, value FROM grant_state", None)?
-            .to_array()?;
-        for row in rows {
-            match row.name.as_str() {
-                RECORD => state.record = Some(serde_json::from_str(&row.value)?),
-                TOMBSTONE => state.tombstone_ms = Some(serde_json::from_str(&row.value)?),
-                COUNTERS => state.counters = serde_json::from_str(&row.value)?,
+        for (name, value) in self.rows.read(&self.sql())? {
+            match name.as_str() {
+                RECORD => state.record = Some(serde_json::from_str(&value)?),
+                TOMBSTONE => state.tombstone_ms = Some(serde_json::from_str(&value)?),
+                COUNTERS => state.counters = serde_json::from_str(&value)?,
                 _ => {}
             }
         }
@@ -65,22 +47,7 @@ impl GrantGuard {
     }
 
     fn put(&self, name: &str, value: &impl Serialize) -> Result<()> {
-        let sql = self.sql();
-        if !self.table_ready.get() {
-            sql.exec(
-                "CREATE TABLE IF NOT EXISTS grant_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-                None,
-            )?;
-            self.table_ready.set(true);
-        }
-        sql.exec(
-            "INSERT OR REPLACE INTO grant_state (name, value) VALUES (?, ?)",
-            vec![
-                SqlStorageValue::from(name),
-                SqlStorageValue::from(serde_json::to_string(value)?),
-            ],
-        )?;
-        Ok(())
+        self.rows.put(&self.sql(), name, value)
     }
 
     fn store(&self, state: &GrantState, writes: GrantWrites) -> Result<()> {
@@ -123,9 +90,26 @@ impl GrantGuard {
 
 #[wasm_bindgen]
 impl GrantGuard {
-    /// One input, by RPC (guard_client.rs): core's `GrantInput` as JSON, its
-    /// `GrantAnswer` as JSON.
+    /// One input, by RPC (guard_client.rs): a request's check in the key guard's compact
+    /// wire form (`scopien_auth::wire`), answered in it; anything else core's
+    /// `GrantInput` as JSON, its `GrantAnswer` as JSON.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
+        if input.starts_with('C') {
+            let answer = wire::decode_input(input)
+                .map_err(crate::guard_client::wire_fault)
+                .and_then(|input| match input {
+                    Input::Check(check) => self.step(GrantInput::Check(check)),
+                    Input::Manage(_) => Err(worker::Error::RustError("not a check".into())),
+                })
+                .and_then(|answer| match answer {
+                    GrantAnswer::Check(answer) => wire::encode_answer(&Answer::Check(answer))
+                        .map_err(crate::guard_client::wire_fault),
+                    _ => Err(worker::Error::RustError(
+                        "grant guard: not a check answer".into(),
+                    )),
+                });
+            return answer.map_err(|fault| JsError::new(&fault.to_string()));
+        }
         crate::guard::rpc(input, |input| self.step(input))
     }
 }
@@ -135,7 +119,7 @@ impl DurableObject for GrantGuard {
         Self {
             state,
             loaded: RefCell::new(None),
-            table_ready: Cell::new(false),
+            rows: NamedRows::new("grant_state"),
         }
     }
 

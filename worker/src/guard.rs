@@ -10,16 +10,15 @@
 //! their wire form (`scopien_auth::wire`: compact for a request's check, JSON otherwise):
 //! no Request or Response on either side, and no await in the object.
 
+use crate::rows::NamedRows;
 use scopien_auth::guard::{Answer, Input, KeyState, Writes};
 use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
 use scopien_auth::wire;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
+use serde::Serialize;
+use std::cell::RefCell;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
-use worker::{
-    durable_object, DurableObject, Env, Request, Response, Result, SqlStorageValue, State,
-};
+use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 const RECORD: &str = "record";
 const METER: &str = "meter";
@@ -29,8 +28,8 @@ pub struct KeyGuard {
     state: State,
     /// The key's state, loaded once per object lifetime.
     loaded: RefCell<Option<KeyState>>,
-    /// The `guard` table exists: `store` need not create it (once per object).
-    table_ready: Cell<bool>,
+    /// Its state's rows (table `guard`).
+    rows: NamedRows,
 }
 
 impl KeyGuard {
@@ -38,33 +37,13 @@ impl KeyGuard {
         self.state.storage().sql()
     }
 
-    /// Reads the stored state. A guard that was never written has no table, and reading
-    /// does not create one: an unknown key writes nothing.
+    /// Reads the stored state (none for an unknown key).
     fn read(&self) -> Result<KeyState> {
-        #[derive(Deserialize)]
-        struct Row {
-            name: String,
-            value: String,
-        }
-        let sql = self.sql();
-        let tables: Vec<serde_json::Value> = sql
-            .exec(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'guard'",
-                None,
-            )?
-            .to_array()?;
         let mut state = KeyState::default();
-        if tables.is_empty() {
-            return Ok(state);
-        }
-        self.table_ready.set(true);
-        let rows: Vec<Row> = sql
-            .exec("SELECT name, value FROM guard", None)?
-            .to_array()?;
-        for row in rows {
-            match row.name.as_str() {
-                RECORD => state.record = Some(serde_json::from_str(&row.value)?),
-                METER => state.meter = serde_json::from_str(&row.value)?,
+        for (name, value) in self.rows.read(&self.sql())? {
+            match name.as_str() {
+                RECORD => state.record = Some(serde_json::from_str(&value)?),
+                METER => state.meter = serde_json::from_str(&value)?,
                 _ => {}
             }
         }
@@ -72,28 +51,7 @@ impl KeyGuard {
     }
 
     fn put(&self, name: &str, value: &impl Serialize) -> Result<()> {
-        let sql = self.sql();
-        if !self.table_ready.get() {
-            sql.exec(
-                "CREATE TABLE IF NOT EXISTS guard (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-                None,
-            )?;
-            self.table_ready.set(true);
-        }
-        let value = SqlStorageValue::from(serde_json::to_string(value)?);
-        // The row changed in place (REPLACE would delete it and insert it again, index
-        // and all); inserted the first time.
-        let updated = sql.exec(
-            "UPDATE guard SET value = ? WHERE name = ?",
-            vec![value.clone(), SqlStorageValue::from(name)],
-        )?;
-        if updated.rows_written() == 0 {
-            sql.exec(
-                "INSERT INTO guard (name, value) VALUES (?, ?)",
-                vec![SqlStorageValue::from(name), value],
-            )?;
-        }
-        Ok(())
+        self.rows.put(&self.sql(), name, value)
     }
 
     fn store(&self, state: &KeyState, writes: Writes) -> Result<()> {
@@ -171,7 +129,7 @@ impl DurableObject for KeyGuard {
         Self {
             state,
             loaded: RefCell::new(None),
-            table_ready: Cell::new(false),
+            rows: NamedRows::new("guard"),
         }
     }
 

@@ -29,6 +29,7 @@ mod oauth;
 mod oauth_api;
 mod org_guard;
 mod orgs_api;
+mod rows;
 mod scanning;
 mod session_guard;
 mod throttle;

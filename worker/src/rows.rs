@@ -1,0 +1,73 @@
+//! A guard's state as named JSON rows in one SQLite table of its Durable Object (the
+//! key's record and meter; a grant's record and counters). Read whole once per object
+//! lifetime; a row written changes in place.
+
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use worker::{Result, SqlStorage, SqlStorageValue};
+
+/// The table `name`, and whether it is known to exist (once per object).
+pub(crate) struct NamedRows {
+    table: &'static str,
+    ready: Cell<bool>,
+}
+
+impl NamedRows {
+    pub(crate) const fn new(table: &'static str) -> NamedRows {
+        NamedRows {
+            table,
+            ready: Cell::new(false),
+        }
+    }
+
+    /// Every row as (name, JSON text). A guard never written has no table, and reading
+    /// creates none: an unknown key or grant writes nothing.
+    pub(crate) fn read(&self, sql: &SqlStorage) -> Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            name: String,
+            value: String,
+        }
+        let tables: Vec<serde_json::Value> = sql
+            .exec(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+                vec![SqlStorageValue::from(self.table)],
+            )?
+            .to_array()?;
+        if tables.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.ready.set(true);
+        let rows: Vec<Row> = sql
+            .exec(&format!("SELECT name, value FROM {}", self.table), None)?
+            .to_array()?;
+        Ok(rows.into_iter().map(|r| (r.name, r.value)).collect())
+    }
+
+    /// Writes row `name`: changed in place (REPLACE would delete it and insert it again,
+    /// index and all); inserted the first time.
+    pub(crate) fn put(&self, sql: &SqlStorage, name: &str, value: &impl Serialize) -> Result<()> {
+        if !self.ready.get() {
+            sql.exec(
+                &format!(
+                    "CREATE TABLE IF NOT EXISTS {} (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                    self.table
+                ),
+                None,
+            )?;
+            self.ready.set(true);
+        }
+        let value = SqlStorageValue::from(serde_json::to_string(value)?);
+        let updated = sql.exec(
+            &format!("UPDATE {} SET value = ? WHERE name = ?", self.table),
+            vec![value.clone(), SqlStorageValue::from(name)],
+        )?;
+        if updated.rows_written() == 0 {
+            sql.exec(
+                &format!("INSERT INTO {} (name, value) VALUES (?, ?)", self.table),
+                vec![SqlStorageValue::from(name), value],
+            )?;
+        }
+        Ok(())
+    }
+}
