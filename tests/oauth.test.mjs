@@ -555,3 +555,29 @@ test("a leaked access or refresh token reported by a secret scanner revokes its 
   assert.ok(event, JSON.stringify(audit.json.data.slice(0, 3)));
   assert.equal(event.report.url, "https://github.com/o/r/blob/main/.env");
 });
+
+test("a native app's loopback redirect: registered without a port, any port works (RFC 8252); the auth test names the app", async () => {
+  const app = await registerApp({ type: "public", redirectUris: ["http://127.0.0.1/callback"] });
+  const cookie = await signIn(admin.key);
+  const { verifier, challenge } = pkce();
+  const redirect = "http://127.0.0.1:53127/callback";
+  const path = (uri) =>
+    authorizeUrl(app, { redirect_uri: uri, code_challenge: challenge, code_challenge_method: "S256" });
+  assert.equal((await getAuthorize(path("http://127.0.0.1:53127/elsewhere"), cookie)).status, 400, "the path must match");
+  const page = await getAuthorize(path(redirect), cookie);
+  assert.equal(page.status, 200, page.text);
+  assert.match(page.headers.get("content-security-policy"), /form-action 'self' http:\/\/127\.0\.0\.1:53127;/);
+  const answer = await decide(cookie, formFields(page.text), "approve");
+  const back = new URL(answer.location);
+  assert.equal(back.origin + back.pathname, redirect);
+  const tokens = await tokenRequest(
+    { grant_type: "authorization_code", code: back.searchParams.get("code"), redirect_uri: redirect, code_verifier: verifier, client_id: app.clientId },
+    { auth: "" },
+  );
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.json));
+  const authTest = await call(gw.url, "/v1/auth/test", { key: tokens.json.access_token });
+  assert.equal(authTest.status, 200);
+  assert.equal(authTest.json.clientId, app.clientId);
+  assert.match(authTest.json.grantId, /^grant_/);
+  assert.equal(authTest.json.keyId, admin.id, "the key that approved");
+});

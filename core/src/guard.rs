@@ -180,6 +180,8 @@ impl Admitted {
             key_type: self.key_type,
             scopes: self.grants.clone(),
             rate_limit: RateLimitView::from(shown_window(&self.status)),
+            client_id: self.app.map(|a| a.client_id),
+            grant_id: self.app.map(|a| a.grant_id),
         }
     }
 }

@@ -381,19 +381,41 @@ impl ClientRecord {
         })
     }
 
-    /// The registered redirect URI a request names: it must equal one exactly; with
-    /// none named, the only one registered.
-    pub fn redirect_uri(&self, named: Option<&str>) -> Option<&str> {
+    /// The redirect URI a request may use: one registered, byte for byte; with none
+    /// named, the only one registered. One exception, RFC 8252 §7.3's for native apps: a
+    /// loopback IP URI registered without a port (`http://127.0.0.1/cb`) accepts the
+    /// same URI with any port, since the app listens on whatever port its system gives
+    /// it. A URI registered with a port matches only that port.
+    pub fn redirect_uri<'a>(&'a self, named: Option<&'a str>) -> Option<&'a str> {
         match named {
             Some(uri) => self
                 .redirect_uris
                 .iter()
                 .find(|r| r.as_str() == uri)
-                .map(String::as_str),
+                .map(String::as_str)
+                .or_else(|| {
+                    let portless = loopback_without_port(uri)?;
+                    self.redirect_uris
+                        .iter()
+                        .any(|r| *r == portless)
+                        .then_some(uri)
+                }),
             None if self.redirect_uris.len() == 1 => Some(self.redirect_uris[0].as_str()),
             None => None,
         }
     }
+}
+
+/// `http://127.0.0.1:PORT/…` or `http://[::1]:PORT/…` with its port removed; `None` for
+/// anything else (other hosts, no port, https).
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let (host, port) = authority.rsplit_once(':')?;
+    let loopback = host == "127.0.0.1" || host == "[::1]";
+    let numeric = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
+    (loopback && numeric).then(|| format!("http://{host}{path}"))
 }
 
 /// A new client secret: `scs_` + 43 base62 chars (≈ 256 bits).
@@ -1386,6 +1408,39 @@ mod tests {
             })
         ));
         assert!(Params::from_pairs(form_pairs(b"a=1&a=2").expect("utf-8")).is_err());
+    }
+
+    #[test]
+    fn loopback_uris_registered_without_a_port_accept_any_port() {
+        let app = client(
+            &[
+                "http://127.0.0.1/cb",
+                "http://[::1]:8000/cb",
+                "https://a.example/cb",
+            ],
+            "read",
+            ClientType::Public,
+        );
+        assert_eq!(
+            app.redirect_uri(Some("http://127.0.0.1:53127/cb")),
+            Some("http://127.0.0.1:53127/cb")
+        );
+        assert_eq!(
+            app.redirect_uri(Some("http://127.0.0.1/cb")),
+            Some("http://127.0.0.1/cb")
+        );
+        assert_eq!(app.redirect_uri(Some("http://127.0.0.1:53127/other")), None);
+        assert_eq!(
+            app.redirect_uri(Some("http://[::1]:8000/cb")),
+            Some("http://[::1]:8000/cb")
+        );
+        assert_eq!(
+            app.redirect_uri(Some("http://[::1]:8001/cb")),
+            None,
+            "registered with a port: that port only"
+        );
+        assert_eq!(app.redirect_uri(Some("http://localhost:5000/cb")), None);
+        assert_eq!(app.redirect_uri(Some("https://a.example:444/cb")), None);
     }
 
     #[test]

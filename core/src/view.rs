@@ -220,6 +220,12 @@ pub struct AuthTestView {
     pub scopes: Grants,
     /// Its shown window after this request.
     pub rate_limit: RateLimitView,
+    /// For an OAuth access token: the app acting (`keyId` is then the key that approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<crate::oauth::ClientId>,
+    /// For an OAuth access token: its grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<crate::oauth::GrantId>,
 }
 
 /// A page of a listing.
