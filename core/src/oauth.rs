@@ -395,10 +395,7 @@ impl ClientRecord {
                 .map(String::as_str)
                 .or_else(|| {
                     let portless = loopback_without_port(uri)?;
-                    self.redirect_uris
-                        .iter()
-                        .any(|r| *r == portless)
-                        .then_some(uri)
+                    self.redirect_uris.contains(&portless).then_some(uri)
                 }),
             None if self.redirect_uris.len() == 1 => Some(self.redirect_uris[0].as_str()),
             None => None,
