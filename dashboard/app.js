@@ -53,6 +53,16 @@ function scopesText(scopes) {
 }
 
 /** One dashboard API call. A call without a live session goes back to sign-in. */
+/** Runs `call` with `button` disabled, so a second click cannot send it twice. */
+async function whileDisabled(button, call) {
+  button.disabled = true;
+  try {
+    return await call();
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function api(method, path, body) {
   const headers = { Accept: "application/json" };
   if (session) headers["X-CSRF-Token"] = session.csrfToken;
@@ -378,13 +388,7 @@ async function keysPage(main) {
     if (expiry === undefined) return showError(form, "create", { details: "expiresAt: choose a date, or Never" });
     if (expiry) body.expiresAt = expiry;
     const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    let res;
-    try {
-      res = await api("POST", "/v1/api-keys", body);
-    } finally {
-      button.disabled = false;
-    }
+    const res = await whileDisabled(button, () => api("POST", "/v1/api-keys", body));
     if (!res.ok) return showError(form, "create", res.json?.error);
     const keyType = body.type;
     form.reset();
@@ -660,13 +664,7 @@ function confirmAction({ title, text, action, opener, run, failure, done }) {
   form.onsubmit = async (event) => {
     event.preventDefault();
     clearErrors(form);
-    submit.disabled = true;
-    let res;
-    try {
-      res = await run();
-    } finally {
-      submit.disabled = false;
-    }
+    const res = await whileDisabled(submit, run);
     if (!res.ok) {
       const error = res.json?.error;
       document.getElementById("confirm-form-error").textContent = error?.details || error?.message || failure;
@@ -744,13 +742,7 @@ function registerApp(opener, reload) {
       type: form.querySelector("input[name=register-type]:checked").value,
     };
     const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    let res;
-    try {
-      res = await api("POST", "/v1/oauth-clients", body);
-    } finally {
-      button.disabled = false;
-    }
+    const res = await whileDisabled(button, () => api("POST", "/v1/oauth-clients", body));
     if (!res.ok) return showError(form, "register", res.json?.error);
     dialog.returnFocusTo = null;
     await closed(dialog);

@@ -2,7 +2,9 @@
 // sizes, the accessibility check, and the page helpers (bound lazily to the test's page
 // and gateway, which exist only once its `before` has run).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import chromium from "@sparticuz/chromium";
+import puppeteer from "puppeteer-core";
 import { createRequire } from "node:module";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +17,24 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.mi
 /** An element by its accessible name (and role). */
 export const aria = (name, role) =>
   role ? `::-p-aria([name=${JSON.stringify(name)}][role="${role}"])` : `::-p-aria(${JSON.stringify(name)})`;
+
+/** Headless Chromium (from @sparticuz/chromium) and one page at the desktop size; every
+ * Content-Security-Policy violation the page reports goes into `cspViolations`. */
+export async function launchBrowser(cspViolations) {
+  mkdirSync(SHOTS, { recursive: true });
+  const browser = await puppeteer.launch({
+    executablePath: await chromium.executablePath(),
+    args: chromium.args,
+    headless: true,
+  });
+  const page = await browser.newPage();
+  page.setDefaultTimeout(15_000);
+  await page.setViewport(SIZES.desktop);
+  page.on("console", (message) => {
+    if (/Content Security Policy|Refused to/.test(message.text())) cspViolations.push(message.text());
+  });
+  return { browser, page };
+}
 
 /** The helpers for the page `currentPage()` on the gateway at `baseUrl()`. */
 export function pageHelpers(currentPage, baseUrl) {

@@ -6,13 +6,10 @@
 // a loopback server standing in for the app (RFC 8252).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { createServer } from "node:http";
 import { createHash, randomBytes } from "node:crypto";
-import chromium from "@sparticuz/chromium";
-import puppeteer from "puppeteer-core";
 import { startGateway, call, createKey, waitFor, createOrgWithAdmin } from "./harness.mjs";
-import { SHOTS, SIZES, aria, pageHelpers } from "./browser.mjs";
+import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
 
 const OTHER_REDIRECT = "https://crm.example.com/oauth/callback";
 
@@ -39,18 +36,7 @@ before(async () => {
 
   gw = await startGateway();
   ({ org, admin } = await createOrgWithAdmin(gw));
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await puppeteer.launch({
-    executablePath: await chromium.executablePath(),
-    args: chromium.args,
-    headless: true,
-  });
-  page = await browser.newPage();
-  page.setDefaultTimeout(15_000);
-  await page.setViewport(SIZES.desktop);
-  page.on("console", (message) => {
-    if (/Content Security Policy|Refused to/.test(message.text())) cspViolations.push(message.text());
-  });
+  ({ browser, page } = await launchBrowser(cspViolations));
 });
 after(async () => {
   await browser?.close();

@@ -3,12 +3,8 @@
 // does, by visible labels and roles; what the page claims is checked over HTTP.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import chromium from "@sparticuz/chromium";
-import puppeteer from "puppeteer-core";
 import { startGateway, call, createKey, waitFor, createOrgWithAdmin } from "./harness.mjs";
-import { SHOTS, SIZES, aria, pageHelpers } from "./browser.mjs";
-
+import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
 
 let gw, org, admin, browser, page;
 const cspViolations = [];
@@ -21,18 +17,7 @@ const { ready, open, assertAccessible, screenshots, pageStorage } = pageHelpers(
 before(async () => {
   gw = await startGateway();
   ({ org, admin } = await createOrgWithAdmin(gw));
-  mkdirSync(SHOTS, { recursive: true });
-  browser = await puppeteer.launch({
-    executablePath: await chromium.executablePath(),
-    args: chromium.args,
-    headless: true,
-  });
-  page = await browser.newPage();
-  page.setDefaultTimeout(15_000);
-  await page.setViewport(SIZES.desktop);
-  page.on("console", (message) => {
-    if (/Content Security Policy|Refused to/.test(message.text())) cspViolations.push(message.text());
-  });
+  ({ browser, page } = await launchBrowser(cspViolations));
 });
 after(async () => {
   await browser?.close();
