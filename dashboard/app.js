@@ -938,20 +938,20 @@ async function auditPage(main) {
       return;
     }
     for (const event of res.json.data) {
-      // A change is {from, to} (or {before, after}); some events (an OAuth grant's) name
-      // plain values instead, shown as they are.
-      const isChange = (c) => c !== null && typeof c === "object" && ["from", "to", "before", "after"].some((k) => k in c);
+      // Each change is {before, after}; a field set for the first time (before null)
+      // shows only its value. Why the gateway itself acted (a replayed token) follows.
       const changes = event.changes
-        ? Object.entries(event.changes).map(([field, c]) => (isChange(c)
-          ? `${field}: ${JSON.stringify(c.from ?? c.before ?? null)} → ${JSON.stringify(c.to ?? c.after ?? null)}`
-          : `${field}: ${typeof c === "string" ? c : JSON.stringify(c)}`)).join("; ")
+        ? Object.entries(event.changes).map(([field, c]) => (c?.before === null || c?.before === undefined
+          ? `${field}: ${JSON.stringify(c?.after ?? null)}`
+          : `${field}: ${JSON.stringify(c.before)} → ${JSON.stringify(c.after ?? null)}`)).join("; ")
         : "—";
+      const changeText = event.reason ? `${changes === "—" ? "" : `${changes}. `}${event.reason}` : changes;
       body.append(h("tr", {},
         h("td", { "data-label": "When" }, when(event.at)),
         h("td", { "data-label": "Who", class: "mono" }, actorText(event.actor)),
         h("td", { "data-label": "Action" }, event.action),
         h("td", { "data-label": "Target", class: "mono" }, event.target?.id ?? event.target?.keyId ?? "—"),
-        h("td", { "data-label": "Changes", class: "changes" }, changes)));
+        h("td", { "data-label": "Changes", class: "changes" }, changeText)));
     }
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No events yet.")));
     cursor = res.json.nextCursor ?? null;

@@ -364,7 +364,7 @@ test("a public app gets no secret; the keyboard alone registers one; no CSP viol
   const grantChanges = await page.$$eval("tbody tr", (trs) =>
     trs.filter((tr) => tr.cells[2]?.textContent === "oauth_grant.created").map((tr) => tr.cells[4].textContent));
   assert.ok(grantChanges.length >= 2);
-  for (const text of grantChanges) assert.match(text, new RegExp(`^clientId: ${app.clientId}; scope: read`));
+  for (const text of grantChanges) assert.match(text, new RegExp(`^clientId: "${app.clientId}"; scope: "read`));
   await screenshots("audit-log-oauth");
   assert.deepEqual(cspViolations, []);
 });

@@ -286,6 +286,10 @@ test("the whole flow: consent, code, tokens, the API with the token, refresh, re
   const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
   const grantEvents = audit.json.data.filter((e) => e.target.type === "oauth_grant").map((e) => e.action);
   assert.deepEqual(grantEvents.slice(0, 2), ["oauth_grant.revoked", "oauth_grant.created"]);
+  const [revokedEvent, createdEvent] = audit.json.data.filter((e) => e.target.type === "oauth_grant");
+  assert.match(revokedEvent.reason, /already used/, "why the gateway revoked it");
+  assert.deepEqual(revokedEvent.changes, { status: { before: "active", after: "revoked" } });
+  assert.deepEqual(createdEvent.changes.scope, { before: null, after: "opportunities:read" });
 });
 
 test("redirect URI not registered exactly, or an unknown app: an error page, never a redirect", async () => {

@@ -123,7 +123,31 @@ impl GrantRecord {
         }
     }
 
+    /// The audit event of `action`: on creation, the app and the scope it was given; on
+    /// revocation, the status it left (`changes` holds before/after pairs, as for keys).
     fn event(&self, action: &str, actor: Actor) -> AuditDraft {
+        let change = |before: serde_json::Value, after: serde_json::Value| serde_json::json!({ "before": before, "after": after });
+        let changes: serde_json::Map<String, serde_json::Value> = if self.revoked_ms.is_some() {
+            [(
+                "status".to_owned(),
+                change("active".into(), "revoked".into()),
+            )]
+            .into_iter()
+            .collect()
+        } else {
+            [
+                (
+                    "clientId".to_owned(),
+                    change(serde_json::Value::Null, self.client_id.to_string().into()),
+                ),
+                (
+                    "scope".to_owned(),
+                    change(serde_json::Value::Null, scope_string(&self.grants).into()),
+                ),
+            ]
+            .into_iter()
+            .collect()
+        };
         AuditDraft {
             actor,
             action: action.into(),
@@ -131,14 +155,7 @@ impl GrantRecord {
                 kind: "oauth_grant".into(),
                 id: self.id.to_string(),
             },
-            changes: Some(
-                [
-                    ("clientId".to_owned(), self.client_id.to_string().into()),
-                    ("scope".to_owned(), scope_string(&self.grants).into()),
-                ]
-                .into_iter()
-                .collect(),
-            ),
+            changes: Some(changes),
             report: None,
             reason: None,
         }
@@ -425,9 +442,7 @@ impl GrantState {
                 grant_id: record.id,
             },
         );
-        if let Some(changes) = event.changes.as_mut() {
-            changes.insert("reason".into(), why.into());
-        }
+        event.reason = Some(why.to_owned());
         let answer = GrantAnswer::OAuthRefused {
             error: OAuthError::invalid_grant(why),
             revoked: Some((record.authorization_view(), event)),
@@ -880,9 +895,25 @@ mod tests {
             get(&mut state, &tokens.access_token, NOW + 2),
             CheckAnswer::Admitted(_)
         ));
-        assert_eq!(
-            error(&exchange(&mut state, &code, VERIFIER, NOW + 3)),
-            ("invalid_grant", true)
+        let replay = exchange(&mut state, &code, VERIFIER, NOW + 3);
+        assert_eq!(error(&replay), ("invalid_grant", true));
+        let GrantAnswer::OAuthRefused {
+            revoked: Some((_, event)),
+            ..
+        } = replay
+        else {
+            panic!("the replay's revocation");
+        };
+        assert!(event
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("already used")));
+        let changes = event.changes.expect("changes");
+        assert!(
+            changes
+                .values()
+                .all(|c| c.get("before").is_some() && c.get("after").is_some()),
+            "changes are before/after pairs: {changes:?}"
         );
         assert!(matches!(
             get(&mut state, &tokens.access_token, NOW + 4),
