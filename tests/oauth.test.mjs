@@ -585,3 +585,26 @@ test("a native app's loopback redirect: registered without a port, any port work
   assert.match(authTest.json.grantId, /^grant_/);
   assert.equal(authTest.json.keyId, admin.id, "the key that approved");
 });
+
+test("revoking the admin key that approved a grant revokes the grant: a person's approvals end with their key", async () => {
+  const approver = await createKey(gw, { name: "leaving admin", scopes: ["read", "write", "admin"], organizationId: org.id });
+  const app = await registerApp();
+  const { verifier, challenge } = pkce();
+  const params = await approve(app, { key: approver.key, challenge });
+  const tokens = await tokenRequest(
+    { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier },
+    { app },
+  );
+  assert.equal(tokens.status, 200);
+  const other = await tokensFor(app); // approved by another admin: untouched
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 200);
+  const revoked = await call(gw.url, `/v1/api-keys/${approver.id}`, { key: admin.key, method: "DELETE" });
+  assert.equal(revoked.status, 200);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 401);
+  assert.equal((await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.json.refresh_token }, { app })).json.error, "invalid_grant");
+  assert.equal((await call(gw.url, "/v1/x", { key: other.access_token })).status, 200, "another admin's approval stands");
+  const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
+  const event = audit.json.data.find((e) => e.action === "oauth_grant.revoked" && e.reason === "The key that approved it was revoked");
+  assert.ok(event, JSON.stringify(audit.json.data.slice(0, 3)));
+  assert.equal(event.actor.keyId, admin.id, "revoked by whoever revoked the key");
+});

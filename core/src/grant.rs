@@ -221,6 +221,9 @@ pub enum GrantInput {
         organization: Option<OrgId>,
         /// Who, for the audit log.
         actor: Actor,
+        /// Why, when the gateway revokes on its own (the approving key was revoked).
+        #[serde(default)]
+        reason: Option<String>,
     },
     /// RFC 7662: what a token is, to its app or an admin of the approving organization.
     Introspect {
@@ -361,7 +364,8 @@ impl GrantState {
                 client_id,
                 organization,
                 actor,
-            } => self.revoke(client_id, organization, actor, now_ms),
+                reason,
+            } => self.revoke(client_id, organization, actor, reason, now_ms),
             GrantInput::Introspect {
                 token_hash,
                 kind,
@@ -633,6 +637,7 @@ impl GrantState {
         client_id: Option<ClientId>,
         organization: Option<OrgId>,
         actor: Actor,
+        reason: Option<String>,
         now_ms: u64,
     ) -> (GrantAnswer, GrantWrites) {
         let Some(record) = self.record.as_mut() else {
@@ -649,7 +654,8 @@ impl GrantState {
             return (GrantAnswer::Revoked(None), GrantWrites::default());
         }
         record.revoked_ms = Some(now_ms);
-        let event = record.event("oauth_grant.revoked", actor);
+        let mut event = record.event("oauth_grant.revoked", actor);
+        event.reason = reason;
         (
             GrantAnswer::Revoked(Some((record.authorization_view(), event))),
             RECORD,
@@ -1011,6 +1017,7 @@ mod tests {
                 client_id: None,
                 organization: None,
                 actor: Actor::Root,
+                reason: None,
             },
             NOW,
             &R,
@@ -1055,6 +1062,7 @@ mod tests {
             client_id: Some(client),
             organization: None,
             actor: Actor::Root,
+            reason: None,
         };
         assert_eq!(
             state.step(revoke(other), NOW + 2, &R).0,

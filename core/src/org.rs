@@ -484,6 +484,8 @@ pub enum OrgInput {
     },
     /// Its "Authorized apps".
     ListAuthorizations,
+    /// The active grants a key of this organization approved (to revoke with the key).
+    GrantsApprovedBy(KeyId),
 }
 
 /// An organization guard's answers.
@@ -516,6 +518,8 @@ pub enum OrgAnswer {
     },
     /// Its "Authorized apps", newest first.
     Authorizations(Vec<AuthorizationView>),
+    /// Grant ids.
+    GrantIds(Vec<GrantId>),
     /// It has [`crate::oauth::MAX_CLIENTS_PER_ORG`] apps already.
     TooManyClients,
     /// Stored.

@@ -58,7 +58,13 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
     match guard_client::manage(env, id, manage).await? {
         ManageAnswer::Key { entry, audit } => {
             if let Some(audit) = audit {
+                let revoked = audit.action == "api_key.revoked";
+                let actor = audit.actor;
                 record(env, &entry, audit).await;
+                if revoked {
+                    let (org, key) = (entry.view.organization_id, entry.view.id);
+                    crate::oauth_api::revoke_grants_approved_by(env, org, key, actor).await;
+                }
             }
             http::json(200, &entry.view)
         }

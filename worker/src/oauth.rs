@@ -340,6 +340,7 @@ async fn endpoint(
                         client_id,
                         grant_id: token.grant(),
                     },
+                    reason: None,
                 };
                 revoke_grant(env, token.grant(), &input).await?;
             } else if params.get("token").is_none() {

@@ -15,7 +15,7 @@ use scopien_auth::oauth::{
 use scopien_auth::org::{Actor, OrgAnswer, OrgId, OrgInput};
 use scopien_auth::route::Route;
 use scopien_auth::view::ListPage;
-use scopien_auth::{admin, ApiError, Method};
+use scopien_auth::{admin, ApiError, KeyId, Method};
 use worker::{Env, Response, Result};
 
 fn no_app() -> ApiError {
@@ -56,6 +56,31 @@ pub(crate) async fn revoke_grant(
         _ => Err(worker::Error::RustError(
             "grant guard answered another input".into(),
         )),
+    }
+}
+
+/// Revokes every active grant key `key` of `org` approved: a person's approvals end with
+/// their key, as their own access does. Faults are logged: the key's own revocation has
+/// already happened and is answered.
+pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId, actor: Actor) {
+    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await {
+        Ok(OrgAnswer::GrantIds(grants)) => grants,
+        Ok(_) => return,
+        Err(fault) => {
+            worker::console_error!("listing the grants of a revoked key failed: {fault}");
+            return;
+        }
+    };
+    let input = GrantInput::Revoke {
+        client_id: None,
+        organization: Some(org),
+        actor,
+        reason: Some("The key that approved it was revoked".into()),
+    };
+    for grant in grants {
+        if let Err(fault) = revoke_grant(env, grant, &input).await {
+            worker::console_error!("revoking {grant} with its approving key failed: {fault}");
+        }
     }
 }
 
@@ -152,6 +177,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 client_id: None,
                 organization: caller.organization,
                 actor: caller.actor,
+                reason: None,
             };
             match revoke_grant(env, *id, &input).await? {
                 Some(view) => http::json(200, &view),
@@ -216,6 +242,7 @@ async fn delete(env: &Env, id: ClientId, actor: Actor) -> Result<Response> {
         client_id: None,
         organization: None,
         actor,
+        reason: None,
     };
     for grant in grants {
         revoke_grant(env, grant, &revoke).await?;

@@ -404,6 +404,24 @@ impl OrgGuard {
                     .collect::<std::result::Result<Vec<AuthorizationView>, _>>()?;
                 OrgAnswer::Authorizations(views)
             }
+            OrgInput::GrantsApprovedBy(key) => {
+                if !self.has_tables()? {
+                    return Ok(OrgAnswer::GrantIds(Vec::new()));
+                }
+                self.oauth_tables()?;
+                let rows: Vec<Value> = self
+                    .sql()
+                    .exec("SELECT value FROM authorizations WHERE active = 1", None)?
+                    .to_array()?;
+                let mut ids = Vec::new();
+                for row in &rows {
+                    let view: AuthorizationView = serde_json::from_str(&row.value)?;
+                    if view.approved_by == key {
+                        ids.push(view.grant_id);
+                    }
+                }
+                OrgAnswer::GrantIds(ids)
+            }
             _ => OrgAnswer::NotFound,
         })
     }

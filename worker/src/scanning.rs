@@ -180,6 +180,11 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
                 } => {
                     if let Some((entry, audit)) = change {
                         keys_api::record(env, &entry, audit).await;
+                        if entry.view.status == scopien_auth::KeyStatus::Revoked {
+                            let (org, key) = (entry.view.organization_id, entry.view.id);
+                            let actor = scopien_auth::org::Actor::SecretScanning;
+                            crate::oauth_api::revoke_grants_approved_by(env, org, key, actor).await;
+                        }
                     }
                     if true_positive {
                         Label::TruePositive
