@@ -339,8 +339,14 @@ export function uploadUntilAnswered(
       received.push(data);
       finish();
     });
-    socket.on("error", (err) => finish(err));
-    socket.on("close", () => finish(new Error("connection closed before an answer")));
+    // An error (EPIPE, ECONNRESET: the gateway closed while we still sent) is only
+    // remembered: 'close' comes after it and after every byte received, so an answer
+    // that arrived is read before the connection's end is judged.
+    let lastError;
+    socket.on("error", (err) => {
+      lastError = err;
+    });
+    socket.on("close", () => finish(lastError ?? new Error("connection closed before an answer")));
     const head = Object.entries({ host: `${hostname}:${port}`, "transfer-encoding": "chunked", ...headers })
       .map(([n, v]) => `${n}: ${v}\r\n`)
       .join("");
