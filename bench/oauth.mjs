@@ -9,8 +9,7 @@
 // Needs wrk (`apt-get install -y wrk`).
 // Usage: node bench/oauth.mjs   (BENCH_SECONDS=3, BENCH_ROUNDS=4, BENCH_CONNECTIONS=4)
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { startGateway, startOrigin, call, createKey } from "../tests/harness.mjs";
+import { startGateway, startOrigin, call, createKey, pkce } from "../tests/harness.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 4);
@@ -51,8 +50,7 @@ try {
       body: new URLSearchParams({ api_key: admin.key }),
     });
     const cookie = signIn.headers.get("set-cookie").split(";")[0];
-    const verifier = randomBytes(32).toString("base64url");
-    const challenge = createHash("sha256").update(verifier).digest("base64url");
+    const { verifier, challenge } = pkce();
     const query = new URLSearchParams({
       response_type: "code",
       client_id: app.json.clientId,

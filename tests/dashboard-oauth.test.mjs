@@ -7,8 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { createHash, randomBytes } from "node:crypto";
-import { startGateway, call, createKey, waitFor, createOrgWithAdmin } from "./harness.mjs";
+import { startGateway, call, createKey, waitFor, createOrgWithAdmin, pkce } from "./harness.mjs";
 import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
 
 const OTHER_REDIRECT = "https://crm.example.com/oauth/callback";
@@ -63,12 +62,6 @@ async function rowCells(name) {
     name,
   );
   return handle.jsonValue();
-}
-
-const b64url = (buf) => buf.toString("base64url");
-function pkce() {
-  const verifier = b64url(randomBytes(32));
-  return { verifier, challenge: b64url(createHash("sha256").update(verifier).digest()) };
 }
 
 function authorizePath(state, challenge, scope = "read") {

@@ -5,6 +5,7 @@ import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { createServer, request } from "node:http";
 import { connect } from "node:net";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
@@ -214,6 +215,12 @@ export async function createOrgWithAdmin(
   if (made.status !== 201) throw new Error(`organization not created: ${made.status} ${made.text}`);
   const admin = await createKey(gw, { name: `${name.toLowerCase()} admin`, scopes, organizationId: made.json.id });
   return { org: made.json, admin };
+}
+
+/** A PKCE pair (RFC 7636, S256): a random verifier and its challenge. */
+export function pkce() {
+  const verifier = randomBytes(32).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
 }
 
 /** Every byte the gateway has stored (KV and Durable Object files), concatenated. */

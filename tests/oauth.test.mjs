@@ -6,8 +6,8 @@
 // The libraries' own flows (oauth4webapi, authlib, a real browser) are oauth-clients.test.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, generateKeyPairSync, randomBytes, sign } from "node:crypto";
-import { startGateway, startOrigin, call, createKey, createOrgWithAdmin, rawRequest } from "./harness.mjs";
+import { generateKeyPairSync, sign } from "node:crypto";
+import { startGateway, startOrigin, call, createKey, createOrgWithAdmin, rawRequest, pkce } from "./harness.mjs";
 
 let gw, origin, org, admin, readOnlyAdmin, otherOrg, otherAdmin;
 const REDIRECT = "https://app.example.com/callback";
@@ -42,12 +42,6 @@ after(async () => {
   await gw?.stop();
   await origin?.close();
 });
-
-const b64url = (buf) => buf.toString("base64url");
-function pkce() {
-  const verifier = b64url(randomBytes(32));
-  return { verifier, challenge: b64url(createHash("sha256").update(verifier).digest()) };
-}
 
 async function registerApp(spec = {}, key = admin.key) {
   const res = await call(gw.url, "/v1/oauth-clients", {

@@ -3,7 +3,7 @@
 //! cannot be trusted. Server-rendered HTML with every value escaped, no script, and a
 //! policy that lets the form go only here and to the app's registered redirect URI.
 
-use crate::oauth::{scope_lines, scope_string, AuthorizeRequest};
+use crate::oauth::{scope_lines, AuthorizeRequest};
 use crate::scope::MissingScope;
 
 /// Escapes text for HTML content and quoted attributes.
@@ -116,7 +116,7 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
     let mut fields = vec![
         hidden("response_type", "code"),
         hidden("client_id", &request.client_id.to_string()),
-        hidden("scope", &scope_string(&request.scopes)),
+        hidden("scope", &request.scopes.scope_string()),
         hidden("code_challenge", &request.code_challenge),
         hidden("code_challenge_method", "S256"),
         hidden("csrf_token", consent.csrf_token),

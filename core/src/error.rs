@@ -390,9 +390,9 @@ impl OAuthError {
         OAuthError::new("invalid_request", description)
     }
 
-    /// The app failed to authenticate (401, with a challenge). `_basic`: whether it
-    /// tried `Authorization: Basic`; the challenge is sent either way.
-    pub fn invalid_client(description: &str, _basic: bool) -> OAuthError {
+    /// The app failed to authenticate (401, with a Basic challenge, whichever way it
+    /// tried).
+    pub fn invalid_client(description: &str) -> OAuthError {
         OAuthError {
             status: 401,
             ..OAuthError::new("invalid_client", description)

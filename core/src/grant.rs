@@ -18,9 +18,8 @@ use crate::error::OAuthError;
 use crate::guard::{Admitted, Check, CheckAnswer};
 use crate::key::{KeyId, KeyType};
 use crate::oauth::{
-    pkce_matches, scope_string, AuthorizationView, ClientId, GrantId, OAuthToken, TokenKind,
-    TokenResponse, ACCESS_TTL_MS, CODE_TTL_MS, RANDOM_BYTES_FOR_TOKEN, REFRESH_TTL_MS,
-    RETIRED_REFRESH_KEPT,
+    pkce_matches, AuthorizationView, ClientId, GrantId, OAuthToken, TokenKind, TokenResponse,
+    ACCESS_TTL_MS, CODE_TTL_MS, RANDOM_BYTES_FOR_TOKEN, REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
 };
 use crate::org::{Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::ratelimit::{self, Counters, Outcome};
@@ -142,7 +141,7 @@ impl GrantRecord {
                 ),
                 (
                     "scope".to_owned(),
-                    change(serde_json::Value::Null, scope_string(&self.grants).into()),
+                    change(serde_json::Value::Null, self.grants.scope_string().into()),
                 ),
             ]
             .into_iter()
@@ -427,7 +426,7 @@ impl GrantState {
             token_type: "Bearer".into(),
             expires_in: ACCESS_TTL_MS / 1000,
             refresh_token: refresh.expose_secret().to_owned(),
-            scope: scope_string(&scope),
+            scope: scope.scope_string(),
         };
         record.access_grants = Some(scope);
         response
@@ -732,7 +731,7 @@ impl GrantState {
                 };
                 Introspection {
                     active: true,
-                    scope: Some(scope_string(grants)),
+                    scope: Some(grants.scope_string()),
                     client_id: Some(record.client_id.to_string()),
                     token_type: Some(match kind {
                         TokenKind::Access => "Bearer".into(),

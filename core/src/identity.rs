@@ -6,7 +6,6 @@
 use crate::error::ApiError;
 use crate::guard::Admitted;
 use crate::key::{hash_hex, KeyId};
-use crate::scope::Grants;
 use serde::{Deserialize, Serialize};
 
 /// How long an assertion is valid, in seconds.
@@ -164,21 +163,6 @@ pub struct Claims {
     pub grant_id: Option<String>,
 }
 
-/// The `scope` claim of some grants.
-pub fn scope_claim(grants: &Grants) -> String {
-    match grants {
-        Grants::Everywhere(set) => set.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
-        Grants::PerResource(map) => map
-            .iter()
-            .flat_map(|(resource, set)| {
-                set.iter()
-                    .map(move |s| format!("{resource}:{}", s.as_str()))
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-    }
-}
-
 impl Claims {
     /// The claims for key `id`, admitted as `admitted`, sent to `aud` by `iss` at
     /// `now_ms`.
@@ -190,7 +174,7 @@ impl Claims {
             sub: id.to_string(),
             org_id: admitted.organization_id.to_string(),
             key_type: admitted.key_type.as_str().to_owned(),
-            scope: scope_claim(&admitted.grants),
+            scope: admitted.grants.scope_string(),
             iat,
             exp: iat + IDENTITY_TTL_S,
             client_id: admitted.app.map(|a| a.client_id.to_string()),
@@ -257,6 +241,7 @@ pub fn base64url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scope::Grants;
 
     const JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
 
@@ -300,9 +285,9 @@ mod tests {
             &serde_json::json!({"opportunities": ["write"], "accounts": ["read"]}),
         )
         .expect("valid");
-        assert_eq!(scope_claim(&grants), "accounts:read opportunities:write");
+        assert_eq!(grants.scope_string(), "accounts:read opportunities:write");
         let list = Grants::from_json(&serde_json::json!(["write", "read"])).expect("valid");
-        assert_eq!(scope_claim(&list), "read write");
+        assert_eq!(list.scope_string(), "read write");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod consent;
 pub mod constant_time;
 pub mod credential;
 pub mod error;
+pub mod form;
 pub mod forwarding;
 pub mod grant;
 pub mod guard;

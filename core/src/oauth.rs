@@ -19,7 +19,7 @@
 use crate::base62;
 use crate::constant_time;
 use crate::error::{printable, ApiError, OAuthError};
-use crate::identity::{base64url, scope_claim};
+use crate::identity::base64url;
 use crate::key::{hash_hex, KeyId, KeyType, CHECKSUM_LEN, ID_LEN, SECRET_LEN};
 use crate::org::{OrgId, ORG_ID_LEN};
 use crate::scope::{Grants, Scope, ScopeSet};
@@ -283,15 +283,6 @@ impl OAuthToken {
     pub fn expose_secret(&self) -> &str {
         &self.text
     }
-}
-
-/// Whether an `Authorization` value carries an OAuth access token (`Bearer sat_…`),
-/// which goes to its grant's guard instead of a key's.
-pub fn is_access_token_header(value: &str) -> bool {
-    let value = value.trim_start();
-    value.len() > 7
-        && value.as_bytes()[..7].eq_ignore_ascii_case(b"bearer ")
-        && value[7..].trim_start().starts_with("sat_")
 }
 
 /// Confidential apps authenticate with a secret; public ones (in a browser or on a
@@ -723,11 +714,6 @@ pub fn parse_scope(text: &str) -> Result<Grants, String> {
     }
 }
 
-/// The `scope` value of some grants: `read write` or `accounts:read opportunities:write`.
-pub fn scope_string(grants: &Grants) -> String {
-    scope_claim(grants)
-}
-
 /// Each scope of some grants, for the consent page: `("read", "every resource")`.
 pub fn scope_lines(grants: &Grants) -> Vec<(String, String)> {
     match grants {
@@ -743,40 +729,6 @@ pub fn scope_lines(grants: &Grants) -> Vec<(String, String)> {
             })
             .collect(),
     }
-}
-
-/// Parses `application/x-www-form-urlencoded` text into pairs; `None` when a name or
-/// value is not UTF-8 after decoding.
-pub fn form_pairs(text: &[u8]) -> Option<Vec<(String, String)>> {
-    if text.is_empty() {
-        return Some(Vec::new());
-    }
-    text.split(|&b| b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(at) => (&pair[..at], &pair[at + 1..]),
-                None => (pair, &b""[..]),
-            };
-            let name = String::from_utf8(crate::path::percent_decode(name, true)).ok()?;
-            let value = String::from_utf8(crate::path::percent_decode(value, true)).ok()?;
-            Some((name, value))
-        })
-        .collect()
-}
-
-/// Form-encodes one value (`application/x-www-form-urlencoded`, RFC 3986 unreserved
-/// kept).
-pub fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Parameters by name; a repeated one is an error (RFC 6749 §3.1).
@@ -819,7 +771,7 @@ pub fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> String {
         url.push_str(separator);
         url.push_str(name);
         url.push('=');
-        url.push_str(&form_encode(value));
+        url.push_str(&crate::form::encode(value));
         separator = "&";
     }
     url
@@ -1042,8 +994,7 @@ impl ClientAuth {
     /// Checks it against the app's record (`None`: no such app): a confidential app
     /// must prove its secret, a public one must not pretend to have one.
     pub fn verify(&self, client: Option<&ClientRecord>) -> Result<ClientId, OAuthError> {
-        let basic = matches!(self, ClientAuth::Basic { .. });
-        let fail = |why: &str| OAuthError::invalid_client(why, basic);
+        let fail = OAuthError::invalid_client;
         let client = client.ok_or_else(|| fail("Unknown client or wrong secret"))?;
         match (self, client.client_type) {
             (ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. }, ClientType::Confidential) => {
@@ -1062,32 +1013,6 @@ impl ClientAuth {
     }
 }
 
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        acc = (acc << 6) | value(c)?;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
 /// The parameters of a token, revocation or introspection request, and how its app
 /// authenticated (`None`: not at all). Bodies are form-encoded (RFC 6749) or JSON (the
 /// spec's example); `Authorization: Basic` carries `client_id:client_secret`, each
@@ -1102,7 +1027,7 @@ pub fn parse_endpoint_request(
         .map(|c| c.trim().to_ascii_lowercase());
     let pairs =
         match media.as_deref() {
-            Some("application/x-www-form-urlencoded") => form_pairs(body)
+            Some("application/x-www-form-urlencoded") => crate::form::pairs(body)
                 .ok_or_else(|| OAuthError::invalid_request("The form body is not valid UTF-8"))?,
             Some("application/json") => match serde_json::from_slice::<Value>(body) {
                 Ok(Value::Object(map)) => map
@@ -1131,22 +1056,16 @@ pub fn parse_endpoint_request(
                 .get(..6)
                 .is_some_and(|s| s.eq_ignore_ascii_case("basic ")) =>
         {
-            let decoded = base64_decode(value[6..].trim())
+            let decoded = crate::scanning::base64_decode(value[6..].trim())
                 .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials", true))?;
+                .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials"))?;
             let (id, secret) = decoded
                 .split_once(':')
-                .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials", true))?;
-            let decode =
-                |s: &str| String::from_utf8(crate::path::percent_decode(s.as_bytes(), true)).ok();
+                .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials"))?;
+            let decode = crate::form::decode;
             match (decode(id), decode(secret)) {
                 (Some(id), Some(secret)) => Some(ClientAuth::Basic { id, secret }),
-                _ => {
-                    return Err(OAuthError::invalid_client(
-                        "Malformed Basic credentials",
-                        true,
-                    ))
-                }
+                _ => return Err(OAuthError::invalid_client("Malformed Basic credentials")),
             }
         }
         _ => None,
@@ -1161,7 +1080,6 @@ pub fn parse_endpoint_request(
             let _ = secret;
             return Err(OAuthError::invalid_client(
                 "client_id in the body differs from the Basic credentials",
-                true,
             ));
         }
         (Some(basic), _, None) => Some(basic),
@@ -1274,7 +1192,8 @@ mod tests {
     }
 
     fn params(query: &str) -> Params {
-        Params::from_pairs(form_pairs(query.as_bytes()).expect("utf-8")).expect("no repeats")
+        Params::from_pairs(crate::form::pairs(query.as_bytes()).expect("utf-8"))
+            .expect("no repeats")
     }
 
     // base64url(sha256(VERIFIER)), computed with Python's hashlib.
@@ -1296,8 +1215,15 @@ mod tests {
         tampered[30] = if tampered[30] == b'a' { b'b' } else { b'a' };
         assert!(OAuthToken::parse(&String::from_utf8(tampered).expect("ascii")).is_none());
         assert!(OAuthToken::parse(&text[..TOKEN_LEN - 1]).is_none());
-        assert!(is_access_token_header(&format!("Bearer {text}")));
-        assert!(!is_access_token_header("Bearer sk_live_x"));
+        let header = format!("Bearer {text}");
+        assert!(matches!(
+            crate::credential::parse_credential(Some(&header)),
+            Ok(crate::credential::Credential::AccessToken(_))
+        ));
+        assert!(!matches!(
+            crate::credential::parse_credential(Some("Bearer sk_live_x")),
+            Ok(crate::credential::Credential::AccessToken(_))
+        ));
         let regex_body = &text[4..];
         assert_eq!(regex_body.len(), 54, "the scanner pattern's length");
     }
@@ -1347,7 +1273,7 @@ mod tests {
             ))
         );
         let per = parse_scope("opportunities:read accounts:write").expect("per resource");
-        assert_eq!(scope_string(&per), "accounts:write opportunities:read");
+        assert_eq!(per.scope_string(), "accounts:write opportunities:read");
         assert!(parse_scope("admin").is_err());
         assert!(parse_scope("read opportunities:write").is_err());
         assert!(parse_scope("").is_err());
@@ -1404,7 +1330,7 @@ mod tests {
                 ..
             })
         ));
-        assert!(Params::from_pairs(form_pairs(b"a=1&a=2").expect("utf-8")).is_err());
+        assert!(Params::from_pairs(crate::form::pairs(b"a=1&a=2").expect("utf-8")).is_err());
     }
 
     #[test]
@@ -1497,7 +1423,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(text in ".{0,160}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..160)) {
             let _ = OAuthToken::parse(&text);
-            let _ = form_pairs(&bytes);
+            let _ = crate::form::pairs(&bytes);
             let _ = parse_scope(&text);
             let _ = check_redirect_uri(&text);
             let _ = parse_endpoint_request(Some("application/x-www-form-urlencoded"), &bytes, Some(&text));

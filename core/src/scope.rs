@@ -220,6 +220,22 @@ impl Grants {
         }
     }
 
+    /// The grants as a space-separated scope string (OAuth's `scope`, the identity's
+    /// `scope` claim): `read write`, or `accounts:read opportunities:write`.
+    pub fn scope_string(&self) -> String {
+        match self {
+            Grants::Everywhere(set) => set.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            Grants::PerResource(map) => map
+                .iter()
+                .flat_map(|(resource, set)| {
+                    set.iter()
+                        .map(move |s| format!("{resource}:{}", s.as_str()))
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
+
     /// The grants as the API shows them: a list or a map of lists.
     pub fn to_json(&self) -> serde_json::Value {
         fn list(set: ScopeSet) -> serde_json::Value {

@@ -141,33 +141,10 @@ pub const API_KEY_FIELD: &str = "api_key";
 
 /// The value of [`API_KEY_FIELD`] in an `application/x-www-form-urlencoded` body.
 pub fn api_key_from_form(body: &[u8]) -> Option<String> {
-    let text = core::str::from_utf8(body).ok()?;
-    text.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(name, _)| *name == API_KEY_FIELD)
-        .and_then(|(_, value)| percent_decode(value))
-}
-
-/// Decodes `+` and `%XX` (form encoding); `None` when the result is not UTF-8 or an
-/// escape is malformed.
-fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = core::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    crate::form::pairs(body)?
+        .into_iter()
+        .find(|(name, _)| name == API_KEY_FIELD)
+        .map(|(_, value)| value)
 }
 
 /// A session as stored in its guard.

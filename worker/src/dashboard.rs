@@ -203,12 +203,6 @@ pub(crate) async fn check_key(
     }
 }
 
-fn random() -> Result<[u8; RANDOM_BYTES_FOR_SESSION]> {
-    let mut bytes = [0u8; RANDOM_BYTES_FOR_SESSION];
-    getrandom::fill(&mut bytes).map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
-    Ok(bytes)
-}
-
 /// Exchanges an admin key (form field `api_key`) for a session cookie. The key is
 /// checked by its guard like a request to list keys, and a wrong one counts as a
 /// failed authentication of the client's address.
@@ -249,11 +243,11 @@ async fn sign_in(
             return refused(env, &refusal, at_ms, address, now_ms).await
         }
     }
-    let token = SessionToken::from_random(&random()?);
+    let token = SessionToken::from_random(&crate::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?);
     let record = SessionRecord {
         key_id: key.id(),
         key_hash: hash,
-        csrf_token: csrf_token(&random()?),
+        csrf_token: csrf_token(&crate::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?),
         created_ms: now_ms,
         last_seen_ms: now_ms,
     };

@@ -72,15 +72,16 @@ impl GrantGuard {
             Some(state) => state,
             None => self.read()?,
         };
-        let now = worker::Date::now().as_millis();
-        let mut random = [0u8; 2 * RANDOM_BYTES_FOR_TOKEN];
-        if matches!(
+        let now = crate::now_ms();
+        // Random bytes only for the steps that issue tokens.
+        let random = if matches!(
             input,
             GrantInput::Exchange { .. } | GrantInput::Refresh { .. }
         ) {
-            getrandom::fill(&mut random)
-                .map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
-        }
+            crate::random_bytes::<{ 2 * RANDOM_BYTES_FOR_TOKEN }>()?
+        } else {
+            [0u8; 2 * RANDOM_BYTES_FOR_TOKEN]
+        };
         let (answer, writes) = state.step(input, now, &random);
         self.store(&state, writes)?;
         *slot = Some(state);

@@ -82,9 +82,7 @@ impl KeyGuard {
                 (Answer::Check(answer), writes)
             }
             Input::Manage(manage) => {
-                let mut random = [0u8; RANDOM_BYTES_FOR_SECRET];
-                getrandom::fill(&mut random)
-                    .map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+                let random = crate::random_bytes::<RANDOM_BYTES_FOR_SECRET>()?;
                 let (answer, writes) = state.manage(manage, now, &random);
                 (Answer::Manage(answer), writes)
             }

@@ -75,8 +75,13 @@ pub(crate) fn wire_fault(fault: wire::WireError) -> worker::Error {
     worker::Error::RustError(fault.to_string())
 }
 
+/// A guard answered with another kind of answer than its input asks for: a fault.
+pub(crate) fn unexpected_answer(guard: &str) -> worker::Error {
+    worker::Error::RustError(format!("{guard} answered another input"))
+}
+
 fn unexpected() -> worker::Error {
-    worker::Error::RustError("key guard answered another input".into())
+    unexpected_answer("key guard")
 }
 
 /// Authenticates, authorizes and counts one request.

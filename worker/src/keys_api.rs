@@ -80,9 +80,9 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         }
         ManageAnswer::Usage(usage) => http::json(200, &usage),
         ManageAnswer::Refused(refusal) => http::error(&refusal.error()),
-        ManageAnswer::Created { .. } | ManageAnswer::Leak { .. } => Err(worker::Error::RustError(
-            "key guard answered another operation".into(),
-        )),
+        ManageAnswer::Created { .. } | ManageAnswer::Leak { .. } => {
+            Err(crate::guard_client::unexpected_answer("key guard"))
+        }
     }
 }
 
@@ -120,9 +120,7 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
         call.now_ms
     ));
     for _ in 0..admin::CREATE_ATTEMPTS {
-        let mut random = [0u8; RANDOM_BYTES_FOR_KEY];
-        getrandom::fill(&mut random)
-            .map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+        let random = crate::random_bytes::<RANDOM_BYTES_FOR_KEY>()?;
         let key = ApiKey::generate(new.key_type, &random);
         let mut record = new.clone().into_record(&key, call.now_ms);
         record.organization_id = org;
@@ -145,11 +143,7 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
             }
             ManageAnswer::Refused(ManageRefusal::IdTaken) => continue,
             ManageAnswer::Refused(refusal) => return http::error(&refusal.error()),
-            _ => {
-                return Err(worker::Error::RustError(
-                    "key guard answered another operation to Create".into(),
-                ))
-            }
+            _ => return Err(crate::guard_client::unexpected_answer("key guard")),
         }
     }
     http::error(&ManageRefusal::IdTaken.error())

@@ -331,6 +331,13 @@ pub(crate) async fn answer(
     http::with_rate_limit(response, &admitted.status, admitted.at_ms).map(Reply::from)
 }
 
+/// `N` bytes from the runtime's CSPRNG (`crypto.getRandomValues`).
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+    Ok(bytes)
+}
+
 /// The wall clock, ms since the epoch (`Date.now()`: no `Date` object made).
 pub(crate) fn now_ms() -> u64 {
     js_sys::Date::now() as u64

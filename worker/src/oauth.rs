@@ -21,7 +21,7 @@ use scopien_auth::error::OAuthError;
 use scopien_auth::grant::{begin, created_event, GrantAnswer, GrantInput};
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::oauth::{
-    authorize_client_id, form_pairs, metadata, parse_endpoint_request, parse_scope, redirect_to,
+    authorize_client_id, metadata, parse_endpoint_request, parse_scope, redirect_to,
     validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId,
     OAuthToken, Params, TokenKind, RANDOM_BYTES_FOR_GRANT_ID, RANDOM_BYTES_FOR_TOKEN,
 };
@@ -132,7 +132,8 @@ async fn validated(
 }
 
 fn params_of(text: &[u8]) -> std::result::Result<Params, String> {
-    let pairs = form_pairs(text).ok_or_else(|| "The request is not valid UTF-8".to_owned())?;
+    let pairs = scopien_auth::form::pairs(text)
+        .ok_or_else(|| "The request is not valid form encoding (UTF-8, %XX escapes)".to_owned())?;
     Params::from_pairs(pairs).map_err(|name| {
         format!(
             "The parameter '{}' is sent more than once",
@@ -157,7 +158,7 @@ async fn authorize(req: &Request, env: &Env, url: &RequestUrl, issuer: &str) -> 
         let back = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let sign_in = format!(
             "/dashboard/signin?next={}",
-            scopien_auth::oauth::form_encode(&back)
+            scopien_auth::form::encode(&back)
         );
         return see_other(&sign_in);
     };
@@ -185,12 +186,6 @@ async fn authorize(req: &Request, env: &Env, url: &RequestUrl, issuer: &str) -> 
         consent_page(&consent),
         Some(origin_of(&request.redirect_uri)),
     )
-}
-
-fn random<const N: usize>() -> Result<[u8; N]> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
-    Ok(bytes)
 }
 
 /// `POST /oauth/authorize`: the person's decision, from the consent page (same origin,
@@ -260,8 +255,12 @@ async fn decide(
     let Some(org) = orgs_api::get(env, admitted.organization_id, default_plan).await? else {
         return error_html("Your organization no longer exists");
     };
-    let grant = GrantId::generate(&random::<RANDOM_BYTES_FOR_GRANT_ID>()?);
-    let code = OAuthToken::generate(TokenKind::Code, grant, &random::<RANDOM_BYTES_FOR_TOKEN>()?);
+    let grant = GrantId::generate(&crate::random_bytes::<RANDOM_BYTES_FOR_GRANT_ID>()?);
+    let code = OAuthToken::generate(
+        TokenKind::Code,
+        grant,
+        &crate::random_bytes::<RANDOM_BYTES_FOR_TOKEN>()?,
+    );
     // The app's organization remembers the grant first: deleting the app from then on
     // revokes it, and an app deleted before this cannot get one.
     let remember = OrgInput::AddClientGrant {
@@ -366,10 +365,7 @@ async fn authenticate(
     now_ms: u64,
 ) -> Result<std::result::Result<ClientId, OAuthError>> {
     let Some(auth) = auth else {
-        return Ok(Err(OAuthError::invalid_client(
-            "Authenticate the app: HTTP Basic, client_id and client_secret in the body, or client_id alone for a public app",
-            false,
-        )));
+        return Ok(Err(OAuthError::invalid_client("Authenticate the app: HTTP Basic, client_id and client_secret in the body, or client_id alone for a public app")));
     };
     let app = match auth.client_id() {
         Some(id) => client(env, id).await?,
@@ -380,7 +376,7 @@ async fn authenticate(
         Err(error) => {
             if let Some(until) = throttle::failed_elsewhere(env, address, now_ms).await {
                 let retry = ApiError::too_many_failures_until(until, now_ms);
-                return Ok(Err(OAuthError::invalid_client(&retry.details, false)));
+                return Ok(Err(OAuthError::invalid_client(&retry.details)));
             }
             Ok(Err(error))
         }
@@ -451,9 +447,7 @@ async fn token(
             }
             Ok(Err(error))
         }
-        _ => Err(worker::Error::RustError(
-            "grant guard answered another input".into(),
-        )),
+        _ => Err(crate::guard_client::unexpected_answer("grant guard")),
     }
 }
 
@@ -477,11 +471,7 @@ async fn introspect(
             };
             match guard_client::grant(env, token.grant(), &input).await? {
                 GrantAnswer::Introspection(found) => found,
-                _ => {
-                    return Err(worker::Error::RustError(
-                        "grant guard answered another input".into(),
-                    ))
-                }
+                _ => return Err(crate::guard_client::unexpected_answer("grant guard")),
             }
         }
         None => Default::default(),
@@ -502,7 +492,7 @@ async fn introspect_as_admin(
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<std::result::Result<Response, OAuthError>> {
-    let unauthorized = || OAuthError::invalid_client("The admin key is invalid", false);
+    let unauthorized = || OAuthError::invalid_client("The admin key is invalid");
     let Ok(key) = parse_authorization(authorization) else {
         return Ok(Err(unauthorized()));
     };

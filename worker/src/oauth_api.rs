@@ -23,13 +23,7 @@ fn no_app() -> ApiError {
 }
 
 fn unexpected() -> worker::Error {
-    worker::Error::RustError("organization guard answered another input".into())
-}
-
-fn random<const N: usize>() -> Result<[u8; N]> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
-    Ok(bytes)
+    crate::guard_client::unexpected_answer("organization guard")
 }
 
 /// An app's record, from its organization's guard (the id names the organization).
@@ -53,9 +47,7 @@ pub(crate) async fn revoke_grant(
             Ok(Some(view))
         }
         GrantAnswer::Revoked(None) => Ok(None),
-        _ => Err(worker::Error::RustError(
-            "grant guard answered another input".into(),
-        )),
+        _ => Err(crate::guard_client::unexpected_answer("grant guard")),
     }
 }
 
@@ -198,11 +190,11 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
         return http::error(&ApiError::not_found("No organization with that id"));
     }
     for _ in 0..admin::CREATE_ATTEMPTS {
-        let id = ClientId::generate(org, &random::<RANDOM_BYTES_FOR_CLIENT_ID>()?);
+        let id = ClientId::generate(org, &crate::random_bytes::<RANDOM_BYTES_FOR_CLIENT_ID>()?);
         let secret = match new.client_type {
-            ClientType::Confidential => {
-                Some(client_secret(&random::<RANDOM_BYTES_FOR_CLIENT_SECRET>()?))
-            }
+            ClientType::Confidential => Some(client_secret(&crate::random_bytes::<
+                RANDOM_BYTES_FOR_CLIENT_SECRET,
+            >()?)),
             ClientType::Public => None,
         };
         let record = new.clone().into_record(id, secret.as_deref(), call.now_ms);

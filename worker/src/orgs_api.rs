@@ -108,9 +108,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
 
 async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
     for _ in 0..admin::CREATE_ATTEMPTS {
-        let mut random = [0u8; RANDOM_BYTES_FOR_ORG];
-        getrandom::fill(&mut random)
-            .map_err(|e| worker::Error::RustError(format!("getrandom: {e}")))?;
+        let random = crate::random_bytes::<RANDOM_BYTES_FOR_ORG>()?;
         let record = or_respond!(parse_org_create(
             call.body,
             OrgId::generate(&random),
@@ -126,11 +124,7 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
                 return http::json(201, &record.view());
             }
             OrgAnswer::IdTaken => continue,
-            _ => {
-                return Err(worker::Error::RustError(
-                    "organization guard answered another input".into(),
-                ))
-            }
+            _ => return Err(crate::guard_client::unexpected_answer("organization guard")),
         }
     }
     http::error(&ApiError::service_unavailable(
