@@ -10,7 +10,7 @@ import {
   makeKey,
   rawRequest,
   storedFiles,
-  uploadUntilAnswered,
+  answerToOpenUpload,
   waitFor,
 } from "./harness.mjs";
 
@@ -224,20 +224,17 @@ test("the echo shows what would really be forwarded", async () => {
 test("an oversized chunked body is answered 413 while it is still being sent", async () => {
   const writer = await createKey(gw, { name: "stream", scopes: ["read", "write"] });
   origin.received.length = 0;
-  const total = 64 * 1024 * 1024;
-  // A write (POST) and, with the same key, a read method that carries a body (OPTIONS).
+  // One byte past MAX_BODY_BYTES (64 KiB here), and the body never ends: a gateway that
+  // waited for the whole body would never answer. A write (POST) and, with the same key,
+  // a read method that carries a body (OPTIONS).
   for (const method of ["POST", "OPTIONS"]) {
-    const res = await uploadUntilAnswered(gw.url, "/v1/reports", {
+    const res = await answerToOpenUpload(gw.url, "/v1/reports", {
       method,
       headers: { authorization: `Bearer ${writer.key}`, "content-type": "application/octet-stream" },
-      totalBytes: total,
+      bodyBytes: 64 * 1024 + 1,
     });
     assert.equal(res.status, 413, method);
     assert.equal(res.json.error.code, "payload_too_large");
-    assert.ok(
-      res.sentWhenAnswered < total / 4,
-      `${method} answered after ${res.sentWhenAnswered} of ${total} bytes: the body was buffered whole`,
-    );
   }
   assert.equal(origin.received.length, 0);
 });

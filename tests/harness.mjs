@@ -294,77 +294,55 @@ export function postLarge(base, path, key, body) {
   });
 }
 
-/** Uploads a chunked body (no Content-Length) of up to `totalBytes`, `chunkBytes` at a
- * time, respecting back-pressure, on a raw socket, until the gateway answers; returns the
- * status, the parsed JSON body and how many body bytes had been handed to the socket
- * when the answer began. The gateway may close the connection while the client is still
- * sending (EPIPE, ECONNRESET): what it answered before that still counts. */
-export function uploadUntilAnswered(
+/** Sends `bodyBytes` of a chunked body (no Content-Length), `chunkBytes` at a time, on
+ * a raw socket, and never ends it: no last chunk follows. Resolves with the status and
+ * parsed JSON of the answer the gateway gives to a body still open, or rejects after
+ * `waitMs` without one (a gateway that buffers the whole body never answers). The client
+ * is idle when the gateway answers and closes, so the close never races a write (a write
+ * into a closed connection can make the kernel drop the answer: EPIPE, ECONNRESET). */
+export function answerToOpenUpload(
   base,
   path,
-  { method = "POST", headers = {}, totalBytes, chunkBytes = 256 * 1024 },
+  { method = "POST", headers = {}, bodyBytes, chunkBytes = 8 * 1024, waitMs = 15_000 },
 ) {
   const { hostname, port } = new URL(base);
-  const payload = Buffer.alloc(chunkBytes, 0x61);
-  const frame = Buffer.concat([
-    Buffer.from(`${chunkBytes.toString(16)}\r\n`),
-    payload,
-    Buffer.from("\r\n"),
-  ]);
+  const chunk = (n) => Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), Buffer.alloc(n, 0x61), Buffer.from("\r\n")]);
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port) });
     const received = [];
-    let sent = 0;
-    let sentWhenAnswered;
     let settled = false;
-    const finish = (err) => {
+    const settle = (fn, value) => {
       if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      fn(value);
+    };
+    const timer = setTimeout(
+      () => settle(reject, new Error(`no answer within ${waitMs} ms to a body left open after ${bodyBytes} bytes`)),
+      waitMs,
+    );
+    const parse = () => {
       const text = Buffer.concat(received).toString("utf8");
       const head = text.match(/^HTTP\/1\.1 (\d{3})/);
-      if (!head) {
-        if (err) {
-          settled = true;
-          reject(err);
-        }
-        return;
-      }
       const body = text.slice(text.indexOf("\r\n\r\n") + 4);
-      const start = body.indexOf("{");
-      const end = body.lastIndexOf("}");
-      let json;
       try {
-        json = JSON.parse(body.slice(start, end + 1));
+        return head && { status: Number(head[1]), json: JSON.parse(body.slice(body.indexOf("{"), body.lastIndexOf("}") + 1)) };
       } catch {
-        if (!err) return; // not all of the body yet
+        return null; // not all of the body yet
       }
-      settled = true;
-      socket.destroy();
-      resolve({ status: Number(head[1]), json, sentWhenAnswered });
     };
     socket.on("data", (data) => {
-      if (sentWhenAnswered === undefined) sentWhenAnswered = sent;
       received.push(data);
-      finish();
+      const answer = parse();
+      if (answer) settle(resolve, answer);
     });
-    // An error (EPIPE, ECONNRESET: the gateway closed while we still sent) is only
-    // remembered: 'close' comes after it and after every byte received, so an answer
-    // that arrived is read before the connection's end is judged.
-    let lastError;
-    socket.on("error", (err) => {
-      lastError = err;
-    });
-    socket.on("close", () => finish(lastError ?? new Error("connection closed before an answer")));
+    socket.on("error", (err) => settle(reject, err));
+    socket.on("close", () => settle(reject, new Error(`connection closed before an answer: ${Buffer.concat(received)}`)));
     const head = Object.entries({ host: `${hostname}:${port}`, "transfer-encoding": "chunked", ...headers })
       .map(([n, v]) => `${n}: ${v}\r\n`)
       .join("");
     socket.write(`${method} ${path} HTTP/1.1\r\n${head}\r\n`);
-    const pump = () => {
-      while (sentWhenAnswered === undefined && !socket.destroyed && sent < totalBytes) {
-        sent += chunkBytes;
-        if (!socket.write(frame)) return socket.once("drain", pump);
-      }
-      if (sentWhenAnswered === undefined && !socket.destroyed) socket.write("0\r\n\r\n");
-    };
-    pump();
+    for (let sent = 0; sent < bodyBytes; sent += chunkBytes) socket.write(chunk(Math.min(chunkBytes, bodyBytes - sent)));
   });
 }
