@@ -23,6 +23,8 @@ const { values: opt } = parseArgs({
     seconds: { type: "string", default: "8" },
     port: { type: "string", default: "9331" },
     out: { type: "string", default: "build/gateway.cpuprofile" },
+    // Profile the JavaScript peer instead (../shared/bench/js-gateway), for comparison.
+    js: { type: "string" },
   },
 });
 const ROOT = join(import.meta.dirname, "..");
@@ -40,16 +42,23 @@ const mf = new Miniflare(
     workers: [
       {
         name: "gateway",
-        modules: [
-          { type: "ESModule", path: join(BUILD, "index.js") },
-          { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
-        ],
-        modulesRoot: BUILD,
+        ...(opt.js
+          ? {
+              modules: ["index.js", "keyformat.js"].map((f) => ({ type: "ESModule", path: join(opt.js, "src", f) })),
+              modulesRoot: join(opt.js, "src"),
+            }
+          : {
+              modules: [
+                { type: "ESModule", path: join(BUILD, "index.js") },
+                { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
+              ],
+              modulesRoot: BUILD,
+            }),
         compatibilityDate: workerOptions.compatibilityDate,
         compatibilityFlags: workerOptions.compatibilityFlags,
         bindings: { ...workerOptions.bindings, ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey },
-        kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
-        durableObjects: workerOptions.durableObjects,
+        kvNamespaces: opt.js ? ["KEYS"] : Object.keys(workerOptions.kvNamespaces ?? {}),
+        durableObjects: opt.js ? { KEY_GUARD: "KeyGuard" } : workerOptions.durableObjects,
         // As ../shared/bench serves it: a direct socket, no Miniflare entry worker.
         unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
       },
