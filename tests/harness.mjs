@@ -43,6 +43,7 @@ export async function startGateway({
   identityKey = makeIdentityKey(),
   guard,
   brokenKv,
+  state = mkdtempSync(join(tmpdir(), "scopien-e2e-")),
 } = {}) {
   if (!existsSync(join(BUILD, "index.js"))) {
     throw new Error("worker/build is missing: run `npm run build` (npm test does)");
@@ -63,7 +64,6 @@ export async function startGateway({
     kvNamespaces = [];
     bindings.KEYS = "not a KV namespace";
   }
-  const state = mkdtempSync(join(tmpdir(), "scopien-e2e-"));
   const logs = [];
   const gateway = {
     name: "gateway",
@@ -110,9 +110,10 @@ export async function startGateway({
     identityKey,
     state,
     logs,
-    async stop() {
+    /** Stops workerd; its storage is deleted unless `keep` (to start again on it). */
+    async stop({ keep = false } = {}) {
       await mf.dispose();
-      rmSync(state, { recursive: true, force: true });
+      if (!keep) rmSync(state, { recursive: true, force: true });
     },
   };
 }

@@ -283,3 +283,78 @@ test("an unknown key id in a well-formed key writes nothing", async () => {
   const lookup = await get(`/v1/api-keys/key_${stranger.slice(8, 24)}`);
   assert.equal(lookup.status, 404);
 });
+
+test("a request stores only the open hour and day beside the counters; a history stored whole before reads back whole", async () => {
+  const HOUR = 3_600_000;
+  const DAY = 86_400_000;
+  let gateway = await startGateway();
+  try {
+    const guardFiles = () => storedFiles(gateway).filter((f) => f.includes("KeyGuard") && f.endsWith(".sqlite"));
+    // The root key's own guard counts its calls: made before, so that the one new file is the key's.
+    assert.equal((await call(gateway.url, "/v1/api-keys", { key: gateway.rootKey })).status, 200);
+    const filesBefore = guardFiles();
+    const created = await createKey(gateway, { name: "history", scopes: ["read"] });
+    const [file] = guardFiles().filter((f) => !filesBefore.includes(f));
+    assert.ok(file, "the key's guard has a file");
+    const request = async () => assert.equal((await call(gateway.url, "/v1/accounts", { key: created.key })).status, 200);
+    const usage = async () => {
+      const res = await call(gateway.url, `/v1/api-keys/${created.id}/usage`, { key: gateway.rootKey });
+      assert.equal(res.status, 200);
+      return res.json;
+    };
+    /** The guard's rows, read with workerd stopped (SQLite's write-ahead log is folded
+     * into the file when workerd closes it), then workerd started again on the same
+     * storage; `change` may rewrite them meanwhile. */
+    const rows = async (change = () => {}) => {
+      await gateway.stop({ keep: true });
+      const db = new DatabaseSync(file);
+      const all = Object.fromEntries(db.prepare("SELECT name, value FROM guard").all().map((r) => [r.name, JSON.parse(r.value)]));
+      change(db, all);
+      db.close();
+      gateway = await startGateway({ state: gateway.state, rootKey: gateway.rootKey, identityKey: gateway.identityKey });
+      return all;
+    };
+
+    for (let i = 0; i < 3; i++) await request();
+    let stored = await rows();
+    assert.equal(stored.meter.total, 3);
+    assert.equal(stored.meter.history.hourly.length, 1, "the meter holds the open hour only");
+    assert.equal(stored.meter.history.hourly[0][1], 3);
+    assert.deepEqual(stored.history, { hourly: [], daily: [] }, "no closed period yet");
+
+    // As a gateway before this change stored it: the whole history in the meter, no
+    // closed part apart. Three past hours and two past days.
+    const hour = Math.floor(Date.now() / HOUR);
+    const day = Math.floor(Date.now() / DAY);
+    const planted = {
+      hourly: [[hour - 3, 5, 0, 0], [hour - 2, 7, 1, 0], [hour - 1, 3, 0, 2]],
+      daily: [[day - 2, 20, 0, 0], [day - 1, 15, 1, 2]],
+    };
+    await rows((db, all) => {
+      db.prepare("UPDATE guard SET value = ? WHERE name = 'meter'").run(JSON.stringify({ ...all.meter, history: planted }));
+      db.prepare("DELETE FROM guard WHERE name = 'history'").run();
+    });
+    const at = (series, start, period) => series.find((b) => Date.parse(b.start) === start * period);
+    const plantedShown = (u) => {
+      for (const [series, buckets, period] of [[u.hourly, planted.hourly, HOUR], [u.daily, planted.daily, DAY]]) {
+        for (const [start, ...counts] of buckets) {
+          const shown = at(series, start, period);
+          assert.ok(shown, `period ${start} is shown`);
+          assert.deepEqual([shown.admitted, shown.forbidden, shown.rateLimited], counts);
+        }
+      }
+    };
+    plantedShown(await usage());
+    await request();
+    stored = await rows();
+    assert.equal(stored.meter.total, 4);
+    assert.equal(stored.meter.history.hourly.length, 1, "the meter is back to the open hour only");
+    assert.ok(stored.meter.history.hourly[0][0] >= hour);
+    assert.deepEqual(stored.history, planted, "the closed periods are stored apart");
+    const after = await usage();
+    plantedShown(after);
+    assert.equal(after.hourly.at(-1).admitted, 1);
+  } finally {
+    await gateway.stop();
+  }
+});

@@ -15,7 +15,7 @@ use crate::headers::shown_window;
 use crate::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
 use crate::org::{changes, Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::plan::Plan;
-use crate::ratelimit::{self, Counters, Status};
+use crate::ratelimit::{self, push_decimal, push_optional, Counters, Status};
 use crate::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
 use crate::scanning::{LeakAction, LeakReport};
 use crate::scope::{Grants, Requirement};
@@ -43,6 +43,28 @@ pub struct Meter {
     /// Requests per hour (48 h) and per day (90 days), admitted and refused apart.
     #[serde(default)]
     pub history: UsageHistory,
+}
+
+impl Meter {
+    /// The meter as stored on every decided request: as `serde_json` writes it, with
+    /// only the history's open periods (the closed ones, `UsageHistory::closed`, are
+    /// stored apart when they change), and without serde: it is the request path's one
+    /// write.
+    pub fn to_stored_json(&self) -> String {
+        let mut out = String::with_capacity(200);
+        out.push_str("{\"counters\":");
+        self.counters.push_json(&mut out);
+        out.push_str(",\"total\":");
+        push_decimal(&mut out, self.total);
+        out.push_str(",\"lastUsedMs\":");
+        push_optional(&mut out, self.last_used_ms);
+        out.push_str(",\"syncedMs\":");
+        push_optional(&mut out, self.synced_ms);
+        out.push_str(",\"history\":");
+        self.history.push_open_json(&mut out);
+        out.push('}');
+        out
+    }
 }
 
 /// What one guard holds: the key's record (none for an unknown id, or for the root
@@ -553,6 +575,77 @@ impl KeyState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod stored_meter {
+        use super::*;
+        use crate::usage::Outcome;
+        use proptest::prelude::*;
+
+        /// A meter after `steps` requests, each `(ms after the last, outcome)`.
+        fn meter_after(steps: &[(u64, u8)], total: u64, synced: Option<u64>) -> Meter {
+            let mut meter = Meter {
+                total,
+                synced_ms: synced,
+                ..Meter::default()
+            };
+            let mut now = 1_769_076_000_000;
+            for (gap, outcome) in steps {
+                now += gap;
+                let outcome = match outcome % 3 {
+                    0 => Outcome::Admitted,
+                    1 => Outcome::Forbidden,
+                    _ => Outcome::RateLimited,
+                };
+                meter.history.record(outcome, now);
+                meter.counters.hour.used = meter.counters.hour.used.wrapping_add(1);
+                meter.counters.hour.start_ms.get_or_insert(now);
+                meter.last_used_ms = Some(now);
+            }
+            meter
+        }
+
+        proptest! {
+            #[test]
+            fn the_stored_meter_is_serde_json_of_its_open_periods_and_joins_back_whole(
+                steps in proptest::collection::vec((0u64..30 * 3_600_000, any::<u8>()), 0..120),
+                total in any::<u64>(),
+                synced in proptest::option::of(any::<u64>()),
+            ) {
+                let meter = meter_after(&steps, total, synced);
+                let stored = meter.to_stored_json();
+                let open = Meter { history: meter.history.open(), ..meter.clone() };
+                prop_assert_eq!(&stored, &serde_json::to_string(&open).expect("serialises"));
+                let mut read: Meter = serde_json::from_str(&stored).expect("reads back");
+                read.history = UsageHistory::joined(read.history, meter.history.closed());
+                prop_assert_eq!(read, meter);
+            }
+        }
+
+        #[test]
+        fn a_meter_stored_whole_before_the_split_reads_whole() {
+            let steps: Vec<(u64, u8)> = (0..300).map(|i| (3_600_000 / 3, i as u8)).collect();
+            let meter = meter_after(&steps, 300, None);
+            assert!(meter.history.closed().newest_periods() != (None, None));
+            let old_row = serde_json::to_string(&meter).expect("serialises");
+            let mut read: Meter = serde_json::from_str(&old_row).expect("reads back");
+            read.history = UsageHistory::joined(read.history, UsageHistory::default());
+            assert_eq!(read, meter);
+        }
+
+        #[test]
+        fn the_closed_part_changes_only_when_a_new_hour_or_day_begins() {
+            let mut history = UsageHistory::default();
+            let t0 = 1_769_076_000_000;
+            history.record(Outcome::Admitted, t0);
+            let (periods, closed) = (history.newest_periods(), history.closed());
+            history.record(Outcome::Forbidden, t0 + 3_599_999);
+            assert_eq!(history.newest_periods(), periods);
+            assert_eq!(history.closed(), closed);
+            history.record(Outcome::Admitted, t0 + 3_600_000);
+            assert_ne!(history.newest_periods(), periods);
+            assert_ne!(history.closed(), closed);
+        }
+    }
     use crate::admin::{parse_create, parse_patch, ManageRefusal};
     use crate::key::RANDOM_BYTES_FOR_KEY;
     use crate::method::Method;

@@ -250,10 +250,103 @@ pub fn check(policy: &Policy, counters: &Counters, now_ms: u64) -> Outcome {
     }
 }
 
+impl Counters {
+    /// The stored form, exactly as `serde_json` writes it (so either reads the other),
+    /// written without serde or `fmt`: a guard writes it on every admitted request.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(112);
+        self.push_json(&mut out);
+        out
+    }
+
+    pub(crate) fn push_json(&self, out: &mut String) {
+        out.push_str("{\"hour\":");
+        self.hour.push_json(out);
+        out.push_str(",\"day\":");
+        self.day.push_json(out);
+        out.push_str(",\"bucket\":{\"milli_tokens\":");
+        push_optional(out, self.bucket.milli_tokens);
+        out.push_str(",\"at_ms\":");
+        push_decimal(out, self.bucket.at_ms);
+        out.push_str("}}");
+    }
+}
+
+impl Window {
+    fn push_json(&self, out: &mut String) {
+        out.push_str("{\"start_ms\":");
+        push_optional(out, self.start_ms);
+        out.push_str(",\"used\":");
+        push_decimal(out, u64::from(self.used));
+        out.push('}');
+    }
+}
+
+pub(crate) fn push_optional(out: &mut String, value: Option<u64>) {
+    match value {
+        Some(n) => push_decimal(out, n),
+        None => out.push_str("null"),
+    }
+}
+
+pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    out.extend(digits[at..].iter().map(|&d| char::from(d)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn any_window() -> impl Strategy<Value = Window> {
+        (proptest::option::of(any::<u64>()), any::<u32>())
+            .prop_map(|(start_ms, used)| Window { start_ms, used })
+    }
+
+    proptest! {
+        #[test]
+        fn counters_json_is_serde_json_to_the_byte(
+            hour in any_window(),
+            day in any_window(),
+            milli_tokens in proptest::option::of(any::<u64>()),
+            at_ms in any::<u64>(),
+        ) {
+            let counters = Counters { hour, day, bucket: Bucket { milli_tokens, at_ms } };
+            let json = counters.to_json();
+            prop_assert_eq!(&json, &serde_json::to_string(&counters).expect("serialises"));
+            prop_assert_eq!(serde_json::from_str::<Counters>(&json).expect("reads back"), counters);
+        }
+    }
+
+    #[test]
+    fn counters_json_edges() {
+        let counters = Counters {
+            hour: Window {
+                start_ms: Some(0),
+                used: u32::MAX,
+            },
+            day: Window::default(),
+            bucket: Bucket {
+                milli_tokens: Some(u64::MAX),
+                at_ms: 10,
+            },
+        };
+        assert_eq!(
+            counters.to_json(),
+            r#"{"hour":{"start_ms":0,"used":4294967295},"day":{"start_ms":null,"used":0},"bucket":{"milli_tokens":18446744073709551615,"at_ms":10}}"#
+        );
+    }
 
     const T0: u64 = 1_700_000_000_000;
 

@@ -7,8 +7,12 @@
 //! `[period, admitted, forbidden, rateLimited]` where `period` is `now_ms / period_ms`
 //! (hours and UTC days since the epoch). A bucket older than the window is dropped when
 //! the next request is recorded, so neither list ever holds more than its window.
+//!
+//! Stored in two parts: the open periods (the newest hour and day, which every request
+//! changes) beside the counters, and the closed ones (which change only when a new hour
+//! or day begins) apart, so that a request writes a few bytes, not up to 138 buckets.
 
-use crate::ratelimit::{DAY_MS, HOUR_MS};
+use crate::ratelimit::{push_decimal, DAY_MS, HOUR_MS};
 use crate::view::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -83,6 +87,21 @@ fn record(buckets: &mut Vec<Bucket>, period_ms: u64, kept: u64, outcome: Outcome
     }
 }
 
+/// `[]` or `[[period,admitted,forbidden,rateLimited]]` for the newest bucket.
+fn push_last(out: &mut String, buckets: &[Bucket]) {
+    out.push('[');
+    if let Some(Bucket(period, admitted, forbidden, limited)) = buckets.last() {
+        out.push('[');
+        push_decimal(out, *period);
+        for count in [admitted, forbidden, limited] {
+            out.push(',');
+            push_decimal(out, u64::from(*count));
+        }
+        out.push(']');
+    }
+    out.push(']');
+}
+
 /// Every period of the window ending with the one holding `now_ms`, oldest first,
 /// empty ones as zeros.
 fn dense(buckets: &[Bucket], period_ms: u64, kept: u64, now_ms: u64) -> Vec<UsageBucketView> {
@@ -110,6 +129,59 @@ impl UsageHistory {
     pub fn record(&mut self, outcome: Outcome, now_ms: u64) {
         record(&mut self.hourly, HOUR_MS, HOURS_KEPT, outcome, now_ms);
         record(&mut self.daily, DAY_MS, DAYS_KEPT, outcome, now_ms);
+    }
+
+    /// The newest hour's and day's periods: while they stay the same, only the open
+    /// periods change and the closed part need not be stored again.
+    pub fn newest_periods(&self) -> (Option<u64>, Option<u64>) {
+        (
+            self.hourly.last().map(|b| b.0),
+            self.daily.last().map(|b| b.0),
+        )
+    }
+
+    /// The closed periods: every one but the newest hour and the newest day.
+    pub fn closed(&self) -> UsageHistory {
+        let all_but_last = |b: &[Bucket]| b[..b.len().saturating_sub(1)].to_vec();
+        UsageHistory {
+            hourly: all_but_last(&self.hourly),
+            daily: all_but_last(&self.daily),
+        }
+    }
+
+    /// The open periods stored beside the counters, joined with the `closed` ones stored
+    /// apart. Open periods that hold every period (as meters stored before the split
+    /// did) join as they are.
+    pub fn joined(open: UsageHistory, closed: UsageHistory) -> UsageHistory {
+        fn join(closed: Vec<Bucket>, open: Vec<Bucket>) -> Vec<Bucket> {
+            let first_open = open.first().map_or(u64::MAX, |b| b.0);
+            let mut all: Vec<Bucket> = closed.into_iter().filter(|b| b.0 < first_open).collect();
+            all.extend(open);
+            all
+        }
+        UsageHistory {
+            hourly: join(closed.hourly, open.hourly),
+            daily: join(closed.daily, open.daily),
+        }
+    }
+
+    /// The open periods alone.
+    #[cfg(test)]
+    pub(crate) fn open(&self) -> UsageHistory {
+        let last = |b: &[Bucket]| b.last().copied().into_iter().collect();
+        UsageHistory {
+            hourly: last(&self.hourly),
+            daily: last(&self.daily),
+        }
+    }
+
+    /// The open periods as `serde_json` writes a history holding only them.
+    pub(crate) fn push_open_json(&self, out: &mut String) {
+        out.push_str("{\"hourly\":");
+        push_last(out, &self.hourly);
+        out.push_str(",\"daily\":");
+        push_last(out, &self.daily);
+        out.push('}');
     }
 
     /// The last [`HOURS_KEPT`] hours at `now_ms`, oldest first.

@@ -59,7 +59,8 @@ impl GrantGuard {
             }
         }
         if writes.counters {
-            self.put(COUNTERS, &state.counters)?;
+            self.rows
+                .put_json(&self.sql(), COUNTERS, state.counters.to_json())?;
         }
         Ok(())
     }

@@ -13,15 +13,18 @@
 use crate::rows::NamedRows;
 use scopien_auth::guard::{Answer, Input, KeyState, Writes};
 use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
+use scopien_auth::usage::UsageHistory;
 use scopien_auth::wire;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
 use worker::{durable_object, DurableObject, Env, Request, Response, Result, State};
 
 const RECORD: &str = "record";
 const METER: &str = "meter";
+/// The usage history's closed periods, stored apart from the meter (`core::usage`).
+const HISTORY: &str = "history";
 
 #[durable_object]
 pub struct KeyGuard {
@@ -30,6 +33,9 @@ pub struct KeyGuard {
     loaded: RefCell<Option<KeyState>>,
     /// Its state's rows (table `guard`).
     rows: NamedRows,
+    /// The newest periods of the history whose closed part is stored; `None` when it
+    /// must be stored with the next meter.
+    history_stored_at: Cell<Option<(Option<u64>, Option<u64>)>>,
 }
 
 impl KeyGuard {
@@ -40,13 +46,21 @@ impl KeyGuard {
     /// Reads the stored state (none for an unknown key).
     fn read(&self) -> Result<KeyState> {
         let mut state = KeyState::default();
+        let mut closed = None;
         for (name, value) in self.rows.read(&self.sql())? {
             match name.as_str() {
                 RECORD => state.record = Some(serde_json::from_str(&value)?),
                 METER => state.meter = serde_json::from_str(&value)?,
+                HISTORY => closed = Some(serde_json::from_str(&value)?),
                 _ => {}
             }
         }
+        // A meter stored before the split holds its whole history, and no closed part.
+        let stored = closed.is_some();
+        let open = std::mem::take(&mut state.meter.history);
+        state.meter.history = UsageHistory::joined(open, closed.unwrap_or_default());
+        self.history_stored_at
+            .set(stored.then(|| state.meter.history.newest_periods()));
         Ok(state)
     }
 
@@ -61,7 +75,14 @@ impl KeyGuard {
             }
         }
         if writes.meter {
-            self.put(METER, &state.meter)?;
+            let history = &state.meter.history;
+            let periods = Some(history.newest_periods());
+            if self.history_stored_at.get() != periods {
+                self.put(HISTORY, &history.closed())?;
+                self.history_stored_at.set(periods);
+            }
+            self.rows
+                .put_json(&self.sql(), METER, state.meter.to_stored_json())?;
         }
         Ok(())
     }
@@ -128,6 +149,7 @@ impl DurableObject for KeyGuard {
             state,
             loaded: RefCell::new(None),
             rows: NamedRows::new("guard"),
+            history_stored_at: Cell::new(None),
         }
     }
 

@@ -3,13 +3,14 @@
 //! lifetime; a row written changes in place.
 
 use serde::{Deserialize, Serialize};
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use worker::{Result, SqlStorage, SqlStorageValue};
 
 /// The table `name`, and whether it is known to exist (once per object).
 pub(crate) struct NamedRows {
     table: &'static str,
     ready: Cell<bool>,
+    upsert: OnceCell<String>,
 }
 
 impl NamedRows {
@@ -17,6 +18,7 @@ impl NamedRows {
         NamedRows {
             table,
             ready: Cell::new(false),
+            upsert: OnceCell::new(),
         }
     }
 
@@ -44,9 +46,15 @@ impl NamedRows {
         Ok(rows.into_iter().map(|r| (r.name, r.value)).collect())
     }
 
-    /// Writes row `name`: changed in place (REPLACE would delete it and insert it again,
-    /// index and all); inserted the first time.
+    /// Writes row `name` as `value`'s JSON.
     pub(crate) fn put(&self, sql: &SqlStorage, name: &str, value: &impl Serialize) -> Result<()> {
+        self.put_json(sql, name, serde_json::to_string(value)?)
+    }
+
+    /// Writes row `name`, JSON text already made: inserted the first time, then changed
+    /// in place (an upsert; REPLACE would delete the row and insert it again, index and
+    /// all), in one statement made once per object.
+    pub(crate) fn put_json(&self, sql: &SqlStorage, name: &str, json: String) -> Result<()> {
         if !self.ready.get() {
             sql.exec(
                 &format!(
@@ -57,17 +65,17 @@ impl NamedRows {
             )?;
             self.ready.set(true);
         }
-        let value = SqlStorageValue::from(serde_json::to_string(value)?);
-        let updated = sql.exec(
-            &format!("UPDATE {} SET value = ? WHERE name = ?", self.table),
-            vec![value.clone(), SqlStorageValue::from(name)],
+        let upsert = self.upsert.get_or_init(|| {
+            format!(
+                "INSERT INTO {} (name, value) VALUES (?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                self.table
+            )
+        });
+        sql.exec(
+            upsert,
+            vec![SqlStorageValue::from(name), SqlStorageValue::from(json)],
         )?;
-        if updated.rows_written() == 0 {
-            sql.exec(
-                &format!("INSERT INTO {} (name, value) VALUES (?, ?)", self.table),
-                vec![SqlStorageValue::from(name), value],
-            )?;
-        }
         Ok(())
     }
 }
