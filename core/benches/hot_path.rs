@@ -6,11 +6,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use scopien_auth::credential::parse_authorization;
+use scopien_auth::guard::Meter;
 use scopien_auth::headers::rate_limit_headers;
 use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
 use scopien_auth::ratelimit::{check, Outcome};
 use scopien_auth::record::Admission;
 use scopien_auth::route::route;
+use scopien_auth::usage::Outcome as UsageOutcome;
 use scopien_auth::{
     ApiKey, Counters, Grants, KeyRecord, KeyType, Method, Plan, Requirement, Scope,
 };
@@ -134,6 +136,27 @@ fn hot_path(c: &mut Criterion) {
             }
         })
     });
+    // The guard's one write per request, for a key in use around the clock for 90 days
+    // (48 hourly and 90 daily buckets): the whole meter as serde_json wrote it before the
+    // history was split, and the stored meter now (the open hour and day only).
+    let mut meter = Meter::default();
+    let mut at = NOW_MS - 90 * 86_400_000;
+    while at <= NOW_MS {
+        meter.history.record(UsageOutcome::Admitted, at);
+        at += 600_000;
+    }
+    group.bench_function("meter write, 90-day key: whole, serde_json (before)", |b| {
+        b.iter(|| serde_json::to_string(black_box(&meter)).expect("serialises"))
+    });
+    group.bench_function(
+        "meter write, 90-day key: open periods, by hand (now)",
+        |b| b.iter(|| black_box(&meter).to_stored_json()),
+    );
+    println!(
+        "meter row for a 90-day key: {} bytes whole, {} bytes stored per request now",
+        serde_json::to_string(&meter).expect("serialises").len(),
+        meter.to_stored_json().len()
+    );
     group.bench_function("reject_malformed_key", |b| {
         let mut broken = header.clone();
         broken.pop();
