@@ -1,0 +1,111 @@
+// A/B of two builds of the gateway on the valid-key path: both served at once (each its
+// own workerd, on a direct socket, as ../shared/bench serves them), loaded one at a time
+// by wrk in alternating order, for ROUNDS rounds; prints each round's B ÷ A and their
+// median. On a noisy machine this ranks changes of a few percent that separate runs
+// cannot (the ratio is taken over seconds, not minutes, apart). Not a benchmark of the
+// product: use `npm run bench` for that.
+//
+//   node bench/ab.mjs DIR_A DIR_B [--rounds 8] [--seconds 4] [--malformed]
+//   (each DIR holds index.js and index_bg.wasm, e.g. a copy of worker/build, or is a JS
+//   worker laid out as ../shared/bench/js-gateway; needs wrk)
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { createKey, makeKey, startOrigin } from "../tests/harness.mjs";
+
+const { values: opt, positionals: dirs } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: "string", default: "8" },
+    seconds: { type: "string", default: "4" },
+    malformed: { type: "boolean", default: false },
+  },
+});
+if (dirs.length !== 2) {
+  console.error("usage: node bench/ab.mjs DIR_A DIR_B [--rounds N] [--seconds S] [--malformed]");
+  process.exit(2);
+}
+const ROOT = join(import.meta.dirname, "..");
+const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+const origin = await startOrigin("origin", { record: false });
+
+async function serve(dir) {
+  const rootKey = makeKey("live");
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      cf: false,
+      host: "127.0.0.1",
+      port: 0,
+      workers: [
+        {
+          name: "gateway",
+          // A build of ours (index.js + index_bg.wasm), or a JS worker of the shared
+          // bench's layout (src/*.js, e.g. its js-gateway) to compare with.
+          ...(existsSync(join(dir, "src", "index.js"))
+            ? {
+                modules: readdirSync(join(dir, "src"))
+                  .filter((f) => f.endsWith(".js"))
+                  .sort((x, y) => (x === "index.js" ? -1 : y === "index.js" ? 1 : 0))
+                  .map((f) => ({ type: "ESModule", path: join(dir, "src", f) })),
+                modulesRoot: join(dir, "src"),
+              }
+            : {
+                modules: [
+                  { type: "ESModule", path: join(dir, "index.js") },
+                  { type: "CompiledWasm", path: join(dir, "index_bg.wasm") },
+                ],
+                modulesRoot: dir,
+              }),
+          compatibilityDate: workerOptions.compatibilityDate,
+          compatibilityFlags: workerOptions.compatibilityFlags,
+          bindings: { ...workerOptions.bindings, ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey },
+          kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
+          durableObjects: existsSync(join(dir, "src", "index.js")) ? { KEY_GUARD: { className: "KeyGuard", useSQLite: true } } : workerOptions.durableObjects,
+          unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+        },
+      ],
+    }),
+  );
+  await mf.ready;
+  const url = String(await mf.unsafeGetDirectURL("gateway")).replace(/\/$/, "");
+  const created = await createKey({ url, rootKey }, { name: "ab", scopes: ["read"], rateLimit: 1_000_000, burst: 1_000_000 });
+  const key = opt.malformed ? `sk_live_${"A".repeat(54)}` : created.key;
+  // Pre-flight: the load must measure the path it is meant to, not a fault's answer.
+  const expected = opt.malformed ? 401 : 200;
+  const res = await fetch(`${url}/v1/opportunities`, { headers: { authorization: `Bearer ${key}` } });
+  await res.arrayBuffer();
+  if (res.status !== expected) throw new Error(`${dir}: pre-flight answered ${res.status}, not ${expected}`);
+  return { mf, url, key };
+}
+
+const wrk = ({ url, key }, seconds) =>
+  new Promise((done) => {
+    const child = spawn("wrk", ["-t1", "-c16", `-d${seconds}s`, "-H", `Authorization: Bearer ${key}`, `${url}/v1/opportunities`]);
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("close", () => done(Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN)));
+  });
+
+const [a, b] = [await serve(resolve(dirs[0])), await serve(resolve(dirs[1]))];
+await wrk(a, 2); // warm-up: JIT, the guards' state loaded
+await wrk(b, 2);
+const ratios = [];
+for (let round = 1; round <= Number(opt.rounds); round++) {
+  // Alternating order, so that neither build always runs on the warmer machine.
+  const [first, second] = round % 2 ? [a, b] : [b, a];
+  const r1 = await wrk(first, Number(opt.seconds));
+  const r2 = await wrk(second, Number(opt.seconds));
+  const [ra, rb] = round % 2 ? [r1, r2] : [r2, r1];
+  ratios.push(rb / ra);
+  console.log(`round ${round}: A ${ra.toFixed(0)} req/s, B ${rb.toFixed(0)} req/s, B ÷ A ${(rb / ra).toFixed(3)}`);
+}
+const sorted = [...ratios].sort((x, y) => x - y);
+const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+console.log(`B ÷ A: median ${median.toFixed(3)} (min ${sorted[0].toFixed(3)}, max ${sorted.at(-1).toFixed(3)}) over ${ratios.length} rounds`);
+await a.mf.dispose();
+await b.mf.dispose();
+await origin.close();
+process.exit(0);
