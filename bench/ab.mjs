@@ -5,7 +5,7 @@
 // cannot (the ratio is taken over seconds, not minutes, apart). Not a benchmark of the
 // product: use `npm run bench` for that.
 //
-//   node bench/ab.mjs DIR_A DIR_B [--rounds 8] [--seconds 4] [--malformed]
+//   node bench/ab.mjs DIR_A DIR_B [--rounds 8] [--seconds 4] [--malformed] [--b-var NAME=VALUE]
 //   (each DIR holds index.js and index_bg.wasm, e.g. a copy of worker/build, or is a JS
 //   worker laid out as ../shared/bench/js-gateway; needs wrk)
 import { spawn } from "node:child_process";
@@ -22,6 +22,8 @@ const { values: opt, positionals: dirs } = parseArgs({
     rounds: { type: "string", default: "8" },
     seconds: { type: "string", default: "4" },
     malformed: { type: "boolean", default: false },
+    // NAME=VALUE vars for B only (A and B may then be the same build).
+    "b-var": { type: "string", multiple: true, default: [] },
   },
 });
 if (dirs.length !== 2) {
@@ -32,7 +34,7 @@ const ROOT = join(import.meta.dirname, "..");
 const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
 const origin = await startOrigin("origin", { record: false });
 
-async function serve(dir) {
+async function serve(dir, vars = {}) {
   const rootKey = makeKey("live");
   const mf = new Miniflare(
     convertV4MiniflareOptions({
@@ -61,7 +63,7 @@ async function serve(dir) {
               }),
           compatibilityDate: workerOptions.compatibilityDate,
           compatibilityFlags: workerOptions.compatibilityFlags,
-          bindings: { ...workerOptions.bindings, ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey },
+          bindings: { ...workerOptions.bindings, ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars },
           kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
           durableObjects: existsSync(join(dir, "src", "index.js")) ? { KEY_GUARD: { className: "KeyGuard", useSQLite: true } } : workerOptions.durableObjects,
           unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
@@ -89,7 +91,8 @@ const wrk = ({ url, key }, seconds) =>
     child.on("close", () => done(Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN)));
   });
 
-const [a, b] = [await serve(resolve(dirs[0])), await serve(resolve(dirs[1]))];
+const bVars = Object.fromEntries(opt["b-var"].map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const [a, b] = [await serve(resolve(dirs[0])), await serve(resolve(dirs[1]), bVars)];
 await wrk(a, 2); // warm-up: JIT, the guards' state loaded
 await wrk(b, 2);
 const ratios = [];

@@ -1,6 +1,7 @@
 // End-to-end harness: the real built worker (worker/build) inside workerd through
 // Miniflare, with real KV and SQLite-backed Durable Object storage in a fresh folder,
 // bindings read from wrangler.toml, and a real HTTP origin on loopback.
+import { execFileSync } from "node:child_process";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { createServer, request } from "node:http";
@@ -96,6 +97,7 @@ export async function startGateway({
     port: 0,
     cf: false,
   });
+  const workerdBefore = workerdChildren();
   // Miniflare 5 keeps every binding's storage under one folder.
   const mf = new Miniflare({
     ...options,
@@ -103,9 +105,16 @@ export async function startGateway({
     handleStructuredLogs: (log) => logs.push(log.message),
   });
   const url = (await mf.ready).href.replace(/\/$/, "");
+  const [workerd] = workerdChildren().filter((pid) => !workerdBefore.includes(pid));
   return {
     url,
     mf,
+    /** Kills workerd at once (SIGKILL: no flush, no shutdown), as a crash would; its
+     * storage is kept, to start again on it. */
+    async crash() {
+      process.kill(workerd, "SIGKILL");
+      await mf.dispose().catch(() => {});
+    },
     rootKey,
     identityKey,
     state,
@@ -116,6 +125,14 @@ export async function startGateway({
       if (!keep) rmSync(state, { recursive: true, force: true });
     },
   };
+}
+
+/** The pids of this process's workerd children. */
+function workerdChildren() {
+  return execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line.trim().endsWith("workerd"))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
 /** A plain JS module worker (`script`) in workerd with `bindings` and no storage, served

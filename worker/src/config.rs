@@ -28,6 +28,7 @@ const AUTH_FAILURE_BLOCK_SECONDS: &str = "AUTH_FAILURE_BLOCK_SECONDS";
 const GUARD_TIMEOUT_MS: &str = "GUARD_TIMEOUT_MS";
 const MAX_BODY_BYTES: &str = "MAX_BODY_BYTES";
 const ORIGIN_TIMEOUT_MS: &str = "ORIGIN_TIMEOUT_MS";
+const METER_FLUSH_MS: &str = "METER_FLUSH_MS";
 const ROOT_KEY: &str = "SCOPIEN_ROOT_KEY";
 const IDENTITY_SIGNING_KEY: &str = "IDENTITY_SIGNING_KEY";
 const IDENTITY_PREVIOUS_KEYS: &str = "IDENTITY_PREVIOUS_KEYS";
@@ -62,6 +63,7 @@ struct Settings {
     guard_timeout_ms: u64,
     max_body_bytes: usize,
     origin_timeout_ms: u64,
+    meter_flush_ms: u64,
 }
 
 thread_local! {
@@ -107,6 +109,7 @@ impl Settings {
             max_body_bytes: number(MAX_BODY_BYTES)
                 .map_or(64 * 1024, |n| usize::try_from(n).unwrap_or(usize::MAX)),
             origin_timeout_ms: number(ORIGIN_TIMEOUT_MS).unwrap_or(30_000).max(1),
+            meter_flush_ms: number(METER_FLUSH_MS).unwrap_or(0).min(MAX_METER_FLUSH_MS),
         }
     }
 }
@@ -191,6 +194,17 @@ pub(crate) fn throttle_policy(env: &Env) -> ThrottlePolicy {
 /// How long a KeyGuard may take before the request fails closed (default 10 s).
 pub(crate) fn guard_timeout_ms(env: &Env) -> u64 {
     settings(env).guard_timeout_ms
+}
+
+/// The longest `METER_FLUSH_MS` accepted: what a guard's crash can lose stays small.
+const MAX_METER_FLUSH_MS: u64 = 1_000;
+
+/// `METER_FLUSH_MS`: how long a KeyGuard may hold a decided request's meter in memory
+/// before storing it (default 0: stored before the request is answered; at most 1 s).
+/// Counting stays exact while the guard lives; a crash loses at most this long of one
+/// key's requests, and never more than its burst bucket admits in that time.
+pub(crate) fn meter_flush_ms(env: &Env) -> u64 {
+    settings(env).meter_flush_ms
 }
 
 /// The largest request body accepted, forwarded or read (`MAX_BODY_BYTES`, default 64 KiB).

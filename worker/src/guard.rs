@@ -36,6 +36,13 @@ pub struct KeyGuard {
     /// The newest periods of the history whose closed part is stored; `None` when it
     /// must be stored with the next meter.
     history_stored_at: Cell<Option<(Option<u64>, Option<u64>)>>,
+    /// `METER_FLUSH_MS`: 0 stores the meter with every decided request (the default);
+    /// otherwise a request's meter is stored at most this long after it, with others.
+    flush_ms: u64,
+    /// The meter in memory is ahead of the stored one.
+    meter_unsaved: Cell<bool>,
+    /// A flush is scheduled (by the entry module, `flush_after_ms`).
+    flush_scheduled: Cell<bool>,
 }
 
 impl KeyGuard {
@@ -97,7 +104,7 @@ impl KeyGuard {
             None => self.read()?,
         };
         let now = crate::now_ms();
-        let (answer, writes) = match input {
+        let (answer, mut writes) = match input {
             Input::Check(check) => {
                 let (answer, writes) = state.check(check, now);
                 (Answer::Check(answer), writes)
@@ -108,7 +115,19 @@ impl KeyGuard {
                 (Answer::Manage(answer), writes)
             }
         };
+        // With METER_FLUSH_MS, a write of the meter alone (a decided request) waits for
+        // the flush; any other write takes the unsaved meter with it.
+        let meter_only = writes.meter && !writes.record && !writes.org;
+        if self.flush_ms > 0 && meter_only {
+            writes.meter = false;
+            self.meter_unsaved.set(true);
+        } else if self.meter_unsaved.get() {
+            writes.meter = true;
+        }
         self.store(&state, writes)?;
+        if writes.meter {
+            self.meter_unsaved.set(false);
+        }
         *slot = Some(state);
         Ok(answer)
     }
@@ -128,6 +147,37 @@ impl KeyGuard {
             })
             .map_err(|fault| JsError::new(&fault.to_string()))
     }
+
+    /// After `run`: how long until the entry module should call `flush` (0: no flush to
+    /// schedule, because the meter is saved or a flush is already scheduled).
+    pub fn flush_after_ms(&self) -> f64 {
+        if !self.meter_unsaved.get() || self.flush_scheduled.get() {
+            return 0.0;
+        }
+        self.flush_scheduled.set(true);
+        self.flush_ms as f64
+    }
+
+    /// Stores the meter if it is ahead of storage (METER_FLUSH_MS). A failed write
+    /// leaves it unsaved: the next decided request schedules another flush.
+    pub fn flush(&self) -> std::result::Result<(), JsError> {
+        self.flush_scheduled.set(false);
+        if !self.meter_unsaved.get() {
+            return Ok(());
+        }
+        let slot = self.loaded.borrow();
+        let Some(state) = slot.as_ref() else {
+            return Ok(());
+        };
+        let writes = Writes {
+            meter: true,
+            ..Writes::default()
+        };
+        self.store(state, writes)
+            .map_err(|fault| JsError::new(&fault.to_string()))?;
+        self.meter_unsaved.set(false);
+        Ok(())
+    }
 }
 
 /// One RPC call to a guard: JSON text in, `step` it, JSON text out. An error (unreadable
@@ -144,12 +194,15 @@ pub(crate) fn rpc<I: DeserializeOwned, A: Serialize>(
 }
 
 impl DurableObject for KeyGuard {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Self {
             state,
             loaded: RefCell::new(None),
             rows: NamedRows::new("guard"),
             history_stored_at: Cell::new(None),
+            flush_ms: crate::config::meter_flush_ms(&env),
+            meter_unsaved: Cell::new(false),
+            flush_scheduled: Cell::new(false),
         }
     }
 
