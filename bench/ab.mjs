@@ -9,12 +9,10 @@
 //   (each DIR holds index.js and index_bg.wasm, e.g. a copy of worker/build, or is a JS
 //   worker laid out as ../shared/bench/js-gateway; needs wrk)
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { createKey, makeKey, startOrigin } from "../tests/harness.mjs";
+import { benchWorker, createKey, makeKey, startOrigin } from "../tests/harness.mjs";
 
 const { values: opt, positionals: dirs } = parseArgs({
   allowPositionals: true,
@@ -30,8 +28,6 @@ if (dirs.length !== 2) {
   console.error("usage: node bench/ab.mjs DIR_A DIR_B [--rounds N] [--seconds S] [--malformed]");
   process.exit(2);
 }
-const ROOT = join(import.meta.dirname, "..");
-const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
 const origin = await startOrigin("origin", { record: false });
 
 async function serve(dir, vars = {}) {
@@ -41,34 +37,7 @@ async function serve(dir, vars = {}) {
       cf: false,
       host: "127.0.0.1",
       port: 0,
-      workers: [
-        {
-          name: "gateway",
-          // A build of ours (index.js + index_bg.wasm), or a JS worker of the shared
-          // bench's layout (src/*.js, e.g. its js-gateway) to compare with.
-          ...(existsSync(join(dir, "src", "index.js"))
-            ? {
-                modules: readdirSync(join(dir, "src"))
-                  .filter((f) => f.endsWith(".js"))
-                  .sort((x, y) => (x === "index.js" ? -1 : y === "index.js" ? 1 : 0))
-                  .map((f) => ({ type: "ESModule", path: join(dir, "src", f) })),
-                modulesRoot: join(dir, "src"),
-              }
-            : {
-                modules: [
-                  { type: "ESModule", path: join(dir, "index.js") },
-                  { type: "CompiledWasm", path: join(dir, "index_bg.wasm") },
-                ],
-                modulesRoot: dir,
-              }),
-          compatibilityDate: workerOptions.compatibilityDate,
-          compatibilityFlags: workerOptions.compatibilityFlags,
-          bindings: { ...workerOptions.bindings, ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars },
-          kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
-          durableObjects: existsSync(join(dir, "src", "index.js")) ? { KEY_GUARD: { className: "KeyGuard", useSQLite: true } } : workerOptions.durableObjects,
-          unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-        },
-      ],
+      workers: [benchWorker(dir, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars })],
     }),
   );
   await mf.ready;

@@ -14,8 +14,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { createKey, makeKey, startOrigin } from "../tests/harness.mjs";
+import { benchWorker, createKey, makeKey, startOrigin } from "../tests/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,7 +30,6 @@ const ROOT = join(import.meta.dirname, "..");
 const BUILD = join(ROOT, "worker", "build");
 
 const origin = await startOrigin("origin", { record: false });
-const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
 const rootKey = makeKey("live");
 const mf = new Miniflare(
   convertV4MiniflareOptions({
@@ -40,28 +38,7 @@ const mf = new Miniflare(
     port: 0,
     inspectorPort: Number(opt.port),
     workers: [
-      {
-        name: "gateway",
-        ...(opt.js
-          ? {
-              modules: ["index.js", "keyformat.js"].map((f) => ({ type: "ESModule", path: join(opt.js, "src", f) })),
-              modulesRoot: join(opt.js, "src"),
-            }
-          : {
-              modules: [
-                { type: "ESModule", path: join(BUILD, "index.js") },
-                { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
-              ],
-              modulesRoot: BUILD,
-            }),
-        compatibilityDate: workerOptions.compatibilityDate,
-        compatibilityFlags: workerOptions.compatibilityFlags,
-        bindings: { ...workerOptions.bindings, ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey },
-        kvNamespaces: opt.js ? ["KEYS"] : Object.keys(workerOptions.kvNamespaces ?? {}),
-        durableObjects: opt.js ? { KEY_GUARD: "KeyGuard" } : workerOptions.durableObjects,
-        // As ../shared/bench serves it: a direct socket, no Miniflare entry worker.
-        unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-      },
+      benchWorker(opt.js ?? BUILD, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey }),
     ],
   }),
 );

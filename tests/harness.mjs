@@ -68,11 +68,7 @@ export async function startGateway({
   const logs = [];
   const gateway = {
     name: "gateway",
-    modules: [
-      { type: "ESModule", path: join(BUILD, "index.js") },
-      { type: "CompiledWasm", path: join(BUILD, "index_bg.wasm") },
-    ],
-    modulesRoot: BUILD,
+    ...builtModules(BUILD),
     compatibilityDate: workerOptions.compatibilityDate,
     compatibilityFlags: workerOptions.compatibilityFlags,
     bindings,
@@ -124,6 +120,44 @@ export async function startGateway({
       await mf.dispose();
       if (!keep) rmSync(state, { recursive: true, force: true });
     },
+  };
+}
+
+/** The modules of a built gateway (`dir` holds index.js and index_bg.wasm). */
+function builtModules(dir) {
+  return {
+    modules: [
+      { type: "ESModule", path: join(dir, "index.js") },
+      { type: "CompiledWasm", path: join(dir, "index_bg.wasm") },
+    ],
+    modulesRoot: dir,
+  };
+}
+
+/** Miniflare options for a gateway under load, as ../shared/bench serves one: our build
+ * in `dir` (or, when `dir/src/index.js` exists, a JS worker laid out as that bench's
+ * js-gateway), our wrangler.toml's bindings plus `bindings`, SQLite Durable Objects, on
+ * a direct socket (no Miniflare entry worker in front). */
+export function benchWorker(dir, bindings) {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+  const js = existsSync(join(dir, "src", "index.js"));
+  return {
+    name: "gateway",
+    ...(js
+      ? {
+          modules: readdirSync(join(dir, "src"))
+            .filter((f) => f.endsWith(".js"))
+            .sort((x, y) => (x === "index.js" ? -1 : y === "index.js" ? 1 : 0))
+            .map((f) => ({ type: "ESModule", path: join(dir, "src", f) })),
+          modulesRoot: join(dir, "src"),
+        }
+      : builtModules(dir)),
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    bindings: { ...workerOptions.bindings, ...bindings },
+    kvNamespaces: Object.keys(workerOptions.kvNamespaces ?? {}),
+    durableObjects: js ? { KEY_GUARD: { className: "KeyGuard", useSQLite: true } } : workerOptions.durableObjects,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
 }
 
