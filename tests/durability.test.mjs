@@ -70,3 +70,24 @@ test("with METER_FLUSH_MS a crash loses at most what the burst bucket admits in 
   assert.ok(admitted - stored <= bound, `lost ${admitted - stored} admitted requests, more than ${bound}`);
   assert.ok(stored <= admitted + CLIENTS, `stored ${stored} > ${admitted} admitted + ${CLIENTS} in flight`);
 });
+
+test("with METER_FLUSH_MS limits stay exact while the guard runs: 2N simultaneous requests against N, exactly N pass", async () => {
+  origin ??= await startOrigin("origin", { record: false });
+  const gw = await startGateway({ vars: { ORIGIN_URL: origin.url, METER_FLUSH_MS: "1000" } });
+  try {
+    const N = 25;
+    const created = await createKey(gw, { name: "race", scopes: ["read"], rateLimit: N, burst: 50 });
+    const results = await Promise.all(
+      Array.from({ length: 2 * N }, () => call(gw.url, "/v1/accounts", { key: created.key })),
+    );
+    const statuses = results.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 200).length, N);
+    assert.equal(statuses.filter((s) => s === 429).length, N);
+    // Read from the guard's memory, before any flush has to have happened.
+    const usage = await call(gw.url, `/v1/api-keys/${created.id}/usage`, { key: gw.rootKey });
+    assert.equal(usage.json.hour.used, N);
+    assert.equal(usage.json.total, N);
+  } finally {
+    await gw.stop();
+  }
+});
