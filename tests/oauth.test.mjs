@@ -602,3 +602,37 @@ test("revoking the admin key that approved a grant revokes the grant: a person's
   assert.ok(event, JSON.stringify(audit.json.data.slice(0, 3)));
   assert.equal(event.actor.keyId, admin.id, "revoked by whoever revoked the key");
 });
+
+test("with METER_FLUSH_MS an access token's counts are batched too: exact while the guard runs; a crash loses counts, never the grant", async (t) => {
+  const saved = { gw, org, admin };
+  const vars = { ORIGIN_URL: origin.url, METER_FLUSH_MS: "1000" };
+  gw = await startGateway({ vars });
+  let restarted;
+  try {
+    ({ org, admin } = await createOrgWithAdmin(gw));
+    const app = await registerApp();
+    const tokens = await tokensFor(app);
+    const use = (base) => call(base, "/v1/opportunities", { key: tokens.access_token });
+    /** The hour's requests counted, as the answer's X-RateLimit-* (the starter plan's
+     * 1,000 an hour) show them, this request included when it was admitted. */
+    const counted = (res) => 1000 - Number(res.headers.get("x-ratelimit-remaining"));
+    // 100 at once against a bucket of 50 (refilled at 50 a second meanwhile).
+    const burst = await Promise.all(Array.from({ length: 100 }, () => use(gw.url)));
+    const admitted = burst.filter((r) => r.status === 200).length;
+    assert.ok(admitted >= 50 && admitted < 100, `${admitted} admitted`);
+    assert.ok(burst.every((r) => r.status === 200 || r.status === 429));
+    // Counted exactly, from the guard's memory: no flush has to have happened yet.
+    const probe = await use(gw.url);
+    assert.equal(counted(probe), admitted + (probe.status === 200 ? 1 : 0));
+    await gw.crash();
+    restarted = await startGateway({ vars, state: gw.state, rootKey: gw.rootKey, identityKey: gw.identityKey });
+    const after = await use(restarted.url);
+    assert.equal(after.status, 200, "the grant and its token were stored when they were issued");
+    const stored = counted(after) - 1;
+    t.diagnostic(`admitted ${admitted + (probe.status === 200 ? 1 : 0)}, stored ${stored}`);
+    assert.ok(stored >= 0 && stored <= counted(probe), `stored ${stored}, counted ${counted(probe)}`);
+  } finally {
+    await (restarted ?? gw).stop();
+    ({ gw, org, admin } = saved);
+  }
+});

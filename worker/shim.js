@@ -71,20 +71,24 @@ function durableObject(Wasm, methods, extra = {}) {
   return Durable;
 }
 
-// With METER_FLUSH_MS, a decided request's meter is stored later, with others: the guard
-// says when (`flush_after_ms`, once per batch) and a timer calls `flush`. A pending timer
-// keeps the object from being evicted, so only a crash or a redeploy loses the batch.
-export const KeyGuard = durableObject(wasm.KeyGuard, ["fetch"], {
-  run(input) {
-    const guard = this.instance();
-    const answer = guarded(guard, wasm.KeyGuard.prototype.run, [input]);
-    const after = guard.flush_after_ms();
-    if (after > 0) setTimeout(() => guarded(this.instance(), wasm.KeyGuard.prototype.flush, []), after);
-    return answer;
-  },
-});
+// With METER_FLUSH_MS, a decided request's counts are stored later, with others: the
+// guard says when (`flush_after_ms`, once per batch) and a timer calls `flush`. A pending
+// timer keeps the object from being evicted, so only a crash or a redeploy loses a batch.
+function batchedRun(Wasm) {
+  return {
+    run(input) {
+      const guard = this.instance();
+      const answer = guarded(guard, Wasm.prototype.run, [input]);
+      const after = guard.flush_after_ms();
+      if (after > 0) setTimeout(() => guarded(this.instance(), Wasm.prototype.flush, []), after);
+      return answer;
+    },
+  };
+}
+
+export const KeyGuard = durableObject(wasm.KeyGuard, ["fetch"], batchedRun(wasm.KeyGuard));
 export const OrgGuard = durableObject(wasm.OrgGuard, ["fetch", "run"]);
-export const GrantGuard = durableObject(wasm.GrantGuard, ["fetch", "run"]);
+export const GrantGuard = durableObject(wasm.GrantGuard, ["fetch"], batchedRun(wasm.GrantGuard));
 // The session guard's storage calls are asynchronous, so its Rust side answers through
 // fetch; `run` gives it the same RPC face as the other guards (guard_client.rs).
 export const SessionGuard = durableObject(wasm.SessionGuard, ["fetch", "alarm"], {

@@ -4,6 +4,7 @@
 //! the step says, answer. SQLite's synchronous API keeps each step free of awaits, so
 //! two refreshes with one token are decided one after the other and only one wins.
 
+use crate::flush::DeferredCounters;
 use crate::rows::NamedRows;
 use scopien_auth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
 use scopien_auth::guard::{Answer, Input};
@@ -25,6 +26,8 @@ pub struct GrantGuard {
     loaded: RefCell<Option<GrantState>>,
     /// Its state's rows (table `grant_state`).
     rows: NamedRows,
+    /// When the counters are stored (`METER_FLUSH_MS`).
+    counters: DeferredCounters,
 }
 
 impl GrantGuard {
@@ -83,8 +86,12 @@ impl GrantGuard {
         } else {
             [0u8; 2 * RANDOM_BYTES_FOR_TOKEN]
         };
-        let (answer, writes) = state.step(input, now, &random);
+        let (answer, mut writes) = state.step(input, now, &random);
+        writes.counters = self.counters.store_now(writes.counters, !writes.record);
         self.store(&state, writes)?;
+        if writes.counters {
+            self.counters.stored();
+        }
         *slot = Some(state);
         Ok(answer)
     }
@@ -114,14 +121,40 @@ impl GrantGuard {
         }
         crate::guard::rpc(input, |input| self.step(input))
     }
+
+    /// After `run`: how long until the entry module should call `flush` (0: none to
+    /// schedule).
+    pub fn flush_after_ms(&self) -> f64 {
+        self.counters.flush_after_ms()
+    }
+
+    /// Stores the counters if they are ahead of storage (METER_FLUSH_MS).
+    pub fn flush(&self) -> std::result::Result<(), JsError> {
+        if !self.counters.due() {
+            return Ok(());
+        }
+        let slot = self.loaded.borrow();
+        let Some(state) = slot.as_ref() else {
+            return Ok(());
+        };
+        let writes = GrantWrites {
+            record: false,
+            counters: true,
+        };
+        self.store(state, writes)
+            .map_err(|fault| JsError::new(&fault.to_string()))?;
+        self.counters.stored();
+        Ok(())
+    }
 }
 
 impl DurableObject for GrantGuard {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Self {
             state,
             loaded: RefCell::new(None),
             rows: NamedRows::new("grant_state"),
+            counters: DeferredCounters::new(&env),
         }
     }
 

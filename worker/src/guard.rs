@@ -10,6 +10,7 @@
 //! their wire form (`scopien_auth::wire`: compact for a request's check, JSON otherwise):
 //! no Request or Response on either side, and no await in the object.
 
+use crate::flush::DeferredCounters;
 use crate::rows::NamedRows;
 use scopien_auth::guard::{Answer, Input, KeyState, Writes};
 use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
@@ -36,13 +37,8 @@ pub struct KeyGuard {
     /// The newest periods of the history whose closed part is stored; `None` when it
     /// must be stored with the next meter.
     history_stored_at: Cell<Option<(Option<u64>, Option<u64>)>>,
-    /// `METER_FLUSH_MS`: 0 stores the meter with every decided request (the default);
-    /// otherwise a request's meter is stored at most this long after it, with others.
-    flush_ms: u64,
-    /// The meter in memory is ahead of the stored one.
-    meter_unsaved: Cell<bool>,
-    /// A flush is scheduled (by the entry module, `flush_after_ms`).
-    flush_scheduled: Cell<bool>,
+    /// When the meter is stored (`METER_FLUSH_MS`).
+    meter: DeferredCounters,
 }
 
 impl KeyGuard {
@@ -115,18 +111,12 @@ impl KeyGuard {
                 (Answer::Manage(answer), writes)
             }
         };
-        // With METER_FLUSH_MS, a write of the meter alone (a decided request) waits for
-        // the flush; any other write takes the unsaved meter with it.
-        let meter_only = writes.meter && !writes.record && !writes.org;
-        if self.flush_ms > 0 && meter_only {
-            writes.meter = false;
-            self.meter_unsaved.set(true);
-        } else if self.meter_unsaved.get() {
-            writes.meter = true;
-        }
+        writes.meter = self
+            .meter
+            .store_now(writes.meter, !writes.record && !writes.org);
         self.store(&state, writes)?;
         if writes.meter {
-            self.meter_unsaved.set(false);
+            self.meter.stored();
         }
         *slot = Some(state);
         Ok(answer)
@@ -148,21 +138,16 @@ impl KeyGuard {
             .map_err(|fault| JsError::new(&fault.to_string()))
     }
 
-    /// After `run`: how long until the entry module should call `flush` (0: no flush to
-    /// schedule, because the meter is saved or a flush is already scheduled).
+    /// After `run`: how long until the entry module should call `flush` (0: none to
+    /// schedule).
     pub fn flush_after_ms(&self) -> f64 {
-        if !self.meter_unsaved.get() || self.flush_scheduled.get() {
-            return 0.0;
-        }
-        self.flush_scheduled.set(true);
-        self.flush_ms as f64
+        self.meter.flush_after_ms()
     }
 
     /// Stores the meter if it is ahead of storage (METER_FLUSH_MS). A failed write
     /// leaves it unsaved: the next decided request schedules another flush.
     pub fn flush(&self) -> std::result::Result<(), JsError> {
-        self.flush_scheduled.set(false);
-        if !self.meter_unsaved.get() {
+        if !self.meter.due() {
             return Ok(());
         }
         let slot = self.loaded.borrow();
@@ -175,7 +160,7 @@ impl KeyGuard {
         };
         self.store(state, writes)
             .map_err(|fault| JsError::new(&fault.to_string()))?;
-        self.meter_unsaved.set(false);
+        self.meter.stored();
         Ok(())
     }
 }
@@ -200,9 +185,7 @@ impl DurableObject for KeyGuard {
             loaded: RefCell::new(None),
             rows: NamedRows::new("guard"),
             history_stored_at: Cell::new(None),
-            flush_ms: crate::config::meter_flush_ms(&env),
-            meter_unsaved: Cell::new(false),
-            flush_scheduled: Cell::new(false),
+            meter: DeferredCounters::new(&env),
         }
     }
 

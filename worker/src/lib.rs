@@ -18,6 +18,7 @@ mod config;
 mod dashboard;
 mod directory;
 mod executor;
+mod flush;
 mod forward;
 mod grant_guard;
 mod guard;
