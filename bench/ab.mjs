@@ -11,8 +11,7 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { benchWorker, createKey, makeKey, startOrigin } from "../tests/harness.mjs";
+import { createKey, makeKey, startBenchWorker, startOrigin } from "../tests/harness.mjs";
 
 const { values: opt, positionals: dirs } = parseArgs({
   allowPositionals: true,
@@ -32,16 +31,7 @@ const origin = await startOrigin("origin", { record: false });
 
 async function serve(dir, vars = {}) {
   const rootKey = makeKey("live");
-  const mf = new Miniflare(
-    convertV4MiniflareOptions({
-      cf: false,
-      host: "127.0.0.1",
-      port: 0,
-      workers: [benchWorker(dir, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars })],
-    }),
-  );
-  await mf.ready;
-  const url = String(await mf.unsafeGetDirectURL("gateway")).replace(/\/$/, "");
+  const { mf, url } = await startBenchWorker(dir, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars });
   const created = await createKey({ url, rootKey }, { name: "ab", scopes: ["read"], rateLimit: 1_000_000, burst: 1_000_000 });
   const key = opt.malformed ? `sk_live_${"A".repeat(54)}` : created.key;
   // Pre-flight: the load must measure the path it is meant to, not a fault's answer.

@@ -13,8 +13,7 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { benchWorker, createKey, makeKey, startOrigin } from "../tests/harness.mjs";
+import { createKey, makeKey, startBenchWorker, startOrigin } from "../tests/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -31,19 +30,11 @@ const BUILD = join(ROOT, "worker", "build");
 
 const origin = await startOrigin("origin", { record: false });
 const rootKey = makeKey("live");
-const mf = new Miniflare(
-  convertV4MiniflareOptions({
-    cf: false,
-    host: "127.0.0.1",
-    port: 0,
-    inspectorPort: Number(opt.port),
-    workers: [
-      benchWorker(opt.js ?? BUILD, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey }),
-    ],
-  }),
+const { mf, url } = await startBenchWorker(
+  opt.js ?? BUILD,
+  { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey },
+  { inspectorPort: Number(opt.port) },
 );
-await mf.ready;
-const url = String(await mf.unsafeGetDirectURL("gateway")).replace(/\/$/, "");
 const created = await createKey({ url, rootKey }, { name: "profile", scopes: ["read"], rateLimit: 1_000_000, burst: 1_000_000 });
 const key = opt.malformed ? `sk_live_${"A".repeat(54)}` : created.key;
 

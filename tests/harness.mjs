@@ -134,11 +134,19 @@ function builtModules(dir) {
   };
 }
 
-/** Miniflare options for a gateway under load, as ../shared/bench serves one: our build
- * in `dir` (or, when `dir/src/index.js` exists, a JS worker laid out as that bench's
- * js-gateway), our wrangler.toml's bindings plus `bindings`, SQLite Durable Objects, on
- * a direct socket (no Miniflare entry worker in front). */
-export function benchWorker(dir, bindings) {
+/** A gateway under load, as ../shared/bench serves one: our build in `dir` (or, when
+ * `dir/src/index.js` exists, a JS worker laid out as that bench's js-gateway), our
+ * wrangler.toml's bindings plus `bindings`, SQLite Durable Objects, on a direct socket
+ * (no Miniflare entry worker in front). Returns Miniflare and the socket's URL. */
+export async function startBenchWorker(dir, bindings, { inspectorPort } = {}) {
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({ cf: false, host: "127.0.0.1", port: 0, inspectorPort, workers: [benchWorker(dir, bindings)] }),
+  );
+  await mf.ready;
+  return { mf, url: String(await mf.unsafeGetDirectURL("gateway")).replace(/\/$/, "") };
+}
+
+function benchWorker(dir, bindings) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   const js = existsSync(join(dir, "src", "index.js"));
   return {

@@ -4,8 +4,9 @@
 //! and the entry module (worker/shim.js) calls the guard's `flush` at most that long
 //! after. Any other write takes unsaved counters with it.
 
-use std::cell::Cell;
-use worker::Env;
+use std::cell::{Cell, RefCell};
+use wasm_bindgen::prelude::JsError;
+use worker::{Env, Result};
 
 pub(crate) struct DeferredCounters {
     /// 0: store with every step.
@@ -50,9 +51,21 @@ impl DeferredCounters {
         self.ms as f64
     }
 
-    /// At the flush: whether there is anything to store.
-    pub(crate) fn due(&self) -> bool {
+    /// The flush: `store` the loaded state's counters if they are unsaved. A failed write
+    /// leaves them unsaved, and the next step that changes them schedules another flush.
+    pub(crate) fn flush<S>(
+        &self,
+        loaded: &RefCell<Option<S>>,
+        store: impl FnOnce(&S) -> Result<()>,
+    ) -> std::result::Result<(), JsError> {
         self.scheduled.set(false);
-        self.unsaved.get()
+        if !self.unsaved.get() {
+            return Ok(());
+        }
+        if let Some(state) = loaded.borrow().as_ref() {
+            store(state).map_err(|fault| JsError::new(&fault.to_string()))?;
+            self.unsaved.set(false);
+        }
+        Ok(())
     }
 }

@@ -130,21 +130,12 @@ impl GrantGuard {
 
     /// Stores the counters if they are ahead of storage (METER_FLUSH_MS).
     pub fn flush(&self) -> std::result::Result<(), JsError> {
-        if !self.counters.due() {
-            return Ok(());
-        }
-        let slot = self.loaded.borrow();
-        let Some(state) = slot.as_ref() else {
-            return Ok(());
-        };
         let writes = GrantWrites {
             record: false,
             counters: true,
         };
-        self.store(state, writes)
-            .map_err(|fault| JsError::new(&fault.to_string()))?;
-        self.counters.stored();
-        Ok(())
+        self.counters
+            .flush(&self.loaded, |state| self.store(state, writes))
     }
 }
 

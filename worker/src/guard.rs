@@ -144,24 +144,14 @@ impl KeyGuard {
         self.meter.flush_after_ms()
     }
 
-    /// Stores the meter if it is ahead of storage (METER_FLUSH_MS). A failed write
-    /// leaves it unsaved: the next decided request schedules another flush.
+    /// Stores the meter if it is ahead of storage (METER_FLUSH_MS).
     pub fn flush(&self) -> std::result::Result<(), JsError> {
-        if !self.meter.due() {
-            return Ok(());
-        }
-        let slot = self.loaded.borrow();
-        let Some(state) = slot.as_ref() else {
-            return Ok(());
-        };
         let writes = Writes {
             meter: true,
             ..Writes::default()
         };
-        self.store(state, writes)
-            .map_err(|fault| JsError::new(&fault.to_string()))?;
-        self.meter.stored();
-        Ok(())
+        self.meter
+            .flush(&self.loaded, |state| self.store(state, writes))
     }
 }
 
