@@ -28,6 +28,17 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Fills `body` with a row per item of the list at `path`, or one cell spanning
+ * `columns` that says the list is `empty` or why it could not be read. */
+async function fillTable(body, path, { columns, failed, empty, row }) {
+  const res = await api("GET", path);
+  body.replaceChildren();
+  const note = (cls, text) => body.append(h("tr", {}, h("td", { colspan: columns, class: cls }, text)));
+  if (!res.ok) return note("error", res.json?.error?.details || res.json?.error?.message || failed);
+  if (!res.json.data.length) note("empty", empty);
+  for (const item of res.json.data) body.append(row(item));
+}
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
@@ -363,16 +374,13 @@ async function keysPage(main) {
     h("section", { "aria-labelledby": "keys-heading" }, h("h2", { id: "keys-heading" }, "Keys"), table),
   );
 
-  const load = async () => {
-    const res = await api("GET", "/v1/api-keys?limit=100");
-    tableBody.replaceChildren();
-    if (!res.ok) {
-      tableBody.append(h("tr", {}, h("td", { colspan: 10, class: "error" }, res.json?.error?.details ?? "Could not list keys.")));
-      return;
-    }
-    if (!res.json.data.length) tableBody.append(h("tr", {}, h("td", { colspan: 10, class: "empty" }, "No keys yet.")));
-    for (const key of res.json.data) tableBody.append(keyRow(key, load));
-  };
+  const load = () =>
+    fillTable(tableBody, "/v1/api-keys?limit=100", {
+      columns: 10,
+      failed: "Could not list keys.",
+      empty: "No keys yet.",
+      row: (key) => keyRow(key, load),
+    });
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -694,16 +702,13 @@ async function oauthAppsPage(main) {
     h("section", { "aria-labelledby": "apps-heading" }, h("h2", { id: "apps-heading" }, "Apps"), table),
   );
 
-  const load = async () => {
-    const res = await api("GET", "/v1/oauth-clients");
-    tableBody.replaceChildren();
-    if (!res.ok) {
-      tableBody.append(h("tr", {}, h("td", { colspan: 7, class: "error" }, res.json?.error?.details || res.json?.error?.message || "Could not list the apps.")));
-      return;
-    }
-    if (!res.json.data.length) tableBody.append(h("tr", {}, h("td", { colspan: 7, class: "empty" }, "No apps yet.")));
-    for (const app of res.json.data) tableBody.append(appRow(app, load));
-  };
+  const load = () =>
+    fillTable(tableBody, "/v1/oauth-clients", {
+      columns: 7,
+      failed: "Could not list the apps.",
+      empty: "No apps yet.",
+      row: (app) => appRow(app, load),
+    });
   register.addEventListener("click", () => registerApp(register, load));
   await load();
 }
@@ -832,16 +837,13 @@ async function authorizedAppsPage(main) {
     h("section", { "aria-labelledby": "grants-heading" }, h("h2", { id: "grants-heading" }, "Grants"), table),
   );
 
-  const load = async () => {
-    const res = await api("GET", "/v1/oauth-authorizations");
-    tableBody.replaceChildren();
-    if (!res.ok) {
-      tableBody.append(h("tr", {}, h("td", { colspan: columns.length, class: "error" }, res.json?.error?.details || res.json?.error?.message || "Could not list the authorized apps.")));
-      return;
-    }
-    if (!res.json.data.length) tableBody.append(h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, "No app has been authorized yet.")));
-    for (const grant of res.json.data) tableBody.append(grantRow(grant, load));
-  };
+  const load = () =>
+    fillTable(tableBody, "/v1/oauth-authorizations", {
+      columns: columns.length,
+      failed: "Could not list the authorized apps.",
+      empty: "No app has been authorized yet.",
+      row: (grant) => grantRow(grant, load),
+    });
   await load();
 }
 
