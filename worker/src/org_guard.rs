@@ -211,6 +211,19 @@ impl OrgGuard {
 
     /// Creates the OAuth tables (apps, their grants, the grants this organization gave)
     /// the first time they are needed.
+    /// The JSON `value` column of every row `query` selects from the OAuth tables; none
+    /// for an organization never written.
+    fn oauth_values<T: serde::de::DeserializeOwned>(&self, query: &str) -> Result<Vec<T>> {
+        if !self.has_tables()? {
+            return Ok(Vec::new());
+        }
+        self.oauth_tables()?;
+        let rows: Vec<Value> = self.sql().exec(query, None)?.to_array()?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&r.value).map_err(worker::Error::from))
+            .collect()
+    }
+
     fn oauth_tables(&self) -> Result<()> {
         if self.oauth_ready.get() {
             return Ok(());
@@ -298,21 +311,12 @@ impl OrgGuard {
                 Some(record) => OrgAnswer::Client(record),
                 None => OrgAnswer::NotFound,
             },
-            OrgInput::ListClients => {
-                if !self.has_tables()? {
-                    return Ok(OrgAnswer::Clients(Vec::new()));
-                }
-                self.oauth_tables()?;
-                let rows: Vec<Value> = self
-                    .sql()
-                    .exec("SELECT value FROM clients ORDER BY id", None)?
-                    .to_array()?;
-                let views = rows
+            OrgInput::ListClients => OrgAnswer::Clients(
+                self.oauth_values::<ClientRecord>("SELECT value FROM clients ORDER BY id")?
                     .iter()
-                    .map(|r| serde_json::from_str::<ClientRecord>(&r.value).map(|c| c.view()))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                OrgAnswer::Clients(views)
-            }
+                    .map(ClientRecord::view)
+                    .collect(),
+            ),
             OrgInput::PatchClient { id, patch, actor } => {
                 let Some(mut record) = self.client(id)? else {
                     return Ok(OrgAnswer::NotFound);
@@ -386,42 +390,18 @@ impl OrgGuard {
                 self.append(vec![event], now)?;
                 OrgAnswer::Recorded
             }
-            OrgInput::ListAuthorizations => {
-                if !self.has_tables()? {
-                    return Ok(OrgAnswer::Authorizations(Vec::new()));
-                }
-                self.oauth_tables()?;
-                let rows: Vec<Value> = self
-                    .sql()
-                    .exec(
-                        "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
-                        None,
-                    )?
-                    .to_array()?;
-                let views = rows
-                    .iter()
-                    .map(|r| serde_json::from_str(&r.value))
-                    .collect::<std::result::Result<Vec<AuthorizationView>, _>>()?;
-                OrgAnswer::Authorizations(views)
-            }
-            OrgInput::GrantsApprovedBy(key) => {
-                if !self.has_tables()? {
-                    return Ok(OrgAnswer::GrantIds(Vec::new()));
-                }
-                self.oauth_tables()?;
-                let rows: Vec<Value> = self
-                    .sql()
-                    .exec("SELECT value FROM authorizations WHERE active = 1", None)?
-                    .to_array()?;
-                let mut ids = Vec::new();
-                for row in &rows {
-                    let view: AuthorizationView = serde_json::from_str(&row.value)?;
-                    if view.approved_by == key {
-                        ids.push(view.grant_id);
-                    }
-                }
-                OrgAnswer::GrantIds(ids)
-            }
+            OrgInput::ListAuthorizations => OrgAnswer::Authorizations(self.oauth_values(
+                "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
+            )?),
+            OrgInput::GrantsApprovedBy(key) => OrgAnswer::GrantIds(
+                self.oauth_values::<AuthorizationView>(
+                    "SELECT value FROM authorizations WHERE active = 1",
+                )?
+                .into_iter()
+                .filter(|view| view.approved_by == key)
+                .map(|view| view.grant_id)
+                .collect(),
+            ),
             _ => OrgAnswer::NotFound,
         })
     }
