@@ -129,9 +129,10 @@ async function tokenRequest(body, { app, json = false, auth } = {}) {
   return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : undefined };
 }
 
-async function tokensFor(app, { scope } = {}) {
+/** Consent by `key` (the organization's admin by default), then the code exchanged. */
+async function tokensFor(app, { scope, key } = {}) {
   const { verifier, challenge } = pkce();
-  const params = await approve(app, { challenge, params: scope ? { scope } : {} });
+  const params = await approve(app, { key, challenge, params: scope ? { scope } : {} });
   const res = await tokenRequest(
     { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier },
     { app },
@@ -509,23 +510,17 @@ test("a suspended organization's grants are refused, and come back when it is re
   const made = await call(gw.url, "/v1/organizations", { key: gw.rootKey, method: "POST", body: { name: "Initech", plan: "professional" } });
   const initechAdmin = await createKey(gw, { name: "initech admin", scopes: ["read", "write", "admin"], organizationId: made.json.id });
   const app = await registerApp();
-  const { verifier, challenge } = pkce();
-  const params = await approve(app, { key: initechAdmin.key, challenge });
-  const tokens = await tokenRequest(
-    { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier },
-    { app },
-  );
-  assert.equal(tokens.status, 200);
-  const ok = await call(gw.url, "/v1/x", { key: tokens.json.access_token });
+  const tokens = await tokensFor(app, { key: initechAdmin.key });
+  const ok = await call(gw.url, "/v1/x", { key: tokens.access_token });
   assert.equal(ok.status, 200);
   assert.equal(ok.headers.get("x-ratelimit-limit"), "5000", "the approving organization's professional plan");
   const orgPath = `/v1/organizations/${made.json.id}`;
   await call(gw.url, orgPath, { key: gw.rootKey, method: "PATCH", body: { status: "suspended" } });
-  const suspended = await call(gw.url, "/v1/x", { key: tokens.json.access_token });
+  const suspended = await call(gw.url, "/v1/x", { key: tokens.access_token });
   assert.equal(suspended.status, 403);
   assert.match(suspended.json.error.details, /suspended/);
   await call(gw.url, orgPath, { key: gw.rootKey, method: "PATCH", body: { status: "active" } });
-  assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 200);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 200);
 });
 
 test("a leaked access or refresh token reported by a secret scanner revokes its grant at once", async () => {
@@ -583,19 +578,13 @@ test("a native app's loopback redirect: registered without a port, any port work
 test("revoking the admin key that approved a grant revokes the grant: a person's approvals end with their key", async () => {
   const approver = await createKey(gw, { name: "leaving admin", scopes: ["read", "write", "admin"], organizationId: org.id });
   const app = await registerApp();
-  const { verifier, challenge } = pkce();
-  const params = await approve(app, { key: approver.key, challenge });
-  const tokens = await tokenRequest(
-    { grant_type: "authorization_code", code: params.get("code"), redirect_uri: REDIRECT, code_verifier: verifier },
-    { app },
-  );
-  assert.equal(tokens.status, 200);
+  const tokens = await tokensFor(app, { key: approver.key });
   const other = await tokensFor(app); // approved by another admin: untouched
-  assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 200);
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 200);
   const revoked = await call(gw.url, `/v1/api-keys/${approver.id}`, { key: admin.key, method: "DELETE" });
   assert.equal(revoked.status, 200);
-  assert.equal((await call(gw.url, "/v1/x", { key: tokens.json.access_token })).status, 401);
-  assert.equal((await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.json.refresh_token }, { app })).json.error, "invalid_grant");
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 401);
+  assert.equal((await tokenRequest({ grant_type: "refresh_token", refresh_token: tokens.refresh_token }, { app })).json.error, "invalid_grant");
   assert.equal((await call(gw.url, "/v1/x", { key: other.access_token })).status, 200, "another admin's approval stands");
   const audit = await call(gw.url, "/v1/audit-log", { key: admin.key });
   const event = audit.json.data.find((e) => e.action === "oauth_grant.revoked" && e.reason === "The key that approved it was revoked");
