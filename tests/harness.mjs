@@ -123,12 +123,15 @@ export async function startGateway({
   };
 }
 
-/** The modules of a built gateway (`dir` holds index.js and index_bg.wasm). */
+/** The modules of a built gateway (`dir` holds the entry index.js, the edge module
+ * index_bg.wasm, and the full module full.js with full_bg.wasm). */
 function builtModules(dir) {
   return {
     modules: [
       { type: "ESModule", path: join(dir, "index.js") },
       { type: "CompiledWasm", path: join(dir, "index_bg.wasm") },
+      { type: "ESModule", path: join(dir, "full.js") },
+      { type: "CompiledWasm", path: join(dir, "full_bg.wasm") },
     ],
     modulesRoot: dir,
   };

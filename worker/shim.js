@@ -1,70 +1,95 @@
-// The worker's entry module: scripts/build.sh bundles it with wasm-bindgen's glue
-// (`./index.js`, built with --target module --experimental-reset-state-function
-// --force-enable-abort-handler). It replaces worker-build's generated entry, which wraps
-// every export in Proxies (new ones on each property access) and builds a
-// WorkerEntrypoint per request; here each call is a plain function call.
+// The worker's entry module: scripts/build.sh bundles it with the edge module's
+// wasm-bindgen glue (`./edge.js`); the full module's glue (`./full.js`, with its wasm)
+// stays a module of its own, imported on first use. Both are builds of the one crate
+// (worker/src/lib.rs): the edge module answers the request path; a request it hands
+// back (`null`) goes to the full module, which also runs every Durable Object. An
+// isolate that only forwards requests never instantiates the full module.
 //
-// Crash recovery, as worker-build's entry does it, with a plain flag instead of Proxies:
-// a Rust panic (the workers-rs panic hook) or a WebAssembly.RuntimeError sets
-// `criticalError`; the next call re-instantiates the module first, and a Durable Object
-// whose wasm object belonged to the old instance rebuilds it before its next call.
+// It replaces worker-build's generated entry, which wraps every export in Proxies (new
+// ones on each property access) and builds a WorkerEntrypoint per request; here each
+// call is a plain function call.
+//
+// Crash recovery, as worker-build's entry does it, with a plain flag per module instead
+// of Proxies: a Rust panic (the workers-rs panic hook) or a WebAssembly.RuntimeError
+// sets the module's `criticalError`; its next call re-instantiates it first, and a
+// Durable Object whose wasm object belonged to the old instance rebuilds it before its
+// next call.
 import { DurableObject } from "cloudflare:workers";
-import * as wasm from "./index.js";
+import * as edgeGlue from "./index.js";
 
 Error.stackTraceLimit = 100;
-const initState = wasm.__worker_init_state();
 
-function recover() {
-  if (initState.criticalError) {
+/** A wasm module and its crash-recovery state. */
+function loaded(glue) {
+  return { glue, state: glue.__worker_init_state() };
+}
+
+const edge = loaded(edgeGlue);
+/** The full module once imported; `loadFull()` imports it. */
+let full;
+let fullImport;
+function loadFull() {
+  fullImport ??= import("./full.js").then((glue) => (full = loaded(glue)));
+  return fullImport;
+}
+// The edge module's `recordDirectory` hands a key's lastUsedAt to the full module.
+globalThis.scopienFullModule = () => loadFull().then((module) => module.glue);
+
+function recover(module) {
+  if (module.state.criticalError) {
     console.log("Reinitializing Wasm application");
-    wasm.__wbg_reset_state();
-    initState.criticalError = false;
-    initState.instanceId++;
+    module.glue.__wbg_reset_state();
+    module.state.criticalError = false;
+    module.state.instanceId++;
   }
 }
 
-function critical(error) {
+function critical(module, error) {
   if (error instanceof WebAssembly.RuntimeError) {
     console.error("Critical", error);
-    initState.criticalError = true;
+    module.state.criticalError = true;
   }
 }
 
-addEventListener("error", (event) => critical(event.error));
+// Which module trapped is unknown here: both re-instantiate.
+addEventListener("error", (event) => {
+  critical(edge, event.error);
+  if (full) critical(full, event.error);
+});
 
-/** Calls `method` of `target` with recovery around it; the answer is returned as it is
- * (a value when the wasm answered at once, else a Promise). */
-function guarded(target, method, args) {
+/** Calls `method` of `target` (in `module`) with recovery around it; the answer is
+ * returned as it is (a value when the wasm answered at once, else a Promise). */
+function guarded(module, target, method, args) {
   try {
     return method.apply(target, args);
   } catch (error) {
-    critical(error);
+    critical(module, error);
     throw error;
   }
 }
 
-/** A Durable Object class over a wasm-bindgen class: it derives from DurableObject, so
- * the runtime exposes its methods to RPC, and rebuilds the wasm object after a
- * re-instantiation. `methods` are the ones exposed. */
-function durableObject(Wasm, methods, extra = {}) {
+/** A Durable Object class over the full module's wasm-bindgen class `name`: it derives
+ * from DurableObject, so the runtime exposes its methods to RPC, and rebuilds the wasm
+ * object after a re-instantiation. `methods` are the ones exposed; the first call of
+ * an isolate waits for the full module to load, later ones answer as the wasm does. */
+function durableObject(name, methods, extra = {}) {
   class Durable extends DurableObject {
-    constructor(state, env) {
-      super(state, env);
-      this.instance();
-    }
     instance() {
-      recover();
-      if (this.wasm === undefined || this.instanceId !== initState.instanceId) {
-        this.wasm = new Wasm(this.ctx, this.env);
-        this.instanceId = initState.instanceId;
+      recover(full);
+      if (this.wasm === undefined || this.instanceId !== full.state.instanceId) {
+        this.wasm = new full.glue[name](this.ctx, this.env);
+        this.instanceId = full.state.instanceId;
       }
       return this.wasm;
     }
+    call(method, args) {
+      return guarded(full, this.instance(), full.glue[name].prototype[method], args);
+    }
   }
-  for (const name of methods) {
-    const method = Wasm.prototype[name];
-    Durable.prototype[name] = function (...args) {
-      return guarded(this.instance(), method, args);
+  for (const method of methods) {
+    Durable.prototype[method] = function (...args) {
+      if (full === undefined) return loadFull().then(() => this.call(method, args));
+      return this.call(method, args);
     };
   }
   Object.assign(Durable.prototype, extra);
@@ -74,24 +99,22 @@ function durableObject(Wasm, methods, extra = {}) {
 // With METER_FLUSH_MS, a decided request's counts are stored later, with others: the
 // guard says when (`flush_after_ms`, once per batch) and a timer calls `flush`. A pending
 // timer keeps the object from being evicted, so only a crash or a redeploy loses a batch.
-function batchedRun(Wasm) {
-  return {
-    run(input) {
-      const guard = this.instance();
-      const answer = guarded(guard, Wasm.prototype.run, [input]);
-      const after = guard.flush_after_ms();
-      if (after > 0) setTimeout(() => guarded(this.instance(), Wasm.prototype.flush, []), after);
-      return answer;
-    },
-  };
-}
+const batchedRun = {
+  run(input) {
+    if (full === undefined) return loadFull().then(() => this.run(input));
+    const answer = this.call("run", [input]);
+    const after = this.instance().flush_after_ms();
+    if (after > 0) setTimeout(() => this.call("flush", []), after);
+    return answer;
+  },
+};
 
-export const KeyGuard = durableObject(wasm.KeyGuard, ["fetch"], batchedRun(wasm.KeyGuard));
-export const OrgGuard = durableObject(wasm.OrgGuard, ["fetch", "run"]);
-export const GrantGuard = durableObject(wasm.GrantGuard, ["fetch"], batchedRun(wasm.GrantGuard));
+export const KeyGuard = durableObject("KeyGuard", ["fetch"], batchedRun);
+export const OrgGuard = durableObject("OrgGuard", ["fetch", "run"]);
+export const GrantGuard = durableObject("GrantGuard", ["fetch"], batchedRun);
 // The session guard's storage calls are asynchronous, so its Rust side answers through
 // fetch; `run` gives it the same RPC face as the other guards (guard_client.rs).
-export const SessionGuard = durableObject(wasm.SessionGuard, ["fetch", "alarm"], {
+export const SessionGuard = durableObject("SessionGuard", ["fetch", "alarm"], {
   async run(input) {
     const response = await this.fetch(
       new Request("https://session-guard/", { method: "POST", body: input }),
@@ -101,11 +124,21 @@ export const SessionGuard = durableObject(wasm.SessionGuard, ["fetch", "alarm"],
     return text;
   },
 });
-export const AddressThrottle = durableObject(wasm.AddressThrottle, ["fetch"]);
+export const AddressThrottle = durableObject("AddressThrottle", ["fetch"]);
+
+function fullFetch(request, env, ctx) {
+  recover(full);
+  return guarded(full, undefined, full.glue.fetch, [request, env, ctx]);
+}
 
 export default {
   fetch(request, env, ctx) {
-    recover();
-    return guarded(undefined, wasm.fetch, [request, env, ctx]);
+    recover(edge);
+    // The edge module answers `null` at once, before reading the body, for what is not
+    // the request path (lib.rs, `full_module_only!`).
+    const answer = guarded(edge, undefined, edge.glue.fetch, [request, env, ctx]);
+    if (answer !== null) return answer;
+    if (full === undefined) return loadFull().then(() => fullFetch(request, env, ctx));
+    return fullFetch(request, env, ctx);
   },
 };

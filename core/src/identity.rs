@@ -47,8 +47,9 @@ fn sig() -> String {
 /// JWK: `{"kty":"OKP","crv":"Ed25519","d":…,"x":…,"kid"?:…}`).
 #[derive(Clone, Debug)]
 pub struct SigningKey {
-    /// The JWK to import into WebCrypto (private: never logged, never shown).
-    pub private_jwk: serde_json::Value,
+    /// The JWK to import into WebCrypto, as JSON text (private: never logged, never
+    /// shown).
+    pub private_jwk: String,
     /// Its public half, as published.
     pub public: PublicJwk,
 }
@@ -64,13 +65,21 @@ impl SigningKey {
     /// Parses the secret. The `kid` defaults to a digest of the public key, so a rotated
     /// key gets a new one by itself.
     pub fn parse(text: &str) -> Result<SigningKey, ApiError> {
-        let invalid = || {
-            ApiError::service_unavailable(
-                "IDENTITY_SIGNING_KEY is not a private Ed25519 JWK; generate one with `npm run identity-key`",
-            )
-        };
-        let jwk: serde_json::Value = serde_json::from_str(text.trim()).map_err(|_| invalid())?;
-        let field = |name: &str| jwk.get(name).and_then(serde_json::Value::as_str);
+        let jwk: serde_json::Value =
+            serde_json::from_str(text.trim()).map_err(|_| invalid_signing_key())?;
+        if !jwk.is_object() {
+            return Err(invalid_signing_key());
+        }
+        SigningKey::from_fields(|name| jwk.get(name).and_then(serde_json::Value::as_str))
+    }
+
+    /// The key from its JWK's string members, `field(name)` (`None` for a member that is
+    /// absent or not a string): the worker reads the JSON with the runtime's parser, so
+    /// that its request path carries no JSON parser of its own.
+    pub fn from_fields<'a>(
+        field: impl Fn(&str) -> Option<&'a str>,
+    ) -> Result<SigningKey, ApiError> {
+        let invalid = invalid_signing_key;
         // 32-byte keys are 43 base64url chars.
         let (Some("OKP"), Some("Ed25519"), Some(d), Some(x)) =
             (field("kty"), field("crv"), field("d"), field("x"))
@@ -85,7 +94,8 @@ impl SigningKey {
             Some(_) => return Err(invalid()),
             None => hash_hex(x.as_bytes())[..16].to_owned(),
         };
-        let private_jwk = serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "d": d, "x": x });
+        // Base64url only (checked above): nothing to escape.
+        let private_jwk = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","x":"{x}"}}"#);
         Ok(SigningKey {
             private_jwk,
             public: PublicJwk {
@@ -98,6 +108,12 @@ impl SigningKey {
             },
         })
     }
+}
+
+fn invalid_signing_key() -> ApiError {
+    ApiError::service_unavailable(
+        "IDENTITY_SIGNING_KEY is not a private Ed25519 JWK; generate one with `npm run identity-key`",
+    )
 }
 
 /// Parses `IDENTITY_PREVIOUS_KEYS`: a JSON array of public JWKs still published during a
@@ -265,6 +281,11 @@ mod tests {
     fn the_signing_key_parses_and_publishes_only_its_public_half() {
         let key = SigningKey::parse(JWK).expect("valid");
         assert_eq!(key.public.x, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        let private: serde_json::Value = serde_json::from_str(&key.private_jwk).expect("JSON");
+        assert_eq!(
+            private,
+            serde_json::from_str::<serde_json::Value>(JWK).expect("JSON")
+        );
         assert_eq!(key.public.kid.len(), 16);
         let jwks = serde_json::to_string(&Jwks::new(Some(&key), &[])).expect("json");
         assert!(

@@ -9,24 +9,33 @@
 //! Check, no root record:          C<hash: 64 hex><requirement>
 //!     requirement                 *                     any valid key (the auth test)
 //!                                 <scopes: 1 hex><resource>   every scope of the set on resource
-//! Admitted, no directory entry,   A<actor><org: 16><type: t|l><grants: 1 hex>
-//! grants the same everywhere,         <at>,<hour>,<burst>[,<day>];   (a window: limit,remaining,reset)
-//! (an OAuth grant's too):
+//! Admitted (a key's or an         A<actor><org: 16><type: t|l><grants>
+//! OAuth grant's)                      <at>,<hour>,<burst>[,<day>];   (a window: limit,remaining,reset)
+//!                                     [<n>{/<len>:<resource><scopes: 1 hex>}]  (grants per resource, n of them)
+//!                                     [\n<directory entry: JSON>]
 //!     actor                       r (root) | s (secret scanning) | k<key id: 16>
 //!                                 | p<app: 24><grant: 16><approving key id: 16> (an OAuth access token)
+//!     grants                      <scopes: 1 hex> (the same everywhere) | g (per resource)
+//! Refused                         R<kind><at>...;
+//!     kind                        i<at>; (invalid) | e<at>; (expired) | t<at>; (token expired)
+//!                                 | u<at>; (suspended) | l<at>,<retry after s>,<hour>,<burst>[,<day>];
+//!                                 | f<scope: 1 hex><at>,<hour>,<burst>[,<day>];<resource>
 //! ```
 //!
-//! Anything else (management, a root check, a refusal, an entry for the directory, grants
-//! per resource) is the JSON it always was, which starts with `{`: the two never mix
-//! up, and a guard and a worker of different versions fail closed on what they cannot
-//! read.
+//! So every answer the request path can get has a compact form, and the worker reads
+//! them without a JSON parser: a directory entry (a key's `lastUsedAt`, at most once a
+//! minute) rides along as JSON text that only the management side reads
+//! ([`decode_check_answer`]). Anything else (management, a root check) is the JSON it
+//! always was, which starts with `{`: the forms never mix up, and a guard and a worker
+//! of different versions fail closed on what they cannot read.
 
-use crate::guard::{Admitted, Answer, Check, CheckAnswer, Input};
+use crate::guard::{Admitted, Answer, Check, CheckAnswer, DirectoryEntry, Input};
 use crate::key::{KeyId, KeyType};
 use crate::oauth::{AppGrant, ClientId, GrantId};
 use crate::org::{Actor, OrgId};
 use crate::ratelimit::{Status, WindowStatus};
-use crate::scope::{Grants, Requirement, ScopeSet};
+use crate::record::Refusal;
+use crate::scope::{Grants, MissingScope, Requirement, ScopeSet};
 
 /// Text that is neither form.
 #[derive(Debug)]
@@ -67,24 +76,65 @@ pub fn decode_input(text: &str) -> Result<Input, WireError> {
     }
 }
 
+/// A check in its compact form; `None` for a root check (JSON, through [`encode_input`]).
+pub fn encode_check(check: &Check) -> Option<String> {
+    compact_check(check)
+}
+
 /// An answer as text.
 pub fn encode_answer(answer: &Answer) -> Result<String, WireError> {
-    if let Answer::Check(CheckAnswer::Admitted(admitted)) = answer {
-        if let Some(text) = compact_admitted(admitted) {
-            return Ok(text);
+    match answer {
+        Answer::Check(CheckAnswer::Admitted(admitted)) => {
+            if let Some(text) = compact_admitted(admitted)? {
+                return Ok(text);
+            }
         }
+        Answer::Check(CheckAnswer::Refused { refusal, at_ms }) => {
+            return Ok(compact_refusal(refusal, *at_ms));
+        }
+        Answer::Manage(_) => {}
     }
     json(answer)
 }
 
 /// An answer from text.
 pub fn decode_answer(text: &str) -> Result<Answer, WireError> {
-    match text.strip_prefix('A') {
-        Some(rest) => read_admitted(rest)
-            .map(|admitted| Answer::Check(CheckAnswer::Admitted(Box::new(admitted))))
-            .ok_or_else(|| WireError("admitted".into())),
-        None => serde_json::from_str(text).map_err(|e| WireError(e.to_string())),
+    if text.starts_with('{') {
+        return serde_json::from_str(text).map_err(|e| WireError(e.to_string()));
     }
+    let (mut answer, directory) = decode_check_answer(text)?;
+    if let (CheckAnswer::Admitted(admitted), Some(directory)) = (&mut answer, directory) {
+        admitted.directory = Some(read_directory_entry(directory)?);
+    }
+    Ok(Answer::Check(answer))
+}
+
+/// A check's answer in its compact form, as the request path reads it: the answer
+/// (its `directory` always `None`) and, when the guard handed one out, the directory
+/// entry's JSON, unread ([`read_directory_entry`]).
+pub fn decode_check_answer(text: &str) -> Result<(CheckAnswer, Option<&str>), WireError> {
+    let (kind, rest) = text
+        .split_at_checked(1)
+        .ok_or_else(|| WireError("empty".into()))?;
+    match kind {
+        "A" => {
+            let (admitted, directory) = match rest.split_once('\n') {
+                Some((admitted, directory)) => (admitted, Some(directory)),
+                None => (rest, None),
+            };
+            let admitted = read_admitted(admitted).ok_or_else(|| WireError("admitted".into()))?;
+            Ok((CheckAnswer::Admitted(Box::new(admitted)), directory))
+        }
+        "R" => read_refusal(rest)
+            .map(|(refusal, at_ms)| (CheckAnswer::Refused { refusal, at_ms }, None))
+            .ok_or_else(|| WireError("refusal".into())),
+        _ => Err(WireError("not a check's answer".into())),
+    }
+}
+
+/// The directory entry an admitted answer carried.
+pub fn read_directory_entry(json: &str) -> Result<DirectoryEntry, WireError> {
+    serde_json::from_str(json).map_err(|e| WireError(e.to_string()))
 }
 
 fn json(value: &impl serde::Serialize) -> Result<String, WireError> {
@@ -144,13 +194,20 @@ fn push_window(text: &mut String, window: &WindowStatus) {
     );
 }
 
-fn compact_admitted(admitted: &Admitted) -> Option<String> {
-    let Grants::Everywhere(grants) = &admitted.grants else {
-        return None;
+/// `None` for the shapes a guard never answers (an app's actor without its grant, or
+/// the reverse), which stay JSON.
+fn compact_admitted(admitted: &Admitted) -> Result<Option<String>, WireError> {
+    let Some(mut text) = compact_admitted_head(admitted) else {
+        return Ok(None);
     };
-    if admitted.directory.is_some() {
-        return None;
+    if let Some(entry) = &admitted.directory {
+        text.push('\n');
+        text.push_str(&json(entry)?);
     }
+    Ok(Some(text))
+}
+
+fn compact_admitted_head(admitted: &Admitted) -> Option<String> {
     let mut text = String::with_capacity(128);
     text.push('A');
     match admitted.actor {
@@ -181,15 +238,168 @@ fn compact_admitted(admitted: &Admitted) -> Option<String> {
         KeyType::Test => 't',
         KeyType::Live => 'l',
     });
-    text.push(hex_digit(grants.bits()));
+    text.push(match &admitted.grants {
+        Grants::Everywhere(grants) => hex_digit(grants.bits()),
+        Grants::PerResource(_) => 'g',
+    });
     text.push_str(&admitted.at_ms.to_string());
-    push_window(&mut text, &admitted.status.hour);
-    push_window(&mut text, &admitted.status.burst);
-    if let Some(day) = &admitted.status.day {
-        push_window(&mut text, day);
+    push_status(&mut text, &admitted.status);
+    text.push(END);
+    if let Grants::PerResource(grants) = &admitted.grants {
+        text.push_str(&grants.len().to_string());
+        for (resource, scopes) in grants {
+            text.push('/');
+            text.push_str(&resource.len().to_string());
+            text.push(':');
+            text.push_str(resource);
+            text.push(hex_digit(scopes.bits()));
+        }
+    }
+    Some(text)
+}
+
+fn push_status(text: &mut String, status: &Status) {
+    push_window(text, &status.hour);
+    push_window(text, &status.burst);
+    if let Some(day) = &status.day {
+        push_window(text, day);
+    }
+}
+
+fn compact_refusal(refusal: &Refusal, at_ms: u64) -> String {
+    let mut text = String::with_capacity(64);
+    text.push('R');
+    let status = match refusal {
+        Refusal::Invalid => {
+            text.push('i');
+            None
+        }
+        Refusal::Expired => {
+            text.push('e');
+            None
+        }
+        Refusal::TokenExpired => {
+            text.push('t');
+            None
+        }
+        Refusal::Suspended => {
+            text.push('u');
+            None
+        }
+        Refusal::Limited {
+            status,
+            retry_after_s,
+        } => {
+            text.push('l');
+            text.push_str(&at_ms.to_string());
+            text.push(',');
+            text.push_str(&retry_after_s.to_string());
+            Some(status)
+        }
+        Refusal::Forbidden { missing, status } => {
+            text.push('f');
+            let scope: ScopeSet = std::iter::once(missing.scope).collect();
+            text.push(hex_digit(scope.bits()));
+            text.push_str(&at_ms.to_string());
+            Some(status)
+        }
+    };
+    match status {
+        Some(status) => push_status(&mut text, status),
+        None => text.push_str(&at_ms.to_string()),
     }
     text.push(END);
-    Some(text)
+    if let Refusal::Forbidden { missing, .. } = refusal {
+        text.push_str(&missing.resource);
+    }
+    text
+}
+
+/// The numbers of an answer, comma-separated, up to [`END`].
+struct Numbers<'a>(std::str::Split<'a, char>);
+
+impl Numbers<'_> {
+    fn next(&mut self) -> Option<u64> {
+        self.0.next()?.parse::<u64>().ok()
+    }
+
+    fn window(&mut self) -> Option<WindowStatus> {
+        Some(WindowStatus {
+            limit: u32::try_from(self.next()?).ok()?,
+            remaining: u32::try_from(self.next()?).ok()?,
+            reset_ms: self.next()?,
+        })
+    }
+
+    /// The windows, which end the numbers.
+    fn status(mut self) -> Option<Status> {
+        let hour = self.window()?;
+        let burst = self.window()?;
+        let day = self.window();
+        self.0
+            .next()
+            .is_none()
+            .then_some(Status { hour, day, burst })
+    }
+}
+
+fn read_refusal(rest: &str) -> Option<(Refusal, u64)> {
+    let (kind, rest) = rest.split_at_checked(1)?;
+    if kind == "f" {
+        let (bits, rest) = rest.split_at_checked(1)?;
+        let mut scopes = ScopeSet::from_bits(u8::from_str_radix(bits, 16).ok()?)?.iter();
+        let (Some(scope), None) = (scopes.next(), scopes.next()) else {
+            return None;
+        };
+        let (numbers, resource) = rest.split_once(END)?;
+        let mut numbers = Numbers(numbers.split(','));
+        let at_ms = numbers.next()?;
+        let missing = MissingScope {
+            scope,
+            resource: resource.to_owned(),
+        };
+        let status = numbers.status()?;
+        return Some((Refusal::Forbidden { missing, status }, at_ms));
+    }
+    let mut numbers = Numbers(rest.strip_suffix(END)?.split(','));
+    let at_ms = numbers.next()?;
+    let refusal = match kind {
+        "l" => {
+            let retry_after_s = numbers.next()?;
+            let status = numbers.status()?;
+            return Some((
+                Refusal::Limited {
+                    status,
+                    retry_after_s,
+                },
+                at_ms,
+            ));
+        }
+        "i" => Refusal::Invalid,
+        "e" => Refusal::Expired,
+        "t" => Refusal::TokenExpired,
+        "u" => Refusal::Suspended,
+        _ => return None,
+    };
+    numbers.0.next().is_none().then_some((refusal, at_ms))
+}
+
+/// Grants per resource: `<n>{/<len>:<resource><scopes: 1 hex>}`, exactly.
+fn read_grants_per_resource(text: &str) -> Option<Grants> {
+    let count_len = text.find('/').unwrap_or(text.len());
+    let count: usize = text[..count_len].parse().ok()?;
+    let mut rest = &text[count_len..];
+    let mut grants = std::collections::BTreeMap::new();
+    for _ in 0..count {
+        let (len, tail) = rest.strip_prefix('/')?.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let resource = tail.get(..len)?;
+        let (bits, tail) = tail.get(len..)?.split_at_checked(1)?;
+        let scopes = ScopeSet::from_bits(u8::from_str_radix(bits, 16).ok()?)?;
+        grants.insert(resource.to_owned(), scopes);
+        rest = tail;
+    }
+    (rest.is_empty() && grants.len() == count).then_some(Grants::PerResource(grants))
 }
 
 fn read_admitted(rest: &str) -> Option<Admitted> {
@@ -232,30 +442,23 @@ fn read_admitted(rest: &str) -> Option<Admitted> {
         _ => return None,
     };
     let (grants, rest) = rest.split_at_checked(1)?;
-    let rest = rest.strip_suffix(END)?;
-    let grants = ScopeSet::from_bits(u8::from_str_radix(grants, 16).ok()?)?;
-    let mut numbers = rest.split(',');
-    let mut number = || numbers.next()?.parse::<u64>().ok();
-    let at_ms = number()?;
-    let mut window = || {
-        Some(WindowStatus {
-            limit: u32::try_from(number()?).ok()?,
-            remaining: u32::try_from(number()?).ok()?,
-            reset_ms: number()?,
-        })
+    let (numbers, per_resource) = rest.split_once(END)?;
+    let grants = match grants {
+        "g" => read_grants_per_resource(per_resource)?,
+        bits if per_resource.is_empty() => {
+            Grants::Everywhere(ScopeSet::from_bits(u8::from_str_radix(bits, 16).ok()?)?)
+        }
+        _ => return None,
     };
-    let hour = window()?;
-    let burst = window()?;
-    let day = window();
-    if numbers.next().is_some() {
-        return None;
-    }
+    let mut numbers = Numbers(numbers.split(','));
+    let at_ms = numbers.next()?;
+    let status = numbers.status()?;
     Some(Admitted {
         actor,
         organization_id,
         key_type,
-        grants: Grants::Everywhere(grants),
-        status: Status { hour, day, burst },
+        grants,
+        status,
         at_ms,
         directory: None,
         app,
@@ -346,8 +549,57 @@ mod tests {
 
     fn answer_round_trip(answer: Answer, compact: bool) {
         let text = encode_answer(&answer).expect("encode");
-        assert_eq!(text.starts_with('A'), compact, "{text}");
+        assert_eq!(!text.starts_with('{'), compact, "{text}");
         assert_eq!(decode_answer(&text).expect("decode"), answer, "{text}");
+        if let (Answer::Check(check), true) = (&answer, compact) {
+            // What the request path reads: the same answer, the directory left as text.
+            let (read, directory) = decode_check_answer(&text).expect("compact");
+            let mut without = check.clone();
+            if let CheckAnswer::Admitted(admitted) = &mut without {
+                let entry = admitted.directory.take();
+                assert_eq!(
+                    directory.map(|d| read_directory_entry(d).expect("entry")),
+                    entry
+                );
+            }
+            assert_eq!(read, without, "{text}");
+        }
+    }
+
+    fn refused(refusal: Refusal, at_ms: u64) -> Answer {
+        Answer::Check(CheckAnswer::Refused { refusal, at_ms })
+    }
+
+    fn every_refusal() -> Vec<Refusal> {
+        let status = |day| Status {
+            hour: window(1000, 0, 1_769_079_600_000),
+            day,
+            burst: window(50, 0, 1_769_076_000_020),
+        };
+        let mut all = vec![
+            Refusal::Invalid,
+            Refusal::Expired,
+            Refusal::TokenExpired,
+            Refusal::Suspended,
+        ];
+        for day in [None, Some(window(10_000, 3, u64::MAX))] {
+            all.push(Refusal::Limited {
+                status: status(day),
+                retry_after_s: 3599,
+            });
+            for scope in Scope::ALL {
+                for resource in ["opportunities", crate::scope::EVERY_RESOURCE, ""] {
+                    all.push(Refusal::Forbidden {
+                        missing: MissingScope {
+                            scope,
+                            resource: resource.into(),
+                        },
+                        status: status(day),
+                    });
+                }
+            }
+        }
+        all
     }
 
     #[test]
@@ -451,23 +703,34 @@ mod tests {
     }
 
     #[test]
-    fn other_answers_stay_json() {
-        let mut per_resource = admitted(None);
-        per_resource.grants =
-            Grants::from_json(&serde_json::json!({"opportunities": ["read"]})).expect("grants");
-        answer_round_trip(
-            Answer::Check(CheckAnswer::Admitted(Box::new(per_resource))),
-            false,
-        );
+    fn every_answer_of_the_request_path_is_compact() {
+        for grants in [
+            serde_json::json!({"opportunities": ["read"]}),
+            serde_json::json!({"a": ["read", "write"], "b-2": ["delete"], "opportunities": ["admin"]}),
+        ] {
+            let mut per_resource = admitted(Some(window(10, 9, 8)));
+            per_resource.grants = Grants::from_json(&grants).expect("grants");
+            answer_round_trip(
+                Answer::Check(CheckAnswer::Admitted(Box::new(per_resource))),
+                true,
+            );
+        }
         // A key's first admitted request hands out its directory entry.
         let first = first_check();
         assert!(matches!(&first, CheckAnswer::Admitted(a) if a.directory.is_some()));
-        answer_round_trip(Answer::Check(first), false);
-        let refused = Answer::Check(CheckAnswer::Refused {
-            refusal: Refusal::Invalid,
-            at_ms: 5,
-        });
-        answer_round_trip(refused, false);
+        answer_round_trip(Answer::Check(first), true);
+        for refusal in every_refusal() {
+            answer_round_trip(refused(refusal.clone(), 5), true);
+            answer_round_trip(refused(refusal, u64::MAX), true);
+        }
+        assert_eq!(
+            encode_answer(&refused(Refusal::Invalid, 5)).expect("encode"),
+            "Ri5;"
+        );
+    }
+
+    #[test]
+    fn management_answers_stay_json() {
         answer_round_trip(
             Answer::Manage(ManageAnswer::Refused(crate::admin::ManageRefusal::IdTaken)),
             false,
@@ -482,6 +745,42 @@ mod tests {
         .expect("encode");
         for cut in 1..good.len() {
             assert!(decode_answer(&good[..cut]).is_err(), "{}", &good[..cut]);
+        }
+        let mut per_resource = admitted(None);
+        per_resource.grants =
+            Grants::from_json(&serde_json::json!({"ab": ["read"], "cd": ["write"]}))
+                .expect("grants");
+        let per_resource = encode_answer(&Answer::Check(CheckAnswer::Admitted(Box::new(
+            per_resource,
+        ))))
+        .expect("encode");
+        let mut compact = vec![per_resource.clone()];
+        compact.extend(
+            every_refusal()
+                .into_iter()
+                .map(|r| encode_answer(&refused(r, 77)).expect("encode")),
+        );
+        for good in compact {
+            for cut in 1..good.len() {
+                let cut = &good[..cut];
+                // A Forbidden's resource is the text's end: cut there, it is another name.
+                if !(good.starts_with("Rf") && cut.contains(END)) {
+                    assert!(decode_answer(cut).is_err(), "{cut}");
+                }
+            }
+            assert!(decode_answer(&format!("{good}x")).is_err() || good.starts_with("Rf"));
+        }
+        for bad in [
+            per_resource.replacen(";2/", ";3/", 1),
+            per_resource.replacen(";2/", ";1/", 1),
+            per_resource.replacen("2:ab", "3:ab", 1),
+            "Rx5;".to_owned(),
+            "Ri5;x".to_owned(),
+            "Ri5,1;".to_owned(),
+            "Rf35,1,1,1,1,1,1;r".to_owned(),
+            "Rf05,1,1,1,1,1,1;r".to_owned(),
+        ] {
+            assert!(decode_answer(&bad).is_err(), "{bad}");
         }
         for bad in [
             format!("{good},1"),

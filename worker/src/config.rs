@@ -1,6 +1,6 @@
 //! The deployment's configuration, read from bindings. Binding names match wrangler.toml.
 
-use scopien_auth::identity::{parse_previous_keys, PublicJwk, SigningKey};
+use scopien_auth::identity::{parse_previous_keys, SigningKey};
 use scopien_auth::root::RootKey;
 use scopien_auth::scanning::{KeyDocument, LeakAction};
 use scopien_auth::throttle::ThrottlePolicy;
@@ -54,9 +54,6 @@ struct Settings {
     plan: Result<Plan, ApiError>,
     root: Result<Option<RootKey>, ApiError>,
     identity: Result<Option<Rc<SigningKey>>, ApiError>,
-    previous_keys: Result<Vec<PublicJwk>, ApiError>,
-    secret_scanning_keys: Option<KeyDocument>,
-    leaked_key_action: Result<LeakAction, ApiError>,
     origin: Option<String>,
     sandbox_origin: Option<String>,
     throttle: ThrottlePolicy,
@@ -86,16 +83,8 @@ impl Settings {
             }),
             root: text(env, ROOT_KEY).map(|t| RootKey::parse(&t)).transpose(),
             identity: text(env, IDENTITY_SIGNING_KEY)
-                .map(|t| SigningKey::parse(&t).map(Rc::new))
+                .map(|t| signing_key(&t).map(Rc::new))
                 .transpose(),
-            previous_keys: text(env, IDENTITY_PREVIOUS_KEYS)
-                .map_or(Ok(Vec::new()), |t| parse_previous_keys(&t)),
-            secret_scanning_keys: text(env, SECRET_SCANNING_PUBLIC_KEYS)
-                .and_then(|t| KeyDocument::parse(&t)),
-            leaked_key_action: LeakAction::parse(&text(env, LEAKED_KEY_ACTION).unwrap_or_default())
-                .ok_or_else(|| {
-                    ApiError::service_unavailable("LEAKED_KEY_ACTION must be revoke or flag")
-                }),
             origin: text(env, ORIGIN_URL),
             sandbox_origin: text(env, SANDBOX_ORIGIN_URL),
             throttle: ThrottlePolicy {
@@ -115,6 +104,23 @@ impl Settings {
 }
 
 /// The plan; an unknown name fails closed with a message saying what to set.
+/// `IDENTITY_SIGNING_KEY`, read with the runtime's JSON parser (the edge module has
+/// none of its own); core checks its members.
+fn signing_key(text: &str) -> Result<SigningKey, ApiError> {
+    let jwk = js_sys::JSON::parse(text).ok();
+    // Reflect.get throws on what is not an object: that member is then absent.
+    let members: Vec<(&str, Option<String>)> = ["kty", "crv", "d", "x", "kid"]
+        .into_iter()
+        .map(|name| {
+            let value = jwk
+                .as_ref()
+                .and_then(|jwk| js_sys::Reflect::get(jwk, &name.into()).ok());
+            (name, value.and_then(|v| v.as_string()))
+        })
+        .collect();
+    SigningKey::from_fields(|name| members.iter().find(|(n, _)| *n == name)?.1.as_deref())
+}
+
 pub(crate) fn plan(env: &Env) -> Result<Plan, ApiError> {
     settings(env).plan.clone()
 }
@@ -138,18 +144,21 @@ pub(crate) fn identity(env: &Env) -> worker::Result<Option<Rc<SigningKey>>> {
 pub(crate) fn jwks(env: &Env) -> Result<scopien_auth::identity::Jwks, ApiError> {
     let settings = settings(env);
     let current = settings.identity.as_ref().map_err(Clone::clone)?.as_deref();
-    let previous = settings.previous_keys.as_ref().map_err(Clone::clone)?;
-    Ok(scopien_auth::identity::Jwks::new(current, previous))
+    // Read when asked, as the two below: only the full module answers these.
+    let previous =
+        text(env, IDENTITY_PREVIOUS_KEYS).map_or(Ok(Vec::new()), |t| parse_previous_keys(&t))?;
+    Ok(scopien_auth::identity::Jwks::new(current, &previous))
 }
 
 /// GitHub's secret-scanning key document, when pinned in `SECRET_SCANNING_PUBLIC_KEYS`.
 pub(crate) fn secret_scanning_keys(env: &Env) -> Option<KeyDocument> {
-    settings(env).secret_scanning_keys.clone()
+    text(env, SECRET_SCANNING_PUBLIC_KEYS).and_then(|t| KeyDocument::parse(&t))
 }
 
 /// What a reported real key gets: revoked (default) or flagged.
 pub(crate) fn leaked_key_action(env: &Env) -> Result<LeakAction, ApiError> {
-    settings(env).leaked_key_action.clone()
+    LeakAction::parse(&text(env, LEAKED_KEY_ACTION).unwrap_or_default())
+        .ok_or_else(|| ApiError::service_unavailable("LEAKED_KEY_ACTION must be revoke or flag"))
 }
 
 /// Where an admitted request goes.

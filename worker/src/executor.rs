@@ -14,9 +14,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use wasm_bindgen::JsValue;
-use worker::web_sys;
 
-type Answer = Pin<Box<dyn Future<Output = web_sys::Response>>>;
+type Answer = Pin<Box<dyn Future<Output = JsValue>>>;
 
 /// A request waiting on I/O.
 struct Waiting {
@@ -48,7 +47,7 @@ impl Wake for Wakeup {
 }
 
 /// Answers `answer`: the response itself when it is ready at once, else a Promise of it.
-pub(crate) fn run(answer: impl Future<Output = web_sys::Response> + 'static) -> JsValue {
+pub(crate) fn run(answer: impl Future<Output = JsValue> + 'static) -> JsValue {
     let serial = SERIAL.with(|s| {
         s.set(s.get() + 1);
         s.get()
@@ -76,7 +75,7 @@ pub(crate) fn run(answer: impl Future<Output = web_sys::Response> + 'static) -> 
     let waker = Waker::from(Arc::new(Wakeup { slot, serial }));
     if let Poll::Ready(response) = answer.as_mut().poll(&mut Context::from_waker(&waker)) {
         WAITING.with(|waiting| waiting.borrow_mut()[slot] = None);
-        return response.into();
+        return response;
     }
     let mut resolve = None;
     let promise = js_sys::Promise::new(&mut |done, _| resolve = Some(done));
@@ -119,7 +118,7 @@ fn drive(slot: usize, serial: u64) {
                 let entry = WAITING.with(|waiting| waiting.borrow_mut()[slot].take());
                 if let Some(resolve) = entry.and_then(|entry| entry.resolve) {
                     // `resolve` does not throw.
-                    let _ = resolve.call1(&JsValue::UNDEFINED, &JsValue::from(response));
+                    let _ = resolve.call1(&JsValue::UNDEFINED, &response);
                 }
                 return;
             }

@@ -3,6 +3,7 @@
 //! and answers are core's types; anything else that comes back is a fault.
 
 use crate::config::{GRANT_GUARD, KEY_GUARD, ORG_GUARD, SESSION_GUARD};
+use scopien_auth::credential::Credential;
 use scopien_auth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
 use scopien_auth::oauth::GrantId;
@@ -119,13 +120,29 @@ pub(crate) async fn grant(env: &Env, id: GrantId, input: &GrantInput) -> Result<
     call(env, GRANT_GUARD, id.chars(), input).await
 }
 
-/// Authenticates, authorizes and counts one request made with an access token: the
-/// same compact wire form as a key's check (`scopien_auth::wire`).
-pub(crate) async fn grant_check(env: &Env, id: GrantId, check: Check) -> Result<CheckAnswer> {
-    let input = wire::encode_input(&Input::Check(check)).map_err(wire_fault)?;
-    let text = call_text(env, GRANT_GUARD, id.chars(), &input).await?;
-    match wire::decode_answer(&text).map_err(wire_fault)? {
-        Answer::Check(answer) => Ok(answer),
-        Answer::Manage(_) => Err(unexpected()),
-    }
+/// Authenticates, authorizes and counts one request of the request path, made with a
+/// key or an access token, in the compact wire form both ways (`scopien_auth::wire`):
+/// the answer, and the directory entry's JSON when the guard handed one out (for
+/// `record_directory`, unread here).
+pub(crate) async fn request_check(
+    env: &Env,
+    credential: &Credential,
+    check: Check,
+) -> Result<(CheckAnswer, Option<String>)> {
+    let input = match wire::encode_check(&check) {
+        Some(input) => input,
+        // A root check (JSON): the full module's only (lib.rs hands it over).
+        #[cfg(feature = "full")]
+        None => wire::encode_input(&Input::Check(check)).map_err(wire_fault)?,
+        #[cfg(not(feature = "full"))]
+        None => return Err(unexpected_answer("a root check in the edge module")),
+    };
+    let text = match credential {
+        Credential::Key(key) => call_text(env, KEY_GUARD, key.id().chars(), &input).await?,
+        Credential::AccessToken(token) => {
+            call_text(env, GRANT_GUARD, token.grant().chars(), &input).await?
+        }
+    };
+    let (answer, directory) = wire::decode_check_answer(&text).map_err(wire_fault)?;
+    Ok((answer, directory.map(str::to_owned)))
 }

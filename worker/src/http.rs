@@ -96,20 +96,14 @@ pub(crate) enum Reply {
     Built(Response),
     /// A runtime `Response` this isolate made, so its headers can still be set.
     Raw(web_sys::Response),
+    /// The edge module's answer to a request that is the full module's (lib.rs).
+    #[cfg(not(feature = "full"))]
+    Elsewhere,
 }
 
 impl From<Response> for Reply {
     fn from(response: Response) -> Reply {
         Reply::Built(response)
-    }
-}
-
-impl From<Reply> for web_sys::Response {
-    fn from(reply: Reply) -> web_sys::Response {
-        match reply {
-            Reply::Built(response) => response.into(),
-            Reply::Raw(response) => response,
-        }
     }
 }
 
@@ -119,11 +113,24 @@ impl From<Reply> for Response {
         match reply {
             Reply::Built(response) => response,
             Reply::Raw(response) => Response::from(response),
+            // Only lib.rs's request path makes it, and never converts it.
+            #[cfg(not(feature = "full"))]
+            Reply::Elsewhere => Response::from(web_sys::Response::error()),
         }
     }
 }
 
 impl Reply {
+    /// The runtime's `Response`, or `null` for the full module's requests.
+    pub(crate) fn into_js(self) -> JsValue {
+        match self {
+            Reply::Built(response) => web_sys::Response::from(response).into(),
+            Reply::Raw(response) => response.into(),
+            #[cfg(not(feature = "full"))]
+            Reply::Elsewhere => JsValue::NULL,
+        }
+    }
+
     /// Writes `headers` onto the response (copied first when workers-rs built it).
     pub(crate) fn with_headers<'a>(
         self,
@@ -138,6 +145,8 @@ impl Reply {
                 }
                 Ok(Reply::Raw(response))
             }
+            #[cfg(not(feature = "full"))]
+            Reply::Elsewhere => Ok(Reply::Elsewhere),
         }
     }
 }

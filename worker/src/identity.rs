@@ -22,11 +22,11 @@ thread_local! {
     static CACHE: RefCell<HashMap<String, (String, u64)>> = RefCell::new(HashMap::new());
 }
 
-async fn crypto_key(private_jwk: &serde_json::Value) -> Result<JsValue> {
+async fn crypto_key(private_jwk: &str) -> Result<JsValue> {
     if let Some(key) = CRYPTO_KEY.with(|k| k.borrow().clone()) {
         return Ok(key);
     }
-    let jwk = js_sys::JSON::parse(&private_jwk.to_string()).map_err(webcrypto::error)?;
+    let jwk = js_sys::JSON::parse(private_jwk).map_err(webcrypto::error)?;
     let usages: Array = std::iter::once(JsValue::from("sign")).collect();
     let key = webcrypto::call(
         "importKey",

@@ -13,14 +13,30 @@
 //! object; `directory.rs` the KV directory;
 //! `forward.rs` the origin; `throttle.rs` the brute-force throttle; `config.rs` the
 //! bindings; `http.rs` core values as responses.
+//!
+//! Two builds of this crate make the worker (scripts/build.sh): the **edge** module
+//! (without the `full` feature) answers the request path alone, with no JSON parser and
+//! no Durable Object in it; the **full** module (the default) answers everything, and
+//! worker/shim.js loads it on the first request the edge hands over (`Reply::Elsewhere`)
+//! and wherever a Durable Object runs. Code only the full module reaches is dead in the
+//! edge build, and left out of its wasm.
+
+// The edge build leaves most of the crate unreachable: that is its point.
+#![cfg_attr(
+    not(feature = "full"),
+    allow(dead_code, unused_imports, unused_variables, unreachable_code)
+)]
 
 mod config;
 mod dashboard;
 mod directory;
 mod executor;
+#[cfg(feature = "full")]
 mod flush;
 mod forward;
+#[cfg(feature = "full")]
 mod grant_guard;
+#[cfg(feature = "full")]
 mod guard;
 mod guard_client;
 mod http;
@@ -28,18 +44,26 @@ mod identity;
 mod keys_api;
 mod oauth;
 mod oauth_api;
+#[cfg(feature = "full")]
 mod org_guard;
 mod orgs_api;
+#[cfg(feature = "full")]
 mod rows;
 mod scanning;
+#[cfg(feature = "full")]
 mod session_guard;
 mod throttle;
 mod webcrypto;
 
+#[cfg(feature = "full")]
 pub use grant_guard::GrantGuard;
+#[cfg(feature = "full")]
 pub use guard::KeyGuard;
+#[cfg(feature = "full")]
 pub use org_guard::OrgGuard;
+#[cfg(feature = "full")]
 pub use session_guard::SessionGuard;
+#[cfg(feature = "full")]
 pub use throttle::AddressThrottle;
 
 use http::{or_respond, Reply};
@@ -52,16 +76,18 @@ use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use worker::{web_sys, Context, Env, Request, Response, Result};
 
 /// The API contract, `openapi.yaml` as JSON (see build.rs).
+#[cfg(feature = "full")]
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 /// The entry (worker/shim.js calls it): answers at once, with no Promise, when the
 /// request needs no I/O (a refusal, a public path), else with a Promise (executor.rs).
+/// From the edge module, `null` means the request is the full module's.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
     executor::run(respond(req, env, Context::new(ctx)))
 }
 
-async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Response {
+async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> JsValue {
     let mut req = Request::from(req);
     let response: Result<Reply> = match handle(&mut req, &env, &ctx).await {
         Ok(response) => Ok(response),
@@ -75,27 +101,37 @@ async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> web_sys::Resp
         }
     };
     match response {
-        Ok(response) => response.into(),
+        Ok(response) => response.into_js(),
         Err(fault) => {
             worker::console_error!("response failed: {fault}");
-            web_sys::Response::error()
+            web_sys::Response::error().into()
         }
     }
 }
 
-/// The paths that need no key.
-fn public(path: &str, env: &Env) -> Option<Result<Response>> {
+const SECRET_SCANNING_PATH: &str = "/secret-scanning/github";
+
+/// The paths that need no key (and secret scanning, which authenticates its caller).
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/.well-known/jwks.json" | "/openapi.json" | "/" | SECRET_SCANNING_PATH
+    )
+}
+
+/// Their answers.
+#[cfg(feature = "full")]
+async fn public(req: &mut Request, env: &Env, path: &str) -> Result<Response> {
     match path {
-        "/.well-known/jwks.json" => Some(match config::jwks(env) {
+        SECRET_SCANNING_PATH => scanning::handle(req, env, now_ms()).await,
+        "/.well-known/jwks.json" => match config::jwks(env) {
             Ok(jwks) => http::json(200, &jwks)
                 .and_then(|r| http::with_headers(r, [("Cache-Control", "public, max-age=300")])),
             Err(err) => http::error(&err),
-        }),
-        "/openapi.json" => Some(
-            http::json_text(200, OPENAPI_JSON.to_owned())
-                .and_then(|r| http::with_headers(r, [("Cache-Control", "public, max-age=300")])),
-        ),
-        "/" => Some(http::json(
+        },
+        "/openapi.json" => http::json_text(200, OPENAPI_JSON.to_owned())
+            .and_then(|r| http::with_headers(r, [("Cache-Control", "public, max-age=300")])),
+        _ => http::json(
             200,
             &serde_json::json!({
                 "name": "scopien-gate",
@@ -105,9 +141,22 @@ fn public(path: &str, env: &Env) -> Option<Result<Response>> {
                 "jwks": "/.well-known/jwks.json",
                 "oauth": "/.well-known/oauth-authorization-server",
             }),
-        )),
-        _ => None,
+        ),
     }
+}
+
+/// In the edge module, hands the request to the full module (`null` to worker/shim.js),
+/// before anything of its body is read or anything is stored; in the full module, runs
+/// the statements given (left out of the edge's wasm).
+macro_rules! full_module_only {
+    ($($full:tt)*) => {
+        #[cfg(not(feature = "full"))]
+        return Ok(Reply::Elsewhere);
+        #[cfg(feature = "full")]
+        {
+            $($full)*
+        }
+    };
 }
 
 /// The methods that method-override headers ask the origin to use instead.
@@ -126,13 +175,10 @@ fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, Ap
 
 async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
     let url = http::RequestUrl::of(req);
-    if let Some(response) = public(url.path(), env) {
-        return response.map(Reply::from);
+    if is_public(url.path()) {
+        full_module_only!(return public(req, env, url.path()).await.map(Reply::from));
     }
     let now_ms = now_ms();
-    if url.path() == "/secret-scanning/github" {
-        return scanning::handle(req, env, now_ms).await.map(Reply::from);
-    }
     // An address refused for failed authentications gets 429 before any storage call,
     // unless its credential worked from there before the block (throttle.rs).
     let address = req.headers().get("CF-Connecting-IP")?;
@@ -143,14 +189,18 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         return http::error(&ApiError::too_many_failures_until(until, now_ms));
     }
     if dashboard::is_dashboard(url.path()) {
-        return dashboard::handle(req, env, ctx, &url, address.as_deref(), now_ms)
-            .await
-            .map(Reply::from);
+        full_module_only!(
+            return dashboard::handle(req, env, ctx, &url, address.as_deref(), now_ms)
+                .await
+                .map(Reply::from);
+        );
     }
     if oauth::is_oauth(url.path()) {
-        return oauth::handle(req, env, &url, address.as_deref(), now_ms)
-            .await
-            .map(Reply::from);
+        full_module_only!(
+            return oauth::handle(req, env, &url, address.as_deref(), now_ms)
+                .await
+                .map(Reply::from);
+        );
     }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
@@ -160,14 +210,10 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
     let method =
         or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
     let route = or_respond!(route(&method, url.path()));
+    if !matches!(route, Route::Upstream { .. }) {
+        full_module_only!();
+    }
     let overrides = or_respond!(method_overrides(req)?);
-    // The body is read, bounded, before the guard is asked: a refused body counts nothing.
-    let body = if method.has_body() {
-        or_respond!(http::read_body(req, config::max_body_bytes(env)).await?)
-    } else {
-        Vec::new()
-    };
-
     let hash = credential.hash_hex();
     let root = match &credential {
         Credential::Key(key) => {
@@ -188,6 +234,15 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         // An access token never holds admin: its grant refuses the management API.
         Credential::AccessToken(_) => None,
     };
+    if root.is_some() {
+        full_module_only!();
+    }
+    // The body is read, bounded, before the guard is asked: a refused body counts nothing.
+    let body = if method.has_body() {
+        or_respond!(http::read_body(req, config::max_body_bytes(env)).await?)
+    } else {
+        Vec::new()
+    };
     let check = Check {
         hash,
         requirement: route.requirement(&method, &overrides),
@@ -204,12 +259,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         Ok(gate) => gate,
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     };
-    let answer_of_guard = match &credential {
-        Credential::Key(key) => guard_client::check(env, key.id(), check).await?,
-        Credential::AccessToken(token) => {
-            guard_client::grant_check(env, token.grant(), check).await?
-        }
-    };
+    let (answer_of_guard, directory) = guard_client::request_check(env, &credential, check).await?;
     let admitted = match answer_of_guard {
         CheckAnswer::Admitted(admitted) => {
             gate.admitted();
@@ -232,6 +282,9 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         (Credential::Key(key), None) => key.id(),
         (Credential::AccessToken(_), None) => return http::error(&ApiError::invalid_key()),
     };
+    if let Some(entry) = directory {
+        record_directory(env, ctx, entry);
+    }
     let call = Admitted {
         url: &url,
         route: &route,
@@ -280,8 +333,9 @@ pub(crate) async fn answer(
     call: Admitted<'_>,
     admitted: &scopien_auth::guard::Admitted,
 ) -> Result<Reply> {
-    // lastUsedAt, at most once a minute per key: to the KV directory and to the
-    // organization's listing, after the answer.
+    // A dashboard call's check reads the directory entry whole (the request path's comes
+    // as JSON, recorded by handle).
+    #[cfg(feature = "full")]
     if let Some(entry) = admitted.directory.clone() {
         let env = env.clone();
         ctx.wait_until(async move { keys_api::record_all(&env, vec![entry], Vec::new()).await });
@@ -295,6 +349,7 @@ pub(crate) async fn answer(
         now_ms,
     } = call;
     let response = match route {
+        #[cfg(feature = "full")]
         Route::AuthTest => http::json(200, &admitted.auth_test_view(key_id))?,
         Route::Upstream { .. } => {
             let request = forward::Forwarded {
@@ -308,6 +363,10 @@ pub(crate) async fn answer(
             // With the rate-limit headers already on it.
             return forward::forward(req, env, request).await;
         }
+        // handle() handed these to the full module.
+        #[cfg(not(feature = "full"))]
+        _ => return Ok(Reply::Elsewhere),
+        #[cfg(feature = "full")]
         _ => {
             let call = keys_api::Call {
                 route,
@@ -330,6 +389,48 @@ pub(crate) async fn answer(
         }
     };
     http::with_rate_limit(response, &admitted.status, admitted.at_ms).map(Reply::from)
+}
+
+/// A key's `lastUsedAt`, handed out by its guard at most once a minute, goes to the KV
+/// directory and to the organization's listing after the answer: `entry` is its JSON
+/// (`wire::decode_check_answer`), which only the full module reads.
+#[cfg(feature = "full")]
+fn record_directory(env: &Env, ctx: &Context, entry: String) {
+    ctx.wait_until(record_directory_json(env.clone(), entry));
+}
+
+#[cfg(feature = "full")]
+async fn record_directory_json(env: Env, entry: String) {
+    match scopien_auth::wire::read_directory_entry(&entry) {
+        Ok(entry) => keys_api::record_all(&env, vec![entry], Vec::new()).await,
+        Err(fault) => worker::console_error!("directory entry unreadable: {fault}"),
+    }
+}
+
+/// The same for the edge module's requests (worker/shim.js calls it).
+#[cfg(feature = "full")]
+#[wasm_bindgen]
+pub fn record_directory_entry(env: Env, entry: String) -> js_sys::Promise {
+    worker::wasm_bindgen_futures::future_to_promise(async move {
+        record_directory_json(env, entry).await;
+        Ok(JsValue::UNDEFINED)
+    })
+}
+
+#[cfg(not(feature = "full"))]
+#[wasm_bindgen(inline_js = r#"
+export function recordDirectory(env, ctx, entry) {
+  ctx.waitUntil(globalThis.scopienFullModule().then((full) => full.record_directory_entry(env, entry)));
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = recordDirectory)]
+    fn record_directory_js(env: &JsValue, ctx: &JsValue, entry: &str);
+}
+
+#[cfg(not(feature = "full"))]
+fn record_directory(env: &Env, ctx: &Context, entry: String) {
+    record_directory_js(env.as_ref(), ctx.as_ref(), &entry);
 }
 
 /// `N` bytes from the runtime's CSPRNG (`crypto.getRandomValues`).

@@ -14,7 +14,7 @@
 
 use crate::config;
 use scopien_auth::throttle::{address_bucket, Failures, LocalThrottle, Refusal};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::cell::RefCell;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result,
@@ -133,13 +133,24 @@ impl Drop for Gate {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct FailAnswer {
-    blocked_until_ms: Option<u64>,
-}
-
 /// Counts a failed authentication from `bucket` in its Durable Object; returns until
 /// when it is refused, if it is. `None` on a fault (logged).
+/// The throttle's answer to a failure, as text: when the bucket is blocked until (ms),
+/// or nothing (the edge module reads it, with no JSON parser).
+fn fail_answer(blocked_until_ms: Option<u64>) -> String {
+    blocked_until_ms.map_or_else(String::new, |ms| ms.to_string())
+}
+
+fn read_fail_answer(text: &str) -> Result<Option<u64>> {
+    match text {
+        "" => Ok(None),
+        ms => ms
+            .parse()
+            .map(Some)
+            .map_err(|_| worker::Error::RustError(format!("throttle answered '{ms}'"))),
+    }
+}
+
 async fn record_failure(env: &Env, bucket: &str) -> Option<u64> {
     let result = async {
         let stub = env
@@ -150,11 +161,11 @@ async fn record_failure(env: &Env, bucket: &str) -> Option<u64> {
         init.with_method(Method::Post);
         let request = Request::new_with_init("https://throttle/fail", &init)?;
         let mut response = stub.fetch_with_request(request).await?;
-        response.json::<FailAnswer>().await
+        read_fail_answer(&response.text().await?)
     }
     .await;
     match result {
-        Ok(answer) => answer.blocked_until_ms,
+        Ok(blocked_until_ms) => blocked_until_ms,
         Err(fault) => {
             worker::console_error!("throttle fault: {fault}");
             None
@@ -163,6 +174,7 @@ async fn record_failure(env: &Env, bucket: &str) -> Option<u64> {
 }
 
 /// One per client address: its failed authentications.
+#[cfg(feature = "full")]
 #[durable_object]
 pub struct AddressThrottle {
     state: State,
@@ -170,6 +182,7 @@ pub struct AddressThrottle {
     failures: RefCell<Option<Failures>>,
 }
 
+#[cfg(feature = "full")]
 impl AddressThrottle {
     fn load(&self) -> Result<Failures> {
         if let Some(f) = *self.failures.borrow() {
@@ -194,6 +207,7 @@ impl AddressThrottle {
     }
 }
 
+#[cfg(feature = "full")]
 impl DurableObject for AddressThrottle {
     fn new(state: State, env: Env) -> Self {
         Self {
@@ -212,8 +226,6 @@ impl DurableObject for AddressThrottle {
             vec![SqlStorageValue::from(serde_json::to_string(&next)?)],
         )?;
         *self.failures.borrow_mut() = Some(next);
-        Response::from_json(&FailAnswer {
-            blocked_until_ms: next.blocked_until(now),
-        })
+        Response::ok(fail_answer(next.blocked_until(now)))
     }
 }
