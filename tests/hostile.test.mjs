@@ -50,6 +50,26 @@ test("an address past the failure limit gets 429; other addresses are unaffected
   assert.equal(usage.json.total, 1, "the refused request was not counted");
 });
 
+test("failures on the management API block the request path too: the isolate keeps one throttle memory", async () => {
+  // The management API is the full module's and the request path the edge module's
+  // (worker/src/lib.rs); both count in the edge module's memory. A key that never
+  // worked from the address is refused there before its guard is asked: with a memory
+  // per module, the request path would not know of the block and would admit it.
+  const good = await createKey(gw, { name: "good-shared", scopes: ["read"] });
+  const attacker = "203.0.113.21";
+  for (let i = 0; i < 5; i++) {
+    const res = await call(gw.url, "/v1/api-keys", from(attacker, makeKey("live")));
+    assert.equal(res.status, 401, `failure ${i + 1}`);
+  }
+  const blocked = await call(gw.url, "/v1/api-keys", from(attacker, makeKey("live")));
+  assert.equal(blocked.status, 429);
+  const validFromAttacker = await call(gw.url, "/v1/accounts", from(attacker, good.key));
+  assert.equal(validFromAttacker.status, 429);
+  assert.match(validFromAttacker.json.error.details, /failed authentication attempts/);
+  const usage = await call(gw.url, `/v1/api-keys/${good.id}/usage`, { key: gw.rootKey });
+  assert.equal(usage.json.total, 0, "refused before its guard counted it");
+});
+
 test("malformed keys are not counted: they are refused with no storage call", async () => {
   const address = "203.0.113.8";
   for (let i = 0; i < 12; i++) {

@@ -32,8 +32,11 @@ function loadFull() {
   fullImport ??= import("./full.js").then((glue) => (full = loaded(glue)));
   return fullImport;
 }
-// The edge module's `recordDirectory` hands a key's lastUsedAt to the full module.
+// How the two modules reach each other: the edge module's `recordDirectory` hands a
+// key's lastUsedAt to the full module; the full module keeps the brute-force throttle's
+// memory in the edge module's (throttle.rs), so the isolate has one.
 globalThis.scopienFullModule = () => loadFull().then((module) => module.glue);
+globalThis.scopienEdgeModule = edgeGlue;
 
 function recover(module) {
   if (module.state.criticalError) {

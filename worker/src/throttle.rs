@@ -13,7 +13,7 @@
 //! they cannot succeed and cost nothing.
 
 use crate::config;
-use scopien_auth::throttle::{address_bucket, Failures, LocalThrottle, Refusal};
+use scopien_auth::throttle::{address_bucket, Failures};
 use serde::Deserialize;
 use std::cell::RefCell;
 use worker::{
@@ -21,23 +21,185 @@ use worker::{
     SqlStorageValue, State,
 };
 
-/// Buckets remembered per isolate, at most; the oldest is forgotten first.
-const MAX_REMEMBERED: usize = 10_000;
+/// The isolate's memory of buckets (`LocalThrottle`). It lives in the edge module; the
+/// full module reaches the same memory through worker/shim.js, so a bucket blocked on
+/// one module's paths is blocked on the other's, and guesses in flight are counted once
+/// per isolate whichever module answers them.
+#[cfg(not(feature = "full"))]
+#[allow(unreachable_pub)] // wasm-bindgen exports only `pub` functions.
+mod memory {
+    use super::*;
+    use scopien_auth::throttle::{LocalThrottle, Refusal};
+    use wasm_bindgen::prelude::wasm_bindgen;
 
-thread_local! {
-    static LOCAL: RefCell<LocalThrottle> = RefCell::new(LocalThrottle::new(MAX_REMEMBERED));
+    /// Buckets remembered per isolate, at most; the oldest is forgotten first.
+    const MAX_REMEMBERED: usize = 10_000;
+
+    thread_local! {
+        static LOCAL: RefCell<LocalThrottle> = RefCell::new(LocalThrottle::new(MAX_REMEMBERED));
+    }
+
+    /// Until when `bucket` is blocked, unless `key` worked from it before the block.
+    pub(super) fn blocked_for(bucket: &str, key: Option<&str>, now_ms: u64) -> Option<u64> {
+        LOCAL.with(|l| {
+            let local = l.borrow();
+            let until = local.blocked_until(bucket, now_ms)?;
+            let known = key.is_some_and(|k| local.was_admitted(bucket, k));
+            (!known).then_some(until)
+        })
+    }
+
+    /// `LocalThrottle::begin`: until when the guess is refused, if it is.
+    pub(super) fn begin(
+        env: &Env,
+        bucket: &str,
+        key_id: &str,
+        fingerprint: u64,
+        now_ms: u64,
+    ) -> Option<u64> {
+        let policy = config::throttle_policy(env);
+        LOCAL
+            .with(|l| {
+                l.borrow_mut()
+                    .begin(&policy, bucket, key_id, fingerprint, now_ms)
+            })
+            .err()
+            .map(|refusal| match refusal {
+                Refusal::Blocked(until) => until,
+                Refusal::Busy(ms) => now_ms.saturating_add(ms),
+            })
+    }
+
+    pub(super) fn admitted(bucket: &str, key_id: &str) {
+        LOCAL.with(|l| l.borrow_mut().admitted(bucket, key_id));
+    }
+
+    pub(super) fn finish(bucket: &str, fingerprint: u64) {
+        LOCAL.with(|l| l.borrow_mut().finish(bucket, fingerprint));
+    }
+
+    pub(super) fn failed(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
+        let policy = config::throttle_policy(env);
+        LOCAL.with(|l| l.borrow_mut().failed(&policy, bucket, None, now_ms))
+    }
+
+    pub(super) fn learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
+        LOCAL.with(|l| l.borrow_mut().learn_block(bucket, until_ms, now_ms))
+    }
+
+    // The same, exported for the full module (its `memory`, below).
+    #[wasm_bindgen(js_name = throttleBlockedFor)]
+    pub fn export_blocked_for(bucket: &str, key: Option<String>, now_ms: u64) -> Option<u64> {
+        blocked_for(bucket, key.as_deref(), now_ms)
+    }
+
+    #[wasm_bindgen(js_name = throttleBegin)]
+    pub fn export_begin(
+        env: Env,
+        bucket: &str,
+        key_id: &str,
+        fingerprint: u64,
+        now_ms: u64,
+    ) -> Option<u64> {
+        begin(&env, bucket, key_id, fingerprint, now_ms)
+    }
+
+    #[wasm_bindgen(js_name = throttleAdmitted)]
+    pub fn export_admitted(bucket: &str, key_id: &str) {
+        admitted(bucket, key_id);
+    }
+
+    #[wasm_bindgen(js_name = throttleFinish)]
+    pub fn export_finish(bucket: &str, fingerprint: u64) {
+        finish(bucket, fingerprint);
+    }
+
+    #[wasm_bindgen(js_name = throttleFailed)]
+    pub fn export_failed(env: Env, bucket: &str, now_ms: u64) -> Option<u64> {
+        failed(&env, bucket, now_ms)
+    }
+
+    #[wasm_bindgen(js_name = throttleLearnBlock)]
+    pub fn export_learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
+        learn_block(bucket, until_ms, now_ms)
+    }
+}
+
+/// The full module's way to the edge module's memory (above): the same functions, the
+/// edge module's exports as worker/shim.js hands them over.
+#[cfg(feature = "full")]
+mod memory {
+    use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+    use worker::Env;
+
+    #[wasm_bindgen(inline_js = r#"
+export function edgeModule() { return globalThis.scopienEdgeModule; }
+"#)]
+    extern "C" {
+        type EdgeModule;
+        #[wasm_bindgen(js_name = edgeModule)]
+        fn edge() -> EdgeModule;
+        #[wasm_bindgen(method, js_name = throttleBlockedFor)]
+        fn blocked_for(
+            this: &EdgeModule,
+            bucket: &str,
+            key: Option<&str>,
+            now_ms: u64,
+        ) -> Option<u64>;
+        #[wasm_bindgen(method, js_name = throttleBegin)]
+        fn begin(
+            this: &EdgeModule,
+            env: &JsValue,
+            bucket: &str,
+            key_id: &str,
+            fingerprint: u64,
+            now_ms: u64,
+        ) -> Option<u64>;
+        #[wasm_bindgen(method, js_name = throttleAdmitted)]
+        fn admitted(this: &EdgeModule, bucket: &str, key_id: &str);
+        #[wasm_bindgen(method, js_name = throttleFinish)]
+        fn finish(this: &EdgeModule, bucket: &str, fingerprint: u64);
+        #[wasm_bindgen(method, js_name = throttleFailed)]
+        fn failed(this: &EdgeModule, env: &JsValue, bucket: &str, now_ms: u64) -> Option<u64>;
+        #[wasm_bindgen(method, js_name = throttleLearnBlock)]
+        fn learn_block(this: &EdgeModule, bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64>;
+    }
+
+    pub(super) fn blocked_for(bucket: &str, key: Option<&str>, now_ms: u64) -> Option<u64> {
+        edge().blocked_for(bucket, key, now_ms)
+    }
+
+    pub(super) fn begin(
+        env: &Env,
+        bucket: &str,
+        key_id: &str,
+        fingerprint: u64,
+        now_ms: u64,
+    ) -> Option<u64> {
+        edge().begin(env.as_ref(), bucket, key_id, fingerprint, now_ms)
+    }
+
+    pub(super) fn admitted(bucket: &str, key_id: &str) {
+        edge().admitted(bucket, key_id);
+    }
+
+    pub(super) fn finish(bucket: &str, fingerprint: u64) {
+        edge().finish(bucket, fingerprint);
+    }
+
+    pub(super) fn failed(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
+        edge().failed(env.as_ref(), bucket, now_ms)
+    }
+
+    pub(super) fn learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
+        edge().learn_block(bucket, until_ms, now_ms)
+    }
 }
 
 /// When `address` is refused at `now_ms`, until when: its bucket is blocked and `key`
 /// (when one parsed) did not work from it before the block.
 pub(crate) fn blocked_for(address: Option<&str>, key: Option<&str>, now_ms: u64) -> Option<u64> {
-    let bucket = address_bucket(address?);
-    LOCAL.with(|l| {
-        let local = l.borrow();
-        let until = local.blocked_until(&bucket, now_ms)?;
-        let known = key.is_some_and(|k| local.was_admitted(&bucket, k));
-        (!known).then_some(until)
-    })
+    memory::blocked_for(&address_bucket(address?), key, now_ms)
 }
 
 /// A well-formed credential from one bucket, counted in flight while its guard is
@@ -72,16 +234,9 @@ impl Gate {
                 fingerprint,
             });
         };
-        let policy = config::throttle_policy(env);
-        LOCAL
-            .with(|l| {
-                l.borrow_mut()
-                    .begin(&policy, &bucket, &key_id, fingerprint, now_ms)
-            })
-            .map_err(|refusal| match refusal {
-                Refusal::Blocked(until) => until,
-                Refusal::Busy(ms) => now_ms.saturating_add(ms),
-            })?;
+        if let Some(until) = memory::begin(env, &bucket, &key_id, fingerprint, now_ms) {
+            return Err(until);
+        }
         Ok(Gate {
             bucket: Some(bucket),
             key_id,
@@ -92,7 +247,7 @@ impl Gate {
     /// The key authenticated: remember that its id works from this bucket.
     pub(crate) fn admitted(self) {
         if let Some(bucket) = &self.bucket {
-            LOCAL.with(|l| l.borrow_mut().admitted(bucket, &self.key_id));
+            memory::admitted(bucket, &self.key_id);
         }
     }
 
@@ -101,7 +256,7 @@ impl Gate {
     /// is being refused anyway, and this isolate's own count still applies.
     pub(crate) async fn failed(mut self, env: &Env, now_ms: u64) -> Option<u64> {
         let bucket = self.bucket.take()?;
-        LOCAL.with(|l| l.borrow_mut().finish(&bucket, self.fingerprint));
+        memory::finish(&bucket, self.fingerprint);
         count_failure(env, &bucket, now_ms).await
     }
 }
@@ -110,10 +265,9 @@ impl Gate {
 /// the bucket is now refused, if it is. Counted here before the global call, so no
 /// guess slips between the two.
 async fn count_failure(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
-    let policy = config::throttle_policy(env);
-    let local = LOCAL.with(|l| l.borrow_mut().failed(&policy, bucket, None, now_ms));
+    let local = memory::failed(env, bucket, now_ms);
     match record_failure(env, bucket).await {
-        Some(until) => LOCAL.with(|l| l.borrow_mut().learn_block(bucket, until, now_ms)),
+        Some(until) => memory::learn_block(bucket, until, now_ms),
         None => local,
     }
 }
@@ -128,7 +282,7 @@ impl Drop for Gate {
     fn drop(&mut self) {
         if let Some(bucket) = &self.bucket {
             // `failed` takes `bucket` and finishes itself, so this runs once a request.
-            LOCAL.with(|l| l.borrow_mut().finish(bucket, self.fingerprint));
+            memory::finish(bucket, self.fingerprint);
         }
     }
 }
