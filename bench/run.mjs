@@ -2,9 +2,12 @@
 // bench (../shared/bench: pass-through, the JS gateway, ours, one run, wrk when
 // installed): what that bench does not report. It prints figures; it never fails on a
 // time.
-//   - the wasm size, raw and gzip -9;
+//   - the two wasm modules' sizes, raw and gzip -9: the edge module (the request path)
+//     and the full module (everything else, and the Durable Objects);
 //   - cold start: `new Miniflare` → ready (workerd up, modules compiled), then the first
-//     request to the fresh isolate, for the gateway and for a constant JS worker;
+//     request to the fresh isolate (a malformed key: the edge module alone), then the
+//     first that needs the full module (GET /, which loads it), for the gateway; and a
+//     constant JS worker's;
 //   - the load generator's ceiling: the constant-401 JS worker (bench/constant.mjs) under
 //     the same wrk load; it must be far faster than every scenario of the side-by-side
 //     run (read from its --json file), or that run measured its client, not the servers.
@@ -17,35 +20,50 @@ import { gzipSync } from "node:zlib";
 import { startGateway, startModuleWorker, makeKey } from "../tests/harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const WASM = join(ROOT, "worker", "build", "index_bg.wasm");
+const BUILD = join(ROOT, "worker", "build");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = 16;
 const fmt = (n, d = 0) => n.toFixed(d);
 
-/** `new Miniflare` → ready, then the first request. */
-async function coldStart(start, path) {
+/** `new Miniflare` → ready, then the first request, then (with `then`) a second. */
+async function coldStart(start, path, then) {
   const t0 = performance.now();
   const server = await start();
   const ready = performance.now();
-  const res = await fetch(server.url + path);
-  await res.arrayBuffer();
-  const first = performance.now();
-  return { server, readyMs: ready - t0, firstRequestMs: first - ready, totalMs: first - t0 };
+  const get = async (p) => {
+    const res = await fetch(server.url + p.path, { headers: p.headers });
+    await res.arrayBuffer();
+    return performance.now();
+  };
+  const first = await get(path);
+  const second = then ? await get(then) : first;
+  return {
+    server,
+    readyMs: ready - t0,
+    firstRequestMs: first - ready,
+    secondRequestMs: second - first,
+    totalMs: first - t0,
+  };
 }
 
-const wasm = readFileSync(WASM);
-console.log(`wasm: worker/build/index_bg.wasm ${wasm.length} B raw, ${gzipSync(wasm, { level: 9 }).length} B gzip -9`);
+for (const [name, role] of [["index_bg.wasm", "edge module"], ["full_bg.wasm", "full module"]]) {
+  const wasm = readFileSync(join(BUILD, name));
+  console.log(`wasm, ${role}: worker/build/${name} ${wasm.length} B raw, ${gzipSync(wasm, { level: 9 }).length} B gzip -9`);
+}
 
 const servers = [];
 try {
-  const constant = await coldStart(() => startModuleWorker({ script: join(ROOT, "bench", "constant.mjs") }), "/");
+  const constant = await coldStart(() => startModuleWorker({ script: join(ROOT, "bench", "constant.mjs") }), { path: "/" });
   servers.push(constant.server);
-  const gateway = await coldStart(() => startGateway({ vars: { PLAN: "enterprise" }, rootKey: makeKey("live") }), "/");
+  const malformed = { path: "/v1/opportunities", headers: { authorization: `Bearer ${makeKey("live")}x` } };
+  const gateway = await coldStart(() => startGateway({ vars: { PLAN: "enterprise" }, rootKey: makeKey("live") }),
+    malformed, { path: "/" });
   servers.push(gateway.server);
   console.log("cold start (new Miniflare → ready = workerd up + modules compiled; then the first request):");
-  for (const [name, c] of [["constant JS worker", constant], ["gateway (GET /, no Durable Object)", gateway]]) {
-    console.log(`  ${name}: ready ${fmt(c.readyMs)} ms, first request ${fmt(c.firstRequestMs, 1)} ms, total ${fmt(c.totalMs)} ms`);
-  }
+  console.log(`  constant JS worker: ready ${fmt(constant.readyMs)} ms, first request ${fmt(constant.firstRequestMs, 1)} ms, total ${fmt(constant.totalMs)} ms`);
+  console.log(`  gateway: ready ${fmt(gateway.readyMs)} ms, first request (malformed key: the edge module) ` +
+    `${fmt(gateway.firstRequestMs, 1)} ms, total ${fmt(gateway.totalMs)} ms; ` +
+    `then GET / (loads the full module) ${fmt(gateway.secondRequestMs, 1)} ms`);
 
   const wrk = spawnSync("wrk", ["--version"], { encoding: "utf8" });
   if (wrk.error) {
