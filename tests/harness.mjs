@@ -123,16 +123,19 @@ export async function startGateway({
   };
 }
 
-/** The modules of a built gateway (`dir` holds the entry index.js, the edge module
- * index_bg.wasm, and the full module full.js with full_bg.wasm). */
+/** The modules of a built gateway: the entry `dir/index.js` first, then every other
+ * module in `dir` (today the edge module index_bg.wasm, and the full module full.js
+ * with full_bg.wasm; a build from before the split has only the first two). */
 function builtModules(dir) {
+  const others = readdirSync(dir)
+    .filter((name) => name !== "index.js" && /\.(js|wasm)$/.test(name))
+    .sort()
+    .map((name) => ({
+      type: name.endsWith(".wasm") ? "CompiledWasm" : "ESModule",
+      path: join(dir, name),
+    }));
   return {
-    modules: [
-      { type: "ESModule", path: join(dir, "index.js") },
-      { type: "CompiledWasm", path: join(dir, "index_bg.wasm") },
-      { type: "ESModule", path: join(dir, "full.js") },
-      { type: "CompiledWasm", path: join(dir, "full_bg.wasm") },
-    ],
+    modules: [{ type: "ESModule", path: join(dir, "index.js") }, ...others],
     modulesRoot: dir,
   };
 }
