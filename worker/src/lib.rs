@@ -27,44 +27,46 @@
     allow(dead_code, unused_imports, unused_variables, unreachable_code)
 )]
 
+/// Items of the full module only (the Durable Objects and what only they use).
+macro_rules! full_module_items {
+    ($($item:item)*) => {
+        $(
+            #[cfg(feature = "full")]
+            $item
+        )*
+    };
+}
+
 mod config;
 mod dashboard;
 mod directory;
 mod executor;
-#[cfg(feature = "full")]
-mod flush;
 mod forward;
-#[cfg(feature = "full")]
-mod grant_guard;
-#[cfg(feature = "full")]
-mod guard;
 mod guard_client;
 mod http;
 mod identity;
 mod keys_api;
 mod oauth;
 mod oauth_api;
-#[cfg(feature = "full")]
-mod org_guard;
 mod orgs_api;
-#[cfg(feature = "full")]
-mod rows;
 mod scanning;
-#[cfg(feature = "full")]
-mod session_guard;
 mod throttle;
 mod webcrypto;
 
-#[cfg(feature = "full")]
-pub use grant_guard::GrantGuard;
-#[cfg(feature = "full")]
-pub use guard::KeyGuard;
-#[cfg(feature = "full")]
-pub use org_guard::OrgGuard;
-#[cfg(feature = "full")]
-pub use session_guard::SessionGuard;
-#[cfg(feature = "full")]
-pub use throttle::AddressThrottle;
+full_module_items! {
+    mod flush;
+    mod grant_guard;
+    mod guard;
+    mod org_guard;
+    mod rows;
+    mod session_guard;
+
+    pub use grant_guard::GrantGuard;
+    pub use guard::KeyGuard;
+    pub use org_guard::OrgGuard;
+    pub use session_guard::SessionGuard;
+    pub use throttle::AddressThrottle;
+}
 
 use http::{or_respond, Reply};
 use scopien_auth::credential::{parse_credential, query_has_credential, Credential};
