@@ -36,14 +36,17 @@ export default { fetch() { return new Response("faults"); } };
 
 /** Starts the gateway. `vars` override wrangler.toml's [vars]; `rootKey: null` runs
  * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard with a faulty
- * one; `brokenKv: true` binds KEYS to something that is not a KV namespace. .dev.vars is
- * never used. Everything the runtime logs is kept in `logs`. */
+ * one; `brokenKv: true` binds KEYS to something that is not a KV namespace;
+ * `edgeOnly: true` serves the gateway without its full module, its Durable Objects run
+ * by a second worker that has it (the whole build, at `fullUrl`, same storage). .dev.vars
+ * is never used. Everything the runtime logs is kept in `logs`. */
 export async function startGateway({
   vars = {},
   rootKey = makeKey("live"),
   identityKey = makeIdentityKey(),
   guard,
   brokenKv,
+  edgeOnly,
   state = mkdtempSync(join(tmpdir(), "scopien-e2e-")),
 } = {}) {
   if (!existsSync(join(BUILD, "index.js"))) {
@@ -66,9 +69,26 @@ export async function startGateway({
     bindings.KEYS = "not a KV namespace";
   }
   const logs = [];
+  const full = edgeOnly && {
+    name: "full",
+    ...builtModules(BUILD),
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    bindings,
+    kvNamespaces,
+    durableObjects: { ...durableObjects },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  };
+  const modules = builtModules(BUILD);
+  if (edgeOnly) {
+    modules.modules = modules.modules.filter((m) => !/[/\\]full[._]/.test(m.path));
+    for (const [binding, { className }] of Object.entries(durableObjects)) {
+      durableObjects[binding] = { className, scriptName: "full", useSQLite: true };
+    }
+  }
   const gateway = {
     name: "gateway",
-    ...builtModules(BUILD),
+    ...modules,
     compatibilityDate: workerOptions.compatibilityDate,
     compatibilityFlags: workerOptions.compatibilityFlags,
     bindings,
@@ -78,6 +98,7 @@ export async function startGateway({
     assets: workerOptions.assets,
   };
   const workers = [gateway];
+  if (full) workers.push(full);
   if (guard) {
     workers.push({
       name: "faults",
@@ -102,8 +123,10 @@ export async function startGateway({
   });
   const url = (await mf.ready).href.replace(/\/$/, "");
   const [workerd] = workerdChildren().filter((pid) => !workerdBefore.includes(pid));
+  const fullUrl = full && String(await mf.unsafeGetDirectURL("full")).replace(/\/$/, "");
   return {
     url,
+    fullUrl,
     mf,
     /** Kills workerd at once (SIGKILL: no flush, no shutdown), as a crash would; its
      * storage is kept, to start again on it. */
