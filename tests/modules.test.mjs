@@ -5,7 +5,7 @@
 // needed of the full module would fail.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, call, createKey, makeKey, rawRequest } from "./harness.mjs";
+import { startGateway, startOrigin, call, createKey, makeKey, rawRequest, waitFor } from "./harness.mjs";
 
 let gw, origin;
 before(async () => {
@@ -53,6 +53,14 @@ test("without the full module, a key's requests are forwarded with their limits,
   const usage = await call(gw.fullUrl, `/v1/api-keys/${key.id}/usage`, { key: gw.rootKey });
   assert.equal(usage.status, 200);
   assert.equal(usage.json.total, 2);
+  // Its lastUsedAt reaches the listing: recorded by its guard, not by the request path.
+  await waitFor(
+    async () => {
+      const listed = await call(gw.fullUrl, "/v1/api-keys?limit=100", { key: gw.rootKey });
+      return listed.json.data.find((k) => k.id === key.id)?.lastUsedAt;
+    },
+    { what: "lastUsedAt in the listing" },
+  );
 });
 
 test("what is not the request path is handed to the full module: here, which has none, it fails", async () => {

@@ -32,10 +32,8 @@ function loadFull() {
   fullImport ??= import("./full.js").then((glue) => (full = loaded(glue)));
   return fullImport;
 }
-// How the two modules reach each other: the edge module's `recordDirectory` hands a
-// key's lastUsedAt to the full module; the full module keeps the brute-force throttle's
+// The one way the two modules meet: the full module keeps the brute-force throttle's
 // memory in the edge module's (throttle.rs), so the isolate has one.
-globalThis.scopienFullModule = () => loadFull().then((module) => module.glue);
 globalThis.scopienEdgeModule = edgeGlue;
 
 function recover(module) {
@@ -129,19 +127,19 @@ export const SessionGuard = durableObject("SessionGuard", ["fetch", "alarm"], {
 });
 export const AddressThrottle = durableObject("AddressThrottle", ["fetch"]);
 
-function fullFetch(request, env, ctx) {
+function fullFetch(request, env) {
   recover(full);
-  return guarded(full, undefined, full.glue.fetch, [request, env, ctx]);
+  return guarded(full, undefined, full.glue.fetch, [request, env]);
 }
 
 export default {
-  fetch(request, env, ctx) {
+  fetch(request, env) {
     recover(edge);
     // The edge module answers `null` at once, before reading the body, for what is not
     // the request path (lib.rs, `full_module_only!`).
-    const answer = guarded(edge, undefined, edge.glue.fetch, [request, env, ctx]);
+    const answer = guarded(edge, undefined, edge.glue.fetch, [request, env]);
     if (answer !== null) return answer;
-    if (full === undefined) return loadFull().then(() => fullFetch(request, env, ctx));
-    return fullFetch(request, env, ctx);
+    if (full === undefined) return loadFull().then(() => fullFetch(request, env));
+    return fullFetch(request, env);
   },
 };

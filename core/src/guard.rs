@@ -23,9 +23,9 @@ use crate::usage::{Outcome, UsageHistory};
 use crate::view::{AuthTestView, KeyView, RateLimitView, UsageView};
 use serde::{Deserialize, Serialize};
 
-/// How often an admitted request hands the worker a directory entry to copy to KV
+/// How often an admitted request hands out a directory entry to copy to KV
 /// (`lastUsedAt`), at most: KV allows one write a second per key, and listing does not
-/// need it fresher.
+/// need it fresher. The key's guard object records it itself, after its answer.
 pub const DIRECTORY_SYNC_MS: u64 = 60_000;
 
 /// Usage kept beside the counters, stored in the same write.

@@ -12,7 +12,6 @@
 //! Admitted (a key's or an         A<actor><org: 16><type: t|l><grants>
 //! OAuth grant's)                      <at>,<hour>,<burst>[,<day>];   (a window: limit,remaining,reset)
 //!                                     [<n>{/<len>:<resource><scopes: 1 hex>}]  (grants per resource, n of them)
-//!                                     [\n<directory entry: JSON>]
 //!     actor                       r (root) | s (secret scanning) | k<key id: 16>
 //!                                 | p<app: 24><grant: 16><approving key id: 16> (an OAuth access token)
 //!     grants                      <scopes: 1 hex> (the same everywhere) | g (per resource)
@@ -23,13 +22,13 @@
 //! ```
 //!
 //! So every answer the request path can get has a compact form, and the worker reads
-//! them without a JSON parser: a directory entry (a key's `lastUsedAt`, at most once a
-//! minute) rides along as JSON text that only the management side reads
-//! ([`decode_check_answer`]). Anything else (management, a root check) is the JSON it
+//! them without a JSON parser ([`decode_check_answer`]); a key's guard keeps an
+//! admitted answer's directory entry (`lastUsedAt`) and records it itself. Anything
+//! else (management, a root check, an answer with a directory entry) is the JSON it
 //! always was, which starts with `{`: the forms never mix up, and a guard and a worker
 //! of different versions fail closed on what they cannot read.
 
-use crate::guard::{Admitted, Answer, Check, CheckAnswer, DirectoryEntry, Input};
+use crate::guard::{Admitted, Answer, Check, CheckAnswer, Input};
 use crate::key::{KeyId, KeyType};
 use crate::oauth::{AppGrant, ClientId, GrantId};
 use crate::org::{Actor, OrgId};
@@ -85,7 +84,7 @@ pub fn encode_check(check: &Check) -> Option<String> {
 pub fn encode_answer(answer: &Answer) -> Result<String, WireError> {
     match answer {
         Answer::Check(CheckAnswer::Admitted(admitted)) => {
-            if let Some(text) = compact_admitted(admitted)? {
+            if let Some(text) = compact_admitted(admitted) {
                 return Ok(text);
             }
         }
@@ -102,39 +101,23 @@ pub fn decode_answer(text: &str) -> Result<Answer, WireError> {
     if text.starts_with('{') {
         return serde_json::from_str(text).map_err(|e| WireError(e.to_string()));
     }
-    let (mut answer, directory) = decode_check_answer(text)?;
-    if let (CheckAnswer::Admitted(admitted), Some(directory)) = (&mut answer, directory) {
-        admitted.directory = Some(read_directory_entry(directory)?);
-    }
-    Ok(Answer::Check(answer))
+    decode_check_answer(text).map(Answer::Check)
 }
 
-/// A check's answer in its compact form, as the request path reads it: the answer
-/// (its `directory` always `None`) and, when the guard handed one out, the directory
-/// entry's JSON, unread ([`read_directory_entry`]).
-pub fn decode_check_answer(text: &str) -> Result<(CheckAnswer, Option<&str>), WireError> {
+/// A check's answer in its compact form, as the request path reads it (no JSON).
+pub fn decode_check_answer(text: &str) -> Result<CheckAnswer, WireError> {
     let (kind, rest) = text
         .split_at_checked(1)
         .ok_or_else(|| WireError("empty".into()))?;
     match kind {
-        "A" => {
-            let (admitted, directory) = match rest.split_once('\n') {
-                Some((admitted, directory)) => (admitted, Some(directory)),
-                None => (rest, None),
-            };
-            let admitted = read_admitted(admitted).ok_or_else(|| WireError("admitted".into()))?;
-            Ok((CheckAnswer::Admitted(Box::new(admitted)), directory))
-        }
+        "A" => read_admitted(rest)
+            .map(|admitted| CheckAnswer::Admitted(Box::new(admitted)))
+            .ok_or_else(|| WireError("admitted".into())),
         "R" => read_refusal(rest)
-            .map(|(refusal, at_ms)| (CheckAnswer::Refused { refusal, at_ms }, None))
+            .map(|(refusal, at_ms)| CheckAnswer::Refused { refusal, at_ms })
             .ok_or_else(|| WireError("refusal".into())),
         _ => Err(WireError("not a check's answer".into())),
     }
-}
-
-/// The directory entry an admitted answer carried.
-pub fn read_directory_entry(json: &str) -> Result<DirectoryEntry, WireError> {
-    serde_json::from_str(json).map_err(|e| WireError(e.to_string()))
 }
 
 fn json(value: &impl serde::Serialize) -> Result<String, WireError> {
@@ -194,20 +177,12 @@ fn push_window(text: &mut String, window: &WindowStatus) {
     );
 }
 
-/// `None` for the shapes a guard never answers (an app's actor without its grant, or
-/// the reverse), which stay JSON.
-fn compact_admitted(admitted: &Admitted) -> Result<Option<String>, WireError> {
-    let Some(mut text) = compact_admitted_head(admitted) else {
-        return Ok(None);
-    };
-    if let Some(entry) = &admitted.directory {
-        text.push('\n');
-        text.push_str(&json(entry)?);
+/// `None` for what a request's check never gets (a directory entry, which its guard
+/// keeps; an app's actor without its grant, or the reverse): JSON.
+fn compact_admitted(admitted: &Admitted) -> Option<String> {
+    if admitted.directory.is_some() {
+        return None;
     }
-    Ok(Some(text))
-}
-
-fn compact_admitted_head(admitted: &Admitted) -> Option<String> {
     let mut text = String::with_capacity(128);
     text.push('A');
     match admitted.actor {
@@ -552,17 +527,12 @@ mod tests {
         assert_eq!(!text.starts_with('{'), compact, "{text}");
         assert_eq!(decode_answer(&text).expect("decode"), answer, "{text}");
         if let (Answer::Check(check), true) = (&answer, compact) {
-            // What the request path reads: the same answer, the directory left as text.
-            let (read, directory) = decode_check_answer(&text).expect("compact");
-            let mut without = check.clone();
-            if let CheckAnswer::Admitted(admitted) = &mut without {
-                let entry = admitted.directory.take();
-                assert_eq!(
-                    directory.map(|d| read_directory_entry(d).expect("entry")),
-                    entry
-                );
-            }
-            assert_eq!(read, without, "{text}");
+            // What the request path reads.
+            assert_eq!(
+                &decode_check_answer(&text).expect("compact"),
+                check,
+                "{text}"
+            );
         }
     }
 
@@ -715,10 +685,6 @@ mod tests {
                 true,
             );
         }
-        // A key's first admitted request hands out its directory entry.
-        let first = first_check();
-        assert!(matches!(&first, CheckAnswer::Admitted(a) if a.directory.is_some()));
-        answer_round_trip(Answer::Check(first), true);
         for refusal in every_refusal() {
             answer_round_trip(refused(refusal.clone(), 5), true);
             answer_round_trip(refused(refusal, u64::MAX), true);
@@ -730,7 +696,15 @@ mod tests {
     }
 
     #[test]
-    fn management_answers_stay_json() {
+    fn management_answers_and_directory_entries_stay_json() {
+        // A key's first admitted request hands out its directory entry, which the key's
+        // guard keeps (worker/src/guard.rs): an answer still holding one is JSON, and
+        // the request path's reader refuses it.
+        let first = first_check();
+        assert!(matches!(&first, CheckAnswer::Admitted(a) if a.directory.is_some()));
+        let text = encode_answer(&Answer::Check(first.clone())).expect("encode");
+        assert!(decode_check_answer(&text).is_err());
+        answer_round_trip(Answer::Check(first), false);
         answer_round_trip(
             Answer::Manage(ManageAnswer::Refused(crate::admin::ManageRefusal::IdTaken)),
             false,

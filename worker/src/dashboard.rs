@@ -27,7 +27,7 @@ use scopien_auth::session::{
 };
 use scopien_auth::view::{PlanView, SessionView};
 use scopien_auth::{ApiError, ApiKey, Method};
-use worker::{Context, Env, Request, Response, Result};
+use worker::{Env, Request, Response, Result};
 
 const ROOT: &str = "/dashboard";
 const STATIC: &str = "/dashboard/static/";
@@ -44,12 +44,11 @@ pub(crate) fn is_dashboard(path: &str) -> bool {
 pub(crate) async fn handle(
     req: &mut Request,
     env: &Env,
-    ctx: &Context,
     url: &RequestUrl,
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
-    let response = route_dashboard(req, env, ctx, url, address, now_ms).await?;
+    let response = route_dashboard(req, env, url, address, now_ms).await?;
     http::with_headers(response, DASHBOARD_SECURITY_HEADERS)
 }
 
@@ -71,7 +70,6 @@ impl Site {
 async fn route_dashboard(
     req: &mut Request,
     env: &Env,
-    ctx: &Context,
     url: &RequestUrl,
     address: Option<&str>,
     now_ms: u64,
@@ -88,7 +86,7 @@ async fn route_dashboard(
         (SESSION, Method::Get) => session_view(req, env, &site).await,
         (SESSION, Method::Delete) => sign_out(req, env, &site).await,
         (p, _) if p.starts_with("/dashboard/api/v1/") => {
-            api(req, env, ctx, url, &site, &method, now_ms).await
+            api(req, env, url, &site, &method, now_ms).await
         }
         (SIGN_IN | SESSION, _) => http::error(&ApiError::method_not_allowed(&[
             Method::Get,
@@ -232,13 +230,9 @@ async fn sign_in(
         requirement: Route::Keys.requirement(&Method::Get, &[]),
         root,
     };
+    // The sign-in is a use of the key: its guard records its lastUsedAt (guard.rs).
     match guard_client::check(env, key.id(), check).await? {
-        // The sign-in was a use of the key: its lastUsedAt goes to the listings too.
-        CheckAnswer::Admitted(admitted) => {
-            if let Some(entry) = admitted.directory {
-                crate::keys_api::record_all(env, vec![entry], Vec::new()).await;
-            }
-        }
+        CheckAnswer::Admitted(_) => {}
         CheckAnswer::Refused { refusal, at_ms } => {
             return refused(env, &refusal, at_ms, address, now_ms).await
         }
@@ -321,7 +315,6 @@ async fn sign_out(req: &Request, env: &Env, site: &Site) -> Result<Response> {
 async fn api(
     req: &mut Request,
     env: &Env,
-    ctx: &Context,
     url: &RequestUrl,
     site: &Site,
     method: &Method,
@@ -355,7 +348,5 @@ async fn api(
         key_id: live.record.key_id,
         now_ms,
     };
-    answer(req, env, ctx, call, &admitted)
-        .await
-        .map(Response::from)
+    answer(req, env, call, &admitted).await.map(Response::from)
 }

@@ -12,7 +12,7 @@
 
 use crate::flush::DeferredCounters;
 use crate::rows::NamedRows;
-use scopien_auth::guard::{Answer, Input, KeyState, Writes};
+use scopien_auth::guard::{Answer, CheckAnswer, DirectoryEntry, Input, KeyState, Writes};
 use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
 use scopien_auth::usage::UsageHistory;
 use scopien_auth::wire;
@@ -30,6 +30,7 @@ const HISTORY: &str = "history";
 #[durable_object]
 pub struct KeyGuard {
     state: State,
+    env: Env,
     /// The key's state, loaded once per object lifetime.
     loaded: RefCell<Option<KeyState>>,
     /// Its state's rows (table `guard`).
@@ -90,6 +91,16 @@ impl KeyGuard {
         Ok(())
     }
 
+    /// A key's `lastUsedAt` (at most once a minute, core decides) to the KV directory
+    /// and the organization's listing, after the answer: the guard records it, so that
+    /// the request path never needs the full module for it (lib.rs).
+    fn record_directory(&self, entry: DirectoryEntry) {
+        let env = self.env.clone();
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            crate::keys_api::record_all(&env, vec![entry], Vec::new()).await;
+        });
+    }
+
     /// Load, step, store: the whole of a guard's work for one input. A step whose
     /// writes fail leaves the in-memory state unloaded, so the next input rereads what
     /// storage really holds.
@@ -102,7 +113,12 @@ impl KeyGuard {
         let now = crate::now_ms();
         let (answer, mut writes) = match input {
             Input::Check(check) => {
-                let (answer, writes) = state.check(check, now);
+                let (mut answer, writes) = state.check(check, now);
+                if let CheckAnswer::Admitted(admitted) = &mut answer {
+                    if let Some(entry) = admitted.directory.take() {
+                        self.record_directory(entry);
+                    }
+                }
                 (Answer::Check(answer), writes)
             }
             Input::Manage(manage) => {
@@ -171,11 +187,12 @@ pub(crate) fn rpc<I: DeserializeOwned, A: Serialize>(
 impl DurableObject for KeyGuard {
     fn new(state: State, env: Env) -> Self {
         Self {
+            meter: DeferredCounters::new(&env),
             state,
+            env,
             loaded: RefCell::new(None),
             rows: NamedRows::new("guard"),
             history_stored_at: Cell::new(None),
-            meter: DeferredCounters::new(&env),
         }
     }
 

@@ -121,14 +121,12 @@ pub(crate) async fn grant(env: &Env, id: GrantId, input: &GrantInput) -> Result<
 }
 
 /// Authenticates, authorizes and counts one request of the request path, made with a
-/// key or an access token, in the compact wire form both ways (`scopien_auth::wire`):
-/// the answer, and the directory entry's JSON when the guard handed one out (for
-/// `record_directory`, unread here).
+/// key or an access token, in the compact wire form both ways (`scopien_auth::wire`).
 pub(crate) async fn request_check(
     env: &Env,
     credential: &Credential,
     check: Check,
-) -> Result<(CheckAnswer, Option<String>)> {
+) -> Result<CheckAnswer> {
     let input = match wire::encode_check(&check) {
         Some(input) => input,
         // A root check (JSON): the full module's only (lib.rs hands it over).
@@ -143,6 +141,5 @@ pub(crate) async fn request_check(
             call_text(env, GRANT_GUARD, token.grant().chars(), &input).await?
         }
     };
-    let (answer, directory) = wire::decode_check_answer(&text).map_err(wire_fault)?;
-    Ok((answer, directory.map(str::to_owned)))
+    wire::decode_check_answer(&text).map_err(wire_fault)
 }

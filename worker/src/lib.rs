@@ -19,7 +19,8 @@
 //! no Durable Object in it; the **full** module (the default) answers everything, and
 //! worker/shim.js loads it on the first request the edge hands over (`Reply::Elsewhere`)
 //! and wherever a Durable Object runs. Code only the full module reaches is dead in the
-//! edge build, and left out of its wasm.
+//! edge build, and left out of its wasm. (A key's `lastUsedAt` is recorded by its guard,
+//! guard.rs, so the request path never needs the full module.)
 
 // The edge build leaves most of the crate unreachable: that is its point.
 #![cfg_attr(
@@ -75,7 +76,7 @@ use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::route::{route, Route};
 use scopien_auth::{ApiError, Method, Refusal};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
-use worker::{web_sys, Context, Env, Request, Response, Result};
+use worker::{web_sys, Env, Request, Response, Result};
 
 /// The API contract, `openapi.yaml` as JSON (see build.rs).
 #[cfg(feature = "full")]
@@ -85,13 +86,13 @@ const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"
 /// request needs no I/O (a refusal, a public path), else with a Promise (executor.rs).
 /// From the edge module, `null` means the request is the full module's.
 #[wasm_bindgen]
-pub fn fetch(req: web_sys::Request, env: Env, ctx: worker::worker_sys::Context) -> JsValue {
-    executor::run(respond(req, env, Context::new(ctx)))
+pub fn fetch(req: web_sys::Request, env: Env) -> JsValue {
+    executor::run(respond(req, env))
 }
 
-async fn respond(req: web_sys::Request, env: Env, ctx: Context) -> JsValue {
+async fn respond(req: web_sys::Request, env: Env) -> JsValue {
     let mut req = Request::from(req);
-    let response: Result<Reply> = match handle(&mut req, &env, &ctx).await {
+    let response: Result<Reply> = match handle(&mut req, &env).await {
         Ok(response) => Ok(response),
         Err(fault) => {
             // Fail closed: nothing was forwarded. The fault text carries no key material
@@ -175,7 +176,7 @@ fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, Ap
     Ok(Ok(overrides))
 }
 
-async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
+async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
     let url = http::RequestUrl::of(req);
     if is_public(url.path()) {
         full_module_only!(return public(req, env, url.path()).await.map(Reply::from));
@@ -192,7 +193,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
     }
     if dashboard::is_dashboard(url.path()) {
         full_module_only!(
-            return dashboard::handle(req, env, ctx, &url, address.as_deref(), now_ms)
+            return dashboard::handle(req, env, &url, address.as_deref(), now_ms)
                 .await
                 .map(Reply::from);
         );
@@ -261,7 +262,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         Ok(gate) => gate,
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     };
-    let (answer_of_guard, directory) = guard_client::request_check(env, &credential, check).await?;
+    let answer_of_guard = guard_client::request_check(env, &credential, check).await?;
     let admitted = match answer_of_guard {
         CheckAnswer::Admitted(admitted) => {
             gate.admitted();
@@ -284,9 +285,6 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         (Credential::Key(key), None) => key.id(),
         (Credential::AccessToken(_), None) => return http::error(&ApiError::invalid_key()),
     };
-    if let Some(entry) = directory {
-        record_directory(env, ctx, entry);
-    }
     let call = Admitted {
         url: &url,
         route: &route,
@@ -295,7 +293,7 @@ async fn handle(req: &mut Request, env: &Env, ctx: &Context) -> Result<Reply> {
         key_id,
         now_ms,
     };
-    answer(req, env, ctx, call, &admitted).await
+    answer(req, env, call, &admitted).await
 }
 
 /// The answer to a key refused outside the request path (the dashboard's sign-in); a
@@ -331,17 +329,9 @@ pub(crate) struct Admitted<'a> {
 pub(crate) async fn answer(
     req: &mut Request,
     env: &Env,
-    ctx: &Context,
     call: Admitted<'_>,
     admitted: &scopien_auth::guard::Admitted,
 ) -> Result<Reply> {
-    // A dashboard call's check reads the directory entry whole (the request path's comes
-    // as JSON, recorded by handle).
-    #[cfg(feature = "full")]
-    if let Some(entry) = admitted.directory.clone() {
-        let env = env.clone();
-        ctx.wait_until(async move { keys_api::record_all(&env, vec![entry], Vec::new()).await });
-    }
     let Admitted {
         url,
         route,
@@ -391,48 +381,6 @@ pub(crate) async fn answer(
         }
     };
     http::with_rate_limit(response, &admitted.status, admitted.at_ms).map(Reply::from)
-}
-
-/// A key's `lastUsedAt`, handed out by its guard at most once a minute, goes to the KV
-/// directory and to the organization's listing after the answer: `entry` is its JSON
-/// (`wire::decode_check_answer`), which only the full module reads.
-#[cfg(feature = "full")]
-fn record_directory(env: &Env, ctx: &Context, entry: String) {
-    ctx.wait_until(record_directory_json(env.clone(), entry));
-}
-
-#[cfg(feature = "full")]
-async fn record_directory_json(env: Env, entry: String) {
-    match scopien_auth::wire::read_directory_entry(&entry) {
-        Ok(entry) => keys_api::record_all(&env, vec![entry], Vec::new()).await,
-        Err(fault) => worker::console_error!("directory entry unreadable: {fault}"),
-    }
-}
-
-/// The same for the edge module's requests (worker/shim.js calls it).
-#[cfg(feature = "full")]
-#[wasm_bindgen]
-pub fn record_directory_entry(env: Env, entry: String) -> js_sys::Promise {
-    worker::wasm_bindgen_futures::future_to_promise(async move {
-        record_directory_json(env, entry).await;
-        Ok(JsValue::UNDEFINED)
-    })
-}
-
-#[cfg(not(feature = "full"))]
-#[wasm_bindgen(inline_js = r#"
-export function recordDirectory(env, ctx, entry) {
-  ctx.waitUntil(globalThis.scopienFullModule().then((full) => full.record_directory_entry(env, entry)));
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = recordDirectory)]
-    fn record_directory_js(env: &JsValue, ctx: &JsValue, entry: &str);
-}
-
-#[cfg(not(feature = "full"))]
-fn record_directory(env: &Env, ctx: &Context, entry: String) {
-    record_directory_js(env.as_ref(), ctx.as_ref(), &entry);
 }
 
 /// `N` bytes from the runtime's CSPRNG (`crypto.getRandomValues`).
