@@ -1,6 +1,7 @@
 // The worker's entry module: scripts/build.sh bundles it with the edge module's
-// wasm-bindgen glue (`./edge.js`); the full module's glue (`./full.js`, with its wasm)
-// stays a module of its own, imported on first use. Both are builds of the one crate
+// wasm-bindgen glue (`./index.js`, with index_bg.wasm); the full module's glue
+// (`./full.js`, with full_bg.wasm) stays a module of its own, imported on first use.
+// Both are builds of the one crate
 // (worker/src/lib.rs): the edge module answers the request path; a request it hands
 // back (`null`) goes to the full module, which also runs every Durable Object. An
 // isolate that only forwards requests never instantiates the full module.

@@ -84,7 +84,7 @@ const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"
 
 /// The entry (worker/shim.js calls it): answers at once, with no Promise, when the
 /// request needs no I/O (a refusal, a public path), else with a Promise (executor.rs).
-/// From the edge module, `null` means the request is the full module's.
+/// From the edge module, `null` (always at once) means the request is the full module's.
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env) -> JsValue {
     executor::run(respond(req, env))
