@@ -133,7 +133,11 @@ pub(crate) async fn request_check(
         #[cfg(feature = "full")]
         None => wire::encode_input(&Input::Check(check)).map_err(wire_fault)?,
         #[cfg(not(feature = "full"))]
-        None => return Err(unexpected_answer("a root check in the edge module")),
+        None => {
+            return Err(worker::Error::RustError(
+                "the edge module sends no root check".into(),
+            ))
+        }
     };
     let text = match credential {
         Credential::Key(key) => call_text(env, KEY_GUARD, key.id().chars(), &input).await?,

@@ -49,8 +49,18 @@ mod memory {
         })
     }
 
+    /// `blocked_for` for the full module (wasm-bindgen takes no `Option<&str>`).
+    #[wasm_bindgen(js_name = throttleBlockedFor)]
+    pub fn export_blocked_for(bucket: &str, key: Option<String>, now_ms: u64) -> Option<u64> {
+        blocked_for(bucket, key.as_deref(), now_ms)
+    }
+
+    // Each of these is also the edge module's export of the same name, for the full
+    // module (its `memory`, below).
+
     /// `LocalThrottle::begin`: until when the guess is refused, if it is.
-    pub(super) fn begin(
+    #[wasm_bindgen(js_name = throttleBegin)]
+    pub fn begin(
         env: &Env,
         bucket: &str,
         key_id: &str,
@@ -70,129 +80,55 @@ mod memory {
             })
     }
 
-    pub(super) fn admitted(bucket: &str, key_id: &str) {
+    #[wasm_bindgen(js_name = throttleAdmitted)]
+    pub fn admitted(bucket: &str, key_id: &str) {
         LOCAL.with(|l| l.borrow_mut().admitted(bucket, key_id));
     }
 
-    pub(super) fn finish(bucket: &str, fingerprint: u64) {
+    #[wasm_bindgen(js_name = throttleFinish)]
+    pub fn finish(bucket: &str, fingerprint: u64) {
         LOCAL.with(|l| l.borrow_mut().finish(bucket, fingerprint));
     }
 
-    pub(super) fn failed(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
+    #[wasm_bindgen(js_name = throttleFailed)]
+    pub fn failed(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
         let policy = config::throttle_policy(env);
         LOCAL.with(|l| l.borrow_mut().failed(&policy, bucket, None, now_ms))
     }
 
-    pub(super) fn learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
-        LOCAL.with(|l| l.borrow_mut().learn_block(bucket, until_ms, now_ms))
-    }
-
-    // The same, exported for the full module (its `memory`, below).
-    #[wasm_bindgen(js_name = throttleBlockedFor)]
-    pub fn export_blocked_for(bucket: &str, key: Option<String>, now_ms: u64) -> Option<u64> {
-        blocked_for(bucket, key.as_deref(), now_ms)
-    }
-
-    #[wasm_bindgen(js_name = throttleBegin)]
-    pub fn export_begin(
-        env: Env,
-        bucket: &str,
-        key_id: &str,
-        fingerprint: u64,
-        now_ms: u64,
-    ) -> Option<u64> {
-        begin(&env, bucket, key_id, fingerprint, now_ms)
-    }
-
-    #[wasm_bindgen(js_name = throttleAdmitted)]
-    pub fn export_admitted(bucket: &str, key_id: &str) {
-        admitted(bucket, key_id);
-    }
-
-    #[wasm_bindgen(js_name = throttleFinish)]
-    pub fn export_finish(bucket: &str, fingerprint: u64) {
-        finish(bucket, fingerprint);
-    }
-
-    #[wasm_bindgen(js_name = throttleFailed)]
-    pub fn export_failed(env: Env, bucket: &str, now_ms: u64) -> Option<u64> {
-        failed(&env, bucket, now_ms)
-    }
-
     #[wasm_bindgen(js_name = throttleLearnBlock)]
-    pub fn export_learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
-        learn_block(bucket, until_ms, now_ms)
+    pub fn learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
+        LOCAL.with(|l| l.borrow_mut().learn_block(bucket, until_ms, now_ms))
     }
 }
 
-/// The full module's way to the edge module's memory (above): the same functions, the
-/// edge module's exports as worker/shim.js hands them over.
+/// The full module's way to the edge module's memory (above): the edge module's exports,
+/// as worker/shim.js hands them over (`globalThis.scopienEdgeModule`).
 #[cfg(feature = "full")]
 mod memory {
-    use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
+    use wasm_bindgen::prelude::wasm_bindgen;
     use worker::Env;
 
-    #[wasm_bindgen(inline_js = r#"
-export function edgeModule() { return globalThis.scopienEdgeModule; }
-"#)]
+    #[wasm_bindgen(js_namespace = scopienEdgeModule)]
     extern "C" {
-        type EdgeModule;
-        #[wasm_bindgen(js_name = edgeModule)]
-        fn edge() -> EdgeModule;
-        #[wasm_bindgen(method, js_name = throttleBlockedFor)]
-        fn blocked_for(
-            this: &EdgeModule,
-            bucket: &str,
-            key: Option<&str>,
-            now_ms: u64,
-        ) -> Option<u64>;
-        #[wasm_bindgen(method, js_name = throttleBegin)]
-        fn begin(
-            this: &EdgeModule,
-            env: &JsValue,
+        #[wasm_bindgen(js_name = throttleBlockedFor)]
+        pub(super) fn blocked_for(bucket: &str, key: Option<&str>, now_ms: u64) -> Option<u64>;
+        #[wasm_bindgen(js_name = throttleBegin)]
+        pub(super) fn begin(
+            env: &Env,
             bucket: &str,
             key_id: &str,
             fingerprint: u64,
             now_ms: u64,
         ) -> Option<u64>;
-        #[wasm_bindgen(method, js_name = throttleAdmitted)]
-        fn admitted(this: &EdgeModule, bucket: &str, key_id: &str);
-        #[wasm_bindgen(method, js_name = throttleFinish)]
-        fn finish(this: &EdgeModule, bucket: &str, fingerprint: u64);
-        #[wasm_bindgen(method, js_name = throttleFailed)]
-        fn failed(this: &EdgeModule, env: &JsValue, bucket: &str, now_ms: u64) -> Option<u64>;
-        #[wasm_bindgen(method, js_name = throttleLearnBlock)]
-        fn learn_block(this: &EdgeModule, bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64>;
-    }
-
-    pub(super) fn blocked_for(bucket: &str, key: Option<&str>, now_ms: u64) -> Option<u64> {
-        edge().blocked_for(bucket, key, now_ms)
-    }
-
-    pub(super) fn begin(
-        env: &Env,
-        bucket: &str,
-        key_id: &str,
-        fingerprint: u64,
-        now_ms: u64,
-    ) -> Option<u64> {
-        edge().begin(env.as_ref(), bucket, key_id, fingerprint, now_ms)
-    }
-
-    pub(super) fn admitted(bucket: &str, key_id: &str) {
-        edge().admitted(bucket, key_id);
-    }
-
-    pub(super) fn finish(bucket: &str, fingerprint: u64) {
-        edge().finish(bucket, fingerprint);
-    }
-
-    pub(super) fn failed(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
-        edge().failed(env.as_ref(), bucket, now_ms)
-    }
-
-    pub(super) fn learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
-        edge().learn_block(bucket, until_ms, now_ms)
+        #[wasm_bindgen(js_name = throttleAdmitted)]
+        pub(super) fn admitted(bucket: &str, key_id: &str);
+        #[wasm_bindgen(js_name = throttleFinish)]
+        pub(super) fn finish(bucket: &str, fingerprint: u64);
+        #[wasm_bindgen(js_name = throttleFailed)]
+        pub(super) fn failed(env: &Env, bucket: &str, now_ms: u64) -> Option<u64>;
+        #[wasm_bindgen(js_name = throttleLearnBlock)]
+        pub(super) fn learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64>;
     }
 }
 
