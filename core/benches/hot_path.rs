@@ -54,6 +54,7 @@ fn record_for(key: &ApiKey) -> KeyRecord {
         organization_id: Default::default(),
         custom: Default::default(),
         leaked: None,
+        revision: 0,
     }
 }
 

@@ -195,6 +195,7 @@ impl NewKey {
             organization_id: OrgId::DEFAULT,
             custom: self.custom,
             leaked: None,
+            revision: 0,
         }
     }
 }

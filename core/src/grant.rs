@@ -23,7 +23,7 @@ use crate::oauth::{
 };
 use crate::org::{Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::ratelimit::{self, Counters, Outcome};
-use crate::record::Refusal;
+use crate::record::{ApproverTerms, Refusal};
 use crate::scanning::LeakReport;
 use crate::scope::Grants;
 use crate::view::Timestamp;
@@ -99,9 +99,74 @@ pub struct GrantRecord {
     /// Revoked at, ms.
     #[serde(default)]
     pub revoked_ms: Option<u64>,
+    /// What the approving key holds now (pushed by every change of the key): the grant
+    /// never does more. `None`: a grant from before approvers were tracked.
+    #[serde(default)]
+    pub approver: Option<ApproverTerms>,
+    /// The terms of the organization that owns the app: a suspended one's app is
+    /// suspended everywhere.
+    #[serde(default)]
+    pub owner: Option<OrgTerms>,
+}
+
+/// Copies of the terms a grant derives from (ARCHITECTURE.md, "Derived authority"),
+/// pushed to its guard before its consent began: each is listed by its source before
+/// it reads the terms, so a change of the source can reach the grant first.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EarlyTerms {
+    /// The approving organization's.
+    #[serde(default)]
+    pub org: Option<OrgTerms>,
+    /// The app's organization's.
+    #[serde(default)]
+    pub owner: Option<OrgTerms>,
+    /// The approving key's.
+    #[serde(default)]
+    pub approver: Option<ApproverTerms>,
 }
 
 impl GrantRecord {
+    /// Whether the grant may be used at `now_ms` at all: not revoked, its approver
+    /// neither revoked nor expired.
+    fn in_force_at(&self, now_ms: u64) -> bool {
+        self.revoked_ms.is_none()
+            && self
+                .approver
+                .as_ref()
+                .is_none_or(|approver| approver.in_force_at(now_ms))
+    }
+
+    /// Whether the approving organization or the app's is suspended.
+    fn suspended(&self) -> bool {
+        self.terms.status == OrgStatus::Suspended
+            || self
+                .owner
+                .is_some_and(|owner| owner.status == OrgStatus::Suspended)
+    }
+
+    /// What `grants` allow of what the approver still holds.
+    fn held(&self, grants: &Grants) -> Grants {
+        match &self.approver {
+            Some(approver) => grants.intersect(&approver.grants),
+            None => grants.clone(),
+        }
+    }
+
+    /// Takes each early copy that is newer than the one the consent read.
+    fn take_newer(&mut self, early: &EarlyTerms) {
+        if let Some(org) = early.org.filter(|org| org.supersede(Some(&self.terms))) {
+            self.terms = org;
+        }
+        if let Some(owner) = early.owner.filter(|o| o.supersede(self.owner.as_ref())) {
+            self.owner = Some(owner);
+        }
+        if let Some(approver) = &early.approver {
+            if approver.supersede(self.approver.as_ref()) {
+                self.approver = Some(approver.clone());
+            }
+        }
+    }
     /// Its entry in the approving organization's "Authorized apps".
     pub fn authorization_view(&self) -> AuthorizationView {
         AuthorizationView {
@@ -168,6 +233,8 @@ pub struct GrantState {
     pub record: Option<GrantRecord>,
     /// Revoked before it began (its app was deleted in between): it never will.
     pub tombstone_ms: Option<u64>,
+    /// Terms pushed before it began.
+    pub early: EarlyTerms,
     /// Rate-limit windows.
     pub counters: Counters,
 }
@@ -180,6 +247,8 @@ pub struct GrantWrites {
     pub record: bool,
     /// Store the counters.
     pub counters: bool,
+    /// Store `GrantState::early`.
+    pub early: bool,
 }
 
 /// Everything the worker can ask a grant's guard.
@@ -235,8 +304,12 @@ pub enum GrantInput {
         /// The admin's organization (only its grants are shown).
         organization: Option<OrgId>,
     },
-    /// The organization's new plan or status.
+    /// The approving organization's new plan or status (older revisions are ignored).
     SetOrg(OrgTerms),
+    /// The app's organization's new status (older revisions are ignored).
+    SetOwner(OrgTerms),
+    /// The approving key changed: what it holds now (older revisions are ignored).
+    SetApprover(ApproverTerms),
     /// A secret scanner found a code or token hashing to `hash` in public: if it is
     /// this grant's (current or rotated-out), the grant is revoked.
     Leaked {
@@ -315,6 +388,12 @@ pub struct Introspection {
 const RECORD: GrantWrites = GrantWrites {
     record: true,
     counters: false,
+    early: false,
+};
+const EARLY: GrantWrites = GrantWrites {
+    record: false,
+    counters: false,
+    early: true,
 };
 
 fn hash_eq(a: &str, b: &str) -> bool {
@@ -334,6 +413,8 @@ impl GrantState {
                 if self.record.is_some() || self.tombstone_ms.is_some() {
                     return (GrantAnswer::Conflict, GrantWrites::default());
                 }
+                let mut record = record;
+                record.take_newer(&self.early);
                 self.record = Some(record);
                 (GrantAnswer::Begun, RECORD)
             }
@@ -381,13 +462,54 @@ impl GrantState {
                 GrantWrites::default(),
             ),
             GrantInput::Leaked { hash, report } => self.leaked(&hash, report, now_ms),
-            GrantInput::SetOrg(terms) => match self.record.as_mut() {
-                Some(record) if record.terms != terms => {
-                    record.terms = terms;
-                    (GrantAnswer::Done, RECORD)
+            GrantInput::SetOrg(terms) => self.take(EarlyTerms {
+                org: Some(terms),
+                ..EarlyTerms::default()
+            }),
+            GrantInput::SetOwner(terms) => self.take(EarlyTerms {
+                owner: Some(terms),
+                ..EarlyTerms::default()
+            }),
+            GrantInput::SetApprover(terms) => self.take(EarlyTerms {
+                approver: Some(terms),
+                ..EarlyTerms::default()
+            }),
+        }
+    }
+
+    /// Takes pushed terms: into the record when they are newer, or, before consent
+    /// began, kept for it.
+    fn take(&mut self, pushed: EarlyTerms) -> (GrantAnswer, GrantWrites) {
+        match self.record.as_mut() {
+            Some(record) => {
+                let before = record.clone();
+                record.take_newer(&pushed);
+                let writes = if *record == before {
+                    GrantWrites::default()
+                } else {
+                    RECORD
+                };
+                (GrantAnswer::Done, writes)
+            }
+            None => {
+                let mut early = self.early.clone();
+                if let Some(org) = pushed.org.filter(|o| o.supersede(early.org.as_ref())) {
+                    early.org = Some(org);
                 }
-                _ => (GrantAnswer::Done, GrantWrites::default()),
-            },
+                if let Some(owner) = pushed.owner.filter(|o| o.supersede(early.owner.as_ref())) {
+                    early.owner = Some(owner);
+                }
+                if let Some(approver) = pushed.approver {
+                    if approver.supersede(early.approver.as_ref()) {
+                        early.approver = Some(approver);
+                    }
+                }
+                if early == self.early {
+                    return (GrantAnswer::Done, GrantWrites::default());
+                }
+                self.early = early;
+                (GrantAnswer::Done, EARLY)
+            }
         }
     }
 
@@ -466,7 +588,7 @@ impl GrantState {
         let Some(record) = self.record.as_mut() else {
             return refused(INVALID);
         };
-        if record.revoked_ms.is_some()
+        if !record.in_force_at(now_ms)
             || !hash_eq(code_hash, &record.code.hash)
             || record.client_id != client_id
         {
@@ -495,8 +617,14 @@ impl GrantState {
         if !pkce_matches(&verifier, &record.code.challenge) {
             return refused("code_verifier does not match the code_challenge");
         }
+        if record.suspended() {
+            return refused(SUSPENDED);
+        }
+        let scope = record.held(&record.grants);
+        if scope.is_empty() {
+            return refused(NOTHING_HELD);
+        }
         record.code.used_ms = Some(now_ms);
-        let scope = record.grants.clone();
         let tokens = Self::issue(record, scope, now_ms, random);
         (GrantAnswer::Tokens(tokens), RECORD)
     }
@@ -513,7 +641,7 @@ impl GrantState {
         let Some(record) = self.record.as_mut() else {
             return refused(INVALID);
         };
-        if record.revoked_ms.is_some() || record.client_id != client_id {
+        if !record.in_force_at(now_ms) || record.client_id != client_id {
             return refused(INVALID);
         }
         let current = record
@@ -537,6 +665,9 @@ impl GrantState {
         if now_ms >= current.expires_ms {
             return refused(INVALID);
         }
+        if record.suspended() {
+            return refused(SUSPENDED);
+        }
         let scope = match scope {
             None => record.grants.clone(),
             Some(asked) => match record.grants.covers(&asked) {
@@ -555,6 +686,11 @@ impl GrantState {
                 }
             },
         };
+        // Never more than the approving key holds now.
+        let scope = record.held(&scope);
+        if scope.is_empty() {
+            return refused(NOTHING_HELD);
+        }
         let tokens = Self::issue(record, scope, now_ms, random);
         (GrantAnswer::Tokens(tokens), RECORD)
     }
@@ -570,7 +706,7 @@ impl GrantState {
                 GrantWrites::default(),
             )
         };
-        let Some(record) = self.record.as_ref().filter(|r| r.revoked_ms.is_none()) else {
+        let Some(record) = self.record.as_ref().filter(|r| r.in_force_at(now_ms)) else {
             return refused(Refusal::Invalid);
         };
         let Some(access) = record
@@ -583,10 +719,10 @@ impl GrantState {
         if now_ms >= access.expires_ms {
             return refused(Refusal::TokenExpired);
         }
-        if record.terms.status == OrgStatus::Suspended {
+        if record.suspended() {
             return refused(Refusal::Suspended);
         }
-        let grants = record.access_grants.as_ref().unwrap_or(&record.grants);
+        let grants = &record.held(record.access_grants.as_ref().unwrap_or(&record.grants));
         let policy = record.terms.plan.default_policy(record.key_type);
         if let Err(missing) = grants.authorize(&check.requirement) {
             return refused(Refusal::Forbidden {
@@ -624,7 +760,7 @@ impl GrantState {
                 };
                 let writes = GrantWrites {
                     counters: true,
-                    record: false,
+                    ..GrantWrites::default()
                 };
                 (CheckAnswer::Admitted(Box::new(admitted)), writes)
             }
@@ -722,13 +858,13 @@ impl GrantState {
             TokenKind::Code => None,
         }
         .filter(|t| hash_eq(token_hash, &t.hash));
-        let live = record.revoked_ms.is_none() && record.terms.status != OrgStatus::Suspended;
+        let live = record.in_force_at(now_ms) && !record.suspended();
         match token {
             Some(token) if visible && live && now_ms < token.expires_ms => {
-                let grants = match kind {
+                let grants = &record.held(match kind {
                     TokenKind::Access => record.access_grants.as_ref().unwrap_or(&record.grants),
                     _ => &record.grants,
-                };
+                });
                 Introspection {
                     active: true,
                     scope: Some(grants.scope_string()),
@@ -748,6 +884,11 @@ impl GrantState {
         }
     }
 }
+
+/// A token request for a grant whose organization, or its app's, is suspended.
+const SUSPENDED: &str = "The organization is suspended";
+/// A token request for a grant whose approving key no longer holds any of its scopes.
+const NOTHING_HELD: &str = "The key that approved this grant no longer holds any of its scopes";
 
 fn refused(why: &str) -> (GrantAnswer, GrantWrites) {
     let answer = GrantAnswer::OAuthRefused {
@@ -793,7 +934,33 @@ pub fn begin(
         refresh: None,
         retired_refresh: Vec::new(),
         revoked_ms: None,
+        approver: None,
+        owner: None,
     }
+}
+
+/// A grant listed for a consent that did not finish (its app was deleted, its key no
+/// longer held the scopes): its listing as revoked, and the event.
+pub fn unfinished(
+    mut view: AuthorizationView,
+    actor: Actor,
+    reason: &str,
+    now_ms: u64,
+) -> (AuthorizationView, AuditDraft) {
+    view.status = "revoked".into();
+    view.revoked_at = Some(Timestamp(now_ms));
+    let event = AuditDraft {
+        actor,
+        action: "oauth_grant.revoked".into(),
+        target: AuditTarget {
+            kind: "oauth_grant".into(),
+            id: view.grant_id.to_string(),
+        },
+        changes: None,
+        report: None,
+        reason: Some(reason.to_owned()),
+    };
+    (view, event)
 }
 
 /// The audit event of consent given.
@@ -841,6 +1008,7 @@ mod tests {
         let terms = OrgTerms {
             plan: Plan::Starter,
             status: OrgStatus::Active,
+            revision: 0,
         };
         let record = begin(
             &request,
@@ -887,6 +1055,181 @@ mod tests {
             root: None,
         };
         state.check(check, at).0
+    }
+
+    fn approver(scope: &str, revision: u64, expires_ms: Option<u64>) -> ApproverTerms {
+        ApproverTerms {
+            grants: parse_scope(scope).expect("scope"),
+            expires_ms,
+            revoked: false,
+            revision,
+        }
+    }
+
+    fn refresh_with(state: &mut GrantState, token: &str, at: u64) -> GrantAnswer {
+        let input = GrantInput::Refresh {
+            token_hash: OAuthToken::parse(token).expect("token").hash_hex(),
+            client_id: app(),
+            scope: None,
+        };
+        state.step(input, at, &[13; 2 * RANDOM_BYTES_FOR_TOKEN]).0
+    }
+
+    #[test]
+    fn a_grant_never_does_more_than_its_approver_holds_now() {
+        let (mut state, code) = begun();
+        let _ = state.step(
+            GrantInput::SetApprover(approver("read write", 1, None)),
+            NOW,
+            &R,
+        );
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        assert_eq!(tokens.scope, "read write");
+        // The key is narrowed to write only: reading stops, and a refresh says so.
+        let (_, writes) = state.step(GrantInput::SetApprover(approver("write", 2, None)), NOW, &R);
+        assert!(writes.record);
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 1),
+            CheckAnswer::Refused {
+                refusal: Refusal::Forbidden { .. },
+                ..
+            }
+        ));
+        let GrantAnswer::Tokens(refreshed) =
+            refresh_with(&mut state, &tokens.refresh_token, NOW + 2)
+        else {
+            panic!("refreshed");
+        };
+        assert_eq!(refreshed.scope, "write");
+        // A stale copy of the key (revision 1) arriving late changes nothing.
+        let (_, writes) = state.step(
+            GrantInput::SetApprover(approver("read write", 1, None)),
+            NOW,
+            &R,
+        );
+        assert_eq!(writes, GrantWrites::default());
+        // Widened again, the grant gets back what it was approved, and no more.
+        let _ = state.step(
+            GrantInput::SetApprover(approver("read write delete", 3, None)),
+            NOW,
+            &R,
+        );
+        assert!(
+            matches!(
+                get(&mut state, &refreshed.access_token, NOW + 3),
+                CheckAnswer::Refused {
+                    refusal: Refusal::Forbidden { .. },
+                    ..
+                }
+            ),
+            "the refreshed token holds write only"
+        );
+    }
+
+    #[test]
+    fn the_approvers_expiry_or_revocation_ends_the_grant() {
+        let (mut state, code) = begun();
+        let until = NOW + 1_000;
+        let _ = state.step(
+            GrantInput::SetApprover(approver("read write", 1, Some(until))),
+            NOW,
+            &R,
+        );
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 1),
+            CheckAnswer::Admitted(_)
+        ));
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, until),
+            CheckAnswer::Refused {
+                refusal: Refusal::Invalid,
+                ..
+            }
+        ));
+        assert_eq!(
+            error(&refresh_with(&mut state, &tokens.refresh_token, until)).0,
+            "invalid_grant"
+        );
+        let (mut state, code) = begun();
+        let revoked = ApproverTerms {
+            revoked: true,
+            ..approver("read", 1, None)
+        };
+        let _ = state.step(GrantInput::SetApprover(revoked), NOW, &R);
+        assert_eq!(
+            error(&exchange(&mut state, &code, VERIFIER, NOW)).0,
+            "invalid_grant"
+        );
+    }
+
+    #[test]
+    fn terms_pushed_before_consent_began_win_when_newer() {
+        let (_, code) = begun();
+        let mut state = GrantState::default();
+        let suspended = OrgTerms {
+            plan: Plan::Starter,
+            status: OrgStatus::Suspended,
+            revision: 4,
+        };
+        let (_, writes) = state.step(GrantInput::SetOwner(suspended), NOW, &R);
+        assert!(writes.early);
+        let (_, writes) = state.step(GrantInput::SetApprover(approver("read", 7, None)), NOW, &R);
+        assert!(writes.early);
+        let (mut begun_state, _) = begun();
+        let mut record = begun_state.record.take().expect("record");
+        record.owner = Some(OrgTerms {
+            status: OrgStatus::Active,
+            revision: 3,
+            ..suspended
+        });
+        record.approver = Some(approver("read write", 6, None));
+        let _ = state.step(GrantInput::Begin(record), NOW, &R);
+        let record = state.record.as_ref().expect("begun");
+        assert_eq!(record.owner, Some(suspended));
+        assert_eq!(record.approver, Some(approver("read", 7, None)));
+        assert_eq!(
+            error(&exchange(&mut state, &code, VERIFIER, NOW)).0,
+            "invalid_grant"
+        );
+    }
+
+    #[test]
+    fn suspending_the_apps_organization_stops_its_grants_everywhere() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let owner = |status, revision| OrgTerms {
+            plan: Plan::Starter,
+            status,
+            revision,
+        };
+        let _ = state.step(
+            GrantInput::SetOwner(owner(OrgStatus::Suspended, 1)),
+            NOW,
+            &R,
+        );
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 1),
+            CheckAnswer::Refused {
+                refusal: Refusal::Suspended,
+                ..
+            }
+        ));
+        assert_eq!(
+            error(&refresh_with(&mut state, &tokens.refresh_token, NOW + 1)).0,
+            "invalid_grant"
+        );
+        let _ = state.step(GrantInput::SetOwner(owner(OrgStatus::Active, 2)), NOW, &R);
+        assert!(matches!(
+            get(&mut state, &tokens.access_token, NOW + 2),
+            CheckAnswer::Admitted(_)
+        ));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
 use crate::org::{changes, Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::plan::Plan;
 use crate::ratelimit::{self, push_decimal, push_optional, Counters, Status};
-use crate::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
+use crate::record::{ApproverTerms, KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
 use crate::scanning::{LeakAction, LeakReport};
 use crate::scope::{Grants, Requirement};
 use crate::usage::{Outcome, UsageHistory};
@@ -233,8 +233,11 @@ pub enum Op {
         org: OrgTerms,
     },
     /// Take the organization's new plan and status (the root key, after changing the
-    /// organization).
+    /// organization). Terms older than those held are ignored; terms for a key not yet
+    /// created are held for it, and it starts under them if they are the newer.
     SetOrg(OrgTerms),
+    /// What an OAuth grant this key approves may hold now (the root key, for consent).
+    Approver,
     /// A secret scanner found a string hashing to `hash` in public (its caller only).
     Leaked {
         /// SHA-256 hex of the reported token.
@@ -271,7 +274,12 @@ pub enum ManageAnswer {
         /// What changed, for the audit log; `None` when nothing did (the directory need
         /// not be rewritten).
         audit: Option<AuditDraft>,
+        /// When the record changed: what the grants it approved may hold from now on.
+        #[serde(default)]
+        approver: Option<ApproverTerms>,
     },
+    /// What a grant the key approves may hold now.
+    Approver(ApproverTerms),
     /// The record was stored; the worker, which made the key, shows it once.
     Created {
         /// The directory entry, to write.
@@ -391,7 +399,15 @@ impl KeyState {
         random: &[u8; RANDOM_BYTES_FOR_SECRET],
     ) -> (ManageAnswer, Writes) {
         match self.step_manage(manage, now_ms, random) {
-            Ok(done) => done,
+            Ok((mut answer, writes)) => {
+                if let (true, Some(record)) = (writes.record, self.record.as_mut()) {
+                    record.revision += 1;
+                    if let ManageAnswer::Key { approver, .. } = &mut answer {
+                        *approver = Some(record.approver_terms());
+                    }
+                }
+                (answer, writes)
+            }
             Err(refusal) => (ManageAnswer::Refused(refusal), Writes::default()),
         }
     }
@@ -419,10 +435,19 @@ impl KeyState {
             report: None,
             reason: None,
         };
-        if let Op::Create { record, org } = op {
+        if let Op::Create { mut record, org } = op {
             if self.record.is_some() {
                 return Err(ManageRefusal::IdTaken);
             }
+            // Terms that reached the key before it was created (its organization
+            // changed while it was being made) win when they are the newer.
+            let org = match self.org {
+                Some(held) if !org.supersede(Some(&held)) => {
+                    record.apply_plan(held.plan);
+                    held
+                }
+                _ => org,
+            };
             let entry = DirectoryEntry::of(&record, now_ms, None);
             let audit = event("api_key.created", record.id, None);
             self.record = Some(record);
@@ -432,6 +457,58 @@ impl KeyState {
                 ..RECORD
             };
             return Ok((ManageAnswer::Created { entry, audit }, writes));
+        }
+        if let Op::SetOrg(terms) = op {
+            if !caller.is_root() {
+                return Err(ManageRefusal::NotFound);
+            }
+            if !terms.supersede(self.org.as_ref()) {
+                return match &self.record {
+                    Some(record) => Ok((
+                        ManageAnswer::Key {
+                            entry: DirectoryEntry::of(record, now_ms, self.meter.last_used_ms),
+                            audit: None,
+                            approver: None,
+                        },
+                        Writes::default(),
+                    )),
+                    None => Err(ManageRefusal::NotFound),
+                };
+            }
+            self.org = Some(terms);
+            let org_only = Writes {
+                org: true,
+                ..Writes::default()
+            };
+            let Some(record) = self.record.as_mut() else {
+                // Held for a key being created (its organization listed it first).
+                return Ok((ManageAnswer::Refused(ManageRefusal::NotFound), org_only));
+            };
+            let before = KeyView::of(record, now_ms, self.meter.last_used_ms);
+            let policy = record.policy;
+            record.apply_plan(terms.plan);
+            let entry = DirectoryEntry::of(record, now_ms, self.meter.last_used_ms);
+            if record.policy == policy {
+                let answer = ManageAnswer::Key {
+                    entry,
+                    audit: None,
+                    approver: None,
+                };
+                return Ok((answer, org_only));
+            }
+            let diff = changes(&before, &entry.view, &["lastUsedAt", "status"]);
+            let answer = ManageAnswer::Key {
+                audit: Some(event("api_key.updated", record.id, diff)),
+                entry,
+                approver: None,
+            };
+            return Ok((
+                answer,
+                Writes {
+                    record: true,
+                    ..org_only
+                },
+            ));
         }
         let last_used_ms = self.meter.last_used_ms;
         let plan = self.org.map_or(default_plan, |o| o.plan);
@@ -446,6 +523,7 @@ impl KeyState {
         let unchanged = |record: &KeyRecord| ManageAnswer::Key {
             entry: DirectoryEntry::of(record, now_ms, last_used_ms),
             audit: None,
+            approver: None,
         };
         let changed = |record: &KeyRecord, action: &str| {
             let entry = DirectoryEntry::of(record, now_ms, last_used_ms);
@@ -453,12 +531,12 @@ impl KeyState {
             ManageAnswer::Key {
                 audit: Some(event(action, record.id, diff)),
                 entry,
+                approver: None,
             }
         };
         let status = record.status_at(now_ms);
         match op {
             Op::Create { .. } => Err(ManageRefusal::IdTaken),
-            Op::SetOrg(_) if !caller.is_root() => Err(ManageRefusal::NotFound),
             Op::Leaked { .. } if caller.actor != Actor::SecretScanning => {
                 Err(ManageRefusal::NotFound)
             }
@@ -502,22 +580,13 @@ impl KeyState {
                 };
                 Ok((answer, RECORD))
             }
-            Op::SetOrg(terms) => {
-                self.org = Some(terms);
-                let policy = record.policy;
-                record.apply_plan(terms.plan);
-                let writes = Writes {
-                    org: true,
-                    record: record.policy != policy,
-                    meter: false,
-                };
-                let answer = if writes.record {
-                    changed(record, "api_key.updated")
-                } else {
-                    unchanged(record)
-                };
-                Ok((answer, writes))
-            }
+            // Decided above, before the record is looked up.
+            Op::SetOrg(_) => Err(ManageRefusal::NotFound),
+            Op::Approver if !caller.is_root() => Err(ManageRefusal::NotFound),
+            Op::Approver => Ok((
+                ManageAnswer::Approver(record.approver_terms()),
+                Writes::default(),
+            )),
             Op::Get => Ok((unchanged(record), Writes::default())),
             Op::Usage => {
                 let windows = ratelimit::status(&record.policy, &self.meter.counters, now_ms);
@@ -664,6 +733,7 @@ mod tests {
     const TERMS: OrgTerms = OrgTerms {
         plan: Plan::Starter,
         status: OrgStatus::Active,
+        revision: 0,
     };
 
     /// A guard holding a new key created from `body` at T0, and that key.
@@ -767,7 +837,7 @@ mod tests {
         assert_eq!(state.meter, before, "a refusal counts nothing");
         // Revoking again changes nothing, not even revokedAt.
         let (again, writes) = state.manage(manage(Op::Revoke), T0 + 5, &RANDOM);
-        let ManageAnswer::Key { entry, audit } = again else {
+        let ManageAnswer::Key { entry, audit, .. } = again else {
             panic!("view");
         };
         assert!(audit.is_none() && !writes.record);
@@ -991,6 +1061,7 @@ mod tests {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let suspended = OrgTerms {
             status: OrgStatus::Suspended,
+            revision: 1,
             ..TERMS
         };
         let (_, writes) = state.manage(manage(Op::SetOrg(suspended)), T0, &RANDOM);
@@ -1005,8 +1076,98 @@ mod tests {
             refusal(get(&mut state, &wrong, T0 + 1)),
             Some(Refusal::Invalid)
         );
-        let _ = state.manage(manage(Op::SetOrg(TERMS)), T0 + 2, &RANDOM);
+        let reactivated = OrgTerms {
+            revision: 2,
+            ..TERMS
+        };
+        let _ = state.manage(manage(Op::SetOrg(reactivated)), T0 + 2, &RANDOM);
         assert!(refusal(get(&mut state, &key, T0 + 3)).is_none());
+    }
+
+    #[test]
+    fn older_terms_never_replace_newer_ones_whatever_order_they_arrive_in() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let suspended = OrgTerms {
+            status: OrgStatus::Suspended,
+            revision: 2,
+            ..TERMS
+        };
+        let stale = OrgTerms {
+            revision: 1,
+            ..TERMS
+        };
+        let _ = state.manage(manage(Op::SetOrg(suspended)), T0, &RANDOM);
+        let (_, writes) = state.manage(manage(Op::SetOrg(stale)), T0, &RANDOM);
+        assert_eq!(writes, Writes::default());
+        assert_eq!(
+            refusal(get(&mut state, &key, T0 + 1)),
+            Some(Refusal::Suspended)
+        );
+    }
+
+    #[test]
+    fn terms_that_reach_a_key_before_it_exists_are_the_ones_it_starts_under() {
+        let key = ApiKey::generate(KeyType::Live, &[5; RANDOM_BYTES_FOR_KEY]);
+        let mut state = KeyState::default();
+        // The organization listed the key, then was suspended and downgraded, before the
+        // create reached the key's guard with the terms it had read.
+        let newer = OrgTerms {
+            plan: Plan::Starter,
+            status: OrgStatus::Suspended,
+            revision: 3,
+        };
+        let (answer, writes) = state.manage(manage(Op::SetOrg(newer)), T0, &RANDOM);
+        assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::NotFound));
+        assert!(writes.org && !writes.record);
+        let read_before = OrgTerms {
+            plan: Plan::Professional,
+            status: OrgStatus::Active,
+            revision: 2,
+        };
+        let body = json!({"name": "k", "scopes": ["admin"], "rateLimit": 5000}).to_string();
+        let new = parse_create(
+            body.as_bytes(),
+            Plan::Professional,
+            &root(KeyType::Live),
+            T0,
+        )
+        .expect("valid");
+        let create = Op::Create {
+            record: new.into_record(&key, T0),
+            org: read_before,
+        };
+        let (answer, _) = state.manage(manage(create), T0, &RANDOM);
+        let ManageAnswer::Created { entry, .. } = answer else {
+            panic!("created");
+        };
+        assert_eq!(entry.view.rate_limit, 1000, "shown under the newer plan");
+        assert_eq!(state.org, Some(newer));
+        assert_eq!(
+            refusal(get(&mut state, &key, T0 + 1)),
+            Some(Refusal::Suspended)
+        );
+    }
+
+    #[test]
+    fn every_stored_change_raises_the_revision_its_grants_are_told() {
+        let (mut state, _) = created(json!({"name": "k", "scopes": ["admin"]}));
+        let ManageAnswer::Approver(before) = state.manage(manage(Op::Approver), T0, &RANDOM).0
+        else {
+            panic!("the approver's terms");
+        };
+        let patch = parse_patch(br#"{"scopes":["read"]}"#, T0).expect("valid");
+        let (answer, _) = state.manage(manage(Op::Patch(patch)), T0, &RANDOM);
+        let ManageAnswer::Key {
+            approver: Some(terms),
+            ..
+        } = answer
+        else {
+            panic!("the narrowed terms");
+        };
+        assert_eq!(terms.revision, before.revision + 1);
+        assert_eq!(terms.grants.scope_string(), "read");
+        let (answer, _) = state.manage(manage(Op::Approver), T0, &RANDOM);
+        assert_eq!(answer, ManageAnswer::Approver(terms));
     }
 
     #[test]
@@ -1014,6 +1175,7 @@ mod tests {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let pro = OrgTerms {
             plan: Plan::Professional,
+            revision: 1,
             ..TERMS
         };
         let (answer, writes) = state.manage(manage(Op::SetOrg(pro)), T0, &RANDOM);

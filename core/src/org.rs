@@ -112,6 +112,17 @@ pub struct OrgTerms {
     pub plan: Plan,
     /// Suspended organizations' keys are refused.
     pub status: OrgStatus,
+    /// The organization record's revision when these terms were taken: a copy never
+    /// replaces a newer one, whatever order copies arrive in.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+impl OrgTerms {
+    /// Whether these terms replace `held` (none held, or an older revision).
+    pub fn supersede(&self, held: Option<&OrgTerms>) -> bool {
+        held.is_none_or(|held| self.revision > held.revision)
+    }
 }
 
 /// An organization as its guard stores it.
@@ -128,6 +139,10 @@ pub struct OrgRecord {
     pub status: OrgStatus,
     /// Created, ms since the epoch.
     pub created_ms: u64,
+    /// Counts the changes of its terms' source (every patch that changes anything): the
+    /// revision its keys' and grants' copies carry.
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl OrgRecord {
@@ -139,6 +154,7 @@ impl OrgRecord {
             plan,
             status: OrgStatus::Active,
             created_ms: 0,
+            revision: 0,
         }
     }
 
@@ -147,6 +163,7 @@ impl OrgRecord {
         OrgTerms {
             plan: self.plan,
             status: self.status,
+            revision: self.revision,
         }
     }
 
@@ -224,6 +241,7 @@ pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord
         plan,
         status: OrgStatus::Active,
         created_ms: now_ms,
+        revision: 0,
     })
 }
 
@@ -256,7 +274,11 @@ impl OrgPatch {
         if let Some(status) = self.status {
             record.status = status;
         }
-        changes(&before, &record.view(), &[])
+        let changed = changes(&before, &record.view(), &[]);
+        if changed.is_some() {
+            record.revision += 1;
+        }
+        changed
     }
 }
 
@@ -428,6 +450,17 @@ pub enum OrgInput {
         /// Events to append.
         events: Vec<AuditDraft>,
     },
+    /// A key is about to be created in it: remember its id (so a change of terms from
+    /// now on reaches it, even before it exists) and answer the terms it starts with.
+    /// Refused (`Suspended`) for a suspended organization unless the root key asks.
+    JoinKey {
+        /// The new key's id.
+        key: KeyId,
+        /// The root key creates it (keys of a suspended organization are allowed to it).
+        by_root: bool,
+        /// The default organization's record, when this is it.
+        default: Option<OrgRecord>,
+    },
     /// A page of its keys; only test keys for a test-mode caller.
     ListKeys {
         /// Page size and cursor.
@@ -467,13 +500,17 @@ pub enum OrgInput {
         /// Who.
         actor: Actor,
     },
-    /// Remember a grant of one of its apps (refused when the app is gone), so deleting
-    /// the app revokes it.
+    /// Remember a grant of one of its apps (refused when the app is gone, or the
+    /// organization suspended), so deleting the app or suspending the organization
+    /// reaches it; answers the organization's record, whose terms the grant takes.
     AddClientGrant {
         /// The app.
         client_id: ClientId,
         /// The grant.
         grant_id: GrantId,
+        /// The default organization's record, when this is it.
+        #[serde(default)]
+        default: Option<OrgRecord>,
     },
     /// A grant this organization gave (its "Authorized apps"), and its event.
     RecordAuthorization {
@@ -481,6 +518,18 @@ pub enum OrgInput {
         view: AuthorizationView,
         /// The event.
         event: AuditDraft,
+    },
+    /// A grant it is about to give: listed at once (as the approving key's, so that a
+    /// change of the key from now on reaches it), answered with the organization's
+    /// terms. Refused when it is suspended, or already gives the app
+    /// [`MAX_ACTIVE_GRANTS_PER_APP`] active grants.
+    JoinAuthorization {
+        /// The grant's view.
+        view: AuthorizationView,
+        /// The event.
+        event: AuditDraft,
+        /// The default organization's record, when this is it.
+        default: Option<OrgRecord>,
     },
     /// Its "Authorized apps".
     ListAuthorizations,
@@ -504,6 +553,9 @@ pub enum OrgAnswer {
         /// The grants it gave that are still active.
         #[serde(default)]
         grants: Vec<GrantId>,
+        /// The grants its apps were given (by any organization): they learn its status.
+        #[serde(default)]
+        app_grants: Vec<GrantId>,
     },
     /// An app.
     Client(ClientRecord),
@@ -534,7 +586,16 @@ pub enum OrgAnswer {
     IdTaken,
     /// The cursor is not one this listing gave out.
     BadCursor,
+    /// Refused: the organization is suspended.
+    Suspended,
+    /// Refused: it already gives the app [`MAX_ACTIVE_GRANTS_PER_APP`] active grants.
+    TooManyGrants,
 }
+
+/// The active grants one organization may give one app. It bounds what any
+/// organization can add to another's app, and so what an app's deletion or its
+/// organization's suspension has to walk: at most this many per organization.
+pub const MAX_ACTIVE_GRANTS_PER_APP: usize = 50;
 
 impl ListQuery {
     /// The cursor as the number an audit page gave out (`None`: the newest page).

@@ -69,6 +69,39 @@ pub struct KeyRecord {
     /// When a secret scanner reported it leaked, and where.
     #[serde(default)]
     pub leaked: Option<Leak>,
+    /// Counts the changes of the record (its guard's steps that store it), so that what
+    /// is derived from it (an OAuth grant's [`ApproverTerms`]) keeps the newest copy
+    /// whatever order copies arrive in.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+/// What an OAuth grant holds of the key that approved it: the grant never does more
+/// than this, now. Taken from the key's guard when the grant begins, and pushed to the
+/// grant again by every change of the key (ARCHITECTURE.md, "Derived authority").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApproverTerms {
+    /// The key's scopes.
+    pub grants: Grants,
+    /// The key's expiry, ms.
+    pub expires_ms: Option<u64>,
+    /// The key was revoked.
+    pub revoked: bool,
+    /// The key record's revision: the higher one wins.
+    pub revision: u64,
+}
+
+impl ApproverTerms {
+    /// Whether the approver still holds anything at `now_ms`.
+    pub fn in_force_at(&self, now_ms: u64) -> bool {
+        !self.revoked && self.expires_ms.is_none_or(|at| now_ms < at)
+    }
+
+    /// Whether these terms replace `held` (none held, or an older revision).
+    pub fn supersede(&self, held: Option<&ApproverTerms>) -> bool {
+        held.is_none_or(|held| self.revision > held.revision)
+    }
 }
 
 /// A reported leak of a key.
@@ -191,6 +224,17 @@ impl KeyRecord {
             organization_id: OrgId::DEFAULT,
             custom: CustomLimits::default(),
             leaked: None,
+            revision: 0,
+        }
+    }
+
+    /// What a grant this key approves may hold, now.
+    pub fn approver_terms(&self) -> ApproverTerms {
+        ApproverTerms {
+            grants: self.grants.clone(),
+            expires_ms: self.expires_ms,
+            revoked: self.revoked_ms.is_some(),
+            revision: self.revision,
         }
     }
 

@@ -85,6 +85,21 @@ impl ScopeSet {
         (bits < 1 << Scope::ALL.len()).then_some(ScopeSet(bits))
     }
 
+    /// What both sets allow, `admin` counting as every scope it implies.
+    pub fn intersect(self, other: ScopeSet) -> ScopeSet {
+        let implied = |set: ScopeSet| {
+            if set.0 & Scope::Admin.bit() != 0 {
+                Scope::ALL
+                    .into_iter()
+                    .map(Scope::bit)
+                    .fold(0, |all, bit| all | bit)
+            } else {
+                set.0
+            }
+        };
+        ScopeSet(implied(self) & implied(other))
+    }
+
     /// The scopes in canonical order.
     pub fn iter(self) -> impl Iterator<Item = Scope> {
         Scope::ALL
@@ -220,6 +235,31 @@ impl Grants {
         }
     }
 
+    /// Whether the grants allow nothing anywhere.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Grants::Everywhere(set) => set.is_empty(),
+            Grants::PerResource(map) => map.values().all(|set| set.is_empty()),
+        }
+    }
+
+    /// What both grants allow: what a grant holds once its approver has been narrowed.
+    /// Resources left with no scope are dropped.
+    pub fn intersect(&self, other: &Grants) -> Grants {
+        let narrowed = |map: &BTreeMap<String, ScopeSet>, on: &dyn Fn(&str) -> ScopeSet| {
+            map.iter()
+                .map(|(resource, set)| (resource.clone(), set.intersect(on(resource))))
+                .filter(|(_, set)| !set.is_empty())
+                .collect()
+        };
+        match (self, other) {
+            (Grants::Everywhere(a), Grants::Everywhere(b)) => Grants::Everywhere(a.intersect(*b)),
+            (Grants::PerResource(map), held) | (held, Grants::PerResource(map)) => {
+                Grants::PerResource(narrowed(map, &|resource| held.held_on(resource)))
+            }
+        }
+    }
+
     /// The grants as a space-separated scope string (OAuth's `scope`, the identity's
     /// `scope` claim): `read write`, or `accounts:read opportunities:write`.
     pub fn scope_string(&self) -> String {
@@ -319,6 +359,48 @@ impl<'de> serde::Deserialize<'de> for Grants {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_intersection_allows_exactly_what_both_allow() {
+        let grants = |v: serde_json::Value| Grants::from_json(&v).expect("valid");
+        let cases = [
+            (
+                json!(["read", "write"]),
+                json!(["write", "delete"]),
+                json!(["write"]),
+            ),
+            (json!(["admin"]), json!(["read"]), json!(["read"])),
+            (
+                json!({"a": ["read", "write"], "b": ["read"]}),
+                json!(["write"]),
+                json!({"a": ["write"]}),
+            ),
+            (
+                json!(["read"]),
+                json!({"a": ["read", "delete"]}),
+                json!({"a": ["read"]}),
+            ),
+            (
+                json!({"a": ["read"], "b": ["write"]}),
+                json!({"b": ["write", "read"], "c": ["read"]}),
+                json!({"b": ["write"]}),
+            ),
+        ];
+        for (a, b, both) in cases {
+            assert_eq!(
+                grants(a.clone()).intersect(&grants(b.clone())),
+                grants(both.clone()),
+                "{a} {b}"
+            );
+            assert_eq!(
+                grants(b.clone()).intersect(&grants(a.clone())),
+                grants(both),
+                "{b} {a}"
+            );
+        }
+        let nothing = grants(json!(["read"])).intersect(&grants(json!(["write"])));
+        assert!(nothing.is_empty());
+    }
 
     fn check(scopes: serde_json::Value, method: &str, resource: &str, expected: Option<Scope>) {
         let grants = Grants::from_json(&scopes).expect("valid scopes");

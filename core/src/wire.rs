@@ -465,6 +465,7 @@ mod tests {
             org: OrgTerms {
                 plan: Plan::Starter,
                 status: OrgStatus::Active,
+                revision: 0,
             },
         };
         let manage = Manage {

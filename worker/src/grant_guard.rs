@@ -18,6 +18,8 @@ use worker::{durable_object, DurableObject, Env, Request, Response, Result, Stat
 const RECORD: &str = "record";
 const TOMBSTONE: &str = "tombstone";
 const COUNTERS: &str = "counters";
+/// Terms pushed before consent began (`GrantState::early`).
+const EARLY: &str = "early";
 
 #[durable_object]
 pub struct GrantGuard {
@@ -43,6 +45,7 @@ impl GrantGuard {
                 RECORD => state.record = Some(serde_json::from_str(&value)?),
                 TOMBSTONE => state.tombstone_ms = Some(serde_json::from_str(&value)?),
                 COUNTERS => state.counters = serde_json::from_str(&value)?,
+                EARLY => state.early = serde_json::from_str(&value)?,
                 _ => {}
             }
         }
@@ -60,6 +63,9 @@ impl GrantGuard {
                 (None, Some(at)) => self.put(TOMBSTONE, &at)?,
                 (None, None) => {}
             }
+        }
+        if writes.early {
+            self.put(EARLY, &state.early)?;
         }
         if writes.counters {
             self.rows
@@ -131,8 +137,8 @@ impl GrantGuard {
     /// Stores the counters if they are ahead of storage (METER_FLUSH_MS).
     pub fn flush(&self) -> std::result::Result<(), JsError> {
         let writes = GrantWrites {
-            record: false,
             counters: true,
+            ..GrantWrites::default()
         };
         self.counters
             .flush(&self.loaded, |state| self.store(state, writes))

@@ -13,6 +13,7 @@ use scopien_auth::admin::{
 use scopien_auth::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
 use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
 use scopien_auth::org::{AuditDraft, OrgAnswer, OrgInput};
+use scopien_auth::record::ApproverTerms;
 use scopien_auth::route::Route;
 use scopien_auth::view::RevealedKey;
 use scopien_auth::{ApiError, ApiKey, KeyId, KeyType, Method, Plan};
@@ -56,13 +57,22 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         op,
     };
     match guard_client::manage(env, id, manage).await? {
-        ManageAnswer::Key { entry, audit } => {
+        ManageAnswer::Key {
+            entry,
+            audit,
+            approver,
+        } => {
+            let (org, key) = (entry.view.organization_id, entry.view.id);
             if let Some(audit) = audit {
                 let revoked = audit.action == "api_key.revoked";
                 let actor = audit.actor;
                 record(env, &entry, audit).await;
+                // The grants this key approved hold no more than it does, from before
+                // this answers (a fault answers 503: retrying the change pushes again).
+                if let Some(approver) = approver {
+                    crate::oauth_api::push_approver(env, org, key, approver).await?;
+                }
                 if revoked {
-                    let (org, key) = (entry.view.organization_id, entry.view.id);
                     crate::oauth_api::revoke_grants_approved_by(env, org, key, actor).await;
                 }
             }
@@ -80,9 +90,22 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         }
         ManageAnswer::Usage(usage) => http::json(200, &usage),
         ManageAnswer::Refused(refusal) => http::error(&refusal.error()),
-        ManageAnswer::Created { .. } | ManageAnswer::Leak { .. } => {
+        ManageAnswer::Created { .. } | ManageAnswer::Leak { .. } | ManageAnswer::Approver(_) => {
             Err(crate::guard_client::unexpected_answer("key guard"))
         }
+    }
+}
+
+/// What a grant key `id` approves may hold now (`None`: no such key).
+pub(crate) async fn approver_terms(env: &Env, id: KeyId) -> Result<Option<ApproverTerms>> {
+    let manage = Manage {
+        caller: Caller::root(),
+        default_plan: Plan::Starter,
+        op: Op::Approver,
+    };
+    match guard_client::manage(env, id, manage).await? {
+        ManageAnswer::Approver(terms) => Ok(Some(terms)),
+        _ => Ok(None),
     }
 }
 
@@ -107,9 +130,14 @@ pub(crate) async fn record_all(env: &Env, entries: Vec<DirectoryEntry>, events: 
     }
 }
 
+/// Creates a key. Its organization lists the new id first and answers its terms in the
+/// same step (`JoinKey`): a suspension or plan change is ordered against that step, and
+/// reaches the key whichever way the race goes (ARCHITECTURE.md, "Derived authority").
 async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Response> {
     let named = or_respond!(organization_named(call.body));
     let org = or_respond!(call.caller.organization_for_new_key(named));
+    // The body is checked before anything is listed; the limits again under the terms
+    // the organization answers when the key joins it.
     let Some(org_record) = orgs_api::get(env, org, default_plan).await? else {
         return http::error(&ApiError::not_found("No organization with that id"));
     };
@@ -122,7 +150,23 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
     for _ in 0..admin::CREATE_ATTEMPTS {
         let random = crate::random_bytes::<RANDOM_BYTES_FOR_KEY>()?;
         let key = ApiKey::generate(new.key_type, &random);
-        let mut record = new.clone().into_record(&key, call.now_ms);
+        let join = OrgInput::JoinKey {
+            key: key.id(),
+            by_root: call.caller.is_root(),
+            default: orgs_api::default_record(org, default_plan),
+        };
+        let org_record = match guard_client::org(env, org, &join).await? {
+            OrgAnswer::Org(record) => record,
+            OrgAnswer::Suspended => return http::error(&ApiError::organization_suspended()),
+            _ => return http::error(&ApiError::not_found("No organization with that id")),
+        };
+        let new = or_respond!(parse_create(
+            call.body,
+            org_record.plan,
+            &call.caller,
+            call.now_ms
+        ));
+        let mut record = new.into_record(&key, call.now_ms);
         record.organization_id = org;
         let manage = Manage {
             caller: call.caller.clone(),
@@ -217,6 +261,7 @@ pub(crate) async fn set_terms(
         if let ManageAnswer::Key {
             entry,
             audit: Some(audit),
+            ..
         } = answer
         {
             entries.push(entry);

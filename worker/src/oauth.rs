@@ -25,7 +25,7 @@ use scopien_auth::oauth::{
     validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId,
     OAuthToken, Params, TokenKind, RANDOM_BYTES_FOR_GRANT_ID, RANDOM_BYTES_FOR_TOKEN,
 };
-use scopien_auth::org::{Actor, OrgAnswer, OrgInput};
+use scopien_auth::org::{Actor, OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
 use scopien_auth::route::Route;
 use scopien_auth::session::{csrf_matches, same_origin};
 use scopien_auth::{ApiError, Method};
@@ -252,44 +252,96 @@ async fn decide(
         ));
     }
     let default_plan = or_respond!(config::plan(env));
-    let Some(org) = orgs_api::get(env, admitted.organization_id, default_plan).await? else {
-        return error_html("Your organization no longer exists");
-    };
+    let approving_org = admitted.organization_id;
     let grant = GrantId::generate(&crate::random_bytes::<RANDOM_BYTES_FOR_GRANT_ID>()?);
     let code = OAuthToken::generate(
         TokenKind::Code,
         grant,
         &crate::random_bytes::<RANDOM_BYTES_FOR_TOKEN>()?,
     );
-    // The app's organization remembers the grant first: deleting the app from then on
-    // revokes it, and an app deleted before this cannot get one.
+    // A grant derives from three things; it is listed by each before it reads its terms
+    // (ARCHITECTURE.md, "Derived authority"), so a change of any of them that is not in
+    // what it reads reaches it by a push, even before it begins.
+    // 1. The app's organization: deleting the app or suspending its organization from
+    //    then on reaches the grant; an app already gone or suspended gets none.
+    let owner_org = request.client_id.organization();
     let remember = OrgInput::AddClientGrant {
         client_id: request.client_id,
         grant_id: grant,
+        default: orgs_api::default_record(owner_org, default_plan),
     };
-    match guard_client::org(env, request.client_id.organization(), &remember).await? {
-        OrgAnswer::Recorded => {}
+    let owner = match guard_client::org(env, owner_org, &remember).await? {
+        OrgAnswer::Org(owner) => owner.terms(),
+        OrgAnswer::Suspended => return error_html("This app is suspended"),
         _ => return error_html("This app no longer exists"),
-    }
-    let record = begin(
+    };
+    // 2. The approving organization: listed in its Authorized apps (as the approving
+    //    key's) before the key is read again.
+    let mut record = begin(
         &request,
         grant,
         &code,
         &app_name,
-        org.id,
+        approving_org,
         admitted.key_type,
         live.record.key_id,
-        org.terms(),
+        scopien_auth::org::OrgRecord::default_org(default_plan).terms(),
         now_ms,
     );
-    let view = record.authorization_view();
-    let event = created_event(&record);
+    let join = OrgInput::JoinAuthorization {
+        view: record.authorization_view(),
+        event: created_event(&record),
+        default: orgs_api::default_record(approving_org, default_plan),
+    };
+    record.terms = match guard_client::org(env, approving_org, &join).await? {
+        OrgAnswer::Org(org) => org.terms(),
+        OrgAnswer::Suspended => return error_html("Your organization is suspended"),
+        OrgAnswer::TooManyGrants => {
+            return error_html(&format!(
+                "Your organization has authorized this app {MAX_ACTIVE_GRANTS_PER_APP} times; revoke an authorization under Authorized apps first"
+            ))
+        }
+        _ => return error_html("Your organization no longer exists"),
+    };
+    record.owner = Some(owner);
+    // 3. The approving key, read after the listing: a change of the key before this
+    //    read is in it, one after it is pushed to the grant.
+    if admitted.actor != Actor::Root {
+        let approver = crate::keys_api::approver_terms(env, live.record.key_id).await?;
+        let holds = approver
+            .as_ref()
+            .is_some_and(|a| a.in_force_at(now_ms) && a.grants.covers(&request.scopes).is_ok());
+        if !holds {
+            let (view, actor) = (record.authorization_view(), created_event(&record).actor);
+            let reason = "Its approving key no longer held what it granted";
+            end_listing(env, view, actor, reason, now_ms).await;
+            return error_html("Your key can no longer grant this; start again from the app");
+        }
+        record.approver = approver;
+    }
+    let (view, record_actor) = (record.authorization_view(), created_event(&record).actor);
     match guard_client::grant(env, grant, &GrantInput::Begin(record)).await? {
         GrantAnswer::Begun => {}
-        _ => return error_html("This app no longer exists"),
+        _ => {
+            let reason = "Its app was deleted while consent was given";
+            end_listing(env, view, record_actor, reason, now_ms).await;
+            return error_html("This app no longer exists");
+        }
     }
-    record_authorization(env, view, event).await;
     send(with_state(vec![("code", code.expose_secret().to_owned())]))
+}
+
+/// Marks a grant listed for a consent that did not finish as revoked, so that it is
+/// neither shown nor counted as active.
+async fn end_listing(
+    env: &Env,
+    view: scopien_auth::oauth::AuthorizationView,
+    actor: Actor,
+    reason: &str,
+    now_ms: u64,
+) {
+    let (view, event) = scopien_auth::grant::unfinished(view, actor, reason, now_ms);
+    record_authorization(env, view, event).await;
 }
 
 /// The token, revocation and introspection endpoints: parse, authenticate the app (or,

@@ -13,6 +13,7 @@ use scopien_auth::oauth::{
     RANDOM_BYTES_FOR_CLIENT_ID, RANDOM_BYTES_FOR_CLIENT_SECRET,
 };
 use scopien_auth::org::{Actor, OrgAnswer, OrgId, OrgInput};
+use scopien_auth::record::ApproverTerms;
 use scopien_auth::route::Route;
 use scopien_auth::view::ListPage;
 use scopien_auth::{admin, ApiError, KeyId, Method};
@@ -74,6 +75,43 @@ pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId,
             worker::console_error!("revoking {grant} with its approving key failed: {fault}");
         }
     }
+}
+
+/// Grants updated at once: enough to be quick, few enough not to flood the runtime.
+const GRANTS_AT_ONCE: usize = 16;
+
+/// Sends each grant its input (new terms of what it derives from), a few at a time;
+/// the first fault is returned, after every push was tried.
+pub(crate) async fn push_to_grants(
+    env: &Env,
+    pushes: impl IntoIterator<Item = (GrantId, GrantInput)>,
+) -> Result<()> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(pushes)
+        .map(|(grant, input)| async move { guard_client::grant(env, grant, &input).await })
+        .buffer_unordered(GRANTS_AT_ONCE)
+        .try_for_each(|_| async { Ok(()) })
+        .await
+}
+
+/// Tells every active grant key `key` of `org` approved what the key holds now: each
+/// grant holds no more from its next use. A grant being consented to is listed before
+/// its consent reads the key, so it is reached too (ARCHITECTURE.md, "Derived
+/// authority").
+pub(crate) async fn push_approver(
+    env: &Env,
+    org: OrgId,
+    key: KeyId,
+    approver: ApproverTerms,
+) -> Result<()> {
+    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await? {
+        OrgAnswer::GrantIds(grants) => grants,
+        _ => return Ok(()),
+    };
+    let pushes = grants
+        .into_iter()
+        .map(|grant| (grant, GrantInput::SetApprover(approver.clone())));
+    push_to_grants(env, pushes).await
 }
 
 /// Copies a grant's view and event to the approving organization's guard. A fault is

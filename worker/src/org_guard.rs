@@ -8,7 +8,8 @@ use scopien_auth::oauth::{
     AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
 };
 use scopien_auth::org::{
-    Actor, AuditDraft, AuditEvent, AuditTarget, OrgAnswer, OrgInput, OrgRecord, AUDIT_MAX_EVENTS,
+    Actor, AuditDraft, AuditEvent, AuditTarget, OrgAnswer, OrgInput, OrgRecord, OrgStatus,
+    AUDIT_MAX_EVENTS, MAX_ACTIVE_GRANTS_PER_APP,
 };
 use scopien_auth::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
@@ -27,6 +28,8 @@ pub struct OrgGuard {
     tables_ready: Cell<bool>,
     /// The OAuth tables exist (once per object; organizations from before OAuth lack them).
     oauth_ready: Cell<bool>,
+    /// The table of keys being created exists (once per object).
+    joining_ready: Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +129,23 @@ impl OrgGuard {
         Ok(())
     }
 
+    /// The table of keys listed by `JoinKey` and not yet recorded (created organizations
+    /// from before it lack it).
+    fn joining_table(&self) -> Result<()> {
+        if self.joining_ready.get() {
+            return Ok(());
+        }
+        self.ensure_tables()?;
+        self.sql().exec(
+            "CREATE TABLE IF NOT EXISTS joining (id TEXT PRIMARY KEY)",
+            None,
+        )?;
+        self.joining_ready.set(true);
+        Ok(())
+    }
+
+    /// Every key that must learn a change of terms: those recorded, and those being
+    /// created (listed by `JoinKey` before they took the terms).
     fn all_keys(&self) -> Result<Vec<KeyId>> {
         #[derive(Deserialize)]
         struct Id {
@@ -134,7 +154,11 @@ impl OrgGuard {
         if !self.has_tables()? {
             return Ok(Vec::new());
         }
-        let rows: Vec<Id> = self.sql().exec("SELECT id FROM keys", None)?.to_array()?;
+        self.joining_table()?;
+        let rows: Vec<Id> = self
+            .sql()
+            .exec("SELECT id FROM keys UNION SELECT id FROM joining", None)?
+            .to_array()?;
         Ok(rows.iter().filter_map(|r| KeyId::parse(&r.id)).collect())
     }
 
@@ -366,29 +390,53 @@ impl OrgGuard {
             OrgInput::AddClientGrant {
                 client_id,
                 grant_id,
+                default,
             } => {
                 if self.client(client_id)?.is_none() {
                     return Ok(OrgAnswer::NotFound);
+                }
+                let Some(owner) = self.record()?.or(default) else {
+                    return Ok(OrgAnswer::NotFound);
+                };
+                if owner.status == OrgStatus::Suspended {
+                    return Ok(OrgAnswer::Suspended);
                 }
                 self.sql().exec(
                     "INSERT OR IGNORE INTO client_grants (client_id, grant_id) VALUES (?, ?)",
                     vec![client_id.to_string().into(), grant_id.to_string().into()],
                 )?;
-                OrgAnswer::Recorded
+                OrgAnswer::Org(owner)
             }
             OrgInput::RecordAuthorization { view, event } => {
-                self.oauth_tables()?;
-                self.sql().exec(
-                    "INSERT OR REPLACE INTO authorizations (grant_id, created, active, value) VALUES (?, ?, ?, ?)",
-                    vec![
-                        view.grant_id.to_string().into(),
-                        (view.created_at.0 as i64).into(),
-                        i64::from(view.revoked_at.is_none()).into(),
-                        serde_json::to_string(&view)?.into(),
-                    ],
-                )?;
+                self.put_authorization(&view)?;
                 self.append(vec![event], now)?;
                 OrgAnswer::Recorded
+            }
+            OrgInput::JoinAuthorization {
+                view,
+                event,
+                default,
+            } => {
+                let Some(record) = self.record()?.or(default) else {
+                    return Ok(OrgAnswer::NotFound);
+                };
+                if record.status == OrgStatus::Suspended {
+                    return Ok(OrgAnswer::Suspended);
+                }
+                self.oauth_tables()?;
+                let rows: Vec<Count> = self
+                    .sql()
+                    .exec(
+                        "SELECT COUNT(*) AS n FROM authorizations WHERE active = 1 AND json_extract(value, '$.clientId') = ?",
+                        vec![view.client_id.to_string().into()],
+                    )?
+                    .to_array()?;
+                if rows.first().map_or(0, |r| r.n) >= MAX_ACTIVE_GRANTS_PER_APP as i64 {
+                    return Ok(OrgAnswer::TooManyGrants);
+                }
+                self.put_authorization(&view)?;
+                self.append(vec![event], now)?;
+                OrgAnswer::Org(record)
             }
             OrgInput::ListAuthorizations => OrgAnswer::Authorizations(self.oauth_values(
                 "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
@@ -404,6 +452,41 @@ impl OrgGuard {
             ),
             _ => OrgAnswer::NotFound,
         })
+    }
+
+    fn put_authorization(&self, view: &AuthorizationView) -> Result<()> {
+        self.oauth_tables()?;
+        self.sql().exec(
+            "INSERT OR REPLACE INTO authorizations (grant_id, created, active, value) VALUES (?, ?, ?, ?)",
+            vec![
+                view.grant_id.to_string().into(),
+                (view.created_at.0 as i64).into(),
+                i64::from(view.revoked_at.is_none()).into(),
+                serde_json::to_string(view)?.into(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Every grant any organization gave this one's apps (to learn its status). Bounded:
+    /// at most `MAX_ACTIVE_GRANTS_PER_APP` active ones per app and approving organization.
+    fn app_grants(&self) -> Result<Vec<GrantId>> {
+        #[derive(Deserialize)]
+        struct Grant {
+            grant_id: String,
+        }
+        if !self.has_tables()? {
+            return Ok(Vec::new());
+        }
+        self.oauth_tables()?;
+        let rows: Vec<Grant> = self
+            .sql()
+            .exec("SELECT grant_id FROM client_grants", None)?
+            .to_array()?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| GrantId::parse(&r.grant_id))
+            .collect())
     }
 
     /// The grants this organization gave that are still active (to learn new terms).
@@ -472,12 +555,36 @@ impl OrgGuard {
                 OrgAnswer::Patched {
                     keys: self.all_keys()?,
                     grants: self.active_grants()?,
+                    app_grants: self.app_grants()?,
                     record,
                 }
             }
+            OrgInput::JoinKey {
+                key,
+                by_root,
+                default,
+            } => {
+                let Some(record) = self.record()?.or(default) else {
+                    return Ok(OrgAnswer::NotFound);
+                };
+                if record.status == OrgStatus::Suspended && !by_root {
+                    return Ok(OrgAnswer::Suspended);
+                }
+                self.joining_table()?;
+                self.sql().exec(
+                    "INSERT OR IGNORE INTO joining (id) VALUES (?)",
+                    vec![key.to_string().into()],
+                )?;
+                OrgAnswer::Org(record)
+            }
             OrgInput::Record { entries, events } => {
                 self.ensure_tables()?;
+                self.joining_table()?;
                 for entry in entries {
+                    self.sql().exec(
+                        "DELETE FROM joining WHERE id = ?",
+                        vec![entry.view.id.to_string().into()],
+                    )?;
                     self.sql().exec(
                         "INSERT OR REPLACE INTO keys (id, key_type, value) VALUES (?, ?, ?)",
                         vec![
@@ -512,6 +619,7 @@ impl DurableObject for OrgGuard {
             state,
             tables_ready: Cell::new(false),
             oauth_ready: Cell::new(false),
+            joining_ready: Cell::new(false),
         }
     }
 

@@ -6,6 +6,7 @@ use crate::http::{self, or_respond, RequestUrl};
 use crate::keys_api::{self, Call};
 use crate::{config, directory, guard_client};
 use scopien_auth::admin::ListQuery;
+use scopien_auth::grant::GrantInput;
 use scopien_auth::org::{
     parse_org_create, parse_org_patch, OrgAnswer, OrgId, OrgInput, OrgRecord, RANDOM_BYTES_FOR_ORG,
 };
@@ -15,6 +16,11 @@ use worker::{Env, Response, Result};
 
 fn not_found() -> ApiError {
     ApiError::not_found("No organization with that id")
+}
+
+/// The default organization's record as it is before anyone writes it, when `id` is it.
+pub(crate) fn default_record(id: OrgId, default_plan: Plan) -> Option<OrgRecord> {
+    (id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan))
 }
 
 /// The record of organization `id` (the default one, on `PLAN`, until someone changes
@@ -84,21 +90,30 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 actor: caller.actor,
                 default,
             };
-            let (record, keys, grants) = match guard_client::org(env, *id, &input).await? {
-                OrgAnswer::Patched {
-                    record,
-                    keys,
-                    grants,
-                } => (record, keys, grants),
-                _ => return http::error(&not_found()),
-            };
-            // Every key and grant holds its organization's terms: all of them learn the
-            // change before this answers.
+            let (record, keys, grants, app_grants) =
+                match guard_client::org(env, *id, &input).await? {
+                    OrgAnswer::Patched {
+                        record,
+                        keys,
+                        grants,
+                        app_grants,
+                    } => (record, keys, grants, app_grants),
+                    _ => return http::error(&not_found()),
+                };
+            // Every key and grant holds its organization's terms (with their revision),
+            // and every grant its apps were given holds their owner's: all of them learn
+            // the change before this answers, keys still being created included.
             keys_api::set_terms(env, keys, record.terms(), default_plan).await?;
-            for grant in grants {
-                let input = scopien_auth::grant::GrantInput::SetOrg(record.terms());
-                guard_client::grant(env, grant, &input).await?;
-            }
+            let terms = record.terms();
+            let pushes = grants
+                .into_iter()
+                .map(|grant| (grant, GrantInput::SetOrg(terms)))
+                .chain(
+                    app_grants
+                        .into_iter()
+                        .map(|grant| (grant, GrantInput::SetOwner(terms))),
+                );
+            crate::oauth_api::push_to_grants(env, pushes).await?;
             directory::write_org(env, &record.view()).await;
             http::json(200, &record.view())
         }

@@ -182,6 +182,10 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
                         keys_api::record(env, &entry, audit).await;
                         if entry.view.status == scopien_auth::KeyStatus::Revoked {
                             let (org, key) = (entry.view.organization_id, entry.view.id);
+                            // Also reaches a grant whose consent is under way.
+                            if let Some(approver) = keys_api::approver_terms(env, key).await? {
+                                crate::oauth_api::push_approver(env, org, key, approver).await?;
+                            }
                             let actor = scopien_auth::org::Actor::SecretScanning;
                             crate::oauth_api::revoke_grants_approved_by(env, org, key, actor).await;
                         }
