@@ -192,3 +192,23 @@ test("a suspension of the app's organization that races with consents leaves no 
     }
   }
 });
+
+test("one organization gives one app at most 50 active grants; revoking one makes room", async () => {
+  const owner = await createOrgWithAdmin(gw, { name: "Popular app" });
+  const customer = await createOrgWithAdmin(gw, { name: "Eager customer" });
+  const app = await registerApp(gw, owner.admin.key);
+  const cookie = await signIn(gw, customer.admin.key);
+  const approveOnce = async () => submitConsent(gw, await openConsent(gw, app, cookie, { scope: "read" }));
+  for (let i = 0; i < 50; i++) {
+    const { code, text } = await approveOnce();
+    assert.ok(code, `grant ${i + 1}: ${text}`);
+  }
+  const over = await approveOnce();
+  assert.equal(over.code, null, "the 51st active grant is refused");
+  assert.match(over.text, /revoke an authorization/);
+  const listed = await call(gw.url, "/v1/oauth-authorizations", { key: customer.admin.key });
+  const one = listed.json.data.find((a) => a.status === "active");
+  const revoked = await call(gw.url, `/v1/oauth-authorizations/${one.grantId}`, { key: customer.admin.key, method: "DELETE" });
+  assert.equal(revoked.status, 200, revoked.text);
+  assert.ok((await approveOnce()).code, "room again after a revocation");
+});

@@ -70,11 +70,20 @@ pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId,
         actor,
         reason: Some("The key that approved it was revoked".into()),
     };
-    for grant in grants {
-        if let Err(fault) = revoke_grant(env, grant, &input).await {
-            worker::console_error!("revoking {grant} with its approving key failed: {fault}");
-        }
+    if let Err(fault) = revoke_grants(env, grants, &input).await {
+        worker::console_error!("revoking the grants of {key} failed: {fault}");
     }
+}
+
+/// Revokes each of `grants` ([`revoke_grant`]), a few at a time: an app's deletion walks
+/// at most `MAX_ACTIVE_GRANTS_PER_APP` active grants per organization that approved it.
+async fn revoke_grants(env: &Env, grants: Vec<GrantId>, input: &GrantInput) -> Result<()> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(grants)
+        .map(|grant| revoke_grant(env, grant, input))
+        .buffer_unordered(GRANTS_AT_ONCE)
+        .try_for_each(|_| async { Ok(()) })
+        .await
 }
 
 /// Grants updated at once: enough to be quick, few enough not to flood the runtime.
@@ -274,8 +283,6 @@ async fn delete(env: &Env, id: ClientId, actor: Actor) -> Result<Response> {
         actor,
         reason: None,
     };
-    for grant in grants {
-        revoke_grant(env, grant, &revoke).await?;
-    }
+    revoke_grants(env, grants, &revoke).await?;
     http::json(200, &record.view())
 }
