@@ -116,6 +116,42 @@ fn invalid_signing_key() -> ApiError {
     )
 }
 
+/// The URL `npm start` serves the gateway on: `PUBLIC_URL` when none is set.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8787";
+
+/// Parses `PUBLIC_URL`, the gateway's own address as its users reach it: the OAuth
+/// issuer and the identity assertion's `iss`, which must never follow a request's
+/// `Host`. `http` or `https`, a host and an optional port, nothing else (no path, query,
+/// fragment or user info); one trailing `/` is dropped.
+pub fn parse_public_url(text: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::service_unavailable(
+            "PUBLIC_URL must be the gateway's origin, such as https://gateway.example.com (http or https, a host and an optional port, no path)",
+        )
+    };
+    let url = text.trim();
+    let url = url.strip_suffix('/').unwrap_or(url);
+    let authority = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(invalid)?;
+    let host_chars =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']');
+    if authority.is_empty() || !authority.bytes().all(host_chars) {
+        return Err(invalid());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    let host_ok = !host.is_empty() && !host.starts_with(['.', '-', ':']);
+    if !port_ok || !host_ok {
+        return Err(invalid());
+    }
+    Ok(url.to_owned())
+}
+
 /// Parses `IDENTITY_PREVIOUS_KEYS`: a JSON array of public JWKs still published during a
 /// rotation, so origins holding tokens signed by them can verify until those expire.
 pub fn parse_previous_keys(text: &str) -> Result<Vec<PublicJwk>, ApiError> {
@@ -309,6 +345,45 @@ mod tests {
         assert_eq!(grants.scope_string(), "accounts:read opportunities:write");
         let list = Grants::from_json(&serde_json::json!(["write", "read"])).expect("valid");
         assert_eq!(list.scope_string(), "read write");
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin_and_nothing_else() {
+        for (text, parsed) in [
+            ("https://gateway.example.com", "https://gateway.example.com"),
+            (
+                "https://gateway.example.com/",
+                "https://gateway.example.com",
+            ),
+            ("http://127.0.0.1:8787", "http://127.0.0.1:8787"),
+            ("http://[::1]:8787", "http://[::1]:8787"),
+            (" http://localhost ", "http://localhost"),
+        ] {
+            assert_eq!(parse_public_url(text).as_deref(), Ok(parsed), "{text}");
+        }
+        for bad in [
+            "",
+            "gateway.example.com",
+            "ftp://gateway.example.com",
+            "https://",
+            "https://gateway.example.com/path",
+            "https://gateway.example.com?x",
+            "https://gateway.example.com#x",
+            "https://user@gateway.example.com",
+            "https://gateway.example.com:0",
+            "https://gateway.example.com:99999",
+            "https://gateway.example.com:",
+            "https://:8787",
+            "https://gate way.example.com",
+        ] {
+            let err = parse_public_url(bad).expect_err(bad);
+            assert_eq!(err.status, 503, "{bad}");
+            assert!(err.details.contains("PUBLIC_URL"));
+        }
+        assert_eq!(
+            parse_public_url(DEFAULT_PUBLIC_URL).as_deref(),
+            Ok(DEFAULT_PUBLIC_URL)
+        );
     }
 
     #[test]

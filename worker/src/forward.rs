@@ -183,10 +183,14 @@ pub(crate) async fn forward(
                 .map(Reply::from);
         }
     };
-    let issuer = url.origin();
+    // The configured URL, never the request's Host: the origin trusts `iss`.
+    let issuer = match config::public_url(env) {
+        Ok(issuer) => issuer,
+        Err(error) => return http::error(&error),
+    };
     let audience = origin.trim_end_matches('/');
     if let Some(token) =
-        crate::identity::assertion(env, id, admitted, issuer, audience, now_ms).await?
+        crate::identity::assertion(env, id, admitted, &issuer, audience, now_ms).await?
     {
         added.push((IDENTITY_HEADER, token));
     }

@@ -50,16 +50,19 @@ pub(crate) async fn handle(
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
-    let issuer = url.origin().to_owned();
+    // The issuer is configured, never the request's Host: a client must not choose
+    // what the metadata and the redirect's `iss` (RFC 9207) name.
+    let issuer = or_respond!(config::public_url(env));
+    let issuer = &*issuer;
     let method =
         or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
     match (url.path(), &method) {
         (METADATA, Method::Get | Method::Head) => {
-            let response = http::json(200, &metadata(&issuer))?;
+            let response = http::json(200, &metadata(issuer))?;
             http::with_headers(response, [("Cache-Control", "public, max-age=300")])
         }
-        (AUTHORIZE, Method::Get | Method::Head) => authorize(req, env, url, &issuer).await,
-        (AUTHORIZE, Method::Post) => decide(req, env, url, &issuer, now_ms).await,
+        (AUTHORIZE, Method::Get | Method::Head) => authorize(req, env, url, issuer).await,
+        (AUTHORIZE, Method::Post) => decide(req, env, url, issuer, now_ms).await,
         (TOKEN | REVOKE | INTROSPECT, Method::Post) => {
             let result = endpoint(req, env, url.path(), address, now_ms).await?;
             match result {
