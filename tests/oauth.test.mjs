@@ -253,13 +253,19 @@ test("the whole flow: consent, code, tokens, the API with the token, refresh, re
   const seen = origin.received[before];
   assert.equal(seen.headers["x-scopien-client-id"], app.clientId);
   assert.match(seen.headers["x-scopien-grant-id"], /^grant_/);
-  assert.equal(seen.headers["x-scopien-key-id"], admin.id, "the approving admin's key");
+  // The app is its own subject: never the approving admin's key id, which an origin
+  // authorising by key id or `sub` would take for the admin itself.
+  assert.equal(seen.headers["x-scopien-key-id"], undefined, "an app is not the key that approved it");
+  assert.equal(seen.headers["x-scopien-approved-by"], admin.id, "the approving key, under its own name");
   assert.equal(seen.headers["x-scopien-org-id"], org.id);
   assert.equal(seen.headers.authorization, undefined, "the token never reaches the origin");
   const [, payload] = seen.headers["x-scopien-identity"].split(".");
   const claims = JSON.parse(Buffer.from(payload, "base64url"));
+  assert.equal(claims.sub, seen.headers["x-scopien-grant-id"], "the subject is the grant");
+  assert.notEqual(claims.sub, admin.id);
   assert.equal(claims.client_id, app.clientId);
   assert.equal(claims.grant_id, seen.headers["x-scopien-grant-id"]);
+  assert.equal(claims.approved_by, admin.id);
   const write = await call(gw.url, "/v1/opportunities", { key: tokens.json.access_token, method: "POST", body: {} });
   assert.equal(write.status, 403, "approved read only");
   assert.match(write.json.error.details, /'write' permission for opportunities/);
@@ -436,6 +442,8 @@ test("revocation (RFC 7009), introspection (RFC 7662), Authorized apps, and dele
   const mine = await introspect(tokens.access_token, basic(app));
   assert.equal(mine.json.active, true);
   assert.equal(mine.json.client_id, app.clientId);
+  assert.equal(mine.json.sub, mine.json.grant_id, "the token's subject is its grant, not the approving key");
+  assert.equal(mine.json.approved_by, admin.id);
   assert.equal(mine.json.scope, "read write");
   const byAdmin = await introspect(tokens.refresh_token, `Bearer ${admin.key}`);
   assert.equal(byAdmin.json.active, true);

@@ -301,9 +301,13 @@ pub struct Introspection {
     /// Issued at, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
-    /// The approving key.
+    /// Who the token is: its grant (as the identity assertion's `sub`), never the
+    /// approving key, which a resource server authorising by `sub` would take it for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+    /// The admin key that approved the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
     /// The approving organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
@@ -739,7 +743,8 @@ impl GrantState {
                     }),
                     exp: Some(token.expires_ms / 1000),
                     iat: Some(token.issued_ms / 1000),
-                    sub: Some(record.approved_by.to_string()),
+                    sub: Some(record.id.to_string()),
+                    approved_by: Some(record.approved_by.to_string()),
                     org_id: Some(record.organization_id.to_string()),
                     grant_id: Some(record.id.to_string()),
                 }
