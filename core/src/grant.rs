@@ -102,6 +102,13 @@ pub struct GrantRecord {
 }
 
 impl GrantRecord {
+    /// Whether an admin limited to organization `org` and to grants of type `only`
+    /// (`None`: no limit) may see this grant: another organization's, or a live grant to
+    /// a test-mode admin, does not exist to it.
+    fn visible_to_admin(&self, (org, only): (Option<OrgId>, Option<KeyType>)) -> bool {
+        org.is_none_or(|o| o == self.organization_id) && only.is_none_or(|t| t == self.key_type)
+    }
+
     /// Its entry in the approving organization's "Authorized apps".
     pub fn authorization_view(&self) -> AuthorizationView {
         AuthorizationView {
@@ -223,6 +230,10 @@ pub enum GrantInput {
         /// Why, when the gateway revokes on its own (the approving key was revoked).
         #[serde(default)]
         reason: Option<String>,
+        /// Only a grant approved by a key of this type (a test-mode admin's: a live grant
+        /// does not exist to it).
+        #[serde(default)]
+        only: Option<KeyType>,
     },
     /// RFC 7662: what a token is, to its app or an admin of the approving organization.
     Introspect {
@@ -234,6 +245,9 @@ pub enum GrantInput {
         client_id: Option<ClientId>,
         /// The admin's organization (only its grants are shown).
         organization: Option<OrgId>,
+        /// Only a grant approved by a key of this type (a test-mode admin's).
+        #[serde(default)]
+        only: Option<KeyType>,
     },
     /// The organization's new plan or status.
     SetOrg(OrgTerms),
@@ -368,18 +382,20 @@ impl GrantState {
                 organization,
                 actor,
                 reason,
-            } => self.revoke(client_id, organization, actor, reason, now_ms),
+                only,
+            } => self.revoke(client_id, (organization, only), actor, reason, now_ms),
             GrantInput::Introspect {
                 token_hash,
                 kind,
                 client_id,
                 organization,
+                only,
             } => (
                 GrantAnswer::Introspection(self.introspect(
                     &token_hash,
                     kind,
                     client_id,
-                    organization,
+                    (organization, only),
                     now_ms,
                 )),
                 GrantWrites::default(),
@@ -638,21 +654,21 @@ impl GrantState {
     fn revoke(
         &mut self,
         client_id: Option<ClientId>,
-        organization: Option<OrgId>,
+        admin: (Option<OrgId>, Option<KeyType>),
         actor: Actor,
         reason: Option<String>,
         now_ms: u64,
     ) -> (GrantAnswer, GrantWrites) {
         let Some(record) = self.record.as_mut() else {
             // Only an unconditional revocation (the app's deletion) leaves a tombstone.
-            if client_id.is_none() && organization.is_none() && self.tombstone_ms.is_none() {
+            if client_id.is_none() && admin == (None, None) && self.tombstone_ms.is_none() {
                 self.tombstone_ms = Some(now_ms);
                 return (GrantAnswer::Revoked(None), RECORD);
             }
             return (GrantAnswer::Revoked(None), GrantWrites::default());
         };
-        let allowed = client_id.is_none_or(|c| c == record.client_id)
-            && organization.is_none_or(|o| o == record.organization_id);
+        let allowed =
+            client_id.is_none_or(|c| c == record.client_id) && record.visible_to_admin(admin);
         if !allowed || record.revoked_ms.is_some() {
             return (GrantAnswer::Revoked(None), GrantWrites::default());
         }
@@ -712,14 +728,14 @@ impl GrantState {
         token_hash: &str,
         kind: TokenKind,
         client_id: Option<ClientId>,
-        organization: Option<OrgId>,
+        admin: (Option<OrgId>, Option<KeyType>),
         now_ms: u64,
     ) -> Introspection {
         let Some(record) = self.record.as_ref() else {
             return Introspection::default();
         };
-        let visible = client_id.is_none_or(|c| c == record.client_id)
-            && organization.is_none_or(|o| o == record.organization_id);
+        let visible =
+            client_id.is_none_or(|c| c == record.client_id) && record.visible_to_admin(admin);
         let token = match kind {
             TokenKind::Access => record.access.as_ref(),
             TokenKind::Refresh => record.refresh.as_ref(),
@@ -1022,6 +1038,7 @@ mod tests {
                 organization: None,
                 actor: Actor::Root,
                 reason: None,
+                only: None,
             },
             NOW,
             &R,
@@ -1052,6 +1069,7 @@ mod tests {
                 kind: TokenKind::Access,
                 client_id: Some(client),
                 organization: None,
+                only: None,
             };
             match state.step(input, NOW + 1, &R).0 {
                 GrantAnswer::Introspection(i) => i,
@@ -1067,6 +1085,7 @@ mod tests {
             organization: None,
             actor: Actor::Root,
             reason: None,
+            only: None,
         };
         assert_eq!(
             state.step(revoke(other), NOW + 2, &R).0,
@@ -1077,6 +1096,49 @@ mod tests {
             GrantAnswer::Revoked(Some(_))
         ));
         assert!(!introspect(&mut state, app()).active);
+    }
+
+    #[test]
+    fn a_live_grant_does_not_exist_to_a_test_mode_admin() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let hash = OAuthToken::parse(&tokens.access_token)
+            .expect("t")
+            .hash_hex();
+        let introspect = |state: &mut GrantState, only| {
+            let input = GrantInput::Introspect {
+                token_hash: hash.clone(),
+                kind: TokenKind::Access,
+                client_id: None,
+                organization: Some(OrgId::DEFAULT),
+                only,
+            };
+            match state.step(input, NOW + 1, &R).0 {
+                GrantAnswer::Introspection(i) => i.active,
+                other => panic!("{other:?}"),
+            }
+        };
+        let revoke = |only| GrantInput::Revoke {
+            client_id: None,
+            organization: Some(OrgId::DEFAULT),
+            actor: Actor::Root,
+            reason: None,
+            only,
+        };
+        assert!(!introspect(&mut state, Some(KeyType::Test)));
+        assert!(introspect(&mut state, Some(KeyType::Live)));
+        let (answer, writes) = state.step(revoke(Some(KeyType::Test)), NOW + 2, &R);
+        assert_eq!(
+            (answer, writes),
+            (GrantAnswer::Revoked(None), GrantWrites::default())
+        );
+        assert!(introspect(&mut state, None), "still active");
+        assert!(matches!(
+            state.step(revoke(Some(KeyType::Live)), NOW + 2, &R).0,
+            GrantAnswer::Revoked(Some(_))
+        ));
     }
 
     #[test]
