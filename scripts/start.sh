@@ -21,4 +21,10 @@ if ! grep -q '^IDENTITY_SIGNING_KEY=' .dev.vars; then
   echo
 fi
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false SCOPIEN_SKIP_BUILD=1
-exec wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false
+# The issuer (PUBLIC_URL, wrangler.toml: http://127.0.0.1:8787) follows another PORT, or
+# the address PUBLIC_URL names in the environment.
+public=()
+if [ -n "${PORT:-}${PUBLIC_URL:-}" ]; then
+  public=(--var "PUBLIC_URL:${PUBLIC_URL:-http://127.0.0.1:${PORT:-8787}}")
+fi
+exec wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false "${public[@]}"

@@ -53,7 +53,10 @@ export async function startGateway({
     throw new Error("worker/build is missing: run `npm run build` (npm test does)");
   }
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
-  const bindings = { ...workerOptions.bindings, ...vars };
+  // The gateway's public URL is its own address unless a test names another: a port is
+  // chosen first, so the issuer it announces is where it is reached.
+  const port = await freePort();
+  const bindings = { ...workerOptions.bindings, PUBLIC_URL: `http://127.0.0.1:${port}`, ...vars };
   delete bindings.SCOPIEN_ROOT_KEY; // from a developer's .dev.vars: never in tests
   if (rootKey) bindings.SCOPIEN_ROOT_KEY = rootKey;
   delete bindings.IDENTITY_SIGNING_KEY;
@@ -111,7 +114,7 @@ export async function startGateway({
   const options = convertV4MiniflareOptions({
     workers,
     host: "127.0.0.1",
-    port: 0,
+    port,
     cf: false,
   });
   const workerdBefore = workerdChildren();
@@ -144,6 +147,18 @@ export async function startGateway({
       if (!keep) rmSync(state, { recursive: true, force: true });
     },
   };
+}
+
+/** A loopback port free a moment ago (the kernel's choice). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** The modules of a built gateway: the entry `dir/index.js` first, then every other

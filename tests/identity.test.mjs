@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createPublicKey, verify } from "node:crypto";
-import { startGateway, startOrigin, call, createKey, makeIdentityKey } from "./harness.mjs";
+import { startGateway, startOrigin, call, createKey, makeIdentityKey, rawRequest } from "./harness.mjs";
 
 let gw, origin;
 const previous = JSON.parse(makeIdentityKey());
@@ -94,5 +94,55 @@ test("without a signing key nothing is asserted and the JWKS is empty", async ()
     assert.deepEqual((await call(bare.url, "/.well-known/jwks.json")).json, { keys: [] });
   } finally {
     await bare.stop();
+  }
+});
+
+test("the issuer is PUBLIC_URL, never the Host a client sends: metadata, the identity's iss, the redirect's iss", async () => {
+  const PUBLIC = "https://gateway.example.com";
+  const pinned = await startGateway({ vars: { ORIGIN_URL: origin.url, PUBLIC_URL: PUBLIC } });
+  try {
+    const evil = { host: "evil.example" };
+    const meta = await rawRequest(pinned.url, "/.well-known/oauth-authorization-server", { headers: evil });
+    assert.equal(meta.status, 200, meta.text);
+    assert.equal(meta.json.issuer, PUBLIC);
+    assert.equal(meta.json.token_endpoint, `${PUBLIC}/oauth/token`);
+    const key = await createKey(pinned, { name: "iss", scopes: ["read"] });
+    const forwarded = await rawRequest(pinned.url, "/v1/accounts", { headers: { ...evil, authorization: `Bearer ${key.key}` } });
+    assert.equal(forwarded.status, 200, forwarded.text);
+    const claims = part(origin.received.at(-1).headers["x-scopien-identity"].split(".")[1]);
+    assert.equal(claims.iss, PUBLIC);
+    const app = await call(pinned.url, "/v1/oauth-clients", {
+      key: pinned.rootKey,
+      method: "POST",
+      body: { name: "App", redirectUris: ["https://app.example.com/cb"], scopes: ["read"], type: "public" },
+    });
+    assert.equal(app.status, 201, app.text);
+    // Without PKCE the request is sent back to the app, with iss (RFC 9207).
+    const q = new URLSearchParams({ response_type: "code", client_id: app.json.clientId, redirect_uri: "https://app.example.com/cb" });
+    const back = await rawRequest(pinned.url, `/oauth/authorize?${q}`, { headers: evil });
+    assert.equal(back.status, 303, back.text);
+    assert.equal(new URL(back.headers.get("location")).searchParams.get("iss"), PUBLIC);
+  } finally {
+    await pinned.stop();
+  }
+});
+
+test("a malformed PUBLIC_URL fails closed with 503 naming the var; nothing is forwarded", async () => {
+  for (const bad of ["gateway.example.com", "ftp://gateway.example.com", "https://gateway.example.com/path?x", "https://user@gateway.example.com", "https://"]) {
+    const broken = await startGateway({ vars: { ORIGIN_URL: origin.url, PUBLIC_URL: bad } });
+    try {
+      const meta = await call(broken.url, "/.well-known/oauth-authorization-server");
+      assert.equal(meta.status, 503, `${bad}: ${meta.text}`);
+      assert.equal(meta.json.error.code, "service_unavailable");
+      assert.match(meta.json.error.details, /PUBLIC_URL/);
+      const key = await createKey(broken, { name: "bad", scopes: ["read"] });
+      const before = origin.received.length;
+      const res = await call(broken.url, "/v1/accounts", { key: key.key });
+      assert.equal(res.status, 503, bad);
+      assert.match(res.json.error.details, /PUBLIC_URL/);
+      assert.equal(origin.received.length, before, "nothing reached the origin");
+    } finally {
+      await broken.stop();
+    }
   }
 });

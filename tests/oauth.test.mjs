@@ -253,13 +253,19 @@ test("the whole flow: consent, code, tokens, the API with the token, refresh, re
   const seen = origin.received[before];
   assert.equal(seen.headers["x-scopien-client-id"], app.clientId);
   assert.match(seen.headers["x-scopien-grant-id"], /^grant_/);
-  assert.equal(seen.headers["x-scopien-key-id"], admin.id, "the approving admin's key");
+  // The app is its own subject: never the approving admin's key id, which an origin
+  // authorising by key id or `sub` would take for the admin itself.
+  assert.equal(seen.headers["x-scopien-key-id"], undefined, "an app is not the key that approved it");
+  assert.equal(seen.headers["x-scopien-approved-by"], admin.id, "the approving key, under its own name");
   assert.equal(seen.headers["x-scopien-org-id"], org.id);
   assert.equal(seen.headers.authorization, undefined, "the token never reaches the origin");
   const [, payload] = seen.headers["x-scopien-identity"].split(".");
   const claims = JSON.parse(Buffer.from(payload, "base64url"));
+  assert.equal(claims.sub, seen.headers["x-scopien-grant-id"], "the subject is the grant");
+  assert.notEqual(claims.sub, admin.id);
   assert.equal(claims.client_id, app.clientId);
   assert.equal(claims.grant_id, seen.headers["x-scopien-grant-id"]);
+  assert.equal(claims.approved_by, admin.id);
   const write = await call(gw.url, "/v1/opportunities", { key: tokens.json.access_token, method: "POST", body: {} });
   assert.equal(write.status, 403, "approved read only");
   assert.match(write.json.error.details, /'write' permission for opportunities/);
@@ -436,6 +442,8 @@ test("revocation (RFC 7009), introspection (RFC 7662), Authorized apps, and dele
   const mine = await introspect(tokens.access_token, basic(app));
   assert.equal(mine.json.active, true);
   assert.equal(mine.json.client_id, app.clientId);
+  assert.equal(mine.json.sub, mine.json.grant_id, "the token's subject is its grant, not the approving key");
+  assert.equal(mine.json.approved_by, admin.id);
   assert.equal(mine.json.scope, "read write");
   const byAdmin = await introspect(tokens.refresh_token, `Bearer ${admin.key}`);
   assert.equal(byAdmin.json.active, true);
@@ -624,4 +632,88 @@ test("with METER_FLUSH_MS an access token's counts are batched too: exact while 
     await (restarted ?? gw).stop();
     ({ gw, org, admin } = saved);
   }
+});
+
+test("a test-mode admin sees and manages only test apps, test grants and their events; live ones do not exist to it", async () => {
+  // Test-mode admins of the organization, taken in turn: a test key's burst is 10.
+  const testAdmins = [];
+  for (let i = 0; i < 4; i += 1) {
+    testAdmins.push(await createKey(gw, { name: `acme test admin ${i}`, type: "test", scopes: ["read", "write", "delete", "admin"], organizationId: org.id }));
+  }
+  let turn = 0;
+  const testKey = () => testAdmins[turn++ % testAdmins.length].key;
+  const liveApp = await registerApp({ name: "Live CRM" });
+  assert.equal(liveApp.mode, "live", "an app's mode is its creator's");
+  const live = await tokensFor(liveApp);
+  const introspect = async (token, auth) => {
+    const res = await fetch(gw.url + "/oauth/introspect", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", authorization: auth },
+      body: new URLSearchParams({ token }).toString(),
+    });
+    return res.json();
+  };
+  const liveGrant = (await introspect(live.access_token, `Bearer ${admin.key}`)).grant_id;
+  assert.match(liveGrant, /^grant_/);
+  const asTest = (path, opts = {}) => call(gw.url, path, { key: testKey(), ...opts });
+
+  // Live objects do not exist to the test-mode admin: not listed, 404 by id, inactive.
+  const grants = await asTest("/v1/oauth-authorizations");
+  assert.equal(grants.status, 200);
+  assert.ok(!grants.json.data.some((g) => g.grantId === liveGrant), "a live grant is not listed");
+  assert.ok(grants.json.data.every((g) => g.keyType === "test"));
+  assert.equal((await introspect(live.access_token, `Bearer ${testKey()}`)).active, false, "introspection of a live token");
+  assert.equal((await introspect(live.refresh_token, `Bearer ${testKey()}`)).active, false);
+  const revoke = await asTest(`/v1/oauth-authorizations/${liveGrant}`, { method: "DELETE" });
+  assert.equal(revoke.status, 404, "a live grant cannot be revoked");
+  const apps = await asTest("/v1/oauth-clients");
+  assert.ok(!apps.json.data.some((a) => a.clientId === liveApp.clientId), "a live app is not listed");
+  assert.equal((await asTest(`/v1/oauth-clients/${liveApp.clientId}`)).status, 404);
+  const repoint = await asTest(`/v1/oauth-clients/${liveApp.clientId}`, { method: "PATCH", body: { redirectUris: ["https://evil.example/cb"] } });
+  assert.equal(repoint.status, 404, "a live app's redirect URIs cannot be repointed");
+  assert.equal((await asTest(`/v1/oauth-clients/${liveApp.clientId}`, { method: "DELETE" })).status, 404);
+  const liveView = await call(gw.url, `/v1/oauth-clients/${liveApp.clientId}`, { key: admin.key });
+  assert.deepEqual(liveView.json.redirectUris, [REDIRECT], "unchanged");
+  assert.equal((await call(gw.url, "/v1/x", { key: live.access_token })).status, 200, "the live grant stands");
+
+  // Its own test objects: made, listed, changed, approved, introspected, revoked.
+  const testApp = await registerApp({ name: "Sandbox CRM" }, testKey());
+  assert.equal(testApp.mode, "test");
+  const patched = await asTest(`/v1/oauth-clients/${testApp.clientId}`, { method: "PATCH", body: { name: "Sandbox CRM 2" } });
+  assert.equal(patched.status, 200, patched.text);
+  assert.ok((await asTest("/v1/oauth-clients")).json.data.some((a) => a.clientId === testApp.clientId));
+  // A grant takes its approving key's mode: no test key approves a live app, no live key
+  // a test app (whose redirect URIs test-mode admins control).
+  for (const [app, key, why] of [[liveApp, testKey(), /live app/], [testApp, admin.key, /test app/]]) {
+    const { challenge } = pkce();
+    const page = await getAuthorize(authorizeUrl(app, { code_challenge: challenge, code_challenge_method: "S256" }), await signIn(key));
+    assert.equal(page.status, 400, page.text);
+    assert.match(page.text, why);
+  }
+  const sandbox = await tokensFor(testApp, { key: testKey() });
+  const seen = await introspect(sandbox.access_token, `Bearer ${testKey()}`);
+  assert.equal(seen.active, true);
+  assert.ok((await asTest("/v1/oauth-authorizations")).json.data.some((g) => g.grantId === seen.grant_id));
+
+  // The audit log: only events about test objects by test actors.
+  const audit = await asTest("/v1/audit-log?limit=100");
+  assert.equal(audit.status, 200);
+  const ids = new Set(audit.json.data.flatMap((e) => [e.target.id, e.actor.keyId, e.actor.grantId]));
+  for (const hidden of [liveApp.clientId, liveGrant, admin.id]) assert.ok(!ids.has(hidden), `${hidden} is not in a test admin's audit log`);
+  assert.ok(audit.json.data.every((e) => e.actor.type !== "root"), "the root key is not a test actor");
+  assert.ok(audit.json.data.some((e) => e.action === "oauth_client.created" && e.target.id === testApp.clientId));
+  assert.ok(audit.json.data.some((e) => e.action === "oauth_grant.created" && e.target.id === seen.grant_id));
+
+  const revokedTest = await asTest(`/v1/oauth-authorizations/${seen.grant_id}`, { method: "DELETE" });
+  assert.equal(revokedTest.status, 200);
+  assert.equal((await call(gw.url, "/v1/x", { key: sandbox.access_token })).status, 401);
+
+  // The live admin and the root key see both modes.
+  const all = await call(gw.url, "/v1/oauth-clients", { key: admin.key });
+  assert.ok([liveApp.clientId, testApp.clientId].every((id) => all.json.data.some((a) => a.clientId === id)));
+  const liveAudit = await call(gw.url, "/v1/audit-log?limit=100", { key: admin.key });
+  assert.ok(liveAudit.json.data.some((e) => e.target.id === testApp.clientId));
+  assert.ok(liveAudit.json.data.some((e) => e.target.id === liveApp.clientId));
+  assert.equal((await call(gw.url, `/v1/oauth-clients/${testApp.clientId}`, { key: gw.rootKey })).status, 200);
+  assert.equal((await asTest(`/v1/oauth-clients/${testApp.clientId}`, { method: "DELETE" })).status, 200);
 });

@@ -112,6 +112,34 @@ test("no key grants more than it holds, by create, patch or roll", async () => {
   assert.equal(live.status, 400);
 });
 
+test("no key changes or revokes a key that holds more than it; reads and its own revocation stay", async () => {
+  const narrowAdmin = await createKey(gw, { name: "key admin", scopes: { "api-keys": ["admin"] } });
+  const full = await createKey(gw, { name: "full admin", scopes: ["read", "write", "delete", "admin"] });
+  const before = (await call(gw.url, `/v1/api-keys/${full.id}`, { key: gw.rootKey })).json;
+  for (const body of [{ rateLimit: 1 }, { name: "renamed" }, { expiresAt: new Date(Date.now() + 60_000).toISOString() }]) {
+    const patch = await call(gw.url, `/v1/api-keys/${full.id}`, { key: narrowAdmin.key, method: "PATCH", body });
+    assert.equal(patch.status, 403, JSON.stringify(body));
+    assert.equal(patch.json.error.code, "forbidden");
+    assert.match(patch.json.error.details, /'read' permission for every resource/);
+  }
+  const revoke = await call(gw.url, `/v1/api-keys/${full.id}`, { key: narrowAdmin.key, method: "DELETE" });
+  assert.equal(revoke.status, 403);
+  assert.match(revoke.json.error.details, /'read' permission for every resource/);
+  const after = (await call(gw.url, `/v1/api-keys/${full.id}`, { key: gw.rootKey })).json;
+  assert.deepEqual(after, { ...before, lastUsedAt: after.lastUsedAt }, "nothing changed");
+  assert.equal((await call(gw.url, "/v1/auth/test", { key: full.key })).status, 200, "the stronger key still works");
+  // Reads stay open to it.
+  assert.equal((await call(gw.url, `/v1/api-keys/${full.id}`, { key: narrowAdmin.key })).status, 200);
+  assert.equal((await call(gw.url, `/v1/api-keys/${full.id}/usage`, { key: narrowAdmin.key })).status, 200);
+  // A key it covers: changed and revoked as before; and a key revokes itself.
+  const weaker = await createKey(gw, { name: "reads keys", scopes: { "api-keys": ["read"] } });
+  assert.equal((await call(gw.url, `/v1/api-keys/${weaker.id}`, { key: narrowAdmin.key, method: "PATCH", body: { rateLimit: 5 } })).status, 200);
+  assert.equal((await call(gw.url, `/v1/api-keys/${weaker.id}`, { key: narrowAdmin.key, method: "DELETE" })).status, 200);
+  const self = await call(gw.url, `/v1/api-keys/${narrowAdmin.id}`, { key: narrowAdmin.key, method: "DELETE" });
+  assert.equal(self.status, 200);
+  assert.equal(self.json.status, "revoked");
+});
+
 test("a body refused for its size consumes no rate limit, declared or measured", async () => {
   const key = await createKey(gw, { name: "uploader", scopes: ["read", "write"] });
   const big = "x".repeat(70_000);

@@ -119,6 +119,12 @@ impl Caller {
         !(self.key_type == KeyType::Test && key_type == KeyType::Live)
     }
 
+    /// The only mode whose objects (keys, apps, grants, audit events) this caller may
+    /// see: `Some(Test)` for a test-mode admin, `None` (every mode) otherwise.
+    pub fn only_mode(&self) -> Option<KeyType> {
+        (self.key_type == KeyType::Test).then_some(KeyType::Test)
+    }
+
     /// Whether this caller may see anything of organization `org`: another
     /// organization's ids do not exist to it.
     pub fn sees_org(&self, org: OrgId) -> bool {

@@ -167,6 +167,13 @@ impl GrantRecord {
             }
         }
     }
+    /// Whether an admin limited to organization `org` and to grants of type `only`
+    /// (`None`: no limit) may see this grant: another organization's, or a live grant to
+    /// a test-mode admin, does not exist to it.
+    fn visible_to_admin(&self, (org, only): (Option<OrgId>, Option<KeyType>)) -> bool {
+        org.is_none_or(|o| o == self.organization_id) && only.is_none_or(|t| t == self.key_type)
+    }
+
     /// Its entry in the approving organization's "Authorized apps".
     pub fn authorization_view(&self) -> AuthorizationView {
         AuthorizationView {
@@ -292,6 +299,10 @@ pub enum GrantInput {
         /// Why, when the gateway revokes on its own (the approving key was revoked).
         #[serde(default)]
         reason: Option<String>,
+        /// Only a grant approved by a key of this type (a test-mode admin's: a live grant
+        /// does not exist to it).
+        #[serde(default)]
+        only: Option<KeyType>,
     },
     /// RFC 7662: what a token is, to its app or an admin of the approving organization.
     Introspect {
@@ -303,6 +314,9 @@ pub enum GrantInput {
         client_id: Option<ClientId>,
         /// The admin's organization (only its grants are shown).
         organization: Option<OrgId>,
+        /// Only a grant approved by a key of this type (a test-mode admin's).
+        #[serde(default)]
+        only: Option<KeyType>,
     },
     /// The approving organization's new plan or status (older revisions are ignored).
     SetOrg(OrgTerms),
@@ -374,9 +388,13 @@ pub struct Introspection {
     /// Issued at, unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
-    /// The approving key.
+    /// Who the token is: its grant (as the identity assertion's `sub`), never the
+    /// approving key, which a resource server authorising by `sub` would take it for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
+    /// The admin key that approved the grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
     /// The approving organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org_id: Option<String>,
@@ -445,18 +463,20 @@ impl GrantState {
                 organization,
                 actor,
                 reason,
-            } => self.revoke(client_id, organization, actor, reason, now_ms),
+                only,
+            } => self.revoke(client_id, (organization, only), actor, reason, now_ms),
             GrantInput::Introspect {
                 token_hash,
                 kind,
                 client_id,
                 organization,
+                only,
             } => (
                 GrantAnswer::Introspection(self.introspect(
                     &token_hash,
                     kind,
                     client_id,
-                    organization,
+                    (organization, only),
                     now_ms,
                 )),
                 GrantWrites::default(),
@@ -770,21 +790,21 @@ impl GrantState {
     fn revoke(
         &mut self,
         client_id: Option<ClientId>,
-        organization: Option<OrgId>,
+        admin: (Option<OrgId>, Option<KeyType>),
         actor: Actor,
         reason: Option<String>,
         now_ms: u64,
     ) -> (GrantAnswer, GrantWrites) {
         let Some(record) = self.record.as_mut() else {
             // Only an unconditional revocation (the app's deletion) leaves a tombstone.
-            if client_id.is_none() && organization.is_none() && self.tombstone_ms.is_none() {
+            if client_id.is_none() && admin == (None, None) && self.tombstone_ms.is_none() {
                 self.tombstone_ms = Some(now_ms);
                 return (GrantAnswer::Revoked(None), RECORD);
             }
             return (GrantAnswer::Revoked(None), GrantWrites::default());
         };
-        let allowed = client_id.is_none_or(|c| c == record.client_id)
-            && organization.is_none_or(|o| o == record.organization_id);
+        let allowed =
+            client_id.is_none_or(|c| c == record.client_id) && record.visible_to_admin(admin);
         if !allowed || record.revoked_ms.is_some() {
             return (GrantAnswer::Revoked(None), GrantWrites::default());
         }
@@ -844,14 +864,14 @@ impl GrantState {
         token_hash: &str,
         kind: TokenKind,
         client_id: Option<ClientId>,
-        organization: Option<OrgId>,
+        admin: (Option<OrgId>, Option<KeyType>),
         now_ms: u64,
     ) -> Introspection {
         let Some(record) = self.record.as_ref() else {
             return Introspection::default();
         };
-        let visible = client_id.is_none_or(|c| c == record.client_id)
-            && organization.is_none_or(|o| o == record.organization_id);
+        let visible =
+            client_id.is_none_or(|c| c == record.client_id) && record.visible_to_admin(admin);
         let token = match kind {
             TokenKind::Access => record.access.as_ref(),
             TokenKind::Refresh => record.refresh.as_ref(),
@@ -875,7 +895,8 @@ impl GrantState {
                     }),
                     exp: Some(token.expires_ms / 1000),
                     iat: Some(token.issued_ms / 1000),
-                    sub: Some(record.approved_by.to_string()),
+                    sub: Some(record.id.to_string()),
+                    approved_by: Some(record.approved_by.to_string()),
                     org_id: Some(record.organization_id.to_string()),
                     grant_id: Some(record.id.to_string()),
                 }
@@ -1360,6 +1381,7 @@ mod tests {
                 organization: None,
                 actor: Actor::Root,
                 reason: None,
+                only: None,
             },
             NOW,
             &R,
@@ -1390,6 +1412,7 @@ mod tests {
                 kind: TokenKind::Access,
                 client_id: Some(client),
                 organization: None,
+                only: None,
             };
             match state.step(input, NOW + 1, &R).0 {
                 GrantAnswer::Introspection(i) => i,
@@ -1405,6 +1428,7 @@ mod tests {
             organization: None,
             actor: Actor::Root,
             reason: None,
+            only: None,
         };
         assert_eq!(
             state.step(revoke(other), NOW + 2, &R).0,
@@ -1415,6 +1439,49 @@ mod tests {
             GrantAnswer::Revoked(Some(_))
         ));
         assert!(!introspect(&mut state, app()).active);
+    }
+
+    #[test]
+    fn a_live_grant_does_not_exist_to_a_test_mode_admin() {
+        let (mut state, code) = begun();
+        let GrantAnswer::Tokens(tokens) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let hash = OAuthToken::parse(&tokens.access_token)
+            .expect("t")
+            .hash_hex();
+        let introspect = |state: &mut GrantState, only| {
+            let input = GrantInput::Introspect {
+                token_hash: hash.clone(),
+                kind: TokenKind::Access,
+                client_id: None,
+                organization: Some(OrgId::DEFAULT),
+                only,
+            };
+            match state.step(input, NOW + 1, &R).0 {
+                GrantAnswer::Introspection(i) => i.active,
+                other => panic!("{other:?}"),
+            }
+        };
+        let revoke = |only| GrantInput::Revoke {
+            client_id: None,
+            organization: Some(OrgId::DEFAULT),
+            actor: Actor::Root,
+            reason: None,
+            only,
+        };
+        assert!(!introspect(&mut state, Some(KeyType::Test)));
+        assert!(introspect(&mut state, Some(KeyType::Live)));
+        let (answer, writes) = state.step(revoke(Some(KeyType::Test)), NOW + 2, &R);
+        assert_eq!(
+            (answer, writes),
+            (GrantAnswer::Revoked(None), GrantWrites::default())
+        );
+        assert!(introspect(&mut state, None), "still active");
+        assert!(matches!(
+            state.step(revoke(Some(KeyType::Live)), NOW + 2, &R).0,
+            GrantAnswer::Revoked(Some(_))
+        ));
     }
 
     #[test]

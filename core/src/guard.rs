@@ -598,6 +598,7 @@ impl KeyState {
                 Ok((unchanged(record), Writes::default()))
             }
             Op::Revoke => {
+                holds_as_much(&caller, record)?;
                 record.revoked_ms = Some(now_ms);
                 record.previous = None;
                 Ok((changed(record, "api_key.revoked"), RECORD))
@@ -606,6 +607,7 @@ impl KeyState {
                 Err(ManageRefusal::Revoked)
             }
             Op::Patch(patch) => {
+                holds_as_much(&caller, record)?;
                 let mut patched = record.clone();
                 patch.apply(&mut patched, plan, &caller)?;
                 *record = patched;
@@ -615,10 +617,7 @@ impl KeyState {
             Op::Roll { .. } if status == KeyStatus::Expired => Err(ManageRefusal::Expired),
             Op::Roll { grace_s } => {
                 // Rolling hands out the key's secret: only a caller holding its scopes.
-                caller
-                    .grants
-                    .covers(&record.grants)
-                    .map_err(ManageRefusal::CannotGrant)?;
+                holds_as_much(&caller, record)?;
                 let key = ApiKey::with_new_secret(record.key_type, record.id, random);
                 let old_hash = core::mem::replace(&mut record.hash, key.hash_hex());
                 record.last4 = key.last4().to_owned();
@@ -639,6 +638,16 @@ impl KeyState {
             }
         }
     }
+}
+
+/// No key changes, revokes or rolls a key that holds more than it (403 naming the scope
+/// it lacks): a narrower admin could otherwise cut a stronger key's limits, revoke it, or
+/// take its secret. A key always holds as much as itself.
+fn holds_as_much(caller: &Caller, record: &KeyRecord) -> Result<(), ManageRefusal> {
+    caller
+        .grants
+        .covers(&record.grants)
+        .map_err(ManageRefusal::CannotGrant)
 }
 
 #[cfg(test)]
@@ -929,21 +938,48 @@ mod tests {
     }
 
     #[test]
-    fn a_caller_cannot_roll_a_key_stronger_than_itself() {
+    fn a_caller_cannot_change_revoke_or_roll_a_key_stronger_than_itself() {
         let (mut state, _) = created(json!({"name": "k", "scopes": ["read", "write"]}));
-        let narrow = Manage {
+        let before = state.clone();
+        let narrow = |op| Manage {
             caller: Caller {
                 grants: Grants::from_json(&json!({"api-keys": ["admin"]})).expect("valid"),
                 ..Caller::root()
             },
             default_plan: Plan::Starter,
-            op: Op::Roll { grace_s: 0 },
+            op,
         };
-        let (answer, _) = state.manage(narrow, T0, &RANDOM);
-        assert!(matches!(
-            answer,
-            ManageAnswer::Refused(ManageRefusal::CannotGrant(_))
-        ));
+        let patch = crate::admin::parse_patch(br#"{"rateLimit":1}"#, T0).expect("valid");
+        for op in [Op::Roll { grace_s: 0 }, Op::Revoke, Op::Patch(patch)] {
+            let (answer, writes) = state.manage(narrow(op.clone()), T0, &RANDOM);
+            assert!(
+                matches!(answer, ManageAnswer::Refused(ManageRefusal::CannotGrant(_))),
+                "{op:?}: {answer:?}"
+            );
+            assert_eq!((writes, &state), (Writes::default(), &before), "{op:?}");
+        }
+        // Reads stay open.
+        for op in [Op::Get, Op::Usage] {
+            let (answer, _) = state.manage(narrow(op), T0, &RANDOM);
+            assert!(!matches!(answer, ManageAnswer::Refused(_)));
+        }
+    }
+
+    #[test]
+    fn a_key_revokes_itself() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": {"api-keys": ["admin"]}}));
+        let itself = Manage {
+            caller: Caller {
+                grants: Grants::from_json(&json!({"api-keys": ["admin"]})).expect("valid"),
+                actor: Actor::Key { key_id: key.id() },
+                ..Caller::root()
+            },
+            default_plan: Plan::Starter,
+            op: Op::Revoke,
+        };
+        let (answer, writes) = state.manage(itself, T0, &RANDOM);
+        assert!(matches!(answer, ManageAnswer::Key { .. }), "{answer:?}");
+        assert!(writes.record);
     }
 
     #[test]

@@ -116,6 +116,42 @@ fn invalid_signing_key() -> ApiError {
     )
 }
 
+/// The URL `npm start` serves the gateway on: `PUBLIC_URL` when none is set.
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8787";
+
+/// Parses `PUBLIC_URL`, the gateway's own address as its users reach it: the OAuth
+/// issuer and the identity assertion's `iss`, which must never follow a request's
+/// `Host`. `http` or `https`, a host and an optional port, nothing else (no path, query,
+/// fragment or user info); one trailing `/` is dropped.
+pub fn parse_public_url(text: &str) -> Result<String, ApiError> {
+    let invalid = || {
+        ApiError::service_unavailable(
+            "PUBLIC_URL must be the gateway's origin, such as https://gateway.example.com (http or https, a host and an optional port, no path)",
+        )
+    };
+    let url = text.trim();
+    let url = url.strip_suffix('/').unwrap_or(url);
+    let authority = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(invalid)?;
+    let host_chars =
+        |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']');
+    if authority.is_empty() || !authority.bytes().all(host_chars) {
+        return Err(invalid());
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    let host_ok = !host.is_empty() && !host.starts_with(['.', '-', ':']);
+    if !port_ok || !host_ok {
+        return Err(invalid());
+    }
+    Ok(url.to_owned())
+}
+
 /// Parses `IDENTITY_PREVIOUS_KEYS`: a JSON array of public JWKs still published during a
 /// rotation, so origins holding tokens signed by them can verify until those expire.
 pub fn parse_previous_keys(text: &str) -> Result<Vec<PublicJwk>, ApiError> {
@@ -159,7 +195,9 @@ pub struct Claims {
     pub iss: String,
     /// The origin the request is sent to.
     pub aud: String,
-    /// The key's id.
+    /// Who acts: the key's id (`key_…`), or for an OAuth access token its grant's id
+    /// (`grant_…`), never the approving key's: an origin authorising by `sub` must not
+    /// take an app for the admin who approved it.
     pub sub: String,
     /// Its organization.
     pub org_id: String,
@@ -177,17 +215,23 @@ pub struct Claims {
     /// Its grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<String>,
+    /// The admin key that approved the grant (an access token only): who to ask, not who
+    /// acts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
 }
 
 impl Claims {
     /// The claims for key `id`, admitted as `admitted`, sent to `aud` by `iss` at
-    /// `now_ms`.
+    /// `now_ms`. For an access token the subject is its grant.
     pub fn new(id: KeyId, admitted: &Admitted, iss: &str, aud: &str, now_ms: u64) -> Claims {
         let iat = now_ms / 1000;
         Claims {
             iss: iss.to_owned(),
             aud: aud.to_owned(),
-            sub: id.to_string(),
+            sub: admitted
+                .app
+                .map_or_else(|| id.to_string(), |app| app.grant_id.to_string()),
             org_id: admitted.organization_id.to_string(),
             key_type: admitted.key_type.as_str().to_owned(),
             scope: admitted.grants.scope_string(),
@@ -195,13 +239,14 @@ impl Claims {
             exp: iat + IDENTITY_TTL_S,
             client_id: admitted.app.map(|a| a.client_id.to_string()),
             grant_id: admitted.app.map(|a| a.grant_id.to_string()),
+            approved_by: admitted.app.map(|a| a.approved_by.to_string()),
         }
     }
 
     /// What must be equal for a cached assertion to be reused: everything but the times.
     pub fn reuse_key(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            "{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
             self.iss,
             self.aud,
             self.sub,
@@ -209,7 +254,8 @@ impl Claims {
             self.key_type,
             self.scope,
             self.client_id.as_deref().unwrap_or_default(),
-            self.grant_id.as_deref().unwrap_or_default()
+            self.grant_id.as_deref().unwrap_or_default(),
+            self.approved_by.as_deref().unwrap_or_default()
         )
     }
 }
@@ -312,6 +358,88 @@ mod tests {
     }
 
     #[test]
+    fn the_public_url_is_an_origin_and_nothing_else() {
+        for (text, parsed) in [
+            ("https://gateway.example.com", "https://gateway.example.com"),
+            (
+                "https://gateway.example.com/",
+                "https://gateway.example.com",
+            ),
+            ("http://127.0.0.1:8787", "http://127.0.0.1:8787"),
+            ("http://[::1]:8787", "http://[::1]:8787"),
+            (" http://localhost ", "http://localhost"),
+        ] {
+            assert_eq!(parse_public_url(text).as_deref(), Ok(parsed), "{text}");
+        }
+        for bad in [
+            "",
+            "gateway.example.com",
+            "ftp://gateway.example.com",
+            "https://",
+            "https://gateway.example.com/path",
+            "https://gateway.example.com?x",
+            "https://gateway.example.com#x",
+            "https://user@gateway.example.com",
+            "https://gateway.example.com:0",
+            "https://gateway.example.com:99999",
+            "https://gateway.example.com:",
+            "https://:8787",
+            "https://gate way.example.com",
+        ] {
+            let err = parse_public_url(bad).expect_err(bad);
+            assert_eq!(err.status, 503, "{bad}");
+            assert!(err.details.contains("PUBLIC_URL"));
+        }
+        assert_eq!(
+            parse_public_url(DEFAULT_PUBLIC_URL).as_deref(),
+            Ok(DEFAULT_PUBLIC_URL)
+        );
+    }
+
+    #[test]
+    fn an_app_is_its_grant_never_the_key_that_approved_it() {
+        use crate::guard::Admitted;
+        use crate::key::KeyType;
+        use crate::oauth::{AppGrant, ClientId, GrantId};
+        use crate::org::{Actor, OrgId};
+        use crate::ratelimit::{Status, WindowStatus};
+        let approver = KeyId::parse("key_0123456789abcdef").expect("id");
+        let app = AppGrant {
+            client_id: ClientId::generate(OrgId::DEFAULT, &[3; 16]),
+            grant_id: GrantId::generate(&[4; 32]),
+            approved_by: approver,
+        };
+        let window = WindowStatus {
+            limit: 1,
+            remaining: 1,
+            reset_ms: 0,
+        };
+        let mut admitted = Admitted {
+            actor: Actor::Key { key_id: approver },
+            organization_id: OrgId::DEFAULT,
+            key_type: KeyType::Live,
+            grants: Grants::from_json(&serde_json::json!(["read"])).expect("valid"),
+            status: Status {
+                hour: window,
+                day: None,
+                burst: window,
+            },
+            at_ms: 0,
+            directory: None,
+            app: None,
+        };
+        let key = Claims::new(approver, &admitted, "https://gw", "https://api", 0);
+        assert_eq!(key.sub, "key_0123456789abcdef");
+        assert_eq!(key.approved_by, None);
+        admitted.app = Some(app);
+        let token = Claims::new(approver, &admitted, "https://gw", "https://api", 0);
+        assert_eq!(token.sub, app.grant_id.to_string());
+        assert_eq!(token.client_id, Some(app.client_id.to_string()));
+        assert_eq!(token.approved_by.as_deref(), Some("key_0123456789abcdef"));
+        assert_ne!(token.reuse_key(), key.reuse_key());
+    }
+
+    #[test]
     fn reuse_stops_a_minute_before_expiry() {
         assert!(reusable(1_000_300, 1_000_000_000));
         assert!(reusable(1_000_060, 1_000_000_999));
@@ -331,6 +459,7 @@ mod tests {
             exp: 310,
             client_id: None,
             grant_id: None,
+            approved_by: None,
         };
         let input = signing_input("k1", &claims);
         let token = finish(&input, &[1, 2, 3]);

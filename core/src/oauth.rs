@@ -316,6 +316,14 @@ pub struct ClientRecord {
     pub secret_hash: Option<String>,
     /// Created, ms.
     pub created_ms: u64,
+    /// Test or live: the type of the key that registered it. A test-mode admin sees and
+    /// manages only test apps; an app registered before modes is live.
+    #[serde(default = "live")]
+    pub mode: KeyType,
+}
+
+fn live() -> KeyType {
+    KeyType::Live
 }
 
 /// An app as the API shows it.
@@ -335,6 +343,8 @@ pub struct ClientView {
     /// `confidential` or `public`.
     #[serde(rename = "type")]
     pub client_type: ClientType,
+    /// `test` or `live`: the type of the key that registered it.
+    pub mode: KeyType,
     /// When.
     pub created_at: Timestamp,
 }
@@ -361,6 +371,7 @@ impl ClientRecord {
             redirect_uris: self.redirect_uris.clone(),
             scopes: self.scopes.clone(),
             client_type: self.client_type,
+            mode: self.mode,
             created_at: Timestamp(self.created_ms),
         }
     }
@@ -611,9 +622,17 @@ pub fn parse_client_create(body: &[u8]) -> Result<NewClient, ApiError> {
 }
 
 impl NewClient {
-    /// The record to store, with `id` and, for a confidential app, its secret's hash.
-    pub fn into_record(self, id: ClientId, secret: Option<&str>, now_ms: u64) -> ClientRecord {
+    /// The record to store, with `id`, the registering key's type as its `mode` and, for
+    /// a confidential app, its secret's hash.
+    pub fn into_record(
+        self,
+        id: ClientId,
+        mode: KeyType,
+        secret: Option<&str>,
+        now_ms: u64,
+    ) -> ClientRecord {
         ClientRecord {
+            mode,
             id,
             name: self.name,
             redirect_uris: self.redirect_uris,
@@ -1188,7 +1207,30 @@ mod tests {
             client_type,
             secret_hash: (client_type == ClientType::Confidential).then(|| hash_hex(b"scs_secret")),
             created_ms: 0,
+            mode: KeyType::Live,
         }
+    }
+
+    #[test]
+    fn an_app_registered_before_modes_is_live() {
+        let stored = serde_json::json!({
+            "id": "app_000000000default00000000", "name": "Old", "redirectUris": ["https://a.example/cb"],
+            "scopes": ["read"], "type": "public", "createdMs": 0
+        });
+        let record: ClientRecord = serde_json::from_value(stored).expect("reads");
+        assert_eq!(record.mode, KeyType::Live);
+        let test = NewClient {
+            name: "New".into(),
+            redirect_uris: vec!["https://a.example/cb".into()],
+            scopes: parse_scope("read").expect("scope"),
+            client_type: ClientType::Public,
+            organization_id: None,
+        }
+        .into_record(record.id, KeyType::Test, None, 0);
+        assert_eq!(
+            serde_json::to_value(test.view()).expect("json")["mode"],
+            "test"
+        );
     }
 
     fn params(query: &str) -> Params {

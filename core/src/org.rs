@@ -366,6 +366,30 @@ pub struct AuditDraft {
     pub reason: Option<String>,
 }
 
+impl AuditDraft {
+    /// Who may see the event: `Test` when it is about a test object (a test key, app or
+    /// grant) done by a test actor (a test key, or an app through a test grant; a secret
+    /// scanner acts for no mode and leaves the choice to its target), so a test-mode
+    /// admin sees only the test mode's own history; `Live` for everything else, which
+    /// only live admins and the root key see. `mode_of(kind, id)` is the mode of the
+    /// object (`api_key`, `oauth_client`, `oauth_grant`); one it does not know counts as
+    /// live, as do organizations and the root key.
+    pub fn mode(&self, mut mode_of: impl FnMut(&str, &str) -> Option<KeyType>) -> KeyType {
+        let mut is_test = |kind: &str, id: &str| mode_of(kind, id) == Some(KeyType::Test);
+        let actor_is_test = match self.actor {
+            Actor::Root => false,
+            Actor::SecretScanning => true,
+            Actor::Key { key_id } => is_test("api_key", &key_id.to_string()),
+            Actor::App { grant_id, .. } => is_test("oauth_grant", &grant_id.to_string()),
+        };
+        if actor_is_test && is_test(&self.target.kind, &self.target.id) {
+            KeyType::Test
+        } else {
+            KeyType::Live
+        }
+    }
+}
+
 /// An event of the audit log, as the API shows it: a draft with its id and time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -468,10 +492,14 @@ pub enum OrgInput {
         /// Only keys of this type.
         only: Option<KeyType>,
     },
-    /// A page of its audit log, newest first.
+    /// A page of its audit log, newest first; only test events for a test-mode caller
+    /// ([`AuditDraft::mode`]).
     ListAudit {
         /// Page size and cursor.
         query: ListQuery,
+        /// Only events of this mode.
+        #[serde(default)]
+        only: Option<KeyType>,
     },
     /// Register an app (at most [`crate::oauth::MAX_CLIENTS_PER_ORG`]).
     CreateClient {
@@ -482,9 +510,13 @@ pub enum OrgInput {
     },
     /// An app's record.
     GetClient(ClientId),
-    /// All its apps.
-    ListClients,
-    /// Change an app.
+    /// All its apps; only test apps for a test-mode caller.
+    ListClients {
+        /// Only apps of this mode.
+        #[serde(default)]
+        only: Option<KeyType>,
+    },
+    /// Change an app (not found unless of mode `only`, when named).
     PatchClient {
         /// Which.
         id: ClientId,
@@ -492,13 +524,20 @@ pub enum OrgInput {
         patch: ClientPatch,
         /// Who.
         actor: Actor,
+        /// Only an app of this mode (a test-mode caller's).
+        #[serde(default)]
+        only: Option<KeyType>,
     },
-    /// Delete an app; answers the grants to revoke.
+    /// Delete an app (not found unless of mode `only`, when named); answers the grants
+    /// to revoke.
     DeleteClient {
         /// Which.
         id: ClientId,
         /// Who.
         actor: Actor,
+        /// Only an app of this mode (a test-mode caller's).
+        #[serde(default)]
+        only: Option<KeyType>,
     },
     /// Remember a grant of one of its apps (refused when the app is gone, or the
     /// organization suspended), so deleting the app or suspending the organization
@@ -531,8 +570,12 @@ pub enum OrgInput {
         /// The default organization's record, when this is it.
         default: Option<OrgRecord>,
     },
-    /// Its "Authorized apps".
-    ListAuthorizations,
+    /// Its "Authorized apps"; only test grants for a test-mode caller.
+    ListAuthorizations {
+        /// Only grants approved by a key of this type.
+        #[serde(default)]
+        only: Option<KeyType>,
+    },
     /// The active grants a key of this organization approved (to revoke with the key).
     GrantsApprovedBy(KeyId),
 }
@@ -698,6 +741,42 @@ mod tests {
             serde_json::to_value(Actor::Root).expect("json"),
             serde_json::json!({"type": "root"})
         );
+    }
+
+    #[test]
+    fn a_test_event_is_about_a_test_object_done_by_a_test_actor() {
+        let test_key = KeyId::parse("key_000000000000test").expect("id");
+        let live_key = KeyId::parse("key_000000000000live").expect("id");
+        let mode_of = |kind: &str, id: &str| match (kind, id) {
+            ("api_key", "key_000000000000test") => Some(KeyType::Test),
+            ("api_key", "key_000000000000live") => Some(KeyType::Live),
+            _ => None,
+        };
+        let event = |actor, target| AuditDraft {
+            actor,
+            action: "api_key.updated".into(),
+            target: AuditTarget::key(target),
+            changes: None,
+            report: None,
+            reason: None,
+        };
+        let by_test = Actor::Key { key_id: test_key };
+        let by_live = Actor::Key { key_id: live_key };
+        assert_eq!(event(by_test, test_key).mode(mode_of), KeyType::Test);
+        assert_eq!(
+            event(Actor::SecretScanning, test_key).mode(mode_of),
+            KeyType::Test
+        );
+        assert_eq!(event(by_live, test_key).mode(mode_of), KeyType::Live);
+        assert_eq!(event(Actor::Root, test_key).mode(mode_of), KeyType::Live);
+        assert_eq!(event(by_test, live_key).mode(mode_of), KeyType::Live);
+        let unknown = KeyId::parse("key_0000000000000000").expect("id");
+        assert_eq!(event(by_test, unknown).mode(mode_of), KeyType::Live);
+        let org = AuditDraft {
+            target: AuditTarget::org(OrgId::DEFAULT),
+            ..event(by_test, test_key)
+        };
+        assert_eq!(org.mode(mode_of), KeyType::Live);
     }
 
     #[test]

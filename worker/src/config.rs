@@ -1,6 +1,8 @@
 //! The deployment's configuration, read from bindings. Binding names match wrangler.toml.
 
-use scopien_auth::identity::{parse_previous_keys, SigningKey};
+use scopien_auth::identity::{
+    parse_previous_keys, parse_public_url, SigningKey, DEFAULT_PUBLIC_URL,
+};
 use scopien_auth::root::RootKey;
 use scopien_auth::scanning::{KeyDocument, LeakAction};
 use scopien_auth::throttle::ThrottlePolicy;
@@ -37,6 +39,7 @@ const LEAKED_KEY_ACTION: &str = "LEAKED_KEY_ACTION";
 const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
 const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
+const PUBLIC_URL: &str = "PUBLIC_URL";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -56,6 +59,7 @@ struct Settings {
     identity: Result<Option<Rc<SigningKey>>, ApiError>,
     origin: Option<String>,
     sandbox_origin: Option<String>,
+    public_url: Result<Rc<str>, ApiError>,
     throttle: ThrottlePolicy,
     guard_timeout_ms: u64,
     max_body_bytes: usize,
@@ -87,6 +91,10 @@ impl Settings {
                 .transpose(),
             origin: text(env, ORIGIN_URL),
             sandbox_origin: text(env, SANDBOX_ORIGIN_URL),
+            public_url: parse_public_url(
+                &text(env, PUBLIC_URL).unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned()),
+            )
+            .map(Rc::from),
             throttle: ThrottlePolicy {
                 max_failures: number(AUTH_FAILURE_LIMIT)
                     .map_or(default.max_failures, |n| n.min(u64::from(u32::MAX)) as u32),
@@ -123,6 +131,13 @@ fn signing_key(text: &str) -> Result<SigningKey, ApiError> {
 
 pub(crate) fn plan(env: &Env) -> Result<Plan, ApiError> {
     settings(env).plan.clone()
+}
+
+/// The gateway's own URL (`PUBLIC_URL`, default `http://127.0.0.1:8787`): the OAuth
+/// issuer and the identity assertion's `iss`, never taken from a request's `Host`. A
+/// malformed one fails closed (503) wherever it is needed.
+pub(crate) fn public_url(env: &Env) -> Result<Rc<str>, ApiError> {
+    settings(env).public_url.clone()
 }
 
 /// The root key, when one is configured. A malformed one is refused, never used.

@@ -92,8 +92,10 @@ fn removed_headers(req: &Request) -> Vec<String> {
     removed
 }
 
-/// The headers the gateway adds: the client address it trusts (`CF-Connecting-IP`), the
-/// key's id, type and organization, and an OAuth app's client and grant ids.
+/// The headers the gateway adds: the client address it trusts (`CF-Connecting-IP`), who
+/// acts (a key's id; for an OAuth access token its app's client and grant ids, and the
+/// approving key under a name of its own, never as `X-Scopien-Key-Id`, which would make
+/// the app that admin to an origin), its type and its organization.
 fn added_headers(
     req: &Request,
     id: KeyId,
@@ -101,14 +103,16 @@ fn added_headers(
 ) -> Result<Vec<(&'static str, String)>> {
     let address = req.headers().get("CF-Connecting-IP")?;
     let mut added = client_address_headers(address.as_deref());
-    added.push(("X-Scopien-Key-Id", id.to_string()));
+    match &admitted.app {
+        None => added.push(("X-Scopien-Key-Id", id.to_string())),
+        Some(app) => {
+            added.push(("X-Scopien-Client-Id", app.client_id.to_string()));
+            added.push(("X-Scopien-Grant-Id", app.grant_id.to_string()));
+            added.push(("X-Scopien-Approved-By", app.approved_by.to_string()));
+        }
+    }
     added.push(("X-Scopien-Key-Type", admitted.key_type.as_str().to_owned()));
     added.push(("X-Scopien-Org-Id", admitted.organization_id.to_string()));
-    // An OAuth app acting through a grant: the key id is the approving admin's.
-    if let Some(app) = &admitted.app {
-        added.push(("X-Scopien-Client-Id", app.client_id.to_string()));
-        added.push(("X-Scopien-Grant-Id", app.grant_id.to_string()));
-    }
     Ok(added)
 }
 
@@ -183,10 +187,14 @@ pub(crate) async fn forward(
                 .map(Reply::from);
         }
     };
-    let issuer = url.origin();
+    // The configured URL, never the request's Host: the origin trusts `iss`.
+    let issuer = match config::public_url(env) {
+        Ok(issuer) => issuer,
+        Err(error) => return http::error(&error),
+    };
     let audience = origin.trim_end_matches('/');
     if let Some(token) =
-        crate::identity::assertion(env, id, admitted, issuer, audience, now_ms).await?
+        crate::identity::assertion(env, id, admitted, &issuer, audience, now_ms).await?
     {
         added.push((IDENTITY_HEADER, token));
     }

@@ -28,7 +28,7 @@ use scopien_auth::oauth::{
 use scopien_auth::org::{Actor, OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
 use scopien_auth::route::Route;
 use scopien_auth::session::{csrf_matches, same_origin};
-use scopien_auth::{ApiError, Method};
+use scopien_auth::{ApiError, KeyType, Method};
 use worker::{Env, Request, Response, Result};
 
 const METADATA: &str = "/.well-known/oauth-authorization-server";
@@ -50,16 +50,19 @@ pub(crate) async fn handle(
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
-    let issuer = url.origin().to_owned();
+    // The issuer is configured, never the request's Host: a client must not choose
+    // what the metadata and the redirect's `iss` (RFC 9207) name.
+    let issuer = or_respond!(config::public_url(env));
+    let issuer = &*issuer;
     let method =
         or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
     match (url.path(), &method) {
         (METADATA, Method::Get | Method::Head) => {
-            let response = http::json(200, &metadata(&issuer))?;
+            let response = http::json(200, &metadata(issuer))?;
             http::with_headers(response, [("Cache-Control", "public, max-age=300")])
         }
-        (AUTHORIZE, Method::Get | Method::Head) => authorize(req, env, url, &issuer).await,
-        (AUTHORIZE, Method::Post) => decide(req, env, url, &issuer, now_ms).await,
+        (AUTHORIZE, Method::Get | Method::Head) => authorize(req, env, url, issuer).await,
+        (AUTHORIZE, Method::Post) => decide(req, env, url, issuer, now_ms).await,
         (TOKEN | REVOKE | INTROSPECT, Method::Post) => {
             let result = endpoint(req, env, url.path(), address, now_ms).await?;
             match result {
@@ -103,13 +106,14 @@ fn see_other(location: &str) -> Result<Response> {
     )
 }
 
-/// The request's parameters checked against its app: `Ok(Err(response))` when it ends
-/// here (an error page, or an error sent back to the app).
+/// The request's parameters checked against its app (with the app's name and mode):
+/// `Ok(Err(response))` when it ends here (an error page, or an error sent back to the
+/// app).
 async fn validated(
     env: &Env,
     params: &Params,
     issuer: &str,
-) -> Result<std::result::Result<(AuthorizeRequest, String), Response>> {
+) -> Result<std::result::Result<(AuthorizeRequest, String, KeyType), Response>> {
     let answer = |error: AuthorizeError| match error.redirect_url(issuer) {
         Some(url) => see_other(&url),
         None => match error {
@@ -124,10 +128,25 @@ async fn validated(
     let app = client(env, id).await?;
     match validate_authorize(params, app.as_ref()) {
         Ok(request) => {
-            let name = app.map(|a| a.name).unwrap_or_default();
-            Ok(Ok((request, name)))
+            let (name, mode) = app.map_or((String::new(), KeyType::Live), |a| (a.name, a.mode));
+            Ok(Ok((request, name, mode)))
         }
         Err(error) => Ok(Err(answer(error)?)),
+    }
+}
+
+/// Why a key of `key_type` may not approve an app of `app_mode`: a grant takes its
+/// approving key's mode, and a test app (which test-mode admins manage) must never hold
+/// a live grant, nor a test key give one to a live app.
+fn other_mode(app_mode: KeyType, key_type: KeyType) -> Option<&'static str> {
+    match (app_mode, key_type) {
+        (KeyType::Test, KeyType::Live) => {
+            Some("This is a test app: approve it with a test key (sign in with an sk_test_ key)")
+        }
+        (KeyType::Live, KeyType::Test) => {
+            Some("This is a live app: approve it with a live key (sign in with an sk_live_ key)")
+        }
+        _ => None,
     }
 }
 
@@ -149,7 +168,7 @@ async fn authorize(req: &Request, env: &Env, url: &RequestUrl, issuer: &str) -> 
         Ok(params) => params,
         Err(message) => return error_html(&message),
     };
-    let (request, app_name) = match validated(env, &params, issuer).await? {
+    let (request, app_name, app_mode) = match validated(env, &params, issuer).await? {
         Ok(valid) => valid,
         Err(response) => return Ok(response),
     };
@@ -166,6 +185,9 @@ async fn authorize(req: &Request, env: &Env, url: &RequestUrl, issuer: &str) -> 
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
+    if let Some(message) = other_mode(app_mode, admitted.key_type) {
+        return error_html(message);
+    }
     let default_plan = or_respond!(config::plan(env));
     let org = admitted.organization_id;
     let org_name = orgs_api::get(env, org, default_plan)
@@ -219,7 +241,7 @@ async fn decide(
             None,
         );
     }
-    let (request, app_name) = match validated(env, &params, issuer).await? {
+    let (request, app_name, app_mode) = match validated(env, &params, issuer).await? {
         Ok(valid) => valid,
         Err(response) => return Ok(response),
     };
@@ -244,6 +266,9 @@ async fn decide(
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
+    if let Some(message) = other_mode(app_mode, admitted.key_type) {
+        return error_html(message);
+    }
     if let Err(missing) = admitted.grants.covers(&request.scopes) {
         return error_html(&format!(
             "Your key cannot grant '{}' on {}",
@@ -392,6 +417,7 @@ async fn endpoint(
                         grant_id: token.grant(),
                     },
                     reason: None,
+                    only: None,
                 };
                 revoke_grant(env, token.grant(), &input).await?;
             } else if params.get("token").is_none() {
@@ -404,7 +430,7 @@ async fn endpoint(
                 [("Cache-Control", "no-store")],
             )?))
         }
-        _ => introspect(env, &params, Some(client_id), None).await,
+        _ => introspect(env, &params, Some(client_id), (None, None)).await,
     }
 }
 
@@ -503,12 +529,16 @@ async fn token(
     }
 }
 
-/// RFC 7662 for the app itself (`client_id`) or an admin of an organization.
+/// RFC 7662 for the app itself (`client_id`) or an admin of an organization, limited to
+/// grants of one type for a test-mode admin (`admin`: its organization and that type).
 async fn introspect(
     env: &Env,
     params: &Params,
     client_id: Option<ClientId>,
-    organization: Option<scopien_auth::org::OrgId>,
+    (organization, only): (
+        Option<scopien_auth::org::OrgId>,
+        Option<scopien_auth::KeyType>,
+    ),
 ) -> Result<std::result::Result<Response, OAuthError>> {
     let Some(text) = params.get("token") else {
         return Ok(Err(OAuthError::invalid_request("token is required")));
@@ -520,6 +550,7 @@ async fn introspect(
                 kind: token.kind(),
                 client_id,
                 organization,
+                only,
             };
             match guard_client::grant(env, token.grant(), &input).await? {
                 GrantAnswer::Introspection(found) => found,
@@ -561,7 +592,8 @@ async fn introspect_as_admin(
     match guard_client::check(env, key.id(), check).await? {
         CheckAnswer::Admitted(admitted) => {
             let caller = admitted.caller();
-            introspect(env, params, None, caller.organization).await
+            // A test-mode admin's introspection of a live token: `active: false`.
+            introspect(env, params, None, (caller.organization, caller.only_mode())).await
         }
         CheckAnswer::Refused { refusal, .. } => {
             if refusal.is_failed_authentication() {

@@ -6,6 +6,7 @@
 use crate::http::{self, or_respond, RequestUrl};
 use crate::keys_api::Call;
 use crate::{config, guard_client, orgs_api};
+use scopien_auth::admin::Caller;
 use scopien_auth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::{
     client_secret, parse_client_create, parse_client_patch, AuthorizationView, ClientId,
@@ -69,6 +70,7 @@ pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId,
         organization: Some(org),
         actor,
         reason: Some("The key that approved it was revoked".into()),
+        only: None,
     };
     if let Err(fault) = revoke_grants(env, grants, &input).await {
         worker::console_error!("revoking the grants of {key} failed: {fault}");
@@ -176,7 +178,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
     match (call.route, call.method) {
         (Route::OAuthClients, Method::Get) => {
             let org = or_respond!(listed_org(&call));
-            match guard_client::org(env, org, &OrgInput::ListClients).await? {
+            let only = caller.only_mode();
+            match guard_client::org(env, org, &OrgInput::ListClients { only }).await? {
                 OrgAnswer::Clients(views) => http::json(200, &ListPage::new(views, None, true)),
                 _ => Err(unexpected()),
             }
@@ -185,9 +188,10 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         (Route::OAuthClient(id), _) if !caller.sees_org(id.organization()) => {
             http::error(&no_app())
         }
+        // A live app does not exist to a test-mode admin.
         (Route::OAuthClient(id), Method::Get) => match client(env, *id).await? {
-            Some(record) => http::json(200, &record.view()),
-            None => http::error(&no_app()),
+            Some(record) if caller.sees(record.mode) => http::json(200, &record.view()),
+            _ => http::error(&no_app()),
         },
         (Route::OAuthClient(id), Method::Patch) => {
             let patch = or_respond!(parse_client_patch(call.body));
@@ -195,16 +199,18 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 id: *id,
                 patch,
                 actor: caller.actor,
+                only: caller.only_mode(),
             };
             match guard_client::org(env, id.organization(), &input).await? {
                 OrgAnswer::Client(record) => http::json(200, &record.view()),
                 _ => http::error(&no_app()),
             }
         }
-        (Route::OAuthClient(id), _) => delete(env, *id, caller.actor).await,
+        (Route::OAuthClient(id), _) => delete(env, *id, caller).await,
         (Route::OAuthAuthorizations, _) => {
             let org = or_respond!(listed_org(&call));
-            match guard_client::org(env, org, &OrgInput::ListAuthorizations).await? {
+            let only = caller.only_mode();
+            match guard_client::org(env, org, &OrgInput::ListAuthorizations { only }).await? {
                 OrgAnswer::Authorizations(views) => {
                     http::json(200, &ListPage::new(views, None, true))
                 }
@@ -217,6 +223,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 organization: caller.organization,
                 actor: caller.actor,
                 reason: None,
+                only: caller.only_mode(),
             };
             match revoke_grant(env, *id, &input).await? {
                 Some(view) => http::json(200, &view),
@@ -244,7 +251,11 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
             >()?)),
             ClientType::Public => None,
         };
-        let record = new.clone().into_record(id, secret.as_deref(), call.now_ms);
+        // The app's mode is its registering key's: a test-mode admin's apps are test apps.
+        let mode = call.caller.key_type;
+        let record = new
+            .clone()
+            .into_record(id, mode, secret.as_deref(), call.now_ms);
         let input = OrgInput::CreateClient {
             record,
             actor: call.caller.actor,
@@ -271,8 +282,13 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
 }
 
 /// Deletes an app and revokes every grant it was given, before answering.
-async fn delete(env: &Env, id: ClientId, actor: Actor) -> Result<Response> {
-    let input = OrgInput::DeleteClient { id, actor };
+async fn delete(env: &Env, id: ClientId, caller: &Caller) -> Result<Response> {
+    let actor = caller.actor;
+    let input = OrgInput::DeleteClient {
+        id,
+        actor,
+        only: caller.only_mode(),
+    };
     let (record, grants) = match guard_client::org(env, id.organization(), &input).await? {
         OrgAnswer::ClientDeleted { record, grants } => (record, grants),
         _ => return http::error(&no_app()),
@@ -282,6 +298,7 @@ async fn delete(env: &Env, id: ClientId, actor: Actor) -> Result<Response> {
         organization: None,
         actor,
         reason: None,
+        only: None,
     };
     revoke_grants(env, grants, &revoke).await?;
     http::json(200, &record.view())

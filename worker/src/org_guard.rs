@@ -30,6 +30,8 @@ pub struct OrgGuard {
     oauth_ready: Cell<bool>,
     /// The table of keys being created exists (once per object).
     joining_ready: Cell<bool>,
+    /// The audit table has its `mode` column (once per object; older logs lack it).
+    audit_mode_ready: Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -65,7 +67,7 @@ impl OrgGuard {
         }
         let sql = self.sql();
         sql.exec("CREATE TABLE IF NOT EXISTS keys (id TEXT PRIMARY KEY, key_type TEXT NOT NULL, value TEXT NOT NULL)", None)?;
-        sql.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, value TEXT NOT NULL)", None)?;
+        sql.exec("CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, value TEXT NOT NULL, mode TEXT NOT NULL DEFAULT 'live')", None)?;
         // Last: its presence says the others exist.
         sql.exec(
             "CREATE TABLE IF NOT EXISTS org (id INTEGER PRIMARY KEY, value TEXT NOT NULL)",
@@ -97,27 +99,82 @@ impl OrgGuard {
         Ok(())
     }
 
+    /// Gives an audit log from before modes its `mode` column: its events count as live,
+    /// so a test-mode admin sees none of them.
+    fn audit_mode_column(&self) -> Result<()> {
+        if self.audit_mode_ready.get() {
+            return Ok(());
+        }
+        let sql = self.sql();
+        if sql.exec("SELECT mode FROM audit LIMIT 0", None).is_err() {
+            sql.exec(
+                "ALTER TABLE audit ADD COLUMN mode TEXT NOT NULL DEFAULT 'live'",
+                None,
+            )?;
+        }
+        self.audit_mode_ready.set(true);
+        Ok(())
+    }
+
+    /// The mode of an object this organization holds (`api_key`, `oauth_client`,
+    /// `oauth_grant`), for [`AuditDraft::mode`]; `None` for one it does not know.
+    fn mode_of(&self, kind: &str, id: &str) -> Result<Option<KeyType>> {
+        #[derive(Deserialize)]
+        struct Mode {
+            mode: Option<String>,
+        }
+        let query = match kind {
+            "api_key" => "SELECT key_type AS mode FROM keys WHERE id = ?",
+            "oauth_client" => {
+                "SELECT COALESCE(json_extract(value, '$.mode'), 'live') AS mode FROM clients WHERE id = ?"
+            }
+            "oauth_grant" => {
+                "SELECT json_extract(value, '$.keyType') AS mode FROM authorizations WHERE grant_id = ?"
+            }
+            _ => return Ok(None),
+        };
+        if kind != "api_key" {
+            self.oauth_tables()?;
+        }
+        let rows: Vec<Mode> = self
+            .sql()
+            .exec(query, vec![id.into()])?
+            .to_array()?;
+        Ok(rows
+            .first()
+            .and_then(|row| match row.mode.as_deref() {
+                Some("test") => Some(KeyType::Test),
+                Some("live") => Some(KeyType::Live),
+                _ => None,
+            }))
+    }
+
     fn append(&self, events: Vec<AuditDraft>, now_ms: u64) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
         self.ensure_tables()?;
+        self.audit_mode_column()?;
         let sql = self.sql();
         #[derive(Deserialize)]
         struct Next {
             next: i64,
         }
         for draft in events {
+            // Who may see it, from the modes of what it names (a lookup that fails
+            // counts as live: hidden from test-mode admins).
+            let mode = draft.mode(|kind, id| self.mode_of(kind, id).ok().flatten());
             let rows: Vec<Next> = sql
                 .exec("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM audit", None)?
                 .to_array()?;
             let seq = rows.first().map_or(1, |r| r.next);
             let event = AuditEvent::new(draft, u64::try_from(seq).unwrap_or(0), now_ms);
             sql.exec(
-                "INSERT INTO audit (seq, value) VALUES (?, ?)",
+                "INSERT INTO audit (seq, value, mode) VALUES (?, ?, ?)",
                 vec![
                     SqlStorageValue::from(seq),
                     SqlStorageValue::from(serde_json::to_string(&event)?),
+                    SqlStorageValue::from(mode.as_str()),
                 ],
             )?;
         }
@@ -199,13 +256,14 @@ impl OrgGuard {
         Ok(OrgAnswer::Keys(ListPage::new(views, cursor, complete)))
     }
 
-    fn list_audit(&self, query: &ListQuery) -> Result<OrgAnswer> {
+    fn list_audit(&self, query: &ListQuery, only: Option<KeyType>) -> Result<OrgAnswer> {
         let Ok(before) = query.audit_cursor() else {
             return Ok(OrgAnswer::BadCursor);
         };
         if !self.has_tables()? {
             return Ok(OrgAnswer::Audit(ListPage::new(Vec::new(), None, true)));
         }
+        self.audit_mode_column()?;
         let before = before.map_or(i64::MAX, |s| i64::try_from(s).unwrap_or(i64::MAX));
         let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
         #[derive(Deserialize)]
@@ -213,13 +271,17 @@ impl OrgGuard {
             seq: i64,
             value: String,
         }
-        let rows: Vec<Row> = self
-            .sql()
-            .exec(
+        let rows: Vec<Row> = match only {
+            Some(mode) => self.sql().exec(
+                "SELECT seq, value FROM audit WHERE seq < ? AND mode = ? ORDER BY seq DESC LIMIT ?",
+                vec![before.into(), mode.as_str().into(), limit.into()],
+            )?,
+            None => self.sql().exec(
                 "SELECT seq, value FROM audit WHERE seq < ? ORDER BY seq DESC LIMIT ?",
                 vec![before.into(), limit.into()],
-            )?
-            .to_array()?;
+            )?,
+        }
+        .to_array()?;
         let complete = rows.len() as u64 <= query.limit;
         let page: Vec<&Row> = rows
             .iter()
@@ -281,6 +343,32 @@ impl OrgGuard {
             .transpose()
     }
 
+    /// An app's record, when it is of mode `only` (any, when `None`): a live app does not
+    /// exist to a test-mode admin.
+    fn client_of_mode(&self, id: ClientId, only: Option<KeyType>) -> Result<Option<ClientRecord>> {
+        Ok(self
+            .client(id)?
+            .filter(|record| only.is_none_or(|mode| mode == record.mode)))
+    }
+
+    /// The grants approved by keys of type `mode`, as "Authorized apps" lists them.
+    fn authorizations_of_mode(&self, mode: KeyType) -> Result<Vec<AuthorizationView>> {
+        if !self.has_tables()? {
+            return Ok(Vec::new());
+        }
+        self.oauth_tables()?;
+        let rows: Vec<Value> = self
+            .sql()
+            .exec(
+                "SELECT value FROM authorizations WHERE json_extract(value, '$.keyType') = ? ORDER BY active DESC, created DESC LIMIT 200",
+                vec![mode.as_str().into()],
+            )?
+            .to_array()?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&r.value).map_err(worker::Error::from))
+            .collect()
+    }
+
     fn put_client(&self, record: &ClientRecord) -> Result<()> {
         self.oauth_tables()?;
         self.sql().exec(
@@ -335,14 +423,20 @@ impl OrgGuard {
                 Some(record) => OrgAnswer::Client(record),
                 None => OrgAnswer::NotFound,
             },
-            OrgInput::ListClients => OrgAnswer::Clients(
+            OrgInput::ListClients { only } => OrgAnswer::Clients(
                 self.oauth_values::<ClientRecord>("SELECT value FROM clients ORDER BY id")?
                     .iter()
+                    .filter(|record| only.is_none_or(|mode| mode == record.mode))
                     .map(ClientRecord::view)
                     .collect(),
             ),
-            OrgInput::PatchClient { id, patch, actor } => {
-                let Some(mut record) = self.client(id)? else {
+            OrgInput::PatchClient {
+                id,
+                patch,
+                actor,
+                only,
+            } => {
+                let Some(mut record) = self.client_of_mode(id, only)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 let before = record.view();
@@ -361,10 +455,12 @@ impl OrgGuard {
                 }
                 OrgAnswer::Client(record)
             }
-            OrgInput::DeleteClient { id, actor } => {
-                let Some(record) = self.client(id)? else {
+            OrgInput::DeleteClient { id, actor, only } => {
+                let Some(record) = self.client_of_mode(id, only)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
+                // Logged while the app is still there to tell the event's mode.
+                self.client_event("oauth_client.deleted", id, actor, now)?;
                 let sql = self.sql();
                 let rows: Vec<Grant> = sql
                     .exec(
@@ -380,7 +476,6 @@ impl OrgGuard {
                     "DELETE FROM client_grants WHERE client_id = ?",
                     vec![id.to_string().into()],
                 )?;
-                self.client_event("oauth_client.deleted", id, actor, now)?;
                 let grants = rows
                     .iter()
                     .filter_map(|r| GrantId::parse(&r.grant_id))
@@ -438,9 +533,14 @@ impl OrgGuard {
                 self.append(vec![event], now)?;
                 OrgAnswer::Org(record)
             }
-            OrgInput::ListAuthorizations => OrgAnswer::Authorizations(self.oauth_values(
-                "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
-            )?),
+            OrgInput::ListAuthorizations { only: None } => {
+                OrgAnswer::Authorizations(self.oauth_values(
+                    "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
+                )?)
+            }
+            OrgInput::ListAuthorizations { only: Some(mode) } => {
+                OrgAnswer::Authorizations(self.authorizations_of_mode(mode)?)
+            }
             OrgInput::GrantsApprovedBy(key) => OrgAnswer::GrantIds(
                 self.oauth_values::<AuthorizationView>(
                     "SELECT value FROM authorizations WHERE active = 1",
@@ -598,7 +698,7 @@ impl OrgGuard {
                 OrgAnswer::Recorded
             }
             OrgInput::ListKeys { query, only } => self.list_keys(&query, only, now)?,
-            OrgInput::ListAudit { query } => self.list_audit(&query)?,
+            OrgInput::ListAudit { query, only } => self.list_audit(&query, only)?,
             oauth => self.oauth_step(oauth, now)?,
         })
     }
@@ -620,6 +720,7 @@ impl DurableObject for OrgGuard {
             tables_ready: Cell::new(false),
             oauth_ready: Cell::new(false),
             joining_ready: Cell::new(false),
+            audit_mode_ready: Cell::new(false),
         }
     }
 

@@ -55,7 +55,9 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                     ))
                 }
             };
-            match guard_client::org(env, org, &OrgInput::ListAudit { query }).await? {
+            // A test-mode admin reads only the test mode's events.
+            let only = caller.only_mode();
+            match guard_client::org(env, org, &OrgInput::ListAudit { query, only }).await? {
                 OrgAnswer::Audit(page) => http::json(200, &page),
                 OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => http::error(&not_found()),
