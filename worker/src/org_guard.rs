@@ -8,7 +8,8 @@ use scopien_auth::oauth::{
     AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
 };
 use scopien_auth::org::{
-    Actor, AuditDraft, AuditEvent, AuditTarget, OrgAnswer, OrgInput, OrgRecord, AUDIT_MAX_EVENTS,
+    Actor, AuditDraft, AuditEvent, AuditTarget, AuthorizationCursor, OrgAnswer, OrgInput,
+    OrgRecord, AUDIT_MAX_EVENTS,
 };
 use scopien_auth::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
@@ -209,6 +210,78 @@ impl OrgGuard {
         Ok(OrgAnswer::Audit(ListPage::new(events, cursor, complete)))
     }
 
+    /// A page of its apps, by id: `limit` + 1 rows read, so `hasMore` is exact.
+    fn list_clients(&self, query: &ListQuery) -> Result<OrgAnswer> {
+        let Ok(after) = query.client_cursor() else {
+            return Ok(OrgAnswer::BadCursor);
+        };
+        if !self.has_tables()? {
+            return Ok(OrgAnswer::Clients(ListPage::new(Vec::new(), None, true)));
+        }
+        self.oauth_tables()?;
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows: Vec<Value> = self
+            .sql()
+            .exec(
+                "SELECT value FROM clients WHERE id > ? ORDER BY id LIMIT ?",
+                vec![after.into(), page_rows(query).into()],
+            )?
+            .to_array()?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(serde_json::from_str::<ClientRecord>(&row.value)?.view());
+        }
+        let complete = views.len() as u64 <= query.limit;
+        views.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        let cursor = views.last().map(|v| v.client_id.to_string());
+        Ok(OrgAnswer::Clients(ListPage::new(views, cursor, complete)))
+    }
+
+    /// A page of its "Authorized apps", active first, newest first (then by grant id,
+    /// so the order is total and a cursor resumes exactly).
+    fn list_authorizations(&self, query: &ListQuery) -> Result<OrgAnswer> {
+        let Ok(after) = query.authorization_cursor() else {
+            return Ok(OrgAnswer::BadCursor);
+        };
+        if !self.has_tables()? {
+            return Ok(OrgAnswer::Authorizations(ListPage::new(
+                Vec::new(),
+                None,
+                true,
+            )));
+        }
+        self.oauth_tables()?;
+        let limit = page_rows(query);
+        let rows: Vec<Value> = match after {
+            None => self.sql().exec(
+                "SELECT value FROM authorizations ORDER BY active DESC, created DESC, grant_id DESC LIMIT ?",
+                vec![limit.into()],
+            )?,
+            Some(after) => self.sql().exec(
+                "SELECT value FROM authorizations WHERE (active, created, grant_id) < (?, ?, ?) ORDER BY active DESC, created DESC, grant_id DESC LIMIT ?",
+                vec![
+                    i64::from(after.active).into(),
+                    i64::try_from(after.created_ms).unwrap_or(i64::MAX).into(),
+                    after.grant_id.to_string().into(),
+                    limit.into(),
+                ],
+            )?,
+        }
+        .to_array()?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(serde_json::from_str::<AuthorizationView>(&row.value)?);
+        }
+        let complete = views.len() as u64 <= query.limit;
+        views.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        let cursor = views
+            .last()
+            .map(|v| AuthorizationCursor::after(v).to_string());
+        Ok(OrgAnswer::Authorizations(ListPage::new(
+            views, cursor, complete,
+        )))
+    }
+
     /// Creates the OAuth tables (apps, their grants, the grants this organization gave)
     /// the first time they are needed.
     /// The JSON `value` column of every row `query` selects from the OAuth tables; none
@@ -311,12 +384,7 @@ impl OrgGuard {
                 Some(record) => OrgAnswer::Client(record),
                 None => OrgAnswer::NotFound,
             },
-            OrgInput::ListClients => OrgAnswer::Clients(
-                self.oauth_values::<ClientRecord>("SELECT value FROM clients ORDER BY id")?
-                    .iter()
-                    .map(ClientRecord::view)
-                    .collect(),
-            ),
+            OrgInput::ListClients { query } => self.list_clients(&query)?,
             OrgInput::PatchClient { id, patch, actor } => {
                 let Some(mut record) = self.client(id)? else {
                     return Ok(OrgAnswer::NotFound);
@@ -390,9 +458,7 @@ impl OrgGuard {
                 self.append(vec![event], now)?;
                 OrgAnswer::Recorded
             }
-            OrgInput::ListAuthorizations => OrgAnswer::Authorizations(self.oauth_values(
-                "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
-            )?),
+            OrgInput::ListAuthorizations { query } => self.list_authorizations(&query)?,
             OrgInput::GrantsApprovedBy(key) => OrgAnswer::GrantIds(
                 self.oauth_values::<AuthorizationView>(
                     "SELECT value FROM authorizations WHERE active = 1",
@@ -495,6 +561,11 @@ impl OrgGuard {
             oauth => self.oauth_step(oauth, now)?,
         })
     }
+}
+
+/// Rows a page reads: one more than it shows, to know whether more exist.
+fn page_rows(query: &ListQuery) -> i64 {
+    i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
 #[wasm_bindgen]
