@@ -28,15 +28,32 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Fills `body` with a row per item of the list at `path`, or one cell spanning
- * `columns` that says the list is `empty` or why it could not be read. */
+/** Fills `body` with a row per item of the list at `path`, a page at a time: while the
+ * list says it has more, a "Load more" button after the table adds the next page (its
+ * `nextCursor`), so every row can be reached. Or one cell spanning `columns` that says
+ * the list is `empty` or why it could not be read. */
 async function fillTable(body, path, { columns, failed, empty, row }) {
-  const res = await api("GET", path);
-  body.replaceChildren();
+  const table = body.closest("table");
+  let more = table.nextElementSibling;
+  if (!more?.classList.contains("load-more")) {
+    more = h("button", { type: "button", class: "load-more" }, "Load more");
+    table.after(more);
+  }
+  more.hidden = true;
   const note = (cls, text) => body.append(h("tr", {}, h("td", { colspan: columns, class: cls }, text)));
-  if (!res.ok) return note("error", res.json?.error?.details || res.json?.error?.message || failed);
-  if (!res.json.data.length) note("empty", empty);
-  for (const item of res.json.data) body.append(row(item));
+  const load = async (cursor) => {
+    const sep = path.includes("?") ? "&" : "?";
+    const res = await api("GET", cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path);
+    if (!cursor) body.replaceChildren();
+    more.hidden = true;
+    if (!res.ok) return note("error", res.json?.error?.details || res.json?.error?.message || failed);
+    if (!cursor && !res.json.data.length) note("empty", empty);
+    for (const item of res.json.data) body.append(row(item));
+    const next = res.json.hasMore ? res.json.nextCursor : null;
+    more.hidden = !next;
+    more.onclick = next ? () => whileDisabled(more, () => load(next)) : null;
+  };
+  await load(null);
 }
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -703,7 +720,7 @@ async function oauthAppsPage(main) {
   );
 
   const load = () =>
-    fillTable(tableBody, "/v1/oauth-clients", {
+    fillTable(tableBody, "/v1/oauth-clients?limit=100", {
       columns: 7,
       failed: "Could not list the apps.",
       empty: "No apps yet.",
@@ -838,7 +855,7 @@ async function authorizedAppsPage(main) {
   );
 
   const load = () =>
-    fillTable(tableBody, "/v1/oauth-authorizations", {
+    fillTable(tableBody, "/v1/oauth-authorizations?limit=100", {
       columns: columns.length,
       failed: "Could not list the authorized apps.",
       empty: "No app has been authorized yet.",

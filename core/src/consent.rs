@@ -85,6 +85,19 @@ pub fn error_page(message: &str) -> String {
     )
 }
 
+/// The page for an address refused for failed authentications (the dashboard's and
+/// `/oauth/authorize`'s 429), `retry_after_s` from now.
+pub fn too_many_failures_page(retry_after_s: u64) -> String {
+    let details = crate::ApiError::too_many_failures(retry_after_s).details;
+    page(
+        "Too many attempts",
+        &format!(
+            "<h1>Too many failed authentication attempts</h1>\n<p class=\"error\" role=\"alert\">{}</p>",
+            escape(&details)
+        ),
+    )
+}
+
 /// What the consent page shows.
 pub struct Consent<'a> {
     /// The validated request.

@@ -374,6 +374,9 @@ pub struct OAuthError {
     pub error: String,
     /// What happened and what to do.
     pub description: String,
+    /// Seconds until the address may try again (`Retry-After`), on a 429.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -382,6 +385,19 @@ impl OAuthError {
             status: 400,
             error: error.to_owned(),
             description: description.to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: the client's address made too many failed authentications and is refused
+    /// until `until_ms` (seen at `now_ms`). RFC 6749 has no code for it;
+    /// `temporarily_unavailable` says "try again later", and `Retry-After` says when.
+    pub fn too_many_failures_until(until_ms: u64, now_ms: u64) -> OAuthError {
+        let api = ApiError::too_many_failures_until(until_ms, now_ms);
+        OAuthError {
+            status: 429,
+            retry_after: api.retry_after,
+            ..OAuthError::new("temporarily_unavailable", &api.details)
         }
     }
 
@@ -428,6 +444,9 @@ impl OAuthError {
         ];
         if self.status == 401 {
             headers.push(("WWW-Authenticate", format!("Basic realm=\"{REALM}\"")));
+        }
+        if let Some(seconds) = self.retry_after {
+            headers.push(("Retry-After", seconds.to_string()));
         }
         headers
     }
@@ -539,5 +558,23 @@ mod tests {
             ApiError::rate_limited(5).headers(),
             vec![("Retry-After", "5".to_owned())]
         );
+    }
+
+    #[test]
+    fn a_refused_address_gets_oauth_429_with_retry_after() {
+        let err = OAuthError::too_many_failures_until(10_500, 1_000);
+        assert_eq!(err.status, 429);
+        assert_eq!(err.retry_after, Some(10));
+        assert!(err.headers().contains(&("Retry-After", "10".to_owned())));
+        let body: Value = serde_json::from_str(&err.body()).unwrap_or_default();
+        assert_eq!(body["error"], "temporarily_unavailable");
+        assert!(body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("failed authentication attempts")));
+        // A guard's OAuthError from before the field reads as no Retry-After.
+        let old: OAuthError =
+            serde_json::from_str(r#"{"status":400,"error":"invalid_grant","description":"x"}"#)
+                .unwrap_or_else(|_| OAuthError::invalid_request("unreadable"));
+        assert_eq!(old, OAuthError::invalid_grant("x"));
     }
 }

@@ -510,8 +510,10 @@ pub enum OrgInput {
     },
     /// An app's record.
     GetClient(ClientId),
-    /// All its apps; only test apps for a test-mode caller.
+    /// A page of its apps, by id; only test apps for a test-mode caller.
     ListClients {
+        /// Page size and cursor.
+        query: ListQuery,
         /// Only apps of this mode.
         #[serde(default)]
         only: Option<KeyType>,
@@ -570,8 +572,11 @@ pub enum OrgInput {
         /// The default organization's record, when this is it.
         default: Option<OrgRecord>,
     },
-    /// Its "Authorized apps"; only test grants for a test-mode caller.
+    /// A page of its "Authorized apps": active first, newest first; only test grants
+    /// for a test-mode caller.
     ListAuthorizations {
+        /// Page size and cursor.
+        query: ListQuery,
         /// Only grants approved by a key of this type.
         #[serde(default)]
         only: Option<KeyType>,
@@ -602,8 +607,8 @@ pub enum OrgAnswer {
     },
     /// An app.
     Client(ClientRecord),
-    /// Its apps.
-    Clients(Vec<ClientView>),
+    /// A page of its apps.
+    Clients(ListPage<ClientView>),
     /// An app was deleted: its grants are to be revoked.
     ClientDeleted {
         /// The app as it was.
@@ -611,8 +616,8 @@ pub enum OrgAnswer {
         /// Every grant it was given.
         grants: Vec<GrantId>,
     },
-    /// Its "Authorized apps", newest first.
-    Authorizations(Vec<AuthorizationView>),
+    /// A page of its "Authorized apps", active first, newest first.
+    Authorizations(ListPage<AuthorizationView>),
     /// Grant ids.
     GrantIds(Vec<GrantId>),
     /// It has [`crate::oauth::MAX_CLIENTS_PER_ORG`] apps already.
@@ -655,6 +660,75 @@ impl ListQuery {
             .as_deref()
             .map(|c| KeyId::parse(c).ok_or_else(bad_cursor))
             .transpose()
+    }
+
+    /// The cursor as the app id an apps page ended with.
+    pub fn client_cursor(&self) -> Result<Option<ClientId>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| ClientId::parse(c).ok_or_else(bad_cursor))
+            .transpose()
+    }
+
+    /// The cursor as the grant an "Authorized apps" page ended with.
+    pub fn authorization_cursor(&self) -> Result<Option<AuthorizationCursor>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| AuthorizationCursor::parse(c).ok_or_else(bad_cursor))
+            .transpose()
+    }
+}
+
+/// Where an "Authorized apps" page ended, in its order (active first, then newest
+/// first, then by grant id): `{1|0}.{created ms}.{grant id}`. A grant only ever moves
+/// later in that order (active to revoked), so a walk of the pages misses none that
+/// existed when it began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthorizationCursor {
+    /// Whether the last grant listed was active.
+    pub active: bool,
+    /// When it was created, ms.
+    pub created_ms: u64,
+    /// Its id.
+    pub grant_id: GrantId,
+}
+
+impl AuthorizationCursor {
+    /// The cursor after `view`.
+    pub fn after(view: &AuthorizationView) -> AuthorizationCursor {
+        AuthorizationCursor {
+            active: view.revoked_at.is_none(),
+            created_ms: view.created_at.0,
+            grant_id: view.grant_id,
+        }
+    }
+
+    /// Parses the text [`fmt::Display`] writes.
+    pub fn parse(text: &str) -> Option<AuthorizationCursor> {
+        let mut parts = text.splitn(3, '.');
+        let active = match parts.next()? {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        let created = parts.next()?;
+        if created.is_empty() || !created.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let created_ms = created.parse().ok()?;
+        let grant_id = GrantId::parse(parts.next()?)?;
+        Some(AuthorizationCursor {
+            active,
+            created_ms,
+            grant_id,
+        })
+    }
+}
+
+impl fmt::Display for AuthorizationCursor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let active = if self.active { 1 } else { 0 };
+        write!(f, "{active}.{}.{}", self.created_ms, self.grant_id)
     }
 }
 
@@ -799,5 +873,28 @@ mod tests {
         assert!(q("x").audit_cursor().is_err());
         assert!(q("key_0123456789abcdef").key_cursor().is_ok());
         assert!(q("nope").key_cursor().is_err());
+        assert!(q("app_0123456789abcdef01234567").client_cursor().is_ok());
+        assert!(q("key_0123456789abcdef").client_cursor().is_err());
+        let cursor = AuthorizationCursor {
+            active: true,
+            created_ms: 1_733_532_000_123,
+            grant_id: GrantId::parse("grant_0123456789abcdef").unwrap_or_else(|| unreachable!()),
+        };
+        assert_eq!(cursor.to_string(), "1.1733532000123.grant_0123456789abcdef");
+        assert_eq!(
+            q(&cursor.to_string()).authorization_cursor(),
+            Ok(Some(cursor))
+        );
+        for bad in [
+            "",
+            "1",
+            "2.5.grant_0123456789abcdef",
+            "1.+5.grant_0123456789abcdef",
+            "1.5.grant_x",
+            "1.99999999999999999999999.grant_0123456789abcdef",
+            "0.5.grant_0123456789abcdef.x",
+        ] {
+            assert!(q(bad).authorization_cursor().is_err(), "{bad}");
+        }
     }
 }

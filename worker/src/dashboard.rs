@@ -16,7 +16,9 @@
 //! ```
 
 use crate::http::{self, or_respond, RequestUrl};
-use crate::{answer, config, guard_client, orgs_api, refused, Admitted};
+use crate::throttle::{self, Verdict};
+use crate::{answer, check_verdict, config, guard_client, orgs_api, Admitted};
+use scopien_auth::consent::{page_headers, too_many_failures_page as too_many_failures};
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::headers::DASHBOARD_SECURITY_HEADERS;
 use scopien_auth::route::{route, Route};
@@ -82,11 +84,11 @@ async fn route_dashboard(
         (p, Method::Get | Method::Head) if p.starts_with(STATIC) => {
             asset(env, url, &p[STATIC.len()..]).await
         }
-        (SIGN_IN, Method::Post) => sign_in(req, env, &site, address).await,
-        (SESSION, Method::Get) => session_view(req, env, &site).await,
-        (SESSION, Method::Delete) => sign_out(req, env, &site).await,
+        (SIGN_IN, Method::Post) => sign_in(req, env, &site, address, now_ms).await,
+        (SESSION, Method::Get) => session_view(req, env, &site, address, now_ms).await,
+        (SESSION, Method::Delete) => sign_out(req, env, &site, address, now_ms).await,
         (p, _) if p.starts_with("/dashboard/api/v1/") => {
-            api(req, env, url, &site, &method, now_ms).await
+            api(req, env, url, &site, &method, address, now_ms).await
         }
         (SIGN_IN | SESSION, _) => http::error(&ApiError::method_not_allowed(&[
             Method::Get,
@@ -94,7 +96,7 @@ async fn route_dashboard(
             Method::Delete,
         ])),
         (p, Method::Get | Method::Head) if !p.starts_with("/dashboard/api") => {
-            page(req, env, url, &site).await
+            page(req, env, url, &site, address, now_ms).await
         }
         _ => http::error(&ApiError::not_found("No such dashboard page")),
     }
@@ -119,29 +121,109 @@ async fn asset(env: &Env, url: &RequestUrl, name: &str) -> Result<Response> {
     http::with_headers(response, [("Cache-Control", "no-cache")])
 }
 
-/// The app for a live session, else the sign-in page (the address stays).
-async fn page(req: &Request, env: &Env, url: &RequestUrl, site: &Site) -> Result<Response> {
-    let file = match live_session(req, env, site).await? {
-        Some(_) => "app.html",
-        None => "signin.html",
+/// The app for a live session, else the sign-in page (the address stays; a cookie that
+/// names no session is forgotten, so the browser does not send it again).
+async fn page(
+    req: &Request,
+    env: &Env,
+    url: &RequestUrl,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let (file, forget) = match live_session(req, env, site, address, now_ms).await? {
+        Session::Live(_) => ("app.html", false),
+        Session::Missing => ("signin.html", false),
+        Session::Unknown => ("signin.html", true),
+        Session::Refused(until) => return too_many_failures_page(until, now_ms),
     };
     let response = asset(env, url, file).await?;
-    http::with_headers(response, [("Cache-Control", "no-store")])
+    let response = http::with_headers(response, [("Cache-Control", "no-store")])?;
+    if forget {
+        return http::with_headers(
+            response,
+            [("Set-Cookie", clear_cookie(site.https).as_str())],
+        );
+    }
+    Ok(response)
 }
 
-/// The session the request's cookie names, if it is live (and now marked used).
-pub(crate) async fn live_session(req: &Request, env: &Env, site: &Site) -> Result<Option<Live>> {
+/// 429 as a page, for an address refused for failed authentications until `until_ms`.
+pub(crate) fn too_many_failures_page(until_ms: u64, now_ms: u64) -> Result<Response> {
+    let seconds = ApiError::too_many_failures_until(until_ms, now_ms)
+        .retry_after
+        .unwrap_or(1);
+    let response = Response::from_bytes(too_many_failures(seconds).into_bytes())?.with_status(429);
+    let retry_after = seconds.to_string();
+    let mut headers = page_headers(None);
+    headers.push(("Retry-After", retry_after));
+    http::with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
+}
+
+/// What a request's session cookie names.
+pub(crate) enum Session {
+    /// A live session (now marked used).
+    Live(Live),
+    /// No session cookie.
+    Missing,
+    /// A cookie that names no live session: a failed authentication of the address.
+    Unknown,
+    /// The address is refused until then (throttle.rs): blocked before the cookie was
+    /// looked up, or by this cookie's failure.
+    Refused(u64),
+}
+
+/// The session the request's cookie names. The cookie is a credential like a key:
+/// looked up only through the throttle's gate, and one that names no session counts as
+/// a failed authentication of the client's address.
+pub(crate) async fn live_session(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Session> {
     let cookies = req.headers().get("Cookie")?;
     let Some(token) = token_from_cookies(cookies.as_deref(), site.https) else {
-        return Ok(None);
+        return Ok(Session::Missing);
     };
     let token_hash = token.hash_hex();
-    Ok(
-        match guard_client::session(env, &token_hash, &SessionInput::Touch).await? {
-            SessionAnswer::Live(record) => Some(Live { token_hash, record }),
-            SessionAnswer::Missing => None,
+    let asked = throttle::guarded(
+        env,
+        address,
+        &token_hash,
+        &token_hash,
+        now_ms,
+        guard_client::session(env, &token_hash, &SessionInput::Touch),
+        |answer| match answer {
+            SessionAnswer::Live(_) => Verdict::Proved,
+            SessionAnswer::Missing => Verdict::Failed,
         },
     )
+    .await?;
+    Ok(match asked {
+        Ok(SessionAnswer::Live(record)) => Session::Live(Live { token_hash, record }),
+        Ok(SessionAnswer::Missing) => Session::Unknown,
+        Err(until) => Session::Refused(until),
+    })
+}
+
+/// The session of a dashboard API call: `Err(response)` without a live one (401, or 429
+/// for a refused address).
+async fn api_session(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<Live, Response>> {
+    Ok(match live_session(req, env, site, address, now_ms).await? {
+        Session::Live(live) => Ok(live),
+        Session::Missing | Session::Unknown => Err(no_session(site)?),
+        Session::Refused(until) => Err(http::error(&ApiError::too_many_failures_until(
+            until, now_ms,
+        ))?),
+    })
 }
 
 pub(crate) struct Live {
@@ -209,16 +291,20 @@ async fn sign_in(
     env: &Env,
     site: &Site,
     address: Option<&str>,
+    now_ms: u64,
 ) -> Result<Response> {
     if cross_site(req, site, None)? {
         return http::error(&ApiError::cross_site_request());
     }
     let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
     let text = api_key_from_form(&body).unwrap_or_default();
-    let now_ms = crate::now_ms();
     let Ok(key) = ApiKey::parse(text.trim()) else {
-        let refusal = scopien_auth::Refusal::Invalid;
-        return refused(env, &refusal, now_ms, address, now_ms).await;
+        // Malformed: it cannot work and asks no guard, so it is not counted (as on the
+        // request path); a blocked address is still refused.
+        if let Some(until) = throttle::blocked_for(address, None, now_ms) {
+            return http::error(&ApiError::too_many_failures_until(until, now_ms));
+        }
+        return http::refusal(&scopien_auth::Refusal::Invalid, now_ms);
     };
     let hash = key.hash_hex();
     let root = match config::root_key(env) {
@@ -230,12 +316,22 @@ async fn sign_in(
         requirement: Route::Keys.requirement(&Method::Get, &[]),
         root,
     };
-    // The sign-in is a use of the key: its guard records its lastUsedAt (guard.rs).
-    match guard_client::check(env, key.id(), check).await? {
-        CheckAnswer::Admitted(_) => {}
-        CheckAnswer::Refused { refusal, at_ms } => {
-            return refused(env, &refusal, at_ms, address, now_ms).await
-        }
+    // The sign-in is a use of the key: its guard records its lastUsedAt (guard.rs). A
+    // guess like any other: through the throttle's gate.
+    let asked = throttle::guarded(
+        env,
+        address,
+        key.id_chars(),
+        &hash,
+        now_ms,
+        guard_client::check(env, key.id(), check),
+        check_verdict,
+    )
+    .await?;
+    match asked {
+        Ok(CheckAnswer::Admitted(_)) => {}
+        Ok(CheckAnswer::Refused { refusal, at_ms }) => return http::refusal(&refusal, at_ms),
+        Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     }
     let token = SessionToken::from_random(&crate::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?);
     let record = SessionRecord {
@@ -267,9 +363,16 @@ async fn sign_in(
 }
 
 /// Who is signed in, the organization's plan, and the CSRF token.
-async fn session_view(req: &Request, env: &Env, site: &Site) -> Result<Response> {
-    let Some(live) = live_session(req, env, site).await? else {
-        return no_session(site);
+async fn session_view(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(response),
     };
     let admitted = match check_key(env, site, &live, &Route::Keys, &Method::Get).await? {
         Ok(admitted) => admitted,
@@ -295,9 +398,16 @@ async fn session_view(req: &Request, env: &Env, site: &Site) -> Result<Response>
 }
 
 /// Ends the session; the browser forgets its cookie.
-async fn sign_out(req: &Request, env: &Env, site: &Site) -> Result<Response> {
-    let Some(live) = live_session(req, env, site).await? else {
-        return no_session(site);
+async fn sign_out(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(response),
     };
     if cross_site(req, site, Some(&live.record.csrf_token))? {
         return http::error(&ApiError::cross_site_request());
@@ -318,10 +428,12 @@ async fn api(
     url: &RequestUrl,
     site: &Site,
     method: &Method,
+    address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
-    let Some(live) = live_session(req, env, site).await? else {
-        return no_session(site);
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(response),
     };
     let changes_state = !matches!(method, Method::Get | Method::Head);
     if changes_state && cross_site(req, site, Some(&live.record.csrf_token))? {

@@ -74,7 +74,7 @@ use scopien_auth::credential::{parse_credential, query_has_credential, Credentia
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::route::{route, Route};
-use scopien_auth::{ApiError, Method, Refusal};
+use scopien_auth::{ApiError, Method};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use worker::{web_sys, Env, Request, Response, Result};
 
@@ -182,15 +182,9 @@ async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
         full_module_only!(return public(req, env, url.path()).await.map(Reply::from));
     }
     let now_ms = now_ms();
-    // An address refused for failed authentications gets 429 before any storage call,
-    // unless its credential worked from there before the block (throttle.rs).
     let address = req.headers().get("CF-Connecting-IP")?;
-    let authorization = req.headers().get("Authorization")?;
-    let parsed = parse_credential(authorization.as_deref());
-    let guard_name = parsed.as_ref().ok().map(Credential::guard_name);
-    if let Some(until) = throttle::blocked_for(address.as_deref(), guard_name, now_ms) {
-        return http::error(&ApiError::too_many_failures_until(until, now_ms));
-    }
+    // The dashboard and OAuth put each credential they check through the throttle's
+    // gate themselves, and answer a blocked address in their own shape.
     if dashboard::is_dashboard(url.path()) {
         full_module_only!(
             return dashboard::handle(req, env, &url, address.as_deref(), now_ms)
@@ -204,6 +198,14 @@ async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
                 .await
                 .map(Reply::from);
         );
+    }
+    // An address refused for failed authentications gets 429 before any storage call,
+    // unless its credential worked from there before the block (throttle.rs).
+    let authorization = req.headers().get("Authorization")?;
+    let parsed = parse_credential(authorization.as_deref());
+    let guard_name = parsed.as_ref().ok().map(Credential::guard_name);
+    if let Some(until) = throttle::blocked_for(address.as_deref(), guard_name, now_ms) {
+        return http::error(&ApiError::too_many_failures_until(until, now_ms));
     }
     if url.query().is_some_and(query_has_credential) {
         return http::error(&ApiError::key_in_query());
@@ -251,33 +253,22 @@ async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
         requirement: route.requirement(&method, &overrides),
         root,
     };
-    // Throttle gate (throttle.rs): in flight + failed guesses per address stay within the limit.
-    let gate = match throttle::Gate::enter(
+    // The throttle's gate (throttle.rs): in flight + failed guesses per address stay
+    // within the limit.
+    let hash = check.hash.clone();
+    let asked = throttle::guarded(
         env,
         address.as_deref(),
         credential.guard_name(),
-        &check.hash,
+        &hash,
         now_ms,
-    ) {
-        Ok(gate) => gate,
+        guard_client::request_check(env, &credential, check),
+        check_verdict,
+    );
+    let admitted = match asked.await? {
+        Ok(CheckAnswer::Admitted(admitted)) => admitted,
+        Ok(CheckAnswer::Refused { refusal, at_ms }) => return http::refusal(&refusal, at_ms),
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
-    };
-    let answer_of_guard = guard_client::request_check(env, &credential, check).await?;
-    let admitted = match answer_of_guard {
-        CheckAnswer::Admitted(admitted) => {
-            gate.admitted();
-            admitted
-        }
-        CheckAnswer::Refused { refusal, at_ms } => {
-            if refusal.is_failed_authentication() {
-                if let Some(until) = gate.failed(env, now_ms).await {
-                    return http::error(&ApiError::too_many_failures_until(until, now_ms));
-                }
-            } else {
-                gate.admitted();
-            }
-            return http::refusal(&refusal, at_ms);
-        }
     };
     // An access token acts with the authority of the admin key that approved its grant.
     let key_id = match (&credential, admitted.app) {
@@ -296,21 +287,15 @@ async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
     answer(req, env, call, &admitted).await
 }
 
-/// The answer to a key refused outside the request path (the dashboard's sign-in); a
-/// failed authentication counts against its address.
-pub(crate) async fn refused(
-    env: &Env,
-    refusal: &Refusal,
-    at_ms: u64,
-    address: Option<&str>,
-    now_ms: u64,
-) -> Result<Response> {
-    if refusal.is_failed_authentication() {
-        if let Some(until) = throttle::failed_elsewhere(env, address, now_ms).await {
-            return http::error(&ApiError::too_many_failures_until(until, now_ms));
+/// What a key's (or a grant's) answer to a check says of the credential: a refusal
+/// for another reason than authentication (scope, rate limit) means it proved itself.
+pub(crate) fn check_verdict(answer: &CheckAnswer) -> throttle::Verdict {
+    match answer {
+        CheckAnswer::Refused { refusal, .. } if refusal.is_failed_authentication() => {
+            throttle::Verdict::Failed
         }
+        _ => throttle::Verdict::Proved,
     }
-    http::refusal(refusal, at_ms)
 }
 
 /// A request its key's guard admitted (and counted), its body already read.

@@ -11,15 +11,17 @@
 //!  POST /oauth/revoke      RFC 7009            POST /oauth/introspect  RFC 7662
 //! ```
 
-use crate::dashboard::{check_key, live_session, Site};
+use crate::dashboard::{check_key, live_session, too_many_failures_page, Session, Site};
 use crate::http::{self, or_respond, RequestUrl};
 use crate::oauth_api::{client, record_authorization, revoke_grant};
-use crate::{config, guard_client, orgs_api, throttle};
+use crate::throttle::{self, Verdict};
+use crate::{check_verdict, config, guard_client, orgs_api};
 use scopien_auth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
 use scopien_auth::credential::parse_authorization;
 use scopien_auth::error::OAuthError;
 use scopien_auth::grant::{begin, created_event, GrantAnswer, GrantInput};
 use scopien_auth::guard::{Check, CheckAnswer};
+use scopien_auth::key::hash_hex;
 use scopien_auth::oauth::{
     authorize_client_id, metadata, parse_endpoint_request, parse_scope, redirect_to,
     validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId,
@@ -61,8 +63,10 @@ pub(crate) async fn handle(
             let response = http::json(200, &metadata(issuer))?;
             http::with_headers(response, [("Cache-Control", "public, max-age=300")])
         }
-        (AUTHORIZE, Method::Get | Method::Head) => authorize(req, env, url, issuer).await,
-        (AUTHORIZE, Method::Post) => decide(req, env, url, issuer, now_ms).await,
+        (AUTHORIZE, Method::Get | Method::Head) => {
+            authorize(req, env, url, issuer, address, now_ms).await
+        }
+        (AUTHORIZE, Method::Post) => decide(req, env, url, issuer, address, now_ms).await,
         (TOKEN | REVOKE | INTROSPECT, Method::Post) => {
             let result = endpoint(req, env, url.path(), address, now_ms).await?;
             match result {
@@ -113,6 +117,8 @@ async fn validated(
     env: &Env,
     params: &Params,
     issuer: &str,
+    address: Option<&str>,
+    now_ms: u64,
 ) -> Result<std::result::Result<(AuthorizeRequest, String, KeyType), Response>> {
     let answer = |error: AuthorizeError| match error.redirect_url(issuer) {
         Some(url) => see_other(&url),
@@ -125,7 +131,25 @@ async fn validated(
         Ok(id) => id,
         Err(error) => return Ok(Err(answer(error)?)),
     };
-    let app = client(env, id).await?;
+    // An unknown app is a failed guess of the address, like a wrong key.
+    let id_text = id.to_string();
+    let asked = throttle::guarded(
+        env,
+        address,
+        &id_text,
+        &hash_hex(id_text.as_bytes()),
+        now_ms,
+        client(env, id),
+        |app| match app {
+            Some(_) => Verdict::Proved,
+            None => Verdict::Failed,
+        },
+    )
+    .await?;
+    let app = match asked {
+        Ok(app) => app,
+        Err(until) => return Ok(Err(too_many_failures_page(until, now_ms)?)),
+    };
     match validate_authorize(params, app.as_ref()) {
         Ok(request) => {
             let (name, mode) = app.map_or((String::new(), KeyType::Live), |a| (a.name, a.mode));
@@ -163,23 +187,35 @@ fn params_of(text: &[u8]) -> std::result::Result<Params, String> {
 
 /// `GET /oauth/authorize`: the consent page for a signed-in person; without a session,
 /// the dashboard's sign-in, which comes back here.
-async fn authorize(req: &Request, env: &Env, url: &RequestUrl, issuer: &str) -> Result<Response> {
+async fn authorize(
+    req: &Request,
+    env: &Env,
+    url: &RequestUrl,
+    issuer: &str,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
     let params = match params_of(url.query().unwrap_or_default().as_bytes()) {
         Ok(params) => params,
         Err(message) => return error_html(&message),
     };
-    let (request, app_name, app_mode) = match validated(env, &params, issuer).await? {
-        Ok(valid) => valid,
-        Err(response) => return Ok(response),
-    };
+    let (request, app_name, app_mode) =
+        match validated(env, &params, issuer, address, now_ms).await? {
+            Ok(valid) => valid,
+            Err(response) => return Ok(response),
+        };
     let site = Site::of(url);
-    let Some(live) = live_session(req, env, &site).await? else {
-        let back = format!("{}?{}", url.path(), url.query().unwrap_or_default());
-        let sign_in = format!(
-            "/dashboard/signin?next={}",
-            scopien_auth::form::encode(&back)
-        );
-        return see_other(&sign_in);
+    let live = match live_session(req, env, &site, address, now_ms).await? {
+        Session::Live(live) => live,
+        Session::Refused(until) => return too_many_failures_page(until, now_ms),
+        Session::Missing | Session::Unknown => {
+            let back = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+            let sign_in = format!(
+                "/dashboard/signin?next={}",
+                scopien_auth::form::encode(&back)
+            );
+            return see_other(&sign_in);
+        }
     };
     let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get).await? {
         Ok(admitted) => admitted,
@@ -217,6 +253,7 @@ async fn decide(
     env: &Env,
     url: &RequestUrl,
     issuer: &str,
+    address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
     let site = Site::of(url);
@@ -225,8 +262,12 @@ async fn decide(
         Ok(params) => params,
         Err(message) => return error_html(&message),
     };
-    let Some(live) = live_session(req, env, &site).await? else {
-        return error_html("Your dashboard session has ended; start again from the app");
+    let live = match live_session(req, env, &site, address, now_ms).await? {
+        Session::Live(live) => live,
+        Session::Refused(until) => return too_many_failures_page(until, now_ms),
+        Session::Missing | Session::Unknown => {
+            return error_html("Your dashboard session has ended; start again from the app")
+        }
     };
     let origin = req.headers().get("Origin")?;
     let fetch_site = req.headers().get("Sec-Fetch-Site")?;
@@ -241,10 +282,11 @@ async fn decide(
             None,
         );
     }
-    let (request, app_name, app_mode) = match validated(env, &params, issuer).await? {
-        Ok(valid) => valid,
-        Err(response) => return Ok(response),
-    };
+    let (request, app_name, app_mode) =
+        match validated(env, &params, issuer, address, now_ms).await? {
+            Ok(valid) => valid,
+            Err(response) => return Ok(response),
+        };
     let with_state = |mut pairs: Vec<(&'static str, String)>| {
         if let Some(state) = &request.state {
             pairs.push(("state", state.clone()));
@@ -399,14 +441,16 @@ async fn endpoint(
         Err(error) => return Ok(Err(error)),
     };
     if path == INTROSPECT && bearer {
-        return introspect_as_admin(env, &params, authorization.as_deref(), address, now_ms).await;
+        let at = Attempt { address, now_ms };
+        return introspect_as_admin(env, &params, authorization.as_deref(), at).await;
     }
-    let client_id = match authenticate(env, auth, address, now_ms).await? {
+    let client_id = match authenticate(env, auth, Attempt { address, now_ms }).await? {
         Ok(id) => id,
         Err(error) => return Ok(Err(error)),
     };
+    let at = Attempt { address, now_ms };
     match path {
-        TOKEN => token(env, &params, client_id).await,
+        TOKEN => token(env, &params, client_id, at).await,
         REVOKE => {
             if let Some(token) = params.get("token").and_then(OAuthToken::parse) {
                 let input = GrantInput::Revoke {
@@ -419,7 +463,22 @@ async fn endpoint(
                     reason: None,
                     only: None,
                 };
-                revoke_grant(env, token.grant(), &input).await?;
+                // A token that revokes nothing (unknown, not this app's, revoked
+                // already) is a failed guess; RFC 7009 §2.2 still answers it 200.
+                let revoked = at
+                    .guarded(
+                        env,
+                        &token,
+                        revoke_grant(env, token.grant(), &input),
+                        |revoked| match revoked {
+                            Some(_) => Verdict::Proved,
+                            None => Verdict::Failed,
+                        },
+                    )
+                    .await?;
+                if let Err(refused) = revoked {
+                    return Ok(Err(refused));
+                }
             } else if params.get("token").is_none() {
                 return Ok(Err(OAuthError::invalid_request("token is required")));
             }
@@ -430,43 +489,97 @@ async fn endpoint(
                 [("Cache-Control", "no-store")],
             )?))
         }
-        _ => introspect(env, &params, Some(client_id), (None, None)).await,
+        _ => introspect(env, &params, Some(client_id), (None, None), at).await,
     }
 }
 
-/// The app's id after checking its credentials. A wrong secret counts as a failed
-/// authentication of the client's address, like a wrong key.
+/// Where and when a credential is tried at the token, revocation or introspection
+/// endpoint: what the throttle's gate needs.
+#[derive(Clone, Copy)]
+struct Attempt<'a> {
+    address: Option<&'a str>,
+    now_ms: u64,
+}
+
+impl Attempt<'_> {
+    /// `ask` about `token` through the throttle's gate; a refused address is answered
+    /// 429 in RFC 6749's shape.
+    async fn guarded<T>(
+        self,
+        env: &Env,
+        token: &OAuthToken,
+        ask: impl std::future::Future<Output = Result<T>>,
+        verdict: impl FnOnce(&T) -> Verdict,
+    ) -> Result<std::result::Result<T, OAuthError>> {
+        let hash = token.hash_hex();
+        let asked = throttle::guarded(
+            env,
+            self.address,
+            token.grant_chars(),
+            &hash,
+            self.now_ms,
+            ask,
+            verdict,
+        )
+        .await?;
+        Ok(asked.map_err(|until| self.refused(until)))
+    }
+
+    fn refused(self, until_ms: u64) -> OAuthError {
+        OAuthError::too_many_failures_until(until_ms, self.now_ms)
+    }
+}
+
+/// The app's id after checking its credentials, through the throttle's gate: an
+/// unknown app or a wrong secret is a failed authentication of the client's address,
+/// like a wrong key.
 async fn authenticate(
     env: &Env,
     auth: Option<ClientAuth>,
-    address: Option<&str>,
-    now_ms: u64,
+    at: Attempt<'_>,
 ) -> Result<std::result::Result<ClientId, OAuthError>> {
     let Some(auth) = auth else {
         return Ok(Err(OAuthError::invalid_client("Authenticate the app: HTTP Basic, client_id and client_secret in the body, or client_id alone for a public app")));
     };
-    let app = match auth.client_id() {
-        Some(id) => client(env, id).await?,
-        None => None,
-    };
-    match auth.verify(app.as_ref()) {
-        Ok(id) => Ok(Ok(id)),
-        Err(error) => {
-            if let Some(until) = throttle::failed_elsewhere(env, address, now_ms).await {
-                let retry = ApiError::too_many_failures_until(until, now_ms);
-                return Ok(Err(OAuthError::invalid_client(&retry.details)));
-            }
-            Ok(Err(error))
+    let Some(id) = auth.client_id() else {
+        // Malformed: no app has it and no guard is asked, so it is not counted.
+        if let Some(until) = throttle::blocked_for(at.address, None, at.now_ms) {
+            return Ok(Err(at.refused(until)));
         }
-    }
+        return Ok(auth.verify(None));
+    };
+    let id_text = id.to_string();
+    // The id and the secret tell guesses apart; nothing of it is kept.
+    let fingerprint = match &auth {
+        ClientAuth::Basic { secret, .. } | ClientAuth::Post { secret, .. } => {
+            hash_hex(format!("{id_text}:{secret}").as_bytes())
+        }
+        ClientAuth::None { .. } => hash_hex(id_text.as_bytes()),
+    };
+    let verified = async { Ok(auth.verify(client(env, id).await?.as_ref())) };
+    let asked = throttle::guarded(
+        env,
+        at.address,
+        &id_text,
+        &fingerprint,
+        at.now_ms,
+        verified,
+        |verified| match verified {
+            Ok(_) => Verdict::Proved,
+            Err(_) => Verdict::Failed,
+        },
+    )
+    .await?;
+    Ok(asked.unwrap_or_else(|until| Err(at.refused(until))))
 }
 
 async fn token(
     env: &Env,
     params: &Params,
     client_id: ClientId,
+    at: Attempt<'_>,
 ) -> Result<std::result::Result<Response, OAuthError>> {
-    let (grant, input) = match params.get("grant_type") {
+    let (token, input) = match params.get("grant_type") {
         Some("authorization_code") => {
             let Some(code) = params
                 .get("code")
@@ -482,7 +595,7 @@ async fn token(
                 redirect_uri: params.get("redirect_uri").map(str::to_owned),
                 verifier: params.get("code_verifier").map(str::to_owned),
             };
-            (code.grant(), input)
+            (code, input)
         }
         Some("refresh_token") => {
             let Some(token) = params
@@ -502,7 +615,7 @@ async fn token(
                 client_id,
                 scope,
             };
-            (token.grant(), input)
+            (token, input)
         }
         Some(_) => {
             return Ok(Err(OAuthError::unsupported_grant_type(
@@ -511,7 +624,33 @@ async fn token(
         }
         None => return Ok(Err(OAuthError::invalid_request("grant_type is required"))),
     };
-    match guard_client::grant(env, grant, &input).await? {
+    // A code or refresh token that does not work (unknown, used, wrong verifier) is a
+    // failed guess. A revocation the request caused is listed whatever the throttle says.
+    let asked = async {
+        let answer = guard_client::grant(env, token.grant(), &input).await?;
+        if let GrantAnswer::OAuthRefused {
+            revoked: Some((view, event)),
+            ..
+        } = &answer
+        {
+            record_authorization(env, view.clone(), event.clone()).await;
+        }
+        Ok(answer)
+    };
+    let answer = at
+        .guarded(env, &token, asked, |answer| match answer {
+            GrantAnswer::Tokens(_) => Verdict::Proved,
+            GrantAnswer::OAuthRefused { error, .. } if error.error == "invalid_grant" => {
+                Verdict::Failed
+            }
+            _ => Verdict::Neither,
+        })
+        .await?;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    match answer {
         GrantAnswer::Tokens(tokens) => {
             let response = http::json(200, &tokens)?;
             Ok(Ok(http::with_headers(
@@ -519,12 +658,7 @@ async fn token(
                 [("Cache-Control", "no-store"), ("Pragma", "no-cache")],
             )?))
         }
-        GrantAnswer::OAuthRefused { error, revoked } => {
-            if let Some((view, event)) = revoked {
-                record_authorization(env, view, event).await;
-            }
-            Ok(Err(error))
-        }
+        GrantAnswer::OAuthRefused { error, .. } => Ok(Err(error)),
         _ => Err(crate::guard_client::unexpected_answer("grant guard")),
     }
 }
@@ -539,6 +673,7 @@ async fn introspect(
         Option<scopien_auth::org::OrgId>,
         Option<scopien_auth::KeyType>,
     ),
+    at: Attempt<'_>,
 ) -> Result<std::result::Result<Response, OAuthError>> {
     let Some(text) = params.get("token") else {
         return Ok(Err(OAuthError::invalid_request("token is required")));
@@ -552,9 +687,24 @@ async fn introspect(
                 organization,
                 only,
             };
-            match guard_client::grant(env, token.grant(), &input).await? {
-                GrantAnswer::Introspection(found) => found,
-                _ => return Err(crate::guard_client::unexpected_answer("grant guard")),
+            // A token that is not active (unknown, expired, revoked, not the caller's)
+            // is a failed guess.
+            let asked = at
+                .guarded(
+                    env,
+                    &token,
+                    guard_client::grant(env, token.grant(), &input),
+                    |answer| match answer {
+                        GrantAnswer::Introspection(found) if found.active => Verdict::Proved,
+                        GrantAnswer::Introspection(_) => Verdict::Failed,
+                        _ => Verdict::Neither,
+                    },
+                )
+                .await?;
+            match asked {
+                Ok(GrantAnswer::Introspection(found)) => found,
+                Ok(_) => return Err(crate::guard_client::unexpected_answer("grant guard")),
+                Err(refused) => return Ok(Err(refused)),
             }
         }
         None => Default::default(),
@@ -572,11 +722,14 @@ async fn introspect_as_admin(
     env: &Env,
     params: &Params,
     authorization: Option<&str>,
-    address: Option<&str>,
-    now_ms: u64,
+    at: Attempt<'_>,
 ) -> Result<std::result::Result<Response, OAuthError>> {
     let unauthorized = || OAuthError::invalid_client("The admin key is invalid");
     let Ok(key) = parse_authorization(authorization) else {
+        // Malformed: no guard is asked, so it is not counted.
+        if let Some(until) = throttle::blocked_for(at.address, None, at.now_ms) {
+            return Ok(Err(at.refused(until)));
+        }
         return Ok(Err(unauthorized()));
     };
     let hash = key.hash_hex();
@@ -585,19 +738,29 @@ async fn introspect_as_admin(
         _ => None,
     };
     let check = Check {
-        hash,
+        hash: hash.clone(),
         requirement: Route::Keys.requirement(&Method::Get, &[]),
         root,
     };
-    match guard_client::check(env, key.id(), check).await? {
-        CheckAnswer::Admitted(admitted) => {
+    let asked = throttle::guarded(
+        env,
+        at.address,
+        key.id_chars(),
+        &hash,
+        at.now_ms,
+        guard_client::check(env, key.id(), check),
+        check_verdict,
+    )
+    .await?;
+    match asked {
+        Ok(CheckAnswer::Admitted(admitted)) => {
             let caller = admitted.caller();
             // A test-mode admin's introspection of a live token: `active: false`.
-            introspect(env, params, None, (caller.organization, caller.only_mode())).await
+            let limits = (caller.organization, caller.only_mode());
+            introspect(env, params, None, limits, at).await
         }
-        CheckAnswer::Refused { refusal, .. } => {
+        Ok(CheckAnswer::Refused { refusal, .. }) => {
             if refusal.is_failed_authentication() {
-                let _ = throttle::failed_elsewhere(env, address, now_ms).await;
                 return Ok(Err(unauthorized()));
             }
             Ok(Err(OAuthError {
@@ -605,5 +768,6 @@ async fn introspect_as_admin(
                 ..OAuthError::invalid_request(&refusal.error().details)
             }))
         }
+        Err(until) => Ok(Err(at.refused(until))),
     }
 }

@@ -3,10 +3,10 @@
 //! live in their organization's guard; each grant in its own guard, which decides its
 //! revocation; the approving organization's guard lists it and logs the event.
 
-use crate::http::{self, or_respond, RequestUrl};
+use crate::http::{self, or_respond};
 use crate::keys_api::Call;
 use crate::{config, guard_client, orgs_api};
-use scopien_auth::admin::Caller;
+use scopien_auth::admin::{Caller, ListQuery};
 use scopien_auth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::{
     client_secret, parse_client_create, parse_client_patch, AuthorizationView, ClientId,
@@ -16,7 +16,6 @@ use scopien_auth::oauth::{
 use scopien_auth::org::{Actor, OrgAnswer, OrgId, OrgInput};
 use scopien_auth::record::ApproverTerms;
 use scopien_auth::route::Route;
-use scopien_auth::view::ListPage;
 use scopien_auth::{admin, ApiError, KeyId, Method};
 use worker::{Env, Response, Result};
 
@@ -139,37 +138,20 @@ pub(crate) async fn record_authorization(
     }
 }
 
-/// The organization a listing is for: the caller's, or the root key's `organizationId`
-/// (the default organization when none is named).
-fn listed_org(call: &Call<'_>) -> std::result::Result<OrgId, ApiError> {
-    let named = query_org(call.url)?;
-    match (call.caller.organization, named) {
+/// The organization a listing is for (the caller's, or the root key's `organizationId`:
+/// the default organization when none is named), and its page (`limit`, `cursor`).
+fn listed_org(call: &Call<'_>) -> std::result::Result<(OrgId, ListQuery), ApiError> {
+    let pairs: Vec<(String, String)> = call.url.query_pairs().into_owned().collect();
+    let (query, named) =
+        ListQuery::parse_scoped(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))?;
+    let org = match (call.caller.organization, named) {
         (Some(mine), Some(named)) if mine != named => {
-            Err(ApiError::not_found("No organization with that id"))
+            return Err(ApiError::not_found("No organization with that id"))
         }
-        (Some(mine), _) => Ok(mine),
-        (None, named) => Ok(named.unwrap_or(OrgId::DEFAULT)),
-    }
-}
-
-fn query_org(url: &RequestUrl) -> std::result::Result<Option<OrgId>, ApiError> {
-    let mut org = None;
-    for (name, value) in url.query_pairs() {
-        match name.as_ref() {
-            "organizationId" => {
-                org = Some(OrgId::parse(&value).ok_or_else(|| {
-                    ApiError::invalid_request("organizationId must be an organization id (org_…)")
-                })?)
-            }
-            other => {
-                return Err(ApiError::invalid_request(format!(
-                    "Unknown query parameter '{}'; allowed is organizationId",
-                    scopien_auth::error::printable(other)
-                )))
-            }
-        }
-    }
-    Ok(org)
+        (Some(mine), _) => mine,
+        (None, named) => named.unwrap_or(OrgId::DEFAULT),
+    };
+    Ok((org, query))
 }
 
 /// Answers `/v1/oauth-clients…` and `/v1/oauth-authorizations…`.
@@ -177,10 +159,11 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
     let caller = &call.caller;
     match (call.route, call.method) {
         (Route::OAuthClients, Method::Get) => {
-            let org = or_respond!(listed_org(&call));
+            let (org, query) = or_respond!(listed_org(&call));
             let only = caller.only_mode();
-            match guard_client::org(env, org, &OrgInput::ListClients { only }).await? {
-                OrgAnswer::Clients(views) => http::json(200, &ListPage::new(views, None, true)),
+            match guard_client::org(env, org, &OrgInput::ListClients { query, only }).await? {
+                OrgAnswer::Clients(page) => http::json(200, &page),
+                OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => Err(unexpected()),
             }
         }
@@ -208,12 +191,12 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         }
         (Route::OAuthClient(id), _) => delete(env, *id, caller).await,
         (Route::OAuthAuthorizations, _) => {
-            let org = or_respond!(listed_org(&call));
+            let (org, query) = or_respond!(listed_org(&call));
             let only = caller.only_mode();
-            match guard_client::org(env, org, &OrgInput::ListAuthorizations { only }).await? {
-                OrgAnswer::Authorizations(views) => {
-                    http::json(200, &ListPage::new(views, None, true))
-                }
+            let input = OrgInput::ListAuthorizations { query, only };
+            match guard_client::org(env, org, &input).await? {
+                OrgAnswer::Authorizations(page) => http::json(200, &page),
+                OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => Err(unexpected()),
             }
         }

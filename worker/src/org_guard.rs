@@ -8,8 +8,8 @@ use scopien_auth::oauth::{
     AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
 };
 use scopien_auth::org::{
-    Actor, AuditDraft, AuditEvent, AuditTarget, OrgAnswer, OrgInput, OrgRecord, OrgStatus,
-    AUDIT_MAX_EVENTS, MAX_ACTIVE_GRANTS_PER_APP,
+    Actor, AuditDraft, AuditEvent, AuditTarget, AuthorizationCursor, OrgAnswer, OrgInput,
+    OrgRecord, OrgStatus, AUDIT_MAX_EVENTS, MAX_ACTIVE_GRANTS_PER_APP,
 };
 use scopien_auth::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
@@ -295,6 +295,92 @@ impl OrgGuard {
         Ok(OrgAnswer::Audit(ListPage::new(events, cursor, complete)))
     }
 
+    /// A page of its apps, by id: `limit` + 1 rows read, so `hasMore` is exact.
+    fn list_clients(&self, query: &ListQuery, only: Option<KeyType>) -> Result<OrgAnswer> {
+        let Ok(after) = query.client_cursor() else {
+            return Ok(OrgAnswer::BadCursor);
+        };
+        if !self.has_tables()? {
+            return Ok(OrgAnswer::Clients(ListPage::new(Vec::new(), None, true)));
+        }
+        self.oauth_tables()?;
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        // An app from before modes is live.
+        let rows: Vec<Value> = match only {
+            None => self.sql().exec(
+                "SELECT value FROM clients WHERE id > ? ORDER BY id LIMIT ?",
+                vec![after.into(), page_rows(query).into()],
+            )?,
+            Some(mode) => self.sql().exec(
+                "SELECT value FROM clients WHERE id > ? AND COALESCE(json_extract(value, '$.mode'), 'live') = ? ORDER BY id LIMIT ?",
+                vec![after.into(), mode.as_str().into(), page_rows(query).into()],
+            )?,
+        }
+        .to_array()?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(serde_json::from_str::<ClientRecord>(&row.value)?.view());
+        }
+        let complete = views.len() as u64 <= query.limit;
+        views.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        let cursor = views.last().map(|v| v.client_id.to_string());
+        Ok(OrgAnswer::Clients(ListPage::new(views, cursor, complete)))
+    }
+
+    /// A page of its "Authorized apps", active first, newest first (then by grant id,
+    /// so the order is total and a cursor resumes exactly).
+    fn list_authorizations(&self, query: &ListQuery, only: Option<KeyType>) -> Result<OrgAnswer> {
+        let Ok(after) = query.authorization_cursor() else {
+            return Ok(OrgAnswer::BadCursor);
+        };
+        if !self.has_tables()? {
+            return Ok(OrgAnswer::Authorizations(ListPage::new(
+                Vec::new(),
+                None,
+                true,
+            )));
+        }
+        self.oauth_tables()?;
+        let limit = page_rows(query);
+        // A test-mode caller sees only grants its mode's keys approved.
+        let mode = only.map(|mode| mode.as_str()).unwrap_or("any");
+        let (active, created, grant_id) = match &after {
+            Some(after) => (
+                i64::from(after.active),
+                i64::try_from(after.created_ms).unwrap_or(i64::MAX),
+                after.grant_id.to_string(),
+            ),
+            None => (i64::MAX, i64::MAX, String::new()),
+        };
+        let rows: Vec<Value> = self
+            .sql()
+            .exec(
+                "SELECT value FROM authorizations WHERE (? = 'any' OR json_extract(value, '$.keyType') = ?) AND (? = 0 OR (active, created, grant_id) < (?, ?, ?)) ORDER BY active DESC, created DESC, grant_id DESC LIMIT ?",
+                vec![
+                    mode.into(),
+                    mode.into(),
+                    i64::from(after.is_some()).into(),
+                    active.into(),
+                    created.into(),
+                    grant_id.into(),
+                    limit.into(),
+                ],
+            )?
+            .to_array()?;
+        let mut views = Vec::with_capacity(rows.len());
+        for row in &rows {
+            views.push(serde_json::from_str::<AuthorizationView>(&row.value)?);
+        }
+        let complete = views.len() as u64 <= query.limit;
+        views.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        let cursor = views
+            .last()
+            .map(|v| AuthorizationCursor::after(v).to_string());
+        Ok(OrgAnswer::Authorizations(ListPage::new(
+            views, cursor, complete,
+        )))
+    }
+
     /// Creates the OAuth tables (apps, their grants, the grants this organization gave)
     /// the first time they are needed.
     /// The JSON `value` column of every row `query` selects from the OAuth tables; none
@@ -352,23 +438,6 @@ impl OrgGuard {
     }
 
     /// The grants approved by keys of type `mode`, as "Authorized apps" lists them.
-    fn authorizations_of_mode(&self, mode: KeyType) -> Result<Vec<AuthorizationView>> {
-        if !self.has_tables()? {
-            return Ok(Vec::new());
-        }
-        self.oauth_tables()?;
-        let rows: Vec<Value> = self
-            .sql()
-            .exec(
-                "SELECT value FROM authorizations WHERE json_extract(value, '$.keyType') = ? ORDER BY active DESC, created DESC LIMIT 200",
-                vec![mode.as_str().into()],
-            )?
-            .to_array()?;
-        rows.iter()
-            .map(|r| serde_json::from_str(&r.value).map_err(worker::Error::from))
-            .collect()
-    }
-
     fn put_client(&self, record: &ClientRecord) -> Result<()> {
         self.oauth_tables()?;
         self.sql().exec(
@@ -423,13 +492,7 @@ impl OrgGuard {
                 Some(record) => OrgAnswer::Client(record),
                 None => OrgAnswer::NotFound,
             },
-            OrgInput::ListClients { only } => OrgAnswer::Clients(
-                self.oauth_values::<ClientRecord>("SELECT value FROM clients ORDER BY id")?
-                    .iter()
-                    .filter(|record| only.is_none_or(|mode| mode == record.mode))
-                    .map(ClientRecord::view)
-                    .collect(),
-            ),
+            OrgInput::ListClients { query, only } => self.list_clients(&query, only)?,
             OrgInput::PatchClient {
                 id,
                 patch,
@@ -533,13 +596,8 @@ impl OrgGuard {
                 self.append(vec![event], now)?;
                 OrgAnswer::Org(record)
             }
-            OrgInput::ListAuthorizations { only: None } => {
-                OrgAnswer::Authorizations(self.oauth_values(
-                    "SELECT value FROM authorizations ORDER BY active DESC, created DESC LIMIT 200",
-                )?)
-            }
-            OrgInput::ListAuthorizations { only: Some(mode) } => {
-                OrgAnswer::Authorizations(self.authorizations_of_mode(mode)?)
+            OrgInput::ListAuthorizations { query, only } => {
+                self.list_authorizations(&query, only)?
             }
             OrgInput::GrantsApprovedBy(key) => OrgAnswer::GrantIds(
                 self.oauth_values::<AuthorizationView>(
@@ -702,6 +760,11 @@ impl OrgGuard {
             oauth => self.oauth_step(oauth, now)?,
         })
     }
+}
+
+/// Rows a page reads: one more than it shows, to know whether more exist.
+fn page_rows(query: &ListQuery) -> i64 {
+    i64::try_from(query.limit.saturating_add(1)).unwrap_or(i64::MAX)
 }
 
 #[wasm_bindgen]

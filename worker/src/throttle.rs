@@ -9,8 +9,12 @@
 //! for key ids that worked from it before (they go to their guard as usual); and a burst
 //! of concurrent guesses is cut at the limit before the guards answer: at most
 //! `AUTH_FAILURE_LIMIT + 1` distinct guesses from one bucket reach their guards per
-//! window and isolate. Malformed keys are refused with no I/O at all and are not counted:
-//! they cannot succeed and cost nothing.
+//! window and isolate. Every place a credential is checked goes through the same gate,
+//! `guarded` (the request path, the dashboard's sign-in and session cookies, the OAuth
+//! app's credentials, codes and tokens, the client_id at /oauth/authorize), so every
+//! well-formed guess counts against its address with the same limit and the same block.
+//! Malformed credentials are refused with no I/O at all and are not counted: they
+//! cannot succeed and cost nothing.
 
 use crate::config;
 use scopien_auth::throttle::{address_bucket, Failures};
@@ -138,9 +142,53 @@ pub(crate) fn blocked_for(address: Option<&str>, key: Option<&str>, now_ms: u64)
     memory::blocked_for(&address_bucket(address?), key, now_ms)
 }
 
+/// What a guard's answer says of the credential it was asked about.
+pub(crate) enum Verdict {
+    /// It proved itself (even if the request is refused for another reason).
+    Proved,
+    /// It did not: unknown, wrong secret, revoked, expired. A failed authentication.
+    Failed,
+    /// The answer says nothing of it (the request was refused before it was checked).
+    Neither,
+}
+
+/// The one gate every credential check goes through, wherever it is made (the request
+/// path, the dashboard's sign-in and sessions, the OAuth endpoints): `ask` (the one
+/// call that asks a Durable Object about the credential) runs only when the client's
+/// address may make a guess now, and `verdict` reads its answer. `id` names the
+/// credential (what the throttle remembers when it works from this address), `hash_hex`
+/// tells credentials apart (one sent many times at once is one guess). `Ok(Err(until))`:
+/// refused until then, before `ask` ran (the address is blocked, or its guesses in
+/// flight and failed would pass the limit), or because this failure blocked it.
+pub(crate) async fn guarded<T>(
+    env: &Env,
+    address: Option<&str>,
+    id: &str,
+    hash_hex: &str,
+    now_ms: u64,
+    ask: impl std::future::Future<Output = Result<T>>,
+    verdict: impl FnOnce(&T) -> Verdict,
+) -> Result<std::result::Result<T, u64>> {
+    let gate = match Gate::enter(env, address, id, hash_hex, now_ms) {
+        Ok(gate) => gate,
+        Err(until) => return Ok(Err(until)),
+    };
+    let answer = ask.await?;
+    match verdict(&answer) {
+        Verdict::Proved => gate.admitted(),
+        Verdict::Failed => {
+            if let Some(until) = gate.failed(env, now_ms).await {
+                return Ok(Err(until));
+            }
+        }
+        Verdict::Neither => drop(gate),
+    }
+    Ok(Ok(answer))
+}
+
 /// A well-formed credential from one bucket, counted in flight while its guard is
 /// asked. Dropping it ends the count.
-pub(crate) struct Gate {
+struct Gate {
     bucket: Option<String>,
     key_id: String,
     fingerprint: u64,
@@ -149,7 +197,7 @@ pub(crate) struct Gate {
 impl Gate {
     /// Lets the request ask its guard, or says until when it is refused (blocked, or
     /// too many guesses from its bucket in flight and failed already).
-    pub(crate) fn enter(
+    fn enter(
         env: &Env,
         address: Option<&str>,
         guard_name: &str,
@@ -157,8 +205,8 @@ impl Gate {
         now_ms: u64,
     ) -> std::result::Result<Gate, u64> {
         let key_id = guard_name.to_owned();
-        // The key's hash tells credentials apart: one key sent many times at once is one
-        // guess. Nothing of it is kept past the request.
+        // The credential's hash tells credentials apart: one sent many times at once is
+        // one guess. Nothing of it is kept past the request.
         let fingerprint = hash_hex
             .get(..16)
             .and_then(|h| u64::from_str_radix(h, 16).ok())
@@ -180,38 +228,26 @@ impl Gate {
         })
     }
 
-    /// The key authenticated: remember that its id works from this bucket.
-    pub(crate) fn admitted(self) {
+    /// The credential worked: remember that its id works from this bucket.
+    fn admitted(self) {
         if let Some(bucket) = &self.bucket {
             memory::admitted(bucket, &self.key_id);
         }
     }
 
-    /// The key failed: count it here and globally; returns until when the bucket is now
-    /// refused, if it is. A fault of the global count is logged and ignored: the request
-    /// is being refused anyway, and this isolate's own count still applies.
-    pub(crate) async fn failed(mut self, env: &Env, now_ms: u64) -> Option<u64> {
+    /// The credential failed: count it here and globally; returns until when the
+    /// bucket is now refused, if it is. A fault of the global count is logged and
+    /// ignored: the request is being refused anyway, and this isolate's own count still
+    /// applies. Counted here before the global call, so no guess slips between the two.
+    async fn failed(mut self, env: &Env, now_ms: u64) -> Option<u64> {
         let bucket = self.bucket.take()?;
         memory::finish(&bucket, self.fingerprint);
-        count_failure(env, &bucket, now_ms).await
+        let local = memory::failed(env, &bucket, now_ms);
+        match record_failure(env, &bucket).await {
+            Some(until) => memory::learn_block(&bucket, until, now_ms),
+            None => local,
+        }
     }
-}
-
-/// Counts a failed authentication from `bucket`, here and globally; returns until when
-/// the bucket is now refused, if it is. Counted here before the global call, so no
-/// guess slips between the two.
-async fn count_failure(env: &Env, bucket: &str, now_ms: u64) -> Option<u64> {
-    let local = memory::failed(env, bucket, now_ms);
-    match record_failure(env, bucket).await {
-        Some(until) => memory::learn_block(bucket, until, now_ms),
-        None => local,
-    }
-}
-
-/// A failed authentication outside the request path (the dashboard's sign-in), from
-/// `address`: counted like a failed request.
-pub(crate) async fn failed_elsewhere(env: &Env, address: Option<&str>, now_ms: u64) -> Option<u64> {
-    count_failure(env, &address_bucket(address?), now_ms).await
 }
 
 impl Drop for Gate {
