@@ -170,7 +170,7 @@ pub struct NewKey {
 /// Reads `organizationId` from a create body (`None` when absent): the root key names the
 /// organization a new key goes to.
 pub fn organization_named(body: &[u8]) -> Result<Option<OrgId>, ApiError> {
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+    let Ok(Value::Object(map)) = crate::json::parse(body) else {
         return Ok(None);
     };
     match map.get("organizationId") {
@@ -221,8 +221,8 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::invalid_request(format!("The body is not valid JSON: {e}")))?
+        crate::json::parse(body)
+            .map_err(|e| ApiError::invalid_request(crate::json::error_details(&e)))?
     };
     let Value::Object(map) = value else {
         return Err(ApiError::invalid_request("The body must be a JSON object"));
@@ -237,7 +237,8 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
     Ok(map)
 }
 
-/// A name for people: 1 to [`MAX_NAME_LEN`] chars, no control characters.
+/// A name for people: 1 to [`MAX_NAME_LEN`] chars, nothing that would make it read as
+/// another (`text::check_label`).
 pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
@@ -248,11 +249,7 @@ pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
             "name must be 1 to {MAX_NAME_LEN} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request(
-            "name must not contain control characters (such as CR or LF)",
-        ));
-    }
+    crate::text::check_label("name", name)?;
     Ok(name.to_owned())
 }
 
@@ -577,6 +574,15 @@ mod tests {
             "control characters",
         );
         refused(r#"{"name":"a"}"#, "scopes is required");
+        // The last of two members would win: refused, naming it, at any depth.
+        refused(
+            r#"{"name":"a","scopes":["read"],"scopes":["admin"]}"#,
+            "Member 'scopes' is given more than once",
+        );
+        refused(
+            r#"{"name":"a","scopes":{"x":["read"],"x":["admin"]}}"#,
+            "Member 'x' is given more than once",
+        );
         refused(r#"{"name":"a","scopes":["root"]}"#, "unknown scope 'root'");
         refused(
             r#"{"name":"a","scopes":["read"],"rateLimit":1001}"#,

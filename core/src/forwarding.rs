@@ -1,7 +1,10 @@
 //! What the origin is told about the client: which request headers are never forwarded
 //! as the client sent them, and the address headers the gateway writes instead. The
-//! forwarding itself (copying headers onto the outgoing request) is the worker's.
+//! forwarding itself (copying headers onto the outgoing request) is the worker's. The
+//! gateway's own cookies cross in neither direction: never to an origin or the echo,
+//! never set by an origin.
 
+use crate::session::{PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME};
 use std::net::IpAddr;
 
 /// Request headers never forwarded as sent (lower-case). Credentials the origin must
@@ -52,6 +55,61 @@ pub const OWN_HEADER_PREFIX: &str = "x-scopien-";
 pub fn is_dropped(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     lower.starts_with(OWN_HEADER_PREFIX) || DROPPED_REQUEST_HEADERS.contains(&lower.as_str())
+}
+
+/// The cookies the gateway sets itself: the dashboard session, in both its spellings
+/// (`session::cookie_name`). It is the only `Set-Cookie` the gateway sends.
+pub const OWN_COOKIES: [&str; 2] = [SECURE_COOKIE_NAME, PLAIN_COOKIE_NAME];
+
+/// Whether a cookie name is one of the gateway's own. Compared without case (and
+/// without surrounding whitespace): a name a browser or an origin's lenient parser may
+/// take for it is stripped too.
+fn is_own_cookie(name: &str) -> bool {
+    let name = name.trim();
+    OWN_COOKIES.iter().any(|own| own.eq_ignore_ascii_case(name))
+}
+
+/// Whether one `name=value` pair of a `Cookie` header is one of the gateway's cookies.
+fn is_own_pair(pair: &str) -> bool {
+    pair.split_once('=')
+        .is_some_and(|(name, _)| is_own_cookie(name))
+}
+
+/// The client's `Cookie` header as the origin (or the echo) gets it: without the
+/// gateway's own cookies, the rest as sent (unchanged when none of the gateway's is in
+/// it); `None` when nothing is left. Pairs are split at `;`, and also at `,` (how
+/// several `Cookie` headers are joined, and a separator old parsers accept), so no
+/// spelling carries the session past the gateway.
+pub fn forwarded_cookie(header: &str) -> Option<String> {
+    if !header.split([';', ',']).any(is_own_pair) {
+        return (!header.trim().is_empty()).then(|| header.to_owned());
+    }
+    let kept: Vec<String> = header
+        .split(';')
+        .filter_map(|segment| {
+            let parts: Vec<&str> = segment
+                .split(',')
+                .map(str::trim)
+                .filter(|part| !part.is_empty() && !is_own_pair(part))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(", "))
+        })
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether an origin's `Set-Cookie` value would set one of the gateway's cookies, and
+/// so must not reach the browser (session fixation). The name is read as RFC 6265bis
+/// §5.6 does: the text before the first `=` of the part before the first `;`. A cookie
+/// with an empty name is sent back as its value alone, so `=scopien_session=…` would
+/// come back as the session cookie: its value is read as a pair too.
+pub fn sets_own_cookie(set_cookie: &str) -> bool {
+    let pair = set_cookie.split(';').next().unwrap_or_default();
+    match pair.split_once('=') {
+        Some((name, value)) if name.trim().is_empty() => is_own_pair(value),
+        Some((name, _)) => is_own_cookie(name),
+        None => is_own_cookie(pair),
+    }
 }
 
 /// The address headers for the origin, from the client address the gateway trusts
@@ -111,6 +169,79 @@ mod tests {
         assert!(DROPPED_REQUEST_HEADERS
             .iter()
             .all(|n| n.bytes().all(|b| !b.is_ascii_uppercase())));
+    }
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn the_gateway_cookies_are_stripped_and_the_others_kept() {
+        let strip = |header: &str| forwarded_cookie(header);
+        // Nothing of the gateway's: the header as sent, byte for byte.
+        assert_eq!(strip("a=1;b=2 ;  c"), Some("a=1;b=2 ;  c".to_owned()));
+        assert_eq!(strip("   "), None);
+        for own in [
+            format!("scopien_session={TOKEN}"),
+            format!("__Host-scopien_session={TOKEN}"),
+            format!("__HOST-Scopien_Session={TOKEN}"),
+            format!(" scopien_session ={TOKEN}"),
+            "scopien_session=".to_owned(),
+        ] {
+            assert_eq!(strip(&own), None, "{own}");
+            assert_eq!(
+                strip(&format!("theme=dark; {own}; lang=en")),
+                Some("theme=dark; lang=en".to_owned()),
+                "{own}"
+            );
+            // Several Cookie headers joined with a comma.
+            assert_eq!(
+                strip(&format!("theme=dark, {own}")),
+                Some("theme=dark".to_owned()),
+                "{own}"
+            );
+        }
+        assert_eq!(
+            strip(&format!(
+                "__Host-scopien_session={TOKEN}; scopien_session={TOKEN}"
+            )),
+            None
+        );
+        // Names that merely contain the gateway's, and values that do, are others'.
+        let others =
+            format!("my_scopien_session=1; scopien_session_x=2; v=scopien_session={TOKEN}");
+        assert_eq!(strip(&others), Some(others.clone()));
+    }
+
+    #[test]
+    fn set_cookies_of_the_gateway_names_are_recognised() {
+        for set in [
+            format!("scopien_session={TOKEN}; Path=/; HttpOnly"),
+            format!("__Host-scopien_session={TOKEN}; Path=/; Secure; HttpOnly"),
+            "__host-scopien_session=x; Path=/; Secure".to_owned(),
+            " scopien_session = x".to_owned(),
+            "scopien_session=; Max-Age=0".to_owned(),
+            // Nameless: the browser would send back `scopien_session=x`.
+            "=scopien_session=x; Path=/".to_owned(),
+            " = __Host-scopien_session=x".to_owned(),
+            "scopien_session".to_owned(),
+        ] {
+            assert!(sets_own_cookie(&set), "{set}");
+        }
+        for set in [
+            "theme=dark; Path=/",
+            "sid=abc; Path=/; HttpOnly",
+            "scopien_session_x=1",
+            "a=scopien_session=x",
+            "=plain",
+            "x=1; Path=/; Comment=scopien_session=x",
+        ] {
+            assert!(!sets_own_cookie(set), "{set}");
+        }
+    }
+
+    #[test]
+    fn own_cookies_are_the_session_cookie_in_both_spellings() {
+        assert!(OWN_COOKIES.contains(&crate::session::cookie_name(true)));
+        assert!(OWN_COOKIES.contains(&crate::session::cookie_name(false)));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use crate::admin::{Caller, KeyPatch, ManageRefusal};
 use crate::headers::shown_window;
 use crate::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
-use crate::org::{changes, Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
+use crate::org::{changes, created, Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
 use crate::plan::Plan;
 use crate::ratelimit::{self, push_decimal, push_optional, Counters, Status};
 use crate::record::{ApproverTerms, KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
@@ -449,7 +449,7 @@ impl KeyState {
                 _ => org,
             };
             let entry = DirectoryEntry::of(&record, now_ms, None);
-            let audit = event("api_key.created", record.id, None);
+            let audit = event("api_key.created", record.id, created(&entry.view));
             self.record = Some(record);
             self.org = Some(org);
             let writes = Writes {
@@ -799,6 +799,32 @@ mod tests {
         assert_eq!(refusal(answer), Some(Refusal::Invalid));
         assert_eq!(writes, Writes::default());
         assert_eq!(state, KeyState::default());
+    }
+
+    #[test]
+    fn the_creation_event_says_what_was_created_never_the_secret() {
+        let caller = root(KeyType::Live);
+        let body = json!({"name": "minted", "scopes": ["read", "admin"]}).to_string();
+        let new = parse_create(body.as_bytes(), Plan::Starter, &caller, T0).expect("valid");
+        let key = ApiKey::generate(new.key_type, &[5; RANDOM_BYTES_FOR_KEY]);
+        let create = Op::Create {
+            record: new.into_record(&key, T0),
+            org: TERMS,
+        };
+        let (answer, _) = KeyState::default().manage(manage(create), T0, &RANDOM);
+        let ManageAnswer::Created { entry, audit } = answer else {
+            panic!("created");
+        };
+        let changes = audit.changes.expect("changes");
+        assert_eq!(
+            changes["scopes"],
+            json!({"before": null, "after": ["read", "admin"]})
+        );
+        assert_eq!(changes["name"], json!({"before": null, "after": "minted"}));
+        let view = serde_json::to_value(&entry.view).expect("json");
+        assert_eq!(changes.len(), view.as_object().expect("object").len());
+        let text = serde_json::to_string(&changes).expect("json");
+        assert!(!text.contains(key.expose_secret()) && !text.contains(&key.hash_hex()));
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod grant;
 pub mod guard;
 pub mod headers;
 pub mod identity;
+mod json;
 pub mod key;
 pub mod method;
 pub mod oauth;

@@ -413,8 +413,18 @@ fn loopback_without_port(uri: &str) -> Option<String> {
     let (authority, path) = rest.split_at(end);
     let (host, port) = authority.rsplit_once(':')?;
     let loopback = host == "127.0.0.1" || host == "[::1]";
-    let numeric = !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit());
-    (loopback && numeric).then(|| format!("http://{host}{path}"))
+    (loopback && is_port(port)).then(|| format!("http://{host}{path}"))
+}
+
+/// A port as one spelling only: 1 to 65535 in decimal, no leading zero. `0`, `99999`
+/// or `08080` are refused: URL parsers disagree on them (a leading zero is dropped by
+/// some, `0` is "any port" to a socket), so an app could be sent elsewhere than the
+/// URI shown.
+fn is_port(port: &str) -> bool {
+    !port.starts_with('0')
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok()
 }
 
 /// A new client secret: `scs_` + 43 base62 chars (≈ 256 bits).
@@ -483,13 +493,13 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
         return Err(format!("redirect URI '{shown}' has no host"));
     }
     let port_ok = match authority.rsplit_once(':') {
-        Some((before, port)) if !before.is_empty() && !port.contains(']') => {
-            port.parse::<u16>().is_ok_and(|p| p > 0)
-        }
+        Some((before, port)) if !before.is_empty() && !port.contains(']') => is_port(port),
         _ => true,
     };
     if !port_ok {
-        return Err(format!("redirect URI '{shown}' has an invalid port"));
+        return Err(format!(
+            "redirect URI '{shown}' has an invalid port; use 1 to 65535, without leading zeros"
+        ));
     }
     let loopback = matches!(host.as_str(), "127.0.0.1" | "[::1]" | "localhost");
     if !https && !loopback {
@@ -529,9 +539,10 @@ pub struct NewClient {
 }
 
 fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match serde_json::from_slice::<Value>(body) {
+    match crate::json::parse(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(invalid("The body must be a JSON object")),
+        Err(e) if e.is_data() => Err(invalid(crate::json::error_details(&e))),
         Err(_) => Err(invalid("The body is not valid JSON")),
     }
 }
@@ -541,11 +552,10 @@ fn field_name(value: &Value) -> Result<String, ApiError> {
         .as_str()
         .ok_or_else(|| invalid("name must be a string"))?
         .trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(invalid(
-            "name must be 1 to 100 characters, without control characters",
-        ));
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(invalid("name must be 1 to 100 characters"));
     }
+    crate::text::check_label("name", name)?;
     Ok(name.to_owned())
 }
 
@@ -1048,7 +1058,7 @@ pub fn parse_endpoint_request(
         match media.as_deref() {
             Some("application/x-www-form-urlencoded") => crate::form::pairs(body)
                 .ok_or_else(|| OAuthError::invalid_request("The form body is not valid UTF-8"))?,
-            Some("application/json") => match serde_json::from_slice::<Value>(body) {
+            Some("application/json") => match crate::json::parse(body) {
                 Ok(Value::Object(map)) => map
                     .into_iter()
                     .map(|(k, v)| match v {
@@ -1060,6 +1070,9 @@ pub fn parse_endpoint_request(
                         ))),
                     })
                     .collect::<Result<Vec<_>, _>>()?,
+                Err(e) if e.is_data() => {
+                    return Err(OAuthError::invalid_request(&crate::json::error_details(&e)))
+                }
                 _ => return Err(OAuthError::invalid_request("The body is not a JSON object")),
             },
             _ => return Err(OAuthError::invalid_request(
@@ -1287,6 +1300,8 @@ mod tests {
             "http://127.0.0.1:5555/callback",
             "http://[::1]:80/cb",
             "http://localhost/cb",
+            "http://127.0.0.1:1/cb",
+            "http://127.0.0.1:65535/cb",
         ] {
             assert_eq!(check_redirect_uri(ok), Ok(()), "{ok}");
         }
@@ -1299,6 +1314,12 @@ mod tests {
             "https:///cb",
             "https://app.example.com/c b",
             "https://app.example.com:99999/cb",
+            "http://127.0.0.1:0/cb",
+            "http://127.0.0.1:65536/cb",
+            "http://127.0.0.1:08080/cb",
+            "http://[::1]:00080/cb",
+            "https://app.example.com:0443/cb",
+            "http://localhost:/cb",
             "https://a;b.example/cb",
             "http://127.0.0.1.evil.com/cb",
         ] {
@@ -1405,6 +1426,15 @@ mod tests {
             "registered with a port: that port only"
         );
         assert_eq!(app.redirect_uri(Some("http://localhost:5000/cb")), None);
+        // Any valid port, and only a valid one.
+        for port in ["1", "65535"] {
+            let uri = format!("http://127.0.0.1:{port}/cb");
+            assert_eq!(app.redirect_uri(Some(&uri)), Some(uri.as_str()));
+        }
+        for port in ["0", "00", "65536", "99999", "08080", "", "+80", "80 "] {
+            let uri = format!("http://127.0.0.1:{port}/cb");
+            assert_eq!(app.redirect_uri(Some(&uri)), None, "{uri}");
+        }
         assert_eq!(app.redirect_uri(Some("https://a.example:444/cb")), None);
     }
 
@@ -1448,6 +1478,12 @@ mod tests {
             "confidential needs its secret"
         );
         assert!(parse_endpoint_request(Some("text/plain"), b"", None).is_err());
+        let twice = br#"{"grant_type":"authorization_code","grant_type":"refresh_token"}"#;
+        let err = parse_endpoint_request(Some("application/json"), twice, None)
+            .err()
+            .expect("a member given twice");
+        assert_eq!(err.error, "invalid_request");
+        assert!(err.description.contains("'grant_type'"));
     }
 
     #[test]

@@ -441,6 +441,21 @@ pub fn changes(
     (!changed.is_empty()).then_some(changed)
 }
 
+/// The `changes` of a creation event: every field of the new object's public view as
+/// `{"before": null, "after": …}`, so the log says what was created (an admin key reads
+/// as one). Only the public view goes in, never the record: no secret, no hash.
+pub fn created(view: &impl Serialize) -> Option<Map<String, Value>> {
+    let Ok(Value::Object(fields)) = serde_json::to_value(view) else {
+        return None;
+    };
+    Some(
+        fields
+            .into_iter()
+            .map(|(field, value)| (field, serde_json::json!({ "before": null, "after": value })))
+            .collect(),
+    )
+}
+
 /// Everything the worker can ask an organization's guard.
 // A message on the wire, made and moved once per call: boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -851,6 +866,22 @@ mod tests {
             ..event(by_test, test_key)
         };
         assert_eq!(org.mode(mode_of), KeyType::Live);
+    }
+
+    #[test]
+    fn creation_lists_every_field_of_the_view_from_null() {
+        let record = OrgRecord::default_org(Plan::Enterprise);
+        let c = created(&record.view()).expect("an object");
+        assert_eq!(
+            c["name"],
+            serde_json::json!({"before": null, "after": "Default"})
+        );
+        assert_eq!(
+            c["plan"],
+            serde_json::json!({"before": null, "after": "enterprise"})
+        );
+        let view = serde_json::to_value(record.view()).expect("json");
+        assert_eq!(c.len(), view.as_object().expect("object").len());
     }
 
     #[test]

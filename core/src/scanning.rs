@@ -116,11 +116,13 @@ pub enum Sorted {
 
 /// Parses a verified report's bytes and sorts each match.
 pub fn parse_report(body: &[u8]) -> Result<Vec<Sorted>, ApiError> {
-    let matches: Vec<Match> = serde_json::from_slice(body).map_err(|e| {
+    let shape = |e: serde_json::Error| {
         ApiError::invalid_request(format!(
             "The body must be a JSON array of {{token, type, url, source}}: {e}"
         ))
-    })?;
+    };
+    let value = crate::json::parse(body).map_err(shape)?;
+    let matches: Vec<Match> = serde_json::from_value(value).map_err(shape)?;
     if matches.len() > MAX_REPORT_TOKENS {
         return Err(ApiError::invalid_request(format!(
             "A report may carry at most {MAX_REPORT_TOKENS} tokens"

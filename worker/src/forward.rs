@@ -3,7 +3,8 @@
 use crate::config::{self, Destination};
 use crate::http::{self, Reply, RequestUrl};
 use scopien_auth::forwarding::{
-    client_address_headers, is_dropped, DROPPED_REQUEST_HEADERS, OWN_HEADER_PREFIX,
+    client_address_headers, forwarded_cookie, is_dropped, sets_own_cookie, DROPPED_REQUEST_HEADERS,
+    OWN_HEADER_PREFIX,
 };
 use scopien_auth::guard::Admitted;
 use scopien_auth::headers::rate_limit_headers;
@@ -16,11 +17,14 @@ use worker::{web_sys, Env, Headers, Request, Response, Result};
 
 // The forwarding itself, in one crossing from wasm: copy the client's headers, drop
 // those core's rule drops (`forwarding::is_dropped`: its list and prefix, handed over
-// once per isolate as `rules`), set what the gateway adds, fetch with a timeout, and
-// answer the origin's response (status, status text, headers, streamed body) with the
-// rate-limit headers added. Resolves to `null` when the origin did not answer in time
-// (the subrequest aborted). Names and values travel as one string, `\n`-separated:
-// neither can hold a newline. Header names come from the Headers API lower-cased.
+// once per isolate as `rules`), put back `Cookie` as core rewrote it (without the
+// gateway's own cookies; `undefined`: none left), set what the gateway adds, fetch with
+// a timeout, and answer the origin's response (status, status text, headers, streamed
+// body) with the rate-limit headers added. Resolves to `null` when the origin did not
+// answer in time (the subrequest aborted). Names and values travel as one string,
+// `\n`-separated: neither can hold a newline. Header names come from the Headers API
+// lower-cased. The origin's `Set-Cookie` headers, one per cookie, are read and
+// rewritten by `setCookies` and `keepSetCookies`.
 #[wasm_bindgen(inline_js = r#"
 function setPairs(headers, text) {
   if (text === "") return;
@@ -33,11 +37,13 @@ export function headerNames(request) {
 export function dropRules(names, prefix) {
   return { names: new Set(names.split("\n")), prefix };
 }
-export async function forwardRequest(request, target, method, body, rules, set, answer, timeoutMs) {
+export async function forwardRequest(request, target, method, body, rules, cookie, set, answer, timeoutMs) {
   const headers = new Headers(request.headers);
   for (const name of request.headers.keys()) {
     if (rules.names.has(name) || name.startsWith(rules.prefix)) headers.delete(name);
   }
+  headers.delete("cookie");
+  if (cookie !== undefined) headers.set("cookie", cookie);
   setPairs(headers, set);
   const signal = AbortSignal.timeout(timeoutMs);
   let upstream;
@@ -50,6 +56,13 @@ export async function forwardRequest(request, target, method, body, rules, set, 
   const response = new Response(upstream.body, upstream);
   setPairs(response.headers, answer);
   return response;
+}
+export function setCookies(response) {
+  return response.headers.getSetCookie().join("\n");
+}
+export function keepSetCookies(response, kept) {
+  response.headers.delete("set-cookie");
+  if (kept !== "") for (const value of kept.split("\n")) response.headers.append("set-cookie", value);
 }
 "#)]
 extern "C" {
@@ -65,10 +78,15 @@ extern "C" {
         method: &str,
         body: Option<js_sys::Uint8Array>,
         rules: &JsValue,
+        cookie: Option<String>,
         set: &str,
         answer: &str,
         timeout_ms: f64,
     ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = setCookies)]
+    fn set_cookies(response: &web_sys::Response) -> String;
+    #[wasm_bindgen(js_name = keepSetCookies)]
+    fn keep_set_cookies(response: &web_sys::Response, kept: &str);
 }
 
 thread_local! {
@@ -158,6 +176,10 @@ pub(crate) async fn forward(
     }: Forwarded<'_>,
 ) -> Result<Reply> {
     let mut added = added_headers(req, id, admitted)?;
+    // The gateway's own cookies (the dashboard session) never leave it.
+    let sent = req.headers().get("Cookie")?;
+    let sent_cookie = sent.is_some();
+    let cookie = sent.as_deref().and_then(forwarded_cookie);
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_owned(),
@@ -167,10 +189,17 @@ pub(crate) async fn forward(
     let origin = match config::origin(env, admitted.key_type) {
         Destination::Origin(origin) => origin,
         Destination::Echo(why) => {
-            let removed = removed_headers(req);
+            let mut removed = removed_headers(req);
             let headers = req.headers().clone();
             for name in &removed {
                 headers.delete(name)?;
+            }
+            headers.delete("Cookie")?;
+            match &cookie {
+                Some(kept) => headers.set("Cookie", kept)?,
+                // Every cookie sent was the gateway's.
+                None if sent_cookie => removed.push("cookie".to_owned()),
+                None => {}
             }
             for (name, value) in &added {
                 headers.set(name, value)?;
@@ -207,6 +236,7 @@ pub(crate) async fn forward(
             method.as_str(),
             body.map(|bytes| js_sys::Uint8Array::from(bytes.as_slice())),
             rules,
+            cookie,
             &joined(added.iter().map(|(n, v)| (*n, v.as_str()))),
             &joined(rate_limit.iter().map(|(n, v)| (*n, v.as_str()))),
             timeout_ms as f64,
@@ -217,11 +247,32 @@ pub(crate) async fn forward(
             worker::console_error!("origin did not answer within {timeout_ms} ms");
             http::error(&ApiError::gateway_timeout(timeout_ms))
         }
-        Ok(response) => Ok(Reply::Raw(response.unchecked_into())),
+        Ok(response) => {
+            let response: web_sys::Response = response.unchecked_into();
+            drop_own_set_cookies(&response);
+            Ok(Reply::Raw(response))
+        }
         Err(fault) => {
             worker::console_error!("origin fetch failed: {}", worker::Error::from(fault));
             http::error(&ApiError::bad_gateway())
         }
+    }
+}
+
+/// Drops the origin's `Set-Cookie` headers that would set one of the gateway's own
+/// cookies (session fixation); the others stay, in their order.
+fn drop_own_set_cookies(response: &web_sys::Response) {
+    let set = set_cookies(response);
+    if set.is_empty() {
+        return;
+    }
+    let values: Vec<&str> = set.split('\n').collect();
+    if values.iter().any(|value| sets_own_cookie(value)) {
+        let kept: Vec<&str> = values
+            .into_iter()
+            .filter(|value| !sets_own_cookie(value))
+            .collect();
+        keep_set_cookies(response, &kept.join("\n"));
     }
 }
 

@@ -450,12 +450,19 @@ impl OrgGuard {
         Ok(())
     }
 
-    fn client_event(&self, action: &str, id: ClientId, actor: Actor, now: u64) -> Result<()> {
+    fn client_event(
+        &self,
+        action: &str,
+        id: ClientId,
+        actor: Actor,
+        changes: Option<serde_json::Map<String, serde_json::Value>>,
+        now: u64,
+    ) -> Result<()> {
         let event = AuditDraft {
             actor,
             action: action.into(),
             target: AuditTarget::client(id),
-            changes: None,
+            changes,
             report: None,
             reason: None,
         };
@@ -485,7 +492,8 @@ impl OrgGuard {
                     return Ok(OrgAnswer::IdTaken);
                 }
                 self.put_client(&record)?;
-                self.client_event("oauth_client.created", record.id, actor, now)?;
+                let changes = scopien_auth::org::created(&record.view());
+                self.client_event("oauth_client.created", record.id, actor, changes, now)?;
                 OrgAnswer::Client(record)
             }
             OrgInput::GetClient(id) => match self.client(id)? {
@@ -523,7 +531,7 @@ impl OrgGuard {
                     return Ok(OrgAnswer::NotFound);
                 };
                 // Logged while the app is still there to tell the event's mode.
-                self.client_event("oauth_client.deleted", id, actor, now)?;
+                self.client_event("oauth_client.deleted", id, actor, None, now)?;
                 let sql = self.sql();
                 let rows: Vec<Grant> = sql
                     .exec(
@@ -679,7 +687,7 @@ impl OrgGuard {
                     actor,
                     action: "organization.created".into(),
                     target: scopien_auth::org::AuditTarget::org(record.id),
-                    changes: None,
+                    changes: scopien_auth::org::created(&record.view()),
                     report: None,
                     reason: None,
                 };
