@@ -4,6 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, call, createKey, createOrgWithAdmin } from "./harness.mjs";
+import { registerApp, tokensFor } from "./oauth-flow.mjs";
 
 let gw, org, admin;
 before(async () => {
@@ -65,4 +66,16 @@ test("oauth_client.created and organization.created say what was created, never 
   assert.deepEqual(created.actor, { type: "root" });
   describesCreation(created, org, []);
   assert.deepEqual(created.changes.plan, { before: null, after: "professional" });
+});
+
+test("oauth_grant.created says what was granted: every field of the grant's listing, and its scope", async () => {
+  const app = await registerApp(gw, admin.key, { scopes: ["read", "write"] });
+  await tokensFor(gw, app, admin.key, { scope: "read" });
+  const listed = await call(gw.url, "/v1/oauth-authorizations", { key: admin.key });
+  const grant = listed.json.data.find((g) => g.clientId === app.clientId);
+  const event = (await events()).find((e) => e.action === "oauth_grant.created" && e.target.id === grant.grantId);
+  assert.ok(event);
+  const { scope, ...fields } = event.changes;
+  assert.deepEqual(scope, { before: null, after: "read" });
+  describesCreation({ ...event, changes: fields }, grant, []);
 });

@@ -206,18 +206,14 @@ impl GrantRecord {
             .into_iter()
             .collect()
         } else {
-            [
-                (
-                    "clientId".to_owned(),
-                    change(serde_json::Value::Null, self.client_id.to_string().into()),
-                ),
-                (
-                    "scope".to_owned(),
-                    change(serde_json::Value::Null, self.grants.scope_string().into()),
-                ),
-            ]
-            .into_iter()
-            .collect()
+            // Every field of the new grant's view (as other creations), and its scope as
+            // the OAuth string.
+            let mut fields = crate::org::created(&self.authorization_view()).unwrap_or_default();
+            fields.insert(
+                "scope".to_owned(),
+                change(serde_json::Value::Null, self.grants.scope_string().into()),
+            );
+            fields
         };
         AuditDraft {
             actor,
