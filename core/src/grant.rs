@@ -206,13 +206,21 @@ impl GrantRecord {
             .into_iter()
             .collect()
         } else {
-            // Every field of the new grant's view (as other creations), and its scope as
-            // the OAuth string.
-            let mut fields = crate::org::created(&self.authorization_view()).unwrap_or_default();
+            // The app and its scope as the OAuth string first (what a person reads),
+            // then every other field of the new grant's view, as other creations.
+            let mut fields = serde_json::Map::new();
+            fields.insert(
+                "clientId".to_owned(),
+                change(serde_json::Value::Null, self.client_id.to_string().into()),
+            );
             fields.insert(
                 "scope".to_owned(),
                 change(serde_json::Value::Null, self.grants.scope_string().into()),
             );
+            let view = crate::org::created(&self.authorization_view()).unwrap_or_default();
+            for (field, value) in view {
+                fields.entry(field).or_insert(value);
+            }
             fields
         };
         AuditDraft {
