@@ -6,9 +6,15 @@
 // product: use `npm run bench` for that.
 //
 //   node bench/ab.mjs DIR_A DIR_B [--rounds 8] [--seconds 4] [--malformed] [--b-var NAME=VALUE]
+//                   [--connections 16]
+// With --connections 64 and DIR_A = ../shared/bench/js-gateway, DIR_B = worker/build it is
+// the hot-key scenario (one key, many connections): it also prints p50/p99 of each and
+// how many commits our key's guard made per request (counted by the guard's entry,
+// worker/shim.js `stats`, read over RPC after the run).
 //   (each DIR holds index.js and index_bg.wasm, e.g. a copy of worker/build, or is a JS
 //   worker laid out as ../shared/bench/js-gateway; needs wrk)
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createKey, makeKey, startBenchWorker, startOrigin } from "../tests/harness.mjs";
@@ -19,6 +25,7 @@ const { values: opt, positionals: dirs } = parseArgs({
     rounds: { type: "string", default: "8" },
     seconds: { type: "string", default: "4" },
     malformed: { type: "boolean", default: false },
+    connections: { type: "string", default: "16" },
     // NAME=VALUE vars for B only (A and B may then be the same build).
     "b-var": { type: "string", multiple: true, default: [] },
   },
@@ -39,15 +46,22 @@ async function serve(dir, vars = {}) {
   const res = await fetch(`${url}/v1/opportunities`, { headers: { authorization: `Bearer ${key}` } });
   await res.arrayBuffer();
   if (res.status !== expected) throw new Error(`${dir}: pre-flight answered ${res.status}, not ${expected}`);
-  return { mf, url, key };
+  return { mf, url, key, keyId: created.id };
 }
 
 const wrk = ({ url, key }, seconds) =>
   new Promise((done) => {
-    const child = spawn("wrk", ["-t1", "-c16", `-d${seconds}s`, "-H", `Authorization: Bearer ${key}`, `${url}/v1/opportunities`]);
+    const args = ["-t1", `-c${opt.connections}`, `-d${seconds}s`, "--latency", "-H", `Authorization: Bearer ${key}`];
+    const child = spawn("wrk", [...args, `${url}/v1/opportunities`]);
     let out = "";
     child.stdout.on("data", (d) => (out += d));
-    child.on("close", () => done(Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN)));
+    const ms = (label) => {
+      const m = out.match(new RegExp(`\\s${label}%\\s+([\\d.]+)(us|ms|s)`));
+      return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
+    };
+    child.on("close", () =>
+      done({ rps: Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN), p50: ms("50"), p99: ms("99") }),
+    );
   });
 
 const bVars = Object.fromEntries(opt["b-var"].map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
@@ -55,18 +69,37 @@ const [a, b] = [await serve(resolve(dirs[0])), await serve(resolve(dirs[1]), bVa
 await wrk(a, 2); // warm-up: JIT, the guards' state loaded
 await wrk(b, 2);
 const ratios = [];
+const latencies = { a: [], b: [] };
 for (let round = 1; round <= Number(opt.rounds); round++) {
   // Alternating order, so that neither build always runs on the warmer machine.
   const [first, second] = round % 2 ? [a, b] : [b, a];
   const r1 = await wrk(first, Number(opt.seconds));
   const r2 = await wrk(second, Number(opt.seconds));
   const [ra, rb] = round % 2 ? [r1, r2] : [r2, r1];
-  ratios.push(rb / ra);
-  console.log(`round ${round}: A ${ra.toFixed(0)} req/s, B ${rb.toFixed(0)} req/s, B ÷ A ${(rb / ra).toFixed(3)}`);
+  ratios.push(rb.rps / ra.rps);
+  latencies.a.push(ra);
+  latencies.b.push(rb);
+  console.log(
+    `round ${round}: A ${ra.rps.toFixed(0)} req/s (p50 ${ra.p50} ms, p99 ${ra.p99} ms), ` +
+      `B ${rb.rps.toFixed(0)} req/s (p50 ${rb.p50} ms, p99 ${rb.p99} ms), B ÷ A ${(rb.rps / ra.rps).toFixed(3)}`,
+  );
 }
+const median = (values) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+};
 const sorted = [...ratios].sort((x, y) => x - y);
-const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-console.log(`B ÷ A: median ${median.toFixed(3)} (min ${sorted[0].toFixed(3)}, max ${sorted.at(-1).toFixed(3)}) over ${ratios.length} rounds`);
+console.log(`B ÷ A: median ${median(ratios).toFixed(3)} (min ${sorted[0].toFixed(3)}, max ${sorted.at(-1).toFixed(3)}) over ${ratios.length} rounds`);
+for (const side of ["a", "b"]) {
+  const rounds = latencies[side];
+  console.log(`${side.toUpperCase()}: median ${median(rounds.map((r) => r.rps)).toFixed(0)} req/s, p50 ${median(rounds.map((r) => r.p50))} ms, p99 ${median(rounds.map((r) => r.p99))} ms`);
+}
+// Commits per request of B's key (our build only: its guard counts them).
+if (b.keyId && !existsSync(resolve(dirs[1], "src", "index.js"))) {
+  const guards = await b.mf.getDurableObjectNamespace("KEY_GUARD");
+  const { decided, commits } = await guards.getByName(b.keyId.replace(/^key_/, "")).stats(); // named by the id's 16 chars
+  console.log(`B's key guard: ${decided} requests decided in ${commits} commits: ${(commits / decided).toFixed(3)} commits per request`);
+}
 await a.mf.dispose();
 await b.mf.dispose();
 await origin.close();

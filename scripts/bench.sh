@@ -3,7 +3,8 @@
 # the side-by-side bench of ../shared/bench (pass-through, the JavaScript gateway of the
 # same design, ours: each in its own workerd, same load, one run; wrk as load generator
 # when installed) against this repository, then bench/run.mjs (wasm size, cold start,
-# the load generator's ceiling). Arguments go to the side-by-side bench (`--quick`,
+# the load generator's ceiling), then the hot-key scenario (bench/ab.mjs at 64
+# connections). Arguments go to the side-by-side bench (`--quick`,
 # `--aa`, `--rounds N`, ...). The core's own figures: `cargo bench -p scopien-auth`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,3 +27,13 @@ key_body='{"name":"bench","scopes":["read"],"rateLimit":1000000,"burst":1000000}
   --json results.json "$@")
 echo
 node bench/run.mjs "$work/results.json"
+echo
+# The hot key (#21): one key at 64 connections, ours against the JavaScript gateway,
+# alternating rounds; req/s, p50/p99, and the commits our key's guard made per request
+# (counted by worker/shim.js, read over RPC). Needs wrk.
+if command -v wrk >/dev/null; then
+  echo "== hot key: one key, 64 connections (A = JS gateway, B = ours)"
+  node bench/ab.mjs "$work/js-gateway" worker/build --connections 64 --rounds 6 --seconds 4
+else
+  echo "== hot key: skipped (needs wrk: apt-get install -y wrk)"
+fi
