@@ -249,7 +249,7 @@ pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
             "name must be 1 to {MAX_NAME_LEN} characters"
         )));
     }
-    crate::text::check_label("name", name)?;
+    crate::text::check_label("name", name).map_err(ApiError::invalid_request)?;
     Ok(name.to_owned())
 }
 

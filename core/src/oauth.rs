@@ -555,7 +555,7 @@ fn field_name(value: &Value) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err(invalid("name must be 1 to 100 characters"));
     }
-    crate::text::check_label("name", name)?;
+    crate::text::check_label("name", name).map_err(ApiError::invalid_request)?;
     Ok(name.to_owned())
 }
 
