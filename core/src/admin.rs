@@ -2,8 +2,8 @@
 //! refusal names its field and bound, and the worker never sees an invalid change.
 
 use crate::error::ApiError;
+use crate::ids::{Actor, OrgId};
 use crate::key::{ApiKey, KeyType};
-use crate::org::{Actor, OrgId};
 use crate::plan::Plan;
 use crate::ratelimit::Policy;
 use crate::record::{CustomLimits, KeyRecord};

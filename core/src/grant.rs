@@ -16,17 +16,18 @@
 use crate::constant_time;
 use crate::error::OAuthError;
 use crate::guard::{Admitted, Check, CheckAnswer};
+use crate::ids::OrgId;
 use crate::key::{KeyId, KeyType};
 use crate::oauth::{
     pkce_matches, AuthorizationView, ClientId, GrantId, OAuthToken, TokenKind, TokenResponse,
     ACCESS_TTL_MS, CODE_TTL_MS, RANDOM_BYTES_FOR_TOKEN, REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
 };
-use crate::org::{Actor, AuditDraft, AuditTarget, OrgId, OrgStatus, OrgTerms};
+use crate::org::{Actor, AuditDraft, AuditTarget, OrgStatus, OrgTerms};
 use crate::ratelimit::{self, Counters, Outcome};
 use crate::record::{ApproverTerms, Refusal};
 use crate::scanning::LeakReport;
 use crate::scope::Grants;
-use crate::view::Timestamp;
+use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The pending authorization code.

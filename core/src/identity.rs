@@ -3,6 +3,7 @@
 //! builds the claims, the signing input and the key set; the signature itself is the
 //! runtime's (WebCrypto), since core holds no key material and does no I/O.
 
+use crate::base64::base64url;
 use crate::error::ApiError;
 use crate::guard::Admitted;
 use crate::key::{hash_hex, KeyId};
@@ -279,25 +280,6 @@ pub fn signing_input(kid: &str, claims: &Claims) -> String {
 /// The whole JWT: the signing input and its signature.
 pub fn finish(signing_input: &str, signature: &[u8]) -> String {
     format!("{signing_input}.{}", base64url(signature))
-}
-
-/// Base64url without padding (RFC 7515 §2).
-pub fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

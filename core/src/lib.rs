@@ -24,6 +24,7 @@
 
 pub mod admin;
 mod base62;
+pub mod base64;
 pub mod consent;
 pub mod constant_time;
 pub mod credential;
@@ -34,6 +35,7 @@ pub mod grant;
 pub mod guard;
 pub mod headers;
 pub mod identity;
+pub mod ids;
 mod json;
 pub mod key;
 pub mod method;

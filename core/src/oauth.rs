@@ -17,13 +17,13 @@
 //! single-use 60 s codes, refresh rotation with reuse detection, `iss` on the redirect.
 
 use crate::base62;
+use crate::base64::{base64_decode, base64url};
 use crate::constant_time;
 use crate::error::{printable, ApiError, OAuthError};
-use crate::identity::base64url;
+use crate::ids::OrgId;
 use crate::key::{hash_hex, KeyId, KeyType, CHECKSUM_LEN, ID_LEN, SECRET_LEN};
-use crate::org::{OrgId, ORG_ID_LEN};
 use crate::scope::{Grants, Scope, ScopeSet};
-use crate::view::Timestamp;
+use crate::timestamp::Timestamp;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -48,12 +48,7 @@ pub const MAX_REDIRECT_URI_LEN: usize = 2000;
 pub const TOKEN_LEN: usize = 4 + ID_LEN + SECRET_LEN + CHECKSUM_LEN;
 /// Random bytes one token's secret needs (two per char).
 pub const RANDOM_BYTES_FOR_TOKEN: usize = 2 * SECRET_LEN;
-/// Random bytes a grant id needs.
-pub const RANDOM_BYTES_FOR_GRANT_ID: usize = 2 * ID_LEN;
-/// Random chars after the organization in a client id.
-const CLIENT_RANDOM_LEN: usize = 8;
-/// Random bytes a client id needs.
-pub const RANDOM_BYTES_FOR_CLIENT_ID: usize = 2 * CLIENT_RANDOM_LEN;
+pub use crate::ids::{ClientId, GrantId, RANDOM_BYTES_FOR_CLIENT_ID, RANDOM_BYTES_FOR_GRANT_ID};
 /// Chars in a client secret after `scs_`.
 const CLIENT_SECRET_LEN: usize = 43;
 /// Random bytes a client secret needs.
@@ -95,111 +90,6 @@ impl TokenKind {
         }
     }
 }
-
-/// A grant's id, `grant_` + 16 base62 chars: names the grant's Durable Object.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct GrantId([u8; ID_LEN]);
-
-impl GrantId {
-    /// Parses `grant_<16 base62>`.
-    pub fn parse(text: &str) -> Option<GrantId> {
-        Self::from_chars(text.strip_prefix("grant_")?)
-    }
-
-    fn from_chars(chars: &str) -> Option<GrantId> {
-        let chars = chars.as_bytes();
-        if chars.len() != ID_LEN || !chars.iter().all(|&b| base62::is_base62(b)) {
-            return None;
-        }
-        let mut id = [0u8; ID_LEN];
-        id.copy_from_slice(chars);
-        Some(GrantId(id))
-    }
-
-    /// A new id from the caller's random bytes.
-    pub fn generate(random: &[u8; RANDOM_BYTES_FOR_GRANT_ID]) -> GrantId {
-        let mut id = [0u8; ID_LEN];
-        for (slot, pair) in id.iter_mut().zip(random.chunks_exact(2)) {
-            *slot = base62::char_from_random(pair[0], pair[1]);
-        }
-        GrantId(id)
-    }
-
-    /// The 16 chars, as they stand inside a token (and name the Durable Object).
-    pub fn chars(&self) -> &str {
-        core::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-/// An app's id: `app_` + its organization's 16 chars + 8 random chars, so the
-/// organization that holds the app's record is known without a lookup.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ClientId([u8; ORG_ID_LEN + CLIENT_RANDOM_LEN]);
-
-impl ClientId {
-    /// Parses `app_<24 base62>`.
-    pub fn parse(text: &str) -> Option<ClientId> {
-        let chars = text.strip_prefix("app_")?.as_bytes();
-        if chars.len() != ORG_ID_LEN + CLIENT_RANDOM_LEN
-            || !chars.iter().all(|&b| base62::is_base62(b))
-        {
-            return None;
-        }
-        let mut id = [0u8; ORG_ID_LEN + CLIENT_RANDOM_LEN];
-        id.copy_from_slice(chars);
-        Some(ClientId(id))
-    }
-
-    /// A new id for an app of `org`.
-    pub fn generate(org: OrgId, random: &[u8; RANDOM_BYTES_FOR_CLIENT_ID]) -> ClientId {
-        let mut id = [0u8; ORG_ID_LEN + CLIENT_RANDOM_LEN];
-        id[..ORG_ID_LEN].copy_from_slice(org.chars().as_bytes());
-        for (slot, pair) in id[ORG_ID_LEN..].iter_mut().zip(random.chunks_exact(2)) {
-            *slot = base62::char_from_random(pair[0], pair[1]);
-        }
-        ClientId(id)
-    }
-
-    /// The 24 chars after `app_`.
-    pub fn chars(&self) -> &str {
-        core::str::from_utf8(&self.0).unwrap_or_default()
-    }
-
-    /// The organization that registered the app.
-    pub fn organization(&self) -> OrgId {
-        let chars = core::str::from_utf8(&self.0[..ORG_ID_LEN]).unwrap_or_default();
-        OrgId::parse(&format!("org_{chars}")).unwrap_or(OrgId::DEFAULT)
-    }
-}
-
-macro_rules! text_id {
-    ($ty:ty, $prefix:literal, $what:literal) => {
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str($prefix)?;
-                f.write_str(core::str::from_utf8(&self.0).unwrap_or_default())
-            }
-        }
-        impl fmt::Debug for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(self, f)
-            }
-        }
-        impl Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-        impl<'de> Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                <$ty>::parse(&text).ok_or_else(|| serde::de::Error::custom($what))
-            }
-        }
-    };
-}
-text_id!(GrantId, "grant_", "not a grant id");
-text_id!(ClientId, "app_", "not an app id");
 
 /// A well-formed code or token (prefix, length, alphabet, checksum). Only its grant's
 /// guard can say whether it works.
@@ -1088,7 +978,7 @@ pub fn parse_endpoint_request(
                 .get(..6)
                 .is_some_and(|s| s.eq_ignore_ascii_case("basic ")) =>
         {
-            let decoded = crate::scanning::base64_decode(value[6..].trim())
+            let decoded = base64_decode(value[6..].trim())
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials"))?;
             let (id, secret) = decoded
@@ -1450,7 +1340,7 @@ mod tests {
         let app = client(&["https://a.example/cb"], "read", ClientType::Confidential);
         let basic = format!(
             "Basic {}",
-            crate::identity::base64url(format!("{}:scs_secret", app.id).as_bytes())
+            base64url(format!("{}:scs_secret", app.id).as_bytes())
         );
         let form = "application/x-www-form-urlencoded";
         let (_, auth) =

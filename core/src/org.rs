@@ -8,91 +8,22 @@
 //! path still makes one Durable Object call.
 
 use crate::admin::{name, object, ListQuery};
-use crate::base62;
 use crate::error::ApiError;
-use crate::guard::DirectoryEntry;
+
 use crate::key::{KeyId, KeyType};
 use crate::oauth::{AuthorizationView, ClientId, ClientPatch, ClientRecord, ClientView, GrantId};
 use crate::plan::Plan;
 use crate::scanning::LeakReport;
-use crate::view::{KeyView, ListPage, Timestamp};
+use crate::timestamp::Timestamp;
+use crate::view::{DirectoryEntry, KeyView, ListPage};
 use core::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Length of an organization id's random part, in base62 chars.
-pub const ORG_ID_LEN: usize = 16;
-/// Random bytes [`OrgId::generate`] needs: two per char.
-pub const RANDOM_BYTES_FOR_ORG: usize = 2 * ORG_ID_LEN;
 /// Events an organization's audit log keeps: the newest ones; older ones are dropped.
 pub const AUDIT_MAX_EVENTS: u64 = 10_000;
 
-/// `org_` + 16 base62 chars.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OrgId([u8; ORG_ID_LEN]);
-
-impl OrgId {
-    /// The organization keys belong to when none is named: a deployment that never
-    /// creates an organization works as if it had one customer, on the `PLAN` var.
-    pub const DEFAULT: OrgId = OrgId(*b"000000000default");
-
-    /// Parses `org_<16 base62>`.
-    pub fn parse(text: &str) -> Option<OrgId> {
-        let chars = text.strip_prefix("org_")?.as_bytes();
-        if chars.len() != ORG_ID_LEN || !chars.iter().all(|&b| base62::is_base62(b)) {
-            return None;
-        }
-        let mut id = [0u8; ORG_ID_LEN];
-        id.copy_from_slice(chars);
-        Some(OrgId(id))
-    }
-
-    /// A new id from caller-given random bytes.
-    pub fn generate(random: &[u8; RANDOM_BYTES_FOR_ORG]) -> OrgId {
-        let mut id = [0u8; ORG_ID_LEN];
-        for (slot, pair) in id.iter_mut().zip(random.chunks_exact(2)) {
-            *slot = base62::char_from_random(pair[0], pair[1]);
-        }
-        OrgId(id)
-    }
-
-    /// The 16 id chars: the name of the organization's Durable Object.
-    pub fn chars(&self) -> &str {
-        // Only base62 bytes are ever stored, so this cannot fail.
-        core::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl Default for OrgId {
-    fn default() -> OrgId {
-        OrgId::DEFAULT
-    }
-}
-
-impl fmt::Display for OrgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "org_{}", self.chars())
-    }
-}
-
-impl fmt::Debug for OrgId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl Serialize for OrgId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for OrgId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        OrgId::parse(&text).ok_or_else(|| serde::de::Error::custom("not an organization id"))
-    }
-}
+pub use crate::ids::{Actor, OrgId, ORG_ID_LEN, RANDOM_BYTES_FOR_ORG};
 
 /// Whether an organization's keys work.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,32 +211,6 @@ impl OrgPatch {
         }
         changed
     }
-}
-
-/// Who did something: the root key, or a key of the organization.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum Actor {
-    /// The operator's root key.
-    Root,
-    /// An admin key.
-    Key {
-        /// Which.
-        #[serde(rename = "keyId")]
-        key_id: KeyId,
-    },
-    /// A secret-scanning partner's report (GitHub's).
-    #[serde(rename = "secret_scanning")]
-    SecretScanning,
-    /// An OAuth app, acting through a grant.
-    App {
-        /// The app.
-        #[serde(rename = "clientId")]
-        client_id: crate::oauth::ClientId,
-        /// The grant.
-        #[serde(rename = "grantId")]
-        grant_id: crate::oauth::GrantId,
-    },
 }
 
 /// What an event is about.

@@ -3,8 +3,8 @@
 
 use crate::constant_time;
 use crate::error::ApiError;
+use crate::ids::OrgId;
 use crate::key::{display_form, ApiKey, KeyId, KeyType};
-use crate::org::OrgId;
 use crate::plan::Plan;
 use crate::ratelimit::{self, Counters, Outcome, Policy, Status};
 use crate::scanning::LeakReport;

@@ -2,10 +2,9 @@
 //! method or an unknown management path never costs the client a counted request.
 
 use crate::error::ApiError;
+use crate::ids::{ClientId, GrantId, OrgId};
 use crate::key::KeyId;
 use crate::method::Method;
-use crate::oauth::{ClientId, GrantId};
-use crate::org::OrgId;
 use crate::path::{parse_api_path, PathError};
 use crate::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 

@@ -4,6 +4,7 @@
 //! the key document and the DER signature, and labels what needs no storage; the
 //! signature check itself is the runtime's (WebCrypto), given the bytes core prepares.
 
+use crate::base64::base64_decode;
 use crate::error::ApiError;
 use crate::key::{hash_hex, ApiKey};
 use crate::oauth::OAuthToken;
@@ -207,34 +208,6 @@ pub fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
         .filter(|line| !line.starts_with("-----"))
         .collect();
     base64_decode(&body)
-}
-
-/// Standard base64 (RFC 4648 §4), padding optional; `None` for anything else.
-pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    }
-    let text = text.trim_end_matches('=').as_bytes();
-    if text.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    for chunk in text.chunks(4) {
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= value(c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
 }
 
 /// An ECDSA P-256 signature in DER (`SEQUENCE { INTEGER r, INTEGER s }`) as the 64

@@ -1,6 +1,7 @@
 //! RFC 3339 timestamps for the API's `createdAt`, `expiresAt`, … fields. Pure
 //! conversions: the caller supplies every instant.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::well_known::Rfc3339;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
@@ -9,6 +10,25 @@ use time::OffsetDateTime;
 /// UTC with exactly three fraction digits.
 const FORMAT: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// An instant, ms since the epoch, written as RFC 3339 on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp(pub u64);
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_ms(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_ms(&text)
+            .map(Timestamp)
+            .ok_or_else(|| serde::de::Error::custom("not an RFC 3339 timestamp"))
+    }
+}
 
 /// `2026-01-22T10:00:00.250Z`: UTC, always with millisecond precision, so every
 /// timestamp the API shows has the same length and sorts as text.

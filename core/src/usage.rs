@@ -12,8 +12,8 @@
 //! changes) beside the counters, and the closed ones (which change only when a new hour
 //! or day begins) apart, so that a request writes a few bytes, not up to 138 buckets.
 
-use crate::ratelimit::{push_decimal, DAY_MS, HOUR_MS};
-use crate::view::Timestamp;
+use crate::ratelimit::{push_decimal, push_optional, Counters, DAY_MS, HOUR_MS};
+use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// Hours kept.
@@ -195,9 +195,118 @@ impl UsageHistory {
     }
 }
 
+/// Usage kept beside the counters, stored in the same write.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meter {
+    /// The rate-limit windows.
+    pub counters: Counters,
+    /// Every admitted request.
+    pub total: u64,
+    /// The last admitted request, ms.
+    pub last_used_ms: Option<u64>,
+    /// When a directory entry was last handed out, ms.
+    pub synced_ms: Option<u64>,
+    /// Requests per hour (48 h) and per day (90 days), admitted and refused apart.
+    #[serde(default)]
+    pub history: UsageHistory,
+}
+
+impl Meter {
+    /// The meter as stored on every decided request: as `serde_json` writes it, with
+    /// only the history's open periods (the closed ones, `UsageHistory::closed`, are
+    /// stored apart when they change), and without serde: it is the request path's one
+    /// write.
+    pub fn to_stored_json(&self) -> String {
+        let mut out = String::with_capacity(200);
+        out.push_str("{\"counters\":");
+        self.counters.push_json(&mut out);
+        out.push_str(",\"total\":");
+        push_decimal(&mut out, self.total);
+        out.push_str(",\"lastUsedMs\":");
+        push_optional(&mut out, self.last_used_ms);
+        out.push_str(",\"syncedMs\":");
+        push_optional(&mut out, self.synced_ms);
+        out.push_str(",\"history\":");
+        self.history.push_open_json(&mut out);
+        out.push('}');
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod stored_meter {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A meter after `steps` requests, each `(ms after the last, outcome)`.
+        fn meter_after(steps: &[(u64, u8)], total: u64, synced: Option<u64>) -> Meter {
+            let mut meter = Meter {
+                total,
+                synced_ms: synced,
+                ..Meter::default()
+            };
+            let mut now = 1_769_076_000_000;
+            for (gap, outcome) in steps {
+                now += gap;
+                let outcome = match outcome % 3 {
+                    0 => Outcome::Admitted,
+                    1 => Outcome::Forbidden,
+                    _ => Outcome::RateLimited,
+                };
+                meter.history.record(outcome, now);
+                meter.counters.hour.used = meter.counters.hour.used.wrapping_add(1);
+                meter.counters.hour.start_ms.get_or_insert(now);
+                meter.last_used_ms = Some(now);
+            }
+            meter
+        }
+
+        proptest! {
+            #[test]
+            fn the_stored_meter_is_serde_json_of_its_open_periods_and_joins_back_whole(
+                steps in proptest::collection::vec((0u64..30 * 3_600_000, any::<u8>()), 0..120),
+                total in any::<u64>(),
+                synced in proptest::option::of(any::<u64>()),
+            ) {
+                let meter = meter_after(&steps, total, synced);
+                let stored = meter.to_stored_json();
+                let open = Meter { history: meter.history.open(), ..meter.clone() };
+                prop_assert_eq!(&stored, &serde_json::to_string(&open).expect("serialises"));
+                let mut read: Meter = serde_json::from_str(&stored).expect("reads back");
+                read.history = UsageHistory::joined(read.history, meter.history.closed());
+                prop_assert_eq!(read, meter);
+            }
+        }
+
+        #[test]
+        fn a_meter_stored_whole_before_the_split_reads_whole() {
+            let steps: Vec<(u64, u8)> = (0..300).map(|i| (3_600_000 / 3, i as u8)).collect();
+            let meter = meter_after(&steps, 300, None);
+            assert!(meter.history.closed().newest_periods() != (None, None));
+            let old_row = serde_json::to_string(&meter).expect("serialises");
+            let mut read: Meter = serde_json::from_str(&old_row).expect("reads back");
+            read.history = UsageHistory::joined(read.history, UsageHistory::default());
+            assert_eq!(read, meter);
+        }
+
+        #[test]
+        fn the_closed_part_changes_only_when_a_new_hour_or_day_begins() {
+            let mut history = UsageHistory::default();
+            let t0 = 1_769_076_000_000;
+            history.record(Outcome::Admitted, t0);
+            let (periods, closed) = (history.newest_periods(), history.closed());
+            history.record(Outcome::Forbidden, t0 + 3_599_999);
+            assert_eq!(history.newest_periods(), periods);
+            assert_eq!(history.closed(), closed);
+            history.record(Outcome::Admitted, t0 + 3_600_000);
+            assert_ne!(history.newest_periods(), periods);
+            assert_ne!(history.closed(), closed);
+        }
+    }
 
     /// 2026-01-22T10:00:00Z: the start of an hour.
     const T0: u64 = 1_769_076_000_000;

@@ -1,33 +1,16 @@
 //! What the API sends: every JSON body other than errors, as typed values serialised in
 //! one place. The worker writes them; it never builds JSON by hand.
 
+use crate::ids::{ClientId, GrantId, OrgId};
 use crate::key::{KeyId, KeyType};
-use crate::org::OrgId;
 use crate::ratelimit::{Status, WindowStatus};
 use crate::record::{KeyRecord, KeyStatus};
 use crate::scope::Grants;
-use crate::timestamp::{format_ms, parse_ms, unix_seconds};
+use crate::timestamp::unix_seconds;
 pub use crate::usage::UsageBucketView;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An instant, ms since the epoch, written as RFC 3339 on the wire.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Timestamp(pub u64);
-
-impl Serialize for Timestamp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_ms(self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for Timestamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        parse_ms(&text)
-            .map(Timestamp)
-            .ok_or_else(|| serde::de::Error::custom("not an RFC 3339 timestamp"))
-    }
-}
+pub use crate::timestamp::Timestamp;
 
 impl Serialize for KeyStatus {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -171,7 +154,7 @@ pub struct UsageView {
 impl UsageView {
     /// The usage of key `id` whose windows are `status` and whose meter is `meter`, at
     /// `now_ms`.
-    pub fn new(id: KeyId, status: &Status, meter: &crate::guard::Meter, now_ms: u64) -> UsageView {
+    pub fn new(id: KeyId, status: &Status, meter: &crate::usage::Meter, now_ms: u64) -> UsageView {
         UsageView {
             id,
             hour: status.hour.into(),
@@ -222,10 +205,10 @@ pub struct AuthTestView {
     pub rate_limit: RateLimitView,
     /// For an OAuth access token: the app acting (`keyId` is then the key that approved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<crate::oauth::ClientId>,
+    pub client_id: Option<ClientId>,
     /// For an OAuth access token: its grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grant_id: Option<crate::oauth::GrantId>,
+    pub grant_id: Option<GrantId>,
 }
 
 /// A page of a listing.
@@ -313,6 +296,24 @@ pub struct SessionView {
     pub plan: PlanView,
     /// Send as `X-CSRF-Token`.
     pub csrf_token: String,
+}
+
+/// A key's entry in the KV directory (for listing): its name there and its view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// `live:key_…` or `test:key_…`.
+    pub name: String,
+    /// The public view.
+    pub view: KeyView,
+}
+
+impl DirectoryEntry {
+    pub(crate) fn of(record: &KeyRecord, now_ms: u64, last_used_ms: Option<u64>) -> DirectoryEntry {
+        DirectoryEntry {
+            name: record.directory_name(),
+            view: KeyView::of(record, now_ms, last_used_ms),
+        }
+    }
 }
 
 #[cfg(test)]

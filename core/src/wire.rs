@@ -29,9 +29,10 @@
 //! of different versions fail closed on what they cannot read.
 
 use crate::guard::{Admitted, Answer, Check, CheckAnswer, Input};
+use crate::ids::{ClientId, GrantId, OrgId};
 use crate::key::{KeyId, KeyType};
-use crate::oauth::{AppGrant, ClientId, GrantId};
-use crate::org::{Actor, OrgId};
+use crate::oauth::AppGrant;
+use crate::org::Actor;
 use crate::ratelimit::{Status, WindowStatus};
 use crate::record::Refusal;
 use crate::scope::{Grants, MissingScope, Requirement, ScopeSet};

@@ -97,7 +97,7 @@ async fn verified(
     };
     let (Some(spki), Some(raw)) = (
         doc.spki_of(identifier),
-        scopien_auth::scanning::base64_decode(signature.trim())
+        scopien_auth::base64::base64_decode(signature.trim())
             .as_deref()
             .and_then(der_signature_to_raw),
     ) else {
