@@ -17,7 +17,7 @@
 
 use crate::http::{self, or_respond, RequestUrl};
 use crate::throttle::{self, Verdict};
-use crate::{answer, check_verdict, config, guard_client, orgs_api, Admitted};
+use crate::{answer, check_verdict, config, guard_client, Admitted};
 use scopien_auth::consent::{page_headers, too_many_failures_page as too_many_failures};
 use scopien_auth::guard::{Check, CheckAnswer};
 use scopien_auth::headers::DASHBOARD_SECURITY_HEADERS;
@@ -381,7 +381,7 @@ async fn session_view(
     let default_plan = or_respond!(config::plan(env));
     let caller = admitted.caller();
     let plan = match caller.organization {
-        Some(org) => orgs_api::get(env, org, default_plan)
+        Some(org) => crate::operations::org_record(env, org, default_plan)
             .await?
             .map_or(default_plan, |o| o.plan),
         None => default_plan,

@@ -97,7 +97,7 @@ impl KeyGuard {
     fn record_directory(&self, entry: DirectoryEntry) {
         let env = self.env.clone();
         worker::wasm_bindgen_futures::spawn_local(async move {
-            crate::keys_api::record_all(&env, vec![entry], Vec::new()).await;
+            crate::operations::record_all(&env, vec![entry], Vec::new()).await;
         });
     }
 

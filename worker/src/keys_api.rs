@@ -3,32 +3,19 @@
 //! exact listing and the audit log) and to the KV directory. Every rule (visibility,
 //! organizations, conflicts, ceilings, what a caller may grant) is core's.
 
-use crate::http::RequestUrl;
 use crate::http::{self, or_respond};
-use crate::{config, directory, guard_client, orgs_api};
+use crate::operations::{record, Call};
+use crate::{config, directory, guard_client};
 use scopien_auth::admin::{
-    self, organization_named, parse_create, parse_patch, parse_roll, Caller, ListQuery,
-    ManageRefusal,
+    self, organization_named, parse_create, parse_patch, parse_roll, ListQuery, ManageRefusal,
 };
 use scopien_auth::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
 use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
 use scopien_auth::org::{AuditDraft, OrgAnswer, OrgInput};
-use scopien_auth::record::ApproverTerms;
 use scopien_auth::route::Route;
 use scopien_auth::view::RevealedKey;
-use scopien_auth::{ApiError, ApiKey, KeyId, KeyType, Method, Plan};
+use scopien_auth::{ApiError, ApiKey, KeyType, Method, Plan};
 use worker::{Env, Response, Result};
-
-/// An admitted management request (keys, organizations, audit log), its body already
-/// read.
-pub(crate) struct Call<'a> {
-    pub(crate) route: &'a Route<'a>,
-    pub(crate) method: &'a Method,
-    pub(crate) url: &'a RequestUrl,
-    pub(crate) body: &'a [u8],
-    pub(crate) caller: Caller,
-    pub(crate) now_ms: u64,
-}
 
 /// Answers a key-management request.
 pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
@@ -70,10 +57,10 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 // The grants this key approved hold no more than it does, from before
                 // this answers (a fault answers 503: retrying the change pushes again).
                 if let Some(approver) = approver {
-                    crate::oauth_api::push_approver(env, org, key, approver).await?;
+                    crate::operations::push_approver(env, org, key, approver).await?;
                 }
                 if revoked {
-                    crate::oauth_api::revoke_grants_approved_by(env, org, key, actor).await;
+                    crate::operations::revoke_grants_approved_by(env, org, key, actor).await;
                 }
             }
             http::json(200, &entry.view)
@@ -96,40 +83,6 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
     }
 }
 
-/// What a grant key `id` approves may hold now (`None`: no such key).
-pub(crate) async fn approver_terms(env: &Env, id: KeyId) -> Result<Option<ApproverTerms>> {
-    let manage = Manage {
-        caller: Caller::root(),
-        default_plan: Plan::Starter,
-        op: Op::Approver,
-    };
-    match guard_client::manage(env, id, manage).await? {
-        ManageAnswer::Approver(terms) => Ok(Some(terms)),
-        _ => Ok(None),
-    }
-}
-
-/// Copies a change the key's guard made to its organization's guard and to the KV
-/// directory. Failures are logged, not returned: the key's guard already holds the
-/// change (the directory heals on the key's next use).
-pub(crate) async fn record(env: &Env, entry: &DirectoryEntry, audit: AuditDraft) {
-    record_all(env, vec![entry.clone()], vec![audit]).await;
-}
-
-/// [`record`] for several keys of one organization.
-pub(crate) async fn record_all(env: &Env, entries: Vec<DirectoryEntry>, events: Vec<AuditDraft>) {
-    let Some(org) = entries.first().map(|e| e.view.organization_id) else {
-        return;
-    };
-    for entry in &entries {
-        directory::write(env, entry).await;
-    }
-    let input = OrgInput::Record { entries, events };
-    if let Err(fault) = guard_client::org(env, org, &input).await {
-        worker::console_error!("organization record failed for {org}: {fault}");
-    }
-}
-
 /// Creates a key. Its organization lists the new id first and answers its terms in the
 /// same step (`JoinKey`): a suspension or plan change is ordered against that step, and
 /// reaches the key whichever way the race goes (ARCHITECTURE.md, "Derived authority").
@@ -138,7 +91,7 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
     let org = or_respond!(call.caller.organization_for_new_key(named));
     // The body is checked before anything is listed; the limits again under the terms
     // the organization answers when the key joins it.
-    let Some(org_record) = orgs_api::get(env, org, default_plan).await? else {
+    let Some(org_record) = crate::operations::org_record(env, org, default_plan).await? else {
         return http::error(&ApiError::not_found("No organization with that id"));
     };
     let new = or_respond!(parse_create(
@@ -153,7 +106,7 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
         let join = OrgInput::JoinKey {
             key: key.id(),
             by_root: call.caller.is_root(),
-            default: orgs_api::default_record(org, default_plan),
+            default: crate::operations::default_record(org, default_plan),
         };
         let org_record = match guard_client::org(env, org, &join).await? {
             OrgAnswer::Org(record) => record,
@@ -230,44 +183,4 @@ async fn list(env: &Env, call: &Call<'_>) -> Result<Response> {
         OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
         _ => http::error(&ApiError::not_found("No organization with that id")),
     }
-}
-
-/// Takes an organization's new terms to each of its keys, a few at a time, and records
-/// what changed.
-pub(crate) async fn set_terms(
-    env: &Env,
-    keys: Vec<KeyId>,
-    terms: scopien_auth::org::OrgTerms,
-    default_plan: Plan,
-) -> Result<()> {
-    use futures_util::stream::{self, StreamExt, TryStreamExt};
-    /// Keys updated at once: enough to be quick, few enough not to flood the runtime.
-    const AT_ONCE: usize = 16;
-    let answers: Vec<ManageAnswer> = stream::iter(keys)
-        .map(|id| {
-            let manage = Manage {
-                caller: Caller::root(),
-                default_plan,
-                op: Op::SetOrg(terms),
-            };
-            guard_client::manage(env, id, manage)
-        })
-        .buffer_unordered(AT_ONCE)
-        .try_collect()
-        .await?;
-    let mut entries = Vec::new();
-    let mut events = Vec::new();
-    for answer in answers {
-        if let ManageAnswer::Key {
-            entry,
-            audit: Some(audit),
-            ..
-        } = answer
-        {
-            entries.push(entry);
-            events.push(audit);
-        }
-    }
-    record_all(env, entries, events).await;
-    Ok(())
 }

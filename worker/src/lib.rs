@@ -49,6 +49,7 @@ mod identity;
 mod keys_api;
 mod oauth;
 mod oauth_api;
+mod operations;
 mod orgs_api;
 mod scanning;
 mod throttle;
@@ -345,7 +346,7 @@ pub(crate) async fn answer(
         _ => return Ok(Reply::Elsewhere),
         #[cfg(feature = "full")]
         _ => {
-            let call = keys_api::Call {
+            let call = crate::operations::Call {
                 route,
                 method,
                 url,

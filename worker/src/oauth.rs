@@ -13,9 +13,9 @@
 
 use crate::dashboard::{check_key, live_session, too_many_failures_page, Session, Site};
 use crate::http::{self, or_respond, RequestUrl};
-use crate::oauth_api::{client, record_authorization, revoke_grant};
+use crate::operations::{client, record_authorization, revoke_grant};
 use crate::throttle::{self, Verdict};
-use crate::{check_verdict, config, guard_client, orgs_api};
+use crate::{check_verdict, config, guard_client};
 use scopien_auth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
 use scopien_auth::credential::parse_authorization;
 use scopien_auth::error::OAuthError;
@@ -226,7 +226,7 @@ async fn authorize(
     }
     let default_plan = or_respond!(config::plan(env));
     let org = admitted.organization_id;
-    let org_name = orgs_api::get(env, org, default_plan)
+    let org_name = crate::operations::org_record(env, org, default_plan)
         .await?
         .map(|o| o.name)
         .unwrap_or_default();
@@ -335,7 +335,7 @@ async fn decide(
     let remember = OrgInput::AddClientGrant {
         client_id: request.client_id,
         grant_id: grant,
-        default: orgs_api::default_record(owner_org, default_plan),
+        default: crate::operations::default_record(owner_org, default_plan),
     };
     let owner = match guard_client::org(env, owner_org, &remember).await? {
         OrgAnswer::Org(owner) => owner.terms(),
@@ -358,7 +358,7 @@ async fn decide(
     let join = OrgInput::JoinAuthorization {
         view: record.authorization_view(),
         event: created_event(&record),
-        default: orgs_api::default_record(approving_org, default_plan),
+        default: crate::operations::default_record(approving_org, default_plan),
     };
     record.terms = match guard_client::org(env, approving_org, &join).await? {
         OrgAnswer::Org(org) => org.terms(),
@@ -374,7 +374,7 @@ async fn decide(
     // 3. The approving key, read after the listing: a change of the key before this
     //    read is in it, one after it is pushed to the grant.
     if admitted.actor != Actor::Root {
-        let approver = crate::keys_api::approver_terms(env, live.record.key_id).await?;
+        let approver = crate::operations::approver_terms(env, live.record.key_id).await?;
         let holds = approver
             .as_ref()
             .is_some_and(|a| a.in_force_at(now_ms) && a.grants.covers(&request.scopes).is_ok());

@@ -4,19 +4,17 @@
 //! revocation; the approving organization's guard lists it and logs the event.
 
 use crate::http::{self, or_respond};
-use crate::keys_api::Call;
-use crate::{config, guard_client, orgs_api};
+use crate::operations::{client, revoke_grant, revoke_grants, Call};
+use crate::{config, guard_client};
 use scopien_auth::admin::{Caller, ListQuery};
-use scopien_auth::grant::{GrantAnswer, GrantInput};
+use scopien_auth::grant::GrantInput;
 use scopien_auth::oauth::{
-    client_secret, parse_client_create, parse_client_patch, AuthorizationView, ClientId,
-    ClientRecord, ClientType, GrantId, RevealedClient, MAX_CLIENTS_PER_ORG,
-    RANDOM_BYTES_FOR_CLIENT_ID, RANDOM_BYTES_FOR_CLIENT_SECRET,
+    client_secret, parse_client_create, parse_client_patch, ClientId, ClientType, RevealedClient,
+    MAX_CLIENTS_PER_ORG, RANDOM_BYTES_FOR_CLIENT_ID, RANDOM_BYTES_FOR_CLIENT_SECRET,
 };
-use scopien_auth::org::{Actor, OrgAnswer, OrgId, OrgInput};
-use scopien_auth::record::ApproverTerms;
+use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
 use scopien_auth::route::Route;
-use scopien_auth::{admin, ApiError, KeyId, Method};
+use scopien_auth::{admin, ApiError, Method};
 use worker::{Env, Response, Result};
 
 fn no_app() -> ApiError {
@@ -25,117 +23,6 @@ fn no_app() -> ApiError {
 
 fn unexpected() -> worker::Error {
     crate::guard_client::unexpected_answer("organization guard")
-}
-
-/// An app's record, from its organization's guard (the id names the organization).
-pub(crate) async fn client(env: &Env, id: ClientId) -> Result<Option<ClientRecord>> {
-    match guard_client::org(env, id.organization(), &OrgInput::GetClient(id)).await? {
-        OrgAnswer::Client(record) => Ok(Some(record)),
-        _ => Ok(None),
-    }
-}
-
-/// Revokes grant `id` in its guard (`input` says who may), then lists the change and
-/// logs the event in the approving organization's guard. `None`: nothing was revoked.
-pub(crate) async fn revoke_grant(
-    env: &Env,
-    id: GrantId,
-    input: &GrantInput,
-) -> Result<Option<AuthorizationView>> {
-    match guard_client::grant(env, id, input).await? {
-        GrantAnswer::Revoked(Some((view, event))) => {
-            record_authorization(env, view.clone(), event).await;
-            Ok(Some(view))
-        }
-        GrantAnswer::Revoked(None) => Ok(None),
-        _ => Err(crate::guard_client::unexpected_answer("grant guard")),
-    }
-}
-
-/// Revokes every active grant key `key` of `org` approved: a person's approvals end with
-/// their key, as their own access does. Faults are logged: the key's own revocation has
-/// already happened and is answered.
-pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId, actor: Actor) {
-    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await {
-        Ok(OrgAnswer::GrantIds(grants)) => grants,
-        Ok(_) => return,
-        Err(fault) => {
-            worker::console_error!("listing the grants of a revoked key failed: {fault}");
-            return;
-        }
-    };
-    let input = GrantInput::Revoke {
-        client_id: None,
-        organization: Some(org),
-        actor,
-        reason: Some("The key that approved it was revoked".into()),
-        only: None,
-    };
-    if let Err(fault) = revoke_grants(env, grants, &input).await {
-        worker::console_error!("revoking the grants of {key} failed: {fault}");
-    }
-}
-
-/// Revokes each of `grants` ([`revoke_grant`]), a few at a time: an app's deletion walks
-/// at most `MAX_ACTIVE_GRANTS_PER_APP` active grants per organization that approved it.
-async fn revoke_grants(env: &Env, grants: Vec<GrantId>, input: &GrantInput) -> Result<()> {
-    use futures_util::stream::{self, StreamExt, TryStreamExt};
-    stream::iter(grants)
-        .map(|grant| revoke_grant(env, grant, input))
-        .buffer_unordered(GRANTS_AT_ONCE)
-        .try_for_each(|_| async { Ok(()) })
-        .await
-}
-
-/// Grants updated at once: enough to be quick, few enough not to flood the runtime.
-const GRANTS_AT_ONCE: usize = 16;
-
-/// Sends each grant its input (new terms of what it derives from), a few at a time;
-/// the first fault is returned, after every push was tried.
-pub(crate) async fn push_to_grants(
-    env: &Env,
-    pushes: impl IntoIterator<Item = (GrantId, GrantInput)>,
-) -> Result<()> {
-    use futures_util::stream::{self, StreamExt, TryStreamExt};
-    stream::iter(pushes)
-        .map(|(grant, input)| async move { guard_client::grant(env, grant, &input).await })
-        .buffer_unordered(GRANTS_AT_ONCE)
-        .try_for_each(|_| async { Ok(()) })
-        .await
-}
-
-/// Tells every active grant key `key` of `org` approved what the key holds now: each
-/// grant holds no more from its next use. A grant being consented to is listed before
-/// its consent reads the key, so it is reached too (ARCHITECTURE.md, "Derived
-/// authority").
-pub(crate) async fn push_approver(
-    env: &Env,
-    org: OrgId,
-    key: KeyId,
-    approver: ApproverTerms,
-) -> Result<()> {
-    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await? {
-        OrgAnswer::GrantIds(grants) => grants,
-        _ => return Ok(()),
-    };
-    let pushes = grants
-        .into_iter()
-        .map(|grant| (grant, GrantInput::SetApprover(approver.clone())));
-    push_to_grants(env, pushes).await
-}
-
-/// Copies a grant's view and event to the approving organization's guard. A fault is
-/// logged: the grant's own guard already decided.
-pub(crate) async fn record_authorization(
-    env: &Env,
-    view: AuthorizationView,
-    event: scopien_auth::org::AuditDraft,
-) {
-    let org = view.organization_id;
-    let input = OrgInput::RecordAuthorization { view, event };
-    if let Err(fault) = guard_client::org(env, org, &input).await {
-        worker::console_error!("authorization record failed for {org}: {fault}");
-    }
 }
 
 /// The organization a listing is for (the caller's, or the root key's `organizationId`:
@@ -223,7 +110,10 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
     let new = or_respond!(parse_client_create(call.body));
     let org = or_respond!(call.caller.organization_for_new_key(new.organization_id));
     let default_plan = or_respond!(config::plan(env));
-    if orgs_api::get(env, org, default_plan).await?.is_none() {
+    if crate::operations::org_record(env, org, default_plan)
+        .await?
+        .is_none()
+    {
         return http::error(&ApiError::not_found("No organization with that id"));
     }
     for _ in 0..admin::CREATE_ATTEMPTS {

@@ -2,40 +2,19 @@
 //! organization's own admins) and the audit log (`/v1/audit-log`). Each organization's
 //! guard holds its record, keys and events; KV lists organizations for the operator.
 
-use crate::http::{self, or_respond, RequestUrl};
-use crate::keys_api::{self, Call};
+use crate::http::{self, or_respond};
+use crate::operations::{list_query as query, org_record as get, Call};
 use crate::{config, directory, guard_client};
-use scopien_auth::admin::ListQuery;
 use scopien_auth::grant::GrantInput;
 use scopien_auth::org::{
     parse_org_create, parse_org_patch, OrgAnswer, OrgId, OrgInput, OrgRecord, RANDOM_BYTES_FOR_ORG,
 };
 use scopien_auth::route::Route;
-use scopien_auth::{admin, ApiError, Method, Plan};
+use scopien_auth::{admin, ApiError, Method};
 use worker::{Env, Response, Result};
 
 fn not_found() -> ApiError {
     ApiError::not_found("No organization with that id")
-}
-
-/// The default organization's record as it is before anyone writes it, when `id` is it.
-pub(crate) fn default_record(id: OrgId, default_plan: Plan) -> Option<OrgRecord> {
-    (id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan))
-}
-
-/// The record of organization `id` (the default one, on `PLAN`, until someone changes
-/// it), or `None` when there is no such organization.
-pub(crate) async fn get(env: &Env, id: OrgId, default_plan: Plan) -> Result<Option<OrgRecord>> {
-    let default = (id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));
-    match guard_client::org(env, id, &OrgInput::Get { default }).await? {
-        OrgAnswer::Org(record) => Ok(Some(record)),
-        _ => Ok(None),
-    }
-}
-
-fn query(url: &RequestUrl) -> std::result::Result<(ListQuery, Option<OrgId>), ApiError> {
-    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-    ListQuery::parse_scoped(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
 }
 
 /// Answers `/v1/organizations…` and `/v1/audit-log`.
@@ -105,7 +84,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             // Every key and grant holds its organization's terms (with their revision),
             // and every grant its apps were given holds their owner's: all of them learn
             // the change before this answers, keys still being created included.
-            keys_api::set_terms(env, keys, record.terms(), default_plan).await?;
+            crate::operations::set_terms(env, keys, record.terms(), default_plan).await?;
             let terms = record.terms();
             let pushes = grants
                 .into_iter()
@@ -115,7 +94,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                         .into_iter()
                         .map(|grant| (grant, GrantInput::SetOwner(terms))),
                 );
-            crate::oauth_api::push_to_grants(env, pushes).await?;
+            crate::operations::push_to_grants(env, pushes).await?;
             directory::write_org(env, &record.view()).await;
             http::json(200, &record.view())
         }

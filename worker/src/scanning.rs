@@ -5,7 +5,7 @@
 
 use crate::http::{self, or_respond};
 use crate::webcrypto::{self, algorithm};
-use crate::{config, guard_client, keys_api};
+use crate::{config, guard_client};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use js_sys::{Array, Uint8Array};
 use scopien_auth::admin::Caller;
@@ -179,15 +179,18 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
                     change,
                 } => {
                     if let Some((entry, audit)) = change {
-                        keys_api::record(env, &entry, audit).await;
+                        crate::operations::record(env, &entry, audit).await;
                         if entry.view.status == scopien_auth::KeyStatus::Revoked {
                             let (org, key) = (entry.view.organization_id, entry.view.id);
                             // Also reaches a grant whose consent is under way.
-                            if let Some(approver) = keys_api::approver_terms(env, key).await? {
-                                crate::oauth_api::push_approver(env, org, key, approver).await?;
+                            if let Some(approver) =
+                                crate::operations::approver_terms(env, key).await?
+                            {
+                                crate::operations::push_approver(env, org, key, approver).await?;
                             }
                             let actor = scopien_auth::org::Actor::SecretScanning;
-                            crate::oauth_api::revoke_grants_approved_by(env, org, key, actor).await;
+                            crate::operations::revoke_grants_approved_by(env, org, key, actor)
+                                .await;
                         }
                     }
                     if true_positive {
@@ -229,7 +232,7 @@ async fn oauth_leak(
             revoked,
         } => {
             if let Some((view, event)) = revoked {
-                crate::oauth_api::record_authorization(env, view, event).await;
+                crate::operations::record_authorization(env, view, event).await;
             }
             if true_positive {
                 Label::TruePositive

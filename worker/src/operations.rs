@@ -1,0 +1,245 @@
+//! The operations the API handlers share, beneath all of them: the admitted call, an
+//! organization's record, the copies a key's change makes (its organization's listing,
+//! the KV directory), and the cascades that keep derived authority in step
+//! (ARCHITECTURE.md, "Derived authority"): an organization's terms to its keys, a key's
+//! or an organization's change to the grants that derive from it, a revocation to the
+//! grant listings. Handlers (`keys_api`, `orgs_api`, `oauth_api`, `oauth`, `dashboard`,
+//! `scanning`) call these; these call only the guards and the directory.
+
+use crate::http::RequestUrl;
+use crate::{directory, guard_client};
+use scopien_auth::admin::{Caller, ListQuery};
+use scopien_auth::grant::{GrantAnswer, GrantInput};
+use scopien_auth::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
+use scopien_auth::oauth::{AuthorizationView, ClientId, ClientRecord, GrantId};
+use scopien_auth::org::{Actor, AuditDraft, OrgAnswer, OrgId, OrgInput, OrgRecord};
+use scopien_auth::record::ApproverTerms;
+use scopien_auth::route::Route;
+use scopien_auth::{ApiError, KeyId, Method, Plan};
+use worker::{Env, Result};
+
+/// An admitted management request (keys, organizations, audit log), its body already
+/// read.
+pub(crate) struct Call<'a> {
+    pub(crate) route: &'a Route<'a>,
+    pub(crate) method: &'a Method,
+    pub(crate) url: &'a RequestUrl,
+    pub(crate) body: &'a [u8],
+    pub(crate) caller: Caller,
+    pub(crate) now_ms: u64,
+}
+
+/// What a grant key `id` approves may hold now (`None`: no such key).
+pub(crate) async fn approver_terms(env: &Env, id: KeyId) -> Result<Option<ApproverTerms>> {
+    let manage = Manage {
+        caller: Caller::root(),
+        default_plan: Plan::Starter,
+        op: Op::Approver,
+    };
+    match guard_client::manage(env, id, manage).await? {
+        ManageAnswer::Approver(terms) => Ok(Some(terms)),
+        _ => Ok(None),
+    }
+}
+
+/// Copies a change the key's guard made to its organization's guard and to the KV
+/// directory. Failures are logged, not returned: the key's guard already holds the
+/// change (the directory heals on the key's next use).
+pub(crate) async fn record(env: &Env, entry: &DirectoryEntry, audit: AuditDraft) {
+    record_all(env, vec![entry.clone()], vec![audit]).await;
+}
+
+/// [`record`] for several keys of one organization.
+pub(crate) async fn record_all(env: &Env, entries: Vec<DirectoryEntry>, events: Vec<AuditDraft>) {
+    let Some(org) = entries.first().map(|e| e.view.organization_id) else {
+        return;
+    };
+    for entry in &entries {
+        directory::write(env, entry).await;
+    }
+    let input = OrgInput::Record { entries, events };
+    if let Err(fault) = guard_client::org(env, org, &input).await {
+        worker::console_error!("organization record failed for {org}: {fault}");
+    }
+}
+
+/// Takes an organization's new terms to each of its keys, a few at a time, and records
+/// what changed.
+pub(crate) async fn set_terms(
+    env: &Env,
+    keys: Vec<KeyId>,
+    terms: scopien_auth::org::OrgTerms,
+    default_plan: Plan,
+) -> Result<()> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    /// Keys updated at once: enough to be quick, few enough not to flood the runtime.
+    const AT_ONCE: usize = 16;
+    let answers: Vec<ManageAnswer> = stream::iter(keys)
+        .map(|id| {
+            let manage = Manage {
+                caller: Caller::root(),
+                default_plan,
+                op: Op::SetOrg(terms),
+            };
+            guard_client::manage(env, id, manage)
+        })
+        .buffer_unordered(AT_ONCE)
+        .try_collect()
+        .await?;
+    let mut entries = Vec::new();
+    let mut events = Vec::new();
+    for answer in answers {
+        if let ManageAnswer::Key {
+            entry,
+            audit: Some(audit),
+            ..
+        } = answer
+        {
+            entries.push(entry);
+            events.push(audit);
+        }
+    }
+    record_all(env, entries, events).await;
+    Ok(())
+}
+
+/// The default organization's record as it is before anyone writes it, when `id` is it.
+pub(crate) fn default_record(id: OrgId, default_plan: Plan) -> Option<OrgRecord> {
+    (id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan))
+}
+
+/// The record of organization `id` (the default one, on `PLAN`, until someone changes
+/// it), or `None` when there is no such organization.
+pub(crate) async fn org_record(
+    env: &Env,
+    id: OrgId,
+    default_plan: Plan,
+) -> Result<Option<OrgRecord>> {
+    let default = (id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));
+    match guard_client::org(env, id, &OrgInput::Get { default }).await? {
+        OrgAnswer::Org(record) => Ok(Some(record)),
+        _ => Ok(None),
+    }
+}
+
+pub(crate) fn list_query(
+    url: &RequestUrl,
+) -> std::result::Result<(ListQuery, Option<OrgId>), ApiError> {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    ListQuery::parse_scoped(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+}
+
+/// An app's record, from its organization's guard (the id names the organization).
+pub(crate) async fn client(env: &Env, id: ClientId) -> Result<Option<ClientRecord>> {
+    match guard_client::org(env, id.organization(), &OrgInput::GetClient(id)).await? {
+        OrgAnswer::Client(record) => Ok(Some(record)),
+        _ => Ok(None),
+    }
+}
+
+/// Revokes grant `id` in its guard (`input` says who may), then lists the change and
+/// logs the event in the approving organization's guard. `None`: nothing was revoked.
+pub(crate) async fn revoke_grant(
+    env: &Env,
+    id: GrantId,
+    input: &GrantInput,
+) -> Result<Option<AuthorizationView>> {
+    match guard_client::grant(env, id, input).await? {
+        GrantAnswer::Revoked(Some((view, event))) => {
+            record_authorization(env, view.clone(), event).await;
+            Ok(Some(view))
+        }
+        GrantAnswer::Revoked(None) => Ok(None),
+        _ => Err(crate::guard_client::unexpected_answer("grant guard")),
+    }
+}
+
+/// Revokes every active grant key `key` of `org` approved: a person's approvals end with
+/// their key, as their own access does. Faults are logged: the key's own revocation has
+/// already happened and is answered.
+pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId, actor: Actor) {
+    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await {
+        Ok(OrgAnswer::GrantIds(grants)) => grants,
+        Ok(_) => return,
+        Err(fault) => {
+            worker::console_error!("listing the grants of a revoked key failed: {fault}");
+            return;
+        }
+    };
+    let input = GrantInput::Revoke {
+        client_id: None,
+        organization: Some(org),
+        actor,
+        reason: Some("The key that approved it was revoked".into()),
+        only: None,
+    };
+    if let Err(fault) = revoke_grants(env, grants, &input).await {
+        worker::console_error!("revoking the grants of {key} failed: {fault}");
+    }
+}
+
+/// Revokes each of `grants` ([`revoke_grant`]), a few at a time: an app's deletion walks
+/// at most `MAX_ACTIVE_GRANTS_PER_APP` active grants per organization that approved it.
+pub(crate) async fn revoke_grants(
+    env: &Env,
+    grants: Vec<GrantId>,
+    input: &GrantInput,
+) -> Result<()> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(grants)
+        .map(|grant| revoke_grant(env, grant, input))
+        .buffer_unordered(GRANTS_AT_ONCE)
+        .try_for_each(|_| async { Ok(()) })
+        .await
+}
+
+/// Grants updated at once: enough to be quick, few enough not to flood the runtime.
+const GRANTS_AT_ONCE: usize = 16;
+
+/// Sends each grant its input (new terms of what it derives from), a few at a time;
+/// the first fault is returned, after every push was tried.
+pub(crate) async fn push_to_grants(
+    env: &Env,
+    pushes: impl IntoIterator<Item = (GrantId, GrantInput)>,
+) -> Result<()> {
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    stream::iter(pushes)
+        .map(|(grant, input)| async move { guard_client::grant(env, grant, &input).await })
+        .buffer_unordered(GRANTS_AT_ONCE)
+        .try_for_each(|_| async { Ok(()) })
+        .await
+}
+
+/// Tells every active grant key `key` of `org` approved what the key holds now: each
+/// grant holds no more from its next use. A grant being consented to is listed before
+/// its consent reads the key, so it is reached too (ARCHITECTURE.md, "Derived
+/// authority").
+pub(crate) async fn push_approver(
+    env: &Env,
+    org: OrgId,
+    key: KeyId,
+    approver: ApproverTerms,
+) -> Result<()> {
+    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await? {
+        OrgAnswer::GrantIds(grants) => grants,
+        _ => return Ok(()),
+    };
+    let pushes = grants
+        .into_iter()
+        .map(|grant| (grant, GrantInput::SetApprover(approver.clone())));
+    push_to_grants(env, pushes).await
+}
+
+/// Copies a grant's view and event to the approving organization's guard. A fault is
+/// logged: the grant's own guard already decided.
+pub(crate) async fn record_authorization(
+    env: &Env,
+    view: AuthorizationView,
+    event: scopien_auth::org::AuditDraft,
+) {
+    let org = view.organization_id;
+    let input = OrgInput::RecordAuthorization { view, event };
+    if let Err(fault) = guard_client::org(env, org, &input).await {
+        worker::console_error!("authorization record failed for {org}: {fault}");
+    }
+}
