@@ -78,7 +78,7 @@ fn hot_path(c: &mut Criterion) {
     let counters = counters_in_use(&record);
     let hash = key.hash_hex();
     let get = Requirement::for_request(&Method::Get, &[], "opportunities");
-    let Ok(Admission { status, .. }) = record.decide(&hash, &get, &counters, NOW_MS) else {
+    let Ok(Admission { status, .. }) = record.decide(&hash, &get, &counters, false, NOW_MS) else {
         panic!("the fixed request must be admitted");
     };
 
@@ -110,6 +110,7 @@ fn hot_path(c: &mut Criterion) {
                     black_box(&hash),
                     black_box(&get),
                     black_box(&counters),
+                    false,
                     black_box(NOW_MS),
                 )
             })
@@ -129,7 +130,7 @@ fn hot_path(c: &mut Criterion) {
             .expect("routes");
             let hash = key.hash_hex();
             let requirement = route.requirement(&Method::Get, &[]);
-            match record.decide(&hash, &requirement, black_box(&counters), NOW_MS) {
+            match record.decide(&hash, &requirement, black_box(&counters), false, NOW_MS) {
                 Ok(Admission { counters, status }) => {
                     (counters, rate_limit_headers(&status, NOW_MS))
                 }

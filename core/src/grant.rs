@@ -23,7 +23,7 @@ use crate::oauth::{
     ACCESS_TTL_MS, CODE_TTL_MS, RANDOM_BYTES_FOR_TOKEN, REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
 };
 use crate::org::{Actor, AuditDraft, AuditTarget, OrgStatus, OrgTerms};
-use crate::ratelimit::{self, Counters, Outcome};
+use crate::ratelimit::Counters;
 use crate::record::{ApproverTerms, Refusal};
 use crate::scanning::LeakReport;
 use crate::scope::Grants;
@@ -744,27 +744,19 @@ impl GrantState {
         if now_ms >= access.expires_ms {
             return refused(Refusal::TokenExpired);
         }
-        if record.suspended() {
-            return refused(Refusal::Suspended);
-        }
         let grants = &record.held(record.access_grants.as_ref().unwrap_or(&record.grants));
         let policy = record.terms.plan.default_policy(record.key_type);
-        if let Err(missing) = grants.authorize(&check.requirement) {
-            return refused(Refusal::Forbidden {
-                missing,
-                status: ratelimit::status(&policy, &self.counters, now_ms),
-            });
-        }
-        match ratelimit::check(&policy, &self.counters, now_ms) {
-            Outcome::Limited {
-                status,
-                retry_after_s,
-                ..
-            } => refused(Refusal::Limited {
-                status,
-                retry_after_s,
-            }),
-            Outcome::Admitted { counters, status } => {
+        let admitted = crate::admit::admit(
+            record.suspended(),
+            grants,
+            &check.requirement,
+            &policy,
+            &self.counters,
+            now_ms,
+        );
+        match admitted {
+            Err(refusal) => refused(refusal),
+            Ok(crate::admit::Admission { counters, status }) => {
                 self.counters = counters;
                 let admitted = Admitted {
                     actor: Actor::App {

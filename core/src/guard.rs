@@ -276,12 +276,9 @@ impl KeyState {
             &check.hash,
             &check.requirement,
             &self.meter.counters,
+            suspended,
             now_ms,
         ) {
-            // A suspended organization's key is refused once it proved to be its key.
-            Ok(_) | Err(Refusal::Forbidden { .. } | Refusal::Limited { .. }) if suspended => {
-                return refused(Refusal::Suspended)
-            }
             Ok(admission) => admission,
             // The key proved itself: its usage history counts the refusal; its rate-limit
             // counters do not change.

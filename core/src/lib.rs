@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+pub mod admit;
 mod base62;
 pub mod base64;
 pub mod consent;

@@ -2,13 +2,12 @@
 //! made for every request: authenticate, authorize, rate-limit.
 
 use crate::constant_time;
-use crate::error::ApiError;
 use crate::ids::OrgId;
 use crate::key::{display_form, ApiKey, KeyId, KeyType};
 use crate::plan::Plan;
-use crate::ratelimit::{self, Counters, Outcome, Policy, Status};
+use crate::ratelimit::{Counters, Policy};
 use crate::scanning::LeakReport;
-use crate::scope::{Grants, MissingScope, Requirement};
+use crate::scope::{Grants, Requirement};
 use serde::{Deserialize, Serialize};
 
 /// The secret a key was rolled away from, still accepted until `expires_ms`.
@@ -136,75 +135,7 @@ impl KeyStatus {
     }
 }
 
-/// Why a request with a key was refused. This is what crosses from the key's guard to
-/// the worker, which turns it into the catalogue's error.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Refusal {
-    /// Unknown id, wrong secret or revoked: never told apart.
-    Invalid,
-    /// Past `expiresAt`, or a rolled-away secret past its grace.
-    Expired,
-    /// An OAuth access token past its lifetime.
-    TokenExpired,
-    /// Authenticated, but a scope is missing. Not counted.
-    Forbidden {
-        /// What was missing.
-        missing: MissingScope,
-        /// Windows as they stand.
-        status: Status,
-    },
-    /// The key's organization is suspended. Not counted.
-    Suspended,
-    /// Authenticated and authorized, but a window is spent. Not counted.
-    Limited {
-        /// Windows as they stand.
-        status: Status,
-        /// Whole seconds to wait.
-        retry_after_s: u64,
-    },
-}
-
-impl Refusal {
-    /// Whether this refusal is a failed authentication, which the brute-force throttle
-    /// counts against the client's address (a 403 or 429 proves the key was right).
-    pub fn is_failed_authentication(&self) -> bool {
-        matches!(
-            self,
-            Refusal::Invalid | Refusal::Expired | Refusal::TokenExpired
-        )
-    }
-
-    /// The catalogue's error for this refusal.
-    pub fn error(&self) -> ApiError {
-        match self {
-            Refusal::Invalid => ApiError::invalid_key(),
-            Refusal::Expired => ApiError::expired_key(),
-            Refusal::TokenExpired => ApiError::expired_token(),
-            Refusal::Suspended => ApiError::organization_suspended(),
-            Refusal::Forbidden { missing, .. } => ApiError::forbidden(missing),
-            Refusal::Limited { retry_after_s, .. } => ApiError::rate_limited(*retry_after_s),
-        }
-    }
-
-    /// The windows to show in the rate-limit headers, when the key was authenticated.
-    pub fn status(&self) -> Option<&Status> {
-        match self {
-            Refusal::Forbidden { status, .. } | Refusal::Limited { status, .. } => Some(status),
-            Refusal::Invalid | Refusal::Expired | Refusal::TokenExpired | Refusal::Suspended => {
-                None
-            }
-        }
-    }
-}
-
-/// An admitted request: the counters to store and the windows after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Admission {
-    /// Counters to store.
-    pub counters: Counters,
-    /// Windows after this request.
-    pub status: Status,
-}
+pub use crate::admit::{Admission, Refusal};
 
 impl KeyRecord {
     /// The root key's record: admin everywhere, the plan's limits. Never stored in KV.
@@ -293,6 +224,7 @@ impl KeyRecord {
         presented_hash: &str,
         requirement: &Requirement,
         counters: &Counters,
+        suspended: bool,
         now_ms: u64,
     ) -> Result<Admission, Refusal> {
         let current = constant_time::eq(presented_hash.as_bytes(), self.hash.as_bytes());
@@ -311,23 +243,14 @@ impl KeyRecord {
         if !current && previous.is_some_and(|p| now_ms >= p.expires_ms) {
             return Err(Refusal::Expired);
         }
-        if let Err(missing) = self.grants.authorize(requirement) {
-            return Err(Refusal::Forbidden {
-                missing,
-                status: ratelimit::status(&self.policy, counters, now_ms),
-            });
-        }
-        match ratelimit::check(&self.policy, counters, now_ms) {
-            Outcome::Admitted { counters, status } => Ok(Admission { counters, status }),
-            Outcome::Limited {
-                status,
-                retry_after_s,
-                ..
-            } => Err(Refusal::Limited {
-                status,
-                retry_after_s,
-            }),
-        }
+        crate::admit::admit(
+            suspended,
+            &self.grants,
+            requirement,
+            &self.policy,
+            counters,
+            now_ms,
+        )
     }
 
     /// The directory name of this key in KV: `live:key_…` or `test:key_…`, so a test-mode
@@ -365,12 +288,12 @@ mod tests {
         let (key, mut rec) = record(json!(["read"]));
         let c = Counters::default();
         assert_eq!(
-            rec.decide(&"0".repeat(64), &get("accounts"), &c, NOW),
+            rec.decide(&"0".repeat(64), &get("accounts"), &c, false, NOW),
             Err(Refusal::Invalid)
         );
         rec.revoked_ms = Some(NOW);
         assert_eq!(
-            rec.decide(&key.hash_hex(), &get("accounts"), &c, NOW),
+            rec.decide(&key.hash_hex(), &get("accounts"), &c, false, NOW),
             Err(Refusal::Invalid)
         );
     }
@@ -381,10 +304,10 @@ mod tests {
         rec.expires_ms = Some(NOW + 10);
         let c = Counters::default();
         assert!(rec
-            .decide(&key.hash_hex(), &get("accounts"), &c, NOW + 9)
+            .decide(&key.hash_hex(), &get("accounts"), &c, false, NOW + 9)
             .is_ok());
         assert_eq!(
-            rec.decide(&key.hash_hex(), &get("accounts"), &c, NOW + 10),
+            rec.decide(&key.hash_hex(), &get("accounts"), &c, false, NOW + 10),
             Err(Refusal::Expired)
         );
         assert_eq!(rec.status_at(NOW + 10), KeyStatus::Expired);
@@ -401,14 +324,14 @@ mod tests {
         rec.hash = new.hash_hex();
         let c = Counters::default();
         assert!(rec
-            .decide(&old.hash_hex(), &get("a"), &c, NOW + 999)
+            .decide(&old.hash_hex(), &get("a"), &c, false, NOW + 999)
             .is_ok());
         assert_eq!(
-            rec.decide(&old.hash_hex(), &get("a"), &c, NOW + 1000),
+            rec.decide(&old.hash_hex(), &get("a"), &c, false, NOW + 1000),
             Err(Refusal::Expired)
         );
         assert!(rec
-            .decide(&new.hash_hex(), &get("a"), &c, NOW + 1000)
+            .decide(&new.hash_hex(), &get("a"), &c, false, NOW + 1000)
             .is_ok());
     }
 
@@ -418,7 +341,7 @@ mod tests {
         let c = Counters::default();
         let post = Requirement::for_request(&Method::Post, &[], "accounts");
         let Err(Refusal::Forbidden { missing, status }) =
-            rec.decide(&key.hash_hex(), &post, &c, NOW)
+            rec.decide(&key.hash_hex(), &post, &c, false, NOW)
         else {
             panic!("forbidden");
         };
