@@ -8,6 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { generateKeyPairSync, sign } from "node:crypto";
 import { startGateway, startOrigin, call, createKey, createOrgWithAdmin, rawRequest, pkce } from "./harness.mjs";
+import { signIn as signInWith } from "./oauth-flow.mjs";
 
 let gw, origin, org, admin, readOnlyAdmin, otherOrg, otherAdmin;
 const REDIRECT = "https://app.example.com/callback";
@@ -54,14 +55,8 @@ async function registerApp(spec = {}, key = admin.key) {
 }
 
 /** Signs in to the dashboard; returns the session cookie. */
-async function signIn(key) {
-  const res = await fetch(gw.url + "/dashboard/session", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", origin: gw.url },
-    body: new URLSearchParams({ api_key: key }).toString(),
-  });
-  assert.equal(res.status, 204, await res.text());
-  return res.headers.get("set-cookie").split(";")[0];
+function signIn(key) {
+  return signInWith(gw, key);
 }
 
 function authorizeUrl(app, params = {}) {

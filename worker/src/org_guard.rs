@@ -637,26 +637,17 @@ impl OrgGuard {
     /// Every grant any organization gave this one's apps (to learn its status). Bounded:
     /// at most `MAX_ACTIVE_GRANTS_PER_APP` active ones per app and approving organization.
     fn app_grants(&self) -> Result<Vec<GrantId>> {
-        #[derive(Deserialize)]
-        struct Grant {
-            grant_id: String,
-        }
-        if !self.has_tables()? {
-            return Ok(Vec::new());
-        }
-        self.oauth_tables()?;
-        let rows: Vec<Grant> = self
-            .sql()
-            .exec("SELECT grant_id FROM client_grants", None)?
-            .to_array()?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| GrantId::parse(&r.grant_id))
-            .collect())
+        self.grant_ids("SELECT grant_id FROM client_grants")
     }
 
     /// The grants this organization gave that are still active (to learn new terms).
     fn active_grants(&self) -> Result<Vec<GrantId>> {
+        self.grant_ids("SELECT grant_id FROM authorizations WHERE active = 1")
+    }
+
+    /// The `grant_id` column of every row `query` selects from the OAuth tables; none
+    /// for an organization never written.
+    fn grant_ids(&self, query: &str) -> Result<Vec<GrantId>> {
         #[derive(Deserialize)]
         struct Grant {
             grant_id: String,
@@ -665,10 +656,7 @@ impl OrgGuard {
             return Ok(Vec::new());
         }
         self.oauth_tables()?;
-        let rows: Vec<Grant> = self
-            .sql()
-            .exec("SELECT grant_id FROM authorizations WHERE active = 1", None)?
-            .to_array()?;
+        let rows: Vec<Grant> = self.sql().exec(query, None)?.to_array()?;
         Ok(rows
             .iter()
             .filter_map(|r| GrantId::parse(&r.grant_id))
