@@ -212,3 +212,26 @@ test("one organization gives one app at most 50 active grants; revoking one make
   assert.equal(revoked.status, 200, revoked.text);
   assert.ok((await approveOnce()).code, "room again after a revocation");
 });
+
+test("a suspension and a downgrade outlive a restart of the keys' guards", async () => {
+  const state = gw.state;
+  const { org, admin } = await createOrgWithAdmin(gw, { name: "Restarted", plan: "professional" });
+  const reader = await createKey(gw, { name: "reader", scopes: ["read"], organizationId: org.id });
+  const patched = await call(gw.url, `/v1/organizations/${org.id}`, { ...root(), method: "PATCH", body: { status: "suspended", plan: "starter" } });
+  assert.equal(patched.status, 200, patched.text);
+  assert.equal((await call(gw.url, "/v1/accounts", { key: reader.key })).status, 403);
+  // Every object starts again from storage alone, as after an eviction or a deploy.
+  await gw.stop({ keep: true });
+  gw = await startGateway({ vars: { ORIGIN_URL: origin.url }, state, rootKey: gw.rootKey, identityKey: gw.identityKey });
+  for (const key of [reader, admin]) {
+    const res = await call(gw.url, "/v1/accounts", { key: key.key });
+    assert.equal(res.status, 403, `${key.name} works again after a restart: ${res.text}`);
+  }
+  const on = await call(gw.url, `/v1/organizations/${org.id}`, { ...root(), method: "PATCH", body: { status: "active" } });
+  assert.equal(on.status, 200);
+  await gw.stop({ keep: true });
+  gw = await startGateway({ vars: { ORIGIN_URL: origin.url }, state, rootKey: gw.rootKey, identityKey: gw.identityKey });
+  const res = await call(gw.url, "/v1/accounts", { key: reader.key });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-ratelimit-limit"), "1000", "the starter plan, after a restart");
+});

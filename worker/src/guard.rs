@@ -26,6 +26,9 @@ const RECORD: &str = "record";
 const METER: &str = "meter";
 /// The usage history's closed periods, stored apart from the meter (`core::usage`).
 const HISTORY: &str = "history";
+/// Its organization's terms (plan, status, revision): a suspension must outlive the
+/// object's eviction or a restart, as the record does.
+const ORG: &str = "org";
 
 #[durable_object]
 pub struct KeyGuard {
@@ -56,6 +59,7 @@ impl KeyGuard {
                 RECORD => state.record = Some(serde_json::from_str(&value)?),
                 METER => state.meter = serde_json::from_str(&value)?,
                 HISTORY => closed = Some(serde_json::from_str(&value)?),
+                ORG => state.org = Some(serde_json::from_str(&value)?),
                 _ => {}
             }
         }
@@ -76,6 +80,11 @@ impl KeyGuard {
         if writes.record {
             if let Some(record) = &state.record {
                 self.put(RECORD, record)?;
+            }
+        }
+        if writes.org {
+            if let Some(org) = &state.org {
+                self.put(ORG, org)?;
             }
         }
         if writes.meter {
