@@ -4,10 +4,10 @@
 // and the dashboard's tables, which reach every row with "Load more".
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, call, createOrgWithAdmin, pkce } from "./harness.mjs";
+import { startGateway, startOrigin, call, createOrgWithAdmin } from "./harness.mjs";
+import { registerApp as registerOAuthApp, signIn, openConsent, submitConsent, exchange } from "./oauth-flow.mjs";
 import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
 
-const REDIRECT = "https://app.example.com/callback";
 const THROWAWAY = 205;
 // One organization gives one app at most 50 active grants (tests/derived.test.mjs), so
 // the throwaway grants are spread over five apps.
@@ -19,44 +19,14 @@ const { ready } = pageHelpers(
   () => gw.url,
 );
 
-async function registerApp(name) {
-  const res = await call(gw.url, "/v1/oauth-clients", {
-    key: admin.key,
-    method: "POST",
-    body: { name, redirectUris: [REDIRECT], scopes: ["read"], type: "confidential" },
-  });
-  assert.equal(res.status, 201, res.text);
-  return res.json;
-}
+/** An app of the organization, read scope only. */
+const registerApp = (name) => registerOAuthApp(gw, admin.key, { name, scopes: ["read"] });
 
-/** The consent page's form for `app`, as the signed-in admin sees it. */
-async function consentFields(app, challenge) {
-  const q = new URLSearchParams({
-    response_type: "code",
-    client_id: app.clientId,
-    redirect_uri: REDIRECT,
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    state: "s",
-  });
-  const res = await fetch(`${gw.url}/oauth/authorize?${q}`, { headers: { cookie }, redirect: "manual" });
-  const html = await res.text();
-  assert.equal(res.status, 200, html);
-  const fields = {};
-  for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) fields[m[1]] = m[2];
-  return fields;
-}
-
-/** Approve: each decision begins a new grant; returns its code. */
-async function approve(fields) {
-  const res = await fetch(gw.url + "/oauth/authorize", {
-    method: "POST",
-    headers: { cookie, origin: gw.url, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ ...fields, decision: "approve" }).toString(),
-    redirect: "manual",
-  });
-  assert.equal(res.status, 303, await res.text());
-  return new URL(res.headers.get("location")).searchParams.get("code");
+/** Approves an opened consent: each decision begins a new grant; returns its code. */
+async function approve(consent) {
+  const { code, status, text } = await submitConsent(gw, consent);
+  assert.equal(status, 303, text);
+  return code;
 }
 
 before(async () => {
@@ -64,32 +34,18 @@ before(async () => {
   gw = await startGateway({ vars: { ORIGIN_URL: origin.url } });
   // Enterprise: 205 approvals in parallel stay within the admin key's burst.
   ({ org, admin } = await createOrgWithAdmin(gw, { plan: "enterprise" }));
-  const signIn = await fetch(gw.url + "/dashboard/session", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded", accept: "application/json", origin: gw.url },
-    body: new URLSearchParams({ api_key: admin.key }).toString(),
-  });
-  assert.equal(signIn.status, 204, await signIn.text());
-  cookie = signIn.headers.get("set-cookie").split(";")[0];
+  cookie = await signIn(gw, admin.key);
   // The backdoor first (the oldest grant), then 205 approvals of five throwaway apps:
   // each approval is a grant of its own.
   backdoor = await registerApp("Backdoor");
-  const { verifier, challenge } = pkce();
-  const code = await approve(await consentFields(backdoor, challenge));
-  const tokens = await fetch(gw.url + "/oauth/token", {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      authorization: "Basic " + Buffer.from(`${backdoor.clientId}:${backdoor.clientSecret}`).toString("base64"),
-    },
-    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: REDIRECT, code_verifier: verifier }),
-  });
+  const consent = await openConsent(gw, backdoor, cookie);
+  const tokens = await exchange(gw, backdoor, await approve(consent), consent.verifier);
   assert.equal(tokens.status, 200);
-  backdoorToken = (await tokens.json()).access_token;
+  backdoorToken = tokens.json.access_token;
   throwaways = [];
   for (let i = 0; i < THROWAWAY_APPS; i++) throwaways.push(await registerApp(`Throwaway ${i}`));
   [throwaway] = throwaways;
-  const forms = await Promise.all(throwaways.map((app) => consentFields(app, pkce().challenge)));
+  const forms = await Promise.all(throwaways.map((app) => openConsent(gw, app, cookie)));
   for (let done = 0; done < THROWAWAY; done += 15) {
     await Promise.all(
       Array.from({ length: Math.min(15, THROWAWAY - done) }, (_, i) => approve(forms[(done + i) % THROWAWAY_APPS])),
