@@ -504,6 +504,29 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_access_token_is_401_with_its_own_body() {
+        // What a guard's `TokenExpired` refusal answers, byte for byte: the body the
+        // worker writes, its challenge, and that it counts as a failed authentication.
+        let refusal = crate::Refusal::TokenExpired;
+        let err = refusal.error();
+        assert_eq!(err, ApiError::expired_token());
+        assert_eq!(err.status, 401);
+        assert_eq!(
+            err.body(),
+            r#"{"error":{"code":"unauthorized","message":"Access token expired","details":"The access token has expired; get a new one with the refresh token at /oauth/token"}}"#
+        );
+        assert_eq!(
+            err.headers(),
+            vec![(
+                "WWW-Authenticate",
+                "Bearer realm=\"scopien\", error=\"invalid_token\"".to_owned()
+            )]
+        );
+        assert!(refusal.is_failed_authentication());
+        assert_eq!(refusal.status(), None, "no rate-limit headers on a 401");
+    }
+
+    #[test]
     fn one_second_is_singular() {
         assert_eq!(
             ApiError::rate_limited(1).details,
