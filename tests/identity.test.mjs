@@ -51,21 +51,37 @@ test("every forwarded request carries an assertion an origin verifies against th
   const token = origin.received.at(-1).headers["x-scopien-identity"];
   assert.notEqual(token, "forged.by.client", "a client's own assertion never reaches the origin");
   const claims = await verifyWithJwks(token);
-  assert.equal(claims.iss, gw.url);
-  assert.equal(claims.aud, origin.url);
-  assert.equal(claims.sub, key.id);
-  assert.equal(claims.org_id, key.organizationId);
-  assert.equal(claims.key_type, "live");
-  assert.equal(claims.scope, "accounts:read opportunities:read opportunities:write");
-  assert.ok(claims.iat >= before - 1 && claims.iat <= before + 5);
-  assert.equal(claims.exp - claims.iat, 300);
-  // A forged token with the same claims does not verify.
-  const [h, p] = token.split(".");
-  const tampered = `${h}.${Buffer.from(JSON.stringify({ ...claims, scope: "admin" })).toString("base64url")}`;
+  // Exactly these claims, each the key's own: no other member, none missing.
+  assert.match(key.id, /^key_/);
+  assert.match(key.organizationId, /^org_/);
+  const { iat, exp, ...rest } = claims;
+  assert.deepEqual(rest, {
+    iss: gw.url,
+    aud: origin.url,
+    sub: key.id,
+    org_id: key.organizationId,
+    key_type: "live",
+    scope: "accounts:read opportunities:read opportunities:write",
+  });
+  assert.ok(iat >= before - 1 && iat <= before + 5);
+  assert.equal(exp - iat, 300);
+  // The signature is over exactly this header and payload: the same signature with a
+  // changed payload, or with one bit of it flipped, does not verify against the key the
+  // token names (which verifies the untouched token: the refusals are the signature's).
+  const [h, p, sig] = token.split(".");
   const jwks = (await call(gw.url, "/.well-known/jwks.json")).json;
-  const pub = createPublicKey({ key: jwks.keys[0], format: "jwk" });
-  assert.ok(!verify(null, Buffer.from(tampered), pub, Buffer.from(token.split(".")[2], "base64url")));
-  assert.ok(p.length > 0);
+  const pub = createPublicKey({ key: jwks.keys.find((k) => k.kid === part(h).kid), format: "jwk" });
+  const signature = Buffer.from(sig, "base64url");
+  assert.equal(signature.length, 64, "an Ed25519 signature");
+  assert.ok(verify(null, Buffer.from(`${h}.${p}`), pub, signature), "the untouched token verifies");
+  const forged = Buffer.from(JSON.stringify({ ...claims, scope: "admin" })).toString("base64url");
+  assert.ok(!verify(null, Buffer.from(`${h}.${forged}`), pub, signature), "a changed payload does not verify");
+  const flipped = Buffer.from(signature);
+  flipped[10] ^= 1;
+  assert.ok(!verify(null, Buffer.from(`${h}.${p}`), pub, flipped), "a changed signature does not verify");
+  // Nor does the same token checked against the previous key in the JWKS.
+  const other = createPublicKey({ key: jwks.keys.find((k) => k.kid !== part(h).kid), format: "jwk" });
+  assert.ok(!verify(null, Buffer.from(`${h}.${p}`), other, signature), "another published key does not verify it");
   // The same key with the same claims gets the same assertion while it is valid.
   await call(gw.url, "/v1/accounts/acc_2", { key: key.key });
   assert.equal(origin.received.at(-1).headers["x-scopien-identity"], token);
