@@ -38,8 +38,10 @@ export default { fetch() { return new Response("faults"); } };
  * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard with a faulty
  * one; `brokenKv: true` binds KEYS to something that is not a KV namespace;
  * `edgeOnly: true` serves the gateway without its full module, its Durable Objects run
- * by a second worker that has it (the whole build, at `fullUrl`, same storage). .dev.vars
- * is never used. Everything the runtime logs is kept in `logs`. */
+ * by a second worker that has it (the whole build, at `fullUrl`, same storage); with
+ * `fullStandIn` (a module's source) too, that module is the gateway's full module, to
+ * see what the edge module hands over. .dev.vars is never used. Everything the runtime
+ * logs is kept in `logs`. */
 export async function startGateway({
   vars = {},
   rootKey = makeKey("live"),
@@ -47,6 +49,7 @@ export async function startGateway({
   guard,
   brokenKv,
   edgeOnly,
+  fullStandIn,
   state = mkdtempSync(join(tmpdir(), "scopien-e2e-")),
 } = {}) {
   if (!existsSync(join(BUILD, "index.js"))) {
@@ -85,6 +88,7 @@ export async function startGateway({
   const modules = builtModules(BUILD);
   if (edgeOnly) {
     modules.modules = modules.modules.filter((m) => !/[/\\]full[._]/.test(m.path));
+    if (fullStandIn) modules.modules.push({ type: "ESModule", path: join(BUILD, "full.js"), contents: fullStandIn });
     for (const [binding, { className }] of Object.entries(durableObjects)) {
       durableObjects[binding] = { className, scriptName: "full", useSQLite: true };
     }
