@@ -6,9 +6,11 @@
 // The libraries' own flows (oauth4webapi, authlib, a real browser) are oauth-clients.test.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { generateKeyPairSync, sign } from "node:crypto";
-import { startGateway, startOrigin, call, createKey, createOrgWithAdmin, rawRequest, pkce } from "./harness.mjs";
-import { signIn as signInWith } from "./oauth-flow.mjs";
+import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { startGateway, startOrigin, call, createKey, createOrgWithAdmin, rawRequest, pkce, storedFiles } from "./harness.mjs";
+import { crc32, base62 } from "../scripts/root-key.mjs";
+import { DatabaseSync } from "node:sqlite";
+import { signIn as signInWith, registerApp as registerAppWith, tokensFor as tokensForWith, tokenRequest as tokenRequestWith } from "./oauth-flow.mjs";
 
 let gw, origin, org, admin, readOnlyAdmin, otherOrg, otherAdmin;
 const REDIRECT = "https://app.example.com/callback";
@@ -485,10 +487,50 @@ test("revocation (RFC 7009), introspection (RFC 7662), Authorized apps, and dele
   assert.ok(audit.json.data.some((e) => e.action === "oauth_client.deleted" && e.target.id === app.clientId));
 });
 
-test("a malformed or unknown access token is refused like a bad key, and tokens in the query are refused", async () => {
-  const bad = await call(gw.url, "/v1/x", { key: "sat_" + "a".repeat(54) });
+/** `signed` (a token without its checksum) with its checksum, computed as core does:
+ * CRC-32 of the text before it, in 6 base62 chars (scripts/root-key.mjs, README). */
+const withChecksum = (signed) => signed + base62(crc32(signed), 6);
+const grantGuardFiles = () => storedFiles(gw).filter((f) => f.includes("GrantGuard") && f.endsWith(".sqlite"));
+const INVALID_KEY = {
+  error: { code: "unauthorized", message: "Invalid API key", details: "The API key provided is invalid or has been revoked" },
+};
+
+test("a malformed access token is refused with no guard asked", async () => {
+  // 54 × 'a' has the shape of a token but not its checksum: refused by the parser.
+  const signed = "sat_" + "a".repeat(48);
+  assert.notEqual(withChecksum(signed).slice(-6), "aaaaaa");
+  const before = grantGuardFiles();
+  const bad = await call(gw.url, "/v1/x", { key: signed + "aaaaaa" });
   assert.equal(bad.status, 401);
-  assert.equal(bad.json.error.code, "unauthorized");
+  assert.deepEqual(bad.json, INVALID_KEY);
+  assert.deepEqual(grantGuardFiles(), before, "no grant's guard was asked");
+});
+
+test("an unknown access token with a valid checksum is asked of its grant's guard and refused like a bad key", async () => {
+  // A grant that does not exist: its guard knows nothing.
+  const unknown = withChecksum("sat_" + randomBytes(24).toString("hex").slice(0, 16) + "Q".repeat(32));
+  const before = grantGuardFiles();
+  const res = await call(gw.url, "/v1/x", { key: unknown });
+  assert.equal(res.status, 401, res.text);
+  assert.deepEqual(res.json, INVALID_KEY);
+  // Past the parser: the grant's guard was asked (its object now exists, with nothing in it).
+  assert.equal(grantGuardFiles().filter((f) => !before.includes(f)).length, 1, "the unknown grant's guard was asked");
+  // A grant that exists, and a secret that is not its token's: its guard compares the
+  // hash and refuses; the real token still works, and reaches the origin.
+  const app = await registerApp();
+  const tokens = await tokensFor(app);
+  const wrongSecret = withChecksum(tokens.access_token.slice(0, 20) + "Z".repeat(32));
+  assert.notEqual(wrongSecret, tokens.access_token);
+  const received = origin.received.length;
+  const refused = await call(gw.url, "/v1/x", { key: wrongSecret });
+  assert.equal(refused.status, 401, refused.text);
+  assert.deepEqual(refused.json, INVALID_KEY);
+  assert.equal(refused.headers.get("www-authenticate"), 'Bearer realm="scopien", error="invalid_token"');
+  assert.equal(origin.received.length, received, "nothing reached the origin");
+  assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 200);
+});
+
+test("tokens in the query are refused", async () => {
   const app = await registerApp();
   const tokens = await tokensFor(app);
   const inQuery = await call(gw.url, `/v1/x?t=${tokens.access_token}`);
@@ -711,4 +753,43 @@ test("a test-mode admin sees and manages only test apps, test grants and their e
   assert.ok(liveAudit.json.data.some((e) => e.target.id === liveApp.clientId));
   assert.equal((await call(gw.url, `/v1/oauth-clients/${testApp.clientId}`, { key: gw.rootKey })).status, 200);
   assert.equal((await asTest(`/v1/oauth-clients/${testApp.clientId}`, { method: "DELETE" })).status, 200);
+});
+
+test("an expired access token answers 401 with its own body; its refresh token still gets a new one", async () => {
+  // ACCESS_TTL_MS (core/src/oauth.rs) is an hour, and no var shortens it: the token's
+  // expiry is moved into the past in its grant's stored record, with workerd stopped, as
+  // an hour passing would leave it (lifecycle.test.mjs edits a key's rows the same way).
+  let own = await startGateway({ vars: { ORIGIN_URL: origin.url } });
+  try {
+    const { admin: ownAdmin } = await createOrgWithAdmin(own);
+    const before = storedFiles(own).filter((f) => f.includes("GrantGuard") && f.endsWith(".sqlite"));
+    const ownApp = await registerAppWith(own, ownAdmin.key, { scopes: ["read"] });
+    const tokens = await tokensForWith(own, ownApp, ownAdmin.key);
+    assert.equal((await call(own.url, "/v1/x", { key: tokens.access_token })).status, 200);
+    const [file, ...more] = storedFiles(own).filter((f) => f.includes("GrantGuard") && f.endsWith(".sqlite") && !before.includes(f));
+    assert.ok(file && more.length === 0, "one new grant, one guard file");
+    await own.stop({ keep: true });
+    const db = new DatabaseSync(file);
+    const record = JSON.parse(db.prepare("SELECT value FROM grant_state WHERE name = 'record'").get().value);
+    assert.ok(record.access.expiresMs > Date.now(), "the token was valid");
+    record.access.expiresMs = Date.now() - 1000;
+    db.prepare("UPDATE grant_state SET value = ? WHERE name = 'record'").run(JSON.stringify(record));
+    db.close();
+    own = await startGateway({ vars: { ORIGIN_URL: origin.url }, state: own.state, rootKey: own.rootKey, identityKey: own.identityKey });
+
+    const expired = await call(own.url, "/v1/x", { key: tokens.access_token });
+    assert.equal(expired.status, 401, expired.text);
+    assert.equal(
+      expired.text,
+      '{"error":{"code":"unauthorized","message":"Access token expired","details":"The access token has expired; get a new one with the refresh token at /oauth/token"}}',
+    );
+    assert.equal(expired.headers.get("www-authenticate"), 'Bearer realm="scopien", error="invalid_token"');
+    assert.equal(expired.headers.get("x-ratelimit-limit"), null, "no rate-limit headers on a 401");
+    // Expiry is not revocation: the refresh token gets a working access token.
+    const refreshed = await tokenRequestWith(own, ownApp, { grant_type: "refresh_token", refresh_token: tokens.refresh_token });
+    assert.equal(refreshed.status, 200, JSON.stringify(refreshed.json));
+    assert.equal((await call(own.url, "/v1/x", { key: refreshed.json.access_token })).status, 200);
+  } finally {
+    await own.stop();
+  }
 });
