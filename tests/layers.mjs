@@ -548,3 +548,50 @@ export function crateCycles(srcDir) {
     .map((folder) => ({ level: folder === "" ? "(top level)" : `${folder}/`, found: cycles(levelGraph(graph, folder)) }))
     .filter((l) => l.found.length > 0);
 }
+
+/** The layer lists in a Markdown text (ARCHITECTURE.md): each fenced block whose info
+ * string is `layers <crate src dir>`, one layer a line from the bottom up, the modules of
+ * a layer on its line separated by spaces (`base/` or `base`; `#` starts a comment).
+ * Returns [{ crate, layers: [[name, …], …] }]. */
+export function layerLists(markdown) {
+  const lists = [];
+  for (const m of markdown.matchAll(/^```layers[ \t]+(\S+)[ \t]*\n([\s\S]*?)^```/gm)) {
+    const layers = m[2]
+      .split("\n")
+      .map((line) => line.replace(/#.*/, "").trim())
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/).map((name) => name.replace(/\/$/, "").replace(/\.rs$/, "")));
+    lists.push({ crate: m[1], layers });
+  }
+  return lists;
+}
+
+/** What the top level of `graph` breaks of `layers` (bottom first): a module the list
+ * does not name or names twice, a name that is no module, and every edge to a module of
+ * the same layer or one above (the crate root may import anything, and nothing may
+ * import it). */
+export function layerBreaks(graph, layers) {
+  const level = new Map();
+  const problems = [];
+  layers.forEach((names, i) => {
+    for (const name of names) {
+      if (level.has(name)) problems.push(`${name} is listed twice`);
+      level.set(name, i);
+    }
+  });
+  const top = graph.modules.get("").children;
+  for (const name of top) if (!level.has(name)) problems.push(`${name} is in no layer`);
+  for (const name of level.keys()) if (!top.includes(name)) problems.push(`${name} is listed but is no module`);
+  const seen = new Set();
+  for (const e of graph.edges) {
+    const a = e.from.split("/")[0];
+    const b = e.to.split("/")[0];
+    if (a === b || a === "" || seen.has(`${a}→${b}`)) continue;
+    if (b === "" || (level.has(a) && level.has(b) && level.get(b) >= level.get(a))) {
+      seen.add(`${a}→${b}`);
+      const why = b === "" ? "the crate root" : level.get(b) === level.get(a) ? "the same layer" : "a layer above";
+      problems.push(`${a} → ${b || "lib.rs"} (${why}): ${e.file}:${e.line} \`${e.text}\``);
+    }
+  }
+  return problems;
+}

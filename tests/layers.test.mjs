@@ -10,11 +10,11 @@
 // of the repository (how the checker itself was tried on a deliberate cycle).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, dirname } from "node:path";
+import { join, dirname, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { crateCycles, crateGraph, describe } from "./layers.mjs";
+import { crateCycles, crateGraph, describe, layerLists, layerBreaks } from "./layers.mjs";
 
 const ROOT = process.env.SCOPIEN_LAYERS_ROOT ?? join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -25,6 +25,22 @@ for (const crate of ["core/src", "worker/src"]) {
     assert.equal(found.length, 0, `import cycles:\n${text}`);
   });
 }
+
+// The layers ARCHITECTURE.md lists, if it lists them: a fenced block per crate,
+//   ```layers core/src
+//   base                  # bottom
+//   key ids
+//   keys oauth sessions   # one layer: these never import one another
+//   ```
+// each top-level module in exactly one layer, importing only layers below its own.
+const architecture = join(ROOT, "ARCHITECTURE.md");
+const lists = existsSync(architecture) ? layerLists(readFileSync(architecture, "utf8")) : [];
+test("each crate's modules import only the layers below their own, as ARCHITECTURE.md lists them", { skip: lists.length === 0 && "ARCHITECTURE.md lists no layers (a ```layers <crate>/src block)" }, () => {
+  for (const { crate, layers } of lists) {
+    const problems = layerBreaks(crateGraph(join(ROOT, crate)), layers).map((p) => p.replace(ROOT + "/", ""));
+    assert.deepEqual(problems, [], `${crate} against ARCHITECTURE.md's layers:\n  ${problems.join("\n  ")}`);
+  }
+});
 
 // The checker on small crates made for it: a test that cannot fail proves nothing.
 
@@ -150,4 +166,29 @@ test("checker: the crate root is a node: lib.rs calling a module that calls back
   assert.deepEqual(cyclesOf({ "lib.rs": "mod a;\npub fn now() {}\nfn entry() { a::handle() }\n", "a.rs": "pub fn handle() { crate::now() }\n" }), [
     "(top level): a → lib.rs → a",
   ]);
+});
+
+test("checker: a layer list is read from Markdown, and an import upward or sideways breaks it", () => {
+  const [list] = layerLists("# Layers\n\n```layers x/src\nbase/   # bottom\nkeys oauth\ncheck.rs\n```\n");
+  assert.deepEqual(list, { crate: "x/src", layers: [["base"], ["keys", "oauth"], ["check"]] });
+  const crate = fixture({
+    "lib.rs": "mod base;\nmod check;\nmod keys;\nmod oauth;\nmod extra;\n",
+    "base.rs": "fn f() { crate::check::g() }\n",
+    "check.rs": "use crate::keys::K;\npub fn g() {}\n",
+    "keys.rs": "use crate::oauth::T;\npub struct K;\nfn f() { crate::now() }\n",
+    "oauth.rs": "use crate::base::*;\npub struct T;\n",
+    "extra.rs": "",
+  });
+  try {
+    const problems = layerBreaks(crateGraph(crate.src), [...list.layers, ["gone"]]).map((p) => p.replace(crate.dir + "/", ""));
+    assert.deepEqual(problems, [
+      "extra is in no layer",
+      "gone is listed but is no module",
+      "base → check (a layer above): src/base.rs:1 `crate::check::g`",
+      "keys → oauth (the same layer): src/keys.rs:1 `use crate::oauth::T`",
+      "keys → lib.rs (the crate root): src/keys.rs:3 `crate::now`",
+    ]);
+  } finally {
+    crate.done();
+  }
 });
