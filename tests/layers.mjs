@@ -282,7 +282,7 @@ function parseUse(tokens, k) {
         k++;
         return;
       }
-      k++; // anything else ends nothing: be lenient
+      k++; // anything else (a macro's `$name`...) is no path this graph reads
       return;
     }
   };
@@ -298,19 +298,19 @@ function readFile(file) {
   const uses = [];
   const paths = [];
   const inline = []; // the inline modules around the token: { name }
-  const closes = new Map(); // token index of a `}` closing an inline module
+  const closes = new Set(); // token indexes of the `}` closing an inline module
   for (let k = 0; k < tokens.length; k++) {
     const tok = tokens[k];
     if (closes.has(k)) inline.pop();
     const scope = inline.map((m) => m.name);
     if (tok.t === "ident" && tok.v === "mod" && tokens[k + 1]?.t === "ident" && tokens[k + 2]?.v === "{") {
       const end = skipGroup(tokens, k + 2) - 1;
-      closes.set(end, true);
+      closes.add(end);
       inline.push({ name: tokens[k + 1].v });
       k += 2;
       continue;
     }
-    if (tok.t === "ident" && tok.v === "use" && tokens[k - 1]?.v !== ".") {
+    if (tok.t === "ident" && tok.v === "use") {
       const { paths: ps, end } = parseUse(tokens, k + 1);
       for (const p of ps) uses.push({ ...p, scope });
       // Inline-module closes inside a use tree cannot happen; skip the tree.
