@@ -3,10 +3,10 @@
 //! builds the claims, the signing input and the key set; the signature itself is the
 //! runtime's (WebCrypto), since core holds no key material and does no I/O.
 
-use crate::base64::base64url;
-use crate::error::ApiError;
-use crate::guard::Admitted;
-use crate::key::{hash_hex, KeyId};
+use crate::base::base64::base64url;
+use crate::credentials::key::{hash_hex, KeyId};
+use crate::keys::guard::Admitted;
+use crate::policy::error::ApiError;
 use serde::{Deserialize, Serialize};
 
 /// How long an assertion is valid, in seconds.
@@ -285,7 +285,7 @@ pub fn finish(signing_input: &str, signature: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::Grants;
+    use crate::policy::scope::Grants;
 
     const JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
 
@@ -380,11 +380,11 @@ mod tests {
 
     #[test]
     fn an_app_is_its_grant_never_the_key_that_approved_it() {
-        use crate::guard::Admitted;
-        use crate::key::KeyType;
-        use crate::oauth::{AppGrant, ClientId, GrantId};
+        use crate::credentials::key::KeyType;
+        use crate::keys::guard::Admitted;
+        use crate::oauth::protocol::{AppGrant, ClientId, GrantId};
         use crate::org::{Actor, OrgId};
-        use crate::ratelimit::{Status, WindowStatus};
+        use crate::policy::ratelimit::{Status, WindowStatus};
         let approver = KeyId::parse("key_0123456789abcdef").expect("id");
         let app = AppGrant {
             client_id: ClientId::generate(OrgId::DEFAULT, &[3; 16]),

@@ -7,15 +7,17 @@
 //! (plan, suspension) is copied into each key's own guard as [`OrgTerms`], so the hot
 //! path still makes one Durable Object call.
 
-use crate::admin::{name, object, ListQuery};
-use crate::error::ApiError;
+use crate::keys::admin::{name, object, ListQuery};
+use crate::policy::error::ApiError;
 
-use crate::key::{KeyId, KeyType};
-use crate::oauth::{AuthorizationView, ClientId, ClientPatch, ClientRecord, ClientView, GrantId};
-use crate::plan::Plan;
+use crate::base::timestamp::Timestamp;
+use crate::credentials::key::{KeyId, KeyType};
+use crate::keys::view::{DirectoryEntry, KeyView, ListPage};
+use crate::oauth::protocol::{
+    AuthorizationView, ClientId, ClientPatch, ClientRecord, ClientView, GrantId,
+};
+use crate::policy::plan::Plan;
 use crate::scanning::LeakReport;
-use crate::timestamp::Timestamp;
-use crate::view::{DirectoryEntry, KeyView, ListPage};
 use core::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -421,7 +423,7 @@ pub enum OrgInput {
         #[serde(default)]
         only: Option<KeyType>,
     },
-    /// Register an app (at most [`crate::oauth::MAX_CLIENTS_PER_ORG`]).
+    /// Register an app (at most [`crate::oauth::protocol::MAX_CLIENTS_PER_ORG`]).
     CreateClient {
         /// Its record.
         record: ClientRecord,
@@ -540,7 +542,7 @@ pub enum OrgAnswer {
     Authorizations(ListPage<AuthorizationView>),
     /// Grant ids.
     GrantIds(Vec<GrantId>),
-    /// It has [`crate::oauth::MAX_CLIENTS_PER_ORG`] apps already.
+    /// It has [`crate::oauth::protocol::MAX_CLIENTS_PER_ORG`] apps already.
     TooManyClients,
     /// Stored.
     Recorded,

@@ -18,16 +18,16 @@
 use crate::http::{self, or_respond, RequestUrl};
 use crate::throttle::{self, Verdict};
 use crate::{answer, check_verdict, config, guard_client, Admitted};
-use scopien_auth::consent::{page_headers, too_many_failures_page as too_many_failures};
-use scopien_auth::guard::{Check, CheckAnswer};
-use scopien_auth::headers::DASHBOARD_SECURITY_HEADERS;
-use scopien_auth::route::{route, Route};
+use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
+use scopien_auth::http::route::{route, Route};
+use scopien_auth::keys::guard::{Check, CheckAnswer};
+use scopien_auth::keys::view::{PlanView, SessionView};
+use scopien_auth::oauth::consent::{page_headers, too_many_failures_page as too_many_failures};
 use scopien_auth::session::{
     api_key_from_form, clear_cookie, csrf_matches, csrf_token, same_origin, set_cookie,
     token_from_cookies, SessionAnswer, SessionInput, SessionRecord, SessionToken, CSRF_HEADER,
     RANDOM_BYTES_FOR_SESSION,
 };
-use scopien_auth::view::{PlanView, SessionView};
 use scopien_auth::{ApiError, ApiKey, Method};
 use worker::{Env, Request, Response, Result};
 
@@ -259,7 +259,7 @@ pub(crate) async fn check_key(
     live: &Live,
     route: &Route<'_>,
     method: &Method,
-) -> Result<std::result::Result<Box<scopien_auth::guard::Admitted>, Response>> {
+) -> Result<std::result::Result<Box<scopien_auth::keys::guard::Admitted>, Response>> {
     let record = &live.record;
     let root = match config::root_key(env) {
         Ok(Some(root)) => match config::plan(env) {

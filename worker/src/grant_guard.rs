@@ -1,15 +1,15 @@
 //! `GrantGuard`: one Durable Object per OAuth grant, named by the grant id inside its
 //! code and tokens. Like the `KeyGuard`: load the grant's state, hand it with the input,
-//! the time and random bytes to core's state machine (`scopien_auth::grant`), store what
+//! the time and random bytes to core's state machine (`scopien_auth::oauth::grant`), store what
 //! the step says, answer. SQLite's synchronous API keeps each step free of awaits, so
 //! two refreshes with one token are decided one after the other and only one wins.
 
 use crate::flush::DeferredCounters;
 use crate::rows::NamedRows;
-use scopien_auth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
-use scopien_auth::guard::{Answer, Input};
-use scopien_auth::oauth::RANDOM_BYTES_FOR_TOKEN;
-use scopien_auth::wire;
+use scopien_auth::oauth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
+use scopien_auth::keys::guard::{Answer, Input};
+use scopien_auth::oauth::protocol::RANDOM_BYTES_FOR_TOKEN;
+use scopien_auth::keys::wire;
 use serde::Serialize;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
@@ -106,7 +106,7 @@ impl GrantGuard {
 #[wasm_bindgen]
 impl GrantGuard {
     /// One input, by RPC (guard_client.rs): a request's check in the key guard's compact
-    /// wire form (`scopien_auth::wire`), answered in it; anything else core's
+    /// wire form (`scopien_auth::keys::wire`), answered in it; anything else core's
     /// `GrantInput` as JSON, its `GrantAnswer` as JSON.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
         if input.starts_with('C') {

@@ -1,21 +1,21 @@
 //! `KeyGuard`: one Durable Object per key. It loads the key's state, hands it with the
 //! input, the time and (for management) random bytes to core's state machine
-//! (`scopien_auth::guard`), stores what the step says to store, and answers the step's
+//! (`scopien_auth::keys::guard`), stores what the step says to store, and answers the step's
 //! typed answer. Storage is the object's SQLite database through its synchronous API, so
 //! a step has no await in it: concurrent requests are decided one at a time and counted
 //! exactly.
 //!
 //! Transport: the worker calls `run` by JS RPC (the entry module, worker/shim.js, derives
 //! the class from `DurableObject`), core's `Input` in and its `Answer` out as text in
-//! their wire form (`scopien_auth::wire`: compact for a request's check, JSON otherwise):
+//! their wire form (`scopien_auth::keys::wire`: compact for a request's check, JSON otherwise):
 //! no Request or Response on either side, and no await in the object.
 
 use crate::flush::DeferredCounters;
 use crate::rows::NamedRows;
-use scopien_auth::guard::{Answer, CheckAnswer, DirectoryEntry, Input, KeyState, Writes};
-use scopien_auth::key::RANDOM_BYTES_FOR_SECRET;
-use scopien_auth::usage::UsageHistory;
-use scopien_auth::wire;
+use scopien_auth::keys::guard::{Answer, CheckAnswer, DirectoryEntry, Input, KeyState, Writes};
+use scopien_auth::credentials::key::RANDOM_BYTES_FOR_SECRET;
+use scopien_auth::policy::usage::UsageHistory;
+use scopien_auth::keys::wire;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -151,7 +151,7 @@ impl KeyGuard {
 #[wasm_bindgen]
 impl KeyGuard {
     /// One input, by RPC (guard_client.rs): core's `Input` in, its `Answer` out, in their
-    /// wire form (`scopien_auth::wire`). An error (unreadable input, a storage fault)
+    /// wire form (`scopien_auth::keys::wire`). An error (unreadable input, a storage fault)
     /// rejects the caller's promise.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
         wire::decode_input(input)

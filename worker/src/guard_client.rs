@@ -3,13 +3,14 @@
 //! and answers are core's types; anything else that comes back is a fault.
 
 use crate::config::{GRANT_GUARD, KEY_GUARD, ORG_GUARD, SESSION_GUARD};
-use scopien_auth::credential::Credential;
-use scopien_auth::grant::{GrantAnswer, GrantInput};
-use scopien_auth::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
-use scopien_auth::oauth::GrantId;
+use scopien_auth::http::credential::Credential;
+use scopien_auth::keys::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
+use scopien_auth::keys::wire;
+use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
+use scopien_auth::oauth::protocol::GrantId;
 use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
 use scopien_auth::session::{SessionAnswer, SessionInput};
-use scopien_auth::{wire, KeyId};
+use scopien_auth::KeyId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -64,7 +65,7 @@ async fn call<A: DeserializeOwned>(
     Ok(serde_json::from_str(&text)?)
 }
 
-/// One call to a key's guard, in its wire form (`scopien_auth::wire`: compact for the
+/// One call to a key's guard, in its wire form (`scopien_auth::keys::wire`: compact for the
 /// request path's check).
 async fn call_key(env: &Env, id: KeyId, input: &Input) -> Result<Answer> {
     let input = wire::encode_input(input).map_err(wire_fault)?;
@@ -121,7 +122,7 @@ pub(crate) async fn grant(env: &Env, id: GrantId, input: &GrantInput) -> Result<
 }
 
 /// Authenticates, authorizes and counts one request of the request path, made with a
-/// key or an access token, in the compact wire form both ways (`scopien_auth::wire`).
+/// key or an access token, in the compact wire form both ways (`scopien_auth::keys::wire`).
 pub(crate) async fn request_check(
     env: &Env,
     credential: &Credential,

@@ -6,14 +6,14 @@
 use crate::http::{self, or_respond};
 use crate::operations::{record, Call};
 use crate::{config, directory, guard_client};
-use scopien_auth::admin::{
+use scopien_auth::credentials::key::RANDOM_BYTES_FOR_KEY;
+use scopien_auth::http::route::Route;
+use scopien_auth::keys::admin::{
     self, organization_named, parse_create, parse_patch, parse_roll, ListQuery, ManageRefusal,
 };
-use scopien_auth::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
-use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
+use scopien_auth::keys::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
+use scopien_auth::keys::view::RevealedKey;
 use scopien_auth::org::{AuditDraft, OrgAnswer, OrgInput};
-use scopien_auth::route::Route;
-use scopien_auth::view::RevealedKey;
 use scopien_auth::{ApiError, ApiKey, KeyType, Method, Plan};
 use worker::{Env, Response, Result};
 

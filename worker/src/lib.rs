@@ -71,10 +71,10 @@ full_module_items! {
 }
 
 use http::{or_respond, Reply};
-use scopien_auth::credential::{parse_credential, query_has_credential, Credential};
-use scopien_auth::guard::{Check, CheckAnswer};
-use scopien_auth::method::METHOD_OVERRIDE_HEADERS;
-use scopien_auth::route::{route, Route};
+use scopien_auth::base::method::METHOD_OVERRIDE_HEADERS;
+use scopien_auth::http::credential::{parse_credential, query_has_credential, Credential};
+use scopien_auth::http::route::{route, Route};
+use scopien_auth::keys::guard::{Check, CheckAnswer};
 use scopien_auth::{ApiError, Method};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use worker::{web_sys, Env, Request, Response, Result};
@@ -316,7 +316,7 @@ pub(crate) async fn answer(
     req: &mut Request,
     env: &Env,
     call: Admitted<'_>,
-    admitted: &scopien_auth::guard::Admitted,
+    admitted: &scopien_auth::keys::guard::Admitted,
 ) -> Result<Reply> {
     let Admitted {
         url,

@@ -1,6 +1,6 @@
 //! The OAuth 2.0 authorization server: the consent flow, the token, revocation and
 //! introspection endpoints, and the metadata. Every rule is core's
-//! (`scopien_auth::oauth`, `grant`, `consent`); this file moves bytes between HTTP and
+//! (`scopien_auth::oauth::protocol`, `grant`, `consent`); this file moves bytes between HTTP and
 //! the guards.
 //!
 //! ```text
@@ -16,19 +16,19 @@ use crate::http::{self, or_respond, RequestUrl};
 use crate::operations::{client, record_authorization, revoke_grant};
 use crate::throttle::{self, Verdict};
 use crate::{check_verdict, config, guard_client};
-use scopien_auth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
-use scopien_auth::credential::parse_authorization;
-use scopien_auth::error::OAuthError;
-use scopien_auth::grant::{begin, created_event, GrantAnswer, GrantInput};
-use scopien_auth::guard::{Check, CheckAnswer};
-use scopien_auth::key::hash_hex;
-use scopien_auth::oauth::{
+use scopien_auth::credentials::key::hash_hex;
+use scopien_auth::http::credential::parse_authorization;
+use scopien_auth::http::route::Route;
+use scopien_auth::keys::guard::{Check, CheckAnswer};
+use scopien_auth::oauth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
+use scopien_auth::oauth::grant::{begin, created_event, GrantAnswer, GrantInput};
+use scopien_auth::oauth::protocol::{
     authorize_client_id, metadata, parse_endpoint_request, parse_scope, redirect_to,
     validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId,
     OAuthToken, Params, TokenKind, RANDOM_BYTES_FOR_GRANT_ID, RANDOM_BYTES_FOR_TOKEN,
 };
 use scopien_auth::org::{Actor, OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
-use scopien_auth::route::Route;
+use scopien_auth::policy::error::OAuthError;
 use scopien_auth::session::{csrf_matches, same_origin};
 use scopien_auth::{ApiError, KeyType, Method};
 use worker::{Env, Request, Response, Result};
@@ -175,12 +175,12 @@ fn other_mode(app_mode: KeyType, key_type: KeyType) -> Option<&'static str> {
 }
 
 fn params_of(text: &[u8]) -> std::result::Result<Params, String> {
-    let pairs = scopien_auth::form::pairs(text)
+    let pairs = scopien_auth::base::form::pairs(text)
         .ok_or_else(|| "The request is not valid form encoding (UTF-8, %XX escapes)".to_owned())?;
     Params::from_pairs(pairs).map_err(|name| {
         format!(
             "The parameter '{}' is sent more than once",
-            scopien_auth::error::printable(&name)
+            scopien_auth::policy::error::printable(&name)
         )
     })
 }
@@ -212,7 +212,7 @@ async fn authorize(
             let back = format!("{}?{}", url.path(), url.query().unwrap_or_default());
             let sign_in = format!(
                 "/dashboard/signin?next={}",
-                scopien_auth::form::encode(&back)
+                scopien_auth::base::form::encode(&back)
             );
             return see_other(&sign_in);
         }
@@ -402,12 +402,12 @@ async fn decide(
 /// neither shown nor counted as active.
 async fn end_listing(
     env: &Env,
-    view: scopien_auth::oauth::AuthorizationView,
+    view: scopien_auth::oauth::protocol::AuthorizationView,
     actor: Actor,
     reason: &str,
     now_ms: u64,
 ) {
-    let (view, event) = scopien_auth::grant::unfinished(view, actor, reason, now_ms);
+    let (view, event) = scopien_auth::oauth::grant::unfinished(view, actor, reason, now_ms);
     record_authorization(env, view, event).await;
 }
 

@@ -6,15 +6,16 @@
 use crate::http::{self, or_respond};
 use crate::operations::{client, revoke_grant, revoke_grants, Call};
 use crate::{config, guard_client};
-use scopien_auth::admin::{Caller, ListQuery};
-use scopien_auth::grant::GrantInput;
-use scopien_auth::oauth::{
+use scopien_auth::http::route::Route;
+use scopien_auth::keys::admin;
+use scopien_auth::keys::admin::{Caller, ListQuery};
+use scopien_auth::oauth::grant::GrantInput;
+use scopien_auth::oauth::protocol::{
     client_secret, parse_client_create, parse_client_patch, ClientId, ClientType, RevealedClient,
     MAX_CLIENTS_PER_ORG, RANDOM_BYTES_FOR_CLIENT_ID, RANDOM_BYTES_FOR_CLIENT_SECRET,
 };
 use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
-use scopien_auth::route::Route;
-use scopien_auth::{admin, ApiError, Method};
+use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 
 fn no_app() -> ApiError {

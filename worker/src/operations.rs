@@ -8,13 +8,13 @@
 
 use crate::http::RequestUrl;
 use crate::{directory, guard_client};
-use scopien_auth::admin::{Caller, ListQuery};
-use scopien_auth::grant::{GrantAnswer, GrantInput};
-use scopien_auth::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
-use scopien_auth::oauth::{AuthorizationView, ClientId, ClientRecord, GrantId};
+use scopien_auth::http::route::Route;
+use scopien_auth::keys::admin::{Caller, ListQuery};
+use scopien_auth::keys::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
+use scopien_auth::keys::record::ApproverTerms;
+use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
+use scopien_auth::oauth::protocol::{AuthorizationView, ClientId, ClientRecord, GrantId};
 use scopien_auth::org::{Actor, AuditDraft, OrgAnswer, OrgId, OrgInput, OrgRecord};
-use scopien_auth::record::ApproverTerms;
-use scopien_auth::route::Route;
 use scopien_auth::{ApiError, KeyId, Method, Plan};
 use worker::{Env, Result};
 

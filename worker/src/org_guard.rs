@@ -3,15 +3,15 @@
 //! once) and its audit log (the newest `AUDIT_MAX_EVENTS`). Validation, views and
 //! changes are core's (`scopien_auth::org`); this file stores and queries.
 
-use scopien_auth::admin::ListQuery;
-use scopien_auth::oauth::{
+use scopien_auth::keys::admin::ListQuery;
+use scopien_auth::oauth::protocol::{
     AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
 };
 use scopien_auth::org::{
     Actor, AuditDraft, AuditEvent, AuditTarget, AuthorizationCursor, OrgAnswer, OrgInput,
     OrgRecord, OrgStatus, AUDIT_MAX_EVENTS, MAX_ACTIVE_GRANTS_PER_APP,
 };
-use scopien_auth::view::{KeyView, ListPage};
+use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
 use serde::Deserialize;
 use std::cell::Cell;

@@ -5,12 +5,13 @@
 use crate::http::{self, or_respond};
 use crate::operations::{list_query as query, org_record as get, Call};
 use crate::{config, directory, guard_client};
-use scopien_auth::grant::GrantInput;
+use scopien_auth::http::route::Route;
+use scopien_auth::keys::admin;
+use scopien_auth::oauth::grant::GrantInput;
 use scopien_auth::org::{
     parse_org_create, parse_org_patch, OrgAnswer, OrgId, OrgInput, OrgRecord, RANDOM_BYTES_FOR_ORG,
 };
-use scopien_auth::route::Route;
-use scopien_auth::{admin, ApiError, Method};
+use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 
 fn not_found() -> ApiError {

@@ -8,10 +8,10 @@ use crate::webcrypto::{self, algorithm};
 use crate::{config, guard_client};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use js_sys::{Array, Uint8Array};
-use scopien_auth::admin::Caller;
-use scopien_auth::grant::{GrantAnswer, GrantInput};
-use scopien_auth::guard::{Manage, ManageAnswer, Op};
-use scopien_auth::oauth::OAuthToken;
+use scopien_auth::keys::admin::Caller;
+use scopien_auth::keys::guard::{Manage, ManageAnswer, Op};
+use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
+use scopien_auth::oauth::protocol::OAuthToken;
 use scopien_auth::scanning::{
     bad_signature, der_signature_to_raw, parse_report, Feedback, KeyDocument, Label, Sorted,
     KEY_ID_HEADER, MAX_REPORT_BYTES, SIGNATURE_HEADER,
@@ -97,7 +97,7 @@ async fn verified(
     };
     let (Some(spki), Some(raw)) = (
         doc.spki_of(identifier),
-        scopien_auth::base64::base64_decode(signature.trim())
+        scopien_auth::base::base64::base64_decode(signature.trim())
             .as_deref()
             .and_then(der_signature_to_raw),
     ) else {

@@ -17,7 +17,7 @@
 //! cannot succeed and cost nothing.
 
 use crate::config;
-use scopien_auth::throttle::{address_bucket, Failures};
+use scopien_auth::check::throttle::{address_bucket, Failures};
 use serde::Deserialize;
 use std::cell::RefCell;
 use worker::{
@@ -33,7 +33,7 @@ use worker::{
 #[allow(unreachable_pub)] // wasm-bindgen exports only `pub` functions.
 mod memory {
     use super::*;
-    use scopien_auth::throttle::{LocalThrottle, Refusal};
+    use scopien_auth::check::throttle::{LocalThrottle, Refusal};
     use wasm_bindgen::prelude::wasm_bindgen;
 
     /// Buckets remembered per isolate, at most; the oldest is forgotten first.

@@ -28,14 +28,14 @@
 //! always was, which starts with `{`: the forms never mix up, and a guard and a worker
 //! of different versions fail closed on what they cannot read.
 
-use crate::guard::{Admitted, Answer, Check, CheckAnswer, Input};
+use crate::credentials::key::{KeyId, KeyType};
 use crate::ids::{ClientId, GrantId, OrgId};
-use crate::key::{KeyId, KeyType};
-use crate::oauth::AppGrant;
+use crate::keys::guard::{Admitted, Answer, Check, CheckAnswer, Input};
+use crate::keys::record::Refusal;
+use crate::oauth::protocol::AppGrant;
 use crate::org::Actor;
-use crate::ratelimit::{Status, WindowStatus};
-use crate::record::Refusal;
-use crate::scope::{Grants, MissingScope, Requirement, ScopeSet};
+use crate::policy::ratelimit::{Status, WindowStatus};
+use crate::policy::scope::{Grants, MissingScope, Requirement, ScopeSet};
 
 /// Text that is neither form.
 #[derive(Debug)]
@@ -444,13 +444,13 @@ fn read_admitted(rest: &str) -> Option<Admitted> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::admin::{parse_create, Caller};
-    use crate::guard::{KeyState, Manage, ManageAnswer, Op};
-    use crate::key::{ApiKey, RANDOM_BYTES_FOR_KEY, RANDOM_BYTES_FOR_SECRET};
+    use crate::credentials::key::{ApiKey, RANDOM_BYTES_FOR_KEY, RANDOM_BYTES_FOR_SECRET};
+    use crate::keys::admin::{parse_create, Caller};
+    use crate::keys::guard::{KeyState, Manage, ManageAnswer, Op};
+    use crate::keys::record::Refusal;
     use crate::org::{OrgStatus, OrgTerms};
-    use crate::plan::Plan;
-    use crate::record::Refusal;
-    use crate::scope::Scope;
+    use crate::policy::plan::Plan;
+    use crate::policy::scope::Scope;
 
     const T0: u64 = 1_769_076_000_000;
 
@@ -560,7 +560,7 @@ mod tests {
                 retry_after_s: 3599,
             });
             for scope in Scope::ALL {
-                for resource in ["opportunities", crate::scope::EVERY_RESOURCE, ""] {
+                for resource in ["opportunities", crate::policy::scope::EVERY_RESOURCE, ""] {
                     all.push(Refusal::Forbidden {
                         missing: MissingScope {
                             scope,
@@ -607,7 +607,7 @@ mod tests {
         });
         input_round_trip(odd_hash, false);
         let manage = Input::Manage(Manage {
-            caller: crate::admin::Caller {
+            caller: crate::keys::admin::Caller {
                 key_type: KeyType::Live,
                 grants: Grants::root(),
                 organization: None,
@@ -640,7 +640,7 @@ mod tests {
             }
         }
         // An OAuth app's request, through its grant.
-        let app = crate::oauth::AppGrant {
+        let app = crate::oauth::protocol::AppGrant {
             client_id: ClientId::parse("app_0123456789abcdefABCDEFGH").expect("client"),
             grant_id: GrantId::parse("grant_0123456789ABCDEF").expect("grant"),
             approved_by: id(),
@@ -708,7 +708,9 @@ mod tests {
         assert!(decode_check_answer(&text).is_err());
         answer_round_trip(Answer::Check(first), false);
         answer_round_trip(
-            Answer::Manage(ManageAnswer::Refused(crate::admin::ManageRefusal::IdTaken)),
+            Answer::Manage(ManageAnswer::Refused(
+                crate::keys::admin::ManageRefusal::IdTaken,
+            )),
             false,
         );
     }

@@ -1,8 +1,8 @@
 //! Scopes and the authorization decision: which scope a request needs, and whether a
 //! key's grants hold it. Deny by default.
 
-use crate::method::Method;
-use crate::text::printable;
+use crate::base::method::Method;
+use crate::base::text::printable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -326,7 +326,7 @@ impl Grants {
                 }
                 let mut grants = BTreeMap::new();
                 for (resource, list) in map {
-                    if !crate::path::is_canonical_resource(resource) {
+                    if !crate::base::path::is_canonical_resource(resource) {
                         return Err(format!(
                             "scopes has invalid resource name '{}'; use lower-case letters, digits and '-'",
                             printable(resource)

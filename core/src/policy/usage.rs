@@ -12,8 +12,8 @@
 //! changes) beside the counters, and the closed ones (which change only when a new hour
 //! or day begins) apart, so that a request writes a few bytes, not up to 138 buckets.
 
-use crate::ratelimit::{push_decimal, push_optional, Counters, DAY_MS, HOUR_MS};
-use crate::timestamp::Timestamp;
+use crate::base::timestamp::Timestamp;
+use crate::policy::ratelimit::{push_decimal, push_optional, Counters, DAY_MS, HOUR_MS};
 use serde::{Deserialize, Serialize};
 
 /// Hours kept.

@@ -1,10 +1,10 @@
 //! The root key: the operator's key, a Worker secret with every scope and no record.
 
-use crate::constant_time;
-use crate::error::ApiError;
-use crate::key::{ApiKey, KeyId, KeyType};
-use crate::plan::Plan;
-use crate::record::KeyRecord;
+use crate::base::constant_time;
+use crate::credentials::key::{ApiKey, KeyId, KeyType};
+use crate::keys::record::KeyRecord;
+use crate::policy::error::ApiError;
+use crate::policy::plan::Plan;
 
 /// The configured root key, parsed and hashed once.
 #[derive(Clone, Debug)]
@@ -52,7 +52,7 @@ impl RootKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::RANDOM_BYTES_FOR_KEY;
+    use crate::credentials::key::RANDOM_BYTES_FOR_KEY;
 
     #[test]
     fn only_the_exact_root_key_is_recognised() {

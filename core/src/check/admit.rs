@@ -4,10 +4,10 @@
 //! limits have room, in that order. Keys (`record::KeyRecord::decide`) and OAuth grants
 //! (`grant::GrantState::check`) both end in [`admit`], so the rule is written once.
 
-use crate::error::ApiError;
-use crate::ratelimit::{self, Counters, Outcome, Policy, Status};
-use crate::scope::MissingScope;
-use crate::scope::{Grants, Requirement};
+use crate::policy::error::ApiError;
+use crate::policy::ratelimit::{self, Counters, Outcome, Policy, Status};
+use crate::policy::scope::MissingScope;
+use crate::policy::scope::{Grants, Requirement};
 use serde::{Deserialize, Serialize};
 
 /// Why a request with a key was refused. This is what crosses from the key's guard to
@@ -116,8 +116,8 @@ pub fn admit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::method::Method;
-    use crate::scope::ScopeSet;
+    use crate::base::method::Method;
+    use crate::policy::scope::ScopeSet;
 
     #[test]
     fn suspension_comes_before_scope_and_scope_before_the_limit() {

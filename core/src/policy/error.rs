@@ -2,8 +2,8 @@
 //! status, its body (`{"error":{"code","message","details"}}`) and its headers, so the
 //! worker only copies them onto a response.
 
-use crate::method::Method;
-use crate::scope::MissingScope;
+use crate::base::method::Method;
+use crate::policy::scope::MissingScope;
 
 /// The realm in every `WWW-Authenticate` challenge.
 pub const REALM: &str = "scopien";
@@ -180,7 +180,7 @@ impl ApiError {
 
     /// 429 for an address refused until `until_ms`, seen at `now_ms`.
     pub fn too_many_failures_until(until_ms: u64, now_ms: u64) -> ApiError {
-        ApiError::too_many_failures(crate::timestamp::seconds_until(until_ms, now_ms).max(1))
+        ApiError::too_many_failures(crate::base::timestamp::seconds_until(until_ms, now_ms).max(1))
     }
 
     /// 401: a secret-scanning report without a valid signature; nothing was read.
@@ -361,7 +361,7 @@ impl ApiError {
     }
 }
 
-pub use crate::text::printable;
+pub use crate::base::text::printable;
 
 /// An error of the OAuth endpoints (`/oauth/token`, `/oauth/revoke`,
 /// `/oauth/introspect`), in RFC 6749 §5.2's shape, which OAuth client libraries read:
@@ -473,7 +473,7 @@ fn seconds(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::Scope;
+    use crate::policy::scope::Scope;
     use serde_json::{json, Value};
 
     fn body(e: &ApiError) -> Value {

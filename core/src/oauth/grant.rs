@@ -13,21 +13,21 @@
 //!  Revoke ─► dead for good (a tombstone if it never began: a late Begin fails)
 //! ```
 
-use crate::constant_time;
-use crate::error::OAuthError;
-use crate::guard::{Admitted, Check, CheckAnswer};
+use crate::base::constant_time;
+use crate::base::timestamp::Timestamp;
+use crate::credentials::key::{KeyId, KeyType};
 use crate::ids::OrgId;
-use crate::key::{KeyId, KeyType};
-use crate::oauth::{
+use crate::keys::guard::{Admitted, Check, CheckAnswer};
+use crate::keys::record::{ApproverTerms, Refusal};
+use crate::oauth::protocol::{
     pkce_matches, AuthorizationView, ClientId, GrantId, OAuthToken, TokenKind, TokenResponse,
     ACCESS_TTL_MS, CODE_TTL_MS, RANDOM_BYTES_FOR_TOKEN, REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
 };
 use crate::org::{Actor, AuditDraft, AuditTarget, OrgStatus, OrgTerms};
-use crate::ratelimit::Counters;
-use crate::record::{ApproverTerms, Refusal};
+use crate::policy::error::OAuthError;
+use crate::policy::ratelimit::Counters;
+use crate::policy::scope::Grants;
 use crate::scanning::LeakReport;
-use crate::scope::Grants;
-use crate::timestamp::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The pending authorization code.
@@ -746,7 +746,7 @@ impl GrantState {
         }
         let grants = &record.held(record.access_grants.as_ref().unwrap_or(&record.grants));
         let policy = record.terms.plan.default_policy(record.key_type);
-        let admitted = crate::admit::admit(
+        let admitted = crate::check::admit::admit(
             record.suspended(),
             grants,
             &check.requirement,
@@ -756,7 +756,7 @@ impl GrantState {
         );
         match admitted {
             Err(refusal) => refused(refusal),
-            Ok(crate::admit::Admission { counters, status }) => {
+            Ok(crate::check::admit::Admission { counters, status }) => {
                 self.counters = counters;
                 let admitted = Admitted {
                     actor: Actor::App {
@@ -769,7 +769,7 @@ impl GrantState {
                     status,
                     at_ms: now_ms,
                     directory: None,
-                    app: Some(crate::oauth::AppGrant {
+                    app: Some(crate::oauth::protocol::AppGrant {
                         client_id: record.client_id,
                         grant_id: record.id,
                         approved_by: record.approved_by,
@@ -919,7 +919,7 @@ fn refused(why: &str) -> (GrantAnswer, GrantWrites) {
 /// The grant record consent creates, with its code. `code` is the new code.
 #[allow(clippy::too_many_arguments)]
 pub fn begin(
-    request: &crate::oauth::AuthorizeRequest,
+    request: &crate::oauth::protocol::AuthorizeRequest,
     grant: GrantId,
     code: &OAuthToken,
     client_name: &str,
@@ -994,13 +994,13 @@ pub fn created_event(record: &GrantRecord) -> AuditDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::method::Method;
-    use crate::oauth::{
+    use crate::base::method::Method;
+    use crate::oauth::protocol::{
         parse_scope, AuthorizeRequest, ClientId, RANDOM_BYTES_FOR_CLIENT_ID,
         RANDOM_BYTES_FOR_GRANT_ID,
     };
-    use crate::plan::Plan;
-    use crate::scope::Requirement;
+    use crate::policy::plan::Plan;
+    use crate::policy::scope::Requirement;
 
     const NOW: u64 = 1_769_076_000_000;
     const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K9ZdxqUZfqnUzOPMd48Ae3HKpQ";

@@ -1,16 +1,16 @@
 //! What the API sends: every JSON body other than errors, as typed values serialised in
 //! one place. The worker writes them; it never builds JSON by hand.
 
+use crate::base::timestamp::unix_seconds;
+use crate::credentials::key::{KeyId, KeyType};
 use crate::ids::{ClientId, GrantId, OrgId};
-use crate::key::{KeyId, KeyType};
-use crate::ratelimit::{Status, WindowStatus};
-use crate::record::{KeyRecord, KeyStatus};
-use crate::scope::Grants;
-use crate::timestamp::unix_seconds;
-pub use crate::usage::UsageBucketView;
+use crate::keys::record::{KeyRecord, KeyStatus};
+use crate::policy::ratelimit::{Status, WindowStatus};
+use crate::policy::scope::Grants;
+pub use crate::policy::usage::UsageBucketView;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use crate::timestamp::Timestamp;
+pub use crate::base::timestamp::Timestamp;
 
 impl Serialize for KeyStatus {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -154,7 +154,12 @@ pub struct UsageView {
 impl UsageView {
     /// The usage of key `id` whose windows are `status` and whose meter is `meter`, at
     /// `now_ms`.
-    pub fn new(id: KeyId, status: &Status, meter: &crate::usage::Meter, now_ms: u64) -> UsageView {
+    pub fn new(
+        id: KeyId,
+        status: &Status,
+        meter: &crate::policy::usage::Meter,
+        now_ms: u64,
+    ) -> UsageView {
         UsageView {
             id,
             hour: status.hour.into(),
@@ -252,7 +257,7 @@ pub struct PlanLimitsView {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanView {
     /// Its name.
-    pub name: crate::plan::Plan,
+    pub name: crate::policy::plan::Plan,
     /// Live keys' limits.
     pub live: PlanLimitsView,
     /// Test keys' limits.
@@ -261,7 +266,7 @@ pub struct PlanView {
 
 impl PlanView {
     /// The view of `plan`.
-    pub fn of(plan: crate::plan::Plan) -> PlanView {
+    pub fn of(plan: crate::policy::plan::Plan) -> PlanView {
         let limits = |key_type| {
             let (max_rate_limit, max_burst) = plan.ceilings(key_type);
             PlanLimitsView {
@@ -319,8 +324,8 @@ impl DirectoryEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{ApiKey, RANDOM_BYTES_FOR_KEY};
-    use crate::plan::Plan;
+    use crate::credentials::key::{ApiKey, RANDOM_BYTES_FOR_KEY};
+    use crate::policy::plan::Plan;
     use serde_json::json;
 
     const NOW: u64 = 1_769_076_000_000;

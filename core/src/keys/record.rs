@@ -1,13 +1,13 @@
 //! A key's authoritative record, as its Durable Object keeps it, and the one decision
 //! made for every request: authenticate, authorize, rate-limit.
 
-use crate::constant_time;
+use crate::base::constant_time;
+use crate::credentials::key::{display_form, ApiKey, KeyId, KeyType};
 use crate::ids::OrgId;
-use crate::key::{display_form, ApiKey, KeyId, KeyType};
-use crate::plan::Plan;
-use crate::ratelimit::{Counters, Policy};
+use crate::policy::plan::Plan;
+use crate::policy::ratelimit::{Counters, Policy};
+use crate::policy::scope::{Grants, Requirement};
 use crate::scanning::LeakReport;
-use crate::scope::{Grants, Requirement};
 use serde::{Deserialize, Serialize};
 
 /// The secret a key was rolled away from, still accepted until `expires_ms`.
@@ -135,7 +135,7 @@ impl KeyStatus {
     }
 }
 
-pub use crate::admit::{Admission, Refusal};
+pub use crate::check::admit::{Admission, Refusal};
 
 impl KeyRecord {
     /// The root key's record: admin everywhere, the plan's limits. Never stored in KV.
@@ -243,7 +243,7 @@ impl KeyRecord {
         if !current && previous.is_some_and(|p| now_ms >= p.expires_ms) {
             return Err(Refusal::Expired);
         }
-        crate::admit::admit(
+        crate::check::admit::admit(
             suspended,
             &self.grants,
             requirement,
@@ -263,9 +263,9 @@ impl KeyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::RANDOM_BYTES_FOR_KEY;
-    use crate::method::Method;
-    use crate::scope::Scope;
+    use crate::base::method::Method;
+    use crate::credentials::key::RANDOM_BYTES_FOR_KEY;
+    use crate::policy::scope::Scope;
     use serde_json::json;
 
     const NOW: u64 = 1_769_076_000_000;

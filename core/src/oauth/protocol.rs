@@ -1,7 +1,7 @@
 //! OAuth 2.0 for third-party apps, with no I/O: apps (clients) and their registration
 //! rules, the token formats, the authorization request, the token request, and the
 //! answers' bodies. The grant's own life (codes, tokens, rotation, revocation, the
-//! check on every request) is [`crate::grant`].
+//! check on every request) is [`crate::oauth::grant`].
 //!
 //! ```text
 //!  GET  /oauth/authorize  client + exact redirect URI ─► consent (dashboard sign-in)
@@ -16,14 +16,14 @@
 //! is stored. Following RFC 9700: PKCE S256 for every client, exact redirect URIs,
 //! single-use 60 s codes, refresh rotation with reuse detection, `iss` on the redirect.
 
-use crate::base62;
-use crate::base64::{base64_decode, base64url};
-use crate::constant_time;
-use crate::error::{printable, ApiError, OAuthError};
+use crate::base::base62;
+use crate::base::base64::{base64_decode, base64url};
+use crate::base::constant_time;
+use crate::base::timestamp::Timestamp;
+use crate::credentials::key::{hash_hex, KeyId, KeyType, CHECKSUM_LEN, ID_LEN, SECRET_LEN};
 use crate::ids::OrgId;
-use crate::key::{hash_hex, KeyId, KeyType, CHECKSUM_LEN, ID_LEN, SECRET_LEN};
-use crate::scope::{Grants, Scope, ScopeSet};
-use crate::timestamp::Timestamp;
+use crate::policy::error::{printable, ApiError, OAuthError};
+use crate::policy::scope::{Grants, Scope, ScopeSet};
 use core::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -429,10 +429,10 @@ pub struct NewClient {
 }
 
 fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match crate::json::parse(body) {
+    match crate::base::json::parse(body) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(invalid("The body must be a JSON object")),
-        Err(e) if e.is_data() => Err(invalid(crate::json::error_details(&e))),
+        Err(e) if e.is_data() => Err(invalid(crate::base::json::error_details(&e))),
         Err(_) => Err(invalid("The body is not valid JSON")),
     }
 }
@@ -445,7 +445,7 @@ fn field_name(value: &Value) -> Result<String, ApiError> {
     if name.is_empty() || name.chars().count() > 100 {
         return Err(invalid("name must be 1 to 100 characters"));
     }
-    crate::text::check_label("name", name).map_err(ApiError::invalid_request)?;
+    crate::base::text::check_label("name", name).map_err(ApiError::invalid_request)?;
     Ok(name.to_owned())
 }
 
@@ -613,7 +613,7 @@ pub fn parse_scope(text: &str) -> Result<Grants, String> {
             })?;
         match resource {
             None => everywhere.insert(scope),
-            Some(resource) if crate::path::is_canonical_resource(resource) => per_resource
+            Some(resource) if crate::base::path::is_canonical_resource(resource) => per_resource
                 .entry(resource.to_owned())
                 .or_default()
                 .insert(scope),
@@ -690,7 +690,7 @@ pub fn redirect_to(redirect_uri: &str, params: &[(&str, &str)]) -> String {
         url.push_str(separator);
         url.push_str(name);
         url.push('=');
-        url.push_str(&crate::form::encode(value));
+        url.push_str(&crate::base::form::encode(value));
         separator = "&";
     }
     url
@@ -946,9 +946,9 @@ pub fn parse_endpoint_request(
         .map(|c| c.trim().to_ascii_lowercase());
     let pairs =
         match media.as_deref() {
-            Some("application/x-www-form-urlencoded") => crate::form::pairs(body)
+            Some("application/x-www-form-urlencoded") => crate::base::form::pairs(body)
                 .ok_or_else(|| OAuthError::invalid_request("The form body is not valid UTF-8"))?,
-            Some("application/json") => match crate::json::parse(body) {
+            Some("application/json") => match crate::base::json::parse(body) {
                 Ok(Value::Object(map)) => map
                     .into_iter()
                     .map(|(k, v)| match v {
@@ -961,7 +961,9 @@ pub fn parse_endpoint_request(
                     })
                     .collect::<Result<Vec<_>, _>>()?,
                 Err(e) if e.is_data() => {
-                    return Err(OAuthError::invalid_request(&crate::json::error_details(&e)))
+                    return Err(OAuthError::invalid_request(
+                        &crate::base::json::error_details(&e),
+                    ))
                 }
                 _ => return Err(OAuthError::invalid_request("The body is not a JSON object")),
             },
@@ -984,7 +986,7 @@ pub fn parse_endpoint_request(
             let (id, secret) = decoded
                 .split_once(':')
                 .ok_or_else(|| OAuthError::invalid_client("Malformed Basic credentials"))?;
-            let decode = crate::form::decode;
+            let decode = crate::base::form::decode;
             match (decode(id), decode(secret)) {
                 (Some(id), Some(secret)) => Some(ClientAuth::Basic { id, secret }),
                 _ => return Err(OAuthError::invalid_client("Malformed Basic credentials")),
@@ -1099,7 +1101,7 @@ pub struct AuthorizationView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::Scope;
+    use crate::policy::scope::Scope;
 
     fn client(uris: &[&str], scopes: &str, client_type: ClientType) -> ClientRecord {
         ClientRecord {
@@ -1137,7 +1139,7 @@ mod tests {
     }
 
     fn params(query: &str) -> Params {
-        Params::from_pairs(crate::form::pairs(query.as_bytes()).expect("utf-8"))
+        Params::from_pairs(crate::base::form::pairs(query.as_bytes()).expect("utf-8"))
             .expect("no repeats")
     }
 
@@ -1162,12 +1164,12 @@ mod tests {
         assert!(OAuthToken::parse(&text[..TOKEN_LEN - 1]).is_none());
         let header = format!("Bearer {text}");
         assert!(matches!(
-            crate::credential::parse_credential(Some(&header)),
-            Ok(crate::credential::Credential::AccessToken(_))
+            crate::http::credential::parse_credential(Some(&header)),
+            Ok(crate::http::credential::Credential::AccessToken(_))
         ));
         assert!(!matches!(
-            crate::credential::parse_credential(Some("Bearer sk_live_x")),
-            Ok(crate::credential::Credential::AccessToken(_))
+            crate::http::credential::parse_credential(Some("Bearer sk_live_x")),
+            Ok(crate::http::credential::Credential::AccessToken(_))
         ));
         let regex_body = &text[4..];
         assert_eq!(regex_body.len(), 54, "the scanner pattern's length");
@@ -1283,7 +1285,7 @@ mod tests {
                 ..
             })
         ));
-        assert!(Params::from_pairs(crate::form::pairs(b"a=1&a=2").expect("utf-8")).is_err());
+        assert!(Params::from_pairs(crate::base::form::pairs(b"a=1&a=2").expect("utf-8")).is_err());
     }
 
     #[test]
@@ -1391,7 +1393,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(text in ".{0,160}", bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..160)) {
             let _ = OAuthToken::parse(&text);
-            let _ = crate::form::pairs(&bytes);
+            let _ = crate::base::form::pairs(&bytes);
             let _ = parse_scope(&text);
             let _ = check_redirect_uri(&text);
             let _ = parse_endpoint_request(Some("application/x-www-form-urlencoded"), &bytes, Some(&text));

@@ -1,8 +1,8 @@
 //! Plans: the defaults and ceilings of every key's limits, chosen per deployment by the
 //! `PLAN` var.
 
-use crate::key::KeyType;
-use crate::ratelimit::Policy;
+use crate::credentials::key::KeyType;
+use crate::policy::ratelimit::Policy;
 use core::num::NonZeroU32;
 
 /// A non-zero constant, checked when the crate compiles (never at run time).

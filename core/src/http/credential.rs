@@ -1,10 +1,10 @@
 //! Reading the credential off a request: the `Authorization` header, and refusing keys
 //! sent where they would leak (the query string). No storage is touched here.
 
-use crate::error::ApiError;
-use crate::key::ApiKey;
-use crate::oauth::{OAuthToken, TokenKind};
-use crate::path::percent_decode;
+use crate::base::path::percent_decode;
+use crate::credentials::key::ApiKey;
+use crate::oauth::protocol::{OAuthToken, TokenKind};
+use crate::policy::error::ApiError;
 
 /// Longest `Authorization` value looked at; a longer one is refused before hashing.
 pub const MAX_AUTHORIZATION_LEN: usize = 512;
@@ -127,7 +127,7 @@ fn names_a_credential(form: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{KeyType, RANDOM_BYTES_FOR_KEY};
+    use crate::credentials::key::{KeyType, RANDOM_BYTES_FOR_KEY};
 
     fn key() -> ApiKey {
         ApiKey::generate(KeyType::Test, &[9u8; RANDOM_BYTES_FOR_KEY])

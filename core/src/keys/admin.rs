@@ -1,15 +1,15 @@
 //! The key-management API's request bodies: parsed and validated here, so every
 //! refusal names its field and bound, and the worker never sees an invalid change.
 
-use crate::error::ApiError;
+use crate::base::text::printable;
+use crate::base::timestamp::parse_ms;
+use crate::credentials::key::{ApiKey, KeyType};
 use crate::ids::{Actor, OrgId};
-use crate::key::{ApiKey, KeyType};
-use crate::plan::Plan;
-use crate::ratelimit::Policy;
-use crate::record::{CustomLimits, KeyRecord};
-use crate::scope::{Grants, MissingScope, Scope};
-use crate::text::printable;
-use crate::timestamp::parse_ms;
+use crate::keys::record::{CustomLimits, KeyRecord};
+use crate::policy::error::ApiError;
+use crate::policy::plan::Plan;
+use crate::policy::ratelimit::Policy;
+use crate::policy::scope::{Grants, MissingScope, Scope};
 use core::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -170,7 +170,7 @@ pub struct NewKey {
 /// Reads `organizationId` from a create body (`None` when absent): the root key names the
 /// organization a new key goes to.
 pub fn organization_named(body: &[u8]) -> Result<Option<OrgId>, ApiError> {
-    let Ok(Value::Object(map)) = crate::json::parse(body) else {
+    let Ok(Value::Object(map)) = crate::base::json::parse(body) else {
         return Ok(None);
     };
     match map.get("organizationId") {
@@ -221,8 +221,8 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
     let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
-        crate::json::parse(body)
-            .map_err(|e| ApiError::invalid_request(crate::json::error_details(&e)))?
+        crate::base::json::parse(body)
+            .map_err(|e| ApiError::invalid_request(crate::base::json::error_details(&e)))?
     };
     let Value::Object(map) = value else {
         return Err(ApiError::invalid_request("The body must be a JSON object"));
@@ -249,7 +249,7 @@ pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
             "name must be 1 to {MAX_NAME_LEN} characters"
         )));
     }
-    crate::text::check_label("name", name).map_err(ApiError::invalid_request)?;
+    crate::base::text::check_label("name", name).map_err(ApiError::invalid_request)?;
     Ok(name.to_owned())
 }
 
@@ -648,7 +648,7 @@ mod tests {
     #[test]
     fn patch_checks_ceilings_for_the_keys_type() {
         let patch = parse_patch(br#"{"rateLimit":500}"#, NOW).expect("parses");
-        let key = crate::key::ApiKey::generate(KeyType::Test, &[1u8; 96]);
+        let key = crate::credentials::key::ApiKey::generate(KeyType::Test, &[1u8; 96]);
         let mut rec = KeyRecord::root(&key, Plan::Starter);
         let caller = root(KeyType::Live);
         let err = patch
@@ -689,7 +689,7 @@ mod tests {
             NOW
         )
         .is_ok());
-        let key = crate::key::ApiKey::generate(KeyType::Live, &[1u8; 96]);
+        let key = crate::credentials::key::ApiKey::generate(KeyType::Live, &[1u8; 96]);
         let mut rec = KeyRecord::root(&key, Plan::Starter);
         rec.grants = narrow.grants.clone();
         let widen = parse_patch(br#"{"scopes":["admin"]}"#, NOW).expect("parses");

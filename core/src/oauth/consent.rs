@@ -3,8 +3,8 @@
 //! cannot be trusted. Server-rendered HTML with every value escaped, no script, and a
 //! policy that lets the form go only here and to the app's registered redirect URI.
 
-use crate::oauth::{scope_lines, AuthorizeRequest};
-use crate::scope::MissingScope;
+use crate::oauth::protocol::{scope_lines, AuthorizeRequest};
+use crate::policy::scope::MissingScope;
 
 /// Escapes text for HTML content and quoted attributes.
 pub fn escape(text: &str) -> String {
@@ -191,7 +191,7 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oauth::{parse_scope, ClientId, RANDOM_BYTES_FOR_CLIENT_ID};
+    use crate::oauth::protocol::{parse_scope, ClientId, RANDOM_BYTES_FOR_CLIENT_ID};
     use crate::org::OrgId;
 
     #[test]
@@ -240,7 +240,7 @@ mod tests {
             key_id: "key_y".into(),
             csrf_token: "t",
             missing: Some(MissingScope {
-                scope: crate::scope::Scope::Delete,
+                scope: crate::policy::scope::Scope::Delete,
                 resource: "every resource".into(),
             }),
         });

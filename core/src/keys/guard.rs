@@ -10,20 +10,20 @@
 //!  Input::Manage ──► KeyState::manage(manage, now, random)  ──► ManageAnswer + Writes
 //! ```
 
-use crate::admin::{Caller, KeyPatch, ManageRefusal};
-use crate::headers::shown_window;
+use crate::credentials::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
+use crate::http::headers::shown_window;
 use crate::ids::OrgId;
-use crate::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
+use crate::keys::admin::{Caller, KeyPatch, ManageRefusal};
+use crate::keys::record::{ApproverTerms, KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
+pub use crate::keys::view::DirectoryEntry;
+use crate::keys::view::{AuthTestView, KeyView, RateLimitView, UsageView};
 use crate::org::{changes, created, Actor, AuditDraft, AuditTarget, OrgStatus, OrgTerms};
-use crate::plan::Plan;
-use crate::ratelimit::{self, Status};
-use crate::record::{ApproverTerms, KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
+use crate::policy::plan::Plan;
+use crate::policy::ratelimit::{self, Status};
+use crate::policy::scope::{Grants, Requirement};
+pub use crate::policy::usage::Meter;
+use crate::policy::usage::Outcome;
 use crate::scanning::{LeakAction, LeakReport};
-use crate::scope::{Grants, Requirement};
-pub use crate::usage::Meter;
-use crate::usage::Outcome;
-pub use crate::view::DirectoryEntry;
-use crate::view::{AuthTestView, KeyView, RateLimitView, UsageView};
 use serde::{Deserialize, Serialize};
 
 /// How often an admitted request hands out a directory entry to copy to KV
@@ -123,7 +123,7 @@ pub struct Admitted {
     pub directory: Option<DirectoryEntry>,
     /// For an OAuth access token: the app and grant it speaks for.
     #[serde(default)]
-    pub app: Option<crate::oauth::AppGrant>,
+    pub app: Option<crate::oauth::protocol::AppGrant>,
 }
 
 impl Admitted {
@@ -597,9 +597,9 @@ fn holds_as_much(caller: &Caller, record: &KeyRecord) -> Result<(), ManageRefusa
 mod tests {
     use super::*;
 
-    use crate::admin::{parse_create, parse_patch, ManageRefusal};
-    use crate::key::RANDOM_BYTES_FOR_KEY;
-    use crate::method::Method;
+    use crate::base::method::Method;
+    use crate::credentials::key::RANDOM_BYTES_FOR_KEY;
+    use crate::keys::admin::{parse_create, parse_patch, ManageRefusal};
     use serde_json::json;
 
     const T0: u64 = 1_769_076_000_000;
@@ -717,7 +717,9 @@ mod tests {
         };
         assert_eq!(
             third.directory.map(|d| d.view.last_used_at),
-            Some(Some(crate::timestamp::Timestamp(T0 + DIRECTORY_SYNC_MS)))
+            Some(Some(crate::base::timestamp::Timestamp(
+                T0 + DIRECTORY_SYNC_MS
+            )))
         );
         assert_eq!(state.meter.total, 3);
     }
@@ -751,7 +753,7 @@ mod tests {
         assert!(audit.is_none() && !writes.record);
         assert_eq!(
             entry.view.revoked_at,
-            Some(crate::timestamp::Timestamp(T0 + 1))
+            Some(crate::base::timestamp::Timestamp(T0 + 1))
         );
         // A revoked key cannot be changed or rolled.
         let patch = parse_patch(br#"{"name":"x"}"#, T0).expect("patch");
@@ -851,7 +853,7 @@ mod tests {
             default_plan: Plan::Starter,
             op,
         };
-        let patch = crate::admin::parse_patch(br#"{"rateLimit":1}"#, T0).expect("valid");
+        let patch = crate::keys::admin::parse_patch(br#"{"rateLimit":1}"#, T0).expect("valid");
         for op in [Op::Roll { grace_s: 0 }, Op::Revoke, Op::Patch(patch)] {
             let (answer, writes) = state.manage(narrow(op.clone()), T0, &RANDOM);
             assert!(
@@ -1196,7 +1198,10 @@ mod tests {
         else {
             panic!("flagged");
         };
-        assert_eq!(entry.view.leaked_at, Some(crate::timestamp::Timestamp(T0)));
+        assert_eq!(
+            entry.view.leaked_at,
+            Some(crate::base::timestamp::Timestamp(T0))
+        );
         assert!(
             refusal(get(&mut state, &key, T0 + 1)).is_none(),
             "still works"

@@ -4,8 +4,8 @@
 //! when it has fewer requests left; the burst bucket never shows there. The IETF draft's
 //! `RateLimit-Policy` and `RateLimit` fields list every window.
 
-use crate::ratelimit::{Status, WindowStatus};
-use crate::timestamp::{seconds_until, unix_seconds};
+use crate::base::timestamp::{seconds_until, unix_seconds};
+use crate::policy::ratelimit::{Status, WindowStatus};
 
 /// The window `X-RateLimit-*` and the auth test's `rateLimit` describe: the hourly one,
 /// or the daily one when it has fewer requests left.
@@ -68,7 +68,7 @@ pub const DASHBOARD_SECURITY_HEADERS: [(&str, &str); 5] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ratelimit::{check, Counters, Outcome, Policy};
+    use crate::policy::ratelimit::{check, Counters, Outcome, Policy};
 
     const T0: u64 = 1_674_385_800_000;
 

@@ -1,12 +1,12 @@
 //! Which endpoint a request is for, decided before any storage is touched, so a wrong
 //! method or an unknown management path never costs the client a counted request.
 
-use crate::error::ApiError;
+use crate::base::method::Method;
+use crate::base::path::{parse_api_path, PathError};
+use crate::credentials::key::KeyId;
 use crate::ids::{ClientId, GrantId, OrgId};
-use crate::key::KeyId;
-use crate::method::Method;
-use crate::path::{parse_api_path, PathError};
-use crate::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
+use crate::policy::error::ApiError;
+use crate::policy::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 
 /// An endpoint of the gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,12 +5,11 @@
 //! checksum (CRC-32 of everything before it) lets a malformed or mistyped key be refused,
 //! and a leaked one be recognised by a scanner, without any storage read.
 
-use crate::base62;
+use crate::base::base62;
+pub use crate::ids::{KeyId, ID_LEN};
 use core::fmt;
 use sha2::{Digest, Sha256};
 
-/// Length of the id part, in base62 chars.
-pub const ID_LEN: usize = 16;
 /// Length of the secret part, in base62 chars.
 pub const SECRET_LEN: usize = 32;
 /// Length of the checksum part, in base62 chars.
@@ -84,54 +83,6 @@ impl fmt::Display for KeyError {
     }
 }
 
-/// A key id, `key_` + 16 base62 chars: the public half of a key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId([u8; ID_LEN]);
-
-impl KeyId {
-    /// Parses `key_<16 base62>`.
-    pub fn parse(text: &str) -> Option<KeyId> {
-        let chars = text.strip_prefix("key_")?.as_bytes();
-        if chars.len() != ID_LEN || !chars.iter().all(|&b| base62::is_base62(b)) {
-            return None;
-        }
-        let mut id = [0u8; ID_LEN];
-        id.copy_from_slice(chars);
-        Some(KeyId(id))
-    }
-
-    /// The 16 id chars, as they stand inside the key.
-    pub fn chars(&self) -> &str {
-        // Only base62 bytes are ever stored, so this cannot fail.
-        core::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "key_{}", self.chars())
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl serde::Serialize for KeyId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for KeyId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        KeyId::parse(&text).ok_or_else(|| serde::de::Error::custom("not a key id"))
-    }
-}
-
 /// A well-formed key: prefix, length, alphabet and checksum all checked. It may still be
 /// unknown or revoked; only its Durable Object can say.
 #[derive(Clone, PartialEq, Eq)]
@@ -167,7 +118,7 @@ impl ApiKey {
         Ok(ApiKey {
             text: text.to_owned(),
             key_type,
-            id: KeyId(id),
+            id: KeyId::from_bytes(id),
         })
     }
 
@@ -179,7 +130,7 @@ impl ApiKey {
         }
         let mut secret_random = [0u8; RANDOM_BYTES_FOR_SECRET];
         secret_random.copy_from_slice(&random[2 * ID_LEN..]);
-        Self::with_new_secret(key_type, KeyId(id), &secret_random)
+        Self::with_new_secret(key_type, KeyId::from_bytes(id), &secret_random)
     }
 
     /// A key with the given id and a new secret: what rolling a key produces.
