@@ -7,7 +7,7 @@
 use crate::base::base64::base64_decode;
 use crate::base::text::printable;
 use crate::credentials::key::{hash_hex, ApiKey};
-use crate::oauth::protocol::OAuthToken;
+use crate::credentials::token::OAuthToken;
 use crate::policy::error::ApiError;
 use serde::{Deserialize, Serialize};
 

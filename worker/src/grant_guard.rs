@@ -8,7 +8,7 @@ use crate::flush::DeferredCounters;
 use crate::rows::NamedRows;
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
 use scopien_auth::keys::guard::{Answer, Input};
-use scopien_auth::oauth::protocol::RANDOM_BYTES_FOR_TOKEN;
+use scopien_auth::credentials::token::RANDOM_BYTES_FOR_TOKEN;
 use scopien_auth::keys::wire;
 use serde::Serialize;
 use std::cell::RefCell;

@@ -17,6 +17,7 @@ use crate::operations::{client, record_authorization, revoke_grant};
 use crate::throttle::{self, Verdict};
 use crate::{check_verdict, config, guard_client};
 use scopien_auth::credentials::key::hash_hex;
+use scopien_auth::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
 use scopien_auth::http::credential::parse_authorization;
 use scopien_auth::http::route::Route;
 use scopien_auth::keys::guard::{Check, CheckAnswer};
@@ -24,8 +25,8 @@ use scopien_auth::oauth::consent::{consent_page, error_page, origin_of, page_hea
 use scopien_auth::oauth::grant::{begin, created_event, GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::{
     authorize_client_id, metadata, parse_endpoint_request, parse_scope, redirect_to,
-    validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId,
-    OAuthToken, Params, TokenKind, RANDOM_BYTES_FOR_GRANT_ID, RANDOM_BYTES_FOR_TOKEN,
+    validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId, Params,
+    RANDOM_BYTES_FOR_GRANT_ID,
 };
 use scopien_auth::org::{Actor, OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
 use scopien_auth::policy::error::OAuthError;

@@ -8,10 +8,10 @@ use crate::webcrypto::{self, algorithm};
 use crate::{config, guard_client};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use js_sys::{Array, Uint8Array};
+use scopien_auth::credentials::token::OAuthToken;
 use scopien_auth::keys::admin::Caller;
 use scopien_auth::keys::guard::{Manage, ManageAnswer, Op};
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
-use scopien_auth::oauth::protocol::OAuthToken;
 use scopien_auth::scanning::{
     bad_signature, der_signature_to_raw, parse_report, Feedback, KeyDocument, Label, Sorted,
     KEY_ID_HEADER, MAX_REPORT_BYTES, SIGNATURE_HEADER,

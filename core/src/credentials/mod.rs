@@ -2,3 +2,4 @@
 //! offline (prefix, length, alphabet, checksum) before any storage is touched.
 
 pub mod key;
+pub mod token;

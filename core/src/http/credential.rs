@@ -3,7 +3,7 @@
 
 use crate::base::path::percent_decode;
 use crate::credentials::key::ApiKey;
-use crate::oauth::protocol::{OAuthToken, TokenKind};
+use crate::credentials::token::{OAuthToken, TokenKind};
 use crate::policy::error::ApiError;
 
 /// Longest `Authorization` value looked at; a longer one is refused before hashing.

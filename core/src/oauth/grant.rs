@@ -16,12 +16,13 @@
 use crate::base::constant_time;
 use crate::base::timestamp::Timestamp;
 use crate::credentials::key::{KeyId, KeyType};
+use crate::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
 use crate::ids::OrgId;
 use crate::keys::guard::{Admitted, Check, CheckAnswer};
 use crate::keys::record::{ApproverTerms, Refusal};
 use crate::oauth::protocol::{
-    pkce_matches, AuthorizationView, ClientId, GrantId, OAuthToken, TokenKind, TokenResponse,
-    ACCESS_TTL_MS, CODE_TTL_MS, RANDOM_BYTES_FOR_TOKEN, REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
+    pkce_matches, AuthorizationView, ClientId, GrantId, TokenResponse, ACCESS_TTL_MS, CODE_TTL_MS,
+    REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
 };
 use crate::org::{Actor, AuditDraft, AuditTarget, OrgStatus, OrgTerms};
 use crate::policy::error::OAuthError;
