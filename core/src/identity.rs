@@ -381,9 +381,9 @@ mod tests {
     #[test]
     fn an_app_is_its_grant_never_the_key_that_approved_it() {
         use crate::credentials::key::KeyType;
+        use crate::ids::{Actor, OrgId};
         use crate::keys::guard::Admitted;
         use crate::oauth::protocol::{AppGrant, ClientId, GrantId};
-        use crate::org::{Actor, OrgId};
         use crate::policy::ratelimit::{Status, WindowStatus};
         let approver = KeyId::parse("key_0123456789abcdef").expect("id");
         let app = AppGrant {

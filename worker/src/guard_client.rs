@@ -4,11 +4,12 @@
 
 use crate::config::{GRANT_GUARD, KEY_GUARD, ORG_GUARD, SESSION_GUARD};
 use scopien_auth::http::credential::Credential;
+use scopien_auth::ids::OrgId;
 use scopien_auth::keys::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
 use scopien_auth::keys::wire;
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::GrantId;
-use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
+use scopien_auth::org::{OrgAnswer, OrgInput};
 use scopien_auth::session::{SessionAnswer, SessionInput};
 use scopien_auth::KeyId;
 use serde::de::DeserializeOwned;

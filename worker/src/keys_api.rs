@@ -6,6 +6,7 @@
 use crate::http::{self, or_respond};
 use crate::operations::{record, Call};
 use crate::{config, directory, guard_client};
+use scopien_auth::audit::AuditDraft;
 use scopien_auth::credentials::key::RANDOM_BYTES_FOR_KEY;
 use scopien_auth::http::route::Route;
 use scopien_auth::keys::admin::{
@@ -13,7 +14,7 @@ use scopien_auth::keys::admin::{
 };
 use scopien_auth::keys::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
 use scopien_auth::keys::view::RevealedKey;
-use scopien_auth::org::{AuditDraft, OrgAnswer, OrgInput};
+use scopien_auth::org::{OrgAnswer, OrgInput};
 use scopien_auth::{ApiError, ApiKey, KeyType, Method, Plan};
 use worker::{Env, Response, Result};
 

@@ -20,6 +20,7 @@ use scopien_auth::credentials::key::hash_hex;
 use scopien_auth::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
 use scopien_auth::http::credential::parse_authorization;
 use scopien_auth::http::route::Route;
+use scopien_auth::ids::Actor;
 use scopien_auth::keys::guard::{Check, CheckAnswer};
 use scopien_auth::oauth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
 use scopien_auth::oauth::grant::{begin, created_event, GrantAnswer, GrantInput};
@@ -28,7 +29,7 @@ use scopien_auth::oauth::protocol::{
     validate_authorize, AuthorizeError, AuthorizeRequest, ClientAuth, ClientId, GrantId, Params,
     RANDOM_BYTES_FOR_GRANT_ID,
 };
-use scopien_auth::org::{Actor, OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
+use scopien_auth::org::{OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
 use scopien_auth::policy::error::OAuthError;
 use scopien_auth::session::{csrf_matches, same_origin};
 use scopien_auth::{ApiError, KeyType, Method};
@@ -671,7 +672,7 @@ async fn introspect(
     params: &Params,
     client_id: Option<ClientId>,
     (organization, only): (
-        Option<scopien_auth::org::OrgId>,
+        Option<scopien_auth::ids::OrgId>,
         Option<scopien_auth::KeyType>,
     ),
     at: Attempt<'_>,

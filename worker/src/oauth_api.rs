@@ -8,6 +8,7 @@ use crate::operations::{client, revoke_grant, revoke_grants, Call};
 use crate::{config, guard_client};
 use scopien_auth::credentials::token::{client_secret, RANDOM_BYTES_FOR_CLIENT_SECRET};
 use scopien_auth::http::route::Route;
+use scopien_auth::ids::OrgId;
 use scopien_auth::keys::admin;
 use scopien_auth::keys::admin::{Caller, ListQuery};
 use scopien_auth::oauth::grant::GrantInput;
@@ -15,7 +16,7 @@ use scopien_auth::oauth::protocol::{
     parse_client_create, parse_client_patch, ClientId, ClientType, RevealedClient,
     MAX_CLIENTS_PER_ORG, RANDOM_BYTES_FOR_CLIENT_ID,
 };
-use scopien_auth::org::{OrgAnswer, OrgId, OrgInput};
+use scopien_auth::org::{OrgAnswer, OrgInput};
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 

@@ -8,13 +8,15 @@
 
 use crate::http::RequestUrl;
 use crate::{directory, guard_client};
+use scopien_auth::audit::AuditDraft;
 use scopien_auth::http::route::Route;
+use scopien_auth::ids::{Actor, OrgId};
 use scopien_auth::keys::admin::{Caller, ListQuery};
 use scopien_auth::keys::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
-use scopien_auth::keys::record::ApproverTerms;
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::{AuthorizationView, ClientId, ClientRecord, GrantId};
-use scopien_auth::org::{Actor, AuditDraft, OrgAnswer, OrgId, OrgInput, OrgRecord};
+use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
+use scopien_auth::policy::terms::ApproverTerms;
 use scopien_auth::{ApiError, KeyId, Method, Plan};
 use worker::{Env, Result};
 
@@ -68,7 +70,7 @@ pub(crate) async fn record_all(env: &Env, entries: Vec<DirectoryEntry>, events: 
 pub(crate) async fn set_terms(
     env: &Env,
     keys: Vec<KeyId>,
-    terms: scopien_auth::org::OrgTerms,
+    terms: scopien_auth::policy::terms::OrgTerms,
     default_plan: Plan,
 ) -> Result<()> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -235,7 +237,7 @@ pub(crate) async fn push_approver(
 pub(crate) async fn record_authorization(
     env: &Env,
     view: AuthorizationView,
-    event: scopien_auth::org::AuditDraft,
+    event: scopien_auth::audit::AuditDraft,
 ) {
     let org = view.organization_id;
     let input = OrgInput::RecordAuthorization { view, event };

@@ -7,10 +7,10 @@ use scopien_auth::keys::admin::ListQuery;
 use scopien_auth::oauth::protocol::{
     AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
 };
-use scopien_auth::org::{
-    Actor, AuditDraft, AuditEvent, AuditTarget, AuthorizationCursor, OrgAnswer, OrgInput,
-    OrgRecord, OrgStatus, AUDIT_MAX_EVENTS, MAX_ACTIVE_GRANTS_PER_APP,
-};
+use scopien_auth::org::{AuthorizationCursor, OrgAnswer, OrgInput, OrgRecord, MAX_ACTIVE_GRANTS_PER_APP};
+use scopien_auth::ids::Actor;
+use scopien_auth::audit::{AuditDraft, AuditEvent, AuditTarget, AUDIT_MAX_EVENTS};
+use scopien_auth::policy::terms::OrgStatus;
 use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
 use serde::Deserialize;
@@ -492,7 +492,7 @@ impl OrgGuard {
                     return Ok(OrgAnswer::IdTaken);
                 }
                 self.put_client(&record)?;
-                let changes = scopien_auth::org::created(&record.view());
+                let changes = scopien_auth::audit::created(&record.view());
                 self.client_event("oauth_client.created", record.id, actor, changes, now)?;
                 OrgAnswer::Client(record)
             }
@@ -517,7 +517,7 @@ impl OrgGuard {
                     actor,
                     action: "oauth_client.updated".into(),
                     target: AuditTarget::client(id),
-                    changes: scopien_auth::org::changes(&before, &record.view(), &[]),
+                    changes: scopien_auth::audit::changes(&before, &record.view(), &[]),
                     report: None,
                     reason: None,
                 };
@@ -671,11 +671,11 @@ impl OrgGuard {
                     return Ok(OrgAnswer::IdTaken);
                 }
                 self.put_record(&record)?;
-                let event = scopien_auth::org::AuditDraft {
+                let event = scopien_auth::audit::AuditDraft {
                     actor,
                     action: "organization.created".into(),
-                    target: scopien_auth::org::AuditTarget::org(record.id),
-                    changes: scopien_auth::org::created(&record.view()),
+                    target: scopien_auth::audit::AuditTarget::org(record.id),
+                    changes: scopien_auth::audit::created(&record.view()),
                     report: None,
                     reason: None,
                 };
@@ -696,10 +696,10 @@ impl OrgGuard {
                 };
                 if let Some(changes) = patch.apply(&mut record) {
                     self.put_record(&record)?;
-                    let event = scopien_auth::org::AuditDraft {
+                    let event = scopien_auth::audit::AuditDraft {
                         actor,
                         action: "organization.updated".into(),
-                        target: scopien_auth::org::AuditTarget::org(record.id),
+                        target: scopien_auth::audit::AuditTarget::org(record.id),
                         changes: Some(changes),
                         report: None,
                         reason: None,

@@ -6,11 +6,10 @@ use crate::http::{self, or_respond};
 use crate::operations::{list_query as query, org_record as get, Call};
 use crate::{config, directory, guard_client};
 use scopien_auth::http::route::Route;
+use scopien_auth::ids::{OrgId, RANDOM_BYTES_FOR_ORG};
 use scopien_auth::keys::admin;
 use scopien_auth::oauth::grant::GrantInput;
-use scopien_auth::org::{
-    parse_org_create, parse_org_patch, OrgAnswer, OrgId, OrgInput, OrgRecord, RANDOM_BYTES_FOR_ORG,
-};
+use scopien_auth::org::{parse_org_create, parse_org_patch, OrgAnswer, OrgInput, OrgRecord};
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 

@@ -188,7 +188,7 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
                             {
                                 crate::operations::push_approver(env, org, key, approver).await?;
                             }
-                            let actor = scopien_auth::org::Actor::SecretScanning;
+                            let actor = scopien_auth::ids::Actor::SecretScanning;
                             crate::operations::revoke_grants_approved_by(env, org, key, actor)
                                 .await;
                         }

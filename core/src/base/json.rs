@@ -5,7 +5,7 @@
 //! log or a person reading the body may take the first. Every body the API reads goes
 //! through [`parse`], which refuses such a body naming the member.
 
-use crate::policy::error::printable;
+use crate::base::text::printable;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;

@@ -10,17 +10,20 @@
 //!  Input::Manage ──► KeyState::manage(manage, now, random)  ──► ManageAnswer + Writes
 //! ```
 
+use crate::audit::{changes, created, AuditDraft, AuditTarget};
 use crate::credentials::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
 use crate::http::headers::shown_window;
+use crate::ids::Actor;
 use crate::ids::OrgId;
 use crate::keys::admin::{Caller, KeyPatch, ManageRefusal};
-use crate::keys::record::{ApproverTerms, KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
+use crate::keys::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
 pub use crate::keys::view::DirectoryEntry;
 use crate::keys::view::{AuthTestView, KeyView, RateLimitView, UsageView};
-use crate::org::{changes, created, Actor, AuditDraft, AuditTarget, OrgStatus, OrgTerms};
 use crate::policy::plan::Plan;
 use crate::policy::ratelimit::{self, Status};
 use crate::policy::scope::{Grants, Requirement};
+use crate::policy::terms::ApproverTerms;
+use crate::policy::terms::{OrgStatus, OrgTerms};
 pub use crate::policy::usage::Meter;
 use crate::policy::usage::Outcome;
 use crate::scanning::{LeakAction, LeakReport};

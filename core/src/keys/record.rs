@@ -7,6 +7,7 @@ use crate::ids::OrgId;
 use crate::policy::plan::Plan;
 use crate::policy::ratelimit::{Counters, Policy};
 use crate::policy::scope::{Grants, Requirement};
+use crate::policy::terms::ApproverTerms;
 use crate::scanning::LeakReport;
 use serde::{Deserialize, Serialize};
 
@@ -73,34 +74,6 @@ pub struct KeyRecord {
     /// whatever order copies arrive in.
     #[serde(default)]
     pub revision: u64,
-}
-
-/// What an OAuth grant holds of the key that approved it: the grant never does more
-/// than this, now. Taken from the key's guard when the grant begins, and pushed to the
-/// grant again by every change of the key (ARCHITECTURE.md, "Derived authority").
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ApproverTerms {
-    /// The key's scopes.
-    pub grants: Grants,
-    /// The key's expiry, ms.
-    pub expires_ms: Option<u64>,
-    /// The key was revoked.
-    pub revoked: bool,
-    /// The key record's revision: the higher one wins.
-    pub revision: u64,
-}
-
-impl ApproverTerms {
-    /// Whether the approver still holds anything at `now_ms`.
-    pub fn in_force_at(&self, now_ms: u64) -> bool {
-        !self.revoked && self.expires_ms.is_none_or(|at| now_ms < at)
-    }
-
-    /// Whether these terms replace `held` (none held, or an older revision).
-    pub fn supersede(&self, held: Option<&ApproverTerms>) -> bool {
-        held.is_none_or(|held| self.revision > held.revision)
-    }
 }
 
 /// A reported leak of a key.

@@ -29,11 +29,11 @@
 //! of different versions fail closed on what they cannot read.
 
 use crate::credentials::key::{KeyId, KeyType};
+use crate::ids::Actor;
 use crate::ids::{ClientId, GrantId, OrgId};
 use crate::keys::guard::{Admitted, Answer, Check, CheckAnswer, Input};
 use crate::keys::record::Refusal;
 use crate::oauth::protocol::AppGrant;
-use crate::org::Actor;
 use crate::policy::ratelimit::{Status, WindowStatus};
 use crate::policy::scope::{Grants, MissingScope, Requirement, ScopeSet};
 
@@ -448,9 +448,9 @@ mod tests {
     use crate::keys::admin::{parse_create, Caller};
     use crate::keys::guard::{KeyState, Manage, ManageAnswer, Op};
     use crate::keys::record::Refusal;
-    use crate::org::{OrgStatus, OrgTerms};
     use crate::policy::plan::Plan;
     use crate::policy::scope::Scope;
+    use crate::policy::terms::{OrgStatus, OrgTerms};
 
     const T0: u64 = 1_769_076_000_000;
 

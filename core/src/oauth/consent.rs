@@ -191,8 +191,8 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::OrgId;
     use crate::oauth::protocol::{parse_scope, ClientId, RANDOM_BYTES_FOR_CLIENT_ID};
-    use crate::org::OrgId;
 
     #[test]
     fn everything_shown_is_escaped() {

@@ -13,21 +13,24 @@
 //!  Revoke ─► dead for good (a tombstone if it never began: a late Begin fails)
 //! ```
 
+use crate::audit::{AuditDraft, AuditTarget};
 use crate::base::constant_time;
 use crate::base::timestamp::Timestamp;
 use crate::credentials::key::{KeyId, KeyType};
 use crate::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
+use crate::ids::Actor;
 use crate::ids::OrgId;
 use crate::keys::guard::{Admitted, Check, CheckAnswer};
-use crate::keys::record::{ApproverTerms, Refusal};
+use crate::keys::record::Refusal;
 use crate::oauth::protocol::{
     pkce_matches, AuthorizationView, ClientId, GrantId, TokenResponse, ACCESS_TTL_MS, CODE_TTL_MS,
     REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
 };
-use crate::org::{Actor, AuditDraft, AuditTarget, OrgStatus, OrgTerms};
 use crate::policy::error::OAuthError;
 use crate::policy::ratelimit::Counters;
 use crate::policy::scope::Grants;
+use crate::policy::terms::ApproverTerms;
+use crate::policy::terms::{OrgStatus, OrgTerms};
 use crate::scanning::LeakReport;
 use serde::{Deserialize, Serialize};
 
@@ -219,7 +222,7 @@ impl GrantRecord {
                 "scope".to_owned(),
                 change(serde_json::Value::Null, self.grants.scope_string().into()),
             );
-            let view = crate::org::created(&self.authorization_view()).unwrap_or_default();
+            let view = crate::audit::created(&self.authorization_view()).unwrap_or_default();
             for (field, value) in view {
                 fields.entry(field).or_insert(value);
             }

@@ -5,4 +5,5 @@ pub mod error;
 pub mod plan;
 pub mod ratelimit;
 pub mod scope;
+pub mod terms;
 pub mod usage;
