@@ -4,8 +4,8 @@
 //! runtime's (WebCrypto), since core holds no key material and does no I/O.
 
 use crate::base::base64::base64url;
+use crate::check::protocol::Admitted;
 use crate::credentials::key::{hash_hex, KeyId};
-use crate::keys::guard::Admitted;
 use crate::policy::error::ApiError;
 use serde::{Deserialize, Serialize};
 
@@ -380,10 +380,11 @@ mod tests {
 
     #[test]
     fn an_app_is_its_grant_never_the_key_that_approved_it() {
+        use crate::check::protocol::Admitted;
+        use crate::check::protocol::AppGrant;
         use crate::credentials::key::KeyType;
         use crate::ids::{Actor, OrgId};
-        use crate::keys::guard::Admitted;
-        use crate::oauth::protocol::{AppGrant, ClientId, GrantId};
+        use crate::oauth::protocol::{ClientId, GrantId};
         use crate::policy::ratelimit::{Status, WindowStatus};
         let approver = KeyId::parse("key_0123456789abcdef").expect("id");
         let app = AppGrant {
@@ -407,7 +408,6 @@ mod tests {
                 burst: window,
             },
             at_ms: 0,
-            directory: None,
             app: None,
         };
         let key = Claims::new(approver, &admitted, "https://gw", "https://api", 0);

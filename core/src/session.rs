@@ -17,6 +17,7 @@
 
 use crate::base::constant_time;
 use crate::credentials::key::{hash_hex, KeyId};
+pub use crate::http::forwarding::{PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME};
 use serde::{Deserialize, Serialize};
 
 /// A session ends after this long without a request (12 hours).
@@ -24,13 +25,6 @@ pub const SESSION_IDLE_MS: u64 = 12 * 60 * 60 * 1000;
 
 /// Random bytes in a session token and in a CSRF token.
 pub const RANDOM_BYTES_FOR_SESSION: usize = 32;
-
-/// The cookie's name over https: `__Host-` makes the browser insist on `Secure`,
-/// `Path=/` and no `Domain`.
-pub const SECURE_COOKIE_NAME: &str = "__Host-scopien_session";
-/// The cookie's name over plain http (localhost): browsers refuse `__Host-` cookies
-/// that are not `Secure`.
-pub const PLAIN_COOKIE_NAME: &str = "scopien_session";
 
 /// The header a state-changing dashboard call carries its CSRF token in.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";

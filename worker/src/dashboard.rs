@@ -18,9 +18,10 @@
 use crate::http::{self, or_respond, RequestUrl};
 use crate::throttle::{self, Verdict};
 use crate::{answer, check_verdict, config, guard_client, Admitted};
+use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
 use scopien_auth::http::route::{route, Route};
-use scopien_auth::keys::guard::{Check, CheckAnswer};
+use scopien_auth::keys::admin::Caller;
 use scopien_auth::keys::view::{PlanView, SessionView};
 use scopien_auth::oauth::consent::{page_headers, too_many_failures_page as too_many_failures};
 use scopien_auth::session::{
@@ -259,7 +260,7 @@ pub(crate) async fn check_key(
     live: &Live,
     route: &Route<'_>,
     method: &Method,
-) -> Result<std::result::Result<Box<scopien_auth::keys::guard::Admitted>, Response>> {
+) -> Result<std::result::Result<Box<scopien_auth::check::protocol::Admitted>, Response>> {
     let record = &live.record;
     let root = match config::root_key(env) {
         Ok(Some(root)) => match config::plan(env) {
@@ -271,9 +272,8 @@ pub(crate) async fn check_key(
     let check = Check {
         hash: record.key_hash.clone(),
         requirement: route.requirement(method, &[]),
-        root,
     };
-    match guard_client::check(env, record.key_id, check).await? {
+    match guard_client::check(env, record.key_id, check, root).await? {
         CheckAnswer::Admitted(admitted) => Ok(Ok(admitted)),
         CheckAnswer::Refused { refusal, .. } if refusal.is_failed_authentication() => {
             let _ = guard_client::session(env, &live.token_hash, &SessionInput::End).await?;
@@ -314,7 +314,6 @@ async fn sign_in(
     let check = Check {
         hash: hash.clone(),
         requirement: Route::Keys.requirement(&Method::Get, &[]),
-        root,
     };
     // The sign-in is a use of the key: its guard records its lastUsedAt (guard.rs). A
     // guess like any other: through the throttle's gate.
@@ -324,7 +323,7 @@ async fn sign_in(
         key.id_chars(),
         &hash,
         now_ms,
-        guard_client::check(env, key.id(), check),
+        guard_client::check(env, key.id(), check, root),
         check_verdict,
     )
     .await?;
@@ -379,7 +378,7 @@ async fn session_view(
         Err(response) => return Ok(response),
     };
     let default_plan = or_respond!(config::plan(env));
-    let caller = admitted.caller();
+    let caller = Caller::of(&admitted);
     let plan = match caller.organization {
         Some(org) => crate::operations::org_record(env, org, default_plan)
             .await?

@@ -114,7 +114,9 @@ impl GrantGuard {
                 .map_err(crate::guard_client::wire_fault)
                 .and_then(|input| match input {
                     Input::Check(check) => self.step(GrantInput::Check(check)),
-                    Input::Manage(_) => Err(worker::Error::RustError("not a check".into())),
+                    Input::RootCheck { .. } | Input::Manage(_) => {
+                        Err(worker::Error::RustError("not a grant's check".into()))
+                    }
                 })
                 .and_then(|answer| match answer {
                     GrantAnswer::Check(answer) => wire::encode_answer(&Answer::Check(answer))

@@ -12,7 +12,7 @@
 
 use crate::flush::DeferredCounters;
 use crate::rows::NamedRows;
-use scopien_auth::keys::guard::{Answer, CheckAnswer, DirectoryEntry, Input, KeyState, Writes};
+use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, Writes};
 use scopien_auth::credentials::key::RANDOM_BYTES_FOR_SECRET;
 use scopien_auth::policy::usage::UsageHistory;
 use scopien_auth::keys::wire;
@@ -76,7 +76,7 @@ impl KeyGuard {
         self.rows.put(&self.sql(), name, value)
     }
 
-    fn store(&self, state: &KeyState, writes: Writes) -> Result<()> {
+    fn store(&self, state: &KeyState, writes: &Writes) -> Result<()> {
         if writes.record {
             if let Some(record) = &state.record {
                 self.put(RECORD, record)?;
@@ -122,11 +122,16 @@ impl KeyGuard {
         let now = crate::now_ms();
         let (answer, mut writes) = match input {
             Input::Check(check) => {
-                let (mut answer, writes) = state.check(check, now);
-                if let CheckAnswer::Admitted(admitted) = &mut answer {
-                    if let Some(entry) = admitted.directory.take() {
-                        self.record_directory(entry);
-                    }
+                let (answer, mut writes) = state.check(check, None, now);
+                if let Some(entry) = writes.directory.take() {
+                    self.record_directory(entry);
+                }
+                (Answer::Check(answer), writes)
+            }
+            Input::RootCheck { check, root } => {
+                let (answer, mut writes) = state.check(check, Some(&root), now);
+                if let Some(entry) = writes.directory.take() {
+                    self.record_directory(entry);
                 }
                 (Answer::Check(answer), writes)
             }
@@ -139,7 +144,7 @@ impl KeyGuard {
         writes.meter = self
             .meter
             .store_now(writes.meter, !writes.record && !writes.org);
-        self.store(&state, writes)?;
+        self.store(&state, &writes)?;
         if writes.meter {
             self.meter.stored();
         }
@@ -176,7 +181,7 @@ impl KeyGuard {
             ..Writes::default()
         };
         self.meter
-            .flush(&self.loaded, |state| self.store(state, writes))
+            .flush(&self.loaded, |state| self.store(state, &writes))
     }
 }
 

@@ -3,15 +3,17 @@
 //! and answers are core's types; anything else that comes back is a fault.
 
 use crate::config::{GRANT_GUARD, KEY_GUARD, ORG_GUARD, SESSION_GUARD};
+use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::credential::Credential;
 use scopien_auth::ids::OrgId;
-use scopien_auth::keys::guard::{Answer, Check, CheckAnswer, Input, Manage, ManageAnswer};
+use scopien_auth::keys::guard::{Answer, Input, Manage, ManageAnswer};
 use scopien_auth::keys::wire;
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::GrantId;
 use scopien_auth::org::{OrgAnswer, OrgInput};
 use scopien_auth::session::{SessionAnswer, SessionInput};
 use scopien_auth::KeyId;
+use scopien_auth::KeyRecord;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
@@ -87,9 +89,19 @@ fn unexpected() -> worker::Error {
     unexpected_answer("key guard")
 }
 
-/// Authenticates, authorizes and counts one request.
-pub(crate) async fn check(env: &Env, id: KeyId, check: Check) -> Result<CheckAnswer> {
-    match call_key(env, id, &Input::Check(check)).await? {
+/// Authenticates, authorizes and counts one request; `root` is the root key's record
+/// when it is made with the root key.
+pub(crate) async fn check(
+    env: &Env,
+    id: KeyId,
+    check: Check,
+    root: Option<KeyRecord>,
+) -> Result<CheckAnswer> {
+    let input = match root {
+        Some(root) => Input::RootCheck { check, root },
+        None => Input::Check(check),
+    };
+    match call_key(env, id, &input).await? {
         Answer::Check(answer) => Ok(answer),
         Answer::Manage(_) => Err(unexpected()),
     }
@@ -128,14 +140,19 @@ pub(crate) async fn request_check(
     env: &Env,
     credential: &Credential,
     check: Check,
+    root: Option<KeyRecord>,
 ) -> Result<CheckAnswer> {
-    let input = match wire::encode_check(&check) {
-        Some(input) => input,
+    let input = match (root, wire::encode_check(&check)) {
+        (None, Some(input)) => input,
         // A root check (JSON): the full module's only (lib.rs hands it over).
         #[cfg(feature = "full")]
-        None => wire::encode_input(&Input::Check(check)).map_err(wire_fault)?,
+        (Some(root), _) => {
+            wire::encode_input(&Input::RootCheck { check, root }).map_err(wire_fault)?
+        }
+        #[cfg(feature = "full")]
+        (None, None) => wire::encode_input(&Input::Check(check)).map_err(wire_fault)?,
         #[cfg(not(feature = "full"))]
-        None => {
+        _ => {
             return Err(worker::Error::RustError(
                 "the edge module sends no root check".into(),
             ))

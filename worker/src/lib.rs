@@ -72,9 +72,11 @@ full_module_items! {
 
 use http::{or_respond, Reply};
 use scopien_auth::base::method::METHOD_OVERRIDE_HEADERS;
+use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::credential::{parse_credential, query_has_credential, Credential};
 use scopien_auth::http::route::{route, Route};
-use scopien_auth::keys::guard::{Check, CheckAnswer};
+use scopien_auth::keys::admin::Caller;
+use scopien_auth::keys::view::AuthTestView;
 use scopien_auth::{ApiError, Method};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use worker::{web_sys, Env, Request, Response, Result};
@@ -252,7 +254,6 @@ async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
     let check = Check {
         hash,
         requirement: route.requirement(&method, &overrides),
-        root,
     };
     // The throttle's gate (throttle.rs): in flight + failed guesses per address stay
     // within the limit.
@@ -263,7 +264,7 @@ async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
         credential.guard_name(),
         &hash,
         now_ms,
-        guard_client::request_check(env, &credential, check),
+        guard_client::request_check(env, &credential, check, root),
         check_verdict,
     );
     let admitted = match asked.await? {
@@ -316,7 +317,7 @@ pub(crate) async fn answer(
     req: &mut Request,
     env: &Env,
     call: Admitted<'_>,
-    admitted: &scopien_auth::keys::guard::Admitted,
+    admitted: &scopien_auth::check::protocol::Admitted,
 ) -> Result<Reply> {
     let Admitted {
         url,
@@ -328,7 +329,7 @@ pub(crate) async fn answer(
     } = call;
     let response = match route {
         #[cfg(feature = "full")]
-        Route::AuthTest => http::json(200, &admitted.auth_test_view(key_id))?,
+        Route::AuthTest => http::json(200, &AuthTestView::of(admitted, key_id))?,
         Route::Upstream { .. } => {
             let request = forward::Forwarded {
                 url,
@@ -351,7 +352,7 @@ pub(crate) async fn answer(
                 method,
                 url,
                 body: &body,
-                caller: admitted.caller(),
+                caller: Caller::of(admitted),
                 now_ms,
             };
             match route {

@@ -16,12 +16,13 @@ use crate::http::{self, or_respond, RequestUrl};
 use crate::operations::{client, record_authorization, revoke_grant};
 use crate::throttle::{self, Verdict};
 use crate::{check_verdict, config, guard_client};
+use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::credentials::key::hash_hex;
 use scopien_auth::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
 use scopien_auth::http::credential::parse_authorization;
 use scopien_auth::http::route::Route;
 use scopien_auth::ids::Actor;
-use scopien_auth::keys::guard::{Check, CheckAnswer};
+use scopien_auth::keys::admin::Caller;
 use scopien_auth::oauth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
 use scopien_auth::oauth::grant::{begin, created_event, GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::{
@@ -742,7 +743,6 @@ async fn introspect_as_admin(
     let check = Check {
         hash: hash.clone(),
         requirement: Route::Keys.requirement(&Method::Get, &[]),
-        root,
     };
     let asked = throttle::guarded(
         env,
@@ -750,13 +750,13 @@ async fn introspect_as_admin(
         key.id_chars(),
         &hash,
         at.now_ms,
-        guard_client::check(env, key.id(), check),
+        guard_client::check(env, key.id(), check, root),
         check_verdict,
     )
     .await?;
     match asked {
         Ok(CheckAnswer::Admitted(admitted)) => {
-            let caller = admitted.caller();
+            let caller = Caller::of(&admitted);
             // A test-mode admin's introspection of a live token: `active: false`.
             let limits = (caller.organization, caller.only_mode());
             introspect(env, params, None, limits, at).await

@@ -2,4 +2,5 @@
 //! that throttles failed guesses.
 
 pub mod admit;
+pub mod protocol;
 pub mod throttle;

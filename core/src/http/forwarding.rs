@@ -4,8 +4,14 @@
 //! gateway's own cookies cross in neither direction: never to an origin or the echo,
 //! never set by an origin.
 
-use crate::session::{PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME};
 use std::net::IpAddr;
+
+/// The session cookie's name over https (its life is [`crate::session`]): `__Host-` makes the browser insist on `Secure`,
+/// `Path=/` and no `Domain`.
+pub const SECURE_COOKIE_NAME: &str = "__Host-scopien_session";
+/// The cookie's name over plain http (localhost): browsers refuse `__Host-` cookies
+/// that are not `Secure`.
+pub const PLAIN_COOKIE_NAME: &str = "scopien_session";
 
 /// Request headers never forwarded as sent (lower-case). Credentials the origin must
 /// not see, and headers an origin trusts for the client's address, host, scheme or

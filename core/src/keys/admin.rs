@@ -3,6 +3,7 @@
 
 use crate::base::text::printable;
 use crate::base::timestamp::parse_ms;
+use crate::check::protocol::Admitted;
 use crate::credentials::key::{ApiKey, KeyType};
 use crate::ids::{Actor, OrgId};
 use crate::keys::record::{CustomLimits, KeyRecord};
@@ -81,6 +82,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller an admitted request is, for the management API.
+    pub fn of(admitted: &Admitted) -> Caller {
+        Caller {
+            key_type: admitted.key_type,
+            grants: admitted.grants.clone(),
+            organization: match admitted.actor {
+                Actor::Key { .. } | Actor::App { .. } => Some(admitted.organization_id),
+                Actor::Root | Actor::SecretScanning => None,
+            },
+            actor: admitted.actor,
+        }
+    }
+
     /// The root key as a caller.
     pub fn root() -> Caller {
         Caller {

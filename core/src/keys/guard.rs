@@ -11,17 +11,15 @@
 //! ```
 
 use crate::audit::{changes, created, AuditDraft, AuditTarget};
-use crate::credentials::key::{ApiKey, KeyId, KeyType, RANDOM_BYTES_FOR_SECRET};
-use crate::http::headers::shown_window;
+use crate::check::protocol::{Admitted, Check, CheckAnswer};
+use crate::credentials::key::{ApiKey, KeyId, RANDOM_BYTES_FOR_SECRET};
 use crate::ids::Actor;
-use crate::ids::OrgId;
 use crate::keys::admin::{Caller, KeyPatch, ManageRefusal};
 use crate::keys::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
 pub use crate::keys::view::DirectoryEntry;
-use crate::keys::view::{AuthTestView, KeyView, RateLimitView, UsageView};
+use crate::keys::view::{KeyView, UsageView};
 use crate::policy::plan::Plan;
-use crate::policy::ratelimit::{self, Status};
-use crate::policy::scope::{Grants, Requirement};
+use crate::policy::ratelimit::{self};
 use crate::policy::terms::ApproverTerms;
 use crate::policy::terms::{OrgStatus, OrgTerms};
 pub use crate::policy::usage::Meter;
@@ -49,7 +47,7 @@ pub struct KeyState {
 
 /// What a step asks its caller to store; nothing else may change.
 #[must_use]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Writes {
     /// Store `KeyState::record`.
     pub record: bool,
@@ -57,6 +55,9 @@ pub struct Writes {
     pub meter: bool,
     /// Store `KeyState::org`.
     pub org: bool,
+    /// Copy this entry to the KV directory (`lastUsedAt`), at most every
+    /// [`DIRECTORY_SYNC_MS`].
+    pub directory: Option<DirectoryEntry>,
 }
 
 /// Everything the worker can ask a guard.
@@ -66,6 +67,14 @@ pub struct Writes {
 pub enum Input {
     /// Authenticate, authorize and count one request.
     Check(Check),
+    /// The same, made with the root key: its record comes from the worker's secret, not
+    /// from storage.
+    RootCheck {
+        /// The request.
+        check: Check,
+        /// The root key's record.
+        root: KeyRecord,
+    },
     /// A key-management operation.
     Manage(Manage),
 }
@@ -79,82 +88,6 @@ pub enum Answer {
     Check(CheckAnswer),
     /// To `Input::Manage`.
     Manage(ManageAnswer),
-}
-
-/// One request to decide.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Check {
-    /// SHA-256 hex of the presented key.
-    pub hash: String,
-    /// What the request needs.
-    pub requirement: Requirement,
-    /// The root key's record, when the presented key is the root key.
-    pub root: Option<KeyRecord>,
-}
-
-/// The decision for one request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CheckAnswer {
-    /// Let through and counted.
-    Admitted(Box<Admitted>),
-    /// Refused; nothing was counted.
-    Refused {
-        /// Why.
-        refusal: Refusal,
-        /// The guard's clock when it decided (for the headers).
-        at_ms: u64,
-    },
-}
-
-/// An admitted request: what the worker needs to answer or forward it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Admitted {
-    /// Who: the root key or a key.
-    pub actor: Actor,
-    /// The key's organization.
-    pub organization_id: OrgId,
-    /// Test or live: where it may be forwarded.
-    pub key_type: KeyType,
-    /// What the key holds (a management caller's grants).
-    pub grants: Grants,
-    /// Windows after this request.
-    pub status: Status,
-    /// The guard's clock when it decided.
-    pub at_ms: u64,
-    /// A directory entry to copy to KV (`lastUsedAt`), at most every
-    /// [`DIRECTORY_SYNC_MS`].
-    pub directory: Option<DirectoryEntry>,
-    /// For an OAuth access token: the app and grant it speaks for.
-    #[serde(default)]
-    pub app: Option<crate::oauth::protocol::AppGrant>,
-}
-
-impl Admitted {
-    /// The caller this key is, for the management API.
-    pub fn caller(&self) -> Caller {
-        Caller {
-            key_type: self.key_type,
-            grants: self.grants.clone(),
-            organization: match self.actor {
-                Actor::Key { .. } | Actor::App { .. } => Some(self.organization_id),
-                Actor::Root | Actor::SecretScanning => None,
-            },
-            actor: self.actor,
-        }
-    }
-
-    /// The auth test's answer for key `id`.
-    pub fn auth_test_view(&self, id: KeyId) -> AuthTestView {
-        AuthTestView {
-            authenticated: true,
-            key_id: id,
-            key_type: self.key_type,
-            scopes: self.grants.clone(),
-            rate_limit: RateLimitView::from(shown_window(&self.status)),
-            client_id: self.app.map(|a| a.client_id),
-            grant_id: self.app.map(|a| a.grant_id),
-        }
-    }
 }
 
 /// A key-management operation on one key, by `caller`.
@@ -260,7 +193,13 @@ pub enum ManageAnswer {
 
 impl KeyState {
     /// Decides one request at `now_ms`.
-    pub fn check(&mut self, check: Check, now_ms: u64) -> (CheckAnswer, Writes) {
+    /// `root` is the root key's record when the request is made with the root key.
+    pub fn check(
+        &mut self,
+        check: Check,
+        root: Option<&KeyRecord>,
+        now_ms: u64,
+    ) -> (CheckAnswer, Writes) {
         let refused = |refusal| {
             (
                 CheckAnswer::Refused {
@@ -270,8 +209,8 @@ impl KeyState {
                 Writes::default(),
             )
         };
-        let is_root = check.root.is_some();
-        let Some(record) = check.root.as_ref().or(self.record.as_ref()) else {
+        let is_root = root.is_some();
+        let Some(record) = root.or(self.record.as_ref()) else {
             return refused(Refusal::Invalid);
         };
         let suspended = !is_root && self.org.is_some_and(|o| o.status == OrgStatus::Suspended);
@@ -327,11 +266,11 @@ impl KeyState {
             grants: record.grants.clone(),
             status: admission.status,
             at_ms: now_ms,
-            directory: sync_due.then(|| DirectoryEntry::of(record, now_ms, Some(now_ms))),
             app: None,
         };
         let writes = Writes {
             meter: true,
+            directory: sync_due.then(|| DirectoryEntry::of(record, now_ms, Some(now_ms))),
             ..Writes::default()
         };
         (CheckAnswer::Admitted(Box::new(admitted)), writes)
@@ -372,6 +311,7 @@ impl KeyState {
             record: true,
             meter: false,
             org: false,
+            directory: None,
         };
         let event = |action: &str, id: KeyId, changes| AuditDraft {
             actor: caller.actor,
@@ -599,6 +539,12 @@ fn holds_as_much(caller: &Caller, record: &KeyRecord) -> Result<(), ManageRefusa
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::protocol::Check;
+    use crate::check::protocol::CheckAnswer;
+    use crate::org::OrgId;
+    use crate::Grants;
+    use crate::KeyType;
+    use crate::Requirement;
 
     use crate::base::method::Method;
     use crate::credentials::key::RANDOM_BYTES_FOR_KEY;
@@ -650,9 +596,8 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
-            root: None,
         };
-        state.check(check, now).0
+        state.check(check, None, now).0
     }
 
     fn refusal(answer: CheckAnswer) -> Option<Refusal> {
@@ -669,9 +614,8 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::AnyValidKey,
-            root: None,
         };
-        let (answer, writes) = state.check(check, T0);
+        let (answer, writes) = state.check(check, None, T0);
         assert_eq!(refusal(answer), Some(Refusal::Invalid));
         assert_eq!(writes, Writes::default());
         assert_eq!(state, KeyState::default());
@@ -706,20 +650,19 @@ mod tests {
     #[test]
     fn admitted_requests_are_counted_and_synced_once_a_minute() {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
-        let CheckAnswer::Admitted(first) = get(&mut state, &key, T0) else {
-            panic!("admitted");
+        let mut synced = |now| {
+            let check = Check {
+                hash: key.hash_hex(),
+                requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
+            };
+            let (answer, writes) = state.check(check, None, now);
+            assert!(matches!(answer, CheckAnswer::Admitted(_)), "admitted");
+            writes.directory
         };
-        assert!(first.directory.is_some(), "the first use is synced");
-        let CheckAnswer::Admitted(second) = get(&mut state, &key, T0 + DIRECTORY_SYNC_MS - 1)
-        else {
-            panic!("admitted");
-        };
-        assert!(second.directory.is_none());
-        let CheckAnswer::Admitted(third) = get(&mut state, &key, T0 + DIRECTORY_SYNC_MS) else {
-            panic!("admitted");
-        };
+        assert!(synced(T0).is_some(), "the first use is synced");
+        assert!(synced(T0 + DIRECTORY_SYNC_MS - 1).is_none());
         assert_eq!(
-            third.directory.map(|d| d.view.last_used_at),
+            synced(T0 + DIRECTORY_SYNC_MS).map(|d| d.view.last_used_at),
             Some(Some(crate::base::timestamp::Timestamp(
                 T0 + DIRECTORY_SYNC_MS
             )))
@@ -896,10 +839,9 @@ mod tests {
         let post = Check {
             hash: key.hash_hex(),
             requirement: Requirement::for_request(&Method::Post, &[], "accounts"),
-            root: None,
         };
         let counters = state.meter.counters;
-        let (answer, writes) = state.check(post, T0 + 1);
+        let (answer, writes) = state.check(post, None, T0 + 1);
         assert!(matches!(refusal(answer), Some(Refusal::Forbidden { .. })));
         // A 403 is in the history, in the same write, but uses no quota.
         assert_eq!(
@@ -932,9 +874,8 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
-            root: None,
         };
-        let (answer, writes) = state.check(check, T0 + 1);
+        let (answer, writes) = state.check(check, None, T0 + 1);
         assert!(matches!(refusal(answer), Some(Refusal::Limited { .. })));
         assert!(writes.meter && !writes.record);
         assert_eq!(state.meter.counters, counters);
@@ -945,10 +886,9 @@ mod tests {
         let wrong = Check {
             hash: "0".repeat(64),
             requirement: Requirement::AnyValidKey,
-            root: None,
         };
         let before = state.clone();
-        let (_, writes) = state.check(wrong, T0 + 2);
+        let (_, writes) = state.check(wrong, None, T0 + 2);
         assert_eq!(writes, Writes::default());
         assert_eq!(state, before);
     }

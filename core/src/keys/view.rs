@@ -2,7 +2,9 @@
 //! one place. The worker writes them; it never builds JSON by hand.
 
 use crate::base::timestamp::unix_seconds;
+use crate::check::protocol::Admitted;
 use crate::credentials::key::{KeyId, KeyType};
+use crate::http::headers::shown_window;
 use crate::ids::{ClientId, GrantId, OrgId};
 use crate::keys::record::{KeyRecord, KeyStatus};
 use crate::policy::ratelimit::{Status, WindowStatus};
@@ -214,6 +216,21 @@ pub struct AuthTestView {
     /// For an OAuth access token: its grant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_id: Option<GrantId>,
+}
+
+impl AuthTestView {
+    /// The auth test's answer to an admitted request made with key `id`.
+    pub fn of(admitted: &Admitted, id: KeyId) -> AuthTestView {
+        AuthTestView {
+            authenticated: true,
+            key_id: id,
+            key_type: admitted.key_type,
+            scopes: admitted.grants.clone(),
+            rate_limit: RateLimitView::from(shown_window(&admitted.status)),
+            client_id: admitted.app.map(|a| a.client_id),
+            grant_id: admitted.app.map(|a| a.grant_id),
+        }
+    }
 }
 
 /// A page of a listing.

@@ -22,18 +22,18 @@
 //! ```
 //!
 //! So every answer the request path can get has a compact form, and the worker reads
-//! them without a JSON parser ([`decode_check_answer`]); a key's guard keeps an
-//! admitted answer's directory entry (`lastUsedAt`) and records it itself. Anything
-//! else (management, a root check, an answer with a directory entry) is the JSON it
+//! them without a JSON parser ([`decode_check_answer`]). Anything else (management, a
+//! root check) is the JSON it
 //! always was, which starts with `{`: the forms never mix up, and a guard and a worker
 //! of different versions fail closed on what they cannot read.
 
+use crate::check::protocol::AppGrant;
+use crate::check::protocol::{Admitted, Check, CheckAnswer};
 use crate::credentials::key::{KeyId, KeyType};
 use crate::ids::Actor;
 use crate::ids::{ClientId, GrantId, OrgId};
-use crate::keys::guard::{Admitted, Answer, Check, CheckAnswer, Input};
+use crate::keys::guard::{Answer, Input};
 use crate::keys::record::Refusal;
-use crate::oauth::protocol::AppGrant;
 use crate::policy::ratelimit::{Status, WindowStatus};
 use crate::policy::scope::{Grants, MissingScope, Requirement, ScopeSet};
 
@@ -131,7 +131,7 @@ fn hex_digit(bits: u8) -> char {
 
 fn compact_check(check: &Check) -> Option<String> {
     let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-    if check.root.is_some() || check.hash.len() != HASH_LEN || !check.hash.bytes().all(hex) {
+    if check.hash.len() != HASH_LEN || !check.hash.bytes().all(hex) {
         return None;
     }
     let mut text = String::with_capacity(1 + HASH_LEN + 1 + 32);
@@ -164,7 +164,6 @@ fn read_check(rest: &str) -> Option<Check> {
     Some(Check {
         hash: hash.to_owned(),
         requirement,
-        root: None,
     })
 }
 
@@ -178,12 +177,9 @@ fn push_window(text: &mut String, window: &WindowStatus) {
     );
 }
 
-/// `None` for what a request's check never gets (a directory entry, which its guard
-/// keeps; an app's actor without its grant, or the reverse): JSON.
+/// `None` for what a request's check never gets (an app's actor without its grant, or
+/// the reverse): JSON.
 fn compact_admitted(admitted: &Admitted) -> Option<String> {
-    if admitted.directory.is_some() {
-        return None;
-    }
     let mut text = String::with_capacity(128);
     text.push('A');
     match admitted.actor {
@@ -436,7 +432,6 @@ fn read_admitted(rest: &str) -> Option<Admitted> {
         grants,
         status,
         at_ms,
-        directory: None,
         app,
     })
 }
@@ -478,9 +473,8 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::AnyValidKey,
-            root: None,
         };
-        state.check(check, T0).0
+        state.check(check, None, T0).0
     }
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
@@ -513,7 +507,6 @@ mod tests {
                 burst: window(50, 49, 1_769_076_000_020),
             },
             at_ms: 1_769_076_000_000,
-            directory: None,
             app: None,
         }
     }
@@ -580,7 +573,6 @@ mod tests {
             Input::Check(Check {
                 hash: HASH.into(),
                 requirement,
-                root: None,
             })
         };
         input_round_trip(check(Requirement::AnyValidKey), true);
@@ -603,7 +595,6 @@ mod tests {
         let odd_hash = Input::Check(Check {
             hash: "not a hash".into(),
             requirement: Requirement::AnyValidKey,
-            root: None,
         });
         input_round_trip(odd_hash, false);
         let manage = Input::Manage(Manage {
@@ -640,7 +631,7 @@ mod tests {
             }
         }
         // An OAuth app's request, through its grant.
-        let app = crate::oauth::protocol::AppGrant {
+        let app = crate::check::protocol::AppGrant {
             client_id: ClientId::parse("app_0123456789abcdefABCDEFGH").expect("client"),
             grant_id: GrantId::parse("grant_0123456789ABCDEF").expect("grant"),
             approved_by: id(),
@@ -698,15 +689,13 @@ mod tests {
     }
 
     #[test]
-    fn management_answers_and_directory_entries_stay_json() {
-        // A key's first admitted request hands out its directory entry, which the key's
-        // guard keeps (worker/src/guard.rs): an answer still holding one is JSON, and
-        // the request path's reader refuses it.
+    fn management_answers_stay_json_and_admitted_ones_compact() {
+        // A key's first admitted request is compact too: its directory entry goes to its
+        // guard's writes (worker/src/guard.rs), never onto the wire.
         let first = first_check();
-        assert!(matches!(&first, CheckAnswer::Admitted(a) if a.directory.is_some()));
+        assert!(matches!(&first, CheckAnswer::Admitted(_)));
         let text = encode_answer(&Answer::Check(first.clone())).expect("encode");
-        assert!(decode_check_answer(&text).is_err());
-        answer_round_trip(Answer::Check(first), false);
+        assert_eq!(decode_check_answer(&text).expect("compact"), first);
         answer_round_trip(
             Answer::Manage(ManageAnswer::Refused(
                 crate::keys::admin::ManageRefusal::IdTaken,

@@ -16,12 +16,12 @@
 use crate::audit::{AuditDraft, AuditTarget};
 use crate::base::constant_time;
 use crate::base::timestamp::Timestamp;
+use crate::check::admit::Refusal;
+use crate::check::protocol::{Admitted, Check, CheckAnswer};
 use crate::credentials::key::{KeyId, KeyType};
 use crate::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
 use crate::ids::Actor;
 use crate::ids::OrgId;
-use crate::keys::guard::{Admitted, Check, CheckAnswer};
-use crate::keys::record::Refusal;
 use crate::oauth::protocol::{
     pkce_matches, AuthorizationView, ClientId, GrantId, TokenResponse, ACCESS_TTL_MS, CODE_TTL_MS,
     REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
@@ -772,8 +772,7 @@ impl GrantState {
                     grants: grants.clone(),
                     status,
                     at_ms: now_ms,
-                    directory: None,
-                    app: Some(crate::oauth::protocol::AppGrant {
+                    app: Some(crate::check::protocol::AppGrant {
                         client_id: record.client_id,
                         grant_id: record.id,
                         approved_by: record.approved_by,
@@ -1074,7 +1073,6 @@ mod tests {
         let check = Check {
             hash: token.hash_hex(),
             requirement: Requirement::for_request(&Method::Get, &[], "opportunities"),
-            root: None,
         };
         state.check(check, at).0
     }

@@ -919,18 +919,6 @@ pub fn metadata(issuer: &str) -> Value {
     })
 }
 
-/// Who an admitted access token speaks for: the origin's identity assertion names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AppGrant {
-    /// The app.
-    pub client_id: ClientId,
-    /// The grant.
-    pub grant_id: GrantId,
-    /// The admin key that approved it.
-    pub approved_by: KeyId,
-}
-
 /// An organization's grant to an app, as its "Authorized apps" list shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
