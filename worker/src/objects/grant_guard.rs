@@ -4,8 +4,8 @@
 //! the step says, answer. SQLite's synchronous API keeps each step free of awaits, so
 //! two refreshes with one token are decided one after the other and only one wins.
 
-use crate::flush::DeferredCounters;
-use crate::rows::NamedRows;
+use crate::objects::flush::DeferredCounters;
+use crate::objects::rows::NamedRows;
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
 use scopien_auth::keys::guard::{Answer, Input};
 use scopien_auth::credentials::token::RANDOM_BYTES_FOR_TOKEN;
@@ -82,13 +82,13 @@ impl GrantGuard {
             Some(state) => state,
             None => self.read()?,
         };
-        let now = crate::now_ms();
+        let now = crate::platform::now_ms();
         // Random bytes only for the steps that issue tokens.
         let random = if matches!(
             input,
             GrantInput::Exchange { .. } | GrantInput::Refresh { .. }
         ) {
-            crate::random_bytes::<{ 2 * RANDOM_BYTES_FOR_TOKEN }>()?
+            crate::platform::random_bytes::<{ 2 * RANDOM_BYTES_FOR_TOKEN }>()?
         } else {
             [0u8; 2 * RANDOM_BYTES_FOR_TOKEN]
         };
@@ -111,7 +111,7 @@ impl GrantGuard {
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
         if input.starts_with('C') {
             let answer = wire::decode_input(input)
-                .map_err(crate::guard_client::wire_fault)
+                .map_err(crate::client::wire_fault)
                 .and_then(|input| match input {
                     Input::Check(check) => self.step(GrantInput::Check(check)),
                     Input::RootCheck { .. } | Input::Manage(_) => {
@@ -120,14 +120,14 @@ impl GrantGuard {
                 })
                 .and_then(|answer| match answer {
                     GrantAnswer::Check(answer) => wire::encode_answer(&Answer::Check(answer))
-                        .map_err(crate::guard_client::wire_fault),
+                        .map_err(crate::client::wire_fault),
                     _ => Err(worker::Error::RustError(
                         "grant guard: not a check answer".into(),
                     )),
                 });
             return answer.map_err(|fault| JsError::new(&fault.to_string()));
         }
-        crate::guard::rpc(input, |input| self.step(input))
+        crate::objects::key_guard::rpc(input, |input| self.step(input))
     }
 
     /// After `run`: how long until the entry module should call `flush` (0: none to

@@ -3,9 +3,10 @@
 //! key goes to its guard (a few at a time, no KV read), which labels it and revokes or
 //! flags a real one at once. Parsing and labels are core's (`scopien_auth::scanning`).
 
+use crate::client;
+use crate::config;
 use crate::http::{self, or_respond};
 use crate::webcrypto::{self, algorithm};
-use crate::{config, guard_client};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use js_sys::{Array, Uint8Array};
 use scopien_auth::credentials::token::OAuthToken;
@@ -173,7 +174,7 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
                     report,
                 },
             };
-            let label = match guard_client::manage(env, key.id(), manage).await? {
+            let label = match client::manage(env, key.id(), manage).await? {
                 ManageAnswer::Leak {
                     true_positive,
                     change,
@@ -226,7 +227,7 @@ async fn oauth_leak(
         hash: hash.clone(),
         report,
     };
-    let label = match guard_client::grant(env, token.grant(), &input).await? {
+    let label = match client::grant(env, token.grant(), &input).await? {
         GrantAnswer::Leak {
             true_positive,
             revoked,

@@ -2,9 +2,11 @@
 //! organization's own admins) and the audit log (`/v1/audit-log`). Each organization's
 //! guard holds its record, keys and events; KV lists organizations for the operator.
 
+use crate::client;
+use crate::config;
+use crate::directory;
 use crate::http::{self, or_respond};
 use crate::operations::{list_query as query, org_record as get, Call};
-use crate::{config, directory, guard_client};
 use scopien_auth::http::route::Route;
 use scopien_auth::ids::{OrgId, RANDOM_BYTES_FOR_ORG};
 use scopien_auth::keys::admin;
@@ -36,7 +38,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             };
             // A test-mode admin reads only the test mode's events.
             let only = caller.only_mode();
-            match guard_client::org(env, org, &OrgInput::ListAudit { query, only }).await? {
+            match client::org(env, org, &OrgInput::ListAudit { query, only }).await? {
                 OrgAnswer::Audit(page) => http::json(200, &page),
                 OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => http::error(&not_found()),
@@ -71,16 +73,15 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 actor: caller.actor,
                 default,
             };
-            let (record, keys, grants, app_grants) =
-                match guard_client::org(env, *id, &input).await? {
-                    OrgAnswer::Patched {
-                        record,
-                        keys,
-                        grants,
-                        app_grants,
-                    } => (record, keys, grants, app_grants),
-                    _ => return http::error(&not_found()),
-                };
+            let (record, keys, grants, app_grants) = match client::org(env, *id, &input).await? {
+                OrgAnswer::Patched {
+                    record,
+                    keys,
+                    grants,
+                    app_grants,
+                } => (record, keys, grants, app_grants),
+                _ => return http::error(&not_found()),
+            };
             // Every key and grant holds its organization's terms (with their revision),
             // and every grant its apps were given holds their owner's: all of them learn
             // the change before this answers, keys still being created included.
@@ -104,7 +105,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
 
 async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
     for _ in 0..admin::CREATE_ATTEMPTS {
-        let random = crate::random_bytes::<RANDOM_BYTES_FOR_ORG>()?;
+        let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_ORG>()?;
         let record = or_respond!(parse_org_create(
             call.body,
             OrgId::generate(&random),
@@ -114,13 +115,13 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
             actor: call.caller.actor,
             record: record.clone(),
         };
-        match guard_client::org(env, record.id, &input).await? {
+        match client::org(env, record.id, &input).await? {
             OrgAnswer::Org(record) => {
                 directory::write_org(env, &record.view()).await;
                 return http::json(201, &record.view());
             }
             OrgAnswer::IdTaken => continue,
-            _ => return Err(crate::guard_client::unexpected_answer("organization guard")),
+            _ => return Err(crate::client::unexpected_answer("organization guard")),
         }
     }
     http::error(&ApiError::service_unavailable(

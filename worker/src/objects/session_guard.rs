@@ -19,7 +19,7 @@ impl SessionGuard {
         let storage = self.state.storage();
         let record: Option<SessionRecord> = storage.get(RECORD).await?;
         let mut state = SessionState { record };
-        let now = crate::now_ms();
+        let now = crate::platform::now_ms();
         let opened = matches!(input, SessionInput::Open(_));
         let (answer, write) = state.step(input, now);
         match (write, &state.record) {
@@ -57,7 +57,7 @@ impl DurableObject for SessionGuard {
 
     async fn alarm(&self) -> Result<Response> {
         if let SessionAnswer::Live(record) = self.step(SessionInput::Sweep).await? {
-            let now = crate::now_ms();
+            let now = crate::platform::now_ms();
             arm(&self.state.storage(), &record, now).await?;
         }
         Response::ok("")

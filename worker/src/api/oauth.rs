@@ -11,11 +11,13 @@
 //!  POST /oauth/revoke      RFC 7009            POST /oauth/introspect  RFC 7662
 //! ```
 
-use crate::dashboard::{check_key, live_session, too_many_failures_page, Session, Site};
+use crate::api::dashboard::{check_key, live_session, too_many_failures_page, Session, Site};
+use crate::client;
+use crate::config;
 use crate::http::{self, or_respond, RequestUrl};
 use crate::operations::{client, record_authorization, revoke_grant};
+use crate::throttle::check_verdict;
 use crate::throttle::{self, Verdict};
-use crate::{check_verdict, config, guard_client};
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::credentials::key::hash_hex;
 use scopien_auth::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
@@ -323,11 +325,11 @@ async fn decide(
     }
     let default_plan = or_respond!(config::plan(env));
     let approving_org = admitted.organization_id;
-    let grant = GrantId::generate(&crate::random_bytes::<RANDOM_BYTES_FOR_GRANT_ID>()?);
+    let grant = GrantId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_GRANT_ID>()?);
     let code = OAuthToken::generate(
         TokenKind::Code,
         grant,
-        &crate::random_bytes::<RANDOM_BYTES_FOR_TOKEN>()?,
+        &crate::platform::random_bytes::<RANDOM_BYTES_FOR_TOKEN>()?,
     );
     // A grant derives from three things; it is listed by each before it reads its terms
     // (ARCHITECTURE.md, "Derived authority"), so a change of any of them that is not in
@@ -340,7 +342,7 @@ async fn decide(
         grant_id: grant,
         default: crate::operations::default_record(owner_org, default_plan),
     };
-    let owner = match guard_client::org(env, owner_org, &remember).await? {
+    let owner = match client::org(env, owner_org, &remember).await? {
         OrgAnswer::Org(owner) => owner.terms(),
         OrgAnswer::Suspended => return error_html("This app is suspended"),
         _ => return error_html("This app no longer exists"),
@@ -363,7 +365,7 @@ async fn decide(
         event: created_event(&record),
         default: crate::operations::default_record(approving_org, default_plan),
     };
-    record.terms = match guard_client::org(env, approving_org, &join).await? {
+    record.terms = match client::org(env, approving_org, &join).await? {
         OrgAnswer::Org(org) => org.terms(),
         OrgAnswer::Suspended => return error_html("Your organization is suspended"),
         OrgAnswer::TooManyGrants => {
@@ -390,7 +392,7 @@ async fn decide(
         record.approver = approver;
     }
     let (view, record_actor) = (record.authorization_view(), created_event(&record).actor);
-    match guard_client::grant(env, grant, &GrantInput::Begin(record)).await? {
+    match client::grant(env, grant, &GrantInput::Begin(record)).await? {
         GrantAnswer::Begun => {}
         _ => {
             let reason = "Its app was deleted while consent was given";
@@ -630,7 +632,7 @@ async fn token(
     // A code or refresh token that does not work (unknown, used, wrong verifier) is a
     // failed guess. A revocation the request caused is listed whatever the throttle says.
     let asked = async {
-        let answer = guard_client::grant(env, token.grant(), &input).await?;
+        let answer = client::grant(env, token.grant(), &input).await?;
         if let GrantAnswer::OAuthRefused {
             revoked: Some((view, event)),
             ..
@@ -662,7 +664,7 @@ async fn token(
             )?))
         }
         GrantAnswer::OAuthRefused { error, .. } => Ok(Err(error)),
-        _ => Err(crate::guard_client::unexpected_answer("grant guard")),
+        _ => Err(crate::client::unexpected_answer("grant guard")),
     }
 }
 
@@ -696,7 +698,7 @@ async fn introspect(
                 .guarded(
                     env,
                     &token,
-                    guard_client::grant(env, token.grant(), &input),
+                    client::grant(env, token.grant(), &input),
                     |answer| match answer {
                         GrantAnswer::Introspection(found) if found.active => Verdict::Proved,
                         GrantAnswer::Introspection(_) => Verdict::Failed,
@@ -706,7 +708,7 @@ async fn introspect(
                 .await?;
             match asked {
                 Ok(GrantAnswer::Introspection(found)) => found,
-                Ok(_) => return Err(crate::guard_client::unexpected_answer("grant guard")),
+                Ok(_) => return Err(crate::client::unexpected_answer("grant guard")),
                 Err(refused) => return Ok(Err(refused)),
             }
         }
@@ -750,7 +752,7 @@ async fn introspect_as_admin(
         key.id_chars(),
         &hash,
         at.now_ms,
-        guard_client::check(env, key.id(), check, root),
+        client::check(env, key.id(), check, root),
         check_verdict,
     )
     .await?;

@@ -10,8 +10,8 @@
 //! their wire form (`scopien_auth::keys::wire`: compact for a request's check, JSON otherwise):
 //! no Request or Response on either side, and no await in the object.
 
-use crate::flush::DeferredCounters;
-use crate::rows::NamedRows;
+use crate::objects::flush::DeferredCounters;
+use crate::objects::rows::NamedRows;
 use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, Writes};
 use scopien_auth::credentials::key::RANDOM_BYTES_FOR_SECRET;
 use scopien_auth::policy::usage::UsageHistory;
@@ -119,7 +119,7 @@ impl KeyGuard {
             Some(state) => state,
             None => self.read()?,
         };
-        let now = crate::now_ms();
+        let now = crate::platform::now_ms();
         let (answer, mut writes) = match input {
             Input::Check(check) => {
                 let (answer, mut writes) = state.check(check, None, now);
@@ -136,7 +136,7 @@ impl KeyGuard {
                 (Answer::Check(answer), writes)
             }
             Input::Manage(manage) => {
-                let random = crate::random_bytes::<RANDOM_BYTES_FOR_SECRET>()?;
+                let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_SECRET>()?;
                 let (answer, writes) = state.manage(manage, now, &random);
                 (Answer::Manage(answer), writes)
             }
@@ -160,10 +160,10 @@ impl KeyGuard {
     /// rejects the caller's promise.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
         wire::decode_input(input)
-            .map_err(crate::guard_client::wire_fault)
+            .map_err(crate::client::wire_fault)
             .and_then(|input| self.step(input))
             .and_then(|answer| {
-                wire::encode_answer(&answer).map_err(crate::guard_client::wire_fault)
+                wire::encode_answer(&answer).map_err(crate::client::wire_fault)
             })
             .map_err(|fault| JsError::new(&fault.to_string()))
     }

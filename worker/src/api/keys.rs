@@ -3,9 +3,11 @@
 //! exact listing and the audit log) and to the KV directory. Every rule (visibility,
 //! organizations, conflicts, ceilings, what a caller may grant) is core's.
 
+use crate::client;
+use crate::config;
+use crate::directory;
 use crate::http::{self, or_respond};
 use crate::operations::{record, Call};
-use crate::{config, directory, guard_client};
 use scopien_auth::audit::AuditDraft;
 use scopien_auth::credentials::key::RANDOM_BYTES_FOR_KEY;
 use scopien_auth::http::route::Route;
@@ -44,7 +46,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         default_plan,
         op,
     };
-    match guard_client::manage(env, id, manage).await? {
+    match client::manage(env, id, manage).await? {
         ManageAnswer::Key {
             entry,
             audit,
@@ -79,7 +81,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         ManageAnswer::Usage(usage) => http::json(200, &usage),
         ManageAnswer::Refused(refusal) => http::error(&refusal.error()),
         ManageAnswer::Created { .. } | ManageAnswer::Leak { .. } | ManageAnswer::Approver(_) => {
-            Err(crate::guard_client::unexpected_answer("key guard"))
+            Err(crate::client::unexpected_answer("key guard"))
         }
     }
 }
@@ -102,14 +104,14 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
         call.now_ms
     ));
     for _ in 0..admin::CREATE_ATTEMPTS {
-        let random = crate::random_bytes::<RANDOM_BYTES_FOR_KEY>()?;
+        let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_KEY>()?;
         let key = ApiKey::generate(new.key_type, &random);
         let join = OrgInput::JoinKey {
             key: key.id(),
             by_root: call.caller.is_root(),
             default: crate::operations::default_record(org, default_plan),
         };
-        let org_record = match guard_client::org(env, org, &join).await? {
+        let org_record = match client::org(env, org, &join).await? {
             OrgAnswer::Org(record) => record,
             OrgAnswer::Suspended => return http::error(&ApiError::organization_suspended()),
             _ => return http::error(&ApiError::not_found("No organization with that id")),
@@ -130,7 +132,7 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
                 org: org_record.terms(),
             },
         };
-        match guard_client::manage(env, key.id(), manage).await? {
+        match client::manage(env, key.id(), manage).await? {
             ManageAnswer::Created { entry, audit } => {
                 record_created(env, &entry, audit).await?;
                 let revealed = RevealedKey {
@@ -141,7 +143,7 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
             }
             ManageAnswer::Refused(ManageRefusal::IdTaken) => continue,
             ManageAnswer::Refused(refusal) => return http::error(&refusal.error()),
-            _ => return Err(crate::guard_client::unexpected_answer("key guard")),
+            _ => return Err(crate::client::unexpected_answer("key guard")),
         }
     }
     http::error(&ManageRefusal::IdTaken.error())
@@ -155,7 +157,7 @@ async fn record_created(env: &Env, entry: &DirectoryEntry, audit: AuditDraft) ->
         entries: vec![entry.clone()],
         events: vec![audit],
     };
-    guard_client::org(env, org, &input).await?;
+    client::org(env, org, &input).await?;
     directory::write(env, entry).await;
     Ok(())
 }
@@ -179,7 +181,7 @@ async fn list(env: &Env, call: &Call<'_>) -> Result<Response> {
         }
     };
     let only = (call.caller.key_type == KeyType::Test).then_some(KeyType::Test);
-    match guard_client::org(env, org, &OrgInput::ListKeys { query, only }).await? {
+    match client::org(env, org, &OrgInput::ListKeys { query, only }).await? {
         OrgAnswer::Keys(page) => http::json(200, &page),
         OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
         _ => http::error(&ApiError::not_found("No organization with that id")),

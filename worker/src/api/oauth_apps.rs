@@ -3,9 +3,10 @@
 //! live in their organization's guard; each grant in its own guard, which decides its
 //! revocation; the approving organization's guard lists it and logs the event.
 
+use crate::client;
+use crate::config;
 use crate::http::{self, or_respond};
 use crate::operations::{client, revoke_grant, revoke_grants, Call};
-use crate::{config, guard_client};
 use scopien_auth::credentials::token::{client_secret, RANDOM_BYTES_FOR_CLIENT_SECRET};
 use scopien_auth::http::route::Route;
 use scopien_auth::ids::OrgId;
@@ -25,7 +26,7 @@ fn no_app() -> ApiError {
 }
 
 fn unexpected() -> worker::Error {
-    crate::guard_client::unexpected_answer("organization guard")
+    crate::client::unexpected_answer("organization guard")
 }
 
 /// The organization a listing is for (the caller's, or the root key's `organizationId`:
@@ -51,7 +52,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         (Route::OAuthClients, Method::Get) => {
             let (org, query) = or_respond!(listed_org(&call));
             let only = caller.only_mode();
-            match guard_client::org(env, org, &OrgInput::ListClients { query, only }).await? {
+            match client::org(env, org, &OrgInput::ListClients { query, only }).await? {
                 OrgAnswer::Clients(page) => http::json(200, &page),
                 OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => Err(unexpected()),
@@ -74,7 +75,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 actor: caller.actor,
                 only: caller.only_mode(),
             };
-            match guard_client::org(env, id.organization(), &input).await? {
+            match client::org(env, id.organization(), &input).await? {
                 OrgAnswer::Client(record) => http::json(200, &record.view()),
                 _ => http::error(&no_app()),
             }
@@ -84,7 +85,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             let (org, query) = or_respond!(listed_org(&call));
             let only = caller.only_mode();
             let input = OrgInput::ListAuthorizations { query, only };
-            match guard_client::org(env, org, &input).await? {
+            match client::org(env, org, &input).await? {
                 OrgAnswer::Authorizations(page) => http::json(200, &page),
                 OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => Err(unexpected()),
@@ -120,9 +121,12 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
         return http::error(&ApiError::not_found("No organization with that id"));
     }
     for _ in 0..admin::CREATE_ATTEMPTS {
-        let id = ClientId::generate(org, &crate::random_bytes::<RANDOM_BYTES_FOR_CLIENT_ID>()?);
+        let id = ClientId::generate(
+            org,
+            &crate::platform::random_bytes::<RANDOM_BYTES_FOR_CLIENT_ID>()?,
+        );
         let secret = match new.client_type {
-            ClientType::Confidential => Some(client_secret(&crate::random_bytes::<
+            ClientType::Confidential => Some(client_secret(&crate::platform::random_bytes::<
                 RANDOM_BYTES_FOR_CLIENT_SECRET,
             >()?)),
             ClientType::Public => None,
@@ -136,7 +140,7 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
             record,
             actor: call.caller.actor,
         };
-        match guard_client::org(env, org, &input).await? {
+        match client::org(env, org, &input).await? {
             OrgAnswer::Client(record) => {
                 let revealed = RevealedClient {
                     client: record.view(),
@@ -165,7 +169,7 @@ async fn delete(env: &Env, id: ClientId, caller: &Caller) -> Result<Response> {
         actor,
         only: caller.only_mode(),
     };
-    let (record, grants) = match guard_client::org(env, id.organization(), &input).await? {
+    let (record, grants) = match client::org(env, id.organization(), &input).await? {
         OrgAnswer::ClientDeleted { record, grants } => (record, grants),
         _ => return http::error(&no_app()),
     };

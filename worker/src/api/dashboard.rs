@@ -15,9 +15,13 @@
 //!  *    /dashboard/api/v1/…         the management API, as the session's key
 //! ```
 
+use crate::api::answer;
+use crate::api::Admitted;
+use crate::client;
+use crate::config;
 use crate::http::{self, or_respond, RequestUrl};
+use crate::throttle::check_verdict;
 use crate::throttle::{self, Verdict};
-use crate::{answer, check_verdict, config, guard_client, Admitted};
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
 use scopien_auth::http::route::{route, Route};
@@ -195,7 +199,7 @@ pub(crate) async fn live_session(
         &token_hash,
         &token_hash,
         now_ms,
-        guard_client::session(env, &token_hash, &SessionInput::Touch),
+        client::session(env, &token_hash, &SessionInput::Touch),
         |answer| match answer {
             SessionAnswer::Live(_) => Verdict::Proved,
             SessionAnswer::Missing => Verdict::Failed,
@@ -273,10 +277,10 @@ pub(crate) async fn check_key(
         hash: record.key_hash.clone(),
         requirement: route.requirement(method, &[]),
     };
-    match guard_client::check(env, record.key_id, check, root).await? {
+    match client::check(env, record.key_id, check, root).await? {
         CheckAnswer::Admitted(admitted) => Ok(Ok(admitted)),
         CheckAnswer::Refused { refusal, .. } if refusal.is_failed_authentication() => {
-            let _ = guard_client::session(env, &live.token_hash, &SessionInput::End).await?;
+            let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
             Ok(Err(no_session(site)?))
         }
         CheckAnswer::Refused { refusal, at_ms } => Ok(Err(http::refusal(&refusal, at_ms)?)),
@@ -323,7 +327,7 @@ async fn sign_in(
         key.id_chars(),
         &hash,
         now_ms,
-        guard_client::check(env, key.id(), check, root),
+        client::check(env, key.id(), check, root),
         check_verdict,
     )
     .await?;
@@ -332,15 +336,16 @@ async fn sign_in(
         Ok(CheckAnswer::Refused { refusal, at_ms }) => return http::refusal(&refusal, at_ms),
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     }
-    let token = SessionToken::from_random(&crate::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?);
+    let token =
+        SessionToken::from_random(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?);
     let record = SessionRecord {
         key_id: key.id(),
         key_hash: hash,
-        csrf_token: csrf_token(&crate::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?),
+        csrf_token: csrf_token(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?),
         created_ms: now_ms,
         last_seen_ms: now_ms,
     };
-    guard_client::session(env, &token.hash_hex(), &SessionInput::Open(record)).await?;
+    client::session(env, &token.hash_hex(), &SessionInput::Open(record)).await?;
     let wants_json = req
         .headers()
         .get("Accept")?
@@ -411,7 +416,7 @@ async fn sign_out(
     if cross_site(req, site, Some(&live.record.csrf_token))? {
         return http::error(&ApiError::cross_site_request());
     }
-    let _ = guard_client::session(env, &live.token_hash, &SessionInput::End).await?;
+    let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
     let response = Response::empty()?.with_status(204);
     http::with_headers(
         response,

@@ -664,7 +664,7 @@ impl OrgGuard {
     }
 
     fn step(&self, input: OrgInput) -> Result<OrgAnswer> {
-        let now = crate::now_ms();
+        let now = crate::platform::now_ms();
         Ok(match input {
             OrgInput::Create { record, actor } => {
                 if self.record()?.is_some() {
@@ -768,7 +768,7 @@ impl OrgGuard {
     /// One input, by RPC (guard_client.rs): core's `OrgInput` as JSON, its `OrgAnswer` as
     /// JSON. An error (unreadable input, a storage fault) rejects the caller's promise.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
-        crate::guard::rpc(input, |input| self.step(input))
+        crate::objects::key_guard::rpc(input, |input| self.step(input))
     }
 }
 
