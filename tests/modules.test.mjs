@@ -88,8 +88,9 @@ test("what is not the request path is handed to the full module untouched, body 
     const key = await createKey({ url: standIn.fullUrl, rootKey: standIn.rootKey }, { name: "handed", scopes: ["read"] });
     const root = `Bearer ${standIn.rootKey}`;
     const form = "grant_type=refresh_token&refresh_token=srt_x";
-    // Each kind of hand-over in lib.rs: a public path, the dashboard, OAuth, a route
-    // that is not forwarded (the auth test), and a root key's request.
+    // Each kind of hand-over (`full_module_only!` in lib.rs and request.rs): a public
+    // path, the dashboard, OAuth, a route that is not forwarded (the auth test), and a
+    // root key's request.
     const handed = [
       ["GET", "/", null, ""],
       ["GET", "/.well-known/jwks.json?x=1", null, ""],

@@ -756,9 +756,9 @@ test("a test-mode admin sees and manages only test apps, test grants and their e
 });
 
 test("an expired access token answers 401 with its own body; its refresh token still gets a new one", async () => {
-  // ACCESS_TTL_MS (core/src/oauth.rs) is an hour, and no var shortens it: the token's
-  // expiry is moved into the past in its grant's stored record, with workerd stopped, as
-  // an hour passing would leave it (lifecycle.test.mjs edits a key's rows the same way).
+  // ACCESS_TTL_MS (core/src/oauth/protocol.rs) is an hour, and no var shortens it: the
+  // token's expiry is moved into the past in its grant's stored record, with workerd
+  // stopped, as an hour passing would leave it (lifecycle.test.mjs edits a key's rows so).
   let own = await startGateway({ vars: { ORIGIN_URL: origin.url } });
   try {
     const { admin: ownAdmin } = await createOrgWithAdmin(own);
