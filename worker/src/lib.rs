@@ -77,6 +77,7 @@ full_module_items! {
 
 use http::Reply;
 use platform::now_ms;
+use scopien_auth::http::route::{door, Door, SECRET_SCANNING_PATH};
 use scopien_auth::ApiError;
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use worker::{web_sys, Env, Request, Response, Result};
@@ -115,16 +116,6 @@ async fn respond(req: web_sys::Request, env: Env) -> JsValue {
     }
 }
 
-const SECRET_SCANNING_PATH: &str = "/secret-scanning/github";
-
-/// The paths that need no key (and secret scanning, which authenticates its caller).
-fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/.well-known/jwks.json" | "/openapi.json" | "/" | SECRET_SCANNING_PATH
-    )
-}
-
 /// Their answers.
 #[cfg(feature = "full")]
 async fn public(req: &mut Request, env: &Env, path: &str) -> Result<Response> {
@@ -153,26 +144,30 @@ async fn public(req: &mut Request, env: &Env, path: &str) -> Result<Response> {
 
 async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
     let url = http::RequestUrl::of(req);
-    if is_public(url.path()) {
+    let door = door(url.path());
+    if door == Door::Public {
         full_module_only!(return public(req, env, url.path()).await.map(Reply::from));
     }
     let now_ms = now_ms();
     let address = req.headers().get("CF-Connecting-IP")?;
+    let address = address.as_deref();
     // The dashboard and OAuth put each credential they check through the throttle's
     // gate themselves, and answer a blocked address in their own shape.
-    if api::dashboard::is_dashboard(url.path()) {
-        full_module_only!(
-            return api::dashboard::handle(req, env, &url, address.as_deref(), now_ms)
-                .await
-                .map(Reply::from);
-        );
+    match door {
+        Door::Dashboard => {
+            full_module_only!(
+                return api::dashboard::handle(req, env, &url, address, now_ms)
+                    .await
+                    .map(Reply::from);
+            );
+        }
+        Door::OAuth => {
+            full_module_only!(
+                return api::oauth::handle(req, env, &url, address, now_ms)
+                    .await
+                    .map(Reply::from);
+            );
+        }
+        Door::Public | Door::Api => request::handle(req, env, &url, address, now_ms).await,
     }
-    if api::oauth::is_oauth(url.path()) {
-        full_module_only!(
-            return api::oauth::handle(req, env, &url, address.as_deref(), now_ms)
-                .await
-                .map(Reply::from);
-        );
-    }
-    request::handle(req, env, &url, address.as_deref(), now_ms).await
 }

@@ -1,26 +1,35 @@
 //! `application/x-www-form-urlencoded` (the sign-in form, OAuth's query strings and
-//! bodies, redirect parameters): strict decoding, and encoding.
+//! bodies, redirect parameters): strict decoding, and encoding; and the one percent
+//! decoder, which paths and query strings use as leniently as origin frameworks do.
+
+/// Decodes `%XX` escapes once; a `%` not followed by two hex digits stays as it is
+/// (`100%` is the text `100%`), as origin frameworks read it. With `plus_as_space`, `+`
+/// becomes a space (query strings, `application/x-www-form-urlencoded`).
+pub fn percent_decode(input: &[u8], plus_as_space: bool) -> Vec<u8> {
+    if plus_as_space && input.contains(&b'+') {
+        let spaced: Vec<u8> = input
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        return percent_encoding::percent_decode(&spaced).collect();
+    }
+    percent_encoding::percent_decode(input).collect()
+}
 
 /// Decodes one component: `+` is a space, `%XX` a byte; `None` when an escape is
 /// malformed or the result is not UTF-8.
 pub fn decode(value: &str) -> Option<String> {
     let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = core::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+    let well_formed = bytes.iter().enumerate().all(|(i, &b)| {
+        b != b'%'
+            || bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    String::from_utf8(percent_decode(bytes, true)).ok()
 }
 
 /// Every `name=value` pair of a form, decoded; `None` when the text is not UTF-8 or any

@@ -2,6 +2,8 @@
 //! will see. Anything that could be read as another resource is refused, never
 //! "normalised" into one.
 
+use crate::base::form;
+
 /// The longest resource name accepted.
 pub const MAX_RESOURCE_LEN: usize = 64;
 
@@ -49,40 +51,6 @@ impl PathError {
             }
         }
     }
-}
-
-/// Decodes `%XX` escapes once; a `%` not followed by two hex digits stays as it is
-/// (`100%` is the text `100%`). With `plus_as_space`, `+` becomes a space (query
-/// strings, `application/x-www-form-urlencoded`).
-pub fn percent_decode(input: &[u8], plus_as_space: bool) -> Vec<u8> {
-    fn hex(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            b'A'..=b'F' => Some(b - b'A' + 10),
-            _ => None,
-        }
-    }
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        let escaped = match (b, input.get(i + 1), input.get(i + 2)) {
-            (b'%', Some(&h), Some(&l)) => hex(h).zip(hex(l)).map(|(h, l)| h << 4 | l),
-            _ => None,
-        };
-        match escaped {
-            Some(decoded) => {
-                out.push(decoded);
-                i += 3;
-            }
-            None => {
-                out.push(if plus_as_space && b == b'+' { b' ' } else { b });
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Whether `name` is a resource name as it must appear in a path and in scope maps.
@@ -140,11 +108,11 @@ fn check_segment(segment: &str) -> Result<(), PathError> {
     // dot segment, with or without `;` matrix parameters (Tomcat, Jetty and Spring drop
     // them), nor hold a separator, a control character or invalid UTF-8 (overlong
     // encodings of `.` and `/` such as `%c0%ae` are invalid UTF-8).
-    let once = percent_decode(segment.as_bytes(), false);
+    let once = form::percent_decode(segment.as_bytes(), false);
     if has_encoded_separator(&once) {
         return Err(PathError::EncodedSeparator);
     }
-    let twice = percent_decode(&once, false);
+    let twice = form::percent_decode(&once, false);
     for form in [segment.as_bytes(), &once, &twice] {
         let without_params = form.split(|&b| b == b';').next().unwrap_or_default();
         if without_params == b"." || without_params == b".." {
@@ -274,12 +242,12 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode(b"a%2Fb%2fc", false), b"a/b/c");
-        assert_eq!(percent_decode(b"100%", false), b"100%");
-        assert_eq!(percent_decode(b"%zz%4", false), b"%zz%4");
-        assert_eq!(percent_decode(b"%252e", false), b"%2e");
-        assert_eq!(percent_decode(b"a+b", false), b"a+b");
-        assert_eq!(percent_decode(b"a+b", true), b"a b");
+        assert_eq!(form::percent_decode(b"a%2Fb%2fc", false), b"a/b/c");
+        assert_eq!(form::percent_decode(b"100%", false), b"100%");
+        assert_eq!(form::percent_decode(b"%zz%4", false), b"%zz%4");
+        assert_eq!(form::percent_decode(b"%252e", false), b"%2e");
+        assert_eq!(form::percent_decode(b"a+b", false), b"a+b");
+        assert_eq!(form::percent_decode(b"a+b", true), b"a b");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Reading the credential off a request: the `Authorization` header, and refusing keys
 //! sent where they would leak (the query string). No storage is touched here.
 
-use crate::base::path::percent_decode;
+use crate::base::form::percent_decode;
 use crate::credentials::key::ApiKey;
 use crate::credentials::token::{OAuthToken, TokenKind};
 use crate::policy::error::ApiError;

@@ -8,6 +8,41 @@ use crate::ids::{ClientId, GrantId, OrgId};
 use crate::policy::error::ApiError;
 use crate::policy::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 
+/// The door a request comes in by, decided by its path alone before anything else is
+/// read: the first step of routing; [`route`] is the second, for [`Door::Api`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    /// Needs no credential: the index, the JWKS, the OpenAPI document, and secret
+    /// scanning (which authenticates its caller itself).
+    Public,
+    /// `/dashboard` and below: pages and their JSON API, with a session cookie.
+    Dashboard,
+    /// `/oauth/…` and the RFC 8414 metadata.
+    OAuth,
+    /// Everything else: a credential in `Authorization`, to the gateway's API or the
+    /// origin's.
+    Api,
+}
+
+/// Secret scanning's endpoint: GitHub posts reports of leaked credentials here.
+pub const SECRET_SCANNING_PATH: &str = "/secret-scanning/github";
+/// The dashboard's root page.
+pub const DASHBOARD_ROOT: &str = "/dashboard";
+/// The OAuth authorization server's metadata (RFC 8414).
+pub const OAUTH_METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+
+/// The door `path` opens.
+pub fn door(path: &str) -> Door {
+    match path {
+        "/" | "/.well-known/jwks.json" | "/openapi.json" | SECRET_SCANNING_PATH => Door::Public,
+        DASHBOARD_ROOT => Door::Dashboard,
+        OAUTH_METADATA_PATH => Door::OAuth,
+        _ if path.starts_with("/dashboard/") => Door::Dashboard,
+        _ if path.starts_with("/oauth/") => Door::OAuth,
+        _ => Door::Api,
+    }
+}
+
 /// An endpoint of the gateway.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -179,6 +214,22 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_path_opens_one_door() {
+        assert_eq!(door("/"), Door::Public);
+        assert_eq!(door("/openapi.json"), Door::Public);
+        assert_eq!(door("/.well-known/jwks.json"), Door::Public);
+        assert_eq!(door(SECRET_SCANNING_PATH), Door::Public);
+        assert_eq!(door("/dashboard"), Door::Dashboard);
+        assert_eq!(door("/dashboard/keys"), Door::Dashboard);
+        assert_eq!(door("/dashboardx"), Door::Api);
+        assert_eq!(door("/oauth/token"), Door::OAuth);
+        assert_eq!(door(OAUTH_METADATA_PATH), Door::OAuth);
+        assert_eq!(door("/oauth"), Door::Api);
+        assert_eq!(door("/v1/api-keys"), Door::Api);
+        assert_eq!(door("/openapi.json/"), Door::Api);
+    }
 
     const ID: &str = "key_0123456789abcdef";
 

@@ -36,16 +36,11 @@ use scopien_auth::session::{
 use scopien_auth::{ApiError, ApiKey, Method};
 use worker::{Env, Request, Response, Result};
 
-const ROOT: &str = "/dashboard";
+use scopien_auth::http::route::DASHBOARD_ROOT as ROOT;
 const STATIC: &str = "/dashboard/static/";
 const SIGN_IN: &str = "/dashboard/session";
 const SESSION: &str = "/dashboard/api/session";
 const API: &str = "/dashboard/api";
-
-/// True for every path the dashboard answers.
-pub(crate) fn is_dashboard(path: &str) -> bool {
-    path == ROOT || path.starts_with("/dashboard/")
-}
 
 /// Answers a dashboard request; every response carries the security headers.
 pub(crate) async fn handle(

@@ -38,16 +38,11 @@ use scopien_auth::session::{csrf_matches, same_origin};
 use scopien_auth::{ApiError, KeyType, Method};
 use worker::{Env, Request, Response, Result};
 
-const METADATA: &str = "/.well-known/oauth-authorization-server";
+use scopien_auth::http::route::OAUTH_METADATA_PATH as METADATA;
 const AUTHORIZE: &str = "/oauth/authorize";
 const TOKEN: &str = "/oauth/token";
 const REVOKE: &str = "/oauth/revoke";
 const INTROSPECT: &str = "/oauth/introspect";
-
-/// True for every path this module answers.
-pub(crate) fn is_oauth(path: &str) -> bool {
-    path.starts_with("/oauth/") || path == METADATA
-}
 
 /// Answers an OAuth request.
 pub(crate) async fn handle(
