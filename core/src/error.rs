@@ -1,6 +1,7 @@
 //! The one error catalogue. Every error the gateway answers is built here, with its
-//! status, its body (`{"error":{"code","message","details"}}`) and its headers, so the
-//! worker only copies them onto a response.
+//! status, its body (`{"error":{"code","message","details"}}`, plus `retryAfter` on 429
+//! and `field` on an error about one request field) and its headers, so the worker only
+//! copies them onto a response.
 
 use crate::method::Method;
 use crate::scope::MissingScope;
@@ -25,6 +26,11 @@ pub struct ApiError {
     pub www_authenticate: Option<String>,
     /// The methods for `Allow`, on 405.
     pub allow: Option<&'static [Method]>,
+    /// The request field the error is about, as the client named it (a JSON member or a
+    /// query parameter: `name`, `scopes`, `rateLimit`, `cursor`…), so that a client can
+    /// show it beside that field without reading `details`. `None` when it is about no
+    /// one field (the body as a whole, the path, a header).
+    pub field: Option<String>,
 }
 
 const INVALID_KEY_DETAILS: &str = "The API key provided is invalid or has been revoked";
@@ -39,6 +45,15 @@ impl ApiError {
             retry_after: None,
             www_authenticate: None,
             allow: None,
+            field: None,
+        }
+    }
+
+    /// The same error, about the request field `field` (named as the client sent it).
+    pub fn with_field(self, field: &str) -> ApiError {
+        ApiError {
+            field: Some(field.to_owned()),
+            ..self
         }
     }
 
@@ -200,9 +215,17 @@ impl ApiError {
         ))
     }
 
-    /// 400: the request is malformed; `details` names the field.
+    /// 400: the request is malformed, but in no one field (the body as a whole, the
+    /// path, a header); `details` say how.
     pub fn invalid_request(details: impl Into<String>) -> ApiError {
         ApiError::new(400, "invalid_request", "Invalid request", details.into())
+    }
+
+    /// 400: the request field `field` (a JSON member or query parameter, as the client
+    /// named it) is missing, unknown or invalid; `details` say how, and the body names
+    /// the field in `field`.
+    pub fn invalid_field(field: &str, details: impl Into<String>) -> ApiError {
+        ApiError::invalid_request(details).with_field(field)
     }
 
     /// 404.
@@ -341,6 +364,9 @@ impl ApiError {
             if self.status == 429 {
                 map.insert("retryAfter".into(), seconds.into());
             }
+        }
+        if let (Some(field), Some(map)) = (&self.field, error.as_object_mut()) {
+            map.insert("field".into(), field.as_str().into());
         }
         serde_json::json!({ "error": error }).to_string()
     }
@@ -500,6 +526,31 @@ mod tests {
             body(&ApiError::rate_limited(1847)),
             json!({"error": {"code": "rate_limit_exceeded", "message": "Rate limit exceeded",
                 "details": "Rate limit will reset in 1847 seconds", "retryAfter": 1847}})
+        );
+    }
+
+    #[test]
+    fn a_field_error_names_the_field_beside_the_specs_three_members() {
+        let err = ApiError::invalid_field("rateLimit", "rateLimit must be at most 1000");
+        assert_eq!(err.status, 400);
+        assert_eq!(
+            body(&err),
+            json!({"error": {"code": "invalid_request", "message": "Invalid request",
+                "details": "rateLimit must be at most 1000", "field": "rateLimit"}})
+        );
+        // About no one field: the spec's three members only.
+        assert_eq!(
+            body(&ApiError::invalid_request("The body must be a JSON object")),
+            json!({"error": {"code": "invalid_request", "message": "Invalid request",
+                "details": "The body must be a JSON object"}})
+        );
+        let missing = MissingScope {
+            scope: Scope::Admin,
+            resource: "every resource".into(),
+        };
+        assert_eq!(
+            body(&ApiError::cannot_grant(&missing).with_field("scopes"))["error"]["field"],
+            "scopes"
         );
     }
 
