@@ -42,9 +42,14 @@ pub enum ManageRefusal {
     Invalid {
         /// Names the field and its bound.
         details: String,
+        /// The field, as the client named it (the error's `field`).
+        #[serde(default)]
+        field: Option<String>,
     },
     /// The caller would hand out a scope it does not hold.
     CannotGrant(MissingScope),
+    /// The change's `scopes` hold a scope the caller does not (the error names the field).
+    CannotGrantScopes(MissingScope),
 }
 
 impl ManageRefusal {
@@ -59,8 +64,14 @@ impl ManageRefusal {
             ManageRefusal::Expired => ApiError::conflict(
                 "The key has expired; give it a new expiresAt with PATCH first, or create a new key",
             ),
-            ManageRefusal::Invalid { details } => ApiError::invalid_request(details.clone()),
+            ManageRefusal::Invalid { details, field } => match field {
+                Some(field) => ApiError::invalid_field(field, details.clone()),
+                None => ApiError::invalid_request(details.clone()),
+            },
             ManageRefusal::CannotGrant(missing) => ApiError::cannot_grant(missing),
+            ManageRefusal::CannotGrantScopes(missing) => {
+                ApiError::cannot_grant(missing).with_field("scopes")
+            }
         }
     }
 }
@@ -146,7 +157,7 @@ impl Caller {
     pub fn may_grant(&self, grants: &Grants) -> Result<(), ApiError> {
         self.grants
             .covers(grants)
-            .map_err(|missing| ApiError::cannot_grant(&missing))
+            .map_err(|missing| ApiError::cannot_grant(&missing).with_field("scopes"))
     }
 }
 
@@ -176,7 +187,8 @@ pub fn organization_named(body: &[u8]) -> Result<Option<OrgId>, ApiError> {
     match map.get("organizationId") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_str().and_then(OrgId::parse).map(Some).ok_or_else(|| {
-            ApiError::invalid_request(
+            ApiError::invalid_field(
+                "organizationId",
                 "organizationId must have the form org_ followed by 16 letters or digits",
             )
         }),
@@ -228,11 +240,14 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
         return Err(ApiError::invalid_request("The body must be a JSON object"));
     };
     if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid_request(format!(
-            "Unknown field '{}'; allowed fields are {}",
-            printable(unknown),
-            allowed.join(", ")
-        )));
+        return Err(ApiError::invalid_field(
+            unknown,
+            format!(
+                "Unknown field '{}'; allowed fields are {}",
+                printable(unknown),
+                allowed.join(", ")
+            ),
+        ));
     }
     Ok(map)
 }
@@ -242,19 +257,20 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
 pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
-        .ok_or_else(|| ApiError::invalid_request("name must be a string"))?;
+        .ok_or_else(|| ApiError::invalid_field("name", "name must be a string"))?;
     let len = name.chars().count();
     if name.trim().is_empty() || len > MAX_NAME_LEN {
-        return Err(ApiError::invalid_request(format!(
-            "name must be 1 to {MAX_NAME_LEN} characters"
-        )));
+        return Err(ApiError::invalid_field(
+            "name",
+            format!("name must be 1 to {MAX_NAME_LEN} characters"),
+        ));
     }
-    crate::text::check_label("name", name).map_err(ApiError::invalid_request)?;
+    crate::text::check_label("name", name).map_err(|e| ApiError::invalid_field("name", e))?;
     Ok(name.to_owned())
 }
 
 fn grants(value: &Value) -> Result<Grants, ApiError> {
-    Grants::from_json(value).map_err(ApiError::invalid_request)
+    Grants::from_json(value).map_err(|e| ApiError::invalid_field("scopes", e))
 }
 
 fn limit(value: &Value, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
@@ -263,16 +279,20 @@ fn limit(value: &Value, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU
         .and_then(|n| u32::try_from(n.min(u64::from(u32::MAX))).ok())
         .and_then(NonZeroU32::new)
         .ok_or_else(|| {
-            ApiError::invalid_request(format!("{field} must be a whole number of at least 1"))
+            ApiError::invalid_field(
+                field,
+                format!("{field} must be a whole number of at least 1"),
+            )
         })?;
     within(n, field, ceiling, why)
 }
 
 fn within(n: NonZeroU32, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
     if n.get() > ceiling {
-        return Err(ApiError::invalid_request(format!(
-            "{field} must be at most {ceiling} ({why})"
-        )));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{field} must be at most {ceiling} ({why})"),
+        ));
     }
     Ok(n)
 }
@@ -289,12 +309,16 @@ fn expires(value: &Value, now_ms: u64) -> Result<Option<u64>, ApiError> {
         return Ok(None);
     }
     let at = value.as_str().and_then(parse_ms).ok_or_else(|| {
-        ApiError::invalid_request(
+        ApiError::invalid_field(
+            "expiresAt",
             "expiresAt must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z, or null",
         )
     })?;
     if at <= now_ms {
-        return Err(ApiError::invalid_request("expiresAt must be in the future"));
+        return Err(ApiError::invalid_field(
+            "expiresAt",
+            "expiresAt must be in the future",
+        ));
     }
     Ok(Some(at))
 }
@@ -321,22 +345,28 @@ pub fn parse_create(
     )?;
     let name = name(
         map.get("name")
-            .ok_or_else(|| ApiError::invalid_request("name is required"))?,
+            .ok_or_else(|| ApiError::invalid_field("name", "name is required"))?,
     )?;
     let key_type = match map.get("type") {
         None | Some(Value::Null) => caller.key_type,
         Some(Value::String(t)) if t == "test" => KeyType::Test,
         Some(Value::String(t)) if t == "live" => KeyType::Live,
-        Some(_) => return Err(ApiError::invalid_request("type must be 'test' or 'live'")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "type",
+                "type must be 'test' or 'live'",
+            ))
+        }
     };
     if !caller.sees(key_type) {
-        return Err(ApiError::invalid_request(
+        return Err(ApiError::invalid_field(
+            "type",
             "type: a test-mode admin key can create only test keys; use a live admin key",
         ));
     }
     let grants = grants(
         map.get("scopes")
-            .ok_or_else(|| ApiError::invalid_request("scopes is required"))?,
+            .ok_or_else(|| ApiError::invalid_field("scopes", "scopes is required"))?,
     )?;
     caller.may_grant(&grants)?;
     let defaults = plan.default_policy(key_type);
@@ -411,7 +441,10 @@ impl KeyPatch {
     ) -> Result<(), ManageRefusal> {
         let (max_rate, max_burst) = plan.ceilings(record.key_type);
         let why = ceiling_reason(plan, record.key_type);
-        let invalid = |e: ApiError| ManageRefusal::Invalid { details: e.details };
+        let invalid = |e: ApiError| ManageRefusal::Invalid {
+            details: e.details,
+            field: e.field,
+        };
         if let Some(n) = self.rate_limit {
             within(n, "rateLimit", max_rate, &why).map_err(invalid)?;
         }
@@ -422,7 +455,7 @@ impl KeyPatch {
             caller
                 .grants
                 .covers(grants)
-                .map_err(ManageRefusal::CannotGrant)?;
+                .map_err(ManageRefusal::CannotGrantScopes)?;
         }
         if let Some(name) = &self.name {
             record.name = name.clone();
@@ -465,7 +498,8 @@ impl ListQuery {
         for (name, value) in pairs {
             if name == "organizationId" {
                 organization = Some(OrgId::parse(value).ok_or_else(|| {
-                    ApiError::invalid_request(
+                    ApiError::invalid_field(
+                        "organizationId",
                         "organizationId must have the form org_ followed by 16 letters or digits",
                     )
                 })?);
@@ -492,17 +526,21 @@ impl ListQuery {
                         .ok()
                         .filter(|n| (1..=LIST_MAX_LIMIT).contains(n))
                         .ok_or_else(|| {
-                            ApiError::invalid_request(format!(
-                                "limit must be a whole number from 1 to {LIST_MAX_LIMIT}"
-                            ))
+                            ApiError::invalid_field(
+                                "limit",
+                                format!("limit must be a whole number from 1 to {LIST_MAX_LIMIT}"),
+                            )
                         })?;
                 }
                 "cursor" => query.cursor = (!value.is_empty()).then(|| value.to_owned()),
                 other => {
-                    return Err(ApiError::invalid_request(format!(
-                        "Unknown query parameter '{}'; allowed are limit and cursor",
-                        printable(other)
-                    )))
+                    return Err(ApiError::invalid_field(
+                        other,
+                        format!(
+                            "Unknown query parameter '{}'; allowed are limit and cursor",
+                            printable(other)
+                        ),
+                    ))
                 }
             }
         }
@@ -519,9 +557,12 @@ pub fn parse_roll(body: &[u8]) -> Result<u64, ApiError> {
             .as_u64()
             .filter(|s| *s <= MAX_ROLL_GRACE_S)
             .ok_or_else(|| {
-                ApiError::invalid_request(format!(
-                    "expiresIn must be a whole number of seconds from 0 to {MAX_ROLL_GRACE_S}"
-                ))
+                ApiError::invalid_field(
+                    "expiresIn",
+                    format!(
+                        "expiresIn must be a whole number of seconds from 0 to {MAX_ROLL_GRACE_S}"
+                    ),
+                )
             }),
     }
 }
@@ -622,6 +663,137 @@ mod tests {
         );
         refused(r#"["name"]"#, "JSON object");
         refused(r#"{"name":"#, "not valid JSON");
+    }
+
+    /// The `field` member of an error's JSON body.
+    fn field_of(err: &ApiError) -> Option<String> {
+        let body: Value = serde_json::from_str(&err.body()).expect("json");
+        body["error"]["field"].as_str().map(str::to_owned)
+    }
+
+    #[test]
+    fn every_field_error_names_its_field_in_the_body() {
+        for (body, field) in [
+            (r#"{"scopes":["read"]}"#, "name"),
+            (r#"{"name":"","scopes":["read"]}"#, "name"),
+            (r#"{"name":7,"scopes":["read"]}"#, "name"),
+            (r#"{"name":"a\u202eb","scopes":["read"]}"#, "name"),
+            (r#"{"name":"a"}"#, "scopes"),
+            (r#"{"name":"a","scopes":["root"]}"#, "scopes"),
+            (r#"{"name":"a","scopes":{"x":"read"}}"#, "scopes"),
+            (
+                r#"{"name":"a","scopes":["read"],"rateLimit":1001}"#,
+                "rateLimit",
+            ),
+            (
+                r#"{"name":"a","scopes":["read"],"rateLimit":"10"}"#,
+                "rateLimit",
+            ),
+            (r#"{"name":"a","scopes":["read"],"burst":51}"#, "burst"),
+            (
+                r#"{"name":"a","scopes":["read"],"expiresAt":"soon"}"#,
+                "expiresAt",
+            ),
+            (
+                r#"{"name":"a","scopes":["read"],"expiresAt":"2020-01-01T00:00:00Z"}"#,
+                "expiresAt",
+            ),
+            (r#"{"name":"a","scopes":["read"],"type":"prod"}"#, "type"),
+            (r#"{"name":"a","scopes":["read"],"owner":"me"}"#, "owner"),
+        ] {
+            let err = create(body).expect_err(body);
+            assert_eq!(err.status, 400, "{body}");
+            assert_eq!(
+                field_of(&err).as_deref(),
+                Some(field),
+                "{body}: {}",
+                err.body()
+            );
+        }
+        // Errors about the body as a whole name no field.
+        for body in [r#"["name"]"#, r#"{"name":"#] {
+            assert_eq!(field_of(&create(body).expect_err(body)), None, "{body}");
+        }
+        let test_admin = parse_create(
+            br#"{"name":"a","type":"live","scopes":["read"]}"#,
+            Plan::Starter,
+            &root(KeyType::Test),
+            NOW,
+        )
+        .expect_err("refused");
+        assert_eq!(field_of(&test_admin).as_deref(), Some("type"));
+        // A scope the caller does not hold: 403, at the scopes it asked for.
+        let narrow = Caller {
+            grants: Grants::from_json(&serde_json::json!({"api-keys": ["admin"]})).expect("valid"),
+            ..Caller::root()
+        };
+        let err = parse_create(
+            br#"{"name":"a","scopes":["read"]}"#,
+            Plan::Starter,
+            &narrow,
+            NOW,
+        )
+        .expect_err("cannot grant");
+        assert_eq!(
+            (err.status, field_of(&err).as_deref()),
+            (403, Some("scopes"))
+        );
+        assert_eq!(
+            field_of(&parse_patch(br#"{"expiresAt":"soon"}"#, NOW).expect_err("bad")).as_deref(),
+            Some("expiresAt")
+        );
+        assert_eq!(field_of(&parse_patch(b"{}", NOW).expect_err("empty")), None);
+        assert_eq!(
+            field_of(&parse_roll(br#"{"expiresIn":-1}"#).expect_err("bad")).as_deref(),
+            Some("expiresIn")
+        );
+        let q = |pairs: &[(&'static str, &'static str)]| {
+            ListQuery::parse_scoped(pairs.iter().copied()).expect_err("bad")
+        };
+        assert_eq!(field_of(&q(&[("limit", "0")])).as_deref(), Some("limit"));
+        assert_eq!(field_of(&q(&[("page", "2")])).as_deref(), Some("page"));
+        assert_eq!(
+            field_of(&q(&[("organizationId", "acme")])).as_deref(),
+            Some("organizationId")
+        );
+    }
+
+    #[test]
+    fn a_patch_refused_by_the_guard_names_its_field() {
+        let key = crate::key::ApiKey::generate(KeyType::Test, &[1u8; 96]);
+        let mut rec = KeyRecord::root(&key, Plan::Starter);
+        let over = parse_patch(br#"{"rateLimit":500}"#, NOW).expect("parses");
+        let refusal = over
+            .apply(&mut rec, Plan::Starter, &root(KeyType::Live))
+            .expect_err("over the test ceiling");
+        // As it crosses from the key's guard to the worker.
+        let refusal: ManageRefusal =
+            serde_json::from_str(&serde_json::to_string(&refusal).expect("json")).expect("json");
+        let err = refusal.error();
+        assert_eq!(
+            (err.status, field_of(&err).as_deref()),
+            (400, Some("rateLimit"))
+        );
+        let narrow = Caller {
+            grants: Grants::from_json(
+                &serde_json::json!({"api-keys": ["admin"], "accounts": ["read"]}),
+            )
+            .expect("valid"),
+            ..Caller::root()
+        };
+        let wider = parse_patch(br#"{"scopes":{"accounts":["write"]}}"#, NOW).expect("parses");
+        let err = wider
+            .apply(&mut rec, Plan::Starter, &narrow)
+            .expect_err("cannot grant")
+            .error();
+        assert_eq!(
+            (err.status, field_of(&err).as_deref()),
+            (403, Some("scopes"))
+        );
+        // A refusal from before the field reads as one about no field.
+        let old: ManageRefusal =
+            serde_json::from_str(r#"{"Invalid":{"details":"x"}}"#).expect("json");
+        assert_eq!(field_of(&old.error()), None);
     }
 
     #[test]

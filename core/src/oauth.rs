@@ -440,19 +440,23 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 fn field_name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
-        .ok_or_else(|| invalid("name must be a string"))?
+        .ok_or_else(|| ApiError::invalid_field("name", "name must be a string"))?
         .trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(invalid("name must be 1 to 100 characters"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "name must be 1 to 100 characters",
+        ));
     }
-    crate::text::check_label("name", name).map_err(ApiError::invalid_request)?;
+    crate::text::check_label("name", name).map_err(|e| ApiError::invalid_field("name", e))?;
     Ok(name.to_owned())
 }
 
 fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
+    let invalid = |details: String| ApiError::invalid_field("redirectUris", details);
     let items = value
         .as_array()
-        .ok_or_else(|| invalid("redirectUris must be a list of URIs"))?;
+        .ok_or_else(|| invalid("redirectUris must be a list of URIs".into()))?;
     if items.is_empty() || items.len() > MAX_REDIRECT_URIS {
         return Err(invalid(format!(
             "redirectUris must list 1 to {MAX_REDIRECT_URIS} URIs"
@@ -462,7 +466,7 @@ fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
     for item in items {
         let uri = item
             .as_str()
-            .ok_or_else(|| invalid("redirectUris must contain only strings"))?;
+            .ok_or_else(|| invalid("redirectUris must contain only strings".into()))?;
         check_redirect_uri(uri).map_err(invalid)?;
         if !uris.iter().any(|u| u == uri) {
             uris.push(uri.to_owned());
@@ -472,6 +476,7 @@ fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
 }
 
 fn field_scopes(value: &Value) -> Result<Grants, ApiError> {
+    let invalid = |details: String| ApiError::invalid_field("scopes", details);
     let grants = Grants::from_json(value).map_err(invalid)?;
     check_app_scopes(&grants).map_err(invalid)?;
     Ok(grants)
@@ -481,11 +486,14 @@ const CLIENT_FIELDS: [&str; 5] = ["name", "redirectUris", "scopes", "type", "org
 
 fn unknown_field(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(invalid(format!(
-            "Unknown field '{}'; allowed: {}",
-            printable(k),
-            allowed.join(", ")
-        ))),
+        Some(k) => Err(ApiError::invalid_field(
+            k,
+            format!(
+                "Unknown field '{}'; allowed: {}",
+                printable(k),
+                allowed.join(", ")
+            ),
+        )),
         None => Ok(()),
     }
 }
@@ -496,21 +504,26 @@ pub fn parse_client_create(body: &[u8]) -> Result<NewClient, ApiError> {
     unknown_field(&map, &CLIENT_FIELDS)?;
     let required = |name: &str| {
         map.get(name)
-            .ok_or_else(|| invalid(format!("{name} is required")))
+            .ok_or_else(|| ApiError::invalid_field(name, format!("{name} is required")))
     };
     let client_type = match required("type")?.as_str() {
         Some("confidential") => ClientType::Confidential,
         Some("public") => ClientType::Public,
-        _ => return Err(invalid("type must be 'confidential' or 'public'")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "type",
+                "type must be 'confidential' or 'public'",
+            ))
+        }
     };
     let organization_id = match map.get("organizationId") {
         None | Some(Value::Null) => None,
-        Some(value) => Some(
-            value
-                .as_str()
-                .and_then(OrgId::parse)
-                .ok_or_else(|| invalid("organizationId must be an organization id (org_…)"))?,
-        ),
+        Some(value) => Some(value.as_str().and_then(OrgId::parse).ok_or_else(|| {
+            ApiError::invalid_field(
+                "organizationId",
+                "organizationId must be an organization id (org_…)",
+            )
+        })?),
     };
     Ok(NewClient {
         name: field_name(required("name")?)?,
@@ -1100,6 +1113,61 @@ pub struct AuthorizationView {
 mod tests {
     use super::*;
     use crate::scope::Scope;
+
+    #[test]
+    fn app_body_errors_name_their_field_in_the_body() {
+        let field = |err: ApiError| -> Option<String> {
+            let body: Value = serde_json::from_str(&err.body()).expect("json");
+            body["error"]["field"].as_str().map(str::to_owned)
+        };
+        let ok = r#""name":"CRM","redirectUris":["https://crm.example.com/cb"],"scopes":["read"],"type":"public""#;
+        assert!(parse_client_create(format!("{{{ok}}}").as_bytes()).is_ok());
+        for (body, expected) in [
+            (
+                r#"{"redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public"}"#,
+                "name",
+            ),
+            (
+                r#"{"name":"","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public"}"#,
+                "name",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["http://a.example/cb"],"scopes":["read"],"type":"public"}"#,
+                "redirectUris",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":[],"scopes":["read"],"type":"public"}"#,
+                "redirectUris",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["admin"],"type":"public"}"#,
+                "scopes",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"spa"}"#,
+                "type",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public","logo":"x"}"#,
+                "logo",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public","organizationId":"acme"}"#,
+                "organizationId",
+            ),
+        ] {
+            let err = parse_client_create(body.as_bytes()).expect_err(body);
+            assert_eq!(err.status, 400, "{body}");
+            assert_eq!(field(err).as_deref(), Some(expected), "{body}");
+        }
+        assert_eq!(field(parse_client_create(b"[]").expect_err("array")), None);
+        let patch = parse_client_patch(br#"{"redirectUris":["https://a.example/cb#x"]}"#);
+        assert_eq!(
+            field(patch.expect_err("fragment")).as_deref(),
+            Some("redirectUris")
+        );
+        assert_eq!(field(parse_client_patch(b"{}").expect_err("empty")), None);
+    }
 
     fn client(uris: &[&str], scopes: &str, client_type: ClientType) -> ClientRecord {
         ClientRecord {

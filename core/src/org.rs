@@ -139,7 +139,8 @@ fn plan(value: &Value) -> Result<Plan, ApiError> {
         Some("starter") => Ok(Plan::Starter),
         Some("professional") => Ok(Plan::Professional),
         Some("enterprise") => Ok(Plan::Enterprise),
-        _ => Err(ApiError::invalid_request(
+        _ => Err(ApiError::invalid_field(
+            "plan",
             "plan must be 'starter', 'professional' or 'enterprise'",
         )),
     }
@@ -149,7 +150,8 @@ fn status(value: &Value) -> Result<OrgStatus, ApiError> {
     match value.as_str() {
         Some("active") => Ok(OrgStatus::Active),
         Some("suspended") => Ok(OrgStatus::Suspended),
-        _ => Err(ApiError::invalid_request(
+        _ => Err(ApiError::invalid_field(
+            "status",
             "status must be 'active' or 'suspended'",
         )),
     }
@@ -160,11 +162,11 @@ pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord
     let map = object(body, &["name", "plan"])?;
     let name = name(
         map.get("name")
-            .ok_or_else(|| ApiError::invalid_request("name is required"))?,
+            .ok_or_else(|| ApiError::invalid_field("name", "name is required"))?,
     )?;
     let plan = plan(
         map.get("plan")
-            .ok_or_else(|| ApiError::invalid_request("plan is required"))?,
+            .ok_or_else(|| ApiError::invalid_field("plan", "plan is required"))?,
     )?;
     Ok(OrgRecord {
         id,
@@ -654,7 +656,7 @@ impl fmt::Display for AuthorizationCursor {
 
 /// 400 for a cursor no listing gave out.
 pub fn bad_cursor() -> ApiError {
-    ApiError::invalid_request("cursor is not one a previous page returned")
+    ApiError::invalid_field("cursor", "cursor is not one a previous page returned")
 }
 
 #[cfg(test)]
@@ -682,20 +684,33 @@ mod tests {
             (org.plan, org.status),
             (Plan::Professional, OrgStatus::Active)
         );
-        for (body, needle) in [
-            (r#"{"name":"Acme","plan":"gold"}"#, "plan must be"),
-            (r#"{"name":"Acme"}"#, "plan is required"),
-            (r#"{"plan":"starter"}"#, "name is required"),
-            (r#"{"name":"","plan":"starter"}"#, "name must be 1 to"),
+        for (body, needle, field) in [
+            (r#"{"name":"Acme","plan":"gold"}"#, "plan must be", "plan"),
+            (r#"{"name":"Acme"}"#, "plan is required", "plan"),
+            (r#"{"plan":"starter"}"#, "name is required", "name"),
+            (
+                r#"{"name":"","plan":"starter"}"#,
+                "name must be 1 to",
+                "name",
+            ),
             (
                 r#"{"name":"a","plan":"starter","x":1}"#,
                 "Unknown field 'x'",
+                "x",
             ),
         ] {
             let err = parse_org_create(body.as_bytes(), id, NOW).expect_err(body);
             assert_eq!(err.status, 400);
             assert!(err.details.contains(needle), "{body}: {}", err.details);
+            assert_eq!(err.field.as_deref(), Some(field), "{body}");
+            assert!(
+                err.body().contains(&format!(r#""field":"{field}""#)),
+                "{body}"
+            );
         }
+        let status = parse_org_patch(br#"{"status":"gone"}"#).expect_err("bad status");
+        assert_eq!(status.field.as_deref(), Some("status"));
+        assert_eq!(bad_cursor().field.as_deref(), Some("cursor"));
         let mut record = org.clone();
         let patch = parse_org_patch(br#"{"plan":"starter","status":"suspended"}"#).expect("valid");
         let changed = patch.apply(&mut record).expect("changed");

@@ -29,7 +29,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 (Some(mine), _) => mine,
                 (None, Some(named)) => named,
                 (None, None) => {
-                    return http::error(&ApiError::invalid_request(
+                    return http::error(&ApiError::invalid_field(
+                        "organizationId",
                         "organizationId is required: the root key reads one organization's audit log at a time",
                     ))
                 }
@@ -48,7 +49,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         (Route::Orgs, Method::Get) => {
             let (query, named) = or_respond!(query(call.url));
             if named.is_some() {
-                return http::error(&ApiError::invalid_request(
+                return http::error(&ApiError::invalid_field(
+                    "organizationId",
                     "Unknown query parameter 'organizationId'; allowed are limit and cursor",
                 ));
             }
