@@ -1,7 +1,7 @@
 //! The key-management API's request bodies: parsed and validated here, so every
 //! refusal names its field and bound, and the worker never sees an invalid change.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Field};
 use crate::ids::{Actor, OrgId};
 use crate::key::{ApiKey, KeyType};
 use crate::plan::Plan;
@@ -42,9 +42,9 @@ pub enum ManageRefusal {
     Invalid {
         /// Names the field and its bound.
         details: String,
-        /// The field, as the client named it (the error's `field`).
+        /// The field (the error's `field`).
         #[serde(default)]
-        field: Option<String>,
+        field: Option<Field>,
     },
     /// The caller would hand out a scope it does not hold.
     CannotGrant(MissingScope),
@@ -65,12 +65,12 @@ impl ManageRefusal {
                 "The key has expired; give it a new expiresAt with PATCH first, or create a new key",
             ),
             ManageRefusal::Invalid { details, field } => match field {
-                Some(field) => ApiError::invalid_field(field, details.clone()),
+                Some(field) => ApiError::invalid_field(*field, details.clone()),
                 None => ApiError::invalid_request(details.clone()),
             },
             ManageRefusal::CannotGrant(missing) => ApiError::cannot_grant(missing),
             ManageRefusal::CannotGrantScopes(missing) => {
-                ApiError::cannot_grant(missing).with_field("scopes")
+                ApiError::cannot_grant(missing).with_field(Field::Scopes)
             }
         }
     }
@@ -157,7 +157,7 @@ impl Caller {
     pub fn may_grant(&self, grants: &Grants) -> Result<(), ApiError> {
         self.grants
             .covers(grants)
-            .map_err(|missing| ApiError::cannot_grant(&missing).with_field("scopes"))
+            .map_err(|missing| ApiError::cannot_grant(&missing).with_field(Field::Scopes))
     }
 }
 
@@ -188,7 +188,7 @@ pub fn organization_named(body: &[u8]) -> Result<Option<OrgId>, ApiError> {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_str().and_then(OrgId::parse).map(Some).ok_or_else(|| {
             ApiError::invalid_field(
-                "organizationId",
+                Field::OrganizationId,
                 "organizationId must have the form org_ followed by 16 letters or digits",
             )
         }),
@@ -240,14 +240,11 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
         return Err(ApiError::invalid_request("The body must be a JSON object"));
     };
     if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid_field(
-            unknown,
-            format!(
-                "Unknown field '{}'; allowed fields are {}",
-                printable(unknown),
-                allowed.join(", ")
-            ),
-        ));
+        return Err(ApiError::invalid_request(format!(
+            "Unknown field '{}'; allowed fields are {}",
+            printable(unknown),
+            allowed.join(", ")
+        )));
     }
     Ok(map)
 }
@@ -257,23 +254,23 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
 pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
-        .ok_or_else(|| ApiError::invalid_field("name", "name must be a string"))?;
+        .ok_or_else(|| ApiError::invalid_field(Field::Name, "name must be a string"))?;
     let len = name.chars().count();
     if name.trim().is_empty() || len > MAX_NAME_LEN {
         return Err(ApiError::invalid_field(
-            "name",
+            Field::Name,
             format!("name must be 1 to {MAX_NAME_LEN} characters"),
         ));
     }
-    crate::text::check_label("name", name).map_err(|e| ApiError::invalid_field("name", e))?;
+    crate::text::check_label("name", name).map_err(|e| ApiError::invalid_field(Field::Name, e))?;
     Ok(name.to_owned())
 }
 
 fn grants(value: &Value) -> Result<Grants, ApiError> {
-    Grants::from_json(value).map_err(|e| ApiError::invalid_field("scopes", e))
+    Grants::from_json(value).map_err(|e| ApiError::invalid_field(Field::Scopes, e))
 }
 
-fn limit(value: &Value, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
+fn limit(value: &Value, field: Field, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
     let n = value
         .as_u64()
         .and_then(|n| u32::try_from(n.min(u64::from(u32::MAX))).ok())
@@ -281,17 +278,17 @@ fn limit(value: &Value, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU
         .ok_or_else(|| {
             ApiError::invalid_field(
                 field,
-                format!("{field} must be a whole number of at least 1"),
+                format!("{} must be a whole number of at least 1", field.as_str()),
             )
         })?;
     within(n, field, ceiling, why)
 }
 
-fn within(n: NonZeroU32, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
+fn within(n: NonZeroU32, field: Field, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
     if n.get() > ceiling {
         return Err(ApiError::invalid_field(
             field,
-            format!("{field} must be at most {ceiling} ({why})"),
+            format!("{} must be at most {ceiling} ({why})", field.as_str()),
         ));
     }
     Ok(n)
@@ -310,13 +307,13 @@ fn expires(value: &Value, now_ms: u64) -> Result<Option<u64>, ApiError> {
     }
     let at = value.as_str().and_then(parse_ms).ok_or_else(|| {
         ApiError::invalid_field(
-            "expiresAt",
+            Field::ExpiresAt,
             "expiresAt must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z, or null",
         )
     })?;
     if at <= now_ms {
         return Err(ApiError::invalid_field(
-            "expiresAt",
+            Field::ExpiresAt,
             "expiresAt must be in the future",
         ));
     }
@@ -345,7 +342,7 @@ pub fn parse_create(
     )?;
     let name = name(
         map.get("name")
-            .ok_or_else(|| ApiError::invalid_field("name", "name is required"))?,
+            .ok_or_else(|| ApiError::invalid_field(Field::Name, "name is required"))?,
     )?;
     let key_type = match map.get("type") {
         None | Some(Value::Null) => caller.key_type,
@@ -353,20 +350,20 @@ pub fn parse_create(
         Some(Value::String(t)) if t == "live" => KeyType::Live,
         Some(_) => {
             return Err(ApiError::invalid_field(
-                "type",
+                Field::Type,
                 "type must be 'test' or 'live'",
             ))
         }
     };
     if !caller.sees(key_type) {
         return Err(ApiError::invalid_field(
-            "type",
+            Field::Type,
             "type: a test-mode admin key can create only test keys; use a live admin key",
         ));
     }
     let grants = grants(
         map.get("scopes")
-            .ok_or_else(|| ApiError::invalid_field("scopes", "scopes is required"))?,
+            .ok_or_else(|| ApiError::invalid_field(Field::Scopes, "scopes is required"))?,
     )?;
     caller.may_grant(&grants)?;
     let defaults = plan.default_policy(key_type);
@@ -374,11 +371,11 @@ pub fn parse_create(
     let why = ceiling_reason(plan, key_type);
     let hourly = match map.get("rateLimit") {
         None | Some(Value::Null) => defaults.hourly,
-        Some(v) => limit(v, "rateLimit", max_rate, &why)?,
+        Some(v) => limit(v, Field::RateLimit, max_rate, &why)?,
     };
     let burst = match map.get("burst") {
         None | Some(Value::Null) => defaults.burst.min(hourly),
-        Some(v) => limit(v, "burst", max_burst, &why)?,
+        Some(v) => limit(v, Field::Burst, max_burst, &why)?,
     };
     let expires_ms = match map.get("expiresAt") {
         None => None,
@@ -413,16 +410,16 @@ pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
             FIELDS.join(", ")
         )));
     }
-    let positive = |field: &str| -> Result<Option<NonZeroU32>, ApiError> {
-        map.get(field)
+    let positive = |field: Field| -> Result<Option<NonZeroU32>, ApiError> {
+        map.get(field.as_str())
             .map(|v| limit(v, field, u32::MAX, "the largest number accepted"))
             .transpose()
     };
     Ok(KeyPatch {
         name: map.get("name").map(name).transpose()?,
         grants: map.get("scopes").map(grants).transpose()?,
-        rate_limit: positive("rateLimit")?,
-        burst: positive("burst")?,
+        rate_limit: positive(Field::RateLimit)?,
+        burst: positive(Field::Burst)?,
         expires_ms: map
             .get("expiresAt")
             .map(|v| expires(v, now_ms))
@@ -442,14 +439,14 @@ impl KeyPatch {
         let (max_rate, max_burst) = plan.ceilings(record.key_type);
         let why = ceiling_reason(plan, record.key_type);
         let invalid = |e: ApiError| ManageRefusal::Invalid {
-            details: e.details,
             field: e.field,
+            details: e.details,
         };
         if let Some(n) = self.rate_limit {
-            within(n, "rateLimit", max_rate, &why).map_err(invalid)?;
+            within(n, Field::RateLimit, max_rate, &why).map_err(invalid)?;
         }
         if let Some(n) = self.burst {
-            within(n, "burst", max_burst, &why).map_err(invalid)?;
+            within(n, Field::Burst, max_burst, &why).map_err(invalid)?;
         }
         if let Some(grants) = &self.grants {
             caller
@@ -499,7 +496,7 @@ impl ListQuery {
             if name == "organizationId" {
                 organization = Some(OrgId::parse(value).ok_or_else(|| {
                     ApiError::invalid_field(
-                        "organizationId",
+                        Field::OrganizationId,
                         "organizationId must have the form org_ followed by 16 letters or digits",
                     )
                 })?);
@@ -527,20 +524,17 @@ impl ListQuery {
                         .filter(|n| (1..=LIST_MAX_LIMIT).contains(n))
                         .ok_or_else(|| {
                             ApiError::invalid_field(
-                                "limit",
+                                Field::Limit,
                                 format!("limit must be a whole number from 1 to {LIST_MAX_LIMIT}"),
                             )
                         })?;
                 }
                 "cursor" => query.cursor = (!value.is_empty()).then(|| value.to_owned()),
                 other => {
-                    return Err(ApiError::invalid_field(
-                        other,
-                        format!(
-                            "Unknown query parameter '{}'; allowed are limit and cursor",
-                            printable(other)
-                        ),
-                    ))
+                    return Err(ApiError::invalid_request(format!(
+                        "Unknown query parameter '{}'; allowed are limit and cursor",
+                        printable(other)
+                    )))
                 }
             }
         }
@@ -558,7 +552,7 @@ pub fn parse_roll(body: &[u8]) -> Result<u64, ApiError> {
             .filter(|s| *s <= MAX_ROLL_GRACE_S)
             .ok_or_else(|| {
                 ApiError::invalid_field(
-                    "expiresIn",
+                    Field::ExpiresIn,
                     format!(
                         "expiresIn must be a whole number of seconds from 0 to {MAX_ROLL_GRACE_S}"
                     ),
@@ -699,7 +693,6 @@ mod tests {
                 "expiresAt",
             ),
             (r#"{"name":"a","scopes":["read"],"type":"prod"}"#, "type"),
-            (r#"{"name":"a","scopes":["read"],"owner":"me"}"#, "owner"),
         ] {
             let err = create(body).expect_err(body);
             assert_eq!(err.status, 400, "{body}");
@@ -710,8 +703,13 @@ mod tests {
                 err.body()
             );
         }
-        // Errors about the body as a whole name no field.
-        for body in [r#"["name"]"#, r#"{"name":"#] {
+        // Errors about the body as a whole, or a member the API does not have, name no
+        // field: `field` names only the API's own.
+        for body in [
+            r#"["name"]"#,
+            r#"{"name":"#,
+            r#"{"name":"a","scopes":["read"],"owner":"me"}"#,
+        ] {
             assert_eq!(field_of(&create(body).expect_err(body)), None, "{body}");
         }
         let test_admin = parse_create(
@@ -751,7 +749,7 @@ mod tests {
             ListQuery::parse_scoped(pairs.iter().copied()).expect_err("bad")
         };
         assert_eq!(field_of(&q(&[("limit", "0")])).as_deref(), Some("limit"));
-        assert_eq!(field_of(&q(&[("page", "2")])).as_deref(), Some("page"));
+        assert_eq!(field_of(&q(&[("page", "2")])), None);
         assert_eq!(
             field_of(&q(&[("organizationId", "acme")])).as_deref(),
             Some("organizationId")

@@ -26,11 +26,64 @@ pub struct ApiError {
     pub www_authenticate: Option<String>,
     /// The methods for `Allow`, on 405.
     pub allow: Option<&'static [Method]>,
-    /// The request field the error is about, as the client named it (a JSON member or a
-    /// query parameter: `name`, `scopes`, `rateLimit`, `cursor`…), so that a client can
+    /// The request field the error is about (the body's `field`), so that a client can
     /// show it beside that field without reading `details`. `None` when it is about no
-    /// one field (the body as a whole, the path, a header).
-    pub field: Option<String>,
+    /// one field of the API (the body as a whole, an unknown member, the path, a header).
+    pub field: Option<Field>,
+}
+
+/// A request field an error can be about: a JSON member of a body or a query parameter,
+/// named as the client sends it ([`Field::as_str`]). One byte, so `ApiError` stays the
+/// size every `Result` carrying it had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Field {
+    /// `name` (keys, apps, organizations).
+    Name,
+    /// `type` (keys, apps).
+    Type,
+    /// `scopes` (keys, apps).
+    Scopes,
+    /// `rateLimit` (keys).
+    RateLimit,
+    /// `burst` (keys).
+    Burst,
+    /// `expiresAt` (keys).
+    ExpiresAt,
+    /// `expiresIn` (a key's roll).
+    ExpiresIn,
+    /// `redirectUris` (apps).
+    RedirectUris,
+    /// `plan` (organizations).
+    Plan,
+    /// `status` (organizations).
+    Status,
+    /// `organizationId` (a body or a listing's query).
+    OrganizationId,
+    /// `limit` (a listing's query).
+    Limit,
+    /// `cursor` (a listing's query).
+    Cursor,
+}
+
+impl Field {
+    /// The name the client sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Type => "type",
+            Field::Scopes => "scopes",
+            Field::RateLimit => "rateLimit",
+            Field::Burst => "burst",
+            Field::ExpiresAt => "expiresAt",
+            Field::ExpiresIn => "expiresIn",
+            Field::RedirectUris => "redirectUris",
+            Field::Plan => "plan",
+            Field::Status => "status",
+            Field::OrganizationId => "organizationId",
+            Field::Limit => "limit",
+            Field::Cursor => "cursor",
+        }
+    }
 }
 
 const INVALID_KEY_DETAILS: &str = "The API key provided is invalid or has been revoked";
@@ -49,10 +102,10 @@ impl ApiError {
         }
     }
 
-    /// The same error, about the request field `field` (named as the client sent it).
-    pub fn with_field(self, field: &str) -> ApiError {
+    /// The same error, about the request field `field`.
+    pub fn with_field(self, field: Field) -> ApiError {
         ApiError {
-            field: Some(field.to_owned()),
+            field: Some(field),
             ..self
         }
     }
@@ -215,16 +268,15 @@ impl ApiError {
         ))
     }
 
-    /// 400: the request is malformed, but in no one field (the body as a whole, the
-    /// path, a header); `details` say how.
+    /// 400: the request is malformed, but in no one field of the API (the body as a
+    /// whole, an unknown member, the path, a header); `details` say how.
     pub fn invalid_request(details: impl Into<String>) -> ApiError {
         ApiError::new(400, "invalid_request", "Invalid request", details.into())
     }
 
-    /// 400: the request field `field` (a JSON member or query parameter, as the client
-    /// named it) is missing, unknown or invalid; `details` say how, and the body names
-    /// the field in `field`.
-    pub fn invalid_field(field: &str, details: impl Into<String>) -> ApiError {
+    /// 400: the request field `field` is missing or invalid; `details` say how, and the
+    /// body names the field in `field`.
+    pub fn invalid_field(field: Field, details: impl Into<String>) -> ApiError {
         ApiError::invalid_request(details).with_field(field)
     }
 
@@ -365,7 +417,7 @@ impl ApiError {
                 map.insert("retryAfter".into(), seconds.into());
             }
         }
-        if let (Some(field), Some(map)) = (&self.field, error.as_object_mut()) {
+        if let (Some(field), Some(map)) = (self.field, error.as_object_mut()) {
             map.insert("field".into(), field.as_str().into());
         }
         serde_json::json!({ "error": error }).to_string()
@@ -531,7 +583,7 @@ mod tests {
 
     #[test]
     fn a_field_error_names_the_field_beside_the_specs_three_members() {
-        let err = ApiError::invalid_field("rateLimit", "rateLimit must be at most 1000");
+        let err = ApiError::invalid_field(Field::RateLimit, "rateLimit must be at most 1000");
         assert_eq!(err.status, 400);
         assert_eq!(
             body(&err),
@@ -549,7 +601,7 @@ mod tests {
             resource: "every resource".into(),
         };
         assert_eq!(
-            body(&ApiError::cannot_grant(&missing).with_field("scopes"))["error"]["field"],
+            body(&ApiError::cannot_grant(&missing).with_field(Field::Scopes))["error"]["field"],
             "scopes"
         );
     }

@@ -19,7 +19,7 @@
 use crate::base62;
 use crate::base64::{base64_decode, base64url};
 use crate::constant_time;
-use crate::error::{printable, ApiError, OAuthError};
+use crate::error::{printable, ApiError, Field, OAuthError};
 use crate::ids::OrgId;
 use crate::key::{hash_hex, KeyId, KeyType, CHECKSUM_LEN, ID_LEN, SECRET_LEN};
 use crate::scope::{Grants, Scope, ScopeSet};
@@ -440,20 +440,20 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 fn field_name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
-        .ok_or_else(|| ApiError::invalid_field("name", "name must be a string"))?
+        .ok_or_else(|| ApiError::invalid_field(Field::Name, "name must be a string"))?
         .trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid_field(
-            "name",
+            Field::Name,
             "name must be 1 to 100 characters",
         ));
     }
-    crate::text::check_label("name", name).map_err(|e| ApiError::invalid_field("name", e))?;
+    crate::text::check_label("name", name).map_err(|e| ApiError::invalid_field(Field::Name, e))?;
     Ok(name.to_owned())
 }
 
 fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
-    let invalid = |details: String| ApiError::invalid_field("redirectUris", details);
+    let invalid = |details: String| ApiError::invalid_field(Field::RedirectUris, details);
     let items = value
         .as_array()
         .ok_or_else(|| invalid("redirectUris must be a list of URIs".into()))?;
@@ -476,7 +476,7 @@ fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
 }
 
 fn field_scopes(value: &Value) -> Result<Grants, ApiError> {
-    let invalid = |details: String| ApiError::invalid_field("scopes", details);
+    let invalid = |details: String| ApiError::invalid_field(Field::Scopes, details);
     let grants = Grants::from_json(value).map_err(invalid)?;
     check_app_scopes(&grants).map_err(invalid)?;
     Ok(grants)
@@ -486,14 +486,11 @@ const CLIENT_FIELDS: [&str; 5] = ["name", "redirectUris", "scopes", "type", "org
 
 fn unknown_field(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ApiError::invalid_field(
-            k,
-            format!(
-                "Unknown field '{}'; allowed: {}",
-                printable(k),
-                allowed.join(", ")
-            ),
-        )),
+        Some(k) => Err(invalid(format!(
+            "Unknown field '{}'; allowed: {}",
+            printable(k),
+            allowed.join(", ")
+        ))),
         None => Ok(()),
     }
 }
@@ -502,16 +499,17 @@ fn unknown_field(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiEr
 pub fn parse_client_create(body: &[u8]) -> Result<NewClient, ApiError> {
     let map = body_object(body)?;
     unknown_field(&map, &CLIENT_FIELDS)?;
-    let required = |name: &str| {
-        map.get(name)
-            .ok_or_else(|| ApiError::invalid_field(name, format!("{name} is required")))
+    let required = |field: Field| {
+        map.get(field.as_str()).ok_or_else(|| {
+            ApiError::invalid_field(field, format!("{} is required", field.as_str()))
+        })
     };
-    let client_type = match required("type")?.as_str() {
+    let client_type = match required(Field::Type)?.as_str() {
         Some("confidential") => ClientType::Confidential,
         Some("public") => ClientType::Public,
         _ => {
             return Err(ApiError::invalid_field(
-                "type",
+                Field::Type,
                 "type must be 'confidential' or 'public'",
             ))
         }
@@ -520,15 +518,15 @@ pub fn parse_client_create(body: &[u8]) -> Result<NewClient, ApiError> {
         None | Some(Value::Null) => None,
         Some(value) => Some(value.as_str().and_then(OrgId::parse).ok_or_else(|| {
             ApiError::invalid_field(
-                "organizationId",
+                Field::OrganizationId,
                 "organizationId must be an organization id (org_…)",
             )
         })?),
     };
     Ok(NewClient {
-        name: field_name(required("name")?)?,
-        redirect_uris: field_redirect_uris(required("redirectUris")?)?,
-        scopes: field_scopes(required("scopes")?)?,
+        name: field_name(required(Field::Name)?)?,
+        redirect_uris: field_redirect_uris(required(Field::RedirectUris)?)?,
+        scopes: field_scopes(required(Field::Scopes)?)?,
         client_type,
         organization_id,
     })
@@ -1148,10 +1146,6 @@ mod tests {
                 "type",
             ),
             (
-                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public","logo":"x"}"#,
-                "logo",
-            ),
-            (
                 r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public","organizationId":"acme"}"#,
                 "organizationId",
             ),
@@ -1161,6 +1155,9 @@ mod tests {
             assert_eq!(field(err).as_deref(), Some(expected), "{body}");
         }
         assert_eq!(field(parse_client_create(b"[]").expect_err("array")), None);
+        // A member the API does not have is no field of it.
+        let unknown = parse_client_create(format!(r#"{{{ok},"logo":"x"}}"#).as_bytes());
+        assert_eq!(field(unknown.expect_err("unknown")), None);
         let patch = parse_client_patch(br#"{"redirectUris":["https://a.example/cb#x"]}"#);
         assert_eq!(
             field(patch.expect_err("fragment")).as_deref(),

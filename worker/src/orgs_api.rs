@@ -5,6 +5,7 @@
 use crate::http::{self, or_respond};
 use crate::operations::{list_query as query, org_record as get, Call};
 use crate::{config, directory, guard_client};
+use scopien_auth::error::Field;
 use scopien_auth::grant::GrantInput;
 use scopien_auth::org::{
     parse_org_create, parse_org_patch, OrgAnswer, OrgId, OrgInput, OrgRecord, RANDOM_BYTES_FOR_ORG,
@@ -30,7 +31,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 (None, Some(named)) => named,
                 (None, None) => {
                     return http::error(&ApiError::invalid_field(
-                        "organizationId",
+                        Field::OrganizationId,
                         "organizationId is required: the root key reads one organization's audit log at a time",
                     ))
                 }
@@ -50,7 +51,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             let (query, named) = or_respond!(query(call.url));
             if named.is_some() {
                 return http::error(&ApiError::invalid_field(
-                    "organizationId",
+                    Field::OrganizationId,
                     "Unknown query parameter 'organizationId'; allowed are limit and cursor",
                 ));
             }
