@@ -1,5 +1,5 @@
 // Prints a fresh sk_live_ key in the gateway's format, for SCOPIEN_ROOT_KEY.
-// The same rules as core/src/key.rs: 16 id + 32 secret base62 chars, then the CRC-32
+// The same rules as core/src/credentials/key.rs: 16 id + 32 secret base62 chars, then the CRC-32
 // of everything before it in 6 base62 chars.
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";

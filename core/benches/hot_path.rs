@@ -5,14 +5,14 @@
 //! Figures only; nothing here fails on a time. See BENCHMARKS.md.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use scopien_auth::credential::parse_authorization;
-use scopien_auth::guard::Meter;
-use scopien_auth::headers::rate_limit_headers;
-use scopien_auth::key::RANDOM_BYTES_FOR_KEY;
-use scopien_auth::ratelimit::{check, Outcome};
-use scopien_auth::record::Admission;
-use scopien_auth::route::route;
-use scopien_auth::usage::Outcome as UsageOutcome;
+use scopien_auth::credentials::key::RANDOM_BYTES_FOR_KEY;
+use scopien_auth::http::credential::parse_authorization;
+use scopien_auth::http::headers::rate_limit_headers;
+use scopien_auth::http::route::route;
+use scopien_auth::keys::guard::Meter;
+use scopien_auth::keys::record::Admission;
+use scopien_auth::policy::ratelimit::{check, Outcome};
+use scopien_auth::policy::usage::Outcome as UsageOutcome;
 use scopien_auth::{
     ApiKey, Counters, Grants, KeyRecord, KeyType, Method, Plan, Requirement, Scope,
 };

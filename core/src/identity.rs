@@ -3,10 +3,10 @@
 //! builds the claims, the signing input and the key set; the signature itself is the
 //! runtime's (WebCrypto), since core holds no key material and does no I/O.
 
-use crate::base64::base64url;
-use crate::error::ApiError;
-use crate::guard::Admitted;
-use crate::key::{hash_hex, KeyId};
+use crate::base::base64::base64url;
+use crate::check::protocol::Admitted;
+use crate::credentials::key::{hash_hex, KeyId};
+use crate::policy::error::ApiError;
 use serde::{Deserialize, Serialize};
 
 /// How long an assertion is valid, in seconds.
@@ -285,7 +285,7 @@ pub fn finish(signing_input: &str, signature: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scope::Grants;
+    use crate::policy::scope::Grants;
 
     const JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
 
@@ -380,11 +380,12 @@ mod tests {
 
     #[test]
     fn an_app_is_its_grant_never_the_key_that_approved_it() {
-        use crate::guard::Admitted;
-        use crate::key::KeyType;
-        use crate::oauth::{AppGrant, ClientId, GrantId};
-        use crate::org::{Actor, OrgId};
-        use crate::ratelimit::{Status, WindowStatus};
+        use crate::check::protocol::Admitted;
+        use crate::check::protocol::AppGrant;
+        use crate::credentials::key::KeyType;
+        use crate::ids::{Actor, OrgId};
+        use crate::oauth::protocol::{ClientId, GrantId};
+        use crate::policy::ratelimit::{Status, WindowStatus};
         let approver = KeyId::parse("key_0123456789abcdef").expect("id");
         let app = AppGrant {
             client_id: ClientId::generate(OrgId::DEFAULT, &[3; 16]),
@@ -407,7 +408,6 @@ mod tests {
                 burst: window,
             },
             at_ms: 0,
-            directory: None,
             app: None,
         };
         let key = Claims::new(approver, &admitted, "https://gw", "https://api", 0);

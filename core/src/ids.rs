@@ -1,13 +1,42 @@
 //! The ids of what the gateway stores, one way each: a prefix and base62 chars, parsed
 //! exactly, made from caller-given random bytes, shown and (de)serialised as their text.
 //! They sit below every domain, so that naming an organization, an app or a grant never
-//! pulls in the code that manages it. (`KeyId` lives with the key format, `key.rs`,
-//! whose checksum covers it.)
+//! pulls in the code that manages it.
 
-use crate::base62;
-use crate::key::{KeyId, ID_LEN};
+use crate::base::base62;
 use core::fmt;
 use serde::{Deserialize, Serialize};
+
+/// Length of a key id's (and a grant id's) random part, in base62 chars.
+pub const ID_LEN: usize = 16;
+
+/// A key id, `key_` + 16 base62 chars: the public half of a key.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId([u8; ID_LEN]);
+
+impl KeyId {
+    /// Parses `key_<16 base62>`.
+    pub fn parse(text: &str) -> Option<KeyId> {
+        let chars = text.strip_prefix("key_")?.as_bytes();
+        if chars.len() != ID_LEN || !chars.iter().all(|&b| base62::is_base62(b)) {
+            return None;
+        }
+        let mut id = [0u8; ID_LEN];
+        id.copy_from_slice(chars);
+        Some(KeyId(id))
+    }
+
+    /// The id of a key whose 16 id chars were checked by the caller.
+    pub(crate) fn from_bytes(id: [u8; ID_LEN]) -> KeyId {
+        KeyId(id)
+    }
+
+    /// The 16 id chars, as they stand inside the key.
+    pub fn chars(&self) -> &str {
+        // Only base62 bytes are ever stored, so this cannot fail.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
 
 /// Length of an organization id's random part, in base62 chars.
 pub const ORG_ID_LEN: usize = 16;
@@ -167,6 +196,7 @@ macro_rules! text_id {
         }
     };
 }
+text_id!(KeyId, "key_", "not a key id");
 text_id!(OrgId, "org_", "not an organization id");
 text_id!(GrantId, "grant_", "not a grant id");
 text_id!(ClientId, "app_", "not an app id");

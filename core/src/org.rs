@@ -7,54 +7,23 @@
 //! (plan, suspension) is copied into each key's own guard as [`OrgTerms`], so the hot
 //! path still makes one Durable Object call.
 
-use crate::admin::{name, object, ListQuery};
-use crate::error::{ApiError, Field};
+use crate::audit::{changes, AuditDraft, AuditEvent};
+use crate::keys::admin::{name, object, ListQuery};
+use crate::policy::error::{ApiError, Field};
+use crate::policy::terms::{OrgStatus, OrgTerms};
 
-use crate::key::{KeyId, KeyType};
-use crate::oauth::{AuthorizationView, ClientId, ClientPatch, ClientRecord, ClientView, GrantId};
-use crate::plan::Plan;
-use crate::scanning::LeakReport;
-use crate::timestamp::Timestamp;
-use crate::view::{DirectoryEntry, KeyView, ListPage};
+use crate::base::timestamp::Timestamp;
+use crate::credentials::key::{KeyId, KeyType};
+use crate::keys::view::{DirectoryEntry, KeyView, ListPage};
+use crate::oauth::protocol::{
+    AuthorizationView, ClientId, ClientPatch, ClientRecord, ClientView, GrantId,
+};
+use crate::policy::plan::Plan;
 use core::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// Events an organization's audit log keeps: the newest ones; older ones are dropped.
-pub const AUDIT_MAX_EVENTS: u64 = 10_000;
-
 pub use crate::ids::{Actor, OrgId, ORG_ID_LEN, RANDOM_BYTES_FOR_ORG};
-
-/// Whether an organization's keys work.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrgStatus {
-    /// Its keys work.
-    #[default]
-    Active,
-    /// Every key of it is refused, admin keys included.
-    Suspended,
-}
-
-/// What a key's guard keeps of its organization: all a request needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrgTerms {
-    /// Defaults and ceilings of the organization's keys.
-    pub plan: Plan,
-    /// Suspended organizations' keys are refused.
-    pub status: OrgStatus,
-    /// The organization record's revision when these terms were taken: a copy never
-    /// replaces a newer one, whatever order copies arrive in.
-    #[serde(default)]
-    pub revision: u64,
-}
-
-impl OrgTerms {
-    /// Whether these terms replace `held` (none held, or an older revision).
-    pub fn supersede(&self, held: Option<&OrgTerms>) -> bool {
-        held.is_none_or(|held| self.revision > held.revision)
-    }
-}
 
 /// An organization as its guard stores it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,154 +184,6 @@ impl OrgPatch {
     }
 }
 
-/// What an event is about.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditTarget {
-    /// `api_key` or `organization`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Its id.
-    pub id: String,
-}
-
-impl AuditTarget {
-    /// A key.
-    pub fn key(id: KeyId) -> AuditTarget {
-        AuditTarget {
-            kind: "api_key".into(),
-            id: id.to_string(),
-        }
-    }
-
-    /// An OAuth app.
-    pub fn client(id: ClientId) -> AuditTarget {
-        AuditTarget {
-            kind: "oauth_client".into(),
-            id: id.to_string(),
-        }
-    }
-
-    /// An organization.
-    pub fn org(id: OrgId) -> AuditTarget {
-        AuditTarget {
-            kind: "organization".into(),
-            id: id.to_string(),
-        }
-    }
-}
-
-/// An event before its guard gives it an id and a time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditDraft {
-    /// Who.
-    pub actor: Actor,
-    /// `api_key.created`, `api_key.updated`, `api_key.revoked`, `api_key.rolled`,
-    /// `organization.created`, `organization.updated`.
-    pub action: String,
-    /// On what.
-    pub target: AuditTarget,
-    /// Before and after of each changed field; never a secret or a hash.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub changes: Option<Map<String, Value>>,
-    /// For `api_key.leaked`: where the key was found.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<LeakReport>,
-    /// Why, when the gateway itself acted (`oauth_grant.revoked` on a replayed code or
-    /// refresh token).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
-
-impl AuditDraft {
-    /// Who may see the event: `Test` when it is about a test object (a test key, app or
-    /// grant) done by a test actor (a test key, or an app through a test grant; a secret
-    /// scanner acts for no mode and leaves the choice to its target), so a test-mode
-    /// admin sees only the test mode's own history; `Live` for everything else, which
-    /// only live admins and the root key see. `mode_of(kind, id)` is the mode of the
-    /// object (`api_key`, `oauth_client`, `oauth_grant`); one it does not know counts as
-    /// live, as do organizations and the root key.
-    pub fn mode(&self, mut mode_of: impl FnMut(&str, &str) -> Option<KeyType>) -> KeyType {
-        let mut is_test = |kind: &str, id: &str| mode_of(kind, id) == Some(KeyType::Test);
-        let actor_is_test = match self.actor {
-            Actor::Root => false,
-            Actor::SecretScanning => true,
-            Actor::Key { key_id } => is_test("api_key", &key_id.to_string()),
-            Actor::App { grant_id, .. } => is_test("oauth_grant", &grant_id.to_string()),
-        };
-        if actor_is_test && is_test(&self.target.kind, &self.target.id) {
-            KeyType::Test
-        } else {
-            KeyType::Live
-        }
-    }
-}
-
-/// An event of the audit log, as the API shows it: a draft with its id and time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// `evt_…`, increasing within an organization.
-    pub id: String,
-    /// When.
-    pub at: Timestamp,
-    /// Who, what, on what, and what changed.
-    #[serde(flatten)]
-    pub draft: AuditDraft,
-}
-
-impl AuditEvent {
-    /// The event numbered `seq` in its organization, recorded at `at_ms`.
-    pub fn new(draft: AuditDraft, seq: u64, at_ms: u64) -> AuditEvent {
-        AuditEvent {
-            id: format!("evt_{seq:016}"),
-            at: Timestamp(at_ms),
-            draft,
-        }
-    }
-}
-
-/// `{"field": {"before": …, "after": …}}` for every top-level field that differs
-/// between two views, skipping `skip`; `None` when nothing did.
-pub fn changes(
-    before: &impl Serialize,
-    after: &impl Serialize,
-    skip: &[&str],
-) -> Option<Map<String, Value>> {
-    let (Ok(Value::Object(before)), Ok(Value::Object(after))) =
-        (serde_json::to_value(before), serde_json::to_value(after))
-    else {
-        return None;
-    };
-    let mut changed = Map::new();
-    for (field, new) in &after {
-        if skip.contains(&field.as_str()) {
-            continue;
-        }
-        let old = before.get(field).cloned().unwrap_or(Value::Null);
-        if &old != new {
-            changed.insert(
-                field.clone(),
-                serde_json::json!({ "before": old, "after": new }),
-            );
-        }
-    }
-    (!changed.is_empty()).then_some(changed)
-}
-
-/// The `changes` of a creation event: every field of the new object's public view as
-/// `{"before": null, "after": …}`, so the log says what was created (an admin key reads
-/// as one). Only the public view goes in, never the record: no secret, no hash.
-pub fn created(view: &impl Serialize) -> Option<Map<String, Value>> {
-    let Ok(Value::Object(fields)) = serde_json::to_value(view) else {
-        return None;
-    };
-    Some(
-        fields
-            .into_iter()
-            .map(|(field, value)| (field, serde_json::json!({ "before": null, "after": value })))
-            .collect(),
-    )
-}
-
 /// Everything the worker can ask an organization's guard.
 // A message on the wire, made and moved once per call: boxing would buy nothing.
 #[allow(clippy::large_enum_variant)]
@@ -423,7 +244,7 @@ pub enum OrgInput {
         #[serde(default)]
         only: Option<KeyType>,
     },
-    /// Register an app (at most [`crate::oauth::MAX_CLIENTS_PER_ORG`]).
+    /// Register an app (at most [`crate::oauth::protocol::MAX_CLIENTS_PER_ORG`]).
     CreateClient {
         /// Its record.
         record: ClientRecord,
@@ -542,7 +363,7 @@ pub enum OrgAnswer {
     Authorizations(ListPage<AuthorizationView>),
     /// Grant ids.
     GrantIds(Vec<GrantId>),
-    /// It has [`crate::oauth::MAX_CLIENTS_PER_ORG`] apps already.
+    /// It has [`crate::oauth::protocol::MAX_CLIENTS_PER_ORG`] apps already.
     TooManyClients,
     /// Stored.
     Recorded,
@@ -662,6 +483,7 @@ pub fn bad_cursor() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::{created, AuditTarget};
 
     const NOW: u64 = 1_769_076_000_000;
 

@@ -4,11 +4,11 @@
 //! the key document and the DER signature, and labels what needs no storage; the
 //! signature check itself is the runtime's (WebCrypto), given the bytes core prepares.
 
-use crate::base64::base64_decode;
-use crate::error::ApiError;
-use crate::key::{hash_hex, ApiKey};
-use crate::oauth::OAuthToken;
-use crate::text::printable;
+use crate::base::base64::base64_decode;
+use crate::base::text::printable;
+use crate::credentials::key::{hash_hex, ApiKey};
+use crate::credentials::token::OAuthToken;
+use crate::policy::error::ApiError;
 use serde::{Deserialize, Serialize};
 
 /// Largest report accepted, in bytes (GitHub batches matches; 1 MiB holds thousands).
@@ -122,7 +122,7 @@ pub fn parse_report(body: &[u8]) -> Result<Vec<Sorted>, ApiError> {
             "The body must be a JSON array of {{token, type, url, source}}: {e}"
         ))
     };
-    let value = crate::json::parse(body).map_err(shape)?;
+    let value = crate::base::json::parse(body).map_err(shape)?;
     let matches: Vec<Match> = serde_json::from_value(value).map_err(shape)?;
     if matches.len() > MAX_REPORT_TOKENS {
         return Err(ApiError::invalid_request(format!(
@@ -276,7 +276,7 @@ pub fn bad_signature() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{KeyType, RANDOM_BYTES_FOR_KEY};
+    use crate::credentials::key::{KeyType, RANDOM_BYTES_FOR_KEY};
 
     #[test]
     fn der_signatures_become_r_and_s() {

@@ -15,8 +15,9 @@
 //! A session holds the key's id and SHA-256 (what the key's guard compares), never the
 //! key. The token is stored only as its hash (the name of its guard).
 
-use crate::constant_time;
-use crate::key::{hash_hex, KeyId};
+use crate::base::constant_time;
+use crate::credentials::key::{hash_hex, KeyId};
+pub use crate::http::forwarding::{PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME};
 use serde::{Deserialize, Serialize};
 
 /// A session ends after this long without a request (12 hours).
@@ -24,13 +25,6 @@ pub const SESSION_IDLE_MS: u64 = 12 * 60 * 60 * 1000;
 
 /// Random bytes in a session token and in a CSRF token.
 pub const RANDOM_BYTES_FOR_SESSION: usize = 32;
-
-/// The cookie's name over https: `__Host-` makes the browser insist on `Secure`,
-/// `Path=/` and no `Domain`.
-pub const SECURE_COOKIE_NAME: &str = "__Host-scopien_session";
-/// The cookie's name over plain http (localhost): browsers refuse `__Host-` cookies
-/// that are not `Secure`.
-pub const PLAIN_COOKIE_NAME: &str = "scopien_session";
 
 /// The header a state-changing dashboard call carries its CSRF token in.
 pub const CSRF_HEADER: &str = "X-CSRF-Token";
@@ -141,7 +135,7 @@ pub const API_KEY_FIELD: &str = "api_key";
 
 /// The value of [`API_KEY_FIELD`] in an `application/x-www-form-urlencoded` body.
 pub fn api_key_from_form(body: &[u8]) -> Option<String> {
-    crate::form::pairs(body)?
+    crate::base::form::pairs(body)?
         .into_iter()
         .find(|(name, _)| name == API_KEY_FIELD)
         .map(|(_, value)| value)
@@ -272,7 +266,7 @@ impl SessionState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::{ApiKey, KeyType, RANDOM_BYTES_FOR_KEY};
+    use crate::credentials::key::{ApiKey, KeyType, RANDOM_BYTES_FOR_KEY};
 
     const T0: u64 = 1_769_076_000_000;
 

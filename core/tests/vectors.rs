@@ -5,10 +5,10 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-use scopien_auth::headers::rate_limit_headers;
-use scopien_auth::key::{hash_hex, RANDOM_BYTES_FOR_KEY};
-use scopien_auth::path::parse_api_path;
-use scopien_auth::ratelimit::{check, Outcome};
+use scopien_auth::base::path::parse_api_path;
+use scopien_auth::credentials::key::{hash_hex, RANDOM_BYTES_FOR_KEY};
+use scopien_auth::http::headers::rate_limit_headers;
+use scopien_auth::policy::ratelimit::{check, Outcome};
 use scopien_auth::{ApiKey, Counters, Grants, KeyError, KeyType, Method, Policy, Requirement};
 
 const PINNED_KEY: &str = "sk_live_DzlXJ5rdPBnZL7tfRDzlN9vhTF1nZLxjVH3pbN9nXJ5rdPBx3v043a";
@@ -93,7 +93,7 @@ fn rate_limit_vectors() {
 
 #[test]
 fn credential_vectors() {
-    use scopien_auth::credential::{parse_authorization, query_has_credential};
+    use scopien_auth::http::credential::{parse_authorization, query_has_credential};
     let k = key(7);
     let header = format!("bearer {}", k.expose_secret());
     assert_eq!(parse_authorization(Some(&header)), Ok(k));
@@ -107,7 +107,7 @@ fn credential_vectors() {
 
 #[test]
 fn management_body_vectors() {
-    use scopien_auth::admin::{parse_create, Caller};
+    use scopien_auth::keys::admin::{parse_create, Caller};
     use scopien_auth::Plan;
     let now = 1_769_076_000_000;
     let root = Caller::root();
@@ -128,7 +128,7 @@ fn management_body_vectors() {
 
 #[test]
 fn throttle_vectors() {
-    use scopien_auth::throttle::{Failures, ThrottlePolicy};
+    use scopien_auth::check::throttle::{Failures, ThrottlePolicy};
     let policy = ThrottlePolicy {
         max_failures: 2,
         window_ms: 60_000,

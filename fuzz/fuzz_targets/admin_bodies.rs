@@ -12,10 +12,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scopien_auth::admin::{
+use scopien_auth::keys::admin::{
     parse_create, parse_patch, parse_roll, Caller, MAX_NAME_LEN, MAX_ROLL_GRACE_S,
 };
-use scopien_auth::key::{ApiKey, KeyType, RANDOM_BYTES_FOR_KEY};
+use scopien_auth::credentials::key::{ApiKey, KeyType, RANDOM_BYTES_FOR_KEY};
 use scopien_auth::{Grants, KeyRecord, Plan};
 
 const NOW: u64 = 1_769_076_000_000;

@@ -11,8 +11,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scopien_auth::credential::parse_authorization;
-use scopien_auth::key::{ApiKey, KeyType, KEY_LEN};
+use scopien_auth::http::credential::parse_authorization;
+use scopien_auth::credentials::key::{ApiKey, KeyType, KEY_LEN};
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 

@@ -19,8 +19,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scopien_auth::path::{is_canonical_resource, parse_api_path, PathError, MAX_RESOURCE_LEN};
-use scopien_auth::route::{route, Route};
+use scopien_auth::base::path::{is_canonical_resource, parse_api_path, PathError, MAX_RESOURCE_LEN};
+use scopien_auth::http::route::{route, Route};
 use scopien_auth::{Method, Requirement};
 
 fn check_accepted(raw: &str, resource: &str, rest: &[&str]) {

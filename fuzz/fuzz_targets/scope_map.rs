@@ -12,8 +12,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scopien_auth::path::is_canonical_resource;
-use scopien_auth::scope::{Grants, Requirement, Scope};
+use scopien_auth::base::path::is_canonical_resource;
+use scopien_auth::policy::scope::{Grants, Requirement, Scope};
 use scopien_auth::Method;
 use serde_json::Value;
 

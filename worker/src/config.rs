@@ -1,11 +1,11 @@
 //! The deployment's configuration, read from bindings. Binding names match wrangler.toml.
 
+use scopien_auth::check::throttle::ThrottlePolicy;
 use scopien_auth::identity::{
     parse_previous_keys, parse_public_url, SigningKey, DEFAULT_PUBLIC_URL,
 };
-use scopien_auth::root::RootKey;
+use scopien_auth::keys::root::RootKey;
 use scopien_auth::scanning::{KeyDocument, LeakAction};
-use scopien_auth::throttle::ThrottlePolicy;
 use scopien_auth::{ApiError, KeyType, Plan};
 use std::cell::OnceCell;
 use std::rc::Rc;

@@ -2,10 +2,10 @@
 //! never read to authenticate.
 
 use crate::config::KEYS;
-use scopien_auth::admin::ListQuery;
-use scopien_auth::guard::DirectoryEntry;
+use scopien_auth::keys::admin::ListQuery;
+use scopien_auth::keys::guard::DirectoryEntry;
+use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::org::OrgView;
-use scopien_auth::view::{KeyView, ListPage};
 use scopien_auth::KeyType;
 use serde::{Deserialize, Serialize};
 use worker::{Env, Result};

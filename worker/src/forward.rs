@@ -2,12 +2,12 @@
 
 use crate::config::{self, Destination};
 use crate::http::{self, Reply, RequestUrl};
-use scopien_auth::forwarding::{
+use scopien_auth::check::protocol::Admitted;
+use scopien_auth::http::forwarding::{
     client_address_headers, forwarded_cookie, is_dropped, sets_own_cookie, DROPPED_REQUEST_HEADERS,
     OWN_HEADER_PREFIX,
 };
-use scopien_auth::guard::Admitted;
-use scopien_auth::headers::rate_limit_headers;
+use scopien_auth::http::headers::rate_limit_headers;
 use scopien_auth::identity::IDENTITY_HEADER;
 use scopien_auth::{ApiError, KeyId, Method};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};

@@ -1,7 +1,7 @@
 //! Turning core's values into HTTP responses.
 
 use futures_util::StreamExt;
-use scopien_auth::headers::rate_limit_headers;
+use scopien_auth::http::headers::rate_limit_headers;
 use scopien_auth::{ApiError, Refusal, Status};
 use serde::Serialize;
 use wasm_bindgen::JsValue;

@@ -6,7 +6,7 @@
 use crate::config;
 use crate::webcrypto::{self, algorithm};
 use js_sys::{Array, Uint8Array};
-use scopien_auth::guard::Admitted;
+use scopien_auth::check::protocol::Admitted;
 use scopien_auth::identity::{finish, reusable, signing_input, Claims};
 use scopien_auth::KeyId;
 use std::cell::RefCell;

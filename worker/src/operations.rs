@@ -6,15 +6,18 @@
 //! grant listings. Handlers (`keys_api`, `orgs_api`, `oauth_api`, `oauth`, `dashboard`,
 //! `scanning`) call these; these call only the guards and the directory.
 
+use crate::client;
+use crate::directory;
 use crate::http::RequestUrl;
-use crate::{directory, guard_client};
-use scopien_auth::admin::{Caller, ListQuery};
-use scopien_auth::grant::{GrantAnswer, GrantInput};
-use scopien_auth::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
-use scopien_auth::oauth::{AuthorizationView, ClientId, ClientRecord, GrantId};
-use scopien_auth::org::{Actor, AuditDraft, OrgAnswer, OrgId, OrgInput, OrgRecord};
-use scopien_auth::record::ApproverTerms;
-use scopien_auth::route::Route;
+use scopien_auth::audit::AuditDraft;
+use scopien_auth::http::route::Route;
+use scopien_auth::ids::{Actor, OrgId};
+use scopien_auth::keys::admin::{Caller, ListQuery};
+use scopien_auth::keys::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
+use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
+use scopien_auth::oauth::protocol::{AuthorizationView, ClientId, ClientRecord, GrantId};
+use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
+use scopien_auth::policy::terms::ApproverTerms;
 use scopien_auth::{ApiError, KeyId, Method, Plan};
 use worker::{Env, Result};
 
@@ -36,7 +39,7 @@ pub(crate) async fn approver_terms(env: &Env, id: KeyId) -> Result<Option<Approv
         default_plan: Plan::Starter,
         op: Op::Approver,
     };
-    match guard_client::manage(env, id, manage).await? {
+    match client::manage(env, id, manage).await? {
         ManageAnswer::Approver(terms) => Ok(Some(terms)),
         _ => Ok(None),
     }
@@ -58,7 +61,7 @@ pub(crate) async fn record_all(env: &Env, entries: Vec<DirectoryEntry>, events: 
         directory::write(env, entry).await;
     }
     let input = OrgInput::Record { entries, events };
-    if let Err(fault) = guard_client::org(env, org, &input).await {
+    if let Err(fault) = client::org(env, org, &input).await {
         worker::console_error!("organization record failed for {org}: {fault}");
     }
 }
@@ -68,7 +71,7 @@ pub(crate) async fn record_all(env: &Env, entries: Vec<DirectoryEntry>, events: 
 pub(crate) async fn set_terms(
     env: &Env,
     keys: Vec<KeyId>,
-    terms: scopien_auth::org::OrgTerms,
+    terms: scopien_auth::policy::terms::OrgTerms,
     default_plan: Plan,
 ) -> Result<()> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -81,7 +84,7 @@ pub(crate) async fn set_terms(
                 default_plan,
                 op: Op::SetOrg(terms),
             };
-            guard_client::manage(env, id, manage)
+            client::manage(env, id, manage)
         })
         .buffer_unordered(AT_ONCE)
         .try_collect()
@@ -116,7 +119,7 @@ pub(crate) async fn org_record(
     default_plan: Plan,
 ) -> Result<Option<OrgRecord>> {
     let default = (id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));
-    match guard_client::org(env, id, &OrgInput::Get { default }).await? {
+    match client::org(env, id, &OrgInput::Get { default }).await? {
         OrgAnswer::Org(record) => Ok(Some(record)),
         _ => Ok(None),
     }
@@ -131,7 +134,7 @@ pub(crate) fn list_query(
 
 /// An app's record, from its organization's guard (the id names the organization).
 pub(crate) async fn client(env: &Env, id: ClientId) -> Result<Option<ClientRecord>> {
-    match guard_client::org(env, id.organization(), &OrgInput::GetClient(id)).await? {
+    match client::org(env, id.organization(), &OrgInput::GetClient(id)).await? {
         OrgAnswer::Client(record) => Ok(Some(record)),
         _ => Ok(None),
     }
@@ -144,13 +147,13 @@ pub(crate) async fn revoke_grant(
     id: GrantId,
     input: &GrantInput,
 ) -> Result<Option<AuthorizationView>> {
-    match guard_client::grant(env, id, input).await? {
+    match client::grant(env, id, input).await? {
         GrantAnswer::Revoked(Some((view, event))) => {
             record_authorization(env, view.clone(), event).await;
             Ok(Some(view))
         }
         GrantAnswer::Revoked(None) => Ok(None),
-        _ => Err(crate::guard_client::unexpected_answer("grant guard")),
+        _ => Err(crate::client::unexpected_answer("grant guard")),
     }
 }
 
@@ -158,7 +161,7 @@ pub(crate) async fn revoke_grant(
 /// their key, as their own access does. Faults are logged: the key's own revocation has
 /// already happened and is answered.
 pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId, actor: Actor) {
-    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await {
+    let grants = match client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await {
         Ok(OrgAnswer::GrantIds(grants)) => grants,
         Ok(_) => return,
         Err(fault) => {
@@ -204,7 +207,7 @@ pub(crate) async fn push_to_grants(
 ) -> Result<()> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     stream::iter(pushes)
-        .map(|(grant, input)| async move { guard_client::grant(env, grant, &input).await })
+        .map(|(grant, input)| async move { client::grant(env, grant, &input).await })
         .buffer_unordered(GRANTS_AT_ONCE)
         .try_for_each(|_| async { Ok(()) })
         .await
@@ -220,7 +223,7 @@ pub(crate) async fn push_approver(
     key: KeyId,
     approver: ApproverTerms,
 ) -> Result<()> {
-    let grants = match guard_client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await? {
+    let grants = match client::org(env, org, &OrgInput::GrantsApprovedBy(key)).await? {
         OrgAnswer::GrantIds(grants) => grants,
         _ => return Ok(()),
     };
@@ -235,11 +238,11 @@ pub(crate) async fn push_approver(
 pub(crate) async fn record_authorization(
     env: &Env,
     view: AuthorizationView,
-    event: scopien_auth::org::AuditDraft,
+    event: scopien_auth::audit::AuditDraft,
 ) {
     let org = view.organization_id;
     let input = OrgInput::RecordAuthorization { view, event };
-    if let Err(fault) = guard_client::org(env, org, &input).await {
+    if let Err(fault) = client::org(env, org, &input).await {
         worker::console_error!("authorization record failed for {org}: {fault}");
     }
 }

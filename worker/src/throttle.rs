@@ -17,7 +17,8 @@
 //! cannot succeed and cost nothing.
 
 use crate::config;
-use scopien_auth::throttle::{address_bucket, Failures};
+use scopien_auth::check::protocol::CheckAnswer;
+use scopien_auth::check::throttle::{address_bucket, Failures};
 use serde::Deserialize;
 use std::cell::RefCell;
 use worker::{
@@ -33,7 +34,7 @@ use worker::{
 #[allow(unreachable_pub)] // wasm-bindgen exports only `pub` functions.
 mod memory {
     use super::*;
-    use scopien_auth::throttle::{LocalThrottle, Refusal};
+    use scopien_auth::check::throttle::{LocalThrottle, Refusal};
     use wasm_bindgen::prelude::wasm_bindgen;
 
     /// Buckets remembered per isolate, at most; the oldest is forgotten first.
@@ -344,7 +345,7 @@ impl DurableObject for AddressThrottle {
     }
 
     async fn fetch(&self, _req: Request) -> Result<Response> {
-        let now = crate::now_ms();
+        let now = crate::platform::now_ms();
         let policy = config::throttle_policy(&self.env);
         let next = self.load()?.record(&policy, now);
         self.state.storage().sql().exec(
@@ -353,5 +354,16 @@ impl DurableObject for AddressThrottle {
         )?;
         *self.failures.borrow_mut() = Some(next);
         Response::ok(fail_answer(next.blocked_until(now)))
+    }
+}
+
+/// What a key's (or a grant's) answer to a check says of the credential: a refusal
+/// for another reason than authentication (scope, rate limit) means it proved itself.
+pub(crate) fn check_verdict(answer: &CheckAnswer) -> Verdict {
+    match answer {
+        CheckAnswer::Refused { refusal, .. } if refusal.is_failed_authentication() => {
+            Verdict::Failed
+        }
+        _ => Verdict::Proved,
     }
 }

@@ -1,0 +1,291 @@
+//! Which endpoint a request is for, decided before any storage is touched, so a wrong
+//! method or an unknown management path never costs the client a counted request.
+
+use crate::base::method::Method;
+use crate::base::path::{parse_api_path, PathError};
+use crate::credentials::key::KeyId;
+use crate::ids::{ClientId, GrantId, OrgId};
+use crate::policy::error::ApiError;
+use crate::policy::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
+
+/// An endpoint of the gateway.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET /v1/auth/test`: any valid key, no scope needed.
+    AuthTest,
+    /// `GET|POST /v1/api-keys`
+    Keys,
+    /// `GET|PATCH|DELETE /v1/api-keys/{id}`
+    Key(KeyId),
+    /// `POST /v1/api-keys/{id}/roll`
+    RollKey(KeyId),
+    /// `GET /v1/api-keys/{id}/usage`
+    KeyUsage(KeyId),
+    /// `GET|POST /v1/organizations`
+    Orgs,
+    /// `GET|PATCH /v1/organizations/{id}`
+    Org(OrgId),
+    /// `GET /v1/audit-log`
+    AuditLog,
+    /// `GET|POST /v1/oauth-clients`
+    OAuthClients,
+    /// `GET|PATCH|DELETE /v1/oauth-clients/{clientId}`
+    OAuthClient(ClientId),
+    /// `GET /v1/oauth-authorizations`: the grants the organization gave to apps.
+    OAuthAuthorizations,
+    /// `DELETE /v1/oauth-authorizations/{grantId}`: revoke one.
+    OAuthAuthorization(GrantId),
+    /// Anything else under `/v1/`: forwarded to the origin.
+    Upstream {
+        /// What scopes are checked against.
+        resource: &'a str,
+    },
+}
+
+/// The resource of the auth test endpoint.
+const AUTH_RESOURCE: &str = "auth";
+/// The organizations endpoints' resource.
+pub const ORGS_RESOURCE: &str = "organizations";
+/// The audit log's resource.
+pub const AUDIT_RESOURCE: &str = "audit-log";
+/// The OAuth apps' resource.
+pub const OAUTH_CLIENTS_RESOURCE: &str = "oauth-clients";
+/// The resource of the grants an organization gave to apps.
+pub const OAUTH_AUTHORIZATIONS_RESOURCE: &str = "oauth-authorizations";
+
+impl Route<'_> {
+    /// Whether this is the management API (which needs the root key configured, and
+    /// `admin`, checked on key management's resource).
+    pub fn is_management(&self) -> bool {
+        !matches!(self, Route::AuthTest | Route::Upstream { .. })
+    }
+
+    /// What the request needs of its key. `overrides` are the methods named by
+    /// method-override headers; they matter only where the request is forwarded.
+    pub fn requirement(&self, method: &Method, overrides: &[Method]) -> Requirement {
+        match self {
+            Route::AuthTest => Requirement::AnyValidKey,
+            Route::Upstream { resource } => Requirement::for_request(method, overrides, resource),
+            _ => Requirement::for_request(method, &[], KEY_MANAGEMENT_RESOURCE),
+        }
+    }
+}
+
+fn allow(method: &Method, allowed: &'static [Method]) -> Result<(), ApiError> {
+    if allowed.contains(method) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allowed))
+    }
+}
+
+fn org_id(text: &str) -> Result<OrgId, ApiError> {
+    OrgId::parse(text).ok_or_else(|| {
+        ApiError::invalid_request(
+            "The organization id in the path must have the form org_ followed by 16 letters or digits",
+        )
+    })
+}
+
+fn key_id(text: &str) -> Result<KeyId, ApiError> {
+    KeyId::parse(text).ok_or_else(|| {
+        ApiError::invalid_request(
+            "The key id in the path must have the form key_ followed by 16 letters or digits",
+        )
+    })
+}
+
+/// Routes a request by method and raw (percent-encoded) path.
+pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiError> {
+    use Method::{Delete, Get, Head, Patch, Post};
+    const AUTH_TEST: &[Method] = &[Get, Head];
+    const KEYS: &[Method] = &[Get, Post];
+    const KEY: &[Method] = &[Get, Patch, Delete];
+    const ROLL: &[Method] = &[Post];
+    const USAGE: &[Method] = &[Get];
+    const ORG: &[Method] = &[Get, Patch];
+    /// What `Allow` lists for forwarded resources: any method but the tunnelling ones
+    /// is forwarded; these are the ones scopes name.
+    const FORWARDED: &[Method] = &[Get, Head, Method::Options, Post, Method::Put, Patch, Delete];
+    let path = parse_api_path(raw_path).map_err(|e| match e {
+        PathError::NotApi => ApiError::not_found("No such endpoint; API paths start with /v1/"),
+        other => ApiError::invalid_request(format!("Path refused: {}", other.reason())),
+    })?;
+    let rest = path.rest.as_slice();
+    match path.resource {
+        AUTH_RESOURCE => match rest {
+            ["test"] => allow(method, AUTH_TEST).map(|()| Route::AuthTest),
+            _ => Err(ApiError::not_found(
+                "No such endpoint under /v1/auth; try /v1/auth/test",
+            )),
+        },
+        KEY_MANAGEMENT_RESOURCE => match rest {
+            [] => allow(method, KEYS).map(|()| Route::Keys),
+            [id] => {
+                allow(method, KEY)?;
+                key_id(id).map(Route::Key)
+            }
+            [id, "roll"] => {
+                allow(method, ROLL)?;
+                key_id(id).map(Route::RollKey)
+            }
+            [id, "usage"] => {
+                allow(method, USAGE)?;
+                key_id(id).map(Route::KeyUsage)
+            }
+            _ => Err(ApiError::not_found("No such key-management endpoint")),
+        },
+        ORGS_RESOURCE => match rest {
+            [] => allow(method, KEYS).map(|()| Route::Orgs),
+            [id] => {
+                allow(method, ORG)?;
+                org_id(id).map(Route::Org)
+            }
+            _ => Err(ApiError::not_found("No such organizations endpoint")),
+        },
+        AUDIT_RESOURCE => match rest {
+            [] => allow(method, USAGE).map(|()| Route::AuditLog),
+            _ => Err(ApiError::not_found("No such audit-log endpoint")),
+        },
+        OAUTH_CLIENTS_RESOURCE => match rest {
+            [] => allow(method, KEYS).map(|()| Route::OAuthClients),
+            [id] => {
+                allow(method, KEY)?;
+                ClientId::parse(id).map(Route::OAuthClient).ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "The app id in the path must have the form app_ followed by 24 letters or digits",
+                    )
+                })
+            }
+            _ => Err(ApiError::not_found("No such OAuth apps endpoint")),
+        },
+        OAUTH_AUTHORIZATIONS_RESOURCE => match rest {
+            [] => allow(method, USAGE).map(|()| Route::OAuthAuthorizations),
+            [id] => {
+                allow(method, &[Delete])?;
+                GrantId::parse(id).map(Route::OAuthAuthorization).ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "The grant id in the path must have the form grant_ followed by 16 letters or digits",
+                    )
+                })
+            }
+            _ => Err(ApiError::not_found("No such OAuth authorizations endpoint")),
+        },
+        _ if method.is_never_forwarded() => Err(ApiError::method_not_allowed(FORWARDED)),
+        resource => Ok(Route::Upstream { resource }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "key_0123456789abcdef";
+
+    fn m(token: &str) -> Method {
+        Method::parse(token).expect("method")
+    }
+
+    #[test]
+    fn management_routes() {
+        let id = KeyId::parse(ID).expect("id");
+        assert_eq!(route(&m("GET"), "/v1/api-keys"), Ok(Route::Keys));
+        assert_eq!(route(&m("POST"), "/v1/api-keys/"), Ok(Route::Keys));
+        assert_eq!(
+            route(&m("PATCH"), &format!("/v1/api-keys/{ID}")),
+            Ok(Route::Key(id))
+        );
+        assert_eq!(
+            route(&m("POST"), &format!("/v1/api-keys/{ID}/roll")),
+            Ok(Route::RollKey(id))
+        );
+        assert_eq!(
+            route(&m("GET"), &format!("/v1/api-keys/{ID}/usage")),
+            Ok(Route::KeyUsage(id))
+        );
+    }
+
+    #[test]
+    fn wrong_methods_and_ids() {
+        let e = route(&m("PUT"), "/v1/api-keys").expect_err("405");
+        assert_eq!(e.status, 405);
+        assert_eq!(e.headers(), vec![("Allow", "GET, POST".to_owned())]);
+        assert_eq!(
+            route(&m("GET"), &format!("/v1/api-keys/{ID}/roll")).map_err(|e| e.status),
+            Err(405)
+        );
+        assert_eq!(
+            route(&m("GET"), "/v1/api-keys/nope").map_err(|e| e.status),
+            Err(400)
+        );
+        assert_eq!(
+            route(&m("GET"), &format!("/v1/api-keys/{ID}/x")).map_err(|e| e.status),
+            Err(404)
+        );
+        assert_eq!(
+            route(&m("POST"), "/v1/auth/test").map_err(|e| e.status),
+            Err(405)
+        );
+        assert_eq!(
+            route(&m("GET"), "/v1/auth/other").map_err(|e| e.status),
+            Err(404)
+        );
+        assert_eq!(route(&m("GET"), "/v2/x").map_err(|e| e.status), Err(404));
+        assert_eq!(
+            route(&m("GET"), "/v1/a/../b").map_err(|e| e.status),
+            Err(400)
+        );
+    }
+
+    #[test]
+    fn tunnelling_methods_are_never_forwarded() {
+        let e = route(&m("TRACE"), "/v1/accounts").expect_err("405");
+        assert_eq!(e.status, 405);
+        assert_eq!(
+            route(&m("PROPFIND"), "/v1/accounts"),
+            Ok(Route::Upstream {
+                resource: "accounts"
+            })
+        );
+        assert_eq!(
+            route(&m("TRACE"), "/v1/api-keys").map_err(|e| e.status),
+            Err(405)
+        );
+    }
+
+    #[test]
+    fn everything_else_goes_upstream() {
+        assert_eq!(
+            route(&m("DELETE"), "/v1/opportunities/opp_1"),
+            Ok(Route::Upstream {
+                resource: "opportunities"
+            })
+        );
+        assert_eq!(
+            route(&m("GET"), "/v1/auth/test").map(|r| r.requirement(&Method::Get, &[])),
+            Ok(Requirement::AnyValidKey)
+        );
+        // An override names a method the management API does not forward: ignored there.
+        let keys = route(&m("POST"), "/v1/api-keys").expect("route");
+        assert_eq!(
+            keys.requirement(&Method::Post, &[Method::Delete]),
+            Requirement::for_request(&Method::Get, &[], KEY_MANAGEMENT_RESOURCE)
+        );
+        assert!(keys.is_management());
+        let org = "org_0123456789abcdef";
+        assert_eq!(
+            route(&m("PATCH"), &format!("/v1/organizations/{org}")),
+            Ok(Route::Org(OrgId::parse(org).expect("id")))
+        );
+        assert_eq!(route(&m("POST"), "/v1/organizations"), Ok(Route::Orgs));
+        assert_eq!(route(&m("GET"), "/v1/audit-log"), Ok(Route::AuditLog));
+        assert_eq!(
+            route(&m("DELETE"), &format!("/v1/organizations/{org}")).map_err(|e| e.status),
+            Err(405)
+        );
+        assert_eq!(
+            route(&m("GET"), "/v1/organizations/acme").map_err(|e| e.status),
+            Err(400)
+        );
+    }
+}

@@ -1,0 +1,468 @@
+//! The dashboard (the spec's Settings → API Keys): its pages, its sessions and its JSON
+//! API. Pages are static files (Workers Static Assets, `dashboard/`), served here so
+//! every one gets the security headers. The JSON API is the management API itself
+//! (`/dashboard/api/v1/…` is `/v1/…`), called with the session's key after that key's
+//! own guard checked it again, so revoking or narrowing the key ends or narrows its
+//! sessions on their next request. Cookies, expiry and CSRF are core's
+//! (`scopien_auth::session`).
+//!
+//! ```text
+//!  GET  /dashboard[/…]              the app, or the sign-in page without a session
+//!  GET  /dashboard/static/{file}    its scripts and styles
+//!  POST /dashboard/session          form "api_key" ─► key's guard ─► session + cookie
+//!  GET  /dashboard/api/session      who is signed in, the plan, the CSRF token
+//!  DELETE /dashboard/api/session    sign out
+//!  *    /dashboard/api/v1/…         the management API, as the session's key
+//! ```
+
+use crate::api::answer;
+use crate::api::Admitted;
+use crate::client;
+use crate::config;
+use crate::http::{self, or_respond, RequestUrl};
+use crate::throttle::check_verdict;
+use crate::throttle::{self, Verdict};
+use scopien_auth::check::protocol::{Check, CheckAnswer};
+use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
+use scopien_auth::http::route::{route, Route};
+use scopien_auth::keys::admin::Caller;
+use scopien_auth::keys::view::{PlanView, SessionView};
+use scopien_auth::oauth::consent::{page_headers, too_many_failures_page as too_many_failures};
+use scopien_auth::session::{
+    api_key_from_form, clear_cookie, csrf_matches, csrf_token, same_origin, set_cookie,
+    token_from_cookies, SessionAnswer, SessionInput, SessionRecord, SessionToken, CSRF_HEADER,
+    RANDOM_BYTES_FOR_SESSION,
+};
+use scopien_auth::{ApiError, ApiKey, Method};
+use worker::{Env, Request, Response, Result};
+
+const ROOT: &str = "/dashboard";
+const STATIC: &str = "/dashboard/static/";
+const SIGN_IN: &str = "/dashboard/session";
+const SESSION: &str = "/dashboard/api/session";
+const API: &str = "/dashboard/api";
+
+/// True for every path the dashboard answers.
+pub(crate) fn is_dashboard(path: &str) -> bool {
+    path == ROOT || path.starts_with("/dashboard/")
+}
+
+/// Answers a dashboard request; every response carries the security headers.
+pub(crate) async fn handle(
+    req: &mut Request,
+    env: &Env,
+    url: &RequestUrl,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let response = route_dashboard(req, env, url, address, now_ms).await?;
+    http::with_headers(response, DASHBOARD_SECURITY_HEADERS)
+}
+
+/// The request as the dashboard sees it: its scheme decides the cookie's name.
+pub(crate) struct Site {
+    pub(crate) https: bool,
+    pub(crate) origin: String,
+}
+
+impl Site {
+    pub(crate) fn of(url: &RequestUrl) -> Site {
+        Site {
+            https: url.origin().starts_with("https://"),
+            origin: url.origin().to_owned(),
+        }
+    }
+}
+
+async fn route_dashboard(
+    req: &mut Request,
+    env: &Env,
+    url: &RequestUrl,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let site = Site::of(url);
+    let method =
+        or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
+    let path = url.path();
+    match (path, &method) {
+        (p, Method::Get | Method::Head) if p.starts_with(STATIC) => {
+            asset(env, url, &p[STATIC.len()..]).await
+        }
+        (SIGN_IN, Method::Post) => sign_in(req, env, &site, address, now_ms).await,
+        (SESSION, Method::Get) => session_view(req, env, &site, address, now_ms).await,
+        (SESSION, Method::Delete) => sign_out(req, env, &site, address, now_ms).await,
+        (p, _) if p.starts_with("/dashboard/api/v1/") => {
+            api(req, env, url, &site, &method, address, now_ms).await
+        }
+        (SIGN_IN | SESSION, _) => http::error(&ApiError::method_not_allowed(&[
+            Method::Get,
+            Method::Post,
+            Method::Delete,
+        ])),
+        (p, Method::Get | Method::Head) if !p.starts_with("/dashboard/api") => {
+            page(req, env, url, &site, address, now_ms).await
+        }
+        _ => http::error(&ApiError::not_found("No such dashboard page")),
+    }
+}
+
+/// A static file from `dashboard/`, by name.
+async fn asset(env: &Env, url: &RequestUrl, name: &str) -> Result<Response> {
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && !name.starts_with('.');
+    if !valid {
+        return http::error(&ApiError::not_found("No such dashboard file"));
+    }
+    let target = format!("{}/{name}", url.origin());
+    let response = env.assets(config::ASSETS)?.fetch(target, None).await?;
+    if response.status_code() != 200 {
+        return http::error(&ApiError::not_found("No such dashboard file"));
+    }
+    // Revalidated on every load (ETag), so a deployment is seen at once.
+    http::with_headers(response, [("Cache-Control", "no-cache")])
+}
+
+/// The app for a live session, else the sign-in page (the address stays; a cookie that
+/// names no session is forgotten, so the browser does not send it again).
+async fn page(
+    req: &Request,
+    env: &Env,
+    url: &RequestUrl,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let (file, forget) = match live_session(req, env, site, address, now_ms).await? {
+        Session::Live(_) => ("app.html", false),
+        Session::Missing => ("signin.html", false),
+        Session::Unknown => ("signin.html", true),
+        Session::Refused(until) => return too_many_failures_page(until, now_ms),
+    };
+    let response = asset(env, url, file).await?;
+    let response = http::with_headers(response, [("Cache-Control", "no-store")])?;
+    if forget {
+        return http::with_headers(
+            response,
+            [("Set-Cookie", clear_cookie(site.https).as_str())],
+        );
+    }
+    Ok(response)
+}
+
+/// 429 as a page, for an address refused for failed authentications until `until_ms`.
+pub(crate) fn too_many_failures_page(until_ms: u64, now_ms: u64) -> Result<Response> {
+    let seconds = ApiError::too_many_failures_until(until_ms, now_ms)
+        .retry_after
+        .unwrap_or(1);
+    let response = Response::from_bytes(too_many_failures(seconds).into_bytes())?.with_status(429);
+    let retry_after = seconds.to_string();
+    let mut headers = page_headers(None);
+    headers.push(("Retry-After", retry_after));
+    http::with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
+}
+
+/// What a request's session cookie names.
+pub(crate) enum Session {
+    /// A live session (now marked used).
+    Live(Live),
+    /// No session cookie.
+    Missing,
+    /// A cookie that names no live session: a failed authentication of the address.
+    Unknown,
+    /// The address is refused until then (throttle.rs): blocked before the cookie was
+    /// looked up, or by this cookie's failure.
+    Refused(u64),
+}
+
+/// The session the request's cookie names. The cookie is a credential like a key:
+/// looked up only through the throttle's gate, and one that names no session counts as
+/// a failed authentication of the client's address.
+pub(crate) async fn live_session(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Session> {
+    let cookies = req.headers().get("Cookie")?;
+    let Some(token) = token_from_cookies(cookies.as_deref(), site.https) else {
+        return Ok(Session::Missing);
+    };
+    let token_hash = token.hash_hex();
+    let asked = throttle::guarded(
+        env,
+        address,
+        &token_hash,
+        &token_hash,
+        now_ms,
+        client::session(env, &token_hash, &SessionInput::Touch),
+        |answer| match answer {
+            SessionAnswer::Live(_) => Verdict::Proved,
+            SessionAnswer::Missing => Verdict::Failed,
+        },
+    )
+    .await?;
+    Ok(match asked {
+        Ok(SessionAnswer::Live(record)) => Session::Live(Live { token_hash, record }),
+        Ok(SessionAnswer::Missing) => Session::Unknown,
+        Err(until) => Session::Refused(until),
+    })
+}
+
+/// The session of a dashboard API call: `Err(response)` without a live one (401, or 429
+/// for a refused address).
+async fn api_session(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<Live, Response>> {
+    Ok(match live_session(req, env, site, address, now_ms).await? {
+        Session::Live(live) => Ok(live),
+        Session::Missing | Session::Unknown => Err(no_session(site)?),
+        Session::Refused(until) => Err(http::error(&ApiError::too_many_failures_until(
+            until, now_ms,
+        ))?),
+    })
+}
+
+pub(crate) struct Live {
+    pub(crate) token_hash: String,
+    pub(crate) record: SessionRecord,
+}
+
+/// 401 for a call without a live session; the browser forgets its cookie.
+fn no_session(site: &Site) -> Result<Response> {
+    let response = http::error(&ApiError::no_session())?;
+    http::with_headers(
+        response,
+        [("Set-Cookie", clear_cookie(site.https).as_str())],
+    )
+}
+
+/// A state-changing call must come from this origin and carry the session's CSRF token.
+fn cross_site(req: &Request, site: &Site, csrf: Option<&str>) -> Result<bool> {
+    let origin = req.headers().get("Origin")?;
+    let fetch_site = req.headers().get("Sec-Fetch-Site")?;
+    let sent = req.headers().get(CSRF_HEADER)?;
+    let csrf_ok = csrf.is_none_or(|expected| csrf_matches(sent.as_deref(), expected));
+    let origin_ok = same_origin(origin.as_deref(), fetch_site.as_deref(), &site.origin);
+    Ok(!(origin_ok && csrf_ok))
+}
+
+/// Checks the session's key with its own guard, exactly as a request with that key
+/// would be: `Err(response)` when it no longer authenticates (the session ends) or is
+/// refused.
+pub(crate) async fn check_key(
+    env: &Env,
+    site: &Site,
+    live: &Live,
+    route: &Route<'_>,
+    method: &Method,
+) -> Result<std::result::Result<Box<scopien_auth::check::protocol::Admitted>, Response>> {
+    let record = &live.record;
+    let root = match config::root_key(env) {
+        Ok(Some(root)) => match config::plan(env) {
+            Ok(plan) => root.recognise_hash(record.key_id, &record.key_hash, plan),
+            Err(err) => return Ok(Err(http::error(&err)?)),
+        },
+        _ => None,
+    };
+    let check = Check {
+        hash: record.key_hash.clone(),
+        requirement: route.requirement(method, &[]),
+    };
+    match client::check(env, record.key_id, check, root).await? {
+        CheckAnswer::Admitted(admitted) => Ok(Ok(admitted)),
+        CheckAnswer::Refused { refusal, .. } if refusal.is_failed_authentication() => {
+            let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
+            Ok(Err(no_session(site)?))
+        }
+        CheckAnswer::Refused { refusal, at_ms } => Ok(Err(http::refusal(&refusal, at_ms)?)),
+    }
+}
+
+/// Exchanges an admin key (form field `api_key`) for a session cookie. The key is
+/// checked by its guard like a request to list keys, and a wrong one counts as a
+/// failed authentication of the client's address.
+async fn sign_in(
+    req: &mut Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    if cross_site(req, site, None)? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
+    let text = api_key_from_form(&body).unwrap_or_default();
+    let Ok(key) = ApiKey::parse(text.trim()) else {
+        // Malformed: it cannot work and asks no guard, so it is not counted (as on the
+        // request path); a blocked address is still refused.
+        if let Some(until) = throttle::blocked_for(address, None, now_ms) {
+            return http::error(&ApiError::too_many_failures_until(until, now_ms));
+        }
+        return http::refusal(&scopien_auth::Refusal::Invalid, now_ms);
+    };
+    let hash = key.hash_hex();
+    let root = match config::root_key(env) {
+        Ok(Some(root)) => root.recognise(&key, &hash, or_respond!(config::plan(env))),
+        _ => None,
+    };
+    let check = Check {
+        hash: hash.clone(),
+        requirement: Route::Keys.requirement(&Method::Get, &[]),
+    };
+    // The sign-in is a use of the key: its guard records its lastUsedAt (guard.rs). A
+    // guess like any other: through the throttle's gate.
+    let asked = throttle::guarded(
+        env,
+        address,
+        key.id_chars(),
+        &hash,
+        now_ms,
+        client::check(env, key.id(), check, root),
+        check_verdict,
+    )
+    .await?;
+    match asked {
+        Ok(CheckAnswer::Admitted(_)) => {}
+        Ok(CheckAnswer::Refused { refusal, at_ms }) => return http::refusal(&refusal, at_ms),
+        Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
+    }
+    let token =
+        SessionToken::from_random(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?);
+    let record = SessionRecord {
+        key_id: key.id(),
+        key_hash: hash,
+        csrf_token: csrf_token(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?),
+        created_ms: now_ms,
+        last_seen_ms: now_ms,
+    };
+    client::session(env, &token.hash_hex(), &SessionInput::Open(record)).await?;
+    let wants_json = req
+        .headers()
+        .get("Accept")?
+        .is_some_and(|a| a.contains("application/json"));
+    let response = if wants_json {
+        Response::empty()?.with_status(204)
+    } else {
+        Response::empty()?.with_status(303)
+    };
+    let cookie = set_cookie(&token, site.https);
+    let mut headers = vec![
+        ("Set-Cookie", cookie.as_str()),
+        ("Cache-Control", "no-store"),
+    ];
+    if !wants_json {
+        headers.push(("Location", ROOT));
+    }
+    http::with_headers(response, headers)
+}
+
+/// Who is signed in, the organization's plan, and the CSRF token.
+async fn session_view(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(response),
+    };
+    let admitted = match check_key(env, site, &live, &Route::Keys, &Method::Get).await? {
+        Ok(admitted) => admitted,
+        Err(response) => return Ok(response),
+    };
+    let default_plan = or_respond!(config::plan(env));
+    let caller = Caller::of(&admitted);
+    let plan = match caller.organization {
+        Some(org) => crate::operations::org_record(env, org, default_plan)
+            .await?
+            .map_or(default_plan, |o| o.plan),
+        None => default_plan,
+    };
+    let view = SessionView {
+        key_id: live.record.key_id,
+        key_type: admitted.key_type,
+        organization_id: caller.organization,
+        scopes: admitted.grants.clone(),
+        plan: PlanView::of(plan),
+        csrf_token: live.record.csrf_token.clone(),
+    };
+    http::json(200, &view)
+}
+
+/// Ends the session; the browser forgets its cookie.
+async fn sign_out(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(response),
+    };
+    if cross_site(req, site, Some(&live.record.csrf_token))? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
+    let response = Response::empty()?.with_status(204);
+    http::with_headers(
+        response,
+        [("Set-Cookie", clear_cookie(site.https).as_str())],
+    )
+}
+
+/// `/dashboard/api/v1/…`: the management API (and the auth test) as the session's key.
+/// Nothing is forwarded to the origin from here.
+async fn api(
+    req: &mut Request,
+    env: &Env,
+    url: &RequestUrl,
+    site: &Site,
+    method: &Method,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(response),
+    };
+    let changes_state = !matches!(method, Method::Get | Method::Head);
+    if changes_state && cross_site(req, site, Some(&live.record.csrf_token))? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let route = or_respond!(route(method, &url.path()[API.len()..]));
+    if matches!(route, Route::Upstream { .. }) {
+        return http::error(&ApiError::not_found("No such dashboard endpoint"));
+    }
+    let body = if method.has_body() {
+        or_respond!(http::read_body(req, config::max_body_bytes(env)).await?)
+    } else {
+        Vec::new()
+    };
+    let admitted = match check_key(env, site, &live, &route, method).await? {
+        Ok(admitted) => admitted,
+        Err(response) => return Ok(response),
+    };
+    let call = Admitted {
+        url,
+        route: &route,
+        method,
+        body,
+        key_id: live.record.key_id,
+        now_ms,
+    };
+    answer(req, env, call, &admitted).await.map(Response::from)
+}

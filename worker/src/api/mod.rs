@@ -1,0 +1,99 @@
+//! The gateway's own endpoints, one file per resource: each reads its request, asks core
+//! what it means, and calls the Durable Objects through `operations.rs` and
+//! `objects::client`.
+
+pub(crate) mod dashboard;
+pub(crate) mod keys;
+pub(crate) mod oauth;
+pub(crate) mod oauth_apps;
+pub(crate) mod orgs;
+pub(crate) mod scanning;
+
+use crate::forward;
+use crate::http::{self, Reply};
+use scopien_auth::http::route::Route;
+use scopien_auth::keys::admin::Caller;
+use scopien_auth::keys::view::AuthTestView;
+use scopien_auth::Method;
+use worker::{Env, Request, Result};
+
+/// A request its key's guard admitted (and counted), its body already read.
+pub(crate) struct Admitted<'a> {
+    pub(crate) url: &'a http::RequestUrl,
+    pub(crate) route: &'a Route<'a>,
+    pub(crate) method: &'a Method,
+    pub(crate) body: Vec<u8>,
+    pub(crate) key_id: scopien_auth::KeyId,
+    pub(crate) now_ms: u64,
+}
+
+/// Answers an admitted request: forwarded to the origin, or answered by the gateway
+/// (the auth test, the management API). A dashboard call comes here too, with its
+/// session's key, so every rule is the API's.
+pub(crate) async fn answer(
+    req: &mut Request,
+    env: &Env,
+    call: Admitted<'_>,
+    admitted: &scopien_auth::check::protocol::Admitted,
+) -> Result<Reply> {
+    let Admitted {
+        url,
+        route,
+        method,
+        body,
+        key_id,
+        now_ms,
+    } = call;
+    let response = match route {
+        #[cfg(feature = "full")]
+        Route::AuthTest => http::json(200, &AuthTestView::of(admitted, key_id))?,
+        Route::Upstream { .. } => {
+            let request = forward::Forwarded {
+                url,
+                method,
+                body,
+                id: key_id,
+                admitted,
+                now_ms,
+            };
+            // With the rate-limit headers already on it.
+            return forward::forward(req, env, request).await;
+        }
+        // handle() handed these to the full module.
+        #[cfg(not(feature = "full"))]
+        _ => return Ok(Reply::Elsewhere),
+        #[cfg(feature = "full")]
+        Route::Keys
+        | Route::Key(_)
+        | Route::RollKey(_)
+        | Route::KeyUsage(_)
+        | Route::Orgs
+        | Route::Org(_)
+        | Route::AuditLog
+        | Route::OAuthClients
+        | Route::OAuthClient(_)
+        | Route::OAuthAuthorizations
+        | Route::OAuthAuthorization(_) => {
+            let call = crate::operations::Call {
+                route,
+                method,
+                url,
+                body: &body,
+                caller: Caller::of(admitted),
+                now_ms,
+            };
+            match route {
+                Route::Orgs | Route::Org(_) | Route::AuditLog => orgs::handle(env, call).await?,
+                Route::OAuthClients
+                | Route::OAuthClient(_)
+                | Route::OAuthAuthorizations
+                | Route::OAuthAuthorization(_) => oauth_apps::handle(env, call).await?,
+                Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
+                    keys::handle(env, call).await?
+                }
+                Route::AuthTest | Route::Upstream { .. } => unreachable!("answered above"),
+            }
+        }
+    };
+    http::with_rate_limit(response, &admitted.status, admitted.at_ms).map(Reply::from)
+}

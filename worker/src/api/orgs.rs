@@ -1,0 +1,133 @@
+//! The organizations API (`/v1/organizations…`, the root key's, with read access for an
+//! organization's own admins) and the audit log (`/v1/audit-log`). Each organization's
+//! guard holds its record, keys and events; KV lists organizations for the operator.
+
+use crate::client;
+use crate::config;
+use crate::directory;
+use crate::http::{self, or_respond};
+use crate::operations::{list_query as query, org_record as get, Call};
+use scopien_auth::http::route::Route;
+use scopien_auth::ids::{OrgId, RANDOM_BYTES_FOR_ORG};
+use scopien_auth::keys::admin;
+use scopien_auth::oauth::grant::GrantInput;
+use scopien_auth::org::{parse_org_create, parse_org_patch, OrgAnswer, OrgInput, OrgRecord};
+use scopien_auth::policy::error::Field;
+use scopien_auth::{ApiError, Method};
+use worker::{Env, Response, Result};
+
+fn not_found() -> ApiError {
+    ApiError::not_found("No organization with that id")
+}
+
+/// Answers `/v1/organizations…` and `/v1/audit-log`.
+pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
+    let default_plan = or_respond!(config::plan(env));
+    let caller = &call.caller;
+    match (call.route, call.method) {
+        (Route::AuditLog, _) => {
+            let (query, named) = or_respond!(query(call.url));
+            let org = match (caller.organization, named) {
+                (Some(mine), Some(named)) if mine != named => return http::error(&not_found()),
+                (Some(mine), _) => mine,
+                (None, Some(named)) => named,
+                (None, None) => {
+                    return http::error(&ApiError::invalid_field(
+                        Field::OrganizationId,
+                        "organizationId is required: the root key reads one organization's audit log at a time",
+                    ))
+                }
+            };
+            // A test-mode admin reads only the test mode's events.
+            let only = caller.only_mode();
+            match client::org(env, org, &OrgInput::ListAudit { query, only }).await? {
+                OrgAnswer::Audit(page) => http::json(200, &page),
+                OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
+                _ => http::error(&not_found()),
+            }
+        }
+        (Route::Orgs, _) if !caller.is_root() => {
+            http::error(&ApiError::root_only("create or list organizations"))
+        }
+        (Route::Orgs, Method::Get) => {
+            let (query, named) = or_respond!(query(call.url));
+            if named.is_some() {
+                return http::error(&ApiError::invalid_field(
+                    Field::OrganizationId,
+                    "Unknown query parameter 'organizationId'; allowed are limit and cursor",
+                ));
+            }
+            http::json(200, &directory::list_orgs(env, query).await?)
+        }
+        (Route::Orgs, _) => create(env, &call).await,
+        (Route::Org(id), _) if !caller.sees_org(*id) => http::error(&not_found()),
+        (Route::Org(id), Method::Get) => match get(env, *id, default_plan).await? {
+            Some(record) => http::json(200, &record.view()),
+            None => http::error(&not_found()),
+        },
+        (Route::Org(_), _) if !caller.is_root() => {
+            http::error(&ApiError::root_only("change an organization or its plan"))
+        }
+        (Route::Org(id), _) => {
+            let patch = or_respond!(parse_org_patch(call.body));
+            let default = (*id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));
+            let input = OrgInput::Patch {
+                patch,
+                actor: caller.actor,
+                default,
+            };
+            let (record, keys, grants, app_grants) = match client::org(env, *id, &input).await? {
+                OrgAnswer::Patched {
+                    record,
+                    keys,
+                    grants,
+                    app_grants,
+                } => (record, keys, grants, app_grants),
+                _ => return http::error(&not_found()),
+            };
+            // Every key and grant holds its organization's terms (with their revision),
+            // and every grant its apps were given holds their owner's: all of them learn
+            // the change before this answers, keys still being created included.
+            crate::operations::set_terms(env, keys, record.terms(), default_plan).await?;
+            let terms = record.terms();
+            let pushes = grants
+                .into_iter()
+                .map(|grant| (grant, GrantInput::SetOrg(terms)))
+                .chain(
+                    app_grants
+                        .into_iter()
+                        .map(|grant| (grant, GrantInput::SetOwner(terms))),
+                );
+            crate::operations::push_to_grants(env, pushes).await?;
+            directory::write_org(env, &record.view()).await;
+            http::json(200, &record.view())
+        }
+        _ => http::error(&ApiError::not_found("No such organizations endpoint")),
+    }
+}
+
+async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
+    for _ in 0..admin::CREATE_ATTEMPTS {
+        let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_ORG>()?;
+        let record = or_respond!(parse_org_create(
+            call.body,
+            OrgId::generate(&random),
+            call.now_ms
+        ));
+        let input = OrgInput::Create {
+            actor: call.caller.actor,
+            record: record.clone(),
+        };
+        match client::org(env, record.id, &input).await? {
+            OrgAnswer::Org(record) => {
+                directory::write_org(env, &record.view()).await;
+                return http::json(201, &record.view());
+            }
+            OrgAnswer::IdTaken => continue,
+            _ => return Err(crate::client::unexpected_answer("organization guard")),
+        }
+    }
+    http::error(&ApiError::service_unavailable(
+        "Could not allocate an organization id; retry",
+    ))
+}
