@@ -204,3 +204,51 @@ test("names with bidi controls or invisible characters are refused, naming the f
     assert.equal((await call(gw.url, "/v1/api-keys", { key: admin.key, method: "POST", body: { name, scopes: ["read"] } })).status, 201, name);
   }
 });
+
+test("a 400 about one field names it in `field`, beside the spec's three members", async () => {
+  const key = await createKey(gw, { name: "fielded", scopes: ["read"] }, admin.key);
+  const app = { name: "Fields", redirectUris: ["https://app.example/cb"], scopes: ["read"], type: "public" };
+  const cases = [
+    ["POST", "/v1/api-keys", { scopes: ["read"] }, "name"],
+    ["POST", "/v1/api-keys", { name: "", scopes: ["read"] }, "name"],
+    ["POST", "/v1/api-keys", { name: "x" }, "scopes"],
+    ["POST", "/v1/api-keys", { name: "x", scopes: ["root"] }, "scopes"],
+    ["POST", "/v1/api-keys", { name: "x", scopes: ["read"], type: "prod" }, "type"],
+    ["POST", "/v1/api-keys", { name: "x", scopes: ["read"], rateLimit: 0 }, "rateLimit"],
+    ["POST", "/v1/api-keys", { name: "x", scopes: ["read"], rateLimit: 5000 }, "rateLimit"],
+    ["POST", "/v1/api-keys", { name: "x", scopes: ["read"], burst: 5000 }, "burst"],
+    ["POST", "/v1/api-keys", { name: "x", scopes: ["read"], expiresAt: "soon" }, "expiresAt"],
+    // Over the plan's ceiling is decided by the key's guard, which knows its type.
+    ["PATCH", `/v1/api-keys/${key.id}`, { rateLimit: 5000 }, "rateLimit"],
+    ["PATCH", `/v1/api-keys/${key.id}`, { expiresAt: "2020-01-01T00:00:00Z" }, "expiresAt"],
+    ["POST", `/v1/api-keys/${key.id}/roll`, { expiresIn: -1 }, "expiresIn"],
+    ["POST", "/v1/oauth-clients", { ...app, redirectUris: ["http://app.example/cb"] }, "redirectUris"],
+    ["POST", "/v1/oauth-clients", { ...app, scopes: ["admin"] }, "scopes"],
+    ["POST", "/v1/oauth-clients", { ...app, type: "spa" }, "type"],
+    ["GET", "/v1/api-keys?limit=0", undefined, "limit"],
+    ["GET", "/v1/api-keys?cursor=nope", undefined, "cursor"],
+    ["GET", "/v1/audit-log?cursor=nope", undefined, "cursor"],
+  ];
+  for (const [method, path, body, field] of cases) {
+    const what = `${method} ${path} ${JSON.stringify(body)}`;
+    const res = await call(gw.url, path, { key: admin.key, method, body });
+    assert.equal(res.status, 400, `${what}: ${res.status} ${res.text}`);
+    assert.deepEqual(Object.keys(res.json.error).sort(), ["code", "details", "field", "message"], what);
+    assert.equal(res.json.error.code, "invalid_request", what);
+    assert.equal(res.json.error.field, field, `${what}: ${res.text}`);
+  }
+  // About no one field of the API: the body as a whole, a member or query parameter it
+  // does not have, the path.
+  for (const [method, path, text] of [
+    ["POST", "/v1/api-keys", "[]"],
+    ["POST", "/v1/api-keys", '{"name":"x","scopes":["read"],"owner":"me"}'],
+    ["GET", "/v1/api-keys?page=2", undefined],
+    ["POST", "/v1/api-keys", '{"name":'],
+    ["PATCH", `/v1/api-keys/${key.id}`, "{}"],
+    ["GET", "/v1/api-keys/nope", undefined],
+  ]) {
+    const res = await send(path, method, text);
+    assert.equal(res.status, 400, `${method} ${path} ${text}: ${res.text}`);
+    assert.equal(res.json.error.field, undefined, `${method} ${path} ${text}: ${res.text}`);
+  }
+});

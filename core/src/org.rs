@@ -9,7 +9,7 @@
 
 use crate::audit::{changes, AuditDraft, AuditEvent};
 use crate::keys::admin::{name, object, ListQuery};
-use crate::policy::error::ApiError;
+use crate::policy::error::{ApiError, Field};
 use crate::policy::terms::{OrgStatus, OrgTerms};
 
 use crate::base::timestamp::Timestamp;
@@ -108,7 +108,8 @@ fn plan(value: &Value) -> Result<Plan, ApiError> {
         Some("starter") => Ok(Plan::Starter),
         Some("professional") => Ok(Plan::Professional),
         Some("enterprise") => Ok(Plan::Enterprise),
-        _ => Err(ApiError::invalid_request(
+        _ => Err(ApiError::invalid_field(
+            Field::Plan,
             "plan must be 'starter', 'professional' or 'enterprise'",
         )),
     }
@@ -118,7 +119,8 @@ fn status(value: &Value) -> Result<OrgStatus, ApiError> {
     match value.as_str() {
         Some("active") => Ok(OrgStatus::Active),
         Some("suspended") => Ok(OrgStatus::Suspended),
-        _ => Err(ApiError::invalid_request(
+        _ => Err(ApiError::invalid_field(
+            Field::Status,
             "status must be 'active' or 'suspended'",
         )),
     }
@@ -129,11 +131,11 @@ pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord
     let map = object(body, &["name", "plan"])?;
     let name = name(
         map.get("name")
-            .ok_or_else(|| ApiError::invalid_request("name is required"))?,
+            .ok_or_else(|| ApiError::invalid_field(Field::Name, "name is required"))?,
     )?;
     let plan = plan(
         map.get("plan")
-            .ok_or_else(|| ApiError::invalid_request("plan is required"))?,
+            .ok_or_else(|| ApiError::invalid_field(Field::Plan, "plan is required"))?,
     )?;
     Ok(OrgRecord {
         id,
@@ -475,7 +477,7 @@ impl fmt::Display for AuthorizationCursor {
 
 /// 400 for a cursor no listing gave out.
 pub fn bad_cursor() -> ApiError {
-    ApiError::invalid_request("cursor is not one a previous page returned")
+    ApiError::invalid_field(Field::Cursor, "cursor is not one a previous page returned")
 }
 
 #[cfg(test)]
@@ -504,20 +506,30 @@ mod tests {
             (org.plan, org.status),
             (Plan::Professional, OrgStatus::Active)
         );
-        for (body, needle) in [
-            (r#"{"name":"Acme","plan":"gold"}"#, "plan must be"),
-            (r#"{"name":"Acme"}"#, "plan is required"),
-            (r#"{"plan":"starter"}"#, "name is required"),
-            (r#"{"name":"","plan":"starter"}"#, "name must be 1 to"),
+        for (body, needle, field) in [
+            (r#"{"name":"Acme","plan":"gold"}"#, "plan must be", "plan"),
+            (r#"{"name":"Acme"}"#, "plan is required", "plan"),
+            (r#"{"plan":"starter"}"#, "name is required", "name"),
             (
-                r#"{"name":"a","plan":"starter","x":1}"#,
-                "Unknown field 'x'",
+                r#"{"name":"","plan":"starter"}"#,
+                "name must be 1 to",
+                "name",
             ),
         ] {
             let err = parse_org_create(body.as_bytes(), id, NOW).expect_err(body);
             assert_eq!(err.status, 400);
             assert!(err.details.contains(needle), "{body}: {}", err.details);
+            assert_eq!(err.field.map(Field::as_str), Some(field), "{body}");
+            assert!(
+                err.body().contains(&format!(r#""field":"{field}""#)),
+                "{body}"
+            );
         }
+        let status = parse_org_patch(br#"{"status":"gone"}"#).expect_err("bad status");
+        assert_eq!(status.field, Some(Field::Status));
+        assert_eq!(bad_cursor().field, Some(Field::Cursor));
+        let unknown = parse_org_create(br#"{"name":"a","plan":"starter","x":1}"#, id, NOW);
+        assert_eq!(unknown.expect_err("unknown").field, None);
         let mut record = org.clone();
         let patch = parse_org_patch(br#"{"plan":"starter","status":"suspended"}"#).expect("valid");
         let changed = patch.apply(&mut record).expect("changed");

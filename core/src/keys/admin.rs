@@ -7,7 +7,7 @@ use crate::check::protocol::Admitted;
 use crate::credentials::key::{ApiKey, KeyType};
 use crate::ids::{Actor, OrgId};
 use crate::keys::record::{CustomLimits, KeyRecord};
-use crate::policy::error::ApiError;
+use crate::policy::error::{ApiError, Field};
 use crate::policy::plan::Plan;
 use crate::policy::ratelimit::Policy;
 use crate::policy::scope::{Grants, MissingScope, Scope};
@@ -43,9 +43,14 @@ pub enum ManageRefusal {
     Invalid {
         /// Names the field and its bound.
         details: String,
+        /// The field (the error's `field`).
+        #[serde(default)]
+        field: Option<Field>,
     },
     /// The caller would hand out a scope it does not hold.
     CannotGrant(MissingScope),
+    /// The change's `scopes` hold a scope the caller does not (the error names the field).
+    CannotGrantScopes(MissingScope),
 }
 
 impl ManageRefusal {
@@ -60,8 +65,14 @@ impl ManageRefusal {
             ManageRefusal::Expired => ApiError::conflict(
                 "The key has expired; give it a new expiresAt with PATCH first, or create a new key",
             ),
-            ManageRefusal::Invalid { details } => ApiError::invalid_request(details.clone()),
+            ManageRefusal::Invalid { details, field } => match field {
+                Some(field) => ApiError::invalid_field(*field, details.clone()),
+                None => ApiError::invalid_request(details.clone()),
+            },
             ManageRefusal::CannotGrant(missing) => ApiError::cannot_grant(missing),
+            ManageRefusal::CannotGrantScopes(missing) => {
+                ApiError::cannot_grant(missing).with_field(Field::Scopes)
+            }
         }
     }
 }
@@ -160,7 +171,7 @@ impl Caller {
     pub fn may_grant(&self, grants: &Grants) -> Result<(), ApiError> {
         self.grants
             .covers(grants)
-            .map_err(|missing| ApiError::cannot_grant(&missing))
+            .map_err(|missing| ApiError::cannot_grant(&missing).with_field(Field::Scopes))
     }
 }
 
@@ -190,7 +201,8 @@ pub fn organization_named(body: &[u8]) -> Result<Option<OrgId>, ApiError> {
     match map.get("organizationId") {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v.as_str().and_then(OrgId::parse).map(Some).ok_or_else(|| {
-            ApiError::invalid_request(
+            ApiError::invalid_field(
+                Field::OrganizationId,
                 "organizationId must have the form org_ followed by 16 letters or digits",
             )
         }),
@@ -256,37 +268,43 @@ pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>
 pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
-        .ok_or_else(|| ApiError::invalid_request("name must be a string"))?;
+        .ok_or_else(|| ApiError::invalid_field(Field::Name, "name must be a string"))?;
     let len = name.chars().count();
     if name.trim().is_empty() || len > MAX_NAME_LEN {
-        return Err(ApiError::invalid_request(format!(
-            "name must be 1 to {MAX_NAME_LEN} characters"
-        )));
+        return Err(ApiError::invalid_field(
+            Field::Name,
+            format!("name must be 1 to {MAX_NAME_LEN} characters"),
+        ));
     }
-    crate::base::text::check_label("name", name).map_err(ApiError::invalid_request)?;
+    crate::base::text::check_label("name", name)
+        .map_err(|e| ApiError::invalid_field(Field::Name, e))?;
     Ok(name.to_owned())
 }
 
 fn grants(value: &Value) -> Result<Grants, ApiError> {
-    Grants::from_json(value).map_err(ApiError::invalid_request)
+    Grants::from_json(value).map_err(|e| ApiError::invalid_field(Field::Scopes, e))
 }
 
-fn limit(value: &Value, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
+fn limit(value: &Value, field: Field, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
     let n = value
         .as_u64()
         .and_then(|n| u32::try_from(n.min(u64::from(u32::MAX))).ok())
         .and_then(NonZeroU32::new)
         .ok_or_else(|| {
-            ApiError::invalid_request(format!("{field} must be a whole number of at least 1"))
+            ApiError::invalid_field(
+                field,
+                format!("{} must be a whole number of at least 1", field.as_str()),
+            )
         })?;
     within(n, field, ceiling, why)
 }
 
-fn within(n: NonZeroU32, field: &str, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
+fn within(n: NonZeroU32, field: Field, ceiling: u32, why: &str) -> Result<NonZeroU32, ApiError> {
     if n.get() > ceiling {
-        return Err(ApiError::invalid_request(format!(
-            "{field} must be at most {ceiling} ({why})"
-        )));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("{} must be at most {ceiling} ({why})", field.as_str()),
+        ));
     }
     Ok(n)
 }
@@ -303,12 +321,16 @@ fn expires(value: &Value, now_ms: u64) -> Result<Option<u64>, ApiError> {
         return Ok(None);
     }
     let at = value.as_str().and_then(parse_ms).ok_or_else(|| {
-        ApiError::invalid_request(
+        ApiError::invalid_field(
+            Field::ExpiresAt,
             "expiresAt must be an RFC 3339 timestamp such as 2027-01-01T00:00:00Z, or null",
         )
     })?;
     if at <= now_ms {
-        return Err(ApiError::invalid_request("expiresAt must be in the future"));
+        return Err(ApiError::invalid_field(
+            Field::ExpiresAt,
+            "expiresAt must be in the future",
+        ));
     }
     Ok(Some(at))
 }
@@ -335,22 +357,28 @@ pub fn parse_create(
     )?;
     let name = name(
         map.get("name")
-            .ok_or_else(|| ApiError::invalid_request("name is required"))?,
+            .ok_or_else(|| ApiError::invalid_field(Field::Name, "name is required"))?,
     )?;
     let key_type = match map.get("type") {
         None | Some(Value::Null) => caller.key_type,
         Some(Value::String(t)) if t == "test" => KeyType::Test,
         Some(Value::String(t)) if t == "live" => KeyType::Live,
-        Some(_) => return Err(ApiError::invalid_request("type must be 'test' or 'live'")),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                Field::Type,
+                "type must be 'test' or 'live'",
+            ))
+        }
     };
     if !caller.sees(key_type) {
-        return Err(ApiError::invalid_request(
+        return Err(ApiError::invalid_field(
+            Field::Type,
             "type: a test-mode admin key can create only test keys; use a live admin key",
         ));
     }
     let grants = grants(
         map.get("scopes")
-            .ok_or_else(|| ApiError::invalid_request("scopes is required"))?,
+            .ok_or_else(|| ApiError::invalid_field(Field::Scopes, "scopes is required"))?,
     )?;
     caller.may_grant(&grants)?;
     let defaults = plan.default_policy(key_type);
@@ -358,11 +386,11 @@ pub fn parse_create(
     let why = ceiling_reason(plan, key_type);
     let hourly = match map.get("rateLimit") {
         None | Some(Value::Null) => defaults.hourly,
-        Some(v) => limit(v, "rateLimit", max_rate, &why)?,
+        Some(v) => limit(v, Field::RateLimit, max_rate, &why)?,
     };
     let burst = match map.get("burst") {
         None | Some(Value::Null) => defaults.burst.min(hourly),
-        Some(v) => limit(v, "burst", max_burst, &why)?,
+        Some(v) => limit(v, Field::Burst, max_burst, &why)?,
     };
     let expires_ms = match map.get("expiresAt") {
         None => None,
@@ -397,16 +425,16 @@ pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
             FIELDS.join(", ")
         )));
     }
-    let positive = |field: &str| -> Result<Option<NonZeroU32>, ApiError> {
-        map.get(field)
+    let positive = |field: Field| -> Result<Option<NonZeroU32>, ApiError> {
+        map.get(field.as_str())
             .map(|v| limit(v, field, u32::MAX, "the largest number accepted"))
             .transpose()
     };
     Ok(KeyPatch {
         name: map.get("name").map(name).transpose()?,
         grants: map.get("scopes").map(grants).transpose()?,
-        rate_limit: positive("rateLimit")?,
-        burst: positive("burst")?,
+        rate_limit: positive(Field::RateLimit)?,
+        burst: positive(Field::Burst)?,
         expires_ms: map
             .get("expiresAt")
             .map(|v| expires(v, now_ms))
@@ -425,18 +453,21 @@ impl KeyPatch {
     ) -> Result<(), ManageRefusal> {
         let (max_rate, max_burst) = plan.ceilings(record.key_type);
         let why = ceiling_reason(plan, record.key_type);
-        let invalid = |e: ApiError| ManageRefusal::Invalid { details: e.details };
+        let invalid = |e: ApiError| ManageRefusal::Invalid {
+            field: e.field,
+            details: e.details,
+        };
         if let Some(n) = self.rate_limit {
-            within(n, "rateLimit", max_rate, &why).map_err(invalid)?;
+            within(n, Field::RateLimit, max_rate, &why).map_err(invalid)?;
         }
         if let Some(n) = self.burst {
-            within(n, "burst", max_burst, &why).map_err(invalid)?;
+            within(n, Field::Burst, max_burst, &why).map_err(invalid)?;
         }
         if let Some(grants) = &self.grants {
             caller
                 .grants
                 .covers(grants)
-                .map_err(ManageRefusal::CannotGrant)?;
+                .map_err(ManageRefusal::CannotGrantScopes)?;
         }
         if let Some(name) = &self.name {
             record.name = name.clone();
@@ -479,7 +510,8 @@ impl ListQuery {
         for (name, value) in pairs {
             if name == "organizationId" {
                 organization = Some(OrgId::parse(value).ok_or_else(|| {
-                    ApiError::invalid_request(
+                    ApiError::invalid_field(
+                        Field::OrganizationId,
                         "organizationId must have the form org_ followed by 16 letters or digits",
                     )
                 })?);
@@ -506,9 +538,10 @@ impl ListQuery {
                         .ok()
                         .filter(|n| (1..=LIST_MAX_LIMIT).contains(n))
                         .ok_or_else(|| {
-                            ApiError::invalid_request(format!(
-                                "limit must be a whole number from 1 to {LIST_MAX_LIMIT}"
-                            ))
+                            ApiError::invalid_field(
+                                Field::Limit,
+                                format!("limit must be a whole number from 1 to {LIST_MAX_LIMIT}"),
+                            )
                         })?;
                 }
                 "cursor" => query.cursor = (!value.is_empty()).then(|| value.to_owned()),
@@ -533,9 +566,12 @@ pub fn parse_roll(body: &[u8]) -> Result<u64, ApiError> {
             .as_u64()
             .filter(|s| *s <= MAX_ROLL_GRACE_S)
             .ok_or_else(|| {
-                ApiError::invalid_request(format!(
-                    "expiresIn must be a whole number of seconds from 0 to {MAX_ROLL_GRACE_S}"
-                ))
+                ApiError::invalid_field(
+                    Field::ExpiresIn,
+                    format!(
+                        "expiresIn must be a whole number of seconds from 0 to {MAX_ROLL_GRACE_S}"
+                    ),
+                )
             }),
     }
 }
@@ -636,6 +672,141 @@ mod tests {
         );
         refused(r#"["name"]"#, "JSON object");
         refused(r#"{"name":"#, "not valid JSON");
+    }
+
+    /// The `field` member of an error's JSON body.
+    fn field_of(err: &ApiError) -> Option<String> {
+        let body: Value = serde_json::from_str(&err.body()).expect("json");
+        body["error"]["field"].as_str().map(str::to_owned)
+    }
+
+    #[test]
+    fn every_field_error_names_its_field_in_the_body() {
+        for (body, field) in [
+            (r#"{"scopes":["read"]}"#, "name"),
+            (r#"{"name":"","scopes":["read"]}"#, "name"),
+            (r#"{"name":7,"scopes":["read"]}"#, "name"),
+            (r#"{"name":"a\u202eb","scopes":["read"]}"#, "name"),
+            (r#"{"name":"a"}"#, "scopes"),
+            (r#"{"name":"a","scopes":["root"]}"#, "scopes"),
+            (r#"{"name":"a","scopes":{"x":"read"}}"#, "scopes"),
+            (
+                r#"{"name":"a","scopes":["read"],"rateLimit":1001}"#,
+                "rateLimit",
+            ),
+            (
+                r#"{"name":"a","scopes":["read"],"rateLimit":"10"}"#,
+                "rateLimit",
+            ),
+            (r#"{"name":"a","scopes":["read"],"burst":51}"#, "burst"),
+            (
+                r#"{"name":"a","scopes":["read"],"expiresAt":"soon"}"#,
+                "expiresAt",
+            ),
+            (
+                r#"{"name":"a","scopes":["read"],"expiresAt":"2020-01-01T00:00:00Z"}"#,
+                "expiresAt",
+            ),
+            (r#"{"name":"a","scopes":["read"],"type":"prod"}"#, "type"),
+        ] {
+            let err = create(body).expect_err(body);
+            assert_eq!(err.status, 400, "{body}");
+            assert_eq!(
+                field_of(&err).as_deref(),
+                Some(field),
+                "{body}: {}",
+                err.body()
+            );
+        }
+        // Errors about the body as a whole, or a member the API does not have, name no
+        // field: `field` names only the API's own.
+        for body in [
+            r#"["name"]"#,
+            r#"{"name":"#,
+            r#"{"name":"a","scopes":["read"],"owner":"me"}"#,
+        ] {
+            assert_eq!(field_of(&create(body).expect_err(body)), None, "{body}");
+        }
+        let test_admin = parse_create(
+            br#"{"name":"a","type":"live","scopes":["read"]}"#,
+            Plan::Starter,
+            &root(KeyType::Test),
+            NOW,
+        )
+        .expect_err("refused");
+        assert_eq!(field_of(&test_admin).as_deref(), Some("type"));
+        // A scope the caller does not hold: 403, at the scopes it asked for.
+        let narrow = Caller {
+            grants: Grants::from_json(&serde_json::json!({"api-keys": ["admin"]})).expect("valid"),
+            ..Caller::root()
+        };
+        let err = parse_create(
+            br#"{"name":"a","scopes":["read"]}"#,
+            Plan::Starter,
+            &narrow,
+            NOW,
+        )
+        .expect_err("cannot grant");
+        assert_eq!(
+            (err.status, field_of(&err).as_deref()),
+            (403, Some("scopes"))
+        );
+        assert_eq!(
+            field_of(&parse_patch(br#"{"expiresAt":"soon"}"#, NOW).expect_err("bad")).as_deref(),
+            Some("expiresAt")
+        );
+        assert_eq!(field_of(&parse_patch(b"{}", NOW).expect_err("empty")), None);
+        assert_eq!(
+            field_of(&parse_roll(br#"{"expiresIn":-1}"#).expect_err("bad")).as_deref(),
+            Some("expiresIn")
+        );
+        let q = |pairs: &[(&'static str, &'static str)]| {
+            ListQuery::parse_scoped(pairs.iter().copied()).expect_err("bad")
+        };
+        assert_eq!(field_of(&q(&[("limit", "0")])).as_deref(), Some("limit"));
+        assert_eq!(field_of(&q(&[("page", "2")])), None);
+        assert_eq!(
+            field_of(&q(&[("organizationId", "acme")])).as_deref(),
+            Some("organizationId")
+        );
+    }
+
+    #[test]
+    fn a_patch_refused_by_the_guard_names_its_field() {
+        let key = ApiKey::generate(KeyType::Test, &[1u8; 96]);
+        let mut rec = KeyRecord::root(&key, Plan::Starter);
+        let over = parse_patch(br#"{"rateLimit":500}"#, NOW).expect("parses");
+        let refusal = over
+            .apply(&mut rec, Plan::Starter, &root(KeyType::Live))
+            .expect_err("over the test ceiling");
+        // As it crosses from the key's guard to the worker.
+        let refusal: ManageRefusal =
+            serde_json::from_str(&serde_json::to_string(&refusal).expect("json")).expect("json");
+        let err = refusal.error();
+        assert_eq!(
+            (err.status, field_of(&err).as_deref()),
+            (400, Some("rateLimit"))
+        );
+        let narrow = Caller {
+            grants: Grants::from_json(
+                &serde_json::json!({"api-keys": ["admin"], "accounts": ["read"]}),
+            )
+            .expect("valid"),
+            ..Caller::root()
+        };
+        let wider = parse_patch(br#"{"scopes":{"accounts":["write"]}}"#, NOW).expect("parses");
+        let err = wider
+            .apply(&mut rec, Plan::Starter, &narrow)
+            .expect_err("cannot grant")
+            .error();
+        assert_eq!(
+            (err.status, field_of(&err).as_deref()),
+            (403, Some("scopes"))
+        );
+        // A refusal from before the field reads as one about no field.
+        let old: ManageRefusal =
+            serde_json::from_str(r#"{"Invalid":{"details":"x"}}"#).expect("json");
+        assert_eq!(field_of(&old.error()), None);
     }
 
     #[test]

@@ -1174,7 +1174,7 @@ mod tests {
         let before = state.clone();
         let over = parse_patch(br#"{"name":"renamed","rateLimit":5000}"#, T0).expect("parses");
         let (answer, writes) = state.manage(manage(Op::Patch(over)), T0, &RANDOM);
-        let ManageAnswer::Refused(ManageRefusal::Invalid { details }) = answer else {
+        let ManageAnswer::Refused(ManageRefusal::Invalid { details, .. }) = answer else {
             panic!("refused");
         };
         assert!(details.contains("at most 1000"));

@@ -21,7 +21,7 @@ use crate::base::constant_time;
 use crate::base::timestamp::Timestamp;
 use crate::credentials::key::{hash_hex, KeyId, KeyType};
 use crate::ids::OrgId;
-use crate::policy::error::{printable, ApiError, OAuthError};
+use crate::policy::error::{printable, ApiError, Field, OAuthError};
 use crate::policy::scope::{Grants, Scope, ScopeSet};
 use core::fmt;
 use serde::{Deserialize, Serialize};
@@ -300,19 +300,24 @@ fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 fn field_name(value: &Value) -> Result<String, ApiError> {
     let name = value
         .as_str()
-        .ok_or_else(|| invalid("name must be a string"))?
+        .ok_or_else(|| ApiError::invalid_field(Field::Name, "name must be a string"))?
         .trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(invalid("name must be 1 to 100 characters"));
+        return Err(ApiError::invalid_field(
+            Field::Name,
+            "name must be 1 to 100 characters",
+        ));
     }
-    crate::base::text::check_label("name", name).map_err(ApiError::invalid_request)?;
+    crate::base::text::check_label("name", name)
+        .map_err(|e| ApiError::invalid_field(Field::Name, e))?;
     Ok(name.to_owned())
 }
 
 fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
+    let invalid = |details: String| ApiError::invalid_field(Field::RedirectUris, details);
     let items = value
         .as_array()
-        .ok_or_else(|| invalid("redirectUris must be a list of URIs"))?;
+        .ok_or_else(|| invalid("redirectUris must be a list of URIs".into()))?;
     if items.is_empty() || items.len() > MAX_REDIRECT_URIS {
         return Err(invalid(format!(
             "redirectUris must list 1 to {MAX_REDIRECT_URIS} URIs"
@@ -322,7 +327,7 @@ fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
     for item in items {
         let uri = item
             .as_str()
-            .ok_or_else(|| invalid("redirectUris must contain only strings"))?;
+            .ok_or_else(|| invalid("redirectUris must contain only strings".into()))?;
         check_redirect_uri(uri).map_err(invalid)?;
         if !uris.iter().any(|u| u == uri) {
             uris.push(uri.to_owned());
@@ -332,6 +337,7 @@ fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
 }
 
 fn field_scopes(value: &Value) -> Result<Grants, ApiError> {
+    let invalid = |details: String| ApiError::invalid_field(Field::Scopes, details);
     let grants = Grants::from_json(value).map_err(invalid)?;
     check_app_scopes(&grants).map_err(invalid)?;
     Ok(grants)
@@ -354,28 +360,34 @@ fn unknown_field(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiEr
 pub fn parse_client_create(body: &[u8]) -> Result<NewClient, ApiError> {
     let map = body_object(body)?;
     unknown_field(&map, &CLIENT_FIELDS)?;
-    let required = |name: &str| {
-        map.get(name)
-            .ok_or_else(|| invalid(format!("{name} is required")))
+    let required = |field: Field| {
+        map.get(field.as_str()).ok_or_else(|| {
+            ApiError::invalid_field(field, format!("{} is required", field.as_str()))
+        })
     };
-    let client_type = match required("type")?.as_str() {
+    let client_type = match required(Field::Type)?.as_str() {
         Some("confidential") => ClientType::Confidential,
         Some("public") => ClientType::Public,
-        _ => return Err(invalid("type must be 'confidential' or 'public'")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                Field::Type,
+                "type must be 'confidential' or 'public'",
+            ))
+        }
     };
     let organization_id = match map.get("organizationId") {
         None | Some(Value::Null) => None,
-        Some(value) => Some(
-            value
-                .as_str()
-                .and_then(OrgId::parse)
-                .ok_or_else(|| invalid("organizationId must be an organization id (org_…)"))?,
-        ),
+        Some(value) => Some(value.as_str().and_then(OrgId::parse).ok_or_else(|| {
+            ApiError::invalid_field(
+                Field::OrganizationId,
+                "organizationId must be an organization id (org_…)",
+            )
+        })?),
     };
     Ok(NewClient {
-        name: field_name(required("name")?)?,
-        redirect_uris: field_redirect_uris(required("redirectUris")?)?,
-        scopes: field_scopes(required("scopes")?)?,
+        name: field_name(required(Field::Name)?)?,
+        redirect_uris: field_redirect_uris(required(Field::RedirectUris)?)?,
+        scopes: field_scopes(required(Field::Scopes)?)?,
         client_type,
         organization_id,
     })
@@ -951,6 +963,60 @@ mod tests {
     use super::*;
     use crate::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN, TOKEN_LEN};
     use crate::policy::scope::Scope;
+
+    #[test]
+    fn app_body_errors_name_their_field_in_the_body() {
+        let field = |err: ApiError| -> Option<String> {
+            let body: Value = serde_json::from_str(&err.body()).expect("json");
+            body["error"]["field"].as_str().map(str::to_owned)
+        };
+        let ok = r#""name":"CRM","redirectUris":["https://crm.example.com/cb"],"scopes":["read"],"type":"public""#;
+        assert!(parse_client_create(format!("{{{ok}}}").as_bytes()).is_ok());
+        for (body, expected) in [
+            (
+                r#"{"redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public"}"#,
+                "name",
+            ),
+            (
+                r#"{"name":"","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public"}"#,
+                "name",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["http://a.example/cb"],"scopes":["read"],"type":"public"}"#,
+                "redirectUris",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":[],"scopes":["read"],"type":"public"}"#,
+                "redirectUris",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["admin"],"type":"public"}"#,
+                "scopes",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"spa"}"#,
+                "type",
+            ),
+            (
+                r#"{"name":"CRM","redirectUris":["https://a.example/cb"],"scopes":["read"],"type":"public","organizationId":"acme"}"#,
+                "organizationId",
+            ),
+        ] {
+            let err = parse_client_create(body.as_bytes()).expect_err(body);
+            assert_eq!(err.status, 400, "{body}");
+            assert_eq!(field(err).as_deref(), Some(expected), "{body}");
+        }
+        assert_eq!(field(parse_client_create(b"[]").expect_err("array")), None);
+        // A member the API does not have is no field of it.
+        let unknown = parse_client_create(format!(r#"{{{ok},"logo":"x"}}"#).as_bytes());
+        assert_eq!(field(unknown.expect_err("unknown")), None);
+        let patch = parse_client_patch(br#"{"redirectUris":["https://a.example/cb#x"]}"#);
+        assert_eq!(
+            field(patch.expect_err("fragment")).as_deref(),
+            Some("redirectUris")
+        );
+        assert_eq!(field(parse_client_patch(b"{}").expect_err("empty")), None);
+    }
 
     fn client(uris: &[&str], scopes: &str, client_type: ClientType) -> ClientRecord {
         ClientRecord {

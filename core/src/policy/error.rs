@@ -1,6 +1,7 @@
 //! The one error catalogue. Every error the gateway answers is built here, with its
-//! status, its body (`{"error":{"code","message","details"}}`) and its headers, so the
-//! worker only copies them onto a response.
+//! status, its body (`{"error":{"code","message","details"}}`, plus `retryAfter` on 429
+//! and `field` on an error about one request field) and its headers, so the worker only
+//! copies them onto a response.
 
 use crate::base::method::Method;
 use crate::policy::scope::MissingScope;
@@ -25,6 +26,64 @@ pub struct ApiError {
     pub www_authenticate: Option<String>,
     /// The methods for `Allow`, on 405.
     pub allow: Option<&'static [Method]>,
+    /// The request field the error is about (the body's `field`), so that a client can
+    /// show it beside that field without reading `details`. `None` when it is about no
+    /// one field of the API (the body as a whole, an unknown member, the path, a header).
+    pub field: Option<Field>,
+}
+
+/// A request field an error can be about: a JSON member of a body or a query parameter,
+/// named as the client sends it ([`Field::as_str`]). One byte, so `ApiError` stays the
+/// size every `Result` carrying it had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Field {
+    /// `name` (keys, apps, organizations).
+    Name,
+    /// `type` (keys, apps).
+    Type,
+    /// `scopes` (keys, apps).
+    Scopes,
+    /// `rateLimit` (keys).
+    RateLimit,
+    /// `burst` (keys).
+    Burst,
+    /// `expiresAt` (keys).
+    ExpiresAt,
+    /// `expiresIn` (a key's roll).
+    ExpiresIn,
+    /// `redirectUris` (apps).
+    RedirectUris,
+    /// `plan` (organizations).
+    Plan,
+    /// `status` (organizations).
+    Status,
+    /// `organizationId` (a body or a listing's query).
+    OrganizationId,
+    /// `limit` (a listing's query).
+    Limit,
+    /// `cursor` (a listing's query).
+    Cursor,
+}
+
+impl Field {
+    /// The name the client sends.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Type => "type",
+            Field::Scopes => "scopes",
+            Field::RateLimit => "rateLimit",
+            Field::Burst => "burst",
+            Field::ExpiresAt => "expiresAt",
+            Field::ExpiresIn => "expiresIn",
+            Field::RedirectUris => "redirectUris",
+            Field::Plan => "plan",
+            Field::Status => "status",
+            Field::OrganizationId => "organizationId",
+            Field::Limit => "limit",
+            Field::Cursor => "cursor",
+        }
+    }
 }
 
 const INVALID_KEY_DETAILS: &str = "The API key provided is invalid or has been revoked";
@@ -39,6 +98,15 @@ impl ApiError {
             retry_after: None,
             www_authenticate: None,
             allow: None,
+            field: None,
+        }
+    }
+
+    /// The same error, about the request field `field`.
+    pub fn with_field(self, field: Field) -> ApiError {
+        ApiError {
+            field: Some(field),
+            ..self
         }
     }
 
@@ -200,9 +268,16 @@ impl ApiError {
         ))
     }
 
-    /// 400: the request is malformed; `details` names the field.
+    /// 400: the request is malformed, but in no one field of the API (the body as a
+    /// whole, an unknown member, the path, a header); `details` say how.
     pub fn invalid_request(details: impl Into<String>) -> ApiError {
         ApiError::new(400, "invalid_request", "Invalid request", details.into())
+    }
+
+    /// 400: the request field `field` is missing or invalid; `details` say how, and the
+    /// body names the field in `field`.
+    pub fn invalid_field(field: Field, details: impl Into<String>) -> ApiError {
+        ApiError::invalid_request(details).with_field(field)
     }
 
     /// 404.
@@ -341,6 +416,9 @@ impl ApiError {
             if self.status == 429 {
                 map.insert("retryAfter".into(), seconds.into());
             }
+        }
+        if let (Some(field), Some(map)) = (self.field, error.as_object_mut()) {
+            map.insert("field".into(), field.as_str().into());
         }
         serde_json::json!({ "error": error }).to_string()
     }
@@ -524,6 +602,31 @@ mod tests {
         );
         assert!(refusal.is_failed_authentication());
         assert_eq!(refusal.status(), None, "no rate-limit headers on a 401");
+    }
+
+    #[test]
+    fn a_field_error_names_the_field_beside_the_specs_three_members() {
+        let err = ApiError::invalid_field(Field::RateLimit, "rateLimit must be at most 1000");
+        assert_eq!(err.status, 400);
+        assert_eq!(
+            body(&err),
+            json!({"error": {"code": "invalid_request", "message": "Invalid request",
+                "details": "rateLimit must be at most 1000", "field": "rateLimit"}})
+        );
+        // About no one field: the spec's three members only.
+        assert_eq!(
+            body(&ApiError::invalid_request("The body must be a JSON object")),
+            json!({"error": {"code": "invalid_request", "message": "Invalid request",
+                "details": "The body must be a JSON object"}})
+        );
+        let missing = MissingScope {
+            scope: Scope::Admin,
+            resource: "every resource".into(),
+        };
+        assert_eq!(
+            body(&ApiError::cannot_grant(&missing).with_field(Field::Scopes))["error"]["field"],
+            "scopes"
+        );
     }
 
     #[test]

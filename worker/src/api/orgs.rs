@@ -12,6 +12,7 @@ use scopien_auth::ids::{OrgId, RANDOM_BYTES_FOR_ORG};
 use scopien_auth::keys::admin;
 use scopien_auth::oauth::grant::GrantInput;
 use scopien_auth::org::{parse_org_create, parse_org_patch, OrgAnswer, OrgInput, OrgRecord};
+use scopien_auth::policy::error::Field;
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 
@@ -31,7 +32,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 (Some(mine), _) => mine,
                 (None, Some(named)) => named,
                 (None, None) => {
-                    return http::error(&ApiError::invalid_request(
+                    return http::error(&ApiError::invalid_field(
+                        Field::OrganizationId,
                         "organizationId is required: the root key reads one organization's audit log at a time",
                     ))
                 }
@@ -50,7 +52,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         (Route::Orgs, Method::Get) => {
             let (query, named) = or_respond!(query(call.url));
             if named.is_some() {
-                return http::error(&ApiError::invalid_request(
+                return http::error(&ApiError::invalid_field(
+                    Field::OrganizationId,
                     "Unknown query parameter 'organizationId'; allowed are limit and cursor",
                 ));
             }
