@@ -55,6 +55,7 @@ fn record_for(key: &ApiKey) -> KeyRecord {
         custom: Default::default(),
         leaked: None,
         revision: 0,
+        allowed_ips: Vec::new(),
     }
 }
 
@@ -78,7 +79,8 @@ fn hot_path(c: &mut Criterion) {
     let counters = counters_in_use(&record);
     let hash = key.hash_hex();
     let get = Requirement::for_request(&Method::Get, &[], "opportunities");
-    let Ok(Admission { status, .. }) = record.decide(&hash, &get, &counters, false, NOW_MS) else {
+    let Ok(Admission { status, .. }) = record.decide(&hash, &get, &counters, false, None, NOW_MS)
+    else {
         panic!("the fixed request must be admitted");
     };
 
@@ -111,6 +113,7 @@ fn hot_path(c: &mut Criterion) {
                     black_box(&get),
                     black_box(&counters),
                     false,
+                    None,
                     black_box(NOW_MS),
                 )
             })
@@ -130,7 +133,14 @@ fn hot_path(c: &mut Criterion) {
             .expect("routes");
             let hash = key.hash_hex();
             let requirement = route.requirement(&Method::Get, &[]);
-            match record.decide(&hash, &requirement, black_box(&counters), false, NOW_MS) {
+            match record.decide(
+                &hash,
+                &requirement,
+                black_box(&counters),
+                false,
+                None,
+                NOW_MS,
+            ) {
                 Ok(Admission { counters, status }) => {
                     (counters, rate_limit_headers(&status, NOW_MS))
                 }

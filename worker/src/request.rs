@@ -9,6 +9,7 @@ use crate::http;
 use crate::http::{or_respond, Reply};
 use crate::throttle;
 use scopien_auth::base::method::METHOD_OVERRIDE_HEADERS;
+use scopien_auth::base::network::parse_address;
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::credential::{parse_credential, query_has_credential, Credential};
 use scopien_auth::http::route::{route, Route};
@@ -90,6 +91,7 @@ pub(crate) async fn handle(
     let check = Check {
         hash,
         requirement: route.requirement(&method, &overrides),
+        address: address.and_then(parse_address),
     };
     // The throttle's gate (throttle.rs): in flight + failed guesses per address stay
     // within the limit.

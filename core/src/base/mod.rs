@@ -7,6 +7,7 @@ pub mod constant_time;
 pub mod form;
 pub(crate) mod json;
 pub mod method;
+pub mod network;
 pub mod path;
 pub(crate) mod text;
 pub mod timestamp;

@@ -1,7 +1,8 @@
 //! The one admit sequence, for every credential: once a key or an access token has
 //! proved itself (its own guard decides that: hash, revocation, expiry), a request is
-//! admitted only if its organization is not suspended, its scopes allow it, and its
-//! limits have room, in that order. Keys (`record::KeyRecord::decide`) and OAuth grants
+//! admitted only if its organization is not suspended, it comes from an address its
+//! allow-list names (keys only), its scopes allow it, and its limits have room, in that
+//! order. Keys (`record::KeyRecord::decide`) and OAuth grants
 //! (`grant::GrantState::check`) both end in [`admit`], so the rule is written once.
 
 use crate::policy::error::ApiError;
@@ -9,6 +10,7 @@ use crate::policy::ratelimit::{self, Counters, Outcome, Policy, Status};
 use crate::policy::scope::MissingScope;
 use crate::policy::scope::{Grants, Requirement};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// Why a request with a key was refused. This is what crosses from the key's guard to
 /// the worker, which turns it into the catalogue's error.
@@ -29,6 +31,14 @@ pub enum Refusal {
     },
     /// The key's organization is suspended. Not counted.
     Suspended,
+    /// The key has an allow-list, and the request's address is not on it. Not counted
+    /// against the limit.
+    AddressNotAllowed {
+        /// The request's address, when it had one.
+        address: Option<IpAddr>,
+        /// Windows as they stand.
+        status: Status,
+    },
     /// Authenticated and authorized, but a window is spent. Not counted.
     Limited {
         /// Windows as they stand.
@@ -55,6 +65,7 @@ impl Refusal {
             Refusal::Expired => ApiError::expired_key(),
             Refusal::TokenExpired => ApiError::expired_token(),
             Refusal::Suspended => ApiError::organization_suspended(),
+            Refusal::AddressNotAllowed { address, .. } => ApiError::ip_not_allowed(*address),
             Refusal::Forbidden { missing, .. } => ApiError::forbidden(missing),
             Refusal::Limited { retry_after_s, .. } => ApiError::rate_limited(*retry_after_s),
         }
@@ -63,7 +74,9 @@ impl Refusal {
     /// The windows to show in the rate-limit headers, when the key was authenticated.
     pub fn status(&self) -> Option<&Status> {
         match self {
-            Refusal::Forbidden { status, .. } | Refusal::Limited { status, .. } => Some(status),
+            Refusal::Forbidden { status, .. }
+            | Refusal::Limited { status, .. }
+            | Refusal::AddressNotAllowed { status, .. } => Some(status),
             Refusal::Invalid | Refusal::Expired | Refusal::TokenExpired | Refusal::Suspended => {
                 None
             }
@@ -80,11 +93,22 @@ pub struct Admission {
     pub status: Status,
 }
 
+/// Where a request comes from, held against its credential's allow-list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// On the list, or the credential has none.
+    Allowed,
+    /// Not on the list: the request's address, when it had one.
+    NotAllowed(Option<IpAddr>),
+}
+
 /// Admits a request of a credential that proved itself, or says why not: `Suspended`,
-/// then `Forbidden` (with the windows as they stand), then `Limited`. Nothing is counted
-/// on a refusal; an admission carries the counters to store.
+/// then `AddressNotAllowed`, then `Forbidden` (each with the windows as they stand), then
+/// `Limited`. Nothing is counted on a refusal; an admission carries the counters to
+/// store.
 pub fn admit(
     suspended: bool,
+    place: Place,
     grants: &Grants,
     requirement: &Requirement,
     policy: &Policy,
@@ -93,6 +117,12 @@ pub fn admit(
 ) -> Result<Admission, Refusal> {
     if suspended {
         return Err(Refusal::Suspended);
+    }
+    if let Place::NotAllowed(address) = place {
+        return Err(Refusal::AddressNotAllowed {
+            address,
+            status: ratelimit::status(policy, counters, now_ms),
+        });
     }
     if let Err(missing) = grants.authorize(requirement) {
         return Err(Refusal::Forbidden {
@@ -126,6 +156,7 @@ mod tests {
         let policy = Policy::new(1, None, 1).expect("valid");
         let spent = match admit(
             false,
+            Place::Allowed,
             &Grants::root(),
             &write,
             &policy,
@@ -135,7 +166,17 @@ mod tests {
             Ok(admission) => admission.counters,
             Err(refusal) => panic!("{refusal:?}"),
         };
-        let at = |suspended, grants: &Grants| admit(suspended, grants, &write, &policy, &spent, 1);
+        let at = |suspended, grants: &Grants| {
+            admit(
+                suspended,
+                Place::Allowed,
+                grants,
+                &write,
+                &policy,
+                &spent,
+                1,
+            )
+        };
         assert_eq!(at(true, &grants), Err(Refusal::Suspended));
         assert!(matches!(at(false, &grants), Err(Refusal::Forbidden { .. })));
         assert!(matches!(

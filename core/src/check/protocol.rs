@@ -8,6 +8,7 @@ use crate::ids::{Actor, ClientId, GrantId, OrgId};
 use crate::policy::ratelimit::Status;
 use crate::policy::scope::{Grants, Requirement};
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// One request to decide.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +17,9 @@ pub struct Check {
     pub hash: String,
     /// What the request needs.
     pub requirement: Requirement,
+    /// The client's address (`CF-Connecting-IP`), for a key's allow-list.
+    #[serde(default)]
+    pub address: Option<IpAddr>,
 }
 
 /// The decision for one request.

@@ -1,6 +1,7 @@
 //! The key-management API's request bodies: parsed and validated here, so every
 //! refusal names its field and bound, and the worker never sees an invalid change.
 
+use crate::base::network::IpBlock;
 use crate::base::text::printable;
 use crate::base::timestamp::parse_ms;
 use crate::check::protocol::Admitted;
@@ -17,6 +18,8 @@ use serde_json::{Map, Value};
 
 /// Longest key name accepted, in chars.
 pub const MAX_NAME_LEN: usize = 128;
+/// Addresses and blocks one key's allow-list may hold.
+pub const MAX_ALLOWED_IPS: usize = 32;
 /// Longest grace `roll` accepts, in seconds (7 days).
 pub const MAX_ROLL_GRACE_S: u64 = 604_800;
 /// Grace `roll` gives when the body names none, in seconds (1 day).
@@ -190,6 +193,8 @@ pub struct NewKey {
     pub expires_ms: Option<u64>,
     /// Which limits were given rather than defaulted.
     pub custom: CustomLimits,
+    /// The addresses it may be used from (empty: any).
+    pub allowed_ips: Vec<IpBlock>,
 }
 
 /// Reads `organizationId` from a create body (`None` when absent): the root key names the
@@ -228,6 +233,7 @@ impl NewKey {
             custom: self.custom,
             leaked: None,
             revision: 0,
+            allowed_ips: self.allowed_ips,
         }
     }
 }
@@ -240,6 +246,8 @@ pub struct KeyPatch {
     rate_limit: Option<NonZeroU32>,
     burst: Option<NonZeroU32>,
     expires_ms: Option<Option<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    allowed_ips: Option<Vec<IpBlock>>,
 }
 
 /// A JSON object body with only `allowed` fields (blank: `{}`); the error names the field.
@@ -353,6 +361,7 @@ pub fn parse_create(
             "burst",
             "expiresAt",
             "organizationId",
+            "allowedIps",
         ],
     )?;
     let name = name(
@@ -412,12 +421,52 @@ pub fn parse_create(
         },
         expires_ms,
         custom,
+        allowed_ips: match map.get("allowedIps") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => allowed_ips(v)?,
+        },
     })
+}
+
+/// An `allowedIps` list: 1 to [`MAX_ALLOWED_IPS`] addresses or CIDR blocks (`[]` or
+/// `null`: any address), duplicates dropped.
+fn allowed_ips(value: &Value) -> Result<Vec<IpBlock>, ApiError> {
+    let invalid = |details: String| {
+        ApiError::invalid_field(Field::AllowedIps, format!("allowedIps: {details}"))
+    };
+    let Some(items) = value.as_array() else {
+        return Err(invalid(
+            "must be a list of IP addresses or CIDR blocks".into(),
+        ));
+    };
+    if items.len() > MAX_ALLOWED_IPS {
+        return Err(invalid(format!(
+            "at most {MAX_ALLOWED_IPS} addresses or blocks"
+        )));
+    }
+    let mut blocks: Vec<IpBlock> = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(text) = item.as_str() else {
+            return Err(invalid("must contain only strings".into()));
+        };
+        let block = IpBlock::parse(&printable(text)).map_err(invalid)?;
+        if !blocks.contains(&block) {
+            blocks.push(block);
+        }
+    }
+    Ok(blocks)
 }
 
 /// Parses a patch body. Limits are checked against the key's type in `apply`.
 pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
-    const FIELDS: [&str; 5] = ["name", "scopes", "rateLimit", "burst", "expiresAt"];
+    const FIELDS: [&str; 6] = [
+        "name",
+        "scopes",
+        "rateLimit",
+        "burst",
+        "expiresAt",
+        "allowedIps",
+    ];
     let map = object(body, &FIELDS)?;
     if map.is_empty() {
         return Err(ApiError::invalid_request(format!(
@@ -439,6 +488,11 @@ pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
             .get("expiresAt")
             .map(|v| expires(v, now_ms))
             .transpose()?,
+        allowed_ips: match map.get("allowedIps") {
+            None => None,
+            Some(Value::Null) => Some(Vec::new()),
+            Some(v) => Some(allowed_ips(v)?),
+        },
     })
 }
 
@@ -469,6 +523,23 @@ impl KeyPatch {
                 .covers(grants)
                 .map_err(ManageRefusal::CannotGrantScopes)?;
         }
+        if let Some(list) = &self.allowed_ips {
+            // A caller short of full admin may only narrow a list: every new block inside
+            // one it replaces, and never none (which is any address).
+            let narrows = !record.allowed_ips.is_empty()
+                && !list.is_empty()
+                && list
+                    .iter()
+                    .all(|new| record.allowed_ips.iter().any(|old| old.covers(new)));
+            let full_admin = caller.grants.covers(&Grants::root()).is_ok();
+            if !full_admin && !record.allowed_ips.is_empty() && !narrows {
+                return Err(ManageRefusal::Invalid {
+                    details: "allowedIps: a key without full admin may only narrow an allow-list"
+                        .into(),
+                    field: Some(Field::AllowedIps),
+                });
+            }
+        }
         if let Some(name) = &self.name {
             record.name = name.clone();
         }
@@ -485,6 +556,9 @@ impl KeyPatch {
         }
         if let Some(expires_ms) = self.expires_ms {
             record.expires_ms = expires_ms;
+        }
+        if let Some(list) = &self.allowed_ips {
+            record.allowed_ips = list.clone();
         }
         Ok(())
     }

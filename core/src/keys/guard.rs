@@ -219,14 +219,21 @@ impl KeyState {
             &check.requirement,
             &self.meter.counters,
             suspended,
+            check.address,
             now_ms,
         ) {
             Ok(admission) => admission,
             // The key proved itself: its usage history counts the refusal; its rate-limit
             // counters do not change.
-            Err(refusal @ (Refusal::Forbidden { .. } | Refusal::Limited { .. })) => {
+            Err(
+                refusal @ (Refusal::Forbidden { .. }
+                | Refusal::AddressNotAllowed { .. }
+                | Refusal::Limited { .. }),
+            ) => {
                 let outcome = match refusal {
-                    Refusal::Forbidden { .. } => Outcome::Forbidden,
+                    Refusal::Forbidden { .. } | Refusal::AddressNotAllowed { .. } => {
+                        Outcome::Forbidden
+                    }
                     _ => Outcome::RateLimited,
                 };
                 self.meter.history.record(outcome, now_ms);
@@ -596,6 +603,7 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
+            address: None,
         };
         state.check(check, None, now).0
     }
@@ -614,6 +622,7 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::AnyValidKey,
+            address: None,
         };
         let (answer, writes) = state.check(check, None, T0);
         assert_eq!(refusal(answer), Some(Refusal::Invalid));
@@ -654,6 +663,7 @@ mod tests {
             let check = Check {
                 hash: key.hash_hex(),
                 requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
+                address: None,
             };
             let (answer, writes) = state.check(check, None, now);
             assert!(matches!(answer, CheckAnswer::Admitted(_)), "admitted");
@@ -839,6 +849,7 @@ mod tests {
         let post = Check {
             hash: key.hash_hex(),
             requirement: Requirement::for_request(&Method::Post, &[], "accounts"),
+            address: None,
         };
         let counters = state.meter.counters;
         let (answer, writes) = state.check(post, None, T0 + 1);
@@ -874,6 +885,7 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
+            address: None,
         };
         let (answer, writes) = state.check(check, None, T0 + 1);
         assert!(matches!(refusal(answer), Some(Refusal::Limited { .. })));
@@ -886,6 +898,7 @@ mod tests {
         let wrong = Check {
             hash: "0".repeat(64),
             requirement: Requirement::AnyValidKey,
+            address: None,
         };
         let before = state.clone();
         let (_, writes) = state.check(wrong, None, T0 + 2);

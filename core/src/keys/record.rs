@@ -2,6 +2,8 @@
 //! made for every request: authenticate, authorize, rate-limit.
 
 use crate::base::constant_time;
+use crate::base::network::{self, IpBlock};
+use crate::check::admit::Place;
 use crate::credentials::key::{display_form, ApiKey, KeyId, KeyType};
 use crate::ids::OrgId;
 use crate::policy::plan::Plan;
@@ -10,6 +12,7 @@ use crate::policy::scope::{Grants, Requirement};
 use crate::policy::terms::ApproverTerms;
 use crate::scanning::LeakReport;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// The secret a key was rolled away from, still accepted until `expires_ms`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +77,9 @@ pub struct KeyRecord {
     /// whatever order copies arrive in.
     #[serde(default)]
     pub revision: u64,
+    /// The addresses it may be used from (empty: any).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_ips: Vec<IpBlock>,
 }
 
 /// A reported leak of a key.
@@ -129,6 +135,7 @@ impl KeyRecord {
             custom: CustomLimits::default(),
             leaked: None,
             revision: 0,
+            allowed_ips: Vec::new(),
         }
     }
 
@@ -198,6 +205,7 @@ impl KeyRecord {
         requirement: &Requirement,
         counters: &Counters,
         suspended: bool,
+        address: Option<IpAddr>,
         now_ms: u64,
     ) -> Result<Admission, Refusal> {
         let current = constant_time::eq(presented_hash.as_bytes(), self.hash.as_bytes());
@@ -216,8 +224,14 @@ impl KeyRecord {
         if !current && previous.is_some_and(|p| now_ms >= p.expires_ms) {
             return Err(Refusal::Expired);
         }
+        let place = if network::allows(&self.allowed_ips, address) {
+            Place::Allowed
+        } else {
+            Place::NotAllowed(address)
+        };
         crate::check::admit::admit(
             suspended,
+            place,
             &self.grants,
             requirement,
             &self.policy,
@@ -261,12 +275,12 @@ mod tests {
         let (key, mut rec) = record(json!(["read"]));
         let c = Counters::default();
         assert_eq!(
-            rec.decide(&"0".repeat(64), &get("accounts"), &c, false, NOW),
+            rec.decide(&"0".repeat(64), &get("accounts"), &c, false, None, NOW),
             Err(Refusal::Invalid)
         );
         rec.revoked_ms = Some(NOW);
         assert_eq!(
-            rec.decide(&key.hash_hex(), &get("accounts"), &c, false, NOW),
+            rec.decide(&key.hash_hex(), &get("accounts"), &c, false, None, NOW),
             Err(Refusal::Invalid)
         );
     }
@@ -277,10 +291,10 @@ mod tests {
         rec.expires_ms = Some(NOW + 10);
         let c = Counters::default();
         assert!(rec
-            .decide(&key.hash_hex(), &get("accounts"), &c, false, NOW + 9)
+            .decide(&key.hash_hex(), &get("accounts"), &c, false, None, NOW + 9)
             .is_ok());
         assert_eq!(
-            rec.decide(&key.hash_hex(), &get("accounts"), &c, false, NOW + 10),
+            rec.decide(&key.hash_hex(), &get("accounts"), &c, false, None, NOW + 10),
             Err(Refusal::Expired)
         );
         assert_eq!(rec.status_at(NOW + 10), KeyStatus::Expired);
@@ -297,14 +311,14 @@ mod tests {
         rec.hash = new.hash_hex();
         let c = Counters::default();
         assert!(rec
-            .decide(&old.hash_hex(), &get("a"), &c, false, NOW + 999)
+            .decide(&old.hash_hex(), &get("a"), &c, false, None, NOW + 999)
             .is_ok());
         assert_eq!(
-            rec.decide(&old.hash_hex(), &get("a"), &c, false, NOW + 1000),
+            rec.decide(&old.hash_hex(), &get("a"), &c, false, None, NOW + 1000),
             Err(Refusal::Expired)
         );
         assert!(rec
-            .decide(&new.hash_hex(), &get("a"), &c, false, NOW + 1000)
+            .decide(&new.hash_hex(), &get("a"), &c, false, None, NOW + 1000)
             .is_ok());
     }
 
@@ -314,7 +328,7 @@ mod tests {
         let c = Counters::default();
         let post = Requirement::for_request(&Method::Post, &[], "accounts");
         let Err(Refusal::Forbidden { missing, status }) =
-            rec.decide(&key.hash_hex(), &post, &c, false, NOW)
+            rec.decide(&key.hash_hex(), &post, &c, false, None, NOW)
         else {
             panic!("forbidden");
         };

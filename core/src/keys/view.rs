@@ -1,6 +1,7 @@
 //! What the API sends: every JSON body other than errors, as typed values serialised in
 //! one place. The worker writes them; it never builds JSON by hand.
 
+use crate::base::network::IpBlock;
 use crate::base::timestamp::unix_seconds;
 use crate::check::protocol::Admitted;
 use crate::credentials::key::{KeyId, KeyType};
@@ -66,6 +67,9 @@ pub struct KeyView {
     pub display: String,
     /// When a secret scanner reported it leaked.
     pub leaked_at: Option<Timestamp>,
+    /// The addresses it may be used from; empty: any.
+    #[serde(default)]
+    pub allowed_ips: Vec<IpBlock>,
 }
 
 impl KeyView {
@@ -87,6 +91,7 @@ impl KeyView {
             revoked_at: record.revoked_ms.map(Timestamp),
             display: record.display(),
             leaked_at: record.leaked.as_ref().map(|l| Timestamp(l.at_ms)),
+            allowed_ips: record.allowed_ips.clone(),
         }
     }
 
@@ -386,7 +391,8 @@ mod tests {
                 "status",
                 "revokedAt",
                 "display",
-                "leakedAt"
+                "leakedAt",
+                "allowedIps"
             ]
         );
         assert_eq!(value["status"], "active");

@@ -6,7 +6,7 @@
 //! gateway. The common shapes have a fixed, hand-written form instead:
 //!
 //! ```text
-//! Check, no root record:          C<hash: 64 hex><requirement>
+//! Check, no root record:          C<hash: 64 hex>[@<client address>;]<requirement>
 //!     requirement                 *                     any valid key (the auth test)
 //!                                 <scopes: 1 hex><resource>   every scope of the set on resource
 //! Admitted (a key's or an         A<actor><org: 16><type: t|l><grants>
@@ -17,7 +17,8 @@
 //!     grants                      <scopes: 1 hex> (the same everywhere) | g (per resource)
 //! Refused                         R<kind><at>...;
 //!     kind                        i<at>; (invalid) | e<at>; (expired) | t<at>; (token expired)
-//!                                 | u<at>; (suspended) | l<at>,<retry after s>,<hour>,<burst>[,<day>];
+//!                                 | u<at>; (suspended) | n<at>,<hour>,<burst>[,<day>];[<address>] (address not allowed)
+//!                                 | l<at>,<retry after s>,<hour>,<burst>[,<day>];
 //!                                 | f<scope: 1 hex><at>,<hour>,<burst>[,<day>];<resource>
 //! ```
 //!
@@ -137,6 +138,11 @@ fn compact_check(check: &Check) -> Option<String> {
     let mut text = String::with_capacity(1 + HASH_LEN + 1 + 32);
     text.push('C');
     text.push_str(&check.hash);
+    if let Some(address) = check.address {
+        use std::fmt::Write;
+        // Writing to a String cannot fail.
+        let _ = write!(text, "@{address}{END}");
+    }
     match &check.requirement {
         Requirement::AnyValidKey => text.push('*'),
         Requirement::Scopes { needed, resource } => {
@@ -149,7 +155,13 @@ fn compact_check(check: &Check) -> Option<String> {
 
 fn read_check(rest: &str) -> Option<Check> {
     let hash = rest.get(..HASH_LEN)?;
-    let requirement = rest.get(HASH_LEN..)?;
+    let mut requirement = rest.get(HASH_LEN..)?;
+    let mut address = None;
+    if let Some(tail) = requirement.strip_prefix('@') {
+        let (text, tail) = tail.split_once(END)?;
+        address = Some(text.parse().ok()?);
+        requirement = tail;
+    }
     let requirement = match requirement.strip_prefix('*') {
         Some("") => Requirement::AnyValidKey,
         Some(_) => return None,
@@ -164,6 +176,7 @@ fn read_check(rest: &str) -> Option<Check> {
     Some(Check {
         hash: hash.to_owned(),
         requirement,
+        address,
     })
 }
 
@@ -268,6 +281,11 @@ fn compact_refusal(refusal: &Refusal, at_ms: u64) -> String {
             text.push_str(&retry_after_s.to_string());
             Some(status)
         }
+        Refusal::AddressNotAllowed { status, .. } => {
+            text.push('n');
+            text.push_str(&at_ms.to_string());
+            Some(status)
+        }
         Refusal::Forbidden { missing, status } => {
             text.push('f');
             let scope: ScopeSet = std::iter::once(missing.scope).collect();
@@ -281,8 +299,13 @@ fn compact_refusal(refusal: &Refusal, at_ms: u64) -> String {
         None => text.push_str(&at_ms.to_string()),
     }
     text.push(END);
-    if let Refusal::Forbidden { missing, .. } = refusal {
-        text.push_str(&missing.resource);
+    match refusal {
+        Refusal::Forbidden { missing, .. } => text.push_str(&missing.resource),
+        Refusal::AddressNotAllowed {
+            address: Some(address),
+            ..
+        } => text.push_str(&address.to_string()),
+        _ => {}
     }
     text
 }
@@ -317,6 +340,17 @@ impl Numbers<'_> {
 
 fn read_refusal(rest: &str) -> Option<(Refusal, u64)> {
     let (kind, rest) = rest.split_at_checked(1)?;
+    if kind == "n" {
+        let (numbers, address) = rest.split_once(END)?;
+        let mut numbers = Numbers(numbers.split(','));
+        let at_ms = numbers.next()?;
+        let address = match address {
+            "" => None,
+            text => Some(text.parse().ok()?),
+        };
+        let status = numbers.status()?;
+        return Some((Refusal::AddressNotAllowed { address, status }, at_ms));
+    }
     if kind == "f" {
         let (bits, rest) = rest.split_at_checked(1)?;
         let mut scopes = ScopeSet::from_bits(u8::from_str_radix(bits, 16).ok()?)?.iter();
@@ -473,6 +507,7 @@ mod tests {
         let check = Check {
             hash: key.hash_hex(),
             requirement: Requirement::AnyValidKey,
+            address: None,
         };
         state.check(check, None, T0).0
     }
@@ -573,9 +608,22 @@ mod tests {
             Input::Check(Check {
                 hash: HASH.into(),
                 requirement,
+                address: None,
             })
         };
         input_round_trip(check(Requirement::AnyValidKey), true);
+        for address in ["203.0.113.7", "2001:db8::1"] {
+            let with_address = Input::Check(Check {
+                hash: HASH.into(),
+                requirement: Requirement::for_request(
+                    &crate::base::method::Method::Get,
+                    &[],
+                    "accounts",
+                ),
+                address: Some(address.parse().expect("address")),
+            });
+            input_round_trip(with_address, true);
+        }
         for needed in 1..16u8 {
             let needed = ScopeSet::from_bits(needed).expect("bits");
             for resource in ["opportunities", "api-keys", "a", "x_y-z9"] {
@@ -595,6 +643,7 @@ mod tests {
         let odd_hash = Input::Check(Check {
             hash: "not a hash".into(),
             requirement: Requirement::AnyValidKey,
+            address: None,
         });
         input_round_trip(odd_hash, false);
         let manage = Input::Manage(Manage {

@@ -750,8 +750,10 @@ impl GrantState {
         }
         let grants = &record.held(record.access_grants.as_ref().unwrap_or(&record.grants));
         let policy = record.terms.plan.default_policy(record.key_type);
+        // An allow-list is a key's: an app calls from its own servers, never the key's.
         let admitted = crate::check::admit::admit(
             record.suspended(),
+            crate::check::admit::Place::Allowed,
             grants,
             &check.requirement,
             &policy,
@@ -1073,6 +1075,7 @@ mod tests {
         let check = Check {
             hash: token.hash_hex(),
             requirement: Requirement::for_request(&Method::Get, &[], "opportunities"),
+            address: None,
         };
         state.check(check, at).0
     }

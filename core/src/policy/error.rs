@@ -63,6 +63,8 @@ pub enum Field {
     Limit,
     /// `cursor` (a listing's query).
     Cursor,
+    /// `allowedIps` (keys).
+    AllowedIps,
 }
 
 impl Field {
@@ -76,6 +78,7 @@ impl Field {
             Field::Burst => "burst",
             Field::ExpiresAt => "expiresAt",
             Field::ExpiresIn => "expiresIn",
+            Field::AllowedIps => "allowedIps",
             Field::RedirectUris => "redirectUris",
             Field::Plan => "plan",
             Field::Status => "status",
@@ -296,6 +299,21 @@ impl ApiError {
                 format!("This endpoint accepts {}", allow_header(allowed)),
             )
         }
+    }
+
+    /// 403: the key has an allow-list and the request's address is not on it (or the
+    /// request has no address).
+    pub fn ip_not_allowed(address: Option<std::net::IpAddr>) -> ApiError {
+        let from = match address {
+            Some(address) => address.to_string(),
+            None => "an unknown address".to_owned(),
+        };
+        ApiError::new(
+            403,
+            "forbidden",
+            "IP address not allowed",
+            format!("This API key cannot be used from {from}"),
+        )
     }
 
     /// 403: the key's organization is suspended.

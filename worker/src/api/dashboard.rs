@@ -22,6 +22,7 @@ use crate::config;
 use crate::http::{self, or_respond, RequestUrl};
 use crate::throttle::check_verdict;
 use crate::throttle::{self, Verdict};
+use scopien_auth::base::network::parse_address;
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
 use scopien_auth::http::route::{route, Route};
@@ -259,6 +260,7 @@ pub(crate) async fn check_key(
     live: &Live,
     route: &Route<'_>,
     method: &Method,
+    address: Option<&str>,
 ) -> Result<std::result::Result<Box<scopien_auth::check::protocol::Admitted>, Response>> {
     let record = &live.record;
     let root = match config::root_key(env) {
@@ -271,6 +273,7 @@ pub(crate) async fn check_key(
     let check = Check {
         hash: record.key_hash.clone(),
         requirement: route.requirement(method, &[]),
+        address: address.and_then(parse_address),
     };
     match client::check(env, record.key_id, check, root).await? {
         CheckAnswer::Admitted(admitted) => Ok(Ok(admitted)),
@@ -313,6 +316,7 @@ async fn sign_in(
     let check = Check {
         hash: hash.clone(),
         requirement: Route::Keys.requirement(&Method::Get, &[]),
+        address: address.and_then(parse_address),
     };
     // The sign-in is a use of the key: its guard records its lastUsedAt (guard.rs). A
     // guess like any other: through the throttle's gate.
@@ -373,7 +377,7 @@ async fn session_view(
         Ok(live) => live,
         Err(response) => return Ok(response),
     };
-    let admitted = match check_key(env, site, &live, &Route::Keys, &Method::Get).await? {
+    let admitted = match check_key(env, site, &live, &Route::Keys, &Method::Get, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
@@ -447,7 +451,7 @@ async fn api(
     } else {
         Vec::new()
     };
-    let admitted = match check_key(env, site, &live, &route, method).await? {
+    let admitted = match check_key(env, site, &live, &route, method, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };

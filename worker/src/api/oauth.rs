@@ -18,6 +18,7 @@ use crate::http::{self, or_respond, RequestUrl};
 use crate::operations::{client, record_authorization, revoke_grant};
 use crate::throttle::check_verdict;
 use crate::throttle::{self, Verdict};
+use scopien_auth::base::network::parse_address;
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::credentials::key::hash_hex;
 use scopien_auth::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
@@ -217,7 +218,7 @@ async fn authorize(
             return see_other(&sign_in);
         }
     };
-    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get).await? {
+    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
@@ -304,7 +305,7 @@ async fn decide(
             ("error_description", "The user denied the request".into()),
         ]));
     }
-    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get).await? {
+    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
@@ -740,6 +741,7 @@ async fn introspect_as_admin(
     let check = Check {
         hash: hash.clone(),
         requirement: Route::Keys.requirement(&Method::Get, &[]),
+        address: at.address.and_then(parse_address),
     };
     let asked = throttle::guarded(
         env,
