@@ -14,6 +14,7 @@
 import { createServer } from "node:http";
 import { createPublicKey, verify } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { realpathSync } from "node:fs";
 
 const LEEWAY_SECONDS = 5;
 
@@ -110,7 +111,7 @@ export async function startExampleOrigin({
     }
     const answer = (status, body) => {
       res.writeHead(status, { "content-type": "application/json" });
-      res.end(JSON.stringify(body, null, 2) + "\n");
+      res.end(JSON.stringify(body) + "\n");
     };
     try {
       const claims = await verifyIdentity(req.headers["x-scopien-identity"], {
@@ -140,7 +141,8 @@ export async function startExampleOrigin({
   return origin;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// Run, not imported (the path may come through a symlink).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const gateway = process.env.GATEWAY || "http://127.0.0.1:8787";
   const origin = await startExampleOrigin({
     port: Number(process.env.ORIGIN_PORT || 8788),

@@ -17,7 +17,7 @@
 //   sac_…                  scopien_oauth_authorization_code
 // SCAN_URL sets the report's `url` (where the token was "found").
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const TYPES = {
@@ -53,7 +53,8 @@ export function signedReport(tokens, privateKey, { url = "https://github.com/exa
   };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// Run, not imported (the path may come through a symlink).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const file = process.env.SCAN_KEY_FILE || ".dev.scanning-key.pem";
   const args = process.argv.slice(2);
   if (args[0] === "setup") {

@@ -38,8 +38,8 @@ export default { fetch() { return new Response("faults"); } };
  * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard with a faulty
  * one; `brokenKv: true` binds KEYS to something that is not a KV namespace;
  * `edgeOnly: true` serves the gateway without its full module, its Durable Objects run
- * by a second worker that has it (the whole build, at `fullUrl`, same storage). .dev.vars
- * is never used. Everything the runtime logs is kept in `logs`. */
+ * by a second worker that has it (the whole build, at `fullUrl`, same storage); `port`:
+ * listen there (a restart on the same address), else on a free one. .dev.vars is never used. Everything the runtime logs is kept in `logs`. */
 export async function startGateway({
   vars = {},
   rootKey = makeKey("live"),
@@ -48,6 +48,7 @@ export async function startGateway({
   brokenKv,
   edgeOnly,
   state = mkdtempSync(join(tmpdir(), "scopien-e2e-")),
+  port: fixedPort,
 } = {}) {
   if (!existsSync(join(BUILD, "index.js"))) {
     throw new Error("worker/build is missing: run `npm run build` (npm test does)");
@@ -55,7 +56,7 @@ export async function startGateway({
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   // The gateway's public URL is its own address unless a test names another: a port is
   // chosen first, so the issuer it announces is where it is reached.
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const bindings = { ...workerOptions.bindings, PUBLIC_URL: `http://127.0.0.1:${port}`, ...vars };
   delete bindings.SCOPIEN_ROOT_KEY; // from a developer's .dev.vars: never in tests
   if (rootKey) bindings.SCOPIEN_ROOT_KEY = rootKey;
@@ -150,7 +151,7 @@ export async function startGateway({
 }
 
 /** A loopback port free a moment ago (the kernel's choice). */
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
