@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startGateway, call, createKey, makeKey, makeIdentityKey, freePort, waitFor } from "./harness.mjs";
+import { startGateway, startOrigin, call, createKey, makeKey, makeIdentityKey, freePort, waitFor } from "./harness.mjs";
 import { signIn } from "./oauth-flow.mjs";
 import { startExampleOrigin } from "../scripts/example-origin.mjs";
 
@@ -298,21 +298,13 @@ test("the example origin refuses a tampered identity, a wrong audience and an un
     assert.equal(real.json.verified, true);
     assert.equal(real.json.identity.sub, key.id);
 
-    // What the gateway sent, captured by asking the echo of the same gateway with no origin
-    // is not possible (the echo carries no identity), so capture it at a recording origin.
-    const seen = [];
-    const { createServer } = await import("node:http");
-    const recorder = createServer((req, res) => {
-      seen.push(req.headers["x-scopien-identity"]);
-      res.end("{}");
-    });
-    await new Promise((r) => recorder.listen(0, "127.0.0.1", r));
-    const recorderUrl = `http://127.0.0.1:${recorder.address().port}`;
+    // A real assertion the gateway sent to another origin (a recording one).
+    const recorder = await startOrigin("recorder");
     await gw.stop({ keep: true });
-    gw = await startGateway({ rootKey, identityKey, state: storage, port, vars: { ORIGIN_URL: recorderUrl } });
-    await call(gw.url, "/v1/accounts", { key: key.key });
-    recorder.close();
-    const token = seen[0];
+    gw = await startGateway({ rootKey, identityKey, state: storage, port, vars: { ORIGIN_URL: recorder.url } });
+    assert.equal((await call(gw.url, "/v1/accounts", { key: key.key })).status, 200);
+    await recorder.close();
+    const token = recorder.received[0]?.headers["x-scopien-identity"];
     assert.ok(token, "the gateway sent an identity");
 
     const ask = (identity) =>
