@@ -27,4 +27,11 @@ public=()
 if [ -n "${PORT:-}${PUBLIC_URL:-}" ]; then
   public=(--var "PUBLIC_URL:${PUBLIC_URL:-http://127.0.0.1:${PORT:-8787}}")
 fi
+# ORIGIN_URL and SANDBOX_ORIGIN_URL in the environment override wrangler.toml's for this
+# run: `ORIGIN_URL=http://127.0.0.1:8788 npm start` puts `npm run example-origin` behind it.
+for name in ORIGIN_URL SANDBOX_ORIGIN_URL; do
+  if [ -n "${!name:-}" ]; then
+    public+=(--var "$name:${!name}")
+  fi
+done
 exec wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --show-interactive-dev-session=false "${public[@]}"

@@ -40,8 +40,9 @@ export default { fetch() { return new Response("faults"); } };
  * `edgeOnly: true` serves the gateway without its full module, its Durable Objects run
  * by a second worker that has it (the whole build, at `fullUrl`, same storage); with
  * `fullStandIn` (a module's source) too, that module is the gateway's full module, to
- * see what the edge module hands over. .dev.vars is never used. Everything the runtime
- * logs is kept in `logs`. */
+ * see what the edge module hands over; `port`: listen there (a restart on the same
+ * address), else on a free one. .dev.vars is never used. Everything the runtime logs is
+ * kept in `logs`. */
 export async function startGateway({
   vars = {},
   rootKey = makeKey("live"),
@@ -51,6 +52,7 @@ export async function startGateway({
   edgeOnly,
   fullStandIn,
   state = mkdtempSync(join(tmpdir(), "scopien-e2e-")),
+  port: fixedPort,
 } = {}) {
   if (!existsSync(join(BUILD, "index.js"))) {
     throw new Error("worker/build is missing: run `npm run build` (npm test does)");
@@ -58,7 +60,7 @@ export async function startGateway({
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   // The gateway's public URL is its own address unless a test names another: a port is
   // chosen first, so the issuer it announces is where it is reached.
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const bindings = { ...workerOptions.bindings, PUBLIC_URL: `http://127.0.0.1:${port}`, ...vars };
   delete bindings.SCOPIEN_ROOT_KEY; // from a developer's .dev.vars: never in tests
   if (rootKey) bindings.SCOPIEN_ROOT_KEY = rootKey;
@@ -154,7 +156,7 @@ export async function startGateway({
 }
 
 /** A loopback port free a moment ago (the kernel's choice). */
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
