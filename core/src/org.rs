@@ -477,7 +477,7 @@ impl fmt::Display for AuthorizationCursor {
 
 /// 400 for a cursor no listing gave out.
 pub fn bad_cursor() -> ApiError {
-    ApiError::invalid_field(Field::Cursor, "cursor is not one a previous page returned")
+    ApiError::unknown_cursor()
 }
 
 #[cfg(test)]

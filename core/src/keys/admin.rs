@@ -573,7 +573,34 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// A directory (KV) listing's cursor as the API hands it out: KV's own cursor behind a
+/// checksum, so that a cursor no page gave out is refused instead of read as a new
+/// listing's start (KV answers an unknown cursor with an empty or a first page).
+pub fn seal_directory_cursor(kv_cursor: &str) -> String {
+    let checksum = crate::base::base62::checksum(kv_cursor.as_bytes());
+    let mut sealed = String::with_capacity(checksum.len() + kv_cursor.len());
+    sealed.extend(checksum.iter().map(|&b| char::from(b)));
+    sealed.push_str(kv_cursor);
+    sealed
+}
+
 impl ListQuery {
+    /// The KV cursor inside a sealed directory cursor ([`seal_directory_cursor`]); 400
+    /// naming `cursor` for one no page gave out.
+    pub fn directory_cursor(&self) -> Result<Option<String>, ApiError> {
+        let Some(sealed) = &self.cursor else {
+            return Ok(None);
+        };
+        let (checksum, kv_cursor) = sealed
+            .split_at_checked(6)
+            .ok_or_else(ApiError::unknown_cursor)?;
+        let expected = crate::base::base62::checksum(kv_cursor.as_bytes());
+        if kv_cursor.is_empty() || checksum.as_bytes() != expected {
+            return Err(ApiError::unknown_cursor());
+        }
+        Ok(Some(kv_cursor.to_owned()))
+    }
+
     /// Parses decoded query pairs that may also name an organization
     /// (`organizationId`, for the root key's listings).
     pub fn parse_scoped<'a>(
@@ -671,6 +698,36 @@ mod tests {
         let err = create(body).expect_err(body);
         assert_eq!(err.status, 400, "{body}");
         assert!(err.details.contains(needle), "{body}: {}", err.details);
+    }
+
+    #[test]
+    fn directory_cursors_are_read_back_and_anything_else_is_refused() {
+        let query = |cursor: &str| ListQuery {
+            limit: 10,
+            cursor: Some(cursor.to_owned()),
+        };
+        let sealed = seal_directory_cursor("AAAAAN9kcm9wc3RhcnQ");
+        assert_eq!(
+            query(&sealed).directory_cursor(),
+            Ok(Some("AAAAAN9kcm9wc3RhcnQ".to_owned()))
+        );
+        for bad in [
+            "garbage",
+            "…",
+            "",
+            "abc",
+            &sealed[..sealed.len() - 1],
+            &format!("x{}", &sealed[1..]),
+        ] {
+            let err = query(bad).directory_cursor().expect_err(bad);
+            assert_eq!(err.status, 400);
+            assert_eq!(err.field, Some(Field::Cursor), "{bad}");
+        }
+        let first = ListQuery {
+            limit: 10,
+            cursor: None,
+        };
+        assert_eq!(first.directory_cursor(), Ok(None));
     }
 
     #[test]

@@ -277,6 +277,12 @@ impl ApiError {
         ApiError::new(400, "invalid_request", "Invalid request", details.into())
     }
 
+    /// 400: a listing's `cursor` is not one a previous page returned (a pasted `…`,
+    /// garbage): never the first page again, which a client would loop on.
+    pub fn unknown_cursor() -> ApiError {
+        ApiError::invalid_field(Field::Cursor, "cursor is not one a previous page returned")
+    }
+
     /// 400: the request field `field` is missing or invalid; `details` say how, and the
     /// body names the field in `field`.
     pub fn invalid_field(field: Field, details: impl Into<String>) -> ApiError {

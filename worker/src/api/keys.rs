@@ -176,7 +176,9 @@ async fn list(env: &Env, call: &Call<'_>) -> Result<Response> {
         (Some(mine), _) => mine,
         (None, Some(named)) => named,
         (None, None) => {
-            let page = directory::list(env, query, call.caller.key_type, call.now_ms).await?;
+            let cursor = or_respond!(query.directory_cursor());
+            let page =
+                directory::list(env, query, cursor, call.caller.key_type, call.now_ms).await?;
             return http::json(200, &page);
         }
     };

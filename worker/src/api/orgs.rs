@@ -57,7 +57,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                     "Unknown query parameter 'organizationId'; allowed are limit and cursor",
                 ));
             }
-            http::json(200, &directory::list_orgs(env, query).await?)
+            let cursor = or_respond!(query.directory_cursor());
+            http::json(200, &directory::list_orgs(env, query, cursor).await?)
         }
         (Route::Orgs, _) => create(env, &call).await,
         (Route::Org(id), _) if !caller.sees_org(*id) => http::error(&not_found()),
