@@ -148,6 +148,16 @@ impl ApiError {
         )
     }
 
+    /// 401: an OAuth access token that is malformed, unknown or revoked (never told
+    /// apart, as keys are not): it speaks of an access token, not of an API key.
+    pub fn invalid_access_token() -> ApiError {
+        ApiError::unauthorized(
+            "Invalid access token",
+            "The access token provided is invalid or revoked; get a new one with the refresh token at /oauth/token",
+            true,
+        )
+    }
+
     /// 401: an OAuth access token past its lifetime.
     pub fn expired_token() -> ApiError {
         ApiError::unauthorized(
