@@ -112,7 +112,13 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
             default: crate::operations::default_record(org, default_plan),
         };
         let org_record = match client::org(env, org, &join).await? {
-            OrgAnswer::Org(record) => record,
+            OrgAnswer::Org(record) => {
+                // The default organization is in the operator's listing from its first key.
+                if org == scopien_auth::ids::OrgId::DEFAULT {
+                    directory::write_org(env, &record.view()).await;
+                }
+                record
+            }
             OrgAnswer::Suspended => return http::error(&ApiError::organization_suspended()),
             _ => return http::error(&ApiError::not_found("No organization with that id")),
         };

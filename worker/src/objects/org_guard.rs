@@ -90,6 +90,33 @@ impl OrgGuard {
             .transpose()
     }
 
+    /// The stored record, or `default` standing in for the default organization never
+    /// written (on the `PLAN` var until someone changes it), created when it was first
+    /// used: that time is kept, so its `createdAt` is real and never moves.
+    fn record_or(&self, default: Option<OrgRecord>, now: u64) -> Result<Option<OrgRecord>> {
+        if let Some(record) = self.record()? {
+            return Ok(Some(record));
+        }
+        let Some(mut record) = default else {
+            return Ok(None);
+        };
+        self.ensure_tables()?;
+        // Row 2 of `org`: the default organization's first use, in ms.
+        self.sql().exec(
+            "INSERT OR IGNORE INTO org (id, value) VALUES (2, ?)",
+            vec![SqlStorageValue::from(now.to_string())],
+        )?;
+        let rows: Vec<Value> = self
+            .sql()
+            .exec("SELECT value FROM org WHERE id = 2", None)?
+            .to_array()?;
+        record.created_ms = rows
+            .first()
+            .and_then(|row| row.value.parse().ok())
+            .unwrap_or(now);
+        Ok(Some(record))
+    }
+
     fn put_record(&self, record: &OrgRecord) -> Result<()> {
         self.ensure_tables()?;
         self.sql().exec(
@@ -561,7 +588,7 @@ impl OrgGuard {
                 if self.client(client_id)?.is_none() {
                     return Ok(OrgAnswer::NotFound);
                 }
-                let Some(owner) = self.record()?.or(default) else {
+                let Some(owner) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if owner.status == OrgStatus::Suspended {
@@ -583,7 +610,7 @@ impl OrgGuard {
                 event,
                 default,
             } => {
-                let Some(record) = self.record()?.or(default) else {
+                let Some(record) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if record.status == OrgStatus::Suspended {
@@ -682,7 +709,7 @@ impl OrgGuard {
                 self.append(vec![event], now)?;
                 OrgAnswer::Org(record)
             }
-            OrgInput::Get { default } => match self.record()?.or(default) {
+            OrgInput::Get { default } => match self.record_or(default, now)? {
                 Some(record) => OrgAnswer::Org(record),
                 None => OrgAnswer::NotFound,
             },
@@ -691,7 +718,7 @@ impl OrgGuard {
                 actor,
                 default,
             } => {
-                let Some(mut record) = self.record()?.or(default) else {
+                let Some(mut record) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if let Some(changes) = patch.apply(&mut record) {
@@ -718,7 +745,7 @@ impl OrgGuard {
                 by_root,
                 default,
             } => {
-                let Some(record) = self.record()?.or(default) else {
+                let Some(record) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if record.status == OrgStatus::Suspended && !by_root {
