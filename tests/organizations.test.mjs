@@ -54,7 +54,6 @@ test("a key created without an organization belongs to the default one, on PLAN"
 });
 
 test("the default organization is listed, with the real time it was first used (#24)", async () => {
-  const before = Date.now();
   const plain = await createKey(gw, { name: "default's", scopes: ["read"] });
   const after = Date.now();
   assert.equal(plain.organizationId, "org_000000000default");
@@ -70,7 +69,6 @@ test("the default organization is listed, with the real time it was first used (
   await createKey(gw, { name: "default's second", scopes: ["read"] });
   const again = await call(gw.url, "/v1/organizations/org_000000000default", root());
   assert.equal(again.json.createdAt, listed.createdAt, "it never moves");
-  assert.ok(before > 0);
 });
 
 test("an admin key sees its own organization only: every other id answers 404", async () => {
