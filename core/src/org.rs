@@ -8,7 +8,8 @@
 //! path still makes one Durable Object call.
 
 use crate::audit::{changes, AuditDraft, AuditEvent};
-use crate::keys::admin::{name, object, ListQuery};
+use crate::keys::admin::ListQuery;
+use crate::policy::body::{name, object};
 use crate::policy::error::{ApiError, Field};
 use crate::policy::terms::{OrgStatus, OrgTerms};
 

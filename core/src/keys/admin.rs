@@ -8,16 +8,16 @@ use crate::check::protocol::Admitted;
 use crate::credentials::key::{ApiKey, KeyType};
 use crate::ids::{Actor, OrgId};
 use crate::keys::record::{CustomLimits, KeyRecord};
+pub use crate::policy::body::MAX_NAME_LEN;
+use crate::policy::body::{name, object};
 use crate::policy::error::{ApiError, Field};
 use crate::policy::plan::Plan;
 use crate::policy::ratelimit::Policy;
 use crate::policy::scope::{Grants, MissingScope, Scope};
 use core::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// Longest key name accepted, in chars.
-pub const MAX_NAME_LEN: usize = 128;
 /// Addresses and blocks one key's allow-list may hold.
 pub const MAX_ALLOWED_IPS: usize = 32;
 /// Longest grace `roll` accepts, in seconds (7 days).
@@ -248,45 +248,6 @@ pub struct KeyPatch {
     expires_ms: Option<Option<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     allowed_ips: Option<Vec<IpBlock>>,
-}
-
-/// A JSON object body with only `allowed` fields (blank: `{}`); the error names the field.
-pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        crate::base::json::parse(body)
-            .map_err(|e| ApiError::invalid_request(crate::base::json::error_details(&e)))?
-    };
-    let Value::Object(map) = value else {
-        return Err(ApiError::invalid_request("The body must be a JSON object"));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid_request(format!(
-            "Unknown field '{}'; allowed fields are {}",
-            printable(unknown),
-            allowed.join(", ")
-        )));
-    }
-    Ok(map)
-}
-
-/// A name for people: 1 to [`MAX_NAME_LEN`] chars, nothing that would make it read as
-/// another (`text::check_label`).
-pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
-    let name = value
-        .as_str()
-        .ok_or_else(|| ApiError::invalid_field(Field::Name, "name must be a string"))?;
-    let len = name.chars().count();
-    if name.trim().is_empty() || len > MAX_NAME_LEN {
-        return Err(ApiError::invalid_field(
-            Field::Name,
-            format!("name must be 1 to {MAX_NAME_LEN} characters"),
-        ));
-    }
-    crate::base::text::check_label("name", name)
-        .map_err(|e| ApiError::invalid_field(Field::Name, e))?;
-    Ok(name.to_owned())
 }
 
 fn grants(value: &Value) -> Result<Grants, ApiError> {
