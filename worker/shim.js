@@ -119,6 +119,13 @@ const groupCommit = {
     if (this.waiting !== undefined) {
       return new Promise((resolve, reject) => this.waiting.push({ input, resolve, reject }));
     }
+    if (this.hot) {
+      // The key is busy: gather what else arrives in this turn of the event loop into
+      // the same batch (one commit for all) before deciding it.
+      this.waiting = [];
+      setTimeout(() => this.decideWaiting(), 0);
+      return new Promise((resolve, reject) => this.waiting.push({ input, resolve, reject }));
+    }
     const [result] = this.decide([input]);
     if (result.failed) throw result.error;
     return result.answer;
@@ -167,6 +174,8 @@ const groupCommit = {
     const batch = this.waiting;
     this.waiting = undefined;
     if (batch.length === 0) return;
+    // Busy: more than one input arrived during a commit (or a gathering turn).
+    this.hot = batch.length > 1;
     const results = this.decide(batch.map(({ input }) => input));
     results.forEach((result, i) => {
       if (result.failed) batch[i].reject(result.error);
