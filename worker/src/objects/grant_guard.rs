@@ -152,10 +152,20 @@ impl GrantGuard {
             .end_batch(&self.loaded, |state| self.store(state, Self::COUNTERS_ONLY))
     }
 
+    /// Whether this object wrote to storage since the last call (after `end_batch`: a
+    /// batch that wrote nothing, only refusals, has no commit to wait for).
+    pub fn wrote(&self) -> bool {
+        self.rows.take_written()
+    }
+
     /// Stores the counters if they are ahead of storage (METER_FLUSH_MS).
     pub fn flush(&self) -> std::result::Result<(), JsError> {
-        self.counters
-            .flush(&self.loaded, |state| self.store(state, Self::COUNTERS_ONLY))
+        let flushed = self
+            .counters
+            .flush(&self.loaded, |state| self.store(state, Self::COUNTERS_ONLY));
+        // Outside any batch: no answer waits for this write.
+        self.rows.take_written();
+        flushed
     }
 }
 

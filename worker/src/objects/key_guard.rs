@@ -190,10 +190,20 @@ impl KeyGuard {
             .end_batch(&self.loaded, |state| self.store(state, &Self::METER_ONLY))
     }
 
+    /// Whether this object wrote to storage since the last call (after `end_batch`: a
+    /// batch that wrote nothing, only refusals, has no commit to wait for).
+    pub fn wrote(&self) -> bool {
+        self.rows.take_written()
+    }
+
     /// Stores the meter if it is ahead of storage (METER_FLUSH_MS).
     pub fn flush(&self) -> std::result::Result<(), JsError> {
-        self.meter
-            .flush(&self.loaded, |state| self.store(state, &Self::METER_ONLY))
+        let flushed = self
+            .meter
+            .flush(&self.loaded, |state| self.store(state, &Self::METER_ONLY));
+        // Outside any batch: no answer waits for this write.
+        self.rows.take_written();
+        flushed
     }
 }
 
