@@ -110,11 +110,15 @@ function durableObject(name, methods, extra = {}) {
 //
 // A refusal's count (a 403 or 429 in the usage history) is not written by its batch:
 // the next write that happens anyway takes it, or a timer at most REFUSALS_FLUSH_MS
-// later (flush.rs); a batch that wrote nothing waits for no commit. When the key is busy
-// (the last batch held more than one input), an arrival at an idle guard waits one timer
-// turn for the others of that turn, so that they share its commit. With METER_FLUSH_MS, admitted counts are left to such a timer too.
-// `end_batch` says when the timer should call `flush`. A pending timer keeps the object
-// from being evicted, so only a crash or a redeploy loses what it covers.
+// later (flush.rs); a batch that wrote nothing waits for no commit. With METER_FLUSH_MS,
+// admitted counts are left to such a timer too. `end_batch` says when the timer should
+// call `flush`. A pending timer keeps the object from being evicted, so only a crash or
+// a redeploy loses what it covers.
+//
+// When the key is busy (the last batch held more than one input), an arrival at an idle
+// guard waits one timer turn for the others of that turn, so that they share its commit.
+// A fault while a batch is decided or written (a storage error, a trap that reset the
+// module) fails every input of the batch: none of its answers leaves.
 const groupCommit = {
   run(input) {
     if (full === undefined) return loadFull().then(() => this.run(input));
