@@ -1,7 +1,7 @@
 // A key over its limit (#21). A refused request (429) changes no rate-limit counter, only
 // the key's usage history, and that count is not worth a write and a commit of its own:
 // the guard keeps it in memory until a write that happens anyway (an admitted request, a
-// management change) or a timer at most 1 s later stores it (worker/src/flush.rs). What
+// management change) or a timer at most 1 s later stores it (worker/src/objects/flush.rs). What
 // must still hold: every refusal shows in the usage; once stored it survives a crash;
 // refusals make no commit of their own; and a change of the key (a raised limit, a
 // revocation) takes effect at the next request, flood or not.

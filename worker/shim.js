@@ -103,17 +103,17 @@ function durableObject(name, methods, extra = {}) {
 // response until the storage writes made before it are committed). While one commit is
 // in flight, inputs that arrive wait here, undecided; when it completes they are decided
 // in order, all in one turn, and then the guard's `end_batch` writes their counts once
-// for the whole batch (flush.rs); only then are their answers handed back, so they are
-// held until that commit. One commit and one counter write per batch instead of one per
-// request, and no answer ever leaves before its own count is stored. Under one request
-// at a time nothing waits.
+// for the whole batch (worker/src/objects/flush.rs); only then are their answers handed
+// back, so they are held until that commit. One commit and one counter write per batch
+// instead of one per request, and no answer ever leaves before its own count is stored.
+// Under one request at a time nothing waits.
 //
 // A refusal's count (a 403 or 429 in the usage history) is not written by its batch:
 // the next write that happens anyway takes it, or a timer at most REFUSALS_FLUSH_MS
-// later (flush.rs); a batch that wrote nothing waits for no commit. With METER_FLUSH_MS,
-// admitted counts are left to such a timer too. `end_batch` says when the timer should
-// call `flush`. A pending timer keeps the object from being evicted, so only a crash or
-// a redeploy loses what it covers.
+// later; a batch that wrote nothing waits for no commit. With METER_FLUSH_MS, admitted
+// counts are left to such a timer too. `end_batch` says when the timer should call
+// `flush`. A pending timer keeps the object from being evicted, so only a crash or a
+// redeploy loses what it covers.
 //
 // When the key is busy (the last batch held more than one input), an arrival at an idle
 // guard waits one timer turn for the others of that turn, so that they share its commit.
@@ -167,7 +167,7 @@ const groupCommit = {
     if (wrote) this.commit();
     return batchFault ? results.map(() => batchFault) : results;
   },
-  /** The timer that stores counters left in memory (flush.rs). */
+  /** The timer that stores counters left in memory (objects/flush.rs). */
   flushAfter(ms) {
     this.flushesPending = (this.flushesPending ?? 0) + 1;
     setTimeout(() => {
