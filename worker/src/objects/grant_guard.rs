@@ -6,11 +6,11 @@
 
 use crate::objects::flush::{Counted, DeferredCounters};
 use crate::objects::rows::NamedRows;
-use scopien_auth::oauth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
-use scopien_auth::keys::guard::{Answer, Input};
-use scopien_auth::credentials::token::RANDOM_BYTES_FOR_TOKEN;
-use scopien_auth::keys::wire;
 use scopien_auth::check::protocol::CheckAnswer;
+use scopien_auth::credentials::token::RANDOM_BYTES_FOR_TOKEN;
+use scopien_auth::keys::guard::{Answer, Input};
+use scopien_auth::keys::wire;
+use scopien_auth::oauth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
 use serde::Serialize;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};

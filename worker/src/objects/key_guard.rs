@@ -12,11 +12,11 @@
 
 use crate::objects::flush::{Counted, DeferredCounters};
 use crate::objects::rows::NamedRows;
-use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, Writes};
-use scopien_auth::credentials::key::RANDOM_BYTES_FOR_SECRET;
-use scopien_auth::policy::usage::UsageHistory;
-use scopien_auth::keys::wire;
 use scopien_auth::check::protocol::CheckAnswer;
+use scopien_auth::credentials::key::RANDOM_BYTES_FOR_SECRET;
+use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, Writes};
+use scopien_auth::keys::wire;
+use scopien_auth::policy::usage::UsageHistory;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -175,9 +175,7 @@ impl KeyGuard {
         wire::decode_input(input)
             .map_err(crate::client::wire_fault)
             .and_then(|input| self.step(input))
-            .and_then(|answer| {
-                wire::encode_answer(&answer).map_err(crate::client::wire_fault)
-            })
+            .and_then(|answer| wire::encode_answer(&answer).map_err(crate::client::wire_fault))
             .map_err(|fault| JsError::new(&fault.to_string()))
     }
 

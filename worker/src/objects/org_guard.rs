@@ -3,15 +3,17 @@
 //! once) and its audit log (the newest `AUDIT_MAX_EVENTS`). Validation, views and
 //! changes are core's (`scopien_auth::org`); this file stores and queries.
 
+use scopien_auth::audit::{AuditDraft, AuditEvent, AuditTarget, AUDIT_MAX_EVENTS};
+use scopien_auth::ids::Actor;
 use scopien_auth::keys::admin::ListQuery;
+use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::oauth::protocol::{
     AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
 };
-use scopien_auth::org::{AuthorizationCursor, OrgAnswer, OrgInput, OrgRecord, MAX_ACTIVE_GRANTS_PER_APP};
-use scopien_auth::ids::Actor;
-use scopien_auth::audit::{AuditDraft, AuditEvent, AuditTarget, AUDIT_MAX_EVENTS};
+use scopien_auth::org::{
+    AuthorizationCursor, OrgAnswer, OrgInput, OrgRecord, MAX_ACTIVE_GRANTS_PER_APP,
+};
 use scopien_auth::policy::terms::OrgStatus;
-use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
 use serde::Deserialize;
 use std::cell::Cell;
@@ -163,17 +165,12 @@ impl OrgGuard {
         if kind != "api_key" {
             self.oauth_tables()?;
         }
-        let rows: Vec<Mode> = self
-            .sql()
-            .exec(query, vec![id.into()])?
-            .to_array()?;
-        Ok(rows
-            .first()
-            .and_then(|row| match row.mode.as_deref() {
-                Some("test") => Some(KeyType::Test),
-                Some("live") => Some(KeyType::Live),
-                _ => None,
-            }))
+        let rows: Vec<Mode> = self.sql().exec(query, vec![id.into()])?.to_array()?;
+        Ok(rows.first().and_then(|row| match row.mode.as_deref() {
+            Some("test") => Some(KeyType::Test),
+            Some("live") => Some(KeyType::Live),
+            _ => None,
+        }))
     }
 
     fn append(&self, events: Vec<AuditDraft>, now_ms: u64) -> Result<()> {
