@@ -16,6 +16,7 @@ use crate::credentials::key::{ApiKey, KeyId, RANDOM_BYTES_FOR_SECRET};
 use crate::ids::Actor;
 use crate::keys::admin::{Caller, KeyPatch, ManageRefusal};
 use crate::keys::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
+use crate::keys::verify::{Verification, VerifiedKey, Verify};
 pub use crate::keys::view::DirectoryEntry;
 use crate::keys::view::{KeyView, UsageView};
 use crate::policy::plan::Plan;
@@ -77,6 +78,8 @@ pub enum Input {
     },
     /// A key-management operation.
     Manage(Manage),
+    /// `POST /v1/auth/verify`: the check of a key another key asks about.
+    Verify(Verify),
 }
 
 /// Everything a guard answers, one per input.
@@ -88,6 +91,8 @@ pub enum Answer {
     Check(CheckAnswer),
     /// To `Input::Manage`.
     Manage(ManageAnswer),
+    /// To `Input::Verify`.
+    Verify(Verification),
 }
 
 /// A key-management operation on one key, by `caller`.
@@ -281,6 +286,32 @@ impl KeyState {
             ..Writes::default()
         };
         (CheckAnswer::Admitted(Box::new(admitted)), writes)
+    }
+
+    /// Verifies a key for another key's caller (`POST /v1/auth/verify`): a key the
+    /// caller may not list is `NOT_FOUND` as an unknown one is, before anything is read
+    /// of it or counted; so is a wrong secret, whatever the key's state (a revoked key is
+    /// `REVOKED` only when the whole secret matches). Otherwise exactly [`KeyState::check`]:
+    /// the same decision, the same counting, the same writes.
+    pub fn verify(&mut self, verify: Verify, now_ms: u64) -> (Verification, Writes) {
+        let Some(record) = self.record.as_ref() else {
+            return (Verification::not_found(), Writes::default());
+        };
+        if !verify.within.holds(record.organization_id, record.key_type)
+            || !record.holds_secret(&verify.check.hash)
+        {
+            return (Verification::not_found(), Writes::default());
+        }
+        let key = VerifiedKey {
+            id: record.id,
+            organization_id: record.organization_id,
+            key_type: record.key_type,
+            grants: record.grants.clone(),
+        };
+        let (policy, counters) = (record.policy, self.meter.counters);
+        let (answer, writes) = self.check(verify.check, None, now_ms);
+        let status = || ratelimit::status(&policy, &counters, now_ms);
+        (Verification::of(key, answer, status), writes)
     }
 
     /// Runs one management operation at `now_ms`; `random` makes a rolled secret.
@@ -628,6 +659,65 @@ mod tests {
         assert_eq!(refusal(answer), Some(Refusal::Invalid));
         assert_eq!(writes, Writes::default());
         assert_eq!(state, KeyState::default());
+    }
+
+    #[test]
+    fn verify_is_the_check_behind_what_the_caller_may_list() {
+        use crate::keys::verify::{VerifyCode, Within};
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let org = state
+            .record
+            .as_ref()
+            .map(|r| r.organization_id)
+            .expect("record");
+        let other = OrgId::parse("org_fedcba9876543210").expect("id");
+        let ask = |hash: String, organization| Verify {
+            check: Check {
+                hash,
+                requirement: Requirement::AnyValidKey,
+                address: None,
+            },
+            within: Within {
+                organization,
+                only: None,
+            },
+        };
+        // Another organization's caller: not found, nothing read into the answer, nothing
+        // counted, whatever the secret.
+        let before = state.clone();
+        let (answer, writes) = state.verify(ask(key.hash_hex(), Some(other)), T0);
+        assert_eq!(answer, Verification::not_found());
+        assert_eq!(writes, Writes::default());
+        assert_eq!(state, before);
+        // Its own: valid, counted as a request is.
+        let (answer, writes) = state.verify(ask(key.hash_hex(), Some(org)), T0);
+        assert_eq!(answer.code, VerifyCode::Valid);
+        assert!(answer.admitted.is_some() && answer.status.is_some());
+        assert!(writes.meter);
+        assert_eq!(state.meter.total, 1);
+        // A wrong secret is not found, revoked or not; the right one, once revoked, is
+        // revoked to its own organization only.
+        let wrong = ApiKey::generate(KeyType::Live, &[9; RANDOM_BYTES_FOR_KEY]).hash_hex();
+        assert_eq!(
+            state.verify(ask(wrong.clone(), Some(org)), T0).0.code,
+            VerifyCode::NotFound
+        );
+        let _ = state.manage(manage(Op::Revoke), T0 + 1, &RANDOM);
+        assert_eq!(
+            state.verify(ask(wrong, Some(org)), T0 + 2).0.code,
+            VerifyCode::NotFound
+        );
+        let revoked = state.verify(ask(key.hash_hex(), Some(org)), T0 + 2).0;
+        assert_eq!(revoked.code, VerifyCode::Revoked);
+        assert!(revoked.status.is_none() && revoked.admitted.is_none());
+        assert_eq!(
+            state
+                .verify(ask(key.hash_hex(), Some(other)), T0 + 2)
+                .0
+                .code,
+            VerifyCode::NotFound
+        );
+        assert_eq!(state.meter.total, 1);
     }
 
     #[test]

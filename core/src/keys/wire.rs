@@ -93,7 +93,7 @@ pub fn encode_answer(answer: &Answer) -> Result<String, WireError> {
         Answer::Check(CheckAnswer::Refused { refusal, at_ms }) => {
             return Ok(compact_refusal(refusal, *at_ms));
         }
-        Answer::Manage(_) => {}
+        Answer::Manage(_) | Answer::Verify(_) => {}
     }
     json(answer)
 }
