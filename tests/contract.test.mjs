@@ -121,6 +121,10 @@ test("every operation's real responses match the contract", async () => {
   conforms("/v1/organizations/{id}", "get", 404, await call(gw.url, "/v1/organizations/org_0000000000000000", root));
   conforms("/v1/organizations/{id}", "patch", 200, await call(gw.url, orgPath, { ...root, method: "PATCH", body: { plan: "professional" } }));
   conforms("/v1/organizations/{id}", "patch", 400, await call(gw.url, orgPath, { ...root, method: "PATCH", body: {} }));
+  const withPolicy = await call(gw.url, orgPath, { ...root, method: "PATCH", body: { keyPolicy: { maxLifetimeDays: 90 } } });
+  conforms("/v1/organizations/{id}", "patch", 200, withPolicy);
+  assert.deepEqual(withPolicy.json.keyPolicy, { maxLifetimeDays: 90 });
+  conforms("/v1/organizations/{id}", "patch", 400, await call(gw.url, orgPath, { ...root, method: "PATCH", body: { keyPolicy: { maxLifetimeDays: 0 } } }));
   conforms("/v1/audit-log", "get", 200, await call(gw.url, `/v1/audit-log?organizationId=${org.json.id}`, root));
   conforms("/v1/audit-log", "get", 400, await call(gw.url, "/v1/audit-log", root));
 

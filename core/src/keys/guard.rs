@@ -14,7 +14,7 @@ use crate::audit::{changes, created, AuditDraft, AuditTarget};
 use crate::check::protocol::{Admitted, Check, CheckAnswer};
 use crate::credentials::key::{ApiKey, KeyId, RANDOM_BYTES_FOR_SECRET};
 use crate::ids::Actor;
-use crate::keys::admin::{Caller, KeyPatch, ManageRefusal};
+use crate::keys::admin::{beyond_key_policy, Caller, KeyPatch, ManageRefusal};
 use crate::keys::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
 use crate::keys::verify::{Verification, VerifiedKey, Verify};
 pub use crate::keys::view::DirectoryEntry;
@@ -323,6 +323,18 @@ impl KeyState {
     ) -> (ManageAnswer, Writes) {
         match self.step_manage(manage, now_ms, random) {
             Ok((mut answer, writes)) => {
+                // Whether each view keeps to its organization's policy, as it stands here.
+                let policy = self.org.map(|o| o.key_policy).unwrap_or_default();
+                match &mut answer {
+                    ManageAnswer::Key { entry, .. }
+                    | ManageAnswer::Created { entry, .. }
+                    | ManageAnswer::Rolled { entry, .. }
+                    | ManageAnswer::Leak {
+                        change: Some((entry, _)),
+                        ..
+                    } => entry.view.refresh_policy(policy),
+                    _ => {}
+                }
                 if let (true, Some(record)) = (writes.record, self.record.as_mut()) {
                     record.revision += 1;
                     if let ManageAnswer::Key { approver, .. } = &mut answer {
@@ -372,6 +384,12 @@ impl KeyState {
                 }
                 _ => org,
             };
+            // Under the terms it starts with: no expiry asked for is the latest allowed;
+            // a later one is refused.
+            let policy = org.key_policy;
+            record.expires_ms = policy
+                .expiry(record.created_ms, record.expires_ms)
+                .map_err(|latest| beyond_key_policy(latest, policy.max_lifetime_days))?;
             let entry = DirectoryEntry::of(&record, now_ms, None);
             let audit = event("api_key.created", record.id, created(&entry.view));
             self.record = Some(record);
@@ -436,6 +454,7 @@ impl KeyState {
         }
         let last_used_ms = self.meter.last_used_ms;
         let plan = self.org.map_or(default_plan, |o| o.plan);
+        let key_policy = self.org.map(|o| o.key_policy).unwrap_or_default();
         let record = self
             .record
             .as_mut()
@@ -534,6 +553,14 @@ impl KeyState {
                 holds_as_much(&caller, record)?;
                 let mut patched = record.clone();
                 patch.apply(&mut patched, plan, &caller)?;
+                // A new expiry keeps to the policy, from when the secret was issued; a
+                // key from before the policy keeps its dates until one is set.
+                if patch.sets_expiry()
+                    && !key_policy.allows(patched.issued_ms(), patched.expires_ms)
+                {
+                    let latest = key_policy.latest_expiry(patched.issued_ms()).unwrap_or(0);
+                    return Err(beyond_key_policy(latest, key_policy.max_lifetime_days));
+                }
                 *record = patched;
                 Ok((changed(record, "api_key.updated"), RECORD))
             }
@@ -545,6 +572,12 @@ impl KeyState {
                 let key = ApiKey::with_new_secret(record.key_type, record.id, random);
                 let old_hash = core::mem::replace(&mut record.hash, key.hash_hex());
                 record.last4 = key.last4().to_owned();
+                // A new secret's life starts now: no longer than the policy allows from now
+                // (a key from before the policy is brought into it).
+                record.rotated_ms = Some(now_ms);
+                record.expires_ms = key_policy
+                    .expiry(now_ms, record.expires_ms)
+                    .unwrap_or_else(Some);
                 // Kept even with no grace, so the old key answers "expired", not
                 // "invalid"; a key two rolls back is forgotten.
                 record.previous = Some(PreviousSecret {
@@ -600,6 +633,9 @@ mod tests {
     }
 
     const TERMS: OrgTerms = OrgTerms {
+        key_policy: crate::policy::terms::KeyPolicy {
+            max_lifetime_days: None,
+        },
         plan: Plan::Starter,
         status: OrgStatus::Active,
         revision: 0,
@@ -1046,6 +1082,9 @@ mod tests {
     fn suspension_refuses_at_once_and_reactivation_restores() {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let suspended = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             status: OrgStatus::Suspended,
             revision: 1,
             ..TERMS
@@ -1063,6 +1102,9 @@ mod tests {
             Some(Refusal::Invalid)
         );
         let reactivated = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             revision: 2,
             ..TERMS
         };
@@ -1074,11 +1116,17 @@ mod tests {
     fn older_terms_never_replace_newer_ones_whatever_order_they_arrive_in() {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let suspended = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             status: OrgStatus::Suspended,
             revision: 2,
             ..TERMS
         };
         let stale = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             revision: 1,
             ..TERMS
         };
@@ -1098,6 +1146,9 @@ mod tests {
         // The organization listed the key, then was suspended and downgraded, before the
         // create reached the key's guard with the terms it had read.
         let newer = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Starter,
             status: OrgStatus::Suspended,
             revision: 3,
@@ -1106,6 +1157,9 @@ mod tests {
         assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::NotFound));
         assert!(writes.org && !writes.record);
         let read_before = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Professional,
             status: OrgStatus::Active,
             revision: 2,
@@ -1160,6 +1214,9 @@ mod tests {
     fn a_plan_change_reaches_the_keys_limits() {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let pro = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Professional,
             revision: 1,
             ..TERMS

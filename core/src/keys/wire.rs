@@ -493,6 +493,9 @@ mod tests {
         let create = Op::Create {
             record: new.into_record(&key, T0),
             org: OrgTerms {
+                key_policy: crate::policy::terms::KeyPolicy {
+                    max_lifetime_days: None,
+                },
                 plan: Plan::Starter,
                 status: OrgStatus::Active,
                 revision: 0,

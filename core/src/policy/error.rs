@@ -73,6 +73,8 @@ pub enum Field {
     Path,
     /// `ip` (the verify endpoint).
     Ip,
+    /// `keyPolicy` (organizations).
+    KeyPolicy,
 }
 
 impl Field {
@@ -97,6 +99,7 @@ impl Field {
             Field::Method => "method",
             Field::Path => "path",
             Field::Ip => "ip",
+            Field::KeyPolicy => "keyPolicy",
         }
     }
 }
