@@ -84,6 +84,21 @@ function revealKey(title, key, opener) {
   value.select();
 }
 
+/** Keys whose secret is older than this are marked "Rotate" (the spec's "Rotate keys
+ * every 90 days"). */
+const ROTATE_AFTER_DAYS = 90;
+
+/** Why an active key should be rolled now, or null: it lives longer than its
+ * organization's key policy allows (`outOfPolicy`), or its secret (`rotatedAt`: created
+ * or last rolled) is older than 90 days. */
+export function rotationDue(key, now = Date.now()) {
+  if (key.status !== "active") return null;
+  if (key.outOfPolicy === true) return "It lives longer than your organization's key policy allows: roll it.";
+  const issued = Date.parse(key.rotatedAt ?? key.createdAt);
+  if (now - issued > ROTATE_AFTER_DAYS * 86_400_000) return `Its secret is more than ${ROTATE_AFTER_DAYS} days old: roll it.`;
+  return null;
+}
+
 function keyRow(key, reload) {
   const label = (text) => [text, h("span", { class: "visually-hidden" }, ` ${key.name}`)];
   const active = key.status === "active";
@@ -103,7 +118,8 @@ function keyRow(key, reload) {
     cell("Created", day(key.createdAt)),
     cell("Last used", key.lastUsedAt ? when(key.lastUsedAt) : "Never"),
     cell("Expires", key.expiresAt ? day(key.expiresAt) : "Never"),
-    cell("Status", h("span", { class: `status status-${key.status}` }, key.status[0].toUpperCase() + key.status.slice(1))),
+    cell("Status", h("span", { class: `status status-${key.status}` }, key.status[0].toUpperCase() + key.status.slice(1)),
+      rotationDue(key) && h("span", { class: "status status-rotate", title: rotationDue(key), "data-rotate": "" }, "Rotate")),
     cell("Actions", actions),
   );
 }

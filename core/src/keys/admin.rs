@@ -234,7 +234,21 @@ impl NewKey {
             leaked: None,
             revision: 0,
             allowed_ips: self.allowed_ips,
+            rotated_ms: None,
         }
+    }
+}
+
+/// A key's expiry later than its organization's `keyPolicy` allows: 400 naming
+/// `expiresAt`.
+pub fn beyond_key_policy(latest_ms: u64, days: Option<u16>) -> ManageRefusal {
+    ManageRefusal::Invalid {
+        details: format!(
+            "expiresAt must be no later than {}: the organization's keyPolicy lets a key live at most {} days",
+            crate::base::timestamp::format_ms(latest_ms),
+            days.unwrap_or_default()
+        ),
+        field: Some(Field::ExpiresAt),
     }
 }
 
@@ -245,9 +259,21 @@ pub struct KeyPatch {
     grants: Option<Grants>,
     rate_limit: Option<NonZeroU32>,
     burst: Option<NonZeroU32>,
+    /// `Some(None)`: `"expiresAt": null`, which must survive the trip to the key's guard
+    /// (plain serde reads a `null` back as `None`, leaving the expiry as it was).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     expires_ms: Option<Option<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     allowed_ips: Option<Vec<IpBlock>>,
+}
+
+/// A member that is there, `null` or not: `Some` (its absence is the `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 fn grants(value: &Value) -> Result<Grants, ApiError> {
@@ -458,6 +484,11 @@ pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
 }
 
 impl KeyPatch {
+    /// Whether it sets `expiresAt` (to a date or to none).
+    pub fn sets_expiry(&self) -> bool {
+        self.expires_ms.is_some()
+    }
+
     /// Applies the patch to a record, checking limits against the plan for its type and
     /// new scopes against what `caller` holds.
     pub fn apply(
@@ -689,6 +720,24 @@ mod tests {
             cursor: None,
         };
         assert_eq!(first.directory_cursor(), Ok(None));
+    }
+
+    #[test]
+    fn a_patch_clearing_the_expiry_survives_the_trip_to_the_guard() {
+        let round_trip = |body: &str| {
+            let patch = parse_patch(body.as_bytes(), NOW).expect("valid");
+            let text = serde_json::to_string(&patch).expect("json");
+            let back: KeyPatch = serde_json::from_str(&text).expect("json");
+            assert_eq!(back, patch, "{text}");
+            back
+        };
+        assert_eq!(round_trip(r#"{"expiresAt":null}"#).expires_ms, Some(None));
+        assert!(round_trip(r#"{"expiresAt":null}"#).sets_expiry());
+        assert!(!round_trip(r#"{"name":"x"}"#).sets_expiry());
+        assert_eq!(
+            round_trip(r#"{"expiresAt":"2099-01-01T00:00:00Z"}"#).expires_ms,
+            Some(parse_ms("2099-01-01T00:00:00Z"))
+        );
     }
 
     #[test]

@@ -65,6 +65,16 @@ pub enum Field {
     Cursor,
     /// `allowedIps` (keys).
     AllowedIps,
+    /// `key` (the verify endpoint).
+    Key,
+    /// `method` (the verify endpoint).
+    Method,
+    /// `path` (the verify endpoint).
+    Path,
+    /// `ip` (the verify endpoint).
+    Ip,
+    /// `keyPolicy` (organizations).
+    KeyPolicy,
 }
 
 impl Field {
@@ -85,6 +95,11 @@ impl Field {
             Field::OrganizationId => "organizationId",
             Field::Limit => "limit",
             Field::Cursor => "cursor",
+            Field::Key => "key",
+            Field::Method => "method",
+            Field::Path => "path",
+            Field::Ip => "ip",
+            Field::KeyPolicy => "keyPolicy",
         }
     }
 }

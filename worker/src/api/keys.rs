@@ -103,6 +103,12 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
         &call.caller,
         call.now_ms
     ));
+    // Refused before anything is listed; the key's guard applies the policy again under
+    // the terms the key starts with.
+    let policy = org_record.key_policy;
+    if let Err(latest) = policy.expiry(call.now_ms, new.expires_ms) {
+        return http::error(&admin::beyond_key_policy(latest, policy.max_lifetime_days).error());
+    }
     for _ in 0..admin::CREATE_ATTEMPTS {
         let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_KEY>()?;
         let key = ApiKey::generate(new.key_type, &random);

@@ -8,6 +8,7 @@ pub(crate) mod oauth;
 pub(crate) mod oauth_apps;
 pub(crate) mod orgs;
 pub(crate) mod scanning;
+pub(crate) mod verify;
 
 use crate::forward;
 use crate::http::{self, Reply};
@@ -47,6 +48,8 @@ pub(crate) async fn answer(
     let response = match route {
         #[cfg(feature = "full")]
         Route::AuthTest => http::json(200, &AuthTestView::of(admitted, key_id))?,
+        #[cfg(feature = "full")]
+        Route::Verify => verify::handle(env, &body, admitted, key_id, now_ms).await?,
         Route::Upstream { .. } => {
             let request = forward::Forwarded {
                 url,
@@ -91,7 +94,9 @@ pub(crate) async fn answer(
                 Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
                     keys::handle(env, call).await?
                 }
-                Route::AuthTest | Route::Upstream { .. } => unreachable!("answered above"),
+                Route::AuthTest | Route::Verify | Route::Upstream { .. } => {
+                    unreachable!("answered above")
+                }
             }
         }
     };

@@ -128,7 +128,7 @@ impl GrantGuard {
                 .map_err(crate::client::wire_fault)
                 .and_then(|input| match input {
                     Input::Check(check) => self.step(GrantInput::Check(check)),
-                    Input::RootCheck { .. } | Input::Manage(_) => {
+                    Input::RootCheck { .. } | Input::Manage(_) | Input::Verify(_) => {
                         Err(worker::Error::RustError("not a grant's check".into()))
                     }
                 })

@@ -143,6 +143,13 @@ impl KeyGuard {
                 }
                 (Answer::Check(answer), writes)
             }
+            Input::Verify(verify) => {
+                let (answer, mut writes) = state.verify(verify, now);
+                if let Some(entry) = writes.directory.take() {
+                    self.record_directory(entry);
+                }
+                (Answer::Verify(answer), writes)
+            }
             Input::Manage(manage) => {
                 let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_SECRET>()?;
                 let (answer, writes) = state.manage(manage, now, &random);

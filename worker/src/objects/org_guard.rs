@@ -268,10 +268,13 @@ impl OrgGuard {
             )?,
         }
         .to_array()?;
+        // The policy as it stands now, whatever it was when each copy was made.
+        let policy = self.record()?.map(|r| r.key_policy).unwrap_or_default();
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut view: KeyView = serde_json::from_str(&row.value)?;
             view.refresh_status(now_ms);
+            view.refresh_policy(policy);
             views.push(view);
         }
         let complete = views.len() as u64 <= query.limit;
