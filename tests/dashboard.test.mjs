@@ -155,15 +155,15 @@ test("edit, roll (the old key works through its grace), usage, revoke (401 at on
   assert.equal((await call(gw.url, "/v1/auth/test", { key: created.key })).status, 401);
 });
 
-test("a rate limit over the plan's ceiling shows the API's error at the Rate Limit field", async () => {
+test("a rate limit over the plan's ceiling is shown at the Rate Limit field in a person's words", async () => {
   const hint = await page.$eval("#create-rate-limit-hint", (p) => p.textContent);
-  assert.match(hint, /starter plan allows up to 1,000 for live keys/);
+  assert.match(hint, /Starter plan allows up to 1,000 for live keys/);
   await page.locator(aria("Name", "textbox")).fill("too fast");
   await page.locator(aria("Live", "radio")).click();
   await page.locator(aria("Rate Limit", "spinbutton")).fill("5000");
   await page.locator(aria("Generate", "button")).click();
   const error = await page.waitForFunction(() => document.getElementById("create-rate-limit-error").textContent);
-  assert.match(await error.jsonValue(), /^rateLimit must be at most 1000 \(the starter plan's ceiling\)$/);
+  assert.match(await error.jsonValue(), /^Rate limit can be at most 1,000 on the Starter plan\.$/);
   const field = await page.$eval(aria("Rate Limit", "spinbutton"), (input) => ({
     invalid: input.getAttribute("aria-invalid"),
     focused: document.activeElement === input,
