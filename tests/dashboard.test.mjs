@@ -221,10 +221,24 @@ test("organization and audit log pages; every page accessible and without CSP vi
   await page.locator(aria("Audit log", "link")).click();
   await page.waitForSelector(aria("Audit log", "heading"));
   await ready();
-  const actions = await page.$$eval("tbody tr", (trs) => trs.map((tr) => tr.cells[2]?.textContent));
+  const actions = await page.$$eval("tbody tr[data-action]", (trs) => trs.map((tr) => tr.dataset.action));
   for (const action of ["api_key.created", "api_key.updated", "api_key.rolled", "api_key.revoked"]) {
     assert.ok(actions.includes(action), `${action} in ${actions}`);
   }
+  // A history: who by name (the id on hover), what as a sentence, each change as
+  // "Label: before → after" in the pages' own words.
+  const edit = await page.$eval('tbody tr[data-action="api_key.updated"]', (tr) => ({
+    who: tr.cells[1].textContent,
+    title: tr.cells[1].querySelector("[title]")?.title,
+    what: tr.cells[2].textContent,
+    changes: [...tr.cells[3].querySelectorAll("li")].map((li) => li.textContent),
+  }));
+  assert.deepEqual(edit, {
+    who: "Key “acme admin”",
+    title: admin.id,
+    what: "Changed the key “reader”",
+    changes: ["Permissions: Read → Read, Write", "Rate limit: 100/h → 50/h"],
+  });
   await assertAccessible("Audit log");
   await screenshots("audit-log");
   assert.deepEqual(cspViolations, []);
