@@ -48,7 +48,10 @@ async function start() {
   }
   const session = res.json;
   setSession(session);
-  document.getElementById("who").textContent = `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name} plan)`;
+  // The operator's root key belongs to no organization, so it has no plan of its own.
+  document.getElementById("who").textContent = session.organizationId
+    ? `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
+    : "Signed in as the operator (root key)";
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/session");
     location.assign("/dashboard");

@@ -199,7 +199,10 @@ export function rateLimitField(prefix, value, keyType) {
   );
   field.setType = (type) => {
     const limits = session.plan[type];
-    hint.textContent = `Requests per hour. Your ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan allows up to ${number.format(limits.maxRateLimit)} for ${type} keys (default ${number.format(limits.defaultRateLimit)}).`;
+    const plan = `${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan`;
+    // The operator's root key has no plan of its own: its keys go to the default organization.
+    const whose = session.organizationId ? `Your ${plan}` : `The default organization's ${plan}`;
+    hint.textContent = `Requests per hour. ${whose} allows up to ${number.format(limits.maxRateLimit)} for ${type} keys (default ${number.format(limits.defaultRateLimit)}).`;
     input.placeholder = String(limits.defaultRateLimit);
   };
   field.setType(keyType);
