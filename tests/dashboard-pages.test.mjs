@@ -115,6 +115,23 @@ test("API Keys: a leaked key says so and when; the actions stay on one line", as
   await page.setViewport(SIZES.desktop);
 });
 
+test("Usage with no traffic: round, distinct ticks and 'No requests yet'", async () => {
+  await open(`/dashboard/keys/${quiet.id}/usage`);
+  await page.waitForSelector(aria("Usage: quiet reader", "heading"));
+  const charts = await page.$$eval("svg.chart", (svgs) => svgs.map((svg) => ({
+    ticks: [...svg.querySelectorAll("text.tick")].map((t) => t.textContent),
+    note: svg.querySelector("text.empty-note")?.textContent,
+    desc: svg.querySelector("desc").textContent,
+  })));
+  assert.equal(charts.length, 2);
+  for (const chart of charts) {
+    assert.deepEqual(chart.ticks, ["0", "1", "2", "3", "4"]);
+    assert.equal(chart.note, "No requests yet");
+    assert.equal(chart.desc, "No requests yet.");
+  }
+  await everyLook("usage-empty-page");
+});
+
 test("Audit log: who by name, what as a sentence, changes as before → after", async () => {
   await open("/dashboard/audit-log");
   await page.waitForSelector(aria("Audit log", "heading"));

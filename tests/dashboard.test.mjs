@@ -135,6 +135,9 @@ test("edit, roll (the old key works through its grace), usage, revoke (401 at on
   assert.equal(descriptions.length, 2);
   // The auth tests above count as admitted too: 3 + 3 = 6 (sign-in used the admin key).
   for (const text of descriptions) assert.match(text, /^6 admitted and 1 refused requests\.$/);
+  // The y-axis: distinct round ticks from 0 past the highest bar (7 requests in a bucket).
+  const ticks = await page.$$eval("svg.chart", (svgs) => svgs.map((svg) => [...svg.querySelectorAll("text.tick")].map((t) => t.textContent)));
+  for (const list of ticks) assert.deepEqual(list, ["0", "2", "4", "6", "8"]);
   await assertAccessible("Usage");
   await screenshots("usage");
 
