@@ -182,9 +182,11 @@ export async function render(main) {
         h("td", { "data-label": "When" }, when(event.at)),
         h("td", { "data-label": "Who" }, who(event.actor)),
         h("td", { "data-label": "What" }, what(event)),
-        h("td", { "data-label": "Changes", class: "changes" },
+        // One block in the cell, so that on a phone (a card of label/value rows) the
+        // Details stay beside their label, under the changes.
+        h("td", { "data-label": "Changes", class: "changes" }, h("div", {},
           lines.length ? h("ul", { class: "change-list" }, lines.map((line) => h("li", {}, line))) : null,
-          detailRow(event))));
+          detailRow(event)))));
     }
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 4, class: "empty" }, "No events yet.")));
     cursor = res.json.nextCursor ?? null;
