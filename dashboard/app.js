@@ -58,7 +58,10 @@ async function start() {
   });
   const { nav, page, params } = routeOf(location.pathname);
   for (const link of document.querySelectorAll(".settings-nav a")) {
-    if (link.dataset.page === nav) link.setAttribute("aria-current", "page");
+    if (link.dataset.page !== nav) continue;
+    link.setAttribute("aria-current", "page");
+    // On a phone the tabs scroll sideways: the current one is in view.
+    link.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
   if (page.title) document.title = `${page.title} · Scopien Gate`;
   await page.render(main, ...params);

@@ -172,6 +172,15 @@ test("Organization, OAuth apps and Authorized apps pages", async () => {
   ]) {
     await open(path);
     await page.waitForSelector(aria(heading, "heading"));
+    // On a phone the current tab is scrolled into view.
+    await page.setViewport(SIZES.phone);
+    await open(path);
+    const current = await page.$eval('.settings-nav a[aria-current="page"]', (a) => {
+      const box = a.getBoundingClientRect();
+      return { text: a.textContent, visible: box.left >= 0 && box.right <= window.innerWidth };
+    });
+    assert.deepEqual(current, { text: heading, visible: true });
+    await page.setViewport(SIZES.desktop);
     await everyLook(name);
   }
 });
