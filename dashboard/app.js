@@ -60,8 +60,17 @@ async function start() {
   for (const link of document.querySelectorAll(".settings-nav a")) {
     if (link.dataset.page !== nav) continue;
     link.setAttribute("aria-current", "page");
-    // On a phone the tabs scroll sideways: the current one is in view.
-    link.scrollIntoView({ block: "nearest", inline: "nearest" });
+    // On a phone the tabs scroll sideways: the current one is in view (again when the
+    // window narrows). Only the tab bar scrolls, never the page.
+    const bar = link.closest("ul");
+    const reveal = () => {
+      const tab = link.getBoundingClientRect();
+      const box = bar.getBoundingClientRect();
+      if (tab.right > box.right) bar.scrollLeft += tab.right - box.right + 16;
+      else if (tab.left < box.left) bar.scrollLeft -= box.left - tab.left + 16;
+    };
+    reveal();
+    window.addEventListener("resize", reveal);
   }
   if (page.title) document.title = `${page.title} · Scopien Gate`;
   await page.render(main, ...params);

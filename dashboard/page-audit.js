@@ -6,6 +6,8 @@ import { api, session } from "./api.js";
 
 export const title = "Audit log";
 
+const DEFAULT_ORG = "org_000000000default";
+
 /** Names by id (keys, apps, grants' apps, the organization), from the lists the session
  * may read and from the events themselves (a deleted app is named by its creation). */
 const names = new Map();
@@ -161,14 +163,30 @@ export async function render(main) {
     note,
     more,
   );
-  if (!session.organizationId) {
-    body.append(h("tr", {}, h("td", { colspan: 4, class: "empty" }, "The root key belongs to no organization: read an organization's log over the API with organizationId.")));
-    return;
+  // The operator (the root key, of no organization) reads any organization's log: the
+  // one the address names (?organization=org_…), else the default organization.
+  const operator = !session.organizationId;
+  let organizationId = session.organizationId;
+  if (operator) {
+    const orgs = await api("GET", "/v1/organizations?limit=100");
+    const choices = [[DEFAULT_ORG, "Default organization"], ...(orgs.ok ? orgs.json.data.map((o) => [o.id, o.name]) : [])];
+    for (const [id, name] of choices) names.set(id, name);
+    const asked = new URLSearchParams(location.search).get("organization");
+    organizationId = choices.some(([id]) => id === asked) ? asked : DEFAULT_ORG;
+    const select = h("select", { id: "audit-organization" },
+      choices.map(([id, name]) => h("option", { value: id, selected: id === organizationId }, `${name} (${id})`)));
+    select.addEventListener("change", () => {
+      location.assign(`/dashboard/audit-log?organization=${encodeURIComponent(select.value)}`);
+    });
+    main.querySelector(".lead").replaceWith(
+      h("p", { class: "lead" }, "Every change to an organization's keys, OAuth apps and grants, newest first."),
+      h("div", { class: "field" }, h("label", { for: "audit-organization" }, "Organization"), select));
   }
   await learnNames();
   let cursor = null;
   const load = async () => {
-    const res = await api("GET", `/v1/audit-log?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const scope = operator ? `&organizationId=${encodeURIComponent(organizationId)}` : "";
+    const res = await api("GET", `/v1/audit-log?limit=50${scope}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     if (!res.ok) {
       note.textContent = res.json?.error?.details ?? "Could not read the audit log.";
       return;

@@ -1,6 +1,6 @@
 // Settings → Organization: who the signed-in key belongs to, and its plan's limits.
 import { h, number, day } from "./dom.js";
-import { api, session } from "./api.js";
+import { api, session, fillTable } from "./api.js";
 
 export const title = "Organization";
 
@@ -27,4 +27,29 @@ export async function render(main) {
       h("tbody", {}, limitsRow("Live keys", plan.live), limitsRow("Test keys", plan.test))),
     h("p", { class: "hint" }, "The plan is set by the operator. A key's rate limit may be anything up to the highest for its type."),
   );
+  if (session.organizationId) return;
+  // The operator sees every organization, each with a way to its audit log.
+  const body = h("tbody");
+  const columns = ["Name", "Id", "Plan", "Status", "Created", "Audit log"];
+  main.append(
+    h("section", { "aria-labelledby": "organizations-heading" },
+      h("h2", { id: "organizations-heading" }, "Organizations"),
+      h("table", { class: "cards" },
+        h("caption", { class: "visually-hidden" }, "Every organization"),
+        h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+        body)),
+  );
+  await fillTable(body, "/v1/organizations?limit=100", {
+    columns: columns.length,
+    failed: "Could not list the organizations.",
+    empty: "No organization yet besides the default one.",
+    row: (o) => h("tr", { "data-organization-id": o.id },
+      h("td", { "data-label": "Name" }, o.name),
+      h("td", { "data-label": "Id" }, h("code", {}, o.id)),
+      h("td", { "data-label": "Plan" }, capital(o.plan)),
+      h("td", { "data-label": "Status" }, capital(o.status)),
+      h("td", { "data-label": "Created" }, day(o.createdAt)),
+      h("td", { "data-label": "Audit log" },
+        h("a", { href: `/dashboard/audit-log?organization=${encodeURIComponent(o.id)}` }, "Audit log", h("span", { class: "visually-hidden" }, ` of ${o.name}`)))),
+  });
 }

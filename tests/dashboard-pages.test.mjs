@@ -185,7 +185,7 @@ test("Organization, OAuth apps and Authorized apps pages", async () => {
   }
 });
 
-test("the operator (root key): an Organization column, and no plan in the header", async () => {
+test("the operator (root key): an Organization column, no plan in the header, every organization and its log", async () => {
   await page.locator(aria("Sign out", "button")).click();
   await page.waitForSelector(aria("Sign in", "button"));
   await signIn(gw.rootKey);
@@ -200,5 +200,19 @@ test("the operator (root key): an Organization column, and no plan in the header
   const hint = await page.$eval("#create-rate-limit-hint", (p) => p.textContent);
   assert.match(hint, /^Requests per hour\. The default organization's Starter plan allows/);
   await everyLook("api-keys-operator-page");
+
+  // The list of organizations, and any one's audit log.
+  await open("/dashboard/organization");
+  await page.waitForSelector(aria("Organizations", "heading"));
+  const listed = await rowCells("tbody tr[data-organization-id]");
+  assert.deepEqual(listed.map((r) => [r.Name, r.Id, r.Plan, r.Status]), [[org.name, org.id, "Starter", "Active"]]);
+  await everyLook("organization-operator-page");
+  await page.locator(aria(`Audit log of ${org.name}`, "link")).click();
+  await page.waitForSelector(aria("Audit log", "heading"));
+  await ready();
+  assert.equal(await page.$eval("#audit-organization", (s) => s.value), org.id);
+  const whats = await page.$$eval("tbody tr[data-action]", (trs) => trs.map((tr) => tr.cells[2].textContent));
+  assert.ok(whats.includes("Changed the key “quiet reader”"), whats.join(" | "));
+  await everyLook("audit-log-operator-page");
   assert.deepEqual(cspViolations, []);
 });
