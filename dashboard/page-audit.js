@@ -169,7 +169,8 @@ export async function render(main) {
   let organizationId = session.organizationId;
   if (operator) {
     const orgs = await api("GET", "/v1/organizations?limit=100");
-    const choices = [[DEFAULT_ORG, "Default organization"], ...(orgs.ok ? orgs.json.data.map((o) => [o.id, o.name]) : [])];
+    const listed = orgs.ok ? orgs.json.data.filter((o) => o.id !== DEFAULT_ORG).map((o) => [o.id, o.name]) : [];
+    const choices = [[DEFAULT_ORG, "Default organization"], ...listed];
     for (const [id, name] of choices) names.set(id, name);
     const asked = new URLSearchParams(location.search).get("organization");
     organizationId = choices.some(([id]) => id === asked) ? asked : DEFAULT_ORG;
