@@ -65,6 +65,10 @@ pub enum Field {
     Cursor,
     /// `allowedIps` (keys).
     AllowedIps,
+    /// `email` (invitations).
+    Email,
+    /// `role` (invitations, members).
+    Role,
 }
 
 impl Field {
@@ -85,6 +89,8 @@ impl Field {
             Field::OrganizationId => "organizationId",
             Field::Limit => "limit",
             Field::Cursor => "cursor",
+            Field::Email => "email",
+            Field::Role => "role",
         }
     }
 }
@@ -355,6 +361,33 @@ impl ApiError {
                 missing.resource
             ),
         )
+    }
+
+    /// 403: a signed-in person's role does not allow this (people::role).
+    pub fn role_forbids(role: &str, what: &str) -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            format!("A member with the role '{role}' cannot {what}"),
+        )
+    }
+
+    /// 404: an invitation link that names no pending invitation (unknown, already used,
+    /// revoked or expired: the same answer for each, so a link tells nothing).
+    pub fn invitation_invalid() -> ApiError {
+        ApiError::new(
+            404,
+            "not_found",
+            "Invitation not found",
+            "This invitation link is unknown, already used, revoked or expired; ask for a new one"
+                .into(),
+        )
+    }
+
+    /// 401: a passkey ceremony was refused (people::webauthn says why).
+    pub fn passkey_refused(details: impl Into<String>) -> ApiError {
+        ApiError::new(401, "unauthorized", "Passkey refused", details.into())
     }
 
     /// 400: a request method that is not an HTTP token.
