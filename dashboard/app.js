@@ -47,8 +47,14 @@ async function start() {
     return;
   }
   const session = res.json;
+  if (session.personId) {
+    // A person: both modes, bounded by their role (api.js `can`).
+    session.keyType = "live";
+  }
   setSession(session);
-  document.getElementById("who").textContent = `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name} plan)`;
+  document.getElementById("who").textContent = session.personId
+    ? `Signed in as ${session.name} (${session.email}, ${session.role})`
+    : `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name} plan)`;
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/session");
     location.assign("/dashboard");

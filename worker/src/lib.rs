@@ -71,6 +71,7 @@ full_module_items! {
     pub use objects::grant_guard::GrantGuard;
     pub use objects::key_guard::KeyGuard;
     pub use objects::org_guard::OrgGuard;
+    pub use objects::people::{CeremonyGuard, PeopleGuard, PersonGuard};
     pub use objects::session_guard::SessionGuard;
     pub use throttle::AddressThrottle;
 }

@@ -53,7 +53,7 @@ pub enum CeremonyAnswer {
 }
 
 /// What one ceremony's guard holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CeremonyState {
     /// The ceremony, until taken.
     pub ceremony: Option<Ceremony>,

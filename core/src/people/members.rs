@@ -139,6 +139,13 @@ pub struct InvitationView {
     pub expires_at: String,
 }
 
+/// `GET /v1/organizations/{id}/invitations`: the pending ones, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationList {
+    /// The invitations (without their links).
+    pub data: Vec<InvitationView>,
+}
+
 /// What a new invitation's body asks: `{"email", "role"}`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvitationRequest {

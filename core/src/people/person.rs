@@ -69,6 +69,29 @@ impl PersonRecord {
     }
 }
 
+/// `GET /dashboard/api/session` for a person: who, where, with which role, and what
+/// that role may do (the dashboard offers only that).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonSessionView {
+    /// `person_…`.
+    pub person_id: PersonId,
+    /// Their email.
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// The organization they act in.
+    pub organization_id: OrgId,
+    /// Their role there.
+    pub role: crate::people::role::Role,
+    /// What the role may do (`Operation::as_str`).
+    pub permissions: Vec<&'static str>,
+    /// The organization's plan and its limits.
+    pub plan: crate::policy::plan::PlanView,
+    /// Send as `X-CSRF-Token`.
+    pub csrf_token: String,
+}
+
 /// What the worker asks a person's guard.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PersonInput {
@@ -100,7 +123,7 @@ pub enum PersonAnswer {
 }
 
 /// What one person's guard holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonState {
     /// The person, once created.
     pub record: Option<PersonRecord>,

@@ -6,7 +6,7 @@
 //! -7) public key, and the signature counter. The signature itself is verified by the
 //! worker with WebCrypto (ECDSA P-256 SHA-256) over [`AssertionCheck::signed_data`],
 //! with the DER signature turned into the raw `r‖s` WebCrypto wants
-//! ([`signature_der_to_raw`]). CBOR is read with `ciborium`.
+//! ([`signature_der_to_raw`], the converter secret scanning uses). CBOR is read with `ciborium`.
 
 use crate::base::base64::base64url;
 use crate::policy::error::ApiError;
@@ -378,44 +378,89 @@ impl RelyingParty {
     }
 }
 
+/// The page's request to create a passkey through an invitation (after
+/// `navigator.credentials.create`), its binary members base64url.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistrationRequest {
+    /// The invitation link's token.
+    pub token: String,
+    /// "Name".
+    pub name: String,
+    /// `response.clientDataJSON`.
+    #[serde(rename = "clientDataJSON")]
+    pub client_data_json: String,
+    /// `response.attestationObject`.
+    pub attestation_object: String,
+}
+
+/// The page's sign-in (after `navigator.credentials.get`), its binary members base64url.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssertionRequest {
+    /// `rawId`.
+    pub credential_id: String,
+    /// `response.clientDataJSON`.
+    #[serde(rename = "clientDataJSON")]
+    pub client_data_json: String,
+    /// `response.authenticatorData`.
+    pub authenticator_data: String,
+    /// `response.signature` (DER).
+    pub signature: String,
+    /// `response.userHandle`: the person's id chars.
+    pub user_handle: String,
+}
+
+impl RelyingParty {
+    /// `PublicKeyCredentialCreationOptions` (as JSON, binary members base64url) for a
+    /// new person: a discoverable, user-verified ES256 passkey, attestation `none`;
+    /// the user handle is the person id's random chars, never the email.
+    /// `exclude` lists credential ids (base64url) the person already has.
+    pub fn creation_options(
+        &self,
+        challenge: &[u8],
+        user_handle: &str,
+        email: &str,
+        exclude: &[String],
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "challenge": base64url(challenge),
+            "rp": {"id": self.id, "name": "Scopien Gate"},
+            "user": {"id": base64url(user_handle.as_bytes()), "name": email, "displayName": email},
+            "pubKeyCredParams": [{"type": "public-key", "alg": COSE_ES256}],
+            "authenticatorSelection": {
+                "residentKey": "required",
+                "requireResidentKey": true,
+                "userVerification": "required"
+            },
+            "attestation": "none",
+            "timeout": CEREMONY_TTL_MS,
+            "excludeCredentials": exclude.iter().map(|id| serde_json::json!({"type": "public-key", "id": id})).collect::<Vec<_>>(),
+        })
+    }
+
+    /// `PublicKeyCredentialRequestOptions` (as JSON) for a sign-in with a
+    /// discoverable passkey: no credential list, user verification required.
+    pub fn request_options(&self, challenge: &[u8]) -> serde_json::Value {
+        serde_json::json!({
+            "challenge": base64url(challenge),
+            "rpId": self.id,
+            "userVerification": "required",
+            "timeout": CEREMONY_TTL_MS,
+            "allowCredentials": [],
+        })
+    }
+}
+
 /// Whether a counter may follow the stored one: it must grow, except that both 0 (an
 /// authenticator without a counter, as synced passkeys report) is no regression.
 pub fn counter_advances(stored: u32, new: u32) -> bool {
     (stored == 0 && new == 0) || new > stored
 }
 
-/// An ECDSA signature, DER `SEQUENCE { INTEGER r, INTEGER s }` (what WebAuthn
-/// authenticators send), as the 64-byte `r‖s` WebCrypto verifies. Strict DER: short
-/// lengths, minimal integers, nothing after.
-pub fn signature_der_to_raw(der: &[u8]) -> Option<[u8; 64]> {
-    let (&tag, rest) = der.split_first()?;
-    let (&len, body) = rest.split_first()?;
-    if tag != 0x30 || len >= 0x80 || usize::from(len) != body.len() {
-        return None;
-    }
-    let mut out = [0u8; 64];
-    let mut rest = body;
-    for half in out.chunks_exact_mut(32) {
-        let (&tag, after) = rest.split_first()?;
-        let (&len, after) = after.split_first()?;
-        let len = usize::from(len);
-        if tag != 0x02 || len == 0 || len > 33 || after.len() < len {
-            return None;
-        }
-        let int = &after[..len];
-        // Minimal: no leading zero unless the next byte's high bit is set; positive.
-        if int[0] & 0x80 != 0 || (int[0] == 0 && (len == 1 || int[1] & 0x80 == 0)) {
-            return None;
-        }
-        let int = if int[0] == 0 { &int[1..] } else { int };
-        if int.len() > 32 {
-            return None;
-        }
-        half[32 - int.len()..].copy_from_slice(int);
-        rest = &after[len..];
-    }
-    rest.is_empty().then_some(out)
-}
+/// A DER ECDSA signature as WebCrypto's raw `r‖s`: the one converter, secret
+/// scanning's (WebAuthn authenticators sign in DER too).
+pub use crate::scanning::der_signature_to_raw as signature_der_to_raw;
 
 /// Base64url without padding, as WebAuthn's JSON uses; `None` for anything else.
 pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {

@@ -6,6 +6,7 @@ full_module_items! {
     pub(crate) mod grant_guard;
     pub(crate) mod key_guard;
     pub(crate) mod org_guard;
+    pub(crate) mod people;
     pub(crate) mod rows;
     pub(crate) mod session_guard;
 }
