@@ -7,6 +7,7 @@ export const title = "Audit log";
 function actorText(actor) {
   if (!actor) return "—";
   if (actor.type === "key" || actor.keyId) return actor.keyId ?? "key";
+  if (actor.type === "person") return actor.personId;
   return actor.type ?? JSON.stringify(actor);
 }
 

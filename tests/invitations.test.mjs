@@ -121,6 +121,15 @@ test("an invitation makes one member, signed in; its link then works for nobody"
   assert.equal(signedIn.status, 204, signedIn.text);
   const second = await call(origin, "/dashboard/api/session", { headers: { cookie: cookieOf(signedIn) } });
   assert.equal(second.json.personId, session.json.personId);
+  // The audit log: invited by the root key, joined by the person, with their passkey.
+  const log = await call(gw.url, `/v1/audit-log?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
+  const of = (action, id) => log.json.data.find((e) => e.action === action && e.target.id === id);
+  assert.deepEqual(of("member.invited", made.json.id).actor, { type: "root" });
+  assert.equal(of("member.invited", made.json.id).changes.role.after, "developer");
+  const person = session.json.personId;
+  assert.deepEqual(of("member.joined", person).actor, { type: "person", personId: person });
+  assert.ok(of("passkey.added", person));
+  assert.ok(!log.text.includes(token), "the link is never logged");
 });
 
 test("sign-in refuses a replayed challenge, another origin, a counter that goes back, an unknown passkey", async () => {
@@ -171,6 +180,9 @@ test("roles bound the dashboard's calls: a viewer reads keys, cannot create one;
   const dSession = await call(origin, "/dashboard/api/session", { headers: { cookie: dCookie } });
   const made = await dash(dCookie, dSession.json.csrfToken, "POST", "/v1/api-keys", { name: "dev key", type: "live", scopes: ["read", "write"] });
   assert.equal(made.status, 201, made.text);
+  const log = await call(gw.url, `/v1/audit-log?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
+  const keyEvent = log.json.data.find((e) => e.action === "api_key.created" && e.target.id === made.json.id);
+  assert.deepEqual(keyEvent.actor, { type: "person", personId: dSession.json.personId });
   const admin = await dash(dCookie, dSession.json.csrfToken, "POST", "/v1/api-keys", { name: "dev admin", type: "live", scopes: ["admin"] });
   assert.equal(admin.status, 403);
   const members = await dash(dCookie, dSession.json.csrfToken, "GET", `/v1/organizations/${acme.org.id}/invitations`);

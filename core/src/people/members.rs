@@ -4,6 +4,7 @@
 //! [`INVITATION_TTL_MS`], and accepting it is one step here, so two people holding one
 //! link cannot both join.
 
+use crate::audit::{created, AuditDraft, AuditTarget};
 use crate::base::json;
 use crate::base::text::check_label;
 use crate::base::timestamp::format_ms;
@@ -137,6 +138,57 @@ pub struct InvitationView {
     pub created_at: String,
     /// RFC 3339.
     pub expires_at: String,
+}
+
+impl Invitation {
+    /// `member.invited`: who invited whom (the email) with which role; never the link.
+    pub fn invited_event(&self) -> AuditDraft {
+        AuditDraft {
+            actor: self.created_by,
+            action: "member.invited".into(),
+            target: AuditTarget {
+                kind: "invitation".into(),
+                id: self.id.to_string(),
+            },
+            changes: created(&serde_json::json!({"email": self.email, "role": self.role})),
+            report: None,
+            reason: None,
+        }
+    }
+}
+
+impl Member {
+    /// `member.joined` (by the person, through an invitation's link) and
+    /// `passkey.added` (their first passkey, by its credential id).
+    pub fn joined_events(&self, credential_id: &str) -> [AuditDraft; 2] {
+        let actor = Actor::Person {
+            person_id: self.person_id,
+        };
+        let target = AuditTarget {
+            kind: "person".into(),
+            id: self.person_id.to_string(),
+        };
+        [
+            AuditDraft {
+                actor,
+                action: "member.joined".into(),
+                target: target.clone(),
+                changes: created(
+                    &serde_json::json!({"email": self.email, "name": self.name, "role": self.role}),
+                ),
+                report: None,
+                reason: None,
+            },
+            AuditDraft {
+                actor,
+                action: "passkey.added".into(),
+                target,
+                changes: created(&serde_json::json!({"credentialId": credential_id})),
+                report: None,
+                reason: None,
+            },
+        ]
+    }
 }
 
 /// `GET /v1/organizations/{id}/invitations`: the pending ones, oldest first.
@@ -437,10 +489,33 @@ mod tests {
     fn an_invitation_is_single_use() {
         let mut state = PeopleState::default();
         let (inv, token) = invitation(1, Role::Developer);
+        let event = inv.invited_event();
+        assert_eq!(
+            (event.action.as_str(), event.target.kind.as_str()),
+            ("member.invited", "invitation")
+        );
+        assert!(!serde_json::to_string(&event)
+            .expect("json")
+            .contains(&inv.token_hash));
         let _ = state.step(PeopleInput::Invite(inv), T0);
         let joined = accept(&mut state, &token, person(1), T0 + 1);
-        assert!(
-            matches!(joined, PeopleAnswer::Member(m) if m.role == Role::Developer && m.person_id == person(1))
+        let PeopleAnswer::Member(member) = joined else {
+            panic!("joined")
+        };
+        assert_eq!(
+            (member.role, member.person_id),
+            (Role::Developer, person(1))
+        );
+        let [joined, passkey] = member.joined_events("AQID");
+        assert_eq!(
+            (joined.action.as_str(), passkey.action.as_str()),
+            ("member.joined", "passkey.added")
+        );
+        assert_eq!(
+            joined.actor,
+            Actor::Person {
+                person_id: person(1)
+            }
         );
         assert_eq!(
             accept(&mut state, &token, person(2), T0 + 2),

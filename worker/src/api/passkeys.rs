@@ -219,12 +219,15 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
         name: name.clone(),
     };
     let member = match client::people(env, org, &accept).await? {
-        PeopleAnswer::Member(member) => member,
+        PeopleAnswer::Member(member) if member.person_id == person_id => member,
+        // Already a member (a second link): used up, nobody new joins.
+        PeopleAnswer::Member(_) => return answer(&ApiError::invitation_invalid()),
         PeopleAnswer::Full => {
             return answer(&ApiError::conflict("This organization has 1000 members"))
         }
         _ => return answer(&ApiError::invitation_invalid()),
     };
+    let events = member.joined_events(&passkey.credential_id);
     let record = PersonRecord {
         id: person_id,
         email: member.email,
@@ -240,10 +243,13 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
         organizations: vec![org],
     };
     match client::person(env, person_id, &PersonInput::Create(record)).await? {
-        PersonAnswer::Person(_) => Ok(Outcome::SignedIn {
-            person_id,
-            organization_id: org,
-        }),
+        PersonAnswer::Person(_) => {
+            crate::operations::record_events(env, org, events.into()).await;
+            Ok(Outcome::SignedIn {
+                person_id,
+                organization_id: org,
+            })
+        }
         _ => Err(client::unexpected_answer("person guard")),
     }
 }

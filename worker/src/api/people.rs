@@ -79,7 +79,10 @@ async fn create(env: &Env, call: &Call<'_>, org: OrgId) -> Result<Response> {
     };
     let url = token.url(origin);
     match client::people(env, org, &PeopleInput::Invite(invitation)).await? {
-        PeopleAnswer::Invitation(made) => http::json(201, &made.view(Some(url))),
+        PeopleAnswer::Invitation(made) => {
+            crate::operations::record_events(env, org, vec![made.invited_event()]).await;
+            http::json(201, &made.view(Some(url)))
+        }
         PeopleAnswer::Full => http::error(&ApiError::conflict(
             "This organization has 100 pending invitations; revoke some first",
         )),
