@@ -11,6 +11,8 @@
 // the hot-key scenario (one key, many connections): it also prints p50/p99 of each and
 // how many commits our key's guard made per request (counted by the guard's entry,
 // worker/shim.js `stats`, read over RPC after the run).
+// With --limited the key floods past its limit (burst 50): the cost of refused requests,
+// and the guard's admitted and refused counts (its usage, read after the run).
 //   (each DIR holds index.js and index_bg.wasm, e.g. a copy of worker/build, or is a JS
 //   worker laid out as ../shared/bench/js-gateway; needs wrk)
 import { spawn } from "node:child_process";
@@ -25,6 +27,9 @@ const { values: opt, positionals: dirs } = parseArgs({
     rounds: { type: "string", default: "8" },
     seconds: { type: "string", default: "4" },
     malformed: { type: "boolean", default: false },
+    // A key over its limit: burst 50 (refilled at 50 a second) under the same load, so
+    // nearly every request is refused (429) and about 50 a second are admitted.
+    limited: { type: "boolean", default: false },
     connections: { type: "string", default: "16" },
     // NAME=VALUE vars for B only (A and B may then be the same build).
     "b-var": { type: "string", multiple: true, default: [] },
@@ -39,14 +44,14 @@ const origin = await startOrigin("origin", { record: false });
 async function serve(dir, vars = {}) {
   const rootKey = makeKey("live");
   const { mf, url } = await startBenchWorker(dir, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars });
-  const created = await createKey({ url, rootKey }, { name: "ab", scopes: ["read"], rateLimit: 1_000_000, burst: 1_000_000 });
+  const created = await createKey({ url, rootKey }, { name: "ab", scopes: ["read"], rateLimit: 1_000_000, burst: opt.limited ? 50 : 1_000_000 });
   const key = opt.malformed ? `sk_live_${"A".repeat(54)}` : created.key;
   // Pre-flight: the load must measure the path it is meant to, not a fault's answer.
   const expected = opt.malformed ? 401 : 200;
   const res = await fetch(`${url}/v1/opportunities`, { headers: { authorization: `Bearer ${key}` } });
   await res.arrayBuffer();
   if (res.status !== expected) throw new Error(`${dir}: pre-flight answered ${res.status}, not ${expected}`);
-  return { mf, url, key, keyId: created.id };
+  return { mf, url, key, keyId: created.id, rootKey };
 }
 
 const wrk = ({ url, key }, seconds) =>
@@ -101,6 +106,15 @@ if (b.keyId && !existsSync(resolve(dirs[1], "src", "index.js"))) {
   // A malformed key never reaches its guard: nothing to count then.
   if (decided > 0) {
     console.log(`B's key guard: ${decided} requests decided in ${commits} commits: ${(commits / decided).toFixed(3)} commits per request`);
+  }
+}
+if (opt.limited) {
+  for (const [side, served] of [["A", a], ["B", b]]) {
+    const usage = await fetch(`${served.url}/v1/api-keys/${served.keyId}/usage`, { headers: { authorization: `Bearer ${served.rootKey}` } });
+    if (!usage.ok) continue; // a JS peer without the usage endpoint
+    const days = (await usage.json()).daily ?? [];
+    const sum = (field) => days.reduce((n, d) => n + (d[field] ?? 0), 0);
+    console.log(`${side}'s key: ${sum("admitted")} admitted, ${sum("rateLimited")} refused (429) counted in its usage`);
   }
 }
 await a.mf.dispose();

@@ -5,7 +5,7 @@
 // a busy machine shifts absolute figures by 20-30%): read proportions, and compare
 // profiles taken back to back.
 //
-//   npm run build && PATH=$PWD/node_modules/.bin:$PATH node bench/profile.mjs [--malformed] [--seconds 8]
+//   npm run build && PATH=$PWD/node_modules/.bin:$PATH node bench/profile.mjs [--malformed | --limited] [--seconds 8]
 //
 // Function names need the names section, which scripts/build.sh strips: for a profile,
 // build with `SCOPIEN_WASM_NAMES=1 bash scripts/build.sh`. Needs wrk (apt-get install -y wrk).
@@ -18,6 +18,8 @@ import { createKey, makeKey, startBenchWorker, startOrigin } from "../tests/harn
 const { values: opt } = parseArgs({
   options: {
     malformed: { type: "boolean", default: false },
+    // A key over its limit (burst 50 a second): nearly every request refused (429).
+    limited: { type: "boolean", default: false },
     seconds: { type: "string", default: "8" },
     port: { type: "string", default: "9331" },
     out: { type: "string", default: "build/gateway.cpuprofile" },
@@ -35,7 +37,7 @@ const { mf, url } = await startBenchWorker(
   { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey },
   { inspectorPort: Number(opt.port) },
 );
-const created = await createKey({ url, rootKey }, { name: "profile", scopes: ["read"], rateLimit: 1_000_000, burst: 1_000_000 });
+const created = await createKey({ url, rootKey }, { name: "profile", scopes: ["read"], rateLimit: 1_000_000, burst: opt.limited ? 50 : 1_000_000 });
 const key = opt.malformed ? `sk_live_${"A".repeat(54)}` : created.key;
 
 const targets = await (await fetch(`http://127.0.0.1:${opt.port}/json`)).json();
@@ -88,6 +90,24 @@ console.log(`${requests} requests; busy ${(total / requests).toFixed(0)} µs per
 for (const [name, t] of busy.sort((a, b) => b[1] - a[1]).slice(0, 30)) {
   console.log(`${(t / requests).toFixed(1).padStart(8)} µs  ${name.slice(0, 110)}`);
 }
+// The key's guard (same thread): samples under its entry in worker/shim.js (groupCommit:
+// `run`, a batch decided after a commit or a gathering turn, the flush timer). Needs the
+// unminified entry of a names build; the runtime's own share of the RPC is not in it.
+const parent = new Map();
+for (const node of nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+const GUARD = new Set(["run", "decideWaiting", "flushAfter"]);
+const inGuard = (id) => {
+  for (let at = id; at !== undefined; at = parent.get(at)) {
+    const { functionName, url: file } = byId.get(at).callFrame;
+    if (file.endsWith("index.js") && (GUARD.has(functionName) || /^flushAfter/.test(functionName))) return true;
+  }
+  return false;
+};
+let guard = 0;
+samples.forEach((id, i) => {
+  if (inGuard(id)) guard += timeDeltas[i + 1] ?? 0;
+});
+console.log(`key guard (its entry in worker/shim.js and below): ${(guard / requests).toFixed(0)} µs per request`);
 ws.close();
 await mf.dispose();
 await origin.close();

@@ -52,16 +52,32 @@ async function start() {
     session.keyType = "live";
   }
   setSession(session);
+  // A person says who they are; the operator's root key belongs to no organization, so it
+  // has no plan of its own.
   document.getElementById("who").textContent = session.personId
     ? `Signed in as ${session.name} (${session.email}, ${session.role})`
-    : `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name} plan)`;
+    : session.organizationId
+      ? `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
+      : "Signed in as the operator (root key)";
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/session");
     location.assign("/dashboard");
   });
   const { nav, page, params } = routeOf(location.pathname);
   for (const link of document.querySelectorAll(".settings-nav a")) {
-    if (link.dataset.page === nav) link.setAttribute("aria-current", "page");
+    if (link.dataset.page !== nav) continue;
+    link.setAttribute("aria-current", "page");
+    // On a phone the tabs scroll sideways: the current one is in view (again when the
+    // window narrows). Only the tab bar scrolls, never the page.
+    const bar = link.closest("ul");
+    const reveal = () => {
+      const tab = link.getBoundingClientRect();
+      const box = bar.getBoundingClientRect();
+      if (tab.right > box.right) bar.scrollLeft += tab.right - box.right + 16;
+      else if (tab.left < box.left) bar.scrollLeft -= box.left - tab.left + 16;
+    };
+    reveal();
+    window.addEventListener("resize", reveal);
   }
   if (page.title) document.title = `${page.title} · Scopien Gate`;
   await page.render(main, ...params);

@@ -23,6 +23,66 @@ function controlOf(error) {
   return typeof field === "string" && Object.hasOwn(CONTROL_OF_FIELD, field) ? CONTROL_OF_FIELD[field] : "form";
 }
 
+/** What a field is called on the page, by the API's name for it. */
+const LABEL_OF_FIELD = {
+  name: "Name",
+  type: "Type",
+  scopes: "Permissions",
+  rateLimit: "Rate limit",
+  burst: "Burst",
+  expiresAt: "Expiry date",
+  redirectUris: "Redirect URIs",
+};
+
+const SCOPE_WORD = { read: "Read", write: "Write", delete: "Delete", admin: "Admin" };
+const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+const count = (digits) => number.format(Number(digits));
+
+/** The sentences a person reads for the API's errors about a field: `[field, pattern of
+ * the details, the sentence from the match]`. The numbers (a ceiling, a length) come
+ * from the API's details; a pattern that does not match leaves the API's own words. */
+const SENTENCES = [
+  ["rateLimit", /must be at most (\d+) \(the (\w+) plan's ceiling\)/, (m) => `Rate limit can be at most ${count(m[1])} on the ${capitalized(m[2])} plan.`],
+  ["rateLimit", /must be at most (\d+) \(the limit for test keys\)/, (m) => `Rate limit can be at most ${count(m[1])} for test keys.`],
+  ["rateLimit", /must be at most (\d+)/, (m) => `Rate limit can be at most ${count(m[1])}.`],
+  ["rateLimit", /whole number of at least 1/, () => "Rate limit must be a whole number of requests per hour, 1 or more."],
+  ["burst", /must be at most (\d+)/, (m) => `The burst this rate limit implies can be at most ${count(m[1])}; choose a lower rate limit.`],
+  ["name", /^name is required|^name must be 1 to (\d+) characters|^name must be a string/, (m) => `Enter a name of 1 to ${m[1] ? count(m[1]) : "128"} characters.`],
+  ["name", /^name must not contain/, () => "The name cannot contain control characters, direction marks or invisible characters."],
+  ["type", /^type must be 'test' or 'live'/, () => "Choose Test or Live."],
+  ["type", /test-mode admin key can create only test keys/, () => "A test admin key can create only test keys. Sign in with a live admin key to create a live key."],
+  ["type", /^type must be 'confidential' or 'public'/, () => "Choose Confidential or Public."],
+  ["scopes", /^scopes is required|must name at least one scope|^scopes must name at least one resource/, () => "Choose at least one permission."],
+  ["scopes", /cannot grant '(\w+)' permission for (.+?):/, (m) => `You cannot grant ${SCOPE_WORD[m[1]] ?? m[1]}${m[2] === "every resource" ? "" : ` on ${m[2]}`}: a key can give only the permissions it holds itself.`],
+  ["scopes", /apps cannot be given admin/, () => "An app cannot be given Admin; choose Read, Write or Delete."],
+  ["scopes", /invalid resource name '([^']*)'/, (m) => `The resource “${m[1]}” can use only lower-case letters, digits and '-'.`],
+  ["scopes", /may name at most (\d+) resources/, (m) => `Name at most ${count(m[1])} resources.`],
+  ["expiresAt", /must be in the future/, () => "Choose an expiry date in the future, or Never."],
+  ["expiresAt", /RFC 3339 timestamp|choose a date/, () => "Choose an expiry date, or Never."],
+  ["redirectUris", /must list 1 to (\d+) URIs/, (m) => `List 1 to ${count(m[1])} redirect URIs, one per line.`],
+  ["redirectUris", /^redirect URI '(.*)' must start with https:\/\//, (m) => `The redirect URI ${m[1]} must start with https://.`],
+];
+
+/** An API error in a person's words: the sentence for its field and details when there
+ * is one; otherwise its details, with the API's name of the field they start with (when
+ * it is the error's field) read as the page's label. */
+export function personText(error) {
+  const details = error?.details || error?.message || "Something went wrong.";
+  const field = typeof error?.field === "string" ? error.field : null;
+  if (!field) return details;
+  for (const [name, pattern, sentence] of SENTENCES) {
+    if (name !== field) continue;
+    const match = details.match(pattern);
+    if (match) return sentence(match);
+  }
+  const label = Object.hasOwn(LABEL_OF_FIELD, field) ? LABEL_OF_FIELD[field] : null;
+  if (label && details.startsWith(`${field} `)) return label + details.slice(field.length);
+  if (label && details.startsWith(`${field}: `)) return label + details.slice(field.length);
+  const on = field === "scopes" && details.match(/^scopes\.([a-z0-9-]+) (.*)$/);
+  if (on) return `Permissions on ${on[1]}: ${on[2]}`;
+  return details;
+}
+
 export function clearErrors(form) {
   for (const p of form.querySelectorAll(".error")) p.textContent = "";
   for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
@@ -33,7 +93,7 @@ export function clearErrors(form) {
 export function showError(form, prefix, error) {
   const control = controlOf(error);
   const target = form.querySelector(`#${prefix}-${control}-error`) ?? form.querySelector(`#${prefix}-form-error`);
-  target.textContent = error?.details || error?.message || "Something went wrong.";
+  target.textContent = personText(error);
   const described = form.querySelector(`[aria-describedby~="${target.id}"]`);
   if (described) {
     described.setAttribute("aria-invalid", "true");
@@ -125,7 +185,7 @@ export function expiresEditor(prefix, expiresAt = null) {
 }
 
 /** The error of an expiry chosen as "On" with no date: shown at the Expires field. */
-export const NO_EXPIRY_DATE = { field: "expiresAt", details: "expiresAt: choose a date, or Never" };
+export const NO_EXPIRY_DATE = { field: "expiresAt", details: "Choose an expiry date, or Never." };
 
 export function rateLimitField(prefix, value, keyType) {
   const id = `${prefix}-rate-limit`;
@@ -139,7 +199,10 @@ export function rateLimitField(prefix, value, keyType) {
   );
   field.setType = (type) => {
     const limits = session.plan[type];
-    hint.textContent = `Requests per hour. Your ${session.plan.name} plan allows up to ${number.format(limits.maxRateLimit)} for ${type} keys (default ${number.format(limits.defaultRateLimit)}).`;
+    const plan = `${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan`;
+    // The operator's root key has no plan of its own: its keys go to the default organization.
+    const whose = session.organizationId ? `Your ${plan}` : `The default organization's ${plan}`;
+    hint.textContent = `Requests per hour. ${whose} allows up to ${number.format(limits.maxRateLimit)} for ${type} keys (default ${number.format(limits.defaultRateLimit)}).`;
     input.placeholder = String(limits.defaultRateLimit);
   };
   field.setType(keyType);

@@ -30,9 +30,14 @@ export async function render(main) {
     h("button", { type: "submit", class: "primary" }, "Generate"),
   );
   const tableBody = h("tbody");
-  const table = h("table", { class: "cards" },
-    h("caption", { class: "visually-hidden" }, "Your organization's API keys"),
-    h("thead", {}, h("tr", {}, ["Name", "Key", "Type", "Permissions", "Rate limit", "Created", "Last used", "Expires", "Status", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+  // The operator (the root key, of no organization) sees every organization's keys:
+  // each says whose it is.
+  const operator = !session.organizationId;
+  const orgNames = operator ? await organizationNames() : null;
+  const columns = ["Name", "Key", ...(operator ? ["Organization"] : []), "Type", "Permissions", "Rate limit", "Created", "Last used", "Expires", "Status", "Actions"];
+  const table = h("table", { class: "cards keys" },
+    h("caption", { class: "visually-hidden" }, operator ? "Every organization's API keys" : "Your organization's API keys"),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c === "Actions" ? "col-actions" : null }, c)))),
     tableBody,
   );
   main.replaceChildren(
@@ -44,10 +49,10 @@ export async function render(main) {
 
   const load = () =>
     fillTable(tableBody, "/v1/api-keys?limit=100", {
-      columns: 10,
+      columns: columns.length,
       failed: "Could not list keys.",
       empty: "No keys yet.",
-      row: (key) => keyRow(key, load),
+      row: (key) => keyRow(key, load, orgNames),
     });
 
   form.addEventListener("submit", async (event) => {
@@ -85,7 +90,55 @@ function revealKey(title, key, opener) {
   value.select();
 }
 
-function keyRow(key, reload) {
+/** Keys whose secret is older than this are marked "Rotate" (the spec's "Rotate keys
+ * every 90 days"). */
+const ROTATE_AFTER_DAYS = 90;
+
+/** Why an active key should be rolled now, or null: it lives longer than its
+ * organization's key policy allows (`outOfPolicy`), or its secret (`rotatedAt`: created
+ * or last rolled) is older than 90 days. */
+export function rotationDue(key, now = Date.now()) {
+  if (key.status !== "active") return null;
+  if (key.outOfPolicy === true) return "It lives longer than your organization's key policy allows: roll it.";
+  const issued = Date.parse(key.rotatedAt ?? key.createdAt);
+  if (now - issued > ROTATE_AFTER_DAYS * 86_400_000) return `Its secret is more than ${ROTATE_AFTER_DAYS} days old: roll it.`;
+  return null;
+}
+
+/** The names of the organizations the operator sees, by id. */
+async function organizationNames() {
+  const names = new Map([[DEFAULT_ORG, "Default organization"]]);
+  const res = await api("GET", "/v1/organizations?limit=100");
+  if (res.ok) for (const org of res.json.data ?? []) names.set(org.id, org.name);
+  return names;
+}
+const DEFAULT_ORG = "org_000000000default";
+
+/** A key's display form, which may break after its "…" (and nowhere else) when the
+ * table is crowded: its two parts are inline blocks. */
+function keyDisplay(display) {
+  const cut = display.indexOf("…");
+  return cut < 0
+    ? h("code", { class: "nowrap" }, display)
+    : h("code", { class: "key-display" }, h("span", {}, display.slice(0, cut + 1)), h("span", {}, display.slice(cut + 1)));
+}
+
+/** A key's status as a person reads it: why it stopped (a leak), and when. */
+function statusCell(key) {
+  const word = key.status[0].toUpperCase() + key.status.slice(1);
+  if (key.leakedAt) {
+    const revoked = key.status === "revoked";
+    return h("span", { class: "status-text" },
+      h("span", { class: `status-leaked status-${key.status}` }, revoked ? "Revoked: leaked in a public repository" : "Leaked in a public repository"),
+      h("span", { class: "status-when" }, `Reported ${when(key.leakedAt)}${revoked ? "" : "; roll or revoke it"}`));
+  }
+  if (key.status === "revoked" && key.revokedAt) {
+    return h("span", { class: `status status-${key.status}`, title: `Revoked ${when(key.revokedAt)}` }, word);
+  }
+  return h("span", { class: `status status-${key.status}` }, word);
+}
+
+function keyRow(key, reload, orgNames) {
   const label = (text) => [text, h("span", { class: "visually-hidden" }, ` ${key.name}`)];
   const active = key.status === "active";
   // No change to a key that holds more than the member (the API refuses it: 403).
@@ -99,15 +152,17 @@ function keyRow(key, reload) {
   const cell = (labelText, ...content) => h("td", { "data-label": labelText }, ...content);
   return h("tr", { "data-key-id": key.id },
     cell("Name", key.name),
-    h("td", { "data-label": "Key" }, h("code", { class: "nowrap" }, key.display)),
+    h("td", { "data-label": "Key" }, keyDisplay(key.display)),
+    orgNames && cell("Organization", h("span", { title: key.organizationId }, orgNames.get(key.organizationId) ?? key.organizationId)),
     cell("Type", key.type === "live" ? "Live" : "Test"),
     cell("Permissions", scopesText(key.scopes)),
     cell("Rate limit", `${number.format(key.rateLimit)}/h`),
     cell("Created", day(key.createdAt)),
     cell("Last used", key.lastUsedAt ? when(key.lastUsedAt) : "Never"),
     cell("Expires", key.expiresAt ? day(key.expiresAt) : "Never"),
-    cell("Status", h("span", { class: `status status-${key.status}` }, key.status[0].toUpperCase() + key.status.slice(1))),
-    cell("Actions", actions),
+    cell("Status", statusCell(key),
+      rotationDue(key) && h("span", { class: "status status-rotate", title: rotationDue(key), "data-rotate": "" }, "Rotate")),
+    h("td", { "data-label": "Actions", class: "col-actions" }, actions),
   );
 }
 

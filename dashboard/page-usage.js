@@ -3,24 +3,48 @@
 import { h, s, number, when } from "./dom.js";
 import { api } from "./api.js";
 
+const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
+/** A count as an axis shows it: 12,345 as 12.3K, short enough for the margin. */
+const tickLabel = (n) => (n >= 10_000 ? compact.format(n) : number.format(n));
+
+/** The y-axis for counts up to `max`: 3 to 6 distinct whole ticks from 0, a round step
+ * apart (1, 2 or 5 times a power of ten), the top one at or above `max`. The scale never
+ * goes under 4, so one request is not a full-height bar and no traffic still has ticks. */
+export function yTicks(max) {
+  const target = Math.max(4, max);
+  const raw = target / 4;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((candidate) => candidate >= raw);
+  const whole = Math.max(1, Math.round(step));
+  const top = Math.ceil(target / whole) * whole;
+  const ticks = [];
+  for (let n = 0; n <= top; n += whole) ticks.push(n);
+  return ticks;
+}
+
 /** A bar chart of admitted and refused requests per bucket, drawn as SVG. */
 function chart(title, buckets, labelOf, tickEvery) {
   const width = 720;
   const height = 220;
-  const pad = { left: 44, right: 8, top: 10, bottom: 28 };
-  const max = Math.max(1, ...buckets.map((b) => b.admitted + b.refused));
+  const pad = { left: 48, right: 8, top: 12, bottom: 28 };
+  const ticks = yTicks(Math.max(0, ...buckets.map((b) => b.admitted + b.refused)));
+  const max = ticks[ticks.length - 1];
   const step = (width - pad.left - pad.right) / Math.max(1, buckets.length);
   const y = (n) => pad.top + (height - pad.top - pad.bottom) * (1 - n / max);
   const admitted = buckets.reduce((sum, b) => sum + b.admitted, 0);
   const refused = buckets.reduce((sum, b) => sum + b.refused, 0);
+  const none = admitted + refused === 0;
   const id = title.toLowerCase().replace(/\W+/g, "-");
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, class: "chart", role: "img", "aria-labelledby": `${id}-title ${id}-desc` },
     s("title", { id: `${id}-title` }, title),
-    s("desc", { id: `${id}-desc` }, `${number.format(admitted)} admitted and ${number.format(refused)} refused requests.`),
+    s("desc", { id: `${id}-desc` }, none ? "No requests yet." : `${number.format(admitted)} admitted and ${number.format(refused)} refused requests.`),
   );
-  for (const n of [0, max / 2, max]) {
+  for (const n of ticks) {
     svg.append(s("line", { x1: pad.left, x2: width - pad.right, y1: y(n), y2: y(n), class: "axis" }));
-    svg.append(s("text", { x: pad.left - 6, y: y(n) + 4, "text-anchor": "end" }, number.format(Math.round(n))));
+    svg.append(s("text", { x: pad.left - 6, y: y(n) + 4, "text-anchor": "end", class: "tick" }, tickLabel(n)));
+  }
+  if (none) {
+    svg.append(s("text", { x: pad.left + (width - pad.left - pad.right) / 2, y: (pad.top + height - pad.bottom) / 2, "text-anchor": "middle", class: "empty-note" }, "No requests yet"));
   }
   buckets.forEach((b, i) => {
     const x = pad.left + i * step + step * 0.1;

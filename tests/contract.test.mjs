@@ -78,6 +78,19 @@ test("every operation's real responses match the contract", async () => {
   const key = created.json;
   conforms("/v1/api-keys", "post", 400, await call(gw.url, "/v1/api-keys", { ...root, method: "POST", body: { name: "x" } }));
   conforms("/v1/api-keys", "post", 403, await call(gw.url, "/v1/api-keys", { key: key.key, method: "POST", body: {} }));
+  const verifyKey = (body, caller = root) => call(gw.url, "/v1/auth/verify", { ...caller, method: "POST", body });
+  const verified = (
+    await call(gw.url, "/v1/api-keys", { ...root, method: "POST", body: { name: "verified", scopes: { accounts: ["read"] } } })
+  ).json;
+  const valid = await verifyKey({ key: verified.key, path: "/v1/accounts" });
+  conforms("/v1/auth/verify", "post", 200, valid);
+  assert.equal(valid.json.code, "VALID");
+  const refused = await verifyKey({ key: verified.key, method: "POST", path: "/v1/accounts" });
+  conforms("/v1/auth/verify", "post", 200, refused);
+  assert.equal(refused.json.code, "FORBIDDEN");
+  conforms("/v1/auth/verify", "post", 200, await verifyKey({ key: makeKey("live") }));
+  conforms("/v1/auth/verify", "post", 400, await verifyKey({ key: verified.key, ip: "nowhere" }));
+  conforms("/v1/auth/verify", "post", 403, await verifyKey({ key: verified.key }, { key: verified.key }));
   conforms(
     "/v1/api-keys",
     "post",
@@ -108,6 +121,10 @@ test("every operation's real responses match the contract", async () => {
   conforms("/v1/organizations/{id}", "get", 404, await call(gw.url, "/v1/organizations/org_0000000000000000", root));
   conforms("/v1/organizations/{id}", "patch", 200, await call(gw.url, orgPath, { ...root, method: "PATCH", body: { plan: "professional" } }));
   conforms("/v1/organizations/{id}", "patch", 400, await call(gw.url, orgPath, { ...root, method: "PATCH", body: {} }));
+  const withPolicy = await call(gw.url, orgPath, { ...root, method: "PATCH", body: { keyPolicy: { maxLifetimeDays: 90 } } });
+  conforms("/v1/organizations/{id}", "patch", 200, withPolicy);
+  assert.deepEqual(withPolicy.json.keyPolicy, { maxLifetimeDays: 90 });
+  conforms("/v1/organizations/{id}", "patch", 400, await call(gw.url, orgPath, { ...root, method: "PATCH", body: { keyPolicy: { maxLifetimeDays: 0 } } }));
   const invitations = `${orgPath}/invitations`;
   const invitation = await call(gw.url, invitations, { ...root, method: "POST", body: { email: "ada@example.com", role: "viewer" } });
   conforms("/v1/organizations/{id}/invitations", "post", 201, invitation);
@@ -197,5 +214,5 @@ test("schemathesis finds no server error, no undocumented status, no schema mism
   // instead of "No issues found": what matters is that no generated case failed.
   assert.match(output, /(\d+) generated, \1 passed/);
   assert.doesNotMatch(output, /\d+ failed/);
-  assert.match(output, /Tested: 32/);
+  assert.match(output, /Tested: 33/);
 });

@@ -79,6 +79,25 @@ test("an error is shown at the control its `field` names, whatever its details s
   assert.deepEqual(cspViolations, []);
 });
 
+test("the API's words about a field become a person's, with the API's numbers", async () => {
+  const cases = [
+    [{ field: "rateLimit", details: "rateLimit must be at most 250000 (the professional plan's ceiling)" }, "create-rate-limit-error", "Rate limit can be at most 250,000 on the Professional plan."],
+    [{ field: "rateLimit", details: "rateLimit must be at most 100 (the limit for test keys)" }, "create-rate-limit-error", "Rate limit can be at most 100 for test keys."],
+    [{ field: "rateLimit", details: "rateLimit must be a whole number of at least 1" }, "create-rate-limit-error", "Rate limit must be a whole number of requests per hour, 1 or more."],
+    [{ field: "name", details: "name must be 1 to 128 characters" }, "create-name-error", "Enter a name of 1 to 128 characters."],
+    [{ field: "scopes", details: "This API key cannot grant 'admin' permission for every resource: a key can give only the scopes it holds itself" }, "create-permissions-error", "You cannot grant Admin: a key can give only the permissions it holds itself."],
+    [{ field: "scopes", details: "scopes has invalid resource name 'A B'; use lower-case letters, digits and '-'" }, "create-permissions-error", "The resource “A B” can use only lower-case letters, digits and '-'."],
+    [{ field: "expiresAt", details: "expiresAt must be in the future" }, "create-expires-error", "Choose an expiry date in the future, or Never."],
+    [{ field: "type", details: "type: a test-mode admin key can create only test keys; use a live admin key" }, "create-type-error", "A test admin key can create only test keys. Sign in with a live admin key to create a live key."],
+    // Words no sentence is written for: the API's own, its field name read as the label.
+    [{ field: "scopes", details: "scopes contains unknown scope 'own'; use read, write, delete or admin" }, "create-permissions-error", "Permissions contains unknown scope 'own'; use read, write, delete or admin"],
+  ];
+  for (const [error, id, text] of cases) {
+    const shown = await generateWith(error);
+    assert.deepEqual(shown, { [id]: text }, JSON.stringify(error));
+  }
+});
+
 test("a patch over the plan's ceiling, refused by the key's guard, is shown at Rate Limit", async () => {
   await open("/dashboard/keys");
   await page.locator(aria("Edit acme admin", "button")).click();
@@ -86,7 +105,7 @@ test("a patch over the plan's ceiling, refused by the key's guard, is shown at R
   await page.locator(`#edit-dialog ${aria("Rate Limit", "spinbutton")}`).fill("5000");
   await page.locator(aria("Save", "button")).click();
   const error = await page.waitForFunction(() => document.getElementById("edit-rate-limit-error").textContent);
-  assert.match(await error.jsonValue(), /^rateLimit must be at most 1000 \(the starter plan's ceiling\)$/);
+  assert.match(await error.jsonValue(), /^Rate limit can be at most 1,000 on the Starter plan\.$/);
   const field = await page.$eval("#edit-rate-limit", (input) => ({
     invalid: input.getAttribute("aria-invalid"),
     focused: document.activeElement === input,

@@ -350,14 +350,20 @@ test("a public app gets no secret; the keyboard alone registers one; no CSP viol
   await screenshots("oauth-apps-public");
 
   await navigate("Audit log");
-  const actions = await page.$$eval("tbody tr", (trs) => trs.map((tr) => tr.cells[1]?.textContent && tr.cells[2].textContent));
+  const actions = await page.$$eval("tbody tr[data-action]", (trs) => trs.map((tr) => tr.dataset.action));
   for (const action of ["oauth_client.created", "oauth_client.updated", "oauth_grant.created", "oauth_grant.revoked", "oauth_client.deleted"]) {
     assert.ok(actions.includes(action), `${action} in ${actions}`);
   }
-  const grantChanges = await page.$$eval("tbody tr", (trs) =>
-    trs.filter((tr) => tr.cells[2]?.textContent === "oauth_grant.created").map((tr) => tr.cells[4].textContent));
-  assert.ok(grantChanges.length >= 2);
-  for (const text of grantChanges) assert.match(text, new RegExp(`^clientId: "${app.clientId}"; scope: "read`));
+  // A grant reads as a sentence naming the app, its scopes as the pages show them, the
+  // app's id under Details.
+  const grants = await page.$$eval('tbody tr[data-action="oauth_grant.created"]', (trs) =>
+    trs.map((tr) => ({ what: tr.cells[2].textContent, changes: [...tr.cells[3].querySelectorAll("li")].map((li) => li.textContent), details: tr.cells[3].querySelector("details").textContent })));
+  assert.ok(grants.length >= 2);
+  for (const grant of grants) {
+    assert.match(grant.what, /^Authorized the app “.+” to act for the organization$/);
+    assert.ok(grant.changes.some((line) => /^Scopes: Read/.test(line)), grant.changes.join(" | "));
+    assert.ok(grant.details.includes(app.clientId), grant.details);
+  }
   await screenshots("audit-log-oauth");
   assert.deepEqual(cspViolations, []);
 });

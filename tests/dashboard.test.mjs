@@ -135,6 +135,9 @@ test("edit, roll (the old key works through its grace), usage, revoke (401 at on
   assert.equal(descriptions.length, 2);
   // The auth tests above count as admitted too: 3 + 3 = 6 (sign-in used the admin key).
   for (const text of descriptions) assert.match(text, /^6 admitted and 1 refused requests\.$/);
+  // The y-axis: distinct round ticks from 0 past the highest bar (7 requests in a bucket).
+  const ticks = await page.$$eval("svg.chart", (svgs) => svgs.map((svg) => [...svg.querySelectorAll("text.tick")].map((t) => t.textContent)));
+  for (const list of ticks) assert.deepEqual(list, ["0", "2", "4", "6", "8"]);
   await assertAccessible("Usage");
   await screenshots("usage");
 
@@ -155,15 +158,15 @@ test("edit, roll (the old key works through its grace), usage, revoke (401 at on
   assert.equal((await call(gw.url, "/v1/auth/test", { key: created.key })).status, 401);
 });
 
-test("a rate limit over the plan's ceiling shows the API's error at the Rate Limit field", async () => {
+test("a rate limit over the plan's ceiling is shown at the Rate Limit field in a person's words", async () => {
   const hint = await page.$eval("#create-rate-limit-hint", (p) => p.textContent);
-  assert.match(hint, /starter plan allows up to 1,000 for live keys/);
+  assert.match(hint, /Starter plan allows up to 1,000 for live keys/);
   await page.locator(aria("Name", "textbox")).fill("too fast");
   await page.locator(aria("Live", "radio")).click();
   await page.locator(aria("Rate Limit", "spinbutton")).fill("5000");
   await page.locator(aria("Generate", "button")).click();
   const error = await page.waitForFunction(() => document.getElementById("create-rate-limit-error").textContent);
-  assert.match(await error.jsonValue(), /^rateLimit must be at most 1000 \(the starter plan's ceiling\)$/);
+  assert.match(await error.jsonValue(), /^Rate limit can be at most 1,000 on the Starter plan\.$/);
   const field = await page.$eval(aria("Rate Limit", "spinbutton"), (input) => ({
     invalid: input.getAttribute("aria-invalid"),
     focused: document.activeElement === input,
@@ -221,10 +224,24 @@ test("organization and audit log pages; every page accessible and without CSP vi
   await page.locator(aria("Audit log", "link")).click();
   await page.waitForSelector(aria("Audit log", "heading"));
   await ready();
-  const actions = await page.$$eval("tbody tr", (trs) => trs.map((tr) => tr.cells[2]?.textContent));
+  const actions = await page.$$eval("tbody tr[data-action]", (trs) => trs.map((tr) => tr.dataset.action));
   for (const action of ["api_key.created", "api_key.updated", "api_key.rolled", "api_key.revoked"]) {
     assert.ok(actions.includes(action), `${action} in ${actions}`);
   }
+  // A history: who by name (the id on hover), what as a sentence, each change as
+  // "Label: before → after" in the pages' own words.
+  const edit = await page.$eval('tbody tr[data-action="api_key.updated"]', (tr) => ({
+    who: tr.cells[1].textContent,
+    title: tr.cells[1].querySelector("[title]")?.title,
+    what: tr.cells[2].textContent,
+    changes: [...tr.cells[3].querySelectorAll("li")].map((li) => li.textContent),
+  }));
+  assert.deepEqual(edit, {
+    who: "Key “acme admin”",
+    title: admin.id,
+    what: "Changed the key “reader”",
+    changes: ["Permissions: Read → Read, Write", "Rate limit: 100/h → 50/h"],
+  });
   await assertAccessible("Audit log");
   await screenshots("audit-log");
   assert.deepEqual(cspViolations, []);

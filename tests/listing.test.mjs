@@ -139,6 +139,27 @@ test("OAuth apps page by cursor too; a malformed cursor or limit is a 400 naming
   }
 });
 
+test("the root key's global listings (keys, organizations) refuse a cursor no page gave out, and follow the ones that did", async () => {
+  for (const path of ["/v1/api-keys", "/v1/organizations"]) {
+    for (const cursor of ["garbage", "…", "AAAAAAAAAAAA"]) {
+      const res = await call(gw.url, `${path}?cursor=${encodeURIComponent(cursor)}`, { key: gw.rootKey });
+      assert.equal(res.status, 400, `${path} cursor ${cursor}: ${res.text}`);
+      assert.equal(res.json.error.field, "cursor", res.text);
+    }
+  }
+  // A real cursor still leads on: page through every key one at a time.
+  const seen = new Set();
+  let path = "/v1/api-keys?limit=1";
+  for (let pages = 0; path; pages++) {
+    assert.ok(pages < 500, "the listing ends");
+    const res = await call(gw.url, path, { key: gw.rootKey });
+    assert.equal(res.status, 200, res.text);
+    for (const key of res.json.data) seen.add(key.id);
+    path = res.json.hasMore ? `/v1/api-keys?limit=1&cursor=${encodeURIComponent(res.json.nextCursor)}` : null;
+  }
+  assert.ok(seen.has(admin.id), "the organization's admin key is in the global listing");
+});
+
 test("the dashboard's Authorized apps reaches every grant with Load more", async () => {
   ({ browser, page } = await launchBrowser(cspViolations));
   const [name, value] = cookie.split("=");

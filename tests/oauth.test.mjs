@@ -491,8 +491,13 @@ test("revocation (RFC 7009), introspection (RFC 7662), Authorized apps, and dele
  * CRC-32 of the text before it, in 6 base62 chars (scripts/root-key.mjs, README). */
 const withChecksum = (signed) => signed + base62(crc32(signed), 6);
 const grantGuardFiles = () => storedFiles(gw).filter((f) => f.includes("GrantGuard") && f.endsWith(".sqlite"));
-const INVALID_KEY = {
-  error: { code: "unauthorized", message: "Invalid API key", details: "The API key provided is invalid or has been revoked" },
+// A refused access token speaks of an access token, never of an API key (#24).
+const INVALID_TOKEN = {
+  error: {
+    code: "unauthorized",
+    message: "Invalid access token",
+    details: "The access token provided is invalid or revoked; get a new one with the refresh token at /oauth/token",
+  },
 };
 
 test("a malformed access token is refused with no guard asked", async () => {
@@ -502,7 +507,7 @@ test("a malformed access token is refused with no guard asked", async () => {
   const before = grantGuardFiles();
   const bad = await call(gw.url, "/v1/x", { key: signed + "aaaaaa" });
   assert.equal(bad.status, 401);
-  assert.deepEqual(bad.json, INVALID_KEY);
+  assert.deepEqual(bad.json, INVALID_TOKEN);
   assert.deepEqual(grantGuardFiles(), before, "no grant's guard was asked");
 });
 
@@ -512,7 +517,7 @@ test("an unknown access token with a valid checksum is asked of its grant's guar
   const before = grantGuardFiles();
   const res = await call(gw.url, "/v1/x", { key: unknown });
   assert.equal(res.status, 401, res.text);
-  assert.deepEqual(res.json, INVALID_KEY);
+  assert.deepEqual(res.json, INVALID_TOKEN);
   // Past the parser: the grant's guard was asked (its object now exists, with nothing in it).
   assert.equal(grantGuardFiles().filter((f) => !before.includes(f)).length, 1, "the unknown grant's guard was asked");
   // A grant that exists, and a secret that is not its token's: its guard compares the
@@ -524,7 +529,7 @@ test("an unknown access token with a valid checksum is asked of its grant's guar
   const received = origin.received.length;
   const refused = await call(gw.url, "/v1/x", { key: wrongSecret });
   assert.equal(refused.status, 401, refused.text);
-  assert.deepEqual(refused.json, INVALID_KEY);
+  assert.deepEqual(refused.json, INVALID_TOKEN);
   assert.equal(refused.headers.get("www-authenticate"), 'Bearer realm="scopien", error="invalid_token"');
   assert.equal(origin.received.length, received, "nothing reached the origin");
   assert.equal((await call(gw.url, "/v1/x", { key: tokens.access_token })).status, 200);

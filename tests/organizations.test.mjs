@@ -53,6 +53,24 @@ test("a key created without an organization belongs to the default one, on PLAN"
   assert.equal(org.json.plan, "starter");
 });
 
+test("the default organization is listed, with the real time it was first used (#24)", async () => {
+  const plain = await createKey(gw, { name: "default's", scopes: ["read"] });
+  const after = Date.now();
+  assert.equal(plain.organizationId, "org_000000000default");
+  const listed = await waitFor(async () => {
+    const res = await call(gw.url, "/v1/organizations?limit=100", root());
+    return res.json.data.find((o) => o.id === "org_000000000default");
+  }, { what: "the default organization in GET /v1/organizations" });
+  const created = Date.parse(listed.createdAt);
+  // The first use of the default organization in this run: this test's key or an earlier one.
+  assert.ok(created > Date.parse("2020-01-01T00:00:00Z") && created <= after, listed.createdAt);
+  const read = await call(gw.url, "/v1/organizations/org_000000000default", root());
+  assert.equal(read.json.createdAt, listed.createdAt, "one creation time, kept");
+  await createKey(gw, { name: "default's second", scopes: ["read"] });
+  const again = await call(gw.url, "/v1/organizations/org_000000000default", root());
+  assert.equal(again.json.createdAt, listed.createdAt, "it never moves");
+});
+
 test("an admin key sees its own organization only: every other id answers 404", async () => {
   const asA = { key: adminA.key };
   const one = `/v1/api-keys/${keyB.id}`;

@@ -177,6 +177,7 @@ test("the README's key management and organizations blocks run as written", asyn
   assert.match(keys, /"hasMore":/);
   assert.match(keys, /"rateLimit":500/);
   assert.match(keys, /"authenticated":true/, "the rolled-away secret still works");
+  assert.match(keys, /"message":"IP address not allowed","details":"This API key cannot be used from 198\.51\.100\.7"/);
   const orgs = await runGroup("organizations");
   assert.match(orgs, /"name":"Acme","plan":"professional"/);
   assert.match(orgs, /organization\.created|api_key\.created/);

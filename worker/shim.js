@@ -102,30 +102,78 @@ function durableObject(name, methods, extra = {}) {
 // once the write that holds its count is durable (workerd's output gate holds a
 // response until the storage writes made before it are committed). While one commit is
 // in flight, inputs that arrive wait here, undecided; when it completes they are decided
-// in order, all in one turn, so their writes share the next commit, and their answers are
-// held until that commit. One commit per batch instead of one per request, and no answer
-// ever leaves before its own count is stored. Under one request at a time nothing waits.
+// in order, all in one turn, and then the guard's `end_batch` writes their counts once
+// for the whole batch (worker/src/objects/flush.rs); only then are their answers handed
+// back, so they are held until that commit. One commit and one counter write per batch
+// instead of one per request, and no answer ever leaves before its own count is stored.
+// Under one request at a time nothing waits.
 //
-// With METER_FLUSH_MS, a step whose only write is the counters stores nothing, and the
-// guard says when to store them (`flush_after_ms`, once per batch): a timer calls `flush`.
-// A pending timer keeps the object from being evicted, so only a crash or a redeploy
-// loses a batch.
+// A refusal's count (a 403 or 429 in the usage history) is not written by its batch:
+// the next write that happens anyway takes it, or a timer at most REFUSALS_FLUSH_MS
+// later; a batch that wrote nothing waits for no commit. With METER_FLUSH_MS, admitted
+// counts are left to such a timer too. `end_batch` says when the timer should call
+// `flush`. A pending timer keeps the object from being evicted, so only a crash or a
+// redeploy loses what it covers.
+//
+// When the key is busy (the last batch held more than one input), an arrival at an idle
+// guard waits one timer turn for the others of that turn, so that they share its commit.
+// A fault while a batch is decided or written (a storage error, a trap that reset the
+// module) fails every input of the batch: none of its answers leaves.
 const groupCommit = {
   run(input) {
     if (full === undefined) return loadFull().then(() => this.run(input));
     if (this.waiting !== undefined) {
       return new Promise((resolve, reject) => this.waiting.push({ input, resolve, reject }));
     }
-    const answer = this.decide(input);
-    this.commit();
-    return answer;
+    if (this.hot) {
+      // The key is busy: gather what else arrives in this turn of the event loop into
+      // the same batch (one commit for all) before deciding it.
+      this.waiting = [];
+      setTimeout(() => this.decideWaiting(), 0);
+      return new Promise((resolve, reject) => this.waiting.push({ input, resolve, reject }));
+    }
+    const [result] = this.decide([input]);
+    if (result.failed) throw result.error;
+    return result.answer;
   },
-  decide(input) {
-    this.decided = (this.decided ?? 0) + 1;
-    const answer = this.call("run", [input]);
-    const after = this.instance().flush_after_ms();
-    if (after > 0) setTimeout(() => this.call("flush", []), after);
-    return answer;
+  /** Decides `inputs` in order, stores their counts, and starts waiting for the commit
+   * that holds them; answers {answer} or {failed, error} per input. */
+  decide(inputs) {
+    this.decided = (this.decided ?? 0) + inputs.length;
+    const instance = this.instance();
+    const results = inputs.map((input) => {
+      try {
+        return { answer: this.call("run", [input]) };
+      } catch (error) {
+        return { failed: true, error };
+      }
+    });
+    let batchFault;
+    let wrote = true;
+    try {
+      const after = this.call("end_batch", []);
+      if (after > 0) this.flushAfter(after);
+      wrote = this.call("wrote", []);
+    } catch (error) {
+      // The batch's counts were not written: none of its answers may leave.
+      batchFault = { failed: true, error };
+    }
+    // A trap re-instantiated the module during the batch: counts decided in the old
+    // instance went with its memory.
+    if (batchFault === undefined && this.wasm !== instance) {
+      batchFault = { failed: true, error: new Error("the guard's module was reset during a batch") };
+    }
+    // A batch that wrote nothing (refusals only) has no commit to wait for.
+    if (wrote) this.commit();
+    return batchFault ? results.map(() => batchFault) : results;
+  },
+  /** The timer that stores counters left in memory (objects/flush.rs). */
+  flushAfter(ms) {
+    this.flushesPending = (this.flushesPending ?? 0) + 1;
+    setTimeout(() => {
+      this.flushesPending--;
+      this.call("flush", []);
+    }, ms);
   },
   /** Waits for the commit of what was decided so far; inputs arriving meanwhile wait. */
   commit() {
@@ -134,23 +182,23 @@ const groupCommit = {
     const next = () => this.decideWaiting();
     this.ctx.storage.sync().then(next, next);
   },
-  /** Inputs decided and commits awaited since the object started (for the bench's
-   * hot-key scenario, by RPC from the harness; nothing in the worker calls it). */
+  /** Inputs decided and commits awaited since the object started, and flush timers
+   * not yet run (for the bench's hot-key scenario and the tests, by RPC from the
+   * harness; nothing in the worker calls it). */
   stats() {
-    return { decided: this.decided ?? 0, commits: this.commits ?? 0 };
+    return { decided: this.decided ?? 0, commits: this.commits ?? 0, flushesPending: this.flushesPending ?? 0 };
   },
   decideWaiting() {
     const batch = this.waiting;
     this.waiting = undefined;
     if (batch.length === 0) return;
-    for (const { input, resolve, reject } of batch) {
-      try {
-        resolve(this.decide(input));
-      } catch (error) {
-        reject(error);
-      }
-    }
-    this.commit();
+    // Busy: more than one input arrived during a commit (or a gathering turn).
+    this.hot = batch.length > 1;
+    const results = this.decide(batch.map(({ input }) => input));
+    results.forEach((result, i) => {
+      if (result.failed) batch[i].reject(result.error);
+      else batch[i].resolve(result.answer);
+    });
   },
 };
 

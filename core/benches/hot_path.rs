@@ -56,6 +56,7 @@ fn record_for(key: &ApiKey) -> KeyRecord {
         leaked: None,
         revision: 0,
         allowed_ips: Vec::new(),
+        rotated_ms: None,
     }
 }
 

@@ -8,9 +8,10 @@
 //! path still makes one Durable Object call.
 
 use crate::audit::{changes, AuditDraft, AuditEvent};
-use crate::keys::admin::{name, object, ListQuery};
+use crate::keys::admin::ListQuery;
+use crate::policy::body::{name, object};
 use crate::policy::error::{ApiError, Field};
-use crate::policy::terms::{OrgStatus, OrgTerms};
+use crate::policy::terms::{KeyPolicy, OrgStatus, OrgTerms, MAX_LIFETIME_DAYS};
 
 use crate::base::timestamp::Timestamp;
 use crate::credentials::key::{KeyId, KeyType};
@@ -43,6 +44,9 @@ pub struct OrgRecord {
     /// revision its keys' and grants' copies carry.
     #[serde(default)]
     pub revision: u64,
+    /// How long its keys may live.
+    #[serde(default)]
+    pub key_policy: KeyPolicy,
 }
 
 impl OrgRecord {
@@ -55,6 +59,7 @@ impl OrgRecord {
             status: OrgStatus::Active,
             created_ms: 0,
             revision: 0,
+            key_policy: KeyPolicy::default(),
         }
     }
 
@@ -63,6 +68,7 @@ impl OrgRecord {
         OrgTerms {
             plan: self.plan,
             status: self.status,
+            key_policy: self.key_policy,
             revision: self.revision,
         }
     }
@@ -74,6 +80,7 @@ impl OrgRecord {
             name: self.name.clone(),
             plan: self.plan,
             status: self.status,
+            key_policy: self.key_policy,
             created_at: Timestamp(self.created_ms),
         }
     }
@@ -91,6 +98,9 @@ pub struct OrgView {
     pub plan: Plan,
     /// Active or suspended.
     pub status: OrgStatus,
+    /// How long its keys may live.
+    #[serde(default)]
+    pub key_policy: KeyPolicy,
     /// Created at.
     pub created_at: Timestamp,
 }
@@ -101,6 +111,33 @@ pub struct OrgPatch {
     name: Option<String>,
     plan: Option<Plan>,
     status: Option<OrgStatus>,
+    #[serde(default)]
+    key_policy: Option<KeyPolicy>,
+}
+
+fn key_policy(value: &Value) -> Result<KeyPolicy, ApiError> {
+    let invalid = || {
+        ApiError::invalid_field(
+            Field::KeyPolicy,
+            format!("keyPolicy must be {{\"maxLifetimeDays\": 1 to {MAX_LIFETIME_DAYS}, or null}}"),
+        )
+    };
+    let Some(map) = value.as_object() else {
+        return Err(invalid());
+    };
+    if map.keys().any(|k| k != "maxLifetimeDays") {
+        return Err(invalid());
+    }
+    let max_lifetime_days = match map.get("maxLifetimeDays") {
+        None | Some(Value::Null) => None,
+        Some(days) => Some(
+            days.as_u64()
+                .and_then(|d| u16::try_from(d).ok())
+                .filter(|d| (1..=MAX_LIFETIME_DAYS).contains(d))
+                .ok_or_else(invalid)?,
+        ),
+    };
+    Ok(KeyPolicy { max_lifetime_days })
 }
 
 fn plan(value: &Value) -> Result<Plan, ApiError> {
@@ -144,26 +181,33 @@ pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord
         status: OrgStatus::Active,
         created_ms: now_ms,
         revision: 0,
+        key_policy: KeyPolicy::default(),
     })
 }
 
 /// Parses `PATCH /v1/organizations/{id}`.
 pub fn parse_org_patch(body: &[u8]) -> Result<OrgPatch, ApiError> {
-    const FIELDS: [&str; 3] = ["name", "plan", "status"];
+    const FIELDS: [&str; 4] = ["name", "plan", "status", "keyPolicy"];
     let map = object(body, &FIELDS)?;
     if map.is_empty() {
         return Err(ApiError::invalid_request(
-            "The body must change at least one of name, plan, status",
+            "The body must change at least one of name, plan, status, keyPolicy",
         ));
     }
     Ok(OrgPatch {
         name: map.get("name").map(name).transpose()?,
         plan: map.get("plan").map(plan).transpose()?,
         status: map.get("status").map(status).transpose()?,
+        key_policy: map.get("keyPolicy").map(key_policy).transpose()?,
     })
 }
 
 impl OrgPatch {
+    /// Whether it changes only `keyPolicy`: all an organization's own admin may change.
+    pub fn only_key_policy(&self) -> bool {
+        self.name.is_none() && self.plan.is_none() && self.status.is_none()
+    }
+
     /// Applies the patch; returns the audit `changes` when anything changed.
     pub fn apply(&self, record: &mut OrgRecord) -> Option<Map<String, Value>> {
         let before = record.view();
@@ -175,6 +219,9 @@ impl OrgPatch {
         }
         if let Some(status) = self.status {
             record.status = status;
+        }
+        if let Some(policy) = self.key_policy {
+            record.key_policy = policy;
         }
         let changed = changes(&before, &record.view(), &[]);
         if changed.is_some() {
@@ -477,7 +524,7 @@ impl fmt::Display for AuthorizationCursor {
 
 /// 400 for a cursor no listing gave out.
 pub fn bad_cursor() -> ApiError {
-    ApiError::invalid_field(Field::Cursor, "cursor is not one a previous page returned")
+    ApiError::unknown_cursor()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::credential::Credential;
 use scopien_auth::ids::{OrgId, PersonId};
 use scopien_auth::keys::guard::{Answer, Input, Manage, ManageAnswer};
+use scopien_auth::keys::verify::{Verification, Verify};
 use scopien_auth::keys::wire;
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::GrantId;
@@ -108,7 +109,7 @@ pub(crate) async fn check(
     };
     match call_key(env, id, &input).await? {
         Answer::Check(answer) => Ok(answer),
-        Answer::Manage(_) => Err(unexpected()),
+        Answer::Manage(_) | Answer::Verify(_) => Err(unexpected()),
     }
 }
 
@@ -116,7 +117,16 @@ pub(crate) async fn check(
 pub(crate) async fn manage(env: &Env, id: KeyId, manage: Manage) -> Result<ManageAnswer> {
     match call_key(env, id, &Input::Manage(manage)).await? {
         Answer::Manage(answer) => Ok(answer),
-        Answer::Check(_) => Err(unexpected()),
+        Answer::Check(_) | Answer::Verify(_) => Err(unexpected()),
+    }
+}
+
+/// Verifies a key for `POST /v1/auth/verify`: one call to the verified key's guard,
+/// which decides and counts as for a request.
+pub(crate) async fn verify(env: &Env, id: KeyId, verify: Verify) -> Result<Verification> {
+    match call_key(env, id, &Input::Verify(verify)).await? {
+        Answer::Verify(answer) => Ok(answer),
+        Answer::Check(_) | Answer::Manage(_) => Err(unexpected()),
     }
 }
 

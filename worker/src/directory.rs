@@ -2,7 +2,7 @@
 //! never read to authenticate.
 
 use crate::config::KEYS;
-use scopien_auth::keys::admin::ListQuery;
+use scopien_auth::keys::admin::{seal_directory_cursor, ListQuery};
 use scopien_auth::keys::guard::DirectoryEntry;
 use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::org::OrgView;
@@ -49,9 +49,11 @@ pub(crate) async fn write(env: &Env, entry: &DirectoryEntry) {
 }
 
 /// One page of the keys `caller_type` may see, with each status recomputed at `now_ms`.
+/// `cursor` is KV's own, unsealed by the caller (`ListQuery::directory_cursor`).
 pub(crate) async fn list(
     env: &Env,
     query: ListQuery,
+    cursor: Option<String>,
     caller_type: KeyType,
     now_ms: u64,
 ) -> Result<ListPage<KeyView>> {
@@ -61,7 +63,7 @@ pub(crate) async fn list(
     if caller_type == KeyType::Test {
         request = request.prefix(KeyType::Test.directory_prefix().into());
     }
-    if let Some(cursor) = query.cursor {
+    if let Some(cursor) = cursor {
         request = request.cursor(cursor);
     }
     let page = request.execute().await?;
@@ -85,7 +87,11 @@ pub(crate) async fn list(
         view.refresh_status(now_ms);
         data.push(view);
     }
-    Ok(ListPage::new(data, page.cursor, complete))
+    Ok(ListPage::new(
+        data,
+        page.cursor.as_deref().map(seal_directory_cursor),
+        complete,
+    ))
 }
 
 /// Writes an organization's entry (logged, not returned, when it fails: its guard is
@@ -107,10 +113,14 @@ pub(crate) async fn write_org(env: &Env, view: &OrgView) {
 }
 
 /// One page of organizations, for the operator (eventually consistent, like KV).
-pub(crate) async fn list_orgs(env: &Env, query: ListQuery) -> Result<ListPage<OrgView>> {
+pub(crate) async fn list_orgs(
+    env: &Env,
+    query: ListQuery,
+    cursor: Option<String>,
+) -> Result<ListPage<OrgView>> {
     let kv = env.kv(KEYS)?;
     let mut request = kv.list().limit(query.limit).prefix(ORG_PREFIX.into());
-    if let Some(cursor) = query.cursor {
+    if let Some(cursor) = cursor {
         request = request.cursor(cursor);
     }
     let page = request.execute().await?;
@@ -124,5 +134,9 @@ pub(crate) async fn list_orgs(env: &Env, query: ListQuery) -> Result<ListPage<Or
             None => data.extend(kv.get(&entry.name).json::<OrgView>().await?),
         }
     }
-    Ok(ListPage::new(data, page.cursor, page.list_complete))
+    Ok(ListPage::new(
+        data,
+        page.cursor.as_deref().map(seal_directory_cursor),
+        page.list_complete,
+    ))
 }

@@ -28,15 +28,9 @@
     allow(dead_code, unused_imports, unused_variables, unreachable_code)
 )]
 
-/// Items of the full module only (the Durable Objects and what only they use).
-macro_rules! full_module_items {
-    ($($item:item)*) => {
-        $(
-            #[cfg(feature = "full")]
-            $item
-        )*
-    };
-}
+// What only the full module has is marked one way, `#[cfg(feature = "full")]` (the
+// Durable Objects are a whole module of it); where the request path meets such a thing,
+// `full_module_only!` hands the request over.
 
 /// In the edge module, hands the request to the full module (`null` to worker/shim.js),
 /// before anything of its body is read or anything is stored; in the full module, runs
@@ -60,6 +54,7 @@ mod executor;
 mod forward;
 mod http;
 mod identity;
+#[cfg(feature = "full")]
 mod objects;
 mod operations;
 mod platform;
@@ -67,14 +62,16 @@ mod request;
 mod throttle;
 mod webcrypto;
 
-full_module_items! {
-    pub use objects::grant_guard::GrantGuard;
-    pub use objects::key_guard::KeyGuard;
-    pub use objects::org_guard::OrgGuard;
-    pub use objects::people::{CeremonyGuard, PeopleGuard, PersonGuard};
-    pub use objects::session_guard::SessionGuard;
-    pub use throttle::AddressThrottle;
-}
+#[cfg(feature = "full")]
+pub use objects::{
+    grant_guard::GrantGuard,
+    key_guard::KeyGuard,
+    org_guard::OrgGuard,
+    people::{CeremonyGuard, PeopleGuard, PersonGuard},
+    session_guard::SessionGuard,
+};
+#[cfg(feature = "full")]
+pub use throttle::AddressThrottle;
 
 use http::Reply;
 use platform::now_ms;

@@ -13,7 +13,7 @@ use scopien_auth::base::network::parse_address;
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::credential::{parse_credential, query_has_credential, Credential};
 use scopien_auth::http::route::{route, Route};
-use scopien_auth::{ApiError, Method};
+use scopien_auth::{ApiError, Method, Refusal};
 use worker::{Env, Request, Result};
 
 /// The methods that method-override headers ask the origin to use instead.
@@ -107,6 +107,13 @@ pub(crate) async fn handle(
     );
     let admitted = match asked.await? {
         Ok(CheckAnswer::Admitted(admitted)) => admitted,
+        // An unknown or revoked access token is refused in its own words.
+        Ok(CheckAnswer::Refused {
+            refusal: Refusal::Invalid,
+            ..
+        }) if matches!(credential, Credential::AccessToken(_)) => {
+            return http::error(&ApiError::invalid_access_token())
+        }
         Ok(CheckAnswer::Refused { refusal, at_ms }) => return http::refusal(&refusal, at_ms),
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     };

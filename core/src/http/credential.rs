@@ -53,7 +53,7 @@ pub fn parse_credential(header: Option<&str>) -> Result<Credential, ApiError> {
     if token.starts_with("sat_") {
         return OAuthToken::parse_kind(token, TokenKind::Access)
             .map(Credential::AccessToken)
-            .ok_or_else(ApiError::invalid_key);
+            .ok_or_else(ApiError::invalid_access_token);
     }
     ApiKey::parse(token)
         .map(Credential::Key)

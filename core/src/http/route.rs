@@ -48,6 +48,8 @@ pub fn door(path: &str) -> Door {
 pub enum Route<'a> {
     /// `GET /v1/auth/test`: any valid key, no scope needed.
     AuthTest,
+    /// `POST /v1/auth/verify`: another key's verdict, for a key that may list it.
+    Verify,
     /// `GET|POST /v1/api-keys`
     Keys,
     /// `GET|PATCH|DELETE /v1/api-keys/{id}`
@@ -96,7 +98,10 @@ impl Route<'_> {
     /// Whether this is the management API (which needs the root key configured, and
     /// `admin`, checked on key management's resource).
     pub fn is_management(&self) -> bool {
-        !matches!(self, Route::AuthTest | Route::Upstream { .. })
+        !matches!(
+            self,
+            Route::AuthTest | Route::Verify | Route::Upstream { .. }
+        )
     }
 
     /// What the request needs of its key. `overrides` are the methods named by
@@ -105,6 +110,8 @@ impl Route<'_> {
         match self {
             Route::AuthTest => Requirement::AnyValidKey,
             Route::Upstream { resource } => Requirement::for_request(method, overrides, resource),
+            // What listing the keys needs: a caller learns no more of a key than that.
+            Route::Verify => Requirement::for_request(&Method::Get, &[], KEY_MANAGEMENT_RESOURCE),
             _ => Requirement::for_request(method, &[], KEY_MANAGEMENT_RESOURCE),
         }
     }
@@ -154,8 +161,9 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
     match path.resource {
         AUTH_RESOURCE => match rest {
             ["test"] => allow(method, AUTH_TEST).map(|()| Route::AuthTest),
+            ["verify"] => allow(method, ROLL).map(|()| Route::Verify),
             _ => Err(ApiError::not_found(
-                "No such endpoint under /v1/auth; try /v1/auth/test",
+                "No such endpoint under /v1/auth; try /v1/auth/test or /v1/auth/verify",
             )),
         },
         KEY_MANAGEMENT_RESOURCE => match rest {
@@ -301,6 +309,17 @@ mod tests {
             Err(404)
         );
         assert_eq!(route(&m("GET"), "/v2/x").map_err(|e| e.status), Err(404));
+        assert_eq!(
+            route(&m("GET"), "/v1/auth/verify").map_err(|e| e.status),
+            Err(405)
+        );
+        let verify = route(&m("POST"), "/v1/auth/verify").expect("route");
+        assert_eq!(verify, Route::Verify);
+        assert!(!verify.is_management());
+        assert_eq!(
+            verify.requirement(&Method::Post, &[Method::Delete]),
+            Requirement::for_request(&Method::Get, &[], KEY_MANAGEMENT_RESOURCE)
+        );
         assert_eq!(
             route(&m("GET"), "/v1/a/../b").map_err(|e| e.status),
             Err(400)

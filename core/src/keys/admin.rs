@@ -8,16 +8,16 @@ use crate::check::protocol::Admitted;
 use crate::credentials::key::{ApiKey, KeyType};
 use crate::ids::{Actor, OrgId};
 use crate::keys::record::{CustomLimits, KeyRecord};
+pub use crate::policy::body::MAX_NAME_LEN;
+use crate::policy::body::{name, object};
 use crate::policy::error::{ApiError, Field};
 use crate::policy::plan::Plan;
 use crate::policy::ratelimit::Policy;
 use crate::policy::scope::{Grants, MissingScope, Scope};
 use core::num::NonZeroU32;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-/// Longest key name accepted, in chars.
-pub const MAX_NAME_LEN: usize = 128;
 /// Addresses and blocks one key's allow-list may hold.
 pub const MAX_ALLOWED_IPS: usize = 32;
 /// Longest grace `roll` accepts, in seconds (7 days).
@@ -236,7 +236,21 @@ impl NewKey {
             leaked: None,
             revision: 0,
             allowed_ips: self.allowed_ips,
+            rotated_ms: None,
         }
+    }
+}
+
+/// A key's expiry later than its organization's `keyPolicy` allows: 400 naming
+/// `expiresAt`.
+pub fn beyond_key_policy(latest_ms: u64, days: Option<u16>) -> ManageRefusal {
+    ManageRefusal::Invalid {
+        details: format!(
+            "expiresAt must be no later than {}: the organization's keyPolicy lets a key live at most {} days",
+            crate::base::timestamp::format_ms(latest_ms),
+            days.unwrap_or_default()
+        ),
+        field: Some(Field::ExpiresAt),
     }
 }
 
@@ -247,48 +261,21 @@ pub struct KeyPatch {
     grants: Option<Grants>,
     rate_limit: Option<NonZeroU32>,
     burst: Option<NonZeroU32>,
+    /// `Some(None)`: `"expiresAt": null`, which must survive the trip to the key's guard
+    /// (plain serde reads a `null` back as `None`, leaving the expiry as it was).
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
     expires_ms: Option<Option<u64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     allowed_ips: Option<Vec<IpBlock>>,
 }
 
-/// A JSON object body with only `allowed` fields (blank: `{}`); the error names the field.
-pub(crate) fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiError> {
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        crate::base::json::parse(body)
-            .map_err(|e| ApiError::invalid_request(crate::base::json::error_details(&e)))?
-    };
-    let Value::Object(map) = value else {
-        return Err(ApiError::invalid_request("The body must be a JSON object"));
-    };
-    if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid_request(format!(
-            "Unknown field '{}'; allowed fields are {}",
-            printable(unknown),
-            allowed.join(", ")
-        )));
-    }
-    Ok(map)
-}
-
-/// A name for people: 1 to [`MAX_NAME_LEN`] chars, nothing that would make it read as
-/// another (`text::check_label`).
-pub(crate) fn name(value: &Value) -> Result<String, ApiError> {
-    let name = value
-        .as_str()
-        .ok_or_else(|| ApiError::invalid_field(Field::Name, "name must be a string"))?;
-    let len = name.chars().count();
-    if name.trim().is_empty() || len > MAX_NAME_LEN {
-        return Err(ApiError::invalid_field(
-            Field::Name,
-            format!("name must be 1 to {MAX_NAME_LEN} characters"),
-        ));
-    }
-    crate::base::text::check_label("name", name)
-        .map_err(|e| ApiError::invalid_field(Field::Name, e))?;
-    Ok(name.to_owned())
+/// A member that is there, `null` or not: `Some` (its absence is the `default`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 fn grants(value: &Value) -> Result<Grants, ApiError> {
@@ -499,6 +486,11 @@ pub fn parse_patch(body: &[u8], now_ms: u64) -> Result<KeyPatch, ApiError> {
 }
 
 impl KeyPatch {
+    /// Whether it sets `expiresAt` (to a date or to none).
+    pub fn sets_expiry(&self) -> bool {
+        self.expires_ms.is_some()
+    }
+
     /// Applies the patch to a record, checking limits against the plan for its type and
     /// new scopes against what `caller` holds.
     pub fn apply(
@@ -575,7 +567,34 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
+/// A directory (KV) listing's cursor as the API hands it out: KV's own cursor behind a
+/// checksum, so that a cursor no page gave out is refused instead of read as a new
+/// listing's start (KV answers an unknown cursor with an empty or a first page).
+pub fn seal_directory_cursor(kv_cursor: &str) -> String {
+    let checksum = crate::base::base62::checksum(kv_cursor.as_bytes());
+    let mut sealed = String::with_capacity(checksum.len() + kv_cursor.len());
+    sealed.extend(checksum.iter().map(|&b| char::from(b)));
+    sealed.push_str(kv_cursor);
+    sealed
+}
+
 impl ListQuery {
+    /// The KV cursor inside a sealed directory cursor ([`seal_directory_cursor`]); 400
+    /// naming `cursor` for one no page gave out.
+    pub fn directory_cursor(&self) -> Result<Option<String>, ApiError> {
+        let Some(sealed) = &self.cursor else {
+            return Ok(None);
+        };
+        let (checksum, kv_cursor) = sealed
+            .split_at_checked(6)
+            .ok_or_else(ApiError::unknown_cursor)?;
+        let expected = crate::base::base62::checksum(kv_cursor.as_bytes());
+        if kv_cursor.is_empty() || checksum.as_bytes() != expected {
+            return Err(ApiError::unknown_cursor());
+        }
+        Ok(Some(kv_cursor.to_owned()))
+    }
+
     /// Parses decoded query pairs that may also name an organization
     /// (`organizationId`, for the root key's listings).
     pub fn parse_scoped<'a>(
@@ -673,6 +692,54 @@ mod tests {
         let err = create(body).expect_err(body);
         assert_eq!(err.status, 400, "{body}");
         assert!(err.details.contains(needle), "{body}: {}", err.details);
+    }
+
+    #[test]
+    fn directory_cursors_are_read_back_and_anything_else_is_refused() {
+        let query = |cursor: &str| ListQuery {
+            limit: 10,
+            cursor: Some(cursor.to_owned()),
+        };
+        let sealed = seal_directory_cursor("AAAAAN9kcm9wc3RhcnQ");
+        assert_eq!(
+            query(&sealed).directory_cursor(),
+            Ok(Some("AAAAAN9kcm9wc3RhcnQ".to_owned()))
+        );
+        for bad in [
+            "garbage",
+            "…",
+            "",
+            "abc",
+            &sealed[..sealed.len() - 1],
+            &format!("x{}", &sealed[1..]),
+        ] {
+            let err = query(bad).directory_cursor().expect_err(bad);
+            assert_eq!(err.status, 400);
+            assert_eq!(err.field, Some(Field::Cursor), "{bad}");
+        }
+        let first = ListQuery {
+            limit: 10,
+            cursor: None,
+        };
+        assert_eq!(first.directory_cursor(), Ok(None));
+    }
+
+    #[test]
+    fn a_patch_clearing_the_expiry_survives_the_trip_to_the_guard() {
+        let round_trip = |body: &str| {
+            let patch = parse_patch(body.as_bytes(), NOW).expect("valid");
+            let text = serde_json::to_string(&patch).expect("json");
+            let back: KeyPatch = serde_json::from_str(&text).expect("json");
+            assert_eq!(back, patch, "{text}");
+            back
+        };
+        assert_eq!(round_trip(r#"{"expiresAt":null}"#).expires_ms, Some(None));
+        assert!(round_trip(r#"{"expiresAt":null}"#).sets_expiry());
+        assert!(!round_trip(r#"{"name":"x"}"#).sets_expiry());
+        assert_eq!(
+            round_trip(r#"{"expiresAt":"2099-01-01T00:00:00Z"}"#).expires_ms,
+            Some(parse_ms("2099-01-01T00:00:00Z"))
+        );
     }
 
     #[test]

@@ -14,8 +14,9 @@ use crate::audit::{changes, created, AuditDraft, AuditTarget};
 use crate::check::protocol::{Admitted, Check, CheckAnswer};
 use crate::credentials::key::{ApiKey, KeyId, RANDOM_BYTES_FOR_SECRET};
 use crate::ids::Actor;
-use crate::keys::admin::{Caller, KeyPatch, ManageRefusal};
+use crate::keys::admin::{beyond_key_policy, Caller, KeyPatch, ManageRefusal};
 use crate::keys::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
+use crate::keys::verify::{Verification, VerifiedKey, Verify};
 pub use crate::keys::view::DirectoryEntry;
 use crate::keys::view::{KeyView, UsageView};
 use crate::policy::plan::Plan;
@@ -77,6 +78,8 @@ pub enum Input {
     },
     /// A key-management operation.
     Manage(Manage),
+    /// `POST /v1/auth/verify`: the check of a key another key asks about.
+    Verify(Verify),
 }
 
 /// Everything a guard answers, one per input.
@@ -88,6 +91,8 @@ pub enum Answer {
     Check(CheckAnswer),
     /// To `Input::Manage`.
     Manage(ManageAnswer),
+    /// To `Input::Verify`.
+    Verify(Verification),
 }
 
 /// A key-management operation on one key, by `caller`.
@@ -283,6 +288,32 @@ impl KeyState {
         (CheckAnswer::Admitted(Box::new(admitted)), writes)
     }
 
+    /// Verifies a key for another key's caller (`POST /v1/auth/verify`): a key the
+    /// caller may not list is `NOT_FOUND` as an unknown one is, before anything is read
+    /// of it or counted; so is a wrong secret, whatever the key's state (a revoked key is
+    /// `REVOKED` only when the whole secret matches). Otherwise exactly [`KeyState::check`]:
+    /// the same decision, the same counting, the same writes.
+    pub fn verify(&mut self, verify: Verify, now_ms: u64) -> (Verification, Writes) {
+        let Some(record) = self.record.as_ref() else {
+            return (Verification::not_found(), Writes::default());
+        };
+        if !verify.within.holds(record.organization_id, record.key_type)
+            || !record.holds_secret(&verify.check.hash)
+        {
+            return (Verification::not_found(), Writes::default());
+        }
+        let key = VerifiedKey {
+            id: record.id,
+            organization_id: record.organization_id,
+            key_type: record.key_type,
+            grants: record.grants.clone(),
+        };
+        let (policy, counters) = (record.policy, self.meter.counters);
+        let (answer, writes) = self.check(verify.check, None, now_ms);
+        let status = || ratelimit::status(&policy, &counters, now_ms);
+        (Verification::of(key, answer, status), writes)
+    }
+
     /// Runs one management operation at `now_ms`; `random` makes a rolled secret.
     pub fn manage(
         &mut self,
@@ -292,6 +323,18 @@ impl KeyState {
     ) -> (ManageAnswer, Writes) {
         match self.step_manage(manage, now_ms, random) {
             Ok((mut answer, writes)) => {
+                // Whether each view keeps to its organization's policy, as it stands here.
+                let policy = self.org.map(|o| o.key_policy).unwrap_or_default();
+                match &mut answer {
+                    ManageAnswer::Key { entry, .. }
+                    | ManageAnswer::Created { entry, .. }
+                    | ManageAnswer::Rolled { entry, .. }
+                    | ManageAnswer::Leak {
+                        change: Some((entry, _)),
+                        ..
+                    } => entry.view.refresh_policy(policy),
+                    _ => {}
+                }
                 if let (true, Some(record)) = (writes.record, self.record.as_mut()) {
                     record.revision += 1;
                     if let ManageAnswer::Key { approver, .. } = &mut answer {
@@ -341,6 +384,12 @@ impl KeyState {
                 }
                 _ => org,
             };
+            // Under the terms it starts with: no expiry asked for is the latest allowed;
+            // a later one is refused.
+            let policy = org.key_policy;
+            record.expires_ms = policy
+                .expiry(record.created_ms, record.expires_ms)
+                .map_err(|latest| beyond_key_policy(latest, policy.max_lifetime_days))?;
             let entry = DirectoryEntry::of(&record, now_ms, None);
             let audit = event("api_key.created", record.id, created(&entry.view));
             self.record = Some(record);
@@ -405,6 +454,7 @@ impl KeyState {
         }
         let last_used_ms = self.meter.last_used_ms;
         let plan = self.org.map_or(default_plan, |o| o.plan);
+        let key_policy = self.org.map(|o| o.key_policy).unwrap_or_default();
         let record = self
             .record
             .as_mut()
@@ -503,6 +553,14 @@ impl KeyState {
                 holds_as_much(&caller, record)?;
                 let mut patched = record.clone();
                 patch.apply(&mut patched, plan, &caller)?;
+                // A new expiry keeps to the policy, from when the secret was issued; a
+                // key from before the policy keeps its dates until one is set.
+                if patch.sets_expiry()
+                    && !key_policy.allows(patched.issued_ms(), patched.expires_ms)
+                {
+                    let latest = key_policy.latest_expiry(patched.issued_ms()).unwrap_or(0);
+                    return Err(beyond_key_policy(latest, key_policy.max_lifetime_days));
+                }
                 *record = patched;
                 Ok((changed(record, "api_key.updated"), RECORD))
             }
@@ -514,6 +572,12 @@ impl KeyState {
                 let key = ApiKey::with_new_secret(record.key_type, record.id, random);
                 let old_hash = core::mem::replace(&mut record.hash, key.hash_hex());
                 record.last4 = key.last4().to_owned();
+                // A new secret's life starts now: no longer than the policy allows from now
+                // (a key from before the policy is brought into it).
+                record.rotated_ms = Some(now_ms);
+                record.expires_ms = key_policy
+                    .expiry(now_ms, record.expires_ms)
+                    .unwrap_or_else(Some);
                 // Kept even with no grace, so the old key answers "expired", not
                 // "invalid"; a key two rolls back is forgotten.
                 record.previous = Some(PreviousSecret {
@@ -569,6 +633,9 @@ mod tests {
     }
 
     const TERMS: OrgTerms = OrgTerms {
+        key_policy: crate::policy::terms::KeyPolicy {
+            max_lifetime_days: None,
+        },
         plan: Plan::Starter,
         status: OrgStatus::Active,
         revision: 0,
@@ -628,6 +695,65 @@ mod tests {
         assert_eq!(refusal(answer), Some(Refusal::Invalid));
         assert_eq!(writes, Writes::default());
         assert_eq!(state, KeyState::default());
+    }
+
+    #[test]
+    fn verify_is_the_check_behind_what_the_caller_may_list() {
+        use crate::keys::verify::{VerifyCode, Within};
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
+        let org = state
+            .record
+            .as_ref()
+            .map(|r| r.organization_id)
+            .expect("record");
+        let other = OrgId::parse("org_fedcba9876543210").expect("id");
+        let ask = |hash: String, organization| Verify {
+            check: Check {
+                hash,
+                requirement: Requirement::AnyValidKey,
+                address: None,
+            },
+            within: Within {
+                organization,
+                only: None,
+            },
+        };
+        // Another organization's caller: not found, nothing read into the answer, nothing
+        // counted, whatever the secret.
+        let before = state.clone();
+        let (answer, writes) = state.verify(ask(key.hash_hex(), Some(other)), T0);
+        assert_eq!(answer, Verification::not_found());
+        assert_eq!(writes, Writes::default());
+        assert_eq!(state, before);
+        // Its own: valid, counted as a request is.
+        let (answer, writes) = state.verify(ask(key.hash_hex(), Some(org)), T0);
+        assert_eq!(answer.code, VerifyCode::Valid);
+        assert!(answer.admitted.is_some() && answer.status.is_some());
+        assert!(writes.meter);
+        assert_eq!(state.meter.total, 1);
+        // A wrong secret is not found, revoked or not; the right one, once revoked, is
+        // revoked to its own organization only.
+        let wrong = ApiKey::generate(KeyType::Live, &[9; RANDOM_BYTES_FOR_KEY]).hash_hex();
+        assert_eq!(
+            state.verify(ask(wrong.clone(), Some(org)), T0).0.code,
+            VerifyCode::NotFound
+        );
+        let _ = state.manage(manage(Op::Revoke), T0 + 1, &RANDOM);
+        assert_eq!(
+            state.verify(ask(wrong, Some(org)), T0 + 2).0.code,
+            VerifyCode::NotFound
+        );
+        let revoked = state.verify(ask(key.hash_hex(), Some(org)), T0 + 2).0;
+        assert_eq!(revoked.code, VerifyCode::Revoked);
+        assert!(revoked.status.is_none() && revoked.admitted.is_none());
+        assert_eq!(
+            state
+                .verify(ask(key.hash_hex(), Some(other)), T0 + 2)
+                .0
+                .code,
+            VerifyCode::NotFound
+        );
+        assert_eq!(state.meter.total, 1);
     }
 
     #[test]
@@ -956,6 +1082,9 @@ mod tests {
     fn suspension_refuses_at_once_and_reactivation_restores() {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let suspended = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             status: OrgStatus::Suspended,
             revision: 1,
             ..TERMS
@@ -973,6 +1102,9 @@ mod tests {
             Some(Refusal::Invalid)
         );
         let reactivated = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             revision: 2,
             ..TERMS
         };
@@ -984,11 +1116,17 @@ mod tests {
     fn older_terms_never_replace_newer_ones_whatever_order_they_arrive_in() {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let suspended = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             status: OrgStatus::Suspended,
             revision: 2,
             ..TERMS
         };
         let stale = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             revision: 1,
             ..TERMS
         };
@@ -1008,6 +1146,9 @@ mod tests {
         // The organization listed the key, then was suspended and downgraded, before the
         // create reached the key's guard with the terms it had read.
         let newer = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Starter,
             status: OrgStatus::Suspended,
             revision: 3,
@@ -1016,6 +1157,9 @@ mod tests {
         assert_eq!(answer, ManageAnswer::Refused(ManageRefusal::NotFound));
         assert!(writes.org && !writes.record);
         let read_before = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Professional,
             status: OrgStatus::Active,
             revision: 2,
@@ -1070,6 +1214,9 @@ mod tests {
     fn a_plan_change_reaches_the_keys_limits() {
         let (mut state, key) = created(json!({"name": "k", "scopes": ["read"]}));
         let pro = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Professional,
             revision: 1,
             ..TERMS

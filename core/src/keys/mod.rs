@@ -5,5 +5,6 @@ pub mod admin;
 pub mod guard;
 pub mod record;
 pub mod root;
+pub mod verify;
 pub mod view;
 pub mod wire;

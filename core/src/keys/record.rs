@@ -80,6 +80,9 @@ pub struct KeyRecord {
     /// The addresses it may be used from (empty: any).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_ips: Vec<IpBlock>,
+    /// When the current secret was issued by a roll (none: at creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_ms: Option<u64>,
 }
 
 /// A reported leak of a key.
@@ -136,7 +139,13 @@ impl KeyRecord {
             leaked: None,
             revision: 0,
             allowed_ips: Vec::new(),
+            rotated_ms: None,
         }
+    }
+
+    /// When the current secret was issued: the last roll, or the creation.
+    pub fn issued_ms(&self) -> u64 {
+        self.rotated_ms.unwrap_or(self.created_ms)
     }
 
     /// What a grant this key approves may hold, now.

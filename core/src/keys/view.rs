@@ -10,6 +10,7 @@ use crate::ids::{ClientId, GrantId, OrgId};
 use crate::keys::record::{KeyRecord, KeyStatus};
 use crate::policy::ratelimit::{Status, WindowStatus};
 use crate::policy::scope::Grants;
+use crate::policy::terms::KeyPolicy;
 pub use crate::policy::usage::UsageBucketView;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -70,6 +71,14 @@ pub struct KeyView {
     /// The addresses it may be used from; empty: any.
     #[serde(default)]
     pub allowed_ips: Vec<IpBlock>,
+    /// When its current secret was issued: created, or last rolled (views stored before
+    /// this field: none, read as `createdAt`).
+    #[serde(default)]
+    pub rotated_at: Option<Timestamp>,
+    /// Its life is longer than its organization's `keyPolicy` allows (a key from before
+    /// the policy, which keeps its dates); set by whoever shows it, from the policy.
+    #[serde(default)]
+    pub out_of_policy: bool,
 }
 
 impl KeyView {
@@ -92,11 +101,22 @@ impl KeyView {
             display: record.display(),
             leaked_at: record.leaked.as_ref().map(|l| Timestamp(l.at_ms)),
             allowed_ips: record.allowed_ips.clone(),
+            rotated_at: Some(Timestamp(record.issued_ms())),
+            out_of_policy: false,
         }
+    }
+
+    /// Recomputes `outOfPolicy` under `policy` (a revoked key is never out of it).
+    pub fn refresh_policy(&mut self, policy: KeyPolicy) {
+        let issued = self.rotated_at.get_or_insert(self.created_at).0;
+        self.out_of_policy =
+            self.revoked_at.is_none() && !policy.allows(issued, self.expires_at.map(|at| at.0));
     }
 
     /// Recomputes `status` at `now_ms`: a key expires without any write.
     pub fn refresh_status(&mut self, now_ms: u64) {
+        // A copy from before `rotatedAt`: the secret is the one it was created with.
+        self.rotated_at.get_or_insert(self.created_at);
         self.status = if self.revoked_at.is_some() {
             KeyStatus::Revoked
         } else if self.expires_at.is_some_and(|at| now_ms >= at.0) {
@@ -349,7 +369,9 @@ mod tests {
                 "revokedAt",
                 "display",
                 "leakedAt",
-                "allowedIps"
+                "allowedIps",
+                "rotatedAt",
+                "outOfPolicy"
             ]
         );
         assert_eq!(value["status"], "active");

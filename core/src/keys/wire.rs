@@ -93,7 +93,7 @@ pub fn encode_answer(answer: &Answer) -> Result<String, WireError> {
         Answer::Check(CheckAnswer::Refused { refusal, at_ms }) => {
             return Ok(compact_refusal(refusal, *at_ms));
         }
-        Answer::Manage(_) => {}
+        Answer::Manage(_) | Answer::Verify(_) => {}
     }
     json(answer)
 }
@@ -495,6 +495,9 @@ mod tests {
         let create = Op::Create {
             record: new.into_record(&key, T0),
             org: OrgTerms {
+                key_policy: crate::policy::terms::KeyPolicy {
+                    max_lifetime_days: None,
+                },
                 plan: Plan::Starter,
                 status: OrgStatus::Active,
                 revision: 0,

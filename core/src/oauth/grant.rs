@@ -1029,6 +1029,9 @@ mod tests {
             code_challenge: CHALLENGE.into(),
         };
         let terms = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Starter,
             status: OrgStatus::Active,
             revision: 0,
@@ -1195,6 +1198,9 @@ mod tests {
         let (_, code) = begun();
         let mut state = GrantState::default();
         let suspended = OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Starter,
             status: OrgStatus::Suspended,
             revision: 4,
@@ -1206,6 +1212,9 @@ mod tests {
         let (mut begun_state, _) = begun();
         let mut record = begun_state.record.take().expect("record");
         record.owner = Some(OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             status: OrgStatus::Active,
             revision: 3,
             ..suspended
@@ -1228,6 +1237,9 @@ mod tests {
             panic!("tokens");
         };
         let owner = |status, revision| OrgTerms {
+            key_policy: crate::policy::terms::KeyPolicy {
+                max_lifetime_days: None,
+            },
             plan: Plan::Starter,
             status,
             revision,

@@ -21,11 +21,12 @@ use crate::base::constant_time;
 use crate::base::timestamp::Timestamp;
 use crate::credentials::key::{hash_hex, KeyId, KeyType};
 use crate::ids::OrgId;
+use crate::policy::body::{name, object};
 use crate::policy::error::{printable, ApiError, Field, OAuthError};
 use crate::policy::scope::{Grants, Scope, ScopeSet};
 use core::fmt;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
@@ -288,31 +289,6 @@ pub struct NewClient {
     pub organization_id: Option<OrgId>,
 }
 
-fn body_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    match crate::base::json::parse(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(invalid("The body must be a JSON object")),
-        Err(e) if e.is_data() => Err(invalid(crate::base::json::error_details(&e))),
-        Err(_) => Err(invalid("The body is not valid JSON")),
-    }
-}
-
-fn field_name(value: &Value) -> Result<String, ApiError> {
-    let name = value
-        .as_str()
-        .ok_or_else(|| ApiError::invalid_field(Field::Name, "name must be a string"))?
-        .trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::invalid_field(
-            Field::Name,
-            "name must be 1 to 100 characters",
-        ));
-    }
-    crate::base::text::check_label("name", name)
-        .map_err(|e| ApiError::invalid_field(Field::Name, e))?;
-    Ok(name.to_owned())
-}
-
 fn field_redirect_uris(value: &Value) -> Result<Vec<String>, ApiError> {
     let invalid = |details: String| ApiError::invalid_field(Field::RedirectUris, details);
     let items = value
@@ -345,21 +321,9 @@ fn field_scopes(value: &Value) -> Result<Grants, ApiError> {
 
 const CLIENT_FIELDS: [&str; 5] = ["name", "redirectUris", "scopes", "type", "organizationId"];
 
-fn unknown_field(map: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
-    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(invalid(format!(
-            "Unknown field '{}'; allowed: {}",
-            printable(k),
-            allowed.join(", ")
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// Parses `POST /v1/oauth-clients`.
 pub fn parse_client_create(body: &[u8]) -> Result<NewClient, ApiError> {
-    let map = body_object(body)?;
-    unknown_field(&map, &CLIENT_FIELDS)?;
+    let map = object(body, &CLIENT_FIELDS)?;
     let required = |field: Field| {
         map.get(field.as_str()).ok_or_else(|| {
             ApiError::invalid_field(field, format!("{} is required", field.as_str()))
@@ -385,7 +349,7 @@ pub fn parse_client_create(body: &[u8]) -> Result<NewClient, ApiError> {
         })?),
     };
     Ok(NewClient {
-        name: field_name(required(Field::Name)?)?,
+        name: name(required(Field::Name)?)?,
         redirect_uris: field_redirect_uris(required(Field::RedirectUris)?)?,
         scopes: field_scopes(required(Field::Scopes)?)?,
         client_type,
@@ -429,10 +393,9 @@ pub struct ClientPatch {
 
 /// Parses `PATCH /v1/oauth-clients/{id}`.
 pub fn parse_client_patch(body: &[u8]) -> Result<ClientPatch, ApiError> {
-    let map = body_object(body)?;
-    unknown_field(&map, &["name", "redirectUris", "scopes"])?;
+    let map = object(body, &["name", "redirectUris", "scopes"])?;
     let patch = ClientPatch {
-        name: map.get("name").map(field_name).transpose()?,
+        name: map.get("name").map(name).transpose()?,
         redirect_uris: map
             .get("redirectUris")
             .map(field_redirect_uris)

@@ -92,7 +92,7 @@ impl Operation {
             | Route::OAuthClient(_)
             | Route::OAuthAuthorizations
             | Route::OAuthAuthorization(_) => Operation::WriteApps,
-            Route::Orgs | Route::AuthTest | Route::Upstream { .. } => return None,
+            Route::Orgs | Route::AuthTest | Route::Verify | Route::Upstream { .. } => return None,
         })
     }
 }

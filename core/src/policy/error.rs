@@ -65,6 +65,16 @@ pub enum Field {
     Cursor,
     /// `allowedIps` (keys).
     AllowedIps,
+    /// `key` (the verify endpoint).
+    Key,
+    /// `method` (the verify endpoint).
+    Method,
+    /// `path` (the verify endpoint).
+    Path,
+    /// `ip` (the verify endpoint).
+    Ip,
+    /// `keyPolicy` (organizations).
+    KeyPolicy,
     /// `email` (invitations).
     Email,
     /// `role` (invitations, members).
@@ -89,6 +99,11 @@ impl Field {
             Field::OrganizationId => "organizationId",
             Field::Limit => "limit",
             Field::Cursor => "cursor",
+            Field::Key => "key",
+            Field::Method => "method",
+            Field::Path => "path",
+            Field::Ip => "ip",
+            Field::KeyPolicy => "keyPolicy",
             Field::Email => "email",
             Field::Role => "role",
         }
@@ -150,6 +165,16 @@ impl ApiError {
         ApiError::unauthorized(
             "Invalid API key",
             "The Authorization header must have the form 'Bearer <key>'",
+            true,
+        )
+    }
+
+    /// 401: an OAuth access token that is malformed, unknown or revoked (never told
+    /// apart, as keys are not): it speaks of an access token, not of an API key.
+    pub fn invalid_access_token() -> ApiError {
+        ApiError::unauthorized(
+            "Invalid access token",
+            "The access token provided is invalid or revoked; get a new one with the refresh token at /oauth/token",
             true,
         )
     }
@@ -281,6 +306,12 @@ impl ApiError {
     /// whole, an unknown member, the path, a header); `details` say how.
     pub fn invalid_request(details: impl Into<String>) -> ApiError {
         ApiError::new(400, "invalid_request", "Invalid request", details.into())
+    }
+
+    /// 400: a listing's `cursor` is not one a previous page returned (a pasted `…`,
+    /// garbage): never the first page again, which a client would loop on.
+    pub fn unknown_cursor() -> ApiError {
+        ApiError::invalid_field(Field::Cursor, "cursor is not one a previous page returned")
     }
 
     /// 400: the request field `field` is missing or invalid; `details` say how, and the

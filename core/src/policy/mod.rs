@@ -1,6 +1,7 @@
 //! What a credential may do: scopes, rate-limit arithmetic, plans, usage counts and
 //! the one error catalogue every refusal is written in.
 
+pub mod body;
 pub mod error;
 pub mod plan;
 pub mod ratelimit;

@@ -103,6 +103,12 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
         &call.caller,
         call.now_ms
     ));
+    // Refused before anything is listed; the key's guard applies the policy again under
+    // the terms the key starts with.
+    let policy = org_record.key_policy;
+    if let Err(latest) = policy.expiry(call.now_ms, new.expires_ms) {
+        return http::error(&admin::beyond_key_policy(latest, policy.max_lifetime_days).error());
+    }
     for _ in 0..admin::CREATE_ATTEMPTS {
         let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_KEY>()?;
         let key = ApiKey::generate(new.key_type, &random);
@@ -112,7 +118,13 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
             default: crate::operations::default_record(org, default_plan),
         };
         let org_record = match client::org(env, org, &join).await? {
-            OrgAnswer::Org(record) => record,
+            OrgAnswer::Org(record) => {
+                // The default organization is in the operator's listing from its first key.
+                if org == scopien_auth::ids::OrgId::DEFAULT {
+                    directory::write_org(env, &record.view()).await;
+                }
+                record
+            }
             OrgAnswer::Suspended => return http::error(&ApiError::organization_suspended()),
             _ => return http::error(&ApiError::not_found("No organization with that id")),
         };
@@ -176,7 +188,9 @@ async fn list(env: &Env, call: &Call<'_>) -> Result<Response> {
         (Some(mine), _) => mine,
         (None, Some(named)) => named,
         (None, None) => {
-            let page = directory::list(env, query, call.caller.key_type, call.now_ms).await?;
+            let cursor = or_respond!(query.directory_cursor());
+            let page =
+                directory::list(env, query, cursor, call.caller.key_type, call.now_ms).await?;
             return http::json(200, &page);
         }
     };

@@ -10,6 +10,7 @@ pub(crate) mod orgs;
 pub(crate) mod passkeys;
 pub(crate) mod people;
 pub(crate) mod scanning;
+pub(crate) mod verify;
 
 use crate::forward;
 use crate::http::{self, Reply};
@@ -49,6 +50,8 @@ pub(crate) async fn answer(
     let response = match route {
         #[cfg(feature = "full")]
         Route::AuthTest => http::json(200, &AuthTestView::of(admitted, key_id))?,
+        #[cfg(feature = "full")]
+        Route::Verify => verify::handle(env, &body, admitted, key_id, now_ms).await?,
         Route::Upstream { .. } => {
             let request = forward::Forwarded {
                 url,
@@ -108,7 +111,7 @@ pub(crate) async fn manage(
         Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
             keys::handle(env, call).await
         }
-        Route::AuthTest | Route::Upstream { .. } => http::error(
+        Route::AuthTest | Route::Verify | Route::Upstream { .. } => http::error(
             &scopien_auth::ApiError::not_found("No such management endpoint"),
         ),
     }

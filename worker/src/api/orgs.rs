@@ -57,7 +57,8 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                     "Unknown query parameter 'organizationId'; allowed are limit and cursor",
                 ));
             }
-            http::json(200, &directory::list_orgs(env, query).await?)
+            let cursor = or_respond!(query.directory_cursor());
+            http::json(200, &directory::list_orgs(env, query, cursor).await?)
         }
         (Route::Orgs, _) => create(env, &call).await,
         (Route::Org(id), _) if !caller.sees_org(*id) => http::error(&not_found()),
@@ -65,11 +66,15 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             Some(record) => http::json(200, &record.view()),
             None => http::error(&not_found()),
         },
-        (Route::Org(_), _) if !caller.is_root() => {
-            http::error(&ApiError::root_only("change an organization or its plan"))
-        }
         (Route::Org(id), _) => {
             let patch = or_respond!(parse_org_patch(call.body));
+            // An organization's own live admin may set its key policy, and nothing else
+            // there; name, plan and status stay the root key's.
+            if !caller.is_root() && (!patch.only_key_policy() || caller.only_mode().is_some()) {
+                return http::error(&ApiError::root_only(
+                    "change an organization's name, plan or status (its live admin keys may change keyPolicy)",
+                ));
+            }
             let default = (*id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));
             let input = OrgInput::Patch {
                 patch,

@@ -4,12 +4,13 @@
 //! the step says, answer. SQLite's synchronous API keeps each step free of awaits, so
 //! two refreshes with one token are decided one after the other and only one wins.
 
-use crate::objects::flush::DeferredCounters;
+use crate::objects::flush::{Counted, DeferredCounters};
 use crate::objects::rows::NamedRows;
-use scopien_auth::oauth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
-use scopien_auth::keys::guard::{Answer, Input};
+use scopien_auth::check::protocol::CheckAnswer;
 use scopien_auth::credentials::token::RANDOM_BYTES_FOR_TOKEN;
+use scopien_auth::keys::guard::{Answer, Input};
 use scopien_auth::keys::wire;
+use scopien_auth::oauth::grant::{GrantAnswer, GrantInput, GrantState, GrantWrites};
 use serde::Serialize;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::{wasm_bindgen, JsError};
@@ -33,6 +34,12 @@ pub struct GrantGuard {
 }
 
 impl GrantGuard {
+    const COUNTERS_ONLY: GrantWrites = GrantWrites {
+        counters: true,
+        record: false,
+        early: false,
+    };
+
     fn sql(&self) -> worker::SqlStorage {
         self.state.storage().sql()
     }
@@ -93,7 +100,14 @@ impl GrantGuard {
             [0u8; 2 * RANDOM_BYTES_FOR_TOKEN]
         };
         let (answer, mut writes) = state.step(input, now, &random);
-        writes.counters = self.counters.store_now(writes.counters, !writes.record);
+        // Only a refusal's count: it waits for a write that happens anyway (flush.rs).
+        let counted = match &answer {
+            GrantAnswer::Check(CheckAnswer::Refused { .. }) => Counted::Refused,
+            _ => Counted::Admitted,
+        };
+        writes.counters = self
+            .counters
+            .store_now(writes.counters, !writes.record, counted);
         self.store(&state, writes)?;
         if writes.counters {
             self.counters.stored();
@@ -114,7 +128,7 @@ impl GrantGuard {
                 .map_err(crate::client::wire_fault)
                 .and_then(|input| match input {
                     Input::Check(check) => self.step(GrantInput::Check(check)),
-                    Input::RootCheck { .. } | Input::Manage(_) => {
+                    Input::RootCheck { .. } | Input::Manage(_) | Input::Verify(_) => {
                         Err(worker::Error::RustError("not a grant's check".into()))
                     }
                 })
@@ -130,20 +144,28 @@ impl GrantGuard {
         crate::objects::key_guard::rpc(input, |input| self.step(input))
     }
 
-    /// After `run`: how long until the entry module should call `flush` (0: none to
-    /// schedule).
-    pub fn flush_after_ms(&self) -> f64 {
-        self.counters.flush_after_ms()
+    /// After a batch of `run`s, before the entry module awaits its commit: stores the
+    /// counters if they hold an admitted request storage does not, and answers how long
+    /// until the entry module should call `flush` (0: none). An error fails the batch.
+    pub fn end_batch(&self) -> std::result::Result<f64, JsError> {
+        self.counters
+            .end_batch(&self.loaded, |state| self.store(state, Self::COUNTERS_ONLY))
+    }
+
+    /// Whether this object wrote to storage since the last call (after `end_batch`: a
+    /// batch that wrote nothing, only refusals, has no commit to wait for).
+    pub fn wrote(&self) -> bool {
+        self.rows.take_written()
     }
 
     /// Stores the counters if they are ahead of storage (METER_FLUSH_MS).
     pub fn flush(&self) -> std::result::Result<(), JsError> {
-        let writes = GrantWrites {
-            counters: true,
-            ..GrantWrites::default()
-        };
-        self.counters
-            .flush(&self.loaded, |state| self.store(state, writes))
+        let flushed = self
+            .counters
+            .flush(&self.loaded, |state| self.store(state, Self::COUNTERS_ONLY));
+        // Outside any batch: no answer waits for this write.
+        self.rows.take_written();
+        flushed
     }
 }
 

@@ -10,12 +10,13 @@
 //! their wire form (`scopien_auth::keys::wire`: compact for a request's check, JSON otherwise):
 //! no Request or Response on either side, and no await in the object.
 
-use crate::objects::flush::DeferredCounters;
+use crate::objects::flush::{Counted, DeferredCounters};
 use crate::objects::rows::NamedRows;
-use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, Writes};
+use scopien_auth::check::protocol::CheckAnswer;
 use scopien_auth::credentials::key::RANDOM_BYTES_FOR_SECRET;
-use scopien_auth::policy::usage::UsageHistory;
+use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, Writes};
 use scopien_auth::keys::wire;
+use scopien_auth::policy::usage::UsageHistory;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::cell::{Cell, RefCell};
@@ -46,6 +47,13 @@ pub struct KeyGuard {
 }
 
 impl KeyGuard {
+    const METER_ONLY: Writes = Writes {
+        meter: true,
+        record: false,
+        org: false,
+        directory: None,
+    };
+
     fn sql(&self) -> worker::SqlStorage {
         self.state.storage().sql()
     }
@@ -135,15 +143,27 @@ impl KeyGuard {
                 }
                 (Answer::Check(answer), writes)
             }
+            Input::Verify(verify) => {
+                let (answer, mut writes) = state.verify(verify, now);
+                if let Some(entry) = writes.directory.take() {
+                    self.record_directory(entry);
+                }
+                (Answer::Verify(answer), writes)
+            }
             Input::Manage(manage) => {
                 let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_SECRET>()?;
                 let (answer, writes) = state.manage(manage, now, &random);
                 (Answer::Manage(answer), writes)
             }
         };
+        // Only a refusal's count: it waits for a write that happens anyway (flush.rs).
+        let counted = match &answer {
+            Answer::Check(CheckAnswer::Refused { .. }) => Counted::Refused,
+            _ => Counted::Admitted,
+        };
         writes.meter = self
             .meter
-            .store_now(writes.meter, !writes.record && !writes.org);
+            .store_now(writes.meter, !writes.record && !writes.org, counted);
         self.store(&state, &writes)?;
         if writes.meter {
             self.meter.stored();
@@ -162,26 +182,33 @@ impl KeyGuard {
         wire::decode_input(input)
             .map_err(crate::client::wire_fault)
             .and_then(|input| self.step(input))
-            .and_then(|answer| {
-                wire::encode_answer(&answer).map_err(crate::client::wire_fault)
-            })
+            .and_then(|answer| wire::encode_answer(&answer).map_err(crate::client::wire_fault))
             .map_err(|fault| JsError::new(&fault.to_string()))
     }
 
-    /// After `run`: how long until the entry module should call `flush` (0: none to
-    /// schedule).
-    pub fn flush_after_ms(&self) -> f64 {
-        self.meter.flush_after_ms()
+    /// After a batch of `run`s, before the entry module awaits its commit: stores the
+    /// meter if it holds an admitted request storage does not (once per batch, in the
+    /// commit the batch's answers wait for), and answers how long until the entry module
+    /// should call `flush` (0: none to schedule). An error fails the whole batch.
+    pub fn end_batch(&self) -> std::result::Result<f64, JsError> {
+        self.meter
+            .end_batch(&self.loaded, |state| self.store(state, &Self::METER_ONLY))
+    }
+
+    /// Whether this object wrote to storage since the last call (after `end_batch`: a
+    /// batch that wrote nothing, only refusals, has no commit to wait for).
+    pub fn wrote(&self) -> bool {
+        self.rows.take_written()
     }
 
     /// Stores the meter if it is ahead of storage (METER_FLUSH_MS).
     pub fn flush(&self) -> std::result::Result<(), JsError> {
-        let writes = Writes {
-            meter: true,
-            ..Writes::default()
-        };
-        self.meter
-            .flush(&self.loaded, |state| self.store(state, &writes))
+        let flushed = self
+            .meter
+            .flush(&self.loaded, |state| self.store(state, &Self::METER_ONLY));
+        // Outside any batch: no answer waits for this write.
+        self.rows.take_written();
+        flushed
     }
 }
 

@@ -3,15 +3,17 @@
 //! once) and its audit log (the newest `AUDIT_MAX_EVENTS`). Validation, views and
 //! changes are core's (`scopien_auth::org`); this file stores and queries.
 
+use scopien_auth::audit::{AuditDraft, AuditEvent, AuditTarget, AUDIT_MAX_EVENTS};
+use scopien_auth::ids::Actor;
 use scopien_auth::keys::admin::ListQuery;
+use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::oauth::protocol::{
     AuthorizationView, ClientId, ClientRecord, GrantId, MAX_CLIENTS_PER_ORG,
 };
-use scopien_auth::org::{AuthorizationCursor, OrgAnswer, OrgInput, OrgRecord, MAX_ACTIVE_GRANTS_PER_APP};
-use scopien_auth::ids::Actor;
-use scopien_auth::audit::{AuditDraft, AuditEvent, AuditTarget, AUDIT_MAX_EVENTS};
+use scopien_auth::org::{
+    AuthorizationCursor, OrgAnswer, OrgInput, OrgRecord, MAX_ACTIVE_GRANTS_PER_APP,
+};
 use scopien_auth::policy::terms::OrgStatus;
-use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::{KeyId, KeyType};
 use serde::Deserialize;
 use std::cell::Cell;
@@ -90,6 +92,33 @@ impl OrgGuard {
             .transpose()
     }
 
+    /// The stored record, or `default` standing in for the default organization never
+    /// written (on the `PLAN` var until someone changes it), created when it was first
+    /// used: that time is kept, so its `createdAt` is real and never moves.
+    fn record_or(&self, default: Option<OrgRecord>, now: u64) -> Result<Option<OrgRecord>> {
+        if let Some(record) = self.record()? {
+            return Ok(Some(record));
+        }
+        let Some(mut record) = default else {
+            return Ok(None);
+        };
+        self.ensure_tables()?;
+        // Row 2 of `org`: the default organization's first use, in ms.
+        self.sql().exec(
+            "INSERT OR IGNORE INTO org (id, value) VALUES (2, ?)",
+            vec![SqlStorageValue::from(now.to_string())],
+        )?;
+        let rows: Vec<Value> = self
+            .sql()
+            .exec("SELECT value FROM org WHERE id = 2", None)?
+            .to_array()?;
+        record.created_ms = rows
+            .first()
+            .and_then(|row| row.value.parse().ok())
+            .unwrap_or(now);
+        Ok(Some(record))
+    }
+
     fn put_record(&self, record: &OrgRecord) -> Result<()> {
         self.ensure_tables()?;
         self.sql().exec(
@@ -136,17 +165,12 @@ impl OrgGuard {
         if kind != "api_key" {
             self.oauth_tables()?;
         }
-        let rows: Vec<Mode> = self
-            .sql()
-            .exec(query, vec![id.into()])?
-            .to_array()?;
-        Ok(rows
-            .first()
-            .and_then(|row| match row.mode.as_deref() {
-                Some("test") => Some(KeyType::Test),
-                Some("live") => Some(KeyType::Live),
-                _ => None,
-            }))
+        let rows: Vec<Mode> = self.sql().exec(query, vec![id.into()])?.to_array()?;
+        Ok(rows.first().and_then(|row| match row.mode.as_deref() {
+            Some("test") => Some(KeyType::Test),
+            Some("live") => Some(KeyType::Live),
+            _ => None,
+        }))
     }
 
     fn append(&self, events: Vec<AuditDraft>, now_ms: u64) -> Result<()> {
@@ -244,10 +268,13 @@ impl OrgGuard {
             )?,
         }
         .to_array()?;
+        // The policy as it stands now, whatever it was when each copy was made.
+        let policy = self.record()?.map(|r| r.key_policy).unwrap_or_default();
         let mut views = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut view: KeyView = serde_json::from_str(&row.value)?;
             view.refresh_status(now_ms);
+            view.refresh_policy(policy);
             views.push(view);
         }
         let complete = views.len() as u64 <= query.limit;
@@ -561,7 +588,7 @@ impl OrgGuard {
                 if self.client(client_id)?.is_none() {
                     return Ok(OrgAnswer::NotFound);
                 }
-                let Some(owner) = self.record()?.or(default) else {
+                let Some(owner) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if owner.status == OrgStatus::Suspended {
@@ -583,7 +610,7 @@ impl OrgGuard {
                 event,
                 default,
             } => {
-                let Some(record) = self.record()?.or(default) else {
+                let Some(record) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if record.status == OrgStatus::Suspended {
@@ -682,7 +709,7 @@ impl OrgGuard {
                 self.append(vec![event], now)?;
                 OrgAnswer::Org(record)
             }
-            OrgInput::Get { default } => match self.record()?.or(default) {
+            OrgInput::Get { default } => match self.record_or(default, now)? {
                 Some(record) => OrgAnswer::Org(record),
                 None => OrgAnswer::NotFound,
             },
@@ -691,7 +718,7 @@ impl OrgGuard {
                 actor,
                 default,
             } => {
-                let Some(mut record) = self.record()?.or(default) else {
+                let Some(mut record) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if let Some(changes) = patch.apply(&mut record) {
@@ -718,7 +745,7 @@ impl OrgGuard {
                 by_root,
                 default,
             } => {
-                let Some(record) = self.record()?.or(default) else {
+                let Some(record) = self.record_or(default, now)? else {
                     return Ok(OrgAnswer::NotFound);
                 };
                 if record.status == OrgStatus::Suspended && !by_root {

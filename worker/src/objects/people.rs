@@ -56,7 +56,10 @@ impl DurableObject for PeopleGuard {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        step_json(&self.state, req, |s: &mut PeopleState, i, now| s.step(i, now)).await
+        step_json(&self.state, req, |s: &mut PeopleState, i, now| {
+            s.step(i, now)
+        })
+        .await
     }
 }
 
@@ -71,7 +74,10 @@ impl DurableObject for PersonGuard {
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        step_json(&self.state, req, |s: &mut PersonState, i, now| s.step(i, now)).await
+        step_json(&self.state, req, |s: &mut PersonState, i, now| {
+            s.step(i, now)
+        })
+        .await
     }
 }
 

@@ -11,6 +11,8 @@ pub(crate) struct NamedRows {
     table: &'static str,
     ready: Cell<bool>,
     upsert: OnceCell<String>,
+    /// A row was written since `take_written` last asked.
+    written: Cell<bool>,
 }
 
 impl NamedRows {
@@ -19,7 +21,14 @@ impl NamedRows {
             table,
             ready: Cell::new(false),
             upsert: OnceCell::new(),
+            written: Cell::new(false),
         }
+    }
+
+    /// Whether a row was written since the last call: a batch that wrote nothing has no
+    /// commit to wait for (worker/shim.js).
+    pub(crate) fn take_written(&self) -> bool {
+        self.written.replace(false)
     }
 
     /// Every row as (name, JSON text). A guard never written has no table, and reading
@@ -72,6 +81,7 @@ impl NamedRows {
                 self.table
             )
         });
+        self.written.set(true);
         sql.exec(
             upsert,
             vec![SqlStorageValue::from(name), SqlStorageValue::from(json)],
