@@ -10,6 +10,12 @@ export function setSession(value) {
   session = value;
 }
 
+/** Whether the session may do `operation` (a person's role's `permissions`; a key's
+ * session is bounded by the key's scopes alone, checked by the API). */
+export function can(operation) {
+  return !session?.permissions || session.permissions.includes(operation);
+}
+
 /** One dashboard API call. A call without a live session goes back to sign-in. */
 export async function api(method, path, body) {
   const headers = { Accept: "application/json" };

@@ -47,11 +47,18 @@ async function start() {
     return;
   }
   const session = res.json;
+  if (session.personId) {
+    // A person: both modes, bounded by their role (api.js `can`).
+    session.keyType = "live";
+  }
   setSession(session);
-  // The operator's root key belongs to no organization, so it has no plan of its own.
-  document.getElementById("who").textContent = session.organizationId
-    ? `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
-    : "Signed in as the operator (root key)";
+  // A person says who they are; the operator's root key belongs to no organization, so it
+  // has no plan of its own.
+  document.getElementById("who").textContent = session.personId
+    ? `Signed in as ${session.name} (${session.email}, ${session.role})`
+    : session.organizationId
+      ? `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
+      : "Signed in as the operator (root key)";
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/session");
     location.assign("/dashboard");

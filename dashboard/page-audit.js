@@ -59,6 +59,8 @@ function who(actor) {
       return "GitHub secret scanning";
     case "app":
       return h("span", {}, "App ", named(actor.clientId));
+    case "person":
+      return h("span", {}, "Member ", named(actor.personId));
     default:
       return "—";
   }
@@ -81,6 +83,9 @@ function what(event) {
     case "oauth_grant.revoked": return sentence("Revoked the access of the app ", target);
     case "organization.created": return sentence("Created the organization ", target);
     case "organization.updated": return sentence("Changed the organization ", target);
+    case "member.invited": return sentence("Invited ", event.changes?.email?.after ?? "someone", " as ", event.changes?.role?.after ?? "a member");
+    case "member.joined": return sentence("Joined the organization as ", event.changes?.role?.after ?? "a member");
+    case "passkey.added": return sentence("Added a passkey");
     default: return sentence(event.action, " ", target);
   }
 }

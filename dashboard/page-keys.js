@@ -1,7 +1,7 @@
 // Settings → API Keys: create a key (shown once), and the keys' table with Edit, Roll,
 // Revoke and Usage.
 import { h, number, when, day, scopesText, whileDisabled, focusRow } from "./dom.js";
-import { api, session, fillTable } from "./api.js";
+import { api, session, fillTable, can } from "./api.js";
 import { openDialog, closeDialog, closed } from "./dialogs.js";
 import {
   clearErrors, showError, permissionsEditor, expiresEditor, rateLimitField, nameField, NO_EXPIRY_DATE,
@@ -19,7 +19,8 @@ export async function render(main) {
     h("p", { class: "hint" }, "Test keys (sk_test_) reach the sandbox; live keys (sk_live_) reach production."),
     h("p", { class: "error", id: "create-type-error", role: "alert" }),
   );
-  const permissions = permissionsEditor("create");
+  // A developer's keys never hold admin: the API refuses it, and the page does not offer it.
+  const permissions = permissionsEditor("create", ["read"], session.role === "developer" ? { offered: ["read", "write", "delete"] } : {});
   const rate = rateLimitField("create", "", defaultType);
   const expires = expiresEditor("create");
   for (const radio of type.querySelectorAll("input")) radio.addEventListener("change", () => rate.setType(radio.value));
@@ -42,7 +43,7 @@ export async function render(main) {
   main.replaceChildren(
     h("p", { class: "breadcrumb" }, "Settings → API Keys"),
     h("h1", {}, "API Keys"),
-    h("section", { "aria-labelledby": "create-heading" }, h("h2", { id: "create-heading" }, "Create New Key"), form),
+    can("keys.write") && h("section", { "aria-labelledby": "create-heading" }, h("h2", { id: "create-heading" }, "Create New Key"), form),
     h("section", { "aria-labelledby": "keys-heading" }, h("h2", { id: "keys-heading" }, "Keys"), table),
   );
 
@@ -140,10 +141,12 @@ function statusCell(key) {
 function keyRow(key, reload, orgNames) {
   const label = (text) => [text, h("span", { class: "visually-hidden" }, ` ${key.name}`)];
   const active = key.status === "active";
+  // No change to a key that holds more than the member (the API refuses it: 403).
+  const writes = active && can("keys.write") && !(session.role === "developer" && JSON.stringify(key.scopes).includes('"admin"'));
   const actions = h("div", { class: "row-actions" },
-    active && h("button", { type: "button", class: "link", onclick: (e) => editKey(key, e.currentTarget, reload) }, label("Edit")),
-    active && h("button", { type: "button", class: "link", onclick: (e) => rollKey(key, e.currentTarget, reload) }, label("Roll")),
-    active && h("button", { type: "button", class: "link", onclick: (e) => revokeKey(key, e.currentTarget, reload) }, label("Revoke")),
+    writes && h("button", { type: "button", class: "link", onclick: (e) => editKey(key, e.currentTarget, reload) }, label("Edit")),
+    writes && h("button", { type: "button", class: "link", onclick: (e) => rollKey(key, e.currentTarget, reload) }, label("Roll")),
+    writes && h("button", { type: "button", class: "link", onclick: (e) => revokeKey(key, e.currentTarget, reload) }, label("Revoke")),
     h("a", { href: `/dashboard/keys/${encodeURIComponent(key.id)}/usage`, class: "link" }, label("Usage")),
   );
   const cell = (labelText, ...content) => h("td", { "data-label": labelText }, ...content);

@@ -1,6 +1,6 @@
 // The sign-in page: sends the key once (form-encoded, same origin) and goes to the
 // dashboard. The key is never stored: the server answers with an HttpOnly cookie.
-"use strict";
+import { signIn, supported } from "./passkey.js";
 
 /** Where to go after signing in: an OAuth consent page that sent the person here
  * (`?next=/oauth/authorize?…`, nothing else, so this page redirects nowhere foreign). */
@@ -26,6 +26,21 @@ document.addEventListener("DOMContentLoaded", async () => {
       // Not reachable: the form stays.
     }
   }
+  const passkeyButton = document.getElementById("passkey-signin");
+  const passkeyError = document.getElementById("passkey-error");
+  if (!supported()) passkeyButton.disabled = true;
+  passkeyButton.addEventListener("click", async () => {
+    passkeyError.textContent = "";
+    passkeyButton.disabled = true;
+    try {
+      await signIn();
+      location.replace(next || (location.pathname === "/dashboard" || location.pathname === "/dashboard/signin" ? "/dashboard/keys" : location.pathname));
+    } catch (e) {
+      passkeyError.textContent = e.name === "NotAllowedError" ? "No passkey was used (cancelled or timed out)." : e.message;
+    } finally {
+      passkeyButton.disabled = false;
+    }
+  });
   const form = document.getElementById("signin");
   const input = document.getElementById("api-key");
   const error = document.getElementById("api-key-error");

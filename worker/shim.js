@@ -218,6 +218,20 @@ export const SessionGuard = durableObject("SessionGuard", ["fetch", "alarm"], {
   },
 });
 export const AddressThrottle = durableObject("AddressThrottle", ["fetch"]);
+// The people's guards (objects/people.rs) answer through fetch, like the session guard.
+const fetchRun = {
+  async run(input) {
+    const response = await this.fetch(
+      new Request("https://people-guard/", { method: "POST", body: input }),
+    );
+    const text = await response.text();
+    if (!response.ok) throw new Error(text);
+    return text;
+  },
+};
+export const PeopleGuard = durableObject("PeopleGuard", ["fetch"], fetchRun);
+export const PersonGuard = durableObject("PersonGuard", ["fetch"], fetchRun);
+export const CeremonyGuard = durableObject("CeremonyGuard", ["fetch", "alarm"], fetchRun);
 
 function fullFetch(request, env) {
   recover(full);

@@ -84,6 +84,8 @@ impl AuditDraft {
             Actor::SecretScanning => true,
             Actor::Key { key_id } => is_test("api_key", &key_id.to_string()),
             Actor::App { grant_id, .. } => is_test("oauth_grant", &grant_id.to_string()),
+            // A person acts for their organization, in both modes.
+            Actor::Person { .. } => false,
         };
         if actor_is_test && is_test(&self.target.kind, &self.target.id) {
             KeyType::Test

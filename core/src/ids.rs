@@ -169,6 +169,61 @@ impl ClientId {
     }
 }
 
+/// Random bytes a person's or an invitation's id needs: two per char.
+pub const RANDOM_BYTES_FOR_PEOPLE_ID: usize = 2 * ID_LEN;
+
+/// Ids of the people domain: a prefix and 16 base62 chars, made from random bytes.
+macro_rules! random_id {
+    ($ty:ident, $prefix:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $ty([u8; ID_LEN]);
+
+        impl $ty {
+            #[doc = concat!("Parses `", $prefix, "<16 base62>`.")]
+            pub fn parse(text: &str) -> Option<$ty> {
+                Self::from_chars(text.strip_prefix($prefix)?)
+            }
+
+            /// The id of 16 base62 chars (without the prefix).
+            pub fn from_chars(chars: &str) -> Option<$ty> {
+                let chars = chars.as_bytes();
+                if chars.len() != ID_LEN || !chars.iter().all(|&b| base62::is_base62(b)) {
+                    return None;
+                }
+                let mut id = [0u8; ID_LEN];
+                id.copy_from_slice(chars);
+                Some($ty(id))
+            }
+
+            /// A new id from the caller's random bytes.
+            pub fn generate(random: &[u8; RANDOM_BYTES_FOR_PEOPLE_ID]) -> $ty {
+                let mut id = [0u8; ID_LEN];
+                for (slot, pair) in id.iter_mut().zip(random.chunks_exact(2)) {
+                    *slot = base62::char_from_random(pair[0], pair[1]);
+                }
+                $ty(id)
+            }
+
+            /// The 16 chars after the prefix (the name of its Durable Object, if any).
+            pub fn chars(&self) -> &str {
+                core::str::from_utf8(&self.0).unwrap_or_default()
+            }
+        }
+    };
+}
+
+random_id!(
+    PersonId,
+    "person_",
+    "A person, `person_` + 16 base62 chars; its 16 chars are also the WebAuthn user handle (random, never the email) and name the person's Durable Object."
+);
+random_id!(
+    InvitationId,
+    "inv_",
+    "An invitation to an organization, `inv_` + 16 base62 chars."
+);
+
 /// Display, Debug and serde of an id as its text: `prefix` + its chars.
 macro_rules! text_id {
     ($ty:ty, $prefix:literal, $what:literal) => {
@@ -200,6 +255,8 @@ text_id!(KeyId, "key_", "not a key id");
 text_id!(OrgId, "org_", "not an organization id");
 text_id!(GrantId, "grant_", "not a grant id");
 text_id!(ClientId, "app_", "not an app id");
+text_id!(PersonId, "person_", "not a person id");
+text_id!(InvitationId, "inv_", "not an invitation id");
 
 /// Who did something: the root key, or a key of the organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +273,12 @@ pub enum Actor {
     /// A secret-scanning partner's report (GitHub's).
     #[serde(rename = "secret_scanning")]
     SecretScanning,
+    /// A person signed in to the dashboard.
+    Person {
+        /// Who.
+        #[serde(rename = "personId")]
+        person_id: PersonId,
+    },
     /// An OAuth app, acting through a grant.
     App {
         /// The app.

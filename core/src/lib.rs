@@ -32,6 +32,7 @@ pub mod ids;
 pub mod keys;
 pub mod oauth;
 pub mod org;
+pub mod people;
 pub mod policy;
 pub mod scanning;
 pub mod session;

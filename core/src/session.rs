@@ -18,6 +18,7 @@
 use crate::base::constant_time;
 use crate::credentials::key::{hash_hex, KeyId};
 pub use crate::http::forwarding::{PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME};
+use crate::ids::{OrgId, PersonId};
 use serde::{Deserialize, Serialize};
 
 /// A session ends after this long without a request (12 hours).
@@ -141,14 +142,36 @@ pub fn api_key_from_form(body: &[u8]) -> Option<String> {
         .map(|(_, value)| value)
 }
 
+/// Who a session is: an admin key (an operator's sign-in), or a person signed in with
+/// a passkey, in one of their organizations.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Subject {
+    /// An admin key: its id and SHA-256 hex (what the key's guard compares).
+    #[serde(rename_all = "camelCase")]
+    Key {
+        /// The key signed in with.
+        key_id: KeyId,
+        /// Its SHA-256 hex.
+        key_hash: String,
+    },
+    /// A person: their role is asked of the organization's people guard on every call.
+    #[serde(rename_all = "camelCase")]
+    Person {
+        /// Who.
+        person_id: PersonId,
+        /// The organization they act in.
+        organization_id: OrgId,
+    },
+}
+
 /// A session as stored in its guard.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRecord {
-    /// The key signed in with.
-    pub key_id: KeyId,
-    /// Its SHA-256 hex: what the key's guard compares.
-    pub key_hash: String,
+    /// Who: a key or a person.
+    #[serde(flatten)]
+    pub subject: Subject,
     /// The session's CSRF token.
     pub csrf_token: String,
     /// Opened at, ms.
@@ -159,8 +182,12 @@ pub struct SessionRecord {
 
 impl core::fmt::Debug for SessionRecord {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let who = match &self.subject {
+            Subject::Key { key_id, .. } => key_id.to_string(),
+            Subject::Person { person_id, .. } => person_id.to_string(),
+        };
         f.debug_struct("SessionRecord")
-            .field("key_id", &self.key_id)
+            .field("subject", &who)
             .field("created_ms", &self.created_ms)
             .field("last_seen_ms", &self.last_seen_ms)
             .finish_non_exhaustive()
@@ -168,6 +195,14 @@ impl core::fmt::Debug for SessionRecord {
 }
 
 impl SessionRecord {
+    /// The key signed in with, for a key's session.
+    pub fn key_id(&self) -> Option<KeyId> {
+        match &self.subject {
+            Subject::Key { key_id, .. } => Some(*key_id),
+            Subject::Person { .. } => None,
+        }
+    }
+
     /// True while the session has been used within [`SESSION_IDLE_MS`]: it ends exactly
     /// `SESSION_IDLE_MS` after its last request.
     pub fn is_live(&self, now_ms: u64) -> bool {
@@ -273,8 +308,10 @@ mod tests {
     fn record(now: u64) -> SessionRecord {
         let key = ApiKey::generate(KeyType::Live, &[9; RANDOM_BYTES_FOR_KEY]);
         SessionRecord {
-            key_id: key.id(),
-            key_hash: key.hash_hex(),
+            subject: Subject::Key {
+                key_id: key.id(),
+                key_hash: key.hash_hex(),
+            },
             csrf_token: csrf_token(&[2; RANDOM_BYTES_FOR_SESSION]),
             created_ms: now,
             last_seen_ms: now,
@@ -430,10 +467,37 @@ mod tests {
     }
 
     #[test]
+    fn records_read_as_stored_before_people_and_a_persons_session_round_trips() {
+        let key = ApiKey::generate(KeyType::Live, &[9; RANDOM_BYTES_FOR_KEY]);
+        let old = format!(
+            r#"{{"keyId":"{}","keyHash":"{}","csrfToken":"c","createdMs":1,"lastSeenMs":2}}"#,
+            key.id(),
+            key.hash_hex()
+        );
+        let read: SessionRecord = serde_json::from_str(&old).expect("old record");
+        assert_eq!(read.key_id(), Some(key.id()));
+        let person = SessionRecord {
+            subject: Subject::Person {
+                person_id: PersonId::generate(&[1; 32]),
+                organization_id: OrgId::DEFAULT,
+            },
+            ..read
+        };
+        let text = serde_json::to_string(&person).expect("json");
+        assert!(text.contains("personId") && !text.contains("keyId"));
+        let back: SessionRecord = serde_json::from_str(&text).expect("back");
+        assert_eq!(back, person);
+        assert_eq!(back.key_id(), None);
+    }
+
+    #[test]
     fn a_record_never_prints_its_secrets() {
         let record = record(T0);
         let printed = format!("{record:?}");
-        assert!(!printed.contains(&record.key_hash));
+        let Subject::Key { key_hash, .. } = &record.subject else {
+            panic!("a key's session")
+        };
+        assert!(!printed.contains(key_hash));
         assert!(!printed.contains(&record.csrf_token));
     }
 }

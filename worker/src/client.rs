@@ -2,16 +2,21 @@
 //! lookup), an organization's OrgGuard and a dashboard session's SessionGuard. Inputs
 //! and answers are core's types; anything else that comes back is a fault.
 
-use crate::config::{GRANT_GUARD, KEY_GUARD, ORG_GUARD, SESSION_GUARD};
+use crate::config::{
+    CEREMONY_GUARD, GRANT_GUARD, KEY_GUARD, ORG_GUARD, PEOPLE_GUARD, PERSON_GUARD, SESSION_GUARD,
+};
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::credential::Credential;
-use scopien_auth::ids::OrgId;
+use scopien_auth::ids::{OrgId, PersonId};
 use scopien_auth::keys::guard::{Answer, Input, Manage, ManageAnswer};
 use scopien_auth::keys::verify::{Verification, Verify};
 use scopien_auth::keys::wire;
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::GrantId;
 use scopien_auth::org::{OrgAnswer, OrgInput};
+use scopien_auth::people::ceremony::{CeremonyAnswer, CeremonyInput};
+use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
+use scopien_auth::people::person::{PersonAnswer, PersonInput};
 use scopien_auth::session::{SessionAnswer, SessionInput};
 use scopien_auth::KeyId;
 use scopien_auth::KeyRecord;
@@ -137,6 +142,25 @@ pub(crate) async fn session(
     input: &SessionInput,
 ) -> Result<SessionAnswer> {
     call(env, SESSION_GUARD, token_hash, input).await
+}
+
+/// One call to an organization's people guard (members and invitations).
+pub(crate) async fn people(env: &Env, org: OrgId, input: &PeopleInput) -> Result<PeopleAnswer> {
+    call(env, PEOPLE_GUARD, org.chars(), input).await
+}
+
+/// One call to a person's guard (their id names it: it is also their user handle).
+pub(crate) async fn person(env: &Env, id: PersonId, input: &PersonInput) -> Result<PersonAnswer> {
+    call(env, PERSON_GUARD, id.chars(), input).await
+}
+
+/// One call to a passkey challenge's guard, named by the challenge (base64url).
+pub(crate) async fn ceremony(
+    env: &Env,
+    challenge: &str,
+    input: &CeremonyInput,
+) -> Result<CeremonyAnswer> {
+    call(env, CEREMONY_GUARD, challenge, input).await
 }
 
 /// One call to an OAuth grant's guard (the grant id names it: no lookup).

@@ -23,6 +23,12 @@ pub(crate) const SESSION_GUARD: &str = "SESSION_GUARD";
 pub(crate) const GRANT_GUARD: &str = "GRANT_GUARD";
 /// Workers Static Assets: the dashboard's pages, scripts and styles.
 pub(crate) const ASSETS: &str = "ASSETS";
+/// One PeopleGuard per organization: its members and pending invitations.
+pub(crate) const PEOPLE_GUARD: &str = "PEOPLE_GUARD";
+/// One PersonGuard per person: their record and passkeys.
+pub(crate) const PERSON_GUARD: &str = "PERSON_GUARD";
+/// One CeremonyGuard per passkey challenge: single-use, short-lived.
+pub(crate) const CEREMONY_GUARD: &str = "CEREMONY_GUARD";
 /// Durable Object namespace: one AddressThrottle per client address.
 pub(crate) const THROTTLE: &str = "THROTTLE";
 const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";
@@ -40,6 +46,8 @@ const PLAN: &str = "PLAN";
 const ORIGIN_URL: &str = "ORIGIN_URL";
 const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
 const PUBLIC_URL: &str = "PUBLIC_URL";
+const PASSKEY_RP_ID: &str = "PASSKEY_RP_ID";
+const PASSKEY_ORIGINS: &str = "PASSKEY_ORIGINS";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -234,4 +242,18 @@ pub(crate) fn meter_flush_ms(env: &Env) -> u64 {
 /// The largest request body accepted, forwarded or read (`MAX_BODY_BYTES`, default 64 KiB).
 pub(crate) fn max_body_bytes(env: &Env) -> usize {
     settings(env).max_body_bytes
+}
+
+/// The passkeys' relying party: `PASSKEY_RP_ID` (default `localhost`) and
+/// `PASSKEY_ORIGINS` (comma- or space-separated, default `http://localhost:8787`), from
+/// configuration, never from a request's `Host`. Read when asked (the full module's).
+pub(crate) fn passkey_relying_party(env: &Env) -> scopien_auth::people::webauthn::RelyingParty {
+    let id = text(env, PASSKEY_RP_ID).unwrap_or_else(|| "localhost".to_owned());
+    let origins = text(env, PASSKEY_ORIGINS)
+        .unwrap_or_else(|| "http://localhost:8787".to_owned())
+        .split([',', ' '])
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    scopien_auth::people::webauthn::RelyingParty { id, origins }
 }

@@ -64,7 +64,11 @@ mod webcrypto;
 
 #[cfg(feature = "full")]
 pub use objects::{
-    grant_guard::GrantGuard, key_guard::KeyGuard, org_guard::OrgGuard, session_guard::SessionGuard,
+    grant_guard::GrantGuard,
+    key_guard::KeyGuard,
+    org_guard::OrgGuard,
+    people::{CeremonyGuard, PeopleGuard, PersonGuard},
+    session_guard::SessionGuard,
 };
 #[cfg(feature = "full")]
 pub use throttle::AddressThrottle;

@@ -246,3 +246,15 @@ pub(crate) async fn record_authorization(
         worker::console_error!("authorization record failed for {org}: {fault}");
     }
 }
+
+/// Appends audit events to an organization's log, best effort (logged when it fails):
+/// what they record has already happened.
+pub(crate) async fn record_events(env: &Env, org: OrgId, events: Vec<AuditDraft>) {
+    let input = OrgInput::Record {
+        entries: Vec::new(),
+        events,
+    };
+    if let Err(fault) = client::org(env, org, &input).await {
+        worker::console_error!("audit record failed for {org}: {fault}");
+    }
+}

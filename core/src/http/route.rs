@@ -4,7 +4,7 @@
 use crate::base::method::Method;
 use crate::base::path::{parse_api_path, PathError};
 use crate::credentials::key::KeyId;
-use crate::ids::{ClientId, GrantId, OrgId};
+use crate::ids::{ClientId, GrantId, InvitationId, OrgId};
 use crate::policy::error::ApiError;
 use crate::policy::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 
@@ -64,6 +64,10 @@ pub enum Route<'a> {
     Org(OrgId),
     /// `GET /v1/audit-log`
     AuditLog,
+    /// `GET|POST /v1/organizations/{id}/invitations`
+    Invitations(OrgId),
+    /// `DELETE /v1/organizations/{id}/invitations/{invId}`
+    Invitation(OrgId, InvitationId),
     /// `GET|POST /v1/oauth-clients`
     OAuthClients,
     /// `GET|PATCH|DELETE /v1/oauth-clients/{clientId}`
@@ -183,6 +187,21 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
             [id] => {
                 allow(method, ORG)?;
                 org_id(id).map(Route::Org)
+            }
+            [id, "invitations"] => {
+                allow(method, KEYS)?;
+                org_id(id).map(Route::Invitations)
+            }
+            [id, "invitations", inv] => {
+                allow(method, &[Delete])?;
+                let org = org_id(id)?;
+                InvitationId::parse(inv)
+                    .map(|inv| Route::Invitation(org, inv))
+                    .ok_or_else(|| {
+                        ApiError::invalid_request(
+                            "The invitation id in the path must have the form inv_ followed by 16 letters or digits",
+                        )
+                    })
             }
             _ => Err(ApiError::not_found("No such organizations endpoint")),
         },

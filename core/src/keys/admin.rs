@@ -102,7 +102,9 @@ impl Caller {
             key_type: admitted.key_type,
             grants: admitted.grants.clone(),
             organization: match admitted.actor {
-                Actor::Key { .. } | Actor::App { .. } => Some(admitted.organization_id),
+                Actor::Key { .. } | Actor::App { .. } | Actor::Person { .. } => {
+                    Some(admitted.organization_id)
+                }
                 Actor::Root | Actor::SecretScanning => None,
             },
             actor: admitted.actor,

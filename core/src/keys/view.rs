@@ -281,50 +281,7 @@ impl<T> ListPage<T> {
     }
 }
 
-/// The limits a plan allows a key of one type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PlanLimitsView {
-    /// Requests per hour a new key gets by default.
-    pub default_rate_limit: u32,
-    /// The highest `rateLimit` a key may be given.
-    pub max_rate_limit: u32,
-    /// The highest `burst` a key may be given.
-    pub max_burst: u32,
-    /// Requests per day every key has, if capped.
-    pub daily_limit: Option<u32>,
-}
-
-/// A plan and its limits per key type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanView {
-    /// Its name.
-    pub name: crate::policy::plan::Plan,
-    /// Live keys' limits.
-    pub live: PlanLimitsView,
-    /// Test keys' limits.
-    pub test: PlanLimitsView,
-}
-
-impl PlanView {
-    /// The view of `plan`.
-    pub fn of(plan: crate::policy::plan::Plan) -> PlanView {
-        let limits = |key_type| {
-            let (max_rate_limit, max_burst) = plan.ceilings(key_type);
-            PlanLimitsView {
-                default_rate_limit: plan.default_policy(key_type).hourly.get(),
-                max_rate_limit,
-                max_burst,
-                daily_limit: plan.daily().map(|n| n.get()),
-            }
-        };
-        PlanView {
-            name: plan,
-            live: limits(KeyType::Live),
-            test: limits(KeyType::Test),
-        }
-    }
-}
+pub use crate::policy::plan::{PlanLimitsView, PlanView};
 
 /// `GET /dashboard/api/session`: who is signed in, the plan, and the CSRF token the
 /// page sends back on state-changing calls. Never the key or its hash.

@@ -75,6 +75,10 @@ pub enum Field {
     Ip,
     /// `keyPolicy` (organizations).
     KeyPolicy,
+    /// `email` (invitations).
+    Email,
+    /// `role` (invitations, members).
+    Role,
 }
 
 impl Field {
@@ -100,6 +104,8 @@ impl Field {
             Field::Path => "path",
             Field::Ip => "ip",
             Field::KeyPolicy => "keyPolicy",
+            Field::Email => "email",
+            Field::Role => "role",
         }
     }
 }
@@ -386,6 +392,33 @@ impl ApiError {
                 missing.resource
             ),
         )
+    }
+
+    /// 403: a signed-in person's role does not allow this (people::role).
+    pub fn role_forbids(role: &str, what: &str) -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            format!("A member with the role '{role}' cannot {what}"),
+        )
+    }
+
+    /// 404: an invitation link that names no pending invitation (unknown, already used,
+    /// revoked or expired: the same answer for each, so a link tells nothing).
+    pub fn invitation_invalid() -> ApiError {
+        ApiError::new(
+            404,
+            "not_found",
+            "Invitation not found",
+            "This invitation link is unknown, already used, revoked or expired; ask for a new one"
+                .into(),
+        )
+    }
+
+    /// 401: a passkey ceremony was refused (people::webauthn says why).
+    pub fn passkey_refused(details: impl Into<String>) -> ApiError {
+        ApiError::new(401, "unauthorized", "Passkey refused", details.into())
     }
 
     /// 400: a request method that is not an HTTP token.

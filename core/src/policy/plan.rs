@@ -4,6 +4,7 @@
 use crate::credentials::key::KeyType;
 use crate::policy::ratelimit::Policy;
 use core::num::NonZeroU32;
+use serde::{Deserialize, Serialize};
 
 /// A non-zero constant, checked when the crate compiles (never at run time).
 const fn n(value: u32) -> NonZeroU32 {
@@ -82,6 +83,51 @@ impl Plan {
             (KeyType::Live, Plan::Starter) => (1_000, 50),
             (KeyType::Live, Plan::Professional) => (5_000, 200),
             (KeyType::Live, Plan::Enterprise) => (1_000_000, 1_000_000),
+        }
+    }
+}
+
+/// The limits a plan allows a key of one type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanLimitsView {
+    /// Requests per hour a new key gets by default.
+    pub default_rate_limit: u32,
+    /// The highest `rateLimit` a key may be given.
+    pub max_rate_limit: u32,
+    /// The highest `burst` a key may be given.
+    pub max_burst: u32,
+    /// Requests per day every key has, if capped.
+    pub daily_limit: Option<u32>,
+}
+
+/// A plan and its limits per key type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanView {
+    /// Its name.
+    pub name: Plan,
+    /// Live keys' limits.
+    pub live: PlanLimitsView,
+    /// Test keys' limits.
+    pub test: PlanLimitsView,
+}
+
+impl PlanView {
+    /// The view of `plan`.
+    pub fn of(plan: Plan) -> PlanView {
+        let limits = |key_type| {
+            let (max_rate_limit, max_burst) = plan.ceilings(key_type);
+            PlanLimitsView {
+                default_rate_limit: plan.default_policy(key_type).hourly.get(),
+                max_rate_limit,
+                max_burst,
+                daily_limit: plan.daily().map(|n| n.get()),
+            }
+        };
+        PlanView {
+            name: plan,
+            live: limits(KeyType::Live),
+            test: limits(KeyType::Test),
         }
     }
 }

@@ -16,25 +16,31 @@
 //! ```
 
 use crate::api::answer;
+use crate::api::passkeys::{self, Outcome};
 use crate::api::Admitted;
 use crate::client;
 use crate::config;
 use crate::http::{self, or_respond, RequestUrl};
+use crate::operations::Call;
 use crate::throttle::check_verdict;
 use crate::throttle::{self, Verdict};
 use scopien_auth::base::network::parse_address;
 use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
 use scopien_auth::http::route::{route, Route};
+use scopien_auth::ids::{Actor, OrgId, PersonId};
 use scopien_auth::keys::admin::Caller;
 use scopien_auth::keys::view::{PlanView, SessionView};
 use scopien_auth::oauth::consent::{page_headers, too_many_failures_page as too_many_failures};
+use scopien_auth::people::members::{Member, PeopleAnswer, PeopleInput};
+use scopien_auth::people::person::PersonSessionView;
+use scopien_auth::people::role::Operation;
 use scopien_auth::session::{
     api_key_from_form, clear_cookie, csrf_matches, csrf_token, same_origin, set_cookie,
-    token_from_cookies, SessionAnswer, SessionInput, SessionRecord, SessionToken, CSRF_HEADER,
-    RANDOM_BYTES_FOR_SESSION,
+    token_from_cookies, SessionAnswer, SessionInput, SessionRecord, SessionToken, Subject,
+    CSRF_HEADER, RANDOM_BYTES_FOR_SESSION,
 };
-use scopien_auth::{ApiError, ApiKey, Method};
+use scopien_auth::{ApiError, ApiKey, KeyType, Method};
 use worker::{Env, Request, Response, Result};
 
 use scopien_auth::http::route::DASHBOARD_ROOT as ROOT;
@@ -42,6 +48,8 @@ const STATIC: &str = "/dashboard/static/";
 const SIGN_IN: &str = "/dashboard/session";
 const SESSION: &str = "/dashboard/api/session";
 const API: &str = "/dashboard/api";
+const INVITE: &str = "/dashboard/invite";
+const PASSKEY: &str = "/dashboard/passkey/";
 
 /// Answers a dashboard request; every response carries the security headers.
 pub(crate) async fn handle(
@@ -86,6 +94,13 @@ async fn route_dashboard(
             asset(env, url, &p[STATIC.len()..]).await
         }
         (SIGN_IN, Method::Post) => sign_in(req, env, &site, address, now_ms).await,
+        (INVITE, Method::Get | Method::Head) => {
+            let response = asset(env, url, "invite.html").await?;
+            http::with_headers(response, [("Cache-Control", "no-store")])
+        }
+        (p, Method::Post) if p.starts_with(PASSKEY) => {
+            passkey(req, env, &site, &p[PASSKEY.len()..], now_ms).await
+        }
         (SESSION, Method::Get) => session_view(req, env, &site, address, now_ms).await,
         (SESSION, Method::Delete) => sign_out(req, env, &site, address, now_ms).await,
         (p, _) if p.starts_with("/dashboard/api/v1/") => {
@@ -262,20 +277,27 @@ pub(crate) async fn check_key(
     method: &Method,
     address: Option<&str>,
 ) -> Result<std::result::Result<Box<scopien_auth::check::protocol::Admitted>, Response>> {
-    let record = &live.record;
+    let (key_id, key_hash) = match &live.record.subject {
+        Subject::Key { key_id, key_hash } => (*key_id, key_hash),
+        Subject::Person { .. } => {
+            return Ok(Err(http::error(&ApiError::invalid_request(
+                "This page needs a session signed in with an admin API key",
+            ))?))
+        }
+    };
     let root = match config::root_key(env) {
         Ok(Some(root)) => match config::plan(env) {
-            Ok(plan) => root.recognise_hash(record.key_id, &record.key_hash, plan),
+            Ok(plan) => root.recognise_hash(key_id, key_hash, plan),
             Err(err) => return Ok(Err(http::error(&err)?)),
         },
         _ => None,
     };
     let check = Check {
-        hash: record.key_hash.clone(),
+        hash: key_hash.clone(),
         requirement: route.requirement(method, &[]),
         address: address.and_then(parse_address),
     };
-    match client::check(env, record.key_id, check, root).await? {
+    match client::check(env, key_id, check, root).await? {
         CheckAnswer::Admitted(admitted) => Ok(Ok(admitted)),
         CheckAnswer::Refused { refusal, .. } if refusal.is_failed_authentication() => {
             let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
@@ -335,20 +357,35 @@ async fn sign_in(
         Ok(CheckAnswer::Refused { refusal, at_ms }) => return http::refusal(&refusal, at_ms),
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     }
+    let subject = Subject::Key {
+        key_id: key.id(),
+        key_hash: hash,
+    };
+    let wants_json = req
+        .headers()
+        .get("Accept")?
+        .is_some_and(|a| a.contains("application/json"));
+    open_session(env, site, subject, now_ms, wants_json).await
+}
+
+/// Opens a session for `subject` and sets its cookie: 204 for a script, else 303 to the
+/// dashboard.
+async fn open_session(
+    env: &Env,
+    site: &Site,
+    subject: Subject,
+    now_ms: u64,
+    wants_json: bool,
+) -> Result<Response> {
     let token =
         SessionToken::from_random(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?);
     let record = SessionRecord {
-        key_id: key.id(),
-        key_hash: hash,
+        subject,
         csrf_token: csrf_token(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_SESSION>()?),
         created_ms: now_ms,
         last_seen_ms: now_ms,
     };
     client::session(env, &token.hash_hex(), &SessionInput::Open(record)).await?;
-    let wants_json = req
-        .headers()
-        .get("Accept")?
-        .is_some_and(|a| a.contains("application/json"));
     let response = if wants_json {
         Response::empty()?.with_status(204)
     } else {
@@ -377,9 +414,37 @@ async fn session_view(
         Ok(live) => live,
         Err(response) => return Ok(response),
     };
+    if let Subject::Person {
+        person_id,
+        organization_id,
+    } = &live.record.subject
+    {
+        let member = match member(env, site, &live, *person_id, *organization_id).await? {
+            Ok(member) => member,
+            Err(response) => return Ok(response),
+        };
+        let default_plan = or_respond!(config::plan(env));
+        let plan = crate::operations::org_record(env, *organization_id, default_plan)
+            .await?
+            .map_or(default_plan, |o| o.plan);
+        let view = PersonSessionView {
+            person_id: *person_id,
+            email: member.email,
+            name: member.name,
+            organization_id: *organization_id,
+            role: member.role,
+            permissions: member.role.permissions(),
+            plan: PlanView::of(plan),
+            csrf_token: live.record.csrf_token.clone(),
+        };
+        return http::json(200, &view);
+    }
     let admitted = match check_key(env, site, &live, &Route::Keys, &Method::Get, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
+    };
+    let Some(key_id) = live.record.key_id() else {
+        return no_session(site);
     };
     let default_plan = or_respond!(config::plan(env));
     let caller = Caller::of(&admitted);
@@ -390,7 +455,7 @@ async fn session_view(
         None => default_plan,
     };
     let view = SessionView {
-        key_id: live.record.key_id,
+        key_id,
         key_type: admitted.key_type,
         organization_id: caller.organization,
         scopes: admitted.grants.clone(),
@@ -451,6 +516,40 @@ async fn api(
     } else {
         Vec::new()
     };
+    let key_id = match &live.record.subject {
+        Subject::Key { key_id, .. } => *key_id,
+        Subject::Person {
+            person_id,
+            organization_id,
+        } => {
+            let (person_id, org) = (*person_id, *organization_id);
+            let member = match member(env, site, &live, person_id, org).await? {
+                Ok(member) => member,
+                Err(response) => return Ok(response),
+            };
+            let allowed = Operation::of(&route, method).filter(|op| member.role.may(*op));
+            if allowed.is_none() {
+                return http::error(&ApiError::role_forbids(
+                    member.role.as_str(),
+                    "do this in the organization",
+                ));
+            }
+            let call = Call {
+                route: &route,
+                method,
+                url,
+                body: &body,
+                caller: Caller {
+                    key_type: KeyType::Live,
+                    grants: member.role.grants(),
+                    organization: Some(org),
+                    actor: Actor::Person { person_id },
+                },
+                now_ms,
+            };
+            return crate::api::manage(env, call).await;
+        }
+    };
     let admitted = match check_key(env, site, &live, &route, method, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
@@ -460,8 +559,66 @@ async fn api(
         route: &route,
         method,
         body,
-        key_id: live.record.key_id,
+        key_id,
         now_ms,
     };
     answer(req, env, call, &admitted).await.map(Response::from)
+}
+
+/// A person's membership, asked of their organization's people guard on every call: a
+/// removed member's session ends at once (401), a changed role applies at once.
+async fn member(
+    env: &Env,
+    site: &Site,
+    live: &Live,
+    person_id: PersonId,
+    org: OrgId,
+) -> Result<std::result::Result<Member, Response>> {
+    let asked = PeopleInput::Member {
+        person_id,
+        signed_in: false,
+    };
+    match client::people(env, org, &asked).await? {
+        PeopleAnswer::Member(member) => Ok(Ok(member)),
+        _ => {
+            let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
+            Ok(Err(no_session(site)?))
+        }
+    }
+}
+
+/// `/dashboard/passkey/…`: the ceremonies (api/passkeys.rs), same-origin only; one that
+/// signs a person in opens their session.
+async fn passkey(
+    req: &mut Request,
+    env: &Env,
+    site: &Site,
+    step: &str,
+    now_ms: u64,
+) -> Result<Response> {
+    if cross_site(req, site, None)? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
+    let outcome = match step {
+        "invitation" => return passkeys::invitation(env, &body).await,
+        "register/options" => return passkeys::register_options(env, &body, now_ms).await,
+        "signin/options" => return passkeys::signin_options(env, now_ms).await,
+        "register" => passkeys::register(env, &body, now_ms).await?,
+        "signin" => passkeys::signin(env, &body).await?,
+        _ => return http::error(&ApiError::not_found("No such passkey endpoint")),
+    };
+    match outcome {
+        Outcome::Answer(response) => Ok(response),
+        Outcome::SignedIn {
+            person_id,
+            organization_id,
+        } => {
+            let subject = Subject::Person {
+                person_id,
+                organization_id,
+            };
+            open_session(env, site, subject, now_ms, true).await
+        }
+    }
 }

@@ -7,6 +7,8 @@ pub(crate) mod keys;
 pub(crate) mod oauth;
 pub(crate) mod oauth_apps;
 pub(crate) mod orgs;
+pub(crate) mod passkeys;
+pub(crate) mod people;
 pub(crate) mod scanning;
 pub(crate) mod verify;
 
@@ -73,6 +75,8 @@ pub(crate) async fn answer(
         | Route::Orgs
         | Route::Org(_)
         | Route::AuditLog
+        | Route::Invitations(_)
+        | Route::Invitation(..)
         | Route::OAuthClients
         | Route::OAuthClient(_)
         | Route::OAuthAuthorizations
@@ -85,20 +89,30 @@ pub(crate) async fn answer(
                 caller: Caller::of(admitted),
                 now_ms,
             };
-            match route {
-                Route::Orgs | Route::Org(_) | Route::AuditLog => orgs::handle(env, call).await?,
-                Route::OAuthClients
-                | Route::OAuthClient(_)
-                | Route::OAuthAuthorizations
-                | Route::OAuthAuthorization(_) => oauth_apps::handle(env, call).await?,
-                Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
-                    keys::handle(env, call).await?
-                }
-                Route::AuthTest | Route::Verify | Route::Upstream { .. } => {
-                    unreachable!("answered above")
-                }
-            }
+            manage(env, call).await?
         }
     };
     http::with_rate_limit(response, &admitted.status, admitted.at_ms).map(Reply::from)
+}
+
+/// Answers a management API call (the caller admitted: by its key's guard, or a
+/// signed-in person whose role allows it).
+pub(crate) async fn manage(
+    env: &Env,
+    call: crate::operations::Call<'_>,
+) -> Result<worker::Response> {
+    match call.route {
+        Route::Orgs | Route::Org(_) | Route::AuditLog => orgs::handle(env, call).await,
+        Route::Invitations(_) | Route::Invitation(..) => people::handle(env, call).await,
+        Route::OAuthClients
+        | Route::OAuthClient(_)
+        | Route::OAuthAuthorizations
+        | Route::OAuthAuthorization(_) => oauth_apps::handle(env, call).await,
+        Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
+            keys::handle(env, call).await
+        }
+        Route::AuthTest | Route::Verify | Route::Upstream { .. } => http::error(
+            &scopien_auth::ApiError::not_found("No such management endpoint"),
+        ),
+    }
 }

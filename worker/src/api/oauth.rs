@@ -222,6 +222,10 @@ async fn authorize(
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
+    // check_key admits only a key's session (a person's consent comes later).
+    let Some(key_id) = live.record.key_id() else {
+        return error_html("Sign in with an admin API key to approve an app");
+    };
     if let Some(message) = other_mode(app_mode, admitted.key_type) {
         return error_html(message);
     }
@@ -236,7 +240,7 @@ async fn authorize(
         app_name: &app_name,
         org_name: &org_name,
         org_id: org.to_string(),
-        key_id: live.record.key_id.to_string(),
+        key_id: key_id.to_string(),
         csrf_token: &live.record.csrf_token,
         missing: admitted.grants.covers(&request.scopes).err(),
     };
@@ -309,6 +313,10 @@ async fn decide(
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
     };
+    // check_key admits only a key's session (a person's consent comes later).
+    let Some(key_id) = live.record.key_id() else {
+        return error_html("Sign in with an admin API key to approve an app");
+    };
     if let Some(message) = other_mode(app_mode, admitted.key_type) {
         return error_html(message);
     }
@@ -352,7 +360,7 @@ async fn decide(
         &app_name,
         approving_org,
         admitted.key_type,
-        live.record.key_id,
+        key_id,
         scopien_auth::org::OrgRecord::default_org(default_plan).terms(),
         now_ms,
     );
@@ -375,7 +383,7 @@ async fn decide(
     // 3. The approving key, read after the listing: a change of the key before this
     //    read is in it, one after it is pushed to the grant.
     if admitted.actor != Actor::Root {
-        let approver = crate::operations::approver_terms(env, live.record.key_id).await?;
+        let approver = crate::operations::approver_terms(env, key_id).await?;
         let holds = approver
             .as_ref()
             .is_some_and(|a| a.in_force_at(now_ms) && a.grants.covers(&request.scopes).is_ok());

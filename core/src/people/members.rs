@@ -1,0 +1,650 @@
+//! An organization's people: its members (with their roles) and its pending
+//! invitations, the state of its `PeopleGuard`. An invitation is a single-use link: its
+//! token is shown once, only its SHA-256 is kept, it expires after
+//! [`INVITATION_TTL_MS`], and accepting it is one step here, so two people holding one
+//! link cannot both join.
+
+use crate::audit::{created, AuditDraft, AuditTarget};
+use crate::base::json;
+use crate::base::text::check_label;
+use crate::base::timestamp::format_ms;
+use crate::credentials::key::hash_hex;
+use crate::ids::{Actor, InvitationId, OrgId, PersonId};
+use crate::people::role::Role;
+use crate::policy::error::{ApiError, Field};
+use serde::{Deserialize, Serialize};
+
+/// An invitation expires this long after it was made (7 days).
+pub const INVITATION_TTL_MS: u64 = 7 * 24 * 60 * 60 * 1000;
+/// Pending invitations an organization holds at most (expired ones are dropped first).
+pub const MAX_PENDING_INVITATIONS: usize = 100;
+/// Members an organization holds at most.
+pub const MAX_MEMBERS: usize = 1000;
+/// Random base62 chars in an invitation token, after its organization's 16.
+pub const INVITATION_SECRET_LEN: usize = 32;
+/// Random bytes [`InvitationToken::generate`] needs: two per char.
+pub const RANDOM_BYTES_FOR_INVITATION: usize = 2 * INVITATION_SECRET_LEN;
+/// Longest email and name accepted.
+pub const MAX_EMAIL_LEN: usize = 254;
+/// Longest name accepted.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// The secret of an invitation link: its organization's 16 chars (which name the guard
+/// that holds it) and 32 random base62 chars. Shown once, in the link's fragment.
+#[derive(Clone, PartialEq, Eq)]
+pub struct InvitationToken(String);
+
+impl core::fmt::Debug for InvitationToken {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("InvitationToken(…)")
+    }
+}
+
+impl InvitationToken {
+    /// A new token for an invitation to `org`.
+    pub fn generate(org: OrgId, random: &[u8; RANDOM_BYTES_FOR_INVITATION]) -> InvitationToken {
+        let mut text = String::with_capacity(16 + INVITATION_SECRET_LEN);
+        text.push_str(org.chars());
+        for pair in random.chunks_exact(2) {
+            text.push(char::from(crate::base::base62::char_from_random(
+                pair[0], pair[1],
+            )));
+        }
+        InvitationToken(text)
+    }
+
+    /// Parses a token: 48 base62 chars, the first 16 an organization's.
+    pub fn parse(text: &str) -> Option<InvitationToken> {
+        let valid = text.len() == 16 + INVITATION_SECRET_LEN
+            && text.bytes().all(crate::base::base62::is_base62);
+        valid.then(|| InvitationToken(text.to_owned()))
+    }
+
+    /// The organization it invites to.
+    pub fn organization(&self) -> Option<OrgId> {
+        OrgId::parse(&format!("org_{}", &self.0[..16]))
+    }
+
+    /// The token as the link carries it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// SHA-256 hex: the only form stored.
+    pub fn hash_hex(&self) -> String {
+        hash_hex(self.0.as_bytes())
+    }
+
+    /// The link: `{origin}/dashboard/invite#{token}` (the fragment never reaches a
+    /// server, a log or a `Referer`).
+    pub fn url(&self, origin: &str) -> String {
+        format!("{origin}/dashboard/invite#{}", self.0)
+    }
+}
+
+/// A pending invitation as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Invitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// Who it is for (an identifier only: never verified, never matched).
+    pub email: String,
+    /// The role it gives.
+    pub role: Role,
+    /// SHA-256 hex of its token.
+    pub token_hash: String,
+    /// Made at, ms.
+    pub created_ms: u64,
+    /// Ends at, ms.
+    pub expires_ms: u64,
+    /// Who made it.
+    pub created_by: Actor,
+}
+
+impl Invitation {
+    /// Pending at `now_ms`: not yet expired (it ends exactly at `expires_ms`).
+    pub fn is_pending(&self, now_ms: u64) -> bool {
+        now_ms < self.expires_ms
+    }
+
+    /// Its view; `url` only when it was just made.
+    pub fn view(&self, url: Option<String>) -> InvitationView {
+        InvitationView {
+            id: self.id,
+            email: self.email.clone(),
+            role: self.role,
+            url,
+            created_at: format_ms(self.created_ms),
+            expires_at: format_ms(self.expires_ms),
+        }
+    }
+}
+
+/// An invitation in the API.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvitationView {
+    /// `inv_…`.
+    pub id: InvitationId,
+    /// For whom.
+    pub email: String,
+    /// The role.
+    pub role: Role,
+    /// The link, shown once (in the creation's answer only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+impl Invitation {
+    /// `member.invited`: who invited whom (the email) with which role; never the link.
+    pub fn invited_event(&self) -> AuditDraft {
+        AuditDraft {
+            actor: self.created_by,
+            action: "member.invited".into(),
+            target: AuditTarget {
+                kind: "invitation".into(),
+                id: self.id.to_string(),
+            },
+            changes: created(&serde_json::json!({"email": self.email, "role": self.role})),
+            report: None,
+            reason: None,
+        }
+    }
+}
+
+impl Member {
+    /// `member.joined` (by the person, through an invitation's link) and
+    /// `passkey.added` (their first passkey, by its credential id).
+    pub fn joined_events(&self, credential_id: &str) -> [AuditDraft; 2] {
+        let actor = Actor::Person {
+            person_id: self.person_id,
+        };
+        let target = AuditTarget {
+            kind: "person".into(),
+            id: self.person_id.to_string(),
+        };
+        [
+            AuditDraft {
+                actor,
+                action: "member.joined".into(),
+                target: target.clone(),
+                changes: created(
+                    &serde_json::json!({"email": self.email, "name": self.name, "role": self.role}),
+                ),
+                report: None,
+                reason: None,
+            },
+            AuditDraft {
+                actor,
+                action: "passkey.added".into(),
+                target,
+                changes: created(&serde_json::json!({"credentialId": credential_id})),
+                report: None,
+                reason: None,
+            },
+        ]
+    }
+}
+
+/// `GET /v1/organizations/{id}/invitations`: the pending ones, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationList {
+    /// The invitations (without their links).
+    pub data: Vec<InvitationView>,
+}
+
+/// What a new invitation's body asks: `{"email", "role"}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvitationRequest {
+    /// For whom.
+    pub email: String,
+    /// The role.
+    pub role: Role,
+}
+
+/// Parses `POST /v1/organizations/{id}/invitations`.
+pub fn parse_invitation(body: &[u8]) -> Result<InvitationRequest, ApiError> {
+    let value =
+        json::parse(body).map_err(|e| ApiError::invalid_request(json::error_details(&e)))?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid_request("The body must be a JSON object"))?;
+    if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "email" | "role")) {
+        return Err(ApiError::invalid_request(format!(
+            "Unknown member '{}'; allowed are email, role",
+            crate::base::text::printable(unknown)
+        )));
+    }
+    let email = map
+        .get("email")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| ApiError::invalid_field(Field::Email, "email is required, a string"))?;
+    let email = parse_email(email)?;
+    let role = map
+        .get("role")
+        .and_then(|v| v.as_str())
+        .and_then(Role::parse)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                Field::Role,
+                "role is required: one of owner, admin, developer, viewer",
+            )
+        })?;
+    Ok(InvitationRequest { email, role })
+}
+
+/// An email as an identifier: trimmed, one `@` with text on both sides, no spaces or
+/// hidden characters, at most [`MAX_EMAIL_LEN`] bytes. Nobody verifies it.
+pub fn parse_email(text: &str) -> Result<String, ApiError> {
+    let email = text.trim();
+    let bad = |why: &str| ApiError::invalid_field(Field::Email, why.to_owned());
+    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
+        return Err(bad("email must be 1 to 254 characters"));
+    }
+    check_label("email", email).map_err(|e| bad(&e))?;
+    match email.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(char::is_whitespace) =>
+        {
+            Ok(email.to_owned())
+        }
+        _ => Err(bad("email must look like name@example.com")),
+    }
+}
+
+/// A person's name: trimmed, 1 to [`MAX_NAME_LEN`] characters, nothing hidden.
+pub fn parse_person_name(text: &str) -> Result<String, ApiError> {
+    let name = text.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+        return Err(ApiError::invalid_field(
+            Field::Name,
+            "Name must be 1 to 100 characters",
+        ));
+    }
+    check_label("Name", name).map_err(|e| ApiError::invalid_field(Field::Name, e))?;
+    Ok(name.to_owned())
+}
+
+/// A member of an organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    /// Who.
+    pub person_id: PersonId,
+    /// Their email (as given).
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// Their role here.
+    pub role: Role,
+    /// Joined at, ms.
+    pub joined_ms: u64,
+    /// Their last sign-in, ms.
+    #[serde(default)]
+    pub last_sign_in_ms: Option<u64>,
+}
+
+/// What the worker asks an organization's `PeopleGuard`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeopleInput {
+    /// Add a pending invitation.
+    Invite(Invitation),
+    /// The pending invitations.
+    ListInvitations,
+    /// Revoke a pending one.
+    Revoke(InvitationId),
+    /// The pending invitation with this token hash (the invitation page), unchanged.
+    Peek {
+        /// SHA-256 hex of the token.
+        token_hash: String,
+    },
+    /// Accept the invitation with this token hash: it is used up, and the person joins
+    /// with its role (or keeps the role they have, if already a member).
+    Accept {
+        /// SHA-256 hex of the token.
+        token_hash: String,
+        /// Who joins.
+        person_id: PersonId,
+        /// Their name.
+        name: String,
+    },
+    /// A member's record (every call of a signed-in person asks: a removed member or a
+    /// changed role takes effect at once), marking a sign-in when `signed_in`.
+    Member {
+        /// Who.
+        person_id: PersonId,
+        /// True on a sign-in: `lastSignInAt` becomes now.
+        signed_in: bool,
+    },
+    /// Every member.
+    ListMembers,
+}
+
+/// A `PeopleGuard`'s answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeopleAnswer {
+    /// The invitation made, pending, or peeked.
+    Invitation(Invitation),
+    /// The pending invitations, oldest first.
+    Invitations(Vec<Invitation>),
+    /// Revoked.
+    Revoked,
+    /// No such pending invitation (unknown, used, revoked or expired).
+    NoInvitation,
+    /// Too many pending invitations or members.
+    Full,
+    /// The member (joined, or asked for).
+    Member(Member),
+    /// Not a member.
+    NotMember,
+    /// Every member, by join time.
+    Members(Vec<Member>),
+}
+
+/// What one organization's `PeopleGuard` holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeopleState {
+    /// Members, by join time.
+    pub members: Vec<Member>,
+    /// Invitations not yet used or revoked (expired ones go at the next change).
+    pub invitations: Vec<Invitation>,
+}
+
+impl PeopleState {
+    /// One input at `now_ms`; the bool says whether the state changed (store it).
+    pub fn step(&mut self, input: PeopleInput, now_ms: u64) -> (PeopleAnswer, bool) {
+        match input {
+            PeopleInput::Invite(invitation) => {
+                self.invitations.retain(|i| i.is_pending(now_ms));
+                if self.invitations.len() >= MAX_PENDING_INVITATIONS {
+                    return (PeopleAnswer::Full, true);
+                }
+                self.invitations.push(invitation.clone());
+                (PeopleAnswer::Invitation(invitation), true)
+            }
+            PeopleInput::ListInvitations => {
+                let pending = self.pending(now_ms).cloned().collect();
+                (PeopleAnswer::Invitations(pending), false)
+            }
+            PeopleInput::Revoke(id) => {
+                let found = self.pending(now_ms).any(|i| i.id == id);
+                if !found {
+                    return (PeopleAnswer::NoInvitation, false);
+                }
+                self.invitations.retain(|i| i.id != id);
+                (PeopleAnswer::Revoked, true)
+            }
+            PeopleInput::Peek { token_hash } => match self.find(&token_hash, now_ms) {
+                Some(i) => (PeopleAnswer::Invitation(i.clone()), false),
+                None => (PeopleAnswer::NoInvitation, false),
+            },
+            PeopleInput::Accept {
+                token_hash,
+                person_id,
+                name,
+            } => {
+                let Some(invitation) = self.find(&token_hash, now_ms).cloned() else {
+                    return (PeopleAnswer::NoInvitation, false);
+                };
+                if let Some(member) = self.members.iter().find(|m| m.person_id == person_id) {
+                    // Already a member: the link is used up, the role stays.
+                    let member = member.clone();
+                    self.invitations.retain(|i| i.id != invitation.id);
+                    return (PeopleAnswer::Member(member), true);
+                }
+                if self.members.len() >= MAX_MEMBERS {
+                    return (PeopleAnswer::Full, false);
+                }
+                self.invitations.retain(|i| i.id != invitation.id);
+                let member = Member {
+                    person_id,
+                    email: invitation.email,
+                    name,
+                    role: invitation.role,
+                    joined_ms: now_ms,
+                    last_sign_in_ms: Some(now_ms),
+                };
+                self.members.push(member.clone());
+                (PeopleAnswer::Member(member), true)
+            }
+            PeopleInput::Member {
+                person_id,
+                signed_in,
+            } => match self.members.iter_mut().find(|m| m.person_id == person_id) {
+                Some(member) => {
+                    if signed_in {
+                        member.last_sign_in_ms = Some(now_ms);
+                    }
+                    (PeopleAnswer::Member(member.clone()), signed_in)
+                }
+                None => (PeopleAnswer::NotMember, false),
+            },
+            PeopleInput::ListMembers => (PeopleAnswer::Members(self.members.clone()), false),
+        }
+    }
+
+    fn pending(&self, now_ms: u64) -> impl Iterator<Item = &Invitation> {
+        self.invitations
+            .iter()
+            .filter(move |i| i.is_pending(now_ms))
+    }
+
+    /// The pending invitation whose token hash is `token_hash` (compared in constant
+    /// time, each one).
+    fn find(&self, token_hash: &str, now_ms: u64) -> Option<&Invitation> {
+        self.pending(now_ms).find(|i| {
+            crate::base::constant_time::eq(i.token_hash.as_bytes(), token_hash.as_bytes())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: u64 = 1_780_000_000_000;
+
+    fn invitation(n: u8, role: Role) -> (Invitation, InvitationToken) {
+        let org = OrgId::parse("org_0123456789abcdef").expect("org");
+        let token = InvitationToken::generate(org, &[n; RANDOM_BYTES_FOR_INVITATION]);
+        let invitation = Invitation {
+            id: InvitationId::generate(&[n; 32]),
+            email: "ada@example.com".into(),
+            role,
+            token_hash: token.hash_hex(),
+            created_ms: T0,
+            expires_ms: T0 + INVITATION_TTL_MS,
+            created_by: Actor::Root,
+        };
+        (invitation, token)
+    }
+
+    fn person(n: u8) -> PersonId {
+        PersonId::generate(&[n; 32])
+    }
+
+    fn accept(
+        state: &mut PeopleState,
+        token: &InvitationToken,
+        who: PersonId,
+        at: u64,
+    ) -> PeopleAnswer {
+        let input = PeopleInput::Accept {
+            token_hash: token.hash_hex(),
+            person_id: who,
+            name: "Ada".into(),
+        };
+        state.step(input, at).0
+    }
+
+    #[test]
+    fn an_invitation_is_single_use() {
+        let mut state = PeopleState::default();
+        let (inv, token) = invitation(1, Role::Developer);
+        let event = inv.invited_event();
+        assert_eq!(
+            (event.action.as_str(), event.target.kind.as_str()),
+            ("member.invited", "invitation")
+        );
+        assert!(!serde_json::to_string(&event)
+            .expect("json")
+            .contains(&inv.token_hash));
+        let _ = state.step(PeopleInput::Invite(inv), T0);
+        let joined = accept(&mut state, &token, person(1), T0 + 1);
+        let PeopleAnswer::Member(member) = joined else {
+            panic!("joined")
+        };
+        assert_eq!(
+            (member.role, member.person_id),
+            (Role::Developer, person(1))
+        );
+        let [joined, passkey] = member.joined_events("AQID");
+        assert_eq!(
+            (joined.action.as_str(), passkey.action.as_str()),
+            ("member.joined", "passkey.added")
+        );
+        assert_eq!(
+            joined.actor,
+            Actor::Person {
+                person_id: person(1)
+            }
+        );
+        assert_eq!(
+            accept(&mut state, &token, person(2), T0 + 2),
+            PeopleAnswer::NoInvitation
+        );
+        assert_eq!(state.members.len(), 1);
+        assert!(state.invitations.is_empty());
+    }
+
+    #[test]
+    fn an_invitation_expires_exactly_seven_days_after_it_was_made() {
+        let mut state = PeopleState::default();
+        let (inv, token) = invitation(1, Role::Viewer);
+        let _ = state.step(PeopleInput::Invite(inv), T0);
+        let end = T0 + INVITATION_TTL_MS;
+        let peek = |s: &mut PeopleState, at| {
+            s.step(
+                PeopleInput::Peek {
+                    token_hash: token.hash_hex(),
+                },
+                at,
+            )
+            .0
+        };
+        assert!(matches!(
+            peek(&mut state, end - 1),
+            PeopleAnswer::Invitation(_)
+        ));
+        assert_eq!(peek(&mut state, end), PeopleAnswer::NoInvitation);
+        assert_eq!(
+            accept(&mut state, &token, person(1), end),
+            PeopleAnswer::NoInvitation
+        );
+        assert_eq!(
+            state.step(PeopleInput::ListInvitations, end).0,
+            PeopleAnswer::Invitations(vec![])
+        );
+        assert!(state.members.is_empty());
+    }
+
+    #[test]
+    fn a_revoked_invitation_cannot_be_accepted() {
+        let mut state = PeopleState::default();
+        let (inv, token) = invitation(1, Role::Admin);
+        let id = inv.id;
+        let _ = state.step(PeopleInput::Invite(inv), T0);
+        assert_eq!(
+            state.step(PeopleInput::Revoke(id), T0).0,
+            PeopleAnswer::Revoked
+        );
+        assert_eq!(
+            state.step(PeopleInput::Revoke(id), T0).0,
+            PeopleAnswer::NoInvitation
+        );
+        assert_eq!(
+            accept(&mut state, &token, person(1), T0),
+            PeopleAnswer::NoInvitation
+        );
+    }
+
+    #[test]
+    fn a_member_keeps_their_role_and_their_sign_in_is_recorded() {
+        let mut state = PeopleState::default();
+        let (a, ta) = invitation(1, Role::Owner);
+        let (b, tb) = invitation(2, Role::Viewer);
+        let _ = state.step(PeopleInput::Invite(a), T0);
+        let _ = state.step(PeopleInput::Invite(b), T0);
+        let _ = accept(&mut state, &ta, person(1), T0);
+        // The second link, by the same person: used up, the role stays owner.
+        assert!(
+            matches!(accept(&mut state, &tb, person(1), T0), PeopleAnswer::Member(m) if m.role == Role::Owner)
+        );
+        assert!(state.invitations.is_empty());
+        let asked = PeopleInput::Member {
+            person_id: person(1),
+            signed_in: true,
+        };
+        let (answer, changed) = state.step(asked, T0 + 5);
+        assert!(changed);
+        assert!(matches!(answer, PeopleAnswer::Member(m) if m.last_sign_in_ms == Some(T0 + 5)));
+        let other = PeopleInput::Member {
+            person_id: person(9),
+            signed_in: false,
+        };
+        assert_eq!(state.step(other, T0).0, PeopleAnswer::NotMember);
+    }
+
+    #[test]
+    fn tokens_bodies_and_names() {
+        let (_, token) = invitation(7, Role::Viewer);
+        assert_eq!(
+            InvitationToken::parse(token.expose_secret()),
+            Some(token.clone())
+        );
+        assert_eq!(
+            token.organization().map(|o| o.to_string()).as_deref(),
+            Some("org_0123456789abcdef")
+        );
+        assert!(token
+            .url("http://localhost:8787")
+            .starts_with("http://localhost:8787/dashboard/invite#0123456789abcdef"));
+        assert_eq!(InvitationToken::parse("short"), None);
+        assert_eq!(format!("{token:?}"), "InvitationToken(…)");
+        let ok =
+            parse_invitation(br#"{"email":" ada@example.com ","role":"developer"}"#).expect("ok");
+        assert_eq!(
+            (ok.email.as_str(), ok.role),
+            ("ada@example.com", Role::Developer)
+        );
+        for (body, field) in [
+            (
+                &br#"{"email":"ada","role":"developer"}"#[..],
+                Some(Field::Email),
+            ),
+            (br#"{"email":"a@b","role":"root"}"#, Some(Field::Role)),
+            (br#"{"role":"viewer"}"#, Some(Field::Email)),
+            (br#"{"email":"a@b","role":"viewer","x":1}"#, None),
+            (br#"{"email":"a@b","email":"c@d","role":"viewer"}"#, None),
+        ] {
+            let err = parse_invitation(body).expect_err("refused");
+            assert_eq!(
+                (err.status, err.field),
+                (400, field),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(parse_person_name("  Ada Lovelace ").is_ok_and(|n| n == "Ada Lovelace"));
+        assert!(parse_person_name("").is_err());
+        assert!(parse_person_name("Ada\u{202E}").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+// The invitation page (/dashboard/invite#<token>): shows whom the link invites, asks for
+// a name, and creates a passkey; the person is then a member and signed in. The token
+// stays in the fragment, which no request, log or Referer carries.
+import { post, register, supported, failure } from "./passkey.js";
+
+const ROLE_TEXT = {
+  owner: "an owner",
+  admin: "an admin",
+  developer: "a developer",
+  viewer: "a viewer",
+};
+
+async function start() {
+  const token = location.hash.slice(1);
+  const lead = document.getElementById("invite-lead");
+  const form = document.getElementById("invite");
+  const error = document.getElementById("invite-error");
+  const name = document.getElementById("invite-name");
+  if (!token) {
+    lead.textContent = "This invitation link is incomplete. Open the whole link you were sent.";
+    return;
+  }
+  const res = await post("invitation", { token });
+  if (!res.ok) {
+    lead.textContent = failure(res, "This invitation cannot be used.");
+    return;
+  }
+  lead.textContent = `You are invited to join as ${ROLE_TEXT[res.json.role] ?? res.json.role}. Create a passkey to accept.`;
+  document.getElementById("invite-email").value = res.json.email;
+  form.hidden = false;
+  if (!supported()) {
+    error.textContent = "This browser cannot create passkeys. Open the link in a current browser.";
+  }
+  name.focus();
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    name.removeAttribute("aria-invalid");
+    if (!name.value.trim()) {
+      name.setAttribute("aria-invalid", "true");
+      error.textContent = "Enter your name.";
+      name.focus();
+      return;
+    }
+    const button = form.querySelector("button");
+    button.disabled = true;
+    try {
+      await register(token, name.value.trim());
+      history.replaceState(null, "", "/dashboard/invite");
+      location.replace("/dashboard/keys");
+    } catch (e) {
+      error.textContent = e.name === "NotAllowedError" ? "The passkey was not created (cancelled or timed out)." : e.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+  document.body.dataset.ready = "true";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  start().catch(() => {
+    document.getElementById("invite-lead").textContent = "The gateway could not be reached. Reload the page.";
+  });
+});

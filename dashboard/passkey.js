@@ -1,0 +1,87 @@
+// Passkeys in the browser (WebAuthn): the two ceremonies the gateway checks
+// (api/passkeys.rs). Binary members travel as base64url; the server gives the options
+// (challenge, RP id, user handle) and verifies what the authenticator answers.
+
+/** base64url → ArrayBuffer. */
+export function fromB64u(text) {
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const bin = atob(b64 + "===".slice((b64.length + 3) % 4));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0)).buffer;
+}
+
+/** ArrayBuffer → base64url (no padding). */
+export function toB64u(buffer) {
+  let bin = "";
+  for (const b of new Uint8Array(buffer)) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** A same-origin JSON POST to /dashboard/passkey/…; `{ok, status, json}`. */
+export async function post(step, body) {
+  const res = await fetch("/dashboard/passkey/" + step, {
+    method: "POST",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body ?? {}),
+    credentials: "same-origin",
+    referrerPolicy: "same-origin",
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { ok: res.ok, status: res.status, json };
+}
+
+/** The message of a failed call. */
+export function failure(res, fallback) {
+  return res.json?.error?.details || res.json?.error?.message || fallback;
+}
+
+/** Whether this browser can make passkeys at all. */
+export function supported() {
+  return typeof window.PublicKeyCredential === "function" && !!navigator.credentials;
+}
+
+/** Creates a passkey for the invitation `token`, as `name`: the person is then signed in. */
+export async function register(token, name) {
+  const options = await post("register/options", { token });
+  if (!options.ok) throw new Error(failure(options, "The invitation could not be used."));
+  const pk = options.json.publicKey;
+  const credential = await navigator.credentials.create({
+    publicKey: {
+      ...pk,
+      challenge: fromB64u(pk.challenge),
+      user: { ...pk.user, id: fromB64u(pk.user.id) },
+      excludeCredentials: pk.excludeCredentials.map((c) => ({ ...c, id: fromB64u(c.id) })),
+    },
+  });
+  const res = await post("register", {
+    token,
+    name,
+    clientDataJSON: toB64u(credential.response.clientDataJSON),
+    attestationObject: toB64u(credential.response.attestationObject),
+  });
+  if (!res.ok) throw new Error(failure(res, "The passkey could not be created."));
+}
+
+/** Signs in with a discoverable passkey (the browser offers the ones for this site). */
+export async function signIn() {
+  const options = await post("signin/options");
+  if (!options.ok) throw new Error(failure(options, "Sign-in could not start."));
+  const pk = options.json.publicKey;
+  const credential = await navigator.credentials.get({
+    publicKey: { ...pk, challenge: fromB64u(pk.challenge), allowCredentials: [] },
+  });
+  const r = credential.response;
+  const res = await post("signin", {
+    credentialId: toB64u(credential.rawId),
+    clientDataJSON: toB64u(r.clientDataJSON),
+    authenticatorData: toB64u(r.authenticatorData),
+    signature: toB64u(r.signature),
+    userHandle: r.userHandle ? toB64u(r.userHandle) : "",
+  });
+  if (!res.ok) throw new Error(failure(res, "Sign-in failed."));
+}

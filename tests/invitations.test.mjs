@@ -1,0 +1,193 @@
+// Invitations and passkeys over HTTP (issue #22): the root key invites, the link is
+// single-use and revocable, another organization's invitation is not found, an admin
+// key cannot invite; a software authenticator (tests/authenticator.mjs) accepts an
+// invitation and signs in, and replayed challenges, other origins and counters that go
+// back are refused. Expiry (7 days) is core's unit test (people::members), not a sleep.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
+import { Authenticator } from "./authenticator.mjs";
+
+let gw, origin, acme, other;
+
+before(async () => {
+  const port = await freePort();
+  origin = `http://localhost:${port}`;
+  gw = await startGateway({ port, vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost" } });
+  acme = await createOrgWithAdmin(gw, { name: "Acme" });
+  other = await createOrgWithAdmin(gw, { name: "Other" });
+});
+after(async () => {
+  await gw?.stop();
+});
+
+const invite = (org, body, key = gw.rootKey) =>
+  call(gw.url, `/v1/organizations/${org.id}/invitations`, { key, method: "POST", body });
+
+/** A same-origin call of the pages' (what a browser on `origin` sends). */
+const page = (path, body, cookie) =>
+  call(origin, path, {
+    method: "POST",
+    body: body ?? {},
+    headers: { origin, accept: "application/json", ...(cookie ? { cookie } : {}) },
+  });
+
+const tokenOf = (url) => new URL(url).hash.slice(1);
+
+async function accept(auth, token, name = "Ada") {
+  const options = await page("/dashboard/passkey/register/options", { token });
+  if (options.status !== 200) return options;
+  return page("/dashboard/passkey/register", auth.create(options.json.publicKey, { token, name }));
+}
+
+async function signIn(auth, opts) {
+  const options = await page("/dashboard/passkey/signin/options");
+  assert.equal(options.status, 200);
+  return page("/dashboard/passkey/signin", auth.get(options.json.publicKey, opts));
+}
+
+const cookieOf = (res) => res.headers.get("set-cookie")?.split(";")[0];
+
+test("the root key invites: 201 with a link on the first passkey origin, shown once, pending for 7 days", async () => {
+  const before = Date.now();
+  const made = await invite(acme.org, { email: "ada@example.com", role: "developer" });
+  assert.equal(made.status, 201, made.text);
+  assert.match(made.json.id, /^inv_[0-9A-Za-z]{16}$/);
+  assert.equal(made.json.email, "ada@example.com");
+  assert.equal(made.json.role, "developer");
+  assert.match(made.json.url, new RegExp(`^${origin}/dashboard/invite#[0-9A-Za-z]{48}$`));
+  const expires = Date.parse(made.json.expiresAt);
+  assert.ok(Math.abs(expires - before - 7 * 24 * 3600 * 1000) < 60_000, made.json.expiresAt);
+  const listed = await call(gw.url, `/v1/organizations/${acme.org.id}/invitations`, { key: gw.rootKey });
+  assert.equal(listed.status, 200);
+  const mine = listed.json.data.find((i) => i.id === made.json.id);
+  assert.equal(mine.email, "ada@example.com");
+  assert.equal(mine.url, undefined, "the link is shown once");
+});
+
+test("bodies are checked, an admin key cannot invite, an unknown organization is 404", async () => {
+  const bad = await invite(acme.org, { email: "nope", role: "developer" });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, "email");
+  const role = await invite(acme.org, { email: "a@b.example", role: "root" });
+  assert.equal(role.json.error.field, "role");
+  const byAdmin = await invite(acme.org, { email: "a@b.example", role: "viewer" }, acme.admin.key);
+  assert.equal(byAdmin.status, 403);
+  const listByAdmin = await call(gw.url, `/v1/organizations/${acme.org.id}/invitations`, { key: acme.admin.key });
+  assert.equal(listByAdmin.status, 403);
+  const otherOrg = await invite(other.org, { email: "a@b.example", role: "viewer" }, acme.admin.key);
+  assert.equal(otherOrg.status, 404);
+  const unknown = await call(gw.url, "/v1/organizations/org_0000000000000000/invitations", { key: gw.rootKey });
+  assert.equal(unknown.status, 404);
+});
+
+test("a revoked invitation is gone; another organization's invitation is not found here", async () => {
+  const made = await invite(acme.org, { email: "rev@example.com", role: "viewer" });
+  const elsewhere = await call(gw.url, `/v1/organizations/${other.org.id}/invitations/${made.json.id}`, {
+    key: gw.rootKey,
+    method: "DELETE",
+  });
+  assert.equal(elsewhere.status, 404);
+  const path = `/v1/organizations/${acme.org.id}/invitations/${made.json.id}`;
+  assert.equal((await call(gw.url, path, { key: gw.rootKey, method: "DELETE" })).status, 204);
+  assert.equal((await call(gw.url, path, { key: gw.rootKey, method: "DELETE" })).status, 404);
+  const listed = await call(gw.url, `/v1/organizations/${acme.org.id}/invitations`, { key: gw.rootKey });
+  assert.ok(!listed.json.data.some((i) => i.id === made.json.id));
+  const auth = new Authenticator({ origin });
+  const res = await accept(auth, tokenOf(made.json.url));
+  assert.equal(res.status, 404);
+});
+
+test("an invitation makes one member, signed in; its link then works for nobody", async () => {
+  const made = await invite(acme.org, { email: "dev@example.com", role: "developer" });
+  const token = tokenOf(made.json.url);
+  const peek = await page("/dashboard/passkey/invitation", { token });
+  assert.deepEqual([peek.status, peek.json.email, peek.json.role], [200, "dev@example.com", "developer"]);
+  const auth = new Authenticator({ origin });
+  const joined = await accept(auth, token, "Dev");
+  assert.equal(joined.status, 204, joined.text);
+  const cookie = cookieOf(joined);
+  const session = await call(origin, "/dashboard/api/session", { headers: { cookie } });
+  assert.equal(session.status, 200);
+  assert.match(session.json.personId, /^person_[0-9A-Za-z]{16}$/);
+  assert.deepEqual([session.json.name, session.json.email, session.json.role], ["Dev", "dev@example.com", "developer"]);
+  assert.equal(session.json.organizationId, acme.org.id);
+  // Used up, for anyone else.
+  const again = await accept(new Authenticator({ origin }), token, "Eve");
+  assert.equal(again.status, 404);
+  assert.equal((await page("/dashboard/passkey/invitation", { token })).status, 404);
+  // The member signs in again with the passkey.
+  const signedIn = await signIn(auth);
+  assert.equal(signedIn.status, 204, signedIn.text);
+  const second = await call(origin, "/dashboard/api/session", { headers: { cookie: cookieOf(signedIn) } });
+  assert.equal(second.json.personId, session.json.personId);
+  // The audit log: invited by the root key, joined by the person, with their passkey.
+  const log = await call(gw.url, `/v1/audit-log?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
+  const of = (action, id) => log.json.data.find((e) => e.action === action && e.target.id === id);
+  assert.deepEqual(of("member.invited", made.json.id).actor, { type: "root" });
+  assert.equal(of("member.invited", made.json.id).changes.role.after, "developer");
+  const person = session.json.personId;
+  assert.deepEqual(of("member.joined", person).actor, { type: "person", personId: person });
+  assert.ok(of("passkey.added", person));
+  assert.ok(!log.text.includes(token), "the link is never logged");
+});
+
+test("sign-in refuses a replayed challenge, another origin, a counter that goes back, an unknown passkey", async () => {
+  const made = await invite(acme.org, { email: "sec@example.com", role: "viewer" });
+  const auth = new Authenticator({ origin });
+  assert.equal((await accept(auth, tokenOf(made.json.url))).status, 204);
+  // Replay: the same answer twice; the challenge is taken by the first.
+  const options = await page("/dashboard/passkey/signin/options");
+  const body = auth.get(options.json.publicKey);
+  assert.equal((await page("/dashboard/passkey/signin", body)).status, 204);
+  const replayed = await page("/dashboard/passkey/signin", body);
+  assert.equal(replayed.status, 401);
+  assert.match(replayed.json.error.details, /challenge/);
+  const foreign = await signIn(auth, { origin: "http://evil.example" });
+  assert.equal(foreign.status, 401);
+  assert.match(foreign.json.error.details, /origin/);
+  const back = await signIn(auth, { count: 1 });
+  assert.equal(back.status, 401);
+  assert.match(back.json.error.details, /counter/);
+  const noUv = await signIn(auth, { flags: 0x01, count: 50 });
+  assert.equal(noUv.status, 401);
+  const stranger = new Authenticator({ origin });
+  stranger.credentials.push({ ...auth.credentials[0], id: Buffer.from("unknown") });
+  assert.equal((await signIn(stranger, { count: 60 })).status, 401);
+  // Still works with a counter that moves on.
+  assert.equal((await signIn(auth, { count: 70 })).status, 204);
+});
+
+test("roles bound the dashboard's calls: a viewer reads keys, cannot create one; a developer cannot create an admin key", async () => {
+  const viewerInv = await invite(acme.org, { email: "view@example.com", role: "viewer" });
+  const viewer = await accept(new Authenticator({ origin }), tokenOf(viewerInv.json.url), "Vi");
+  const vCookie = cookieOf(viewer);
+  const vSession = await call(origin, "/dashboard/api/session", { headers: { cookie: vCookie } });
+  assert.deepEqual(vSession.json.permissions, ["keys.read", "organization.read", "audit.read"]);
+  const dash = (cookie, csrf, method, path, body) =>
+    call(origin, `/dashboard/api${path}`, { method, body, headers: { cookie, origin, "x-csrf-token": csrf } });
+  const list = await dash(vCookie, vSession.json.csrfToken, "GET", "/v1/api-keys");
+  assert.equal(list.status, 200);
+  assert.ok(list.json.data.some((k) => k.name === "acme admin"), "the organization's keys");
+  assert.ok(!list.json.data.some((k) => k.name === "other admin"), "not another's");
+  const create = await dash(vCookie, vSession.json.csrfToken, "POST", "/v1/api-keys", { name: "x", type: "test", scopes: ["read"] });
+  assert.equal(create.status, 403);
+  assert.match(create.json.error.details, /viewer/);
+
+  const devInv = await invite(acme.org, { email: "d2@example.com", role: "developer" });
+  const dev = await accept(new Authenticator({ origin }), tokenOf(devInv.json.url), "De");
+  const dCookie = cookieOf(dev);
+  const dSession = await call(origin, "/dashboard/api/session", { headers: { cookie: dCookie } });
+  const made = await dash(dCookie, dSession.json.csrfToken, "POST", "/v1/api-keys", { name: "dev key", type: "live", scopes: ["read", "write"] });
+  assert.equal(made.status, 201, made.text);
+  const log = await call(gw.url, `/v1/audit-log?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
+  const keyEvent = log.json.data.find((e) => e.action === "api_key.created" && e.target.id === made.json.id);
+  assert.deepEqual(keyEvent.actor, { type: "person", personId: dSession.json.personId });
+  const admin = await dash(dCookie, dSession.json.csrfToken, "POST", "/v1/api-keys", { name: "dev admin", type: "live", scopes: ["admin"] });
+  assert.equal(admin.status, 403);
+  const members = await dash(dCookie, dSession.json.csrfToken, "GET", `/v1/organizations/${acme.org.id}/invitations`);
+  assert.equal(members.status, 403);
+  // No CSRF token: refused before the role is asked.
+  const noCsrf = await dash(dCookie, "", "POST", "/v1/api-keys", { name: "y", type: "test", scopes: ["read"] });
+  assert.equal(noCsrf.status, 403);
+});

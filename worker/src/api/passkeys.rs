@@ -1,0 +1,385 @@
+//! Passkey ceremonies for the dashboard (issue #22): the invitation page's "Create
+//! passkey" and the sign-in page's "Sign in with a passkey". Core checks what the
+//! authenticator sent (`people::webauthn`); the signature is verified here with
+//! WebCrypto; challenges are single-use and short-lived (`CeremonyGuard`). What comes
+//! out is who signed in; `dashboard.rs` opens their session.
+//!
+//! ```text
+//!  POST /dashboard/passkey/invitation        {token} → {email, role}
+//!  POST /dashboard/passkey/register/options  {token} → creation options (challenge)
+//!  POST /dashboard/passkey/register          {token, name, clientDataJSON, attestationObject}
+//!  POST /dashboard/passkey/signin/options    → request options (challenge)
+//!  POST /dashboard/passkey/signin            {credentialId, clientDataJSON, authenticatorData, signature, userHandle}
+//! ```
+
+use crate::client;
+use crate::config;
+use crate::http;
+use crate::webcrypto::{self, algorithm};
+use js_sys::{Array, Uint8Array};
+use scopien_auth::base::timestamp::format_ms;
+use scopien_auth::ids::{OrgId, PersonId, RANDOM_BYTES_FOR_PEOPLE_ID};
+use scopien_auth::people::ceremony::{Ceremony, CeremonyAnswer, CeremonyInput, Purpose};
+use scopien_auth::people::members::{
+    parse_person_name, InvitationToken, PeopleAnswer, PeopleInput,
+};
+use scopien_auth::people::person::{Passkey, PersonAnswer, PersonInput, PersonRecord};
+use scopien_auth::people::webauthn::{
+    base64url_decode, parse_client_data, AssertionRequest, Es256Key, RegistrationRequest,
+    WebAuthnError, CEREMONY_TTL_MS, CHALLENGE_BYTES,
+};
+use scopien_auth::ApiError;
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{Env, Response, Result};
+
+/// Who a ceremony signed in, or the answer that refused it.
+pub(crate) enum Outcome {
+    /// Signed in: open their session.
+    SignedIn {
+        /// Who.
+        person_id: PersonId,
+        /// Where.
+        organization_id: OrgId,
+    },
+    /// Refused (or a fault's answer).
+    Answer(Response),
+}
+
+fn refused(error: WebAuthnError) -> Result<Outcome> {
+    Ok(Outcome::Answer(http::error(&error.api_error())?))
+}
+
+fn answer(error: &ApiError) -> Result<Outcome> {
+    Ok(Outcome::Answer(http::error(error)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    token: String,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> std::result::Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::invalid_request(format!("The body is not what this call takes: {e}"))
+    })
+}
+
+/// The pending invitation a token names, and its organization.
+async fn pending(
+    env: &Env,
+    token: &str,
+) -> Result<std::result::Result<(OrgId, scopien_auth::people::members::Invitation), ApiError>> {
+    let Some((token, org)) = InvitationToken::parse(token).and_then(|t| {
+        let org = t.organization()?;
+        Some((t, org))
+    }) else {
+        return Ok(Err(ApiError::invitation_invalid()));
+    };
+    let peek = PeopleInput::Peek {
+        token_hash: token.hash_hex(),
+    };
+    Ok(match client::people(env, org, &peek).await? {
+        PeopleAnswer::Invitation(invitation) => Ok((org, invitation)),
+        _ => Err(ApiError::invitation_invalid()),
+    })
+}
+
+/// `{token}` → the invitation's email and role, for the page to show.
+pub(crate) async fn invitation(env: &Env, body: &[u8]) -> Result<Response> {
+    let body: TokenBody = match parse(body) {
+        Ok(b) => b,
+        Err(e) => return http::error(&e),
+    };
+    match pending(env, &body.token).await? {
+        Ok((_, invitation)) => http::json(
+            200,
+            &serde_json::json!({
+                "email": invitation.email,
+                "role": invitation.role,
+                "expiresAt": format_ms(invitation.expires_ms),
+            }),
+        ),
+        Err(e) => http::error(&e),
+    }
+}
+
+/// A new challenge for `purpose`, remembered by its guard.
+async fn challenge(
+    env: &Env,
+    purpose: Purpose,
+    now_ms: u64,
+) -> Result<Option<[u8; CHALLENGE_BYTES]>> {
+    let challenge = crate::platform::random_bytes::<CHALLENGE_BYTES>()?;
+    let ceremony = Ceremony {
+        purpose,
+        expires_ms: now_ms.saturating_add(CEREMONY_TTL_MS),
+    };
+    let name = scopien_auth::base::base64::base64url(&challenge);
+    Ok(
+        match client::ceremony(env, &name, &CeremonyInput::Open(ceremony)).await? {
+            CeremonyAnswer::Opened => Some(challenge),
+            _ => None,
+        },
+    )
+}
+
+/// The challenge a `clientDataJSON` answers, taken from its guard (once).
+async fn take(
+    env: &Env,
+    client_data_json: &[u8],
+) -> Result<std::result::Result<(Vec<u8>, Purpose), WebAuthnError>> {
+    let client = match parse_client_data(client_data_json) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    if client.challenge.len() != CHALLENGE_BYTES {
+        return Ok(Err(WebAuthnError::WrongChallenge));
+    }
+    let name = scopien_auth::base::base64::base64url(&client.challenge);
+    Ok(
+        match client::ceremony(env, &name, &CeremonyInput::Take).await? {
+            CeremonyAnswer::Taken(ceremony) => Ok((client.challenge, ceremony.purpose)),
+            _ => Err(WebAuthnError::WrongChallenge),
+        },
+    )
+}
+
+/// `{token}` → creation options for a new person invited by it.
+pub(crate) async fn register_options(env: &Env, body: &[u8], now_ms: u64) -> Result<Response> {
+    let body: TokenBody = match parse(body) {
+        Ok(b) => b,
+        Err(e) => return http::error(&e),
+    };
+    let (org, invitation) = match pending(env, &body.token).await? {
+        Ok(found) => found,
+        Err(e) => return http::error(&e),
+    };
+    let person_id =
+        PersonId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_PEOPLE_ID>()?);
+    let purpose = Purpose::Register {
+        org,
+        token_hash: invitation.token_hash.clone(),
+        person_id,
+    };
+    let Some(challenge) = challenge(env, purpose, now_ms).await? else {
+        return http::error(&ApiError::service_unavailable(
+            "Could not start the ceremony; retry",
+        ));
+    };
+    let rp = config::passkey_relying_party(env);
+    let options = rp.creation_options(&challenge, person_id.chars(), &invitation.email, &[]);
+    http::json(200, &serde_json::json!({ "publicKey": options }))
+}
+
+fn bytes(text: &str, what: &'static str) -> std::result::Result<Vec<u8>, WebAuthnError> {
+    base64url_decode(text).ok_or(WebAuthnError::Malformed(what))
+}
+
+/// Creates the person, their passkey and their membership, through the invitation.
+pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outcome> {
+    let request: RegistrationRequest = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return answer(&e),
+    };
+    let name = match parse_person_name(&request.name) {
+        Ok(name) => name,
+        Err(e) => return answer(&e),
+    };
+    let (client_data_json, attestation) = match (
+        bytes(&request.client_data_json, "clientDataJSON"),
+        bytes(&request.attestation_object, "attestationObject"),
+    ) {
+        (Ok(c), Ok(a)) => (c, a),
+        (Err(e), _) | (_, Err(e)) => return refused(e),
+    };
+    let (challenge, purpose) = match take(env, &client_data_json).await? {
+        Ok(taken) => taken,
+        Err(e) => return refused(e),
+    };
+    let token_hash = InvitationToken::parse(&request.token).map(|t| t.hash_hex());
+    let (org, person_id) = match purpose {
+        Purpose::Register {
+            org,
+            token_hash: expected,
+            person_id,
+        } if token_hash.as_deref() == Some(expected.as_str()) => (org, person_id),
+        _ => return refused(WebAuthnError::WrongChallenge),
+    };
+    let rp = config::passkey_relying_party(env);
+    let passkey = match rp.verify_registration(&client_data_json, &attestation, &challenge) {
+        Ok(p) => p,
+        Err(e) => return refused(e),
+    };
+    // The invitation is used up here, once: two holders of one link cannot both join.
+    let accept = PeopleInput::Accept {
+        token_hash: token_hash.unwrap_or_default(),
+        person_id,
+        name: name.clone(),
+    };
+    let member = match client::people(env, org, &accept).await? {
+        PeopleAnswer::Member(member) if member.person_id == person_id => member,
+        // Already a member (a second link): used up, nobody new joins.
+        PeopleAnswer::Member(_) => return answer(&ApiError::invitation_invalid()),
+        PeopleAnswer::Full => {
+            return answer(&ApiError::conflict("This organization has 1000 members"))
+        }
+        _ => return answer(&ApiError::invitation_invalid()),
+    };
+    let events = member.joined_events(&passkey.credential_id);
+    let record = PersonRecord {
+        id: person_id,
+        email: member.email,
+        name,
+        created_ms: now_ms,
+        passkeys: vec![Passkey {
+            credential_id: passkey.credential_id,
+            public_key: passkey.public_key,
+            sign_count: passkey.sign_count,
+            created_ms: now_ms,
+            last_used_ms: Some(now_ms),
+        }],
+        organizations: vec![org],
+    };
+    match client::person(env, person_id, &PersonInput::Create(record)).await? {
+        PersonAnswer::Person(_) => {
+            crate::operations::record_events(env, org, events.into()).await;
+            Ok(Outcome::SignedIn {
+                person_id,
+                organization_id: org,
+            })
+        }
+        _ => Err(client::unexpected_answer("person guard")),
+    }
+}
+
+/// Request options for a sign-in with a discoverable passkey.
+pub(crate) async fn signin_options(env: &Env, now_ms: u64) -> Result<Response> {
+    let Some(challenge) = challenge(env, Purpose::SignIn, now_ms).await? else {
+        return http::error(&ApiError::service_unavailable(
+            "Could not start the ceremony; retry",
+        ));
+    };
+    let rp = config::passkey_relying_party(env);
+    http::json(
+        200,
+        &serde_json::json!({ "publicKey": rp.request_options(&challenge) }),
+    )
+}
+
+/// Verifies a sign-in: the challenge (once), the person the user handle names, their
+/// passkey, the counter, and the signature (WebCrypto).
+pub(crate) async fn signin(env: &Env, body: &[u8]) -> Result<Outcome> {
+    let request: AssertionRequest = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return answer(&e),
+    };
+    let decoded = (|| {
+        Ok::<_, WebAuthnError>((
+            bytes(&request.client_data_json, "clientDataJSON")?,
+            bytes(&request.authenticator_data, "authenticatorData")?,
+            bytes(&request.signature, "signature")?,
+            bytes(&request.user_handle, "userHandle")?,
+        ))
+    })();
+    let (client_data_json, authenticator_data, signature, handle) = match decoded {
+        Ok(d) => d,
+        Err(e) => return refused(e),
+    };
+    let (challenge, purpose) = match take(env, &client_data_json).await? {
+        Ok(taken) => taken,
+        Err(e) => return refused(e),
+    };
+    if purpose != Purpose::SignIn {
+        return refused(WebAuthnError::WrongChallenge);
+    }
+    let Some(person_id) = std::str::from_utf8(&handle)
+        .ok()
+        .and_then(PersonId::from_chars)
+    else {
+        return refused(WebAuthnError::UnknownCredential);
+    };
+    let record = match client::person(env, person_id, &PersonInput::Get).await? {
+        PersonAnswer::Person(record) => record,
+        _ => return refused(WebAuthnError::UnknownCredential),
+    };
+    let Some(passkey) = record
+        .passkeys
+        .iter()
+        .find(|p| p.credential_id == request.credential_id)
+    else {
+        return refused(WebAuthnError::UnknownCredential);
+    };
+    let rp = config::passkey_relying_party(env);
+    let check = match rp.verify_assertion(
+        &client_data_json,
+        &authenticator_data,
+        &signature,
+        &challenge,
+        passkey.sign_count,
+    ) {
+        Ok(check) => check,
+        Err(e) => return refused(e),
+    };
+    if !verify_es256(&passkey.public_key, &check.signed_data, &check.signature).await? {
+        return refused(WebAuthnError::BadSignature);
+    }
+    let used = PersonInput::Used {
+        credential_id: request.credential_id.clone(),
+        sign_count: check.sign_count,
+    };
+    let record = match client::person(env, person_id, &used).await? {
+        PersonAnswer::Person(record) => record,
+        _ => return refused(WebAuthnError::CounterRegressed),
+    };
+    // The first organization they still belong to (switching between them: later).
+    for org in record.organizations {
+        let asked = PeopleInput::Member {
+            person_id,
+            signed_in: true,
+        };
+        if let PeopleAnswer::Member(_) = client::people(env, org, &asked).await? {
+            return Ok(Outcome::SignedIn {
+                person_id,
+                organization_id: org,
+            });
+        }
+    }
+    answer(&ApiError::passkey_refused(
+        "You are no longer a member of any organization; ask an owner for an invitation",
+    ))
+}
+
+/// ECDSA P-256 SHA-256 over `data`, with WebCrypto.
+async fn verify_es256(key: &Es256Key, data: &[u8], signature: &[u8; 64]) -> Result<bool> {
+    let Some(point) = key.sec1() else {
+        return Ok(false);
+    };
+    let usages: Array = std::iter::once(JsValue::from("verify")).collect();
+    let Ok(key) = webcrypto::call(
+        "importKey",
+        &[
+            "raw".into(),
+            Uint8Array::from(point.as_slice()).into(),
+            algorithm(&[("name", "ECDSA"), ("namedCurve", "P-256")])?,
+            false.into(),
+            usages.into(),
+        ],
+    )
+    .await
+    else {
+        return Ok(false);
+    };
+    let ok = webcrypto::call(
+        "verify",
+        &[
+            algorithm(&[("name", "ECDSA"), ("hash", "SHA-256")])?,
+            key,
+            Uint8Array::from(signature.as_slice()).into(),
+            Uint8Array::from(data).into(),
+        ],
+    )
+    .await?;
+    Ok(ok.as_bool() == Some(true))
+}
