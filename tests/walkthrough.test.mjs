@@ -107,7 +107,14 @@ before(async () => {
   await restart();
 });
 after(async () => {
-  originProcess?.kill();
+  // npm runs the origin as its child: end the whole group, or the orphan keeps this
+  // file's process (and the test run) alive through the pipe it holds.
+  if (originProcess?.pid) {
+    try {
+      process.kill(-originProcess.pid, "SIGTERM");
+    } catch {}
+    originProcess.stdout?.destroy();
+  }
   await gw?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -127,6 +134,7 @@ test("the identity: the example origin, started as the README says, verifies wha
     cwd: dir,
     env: { ...process.env, ORIGIN_PORT: String(originPort), GATEWAY: gw.url },
     stdio: ["ignore", "pipe", "inherit"],
+    detached: true,
   });
   let printed = "";
   originProcess.stdout.on("data", (d) => (printed += d));
