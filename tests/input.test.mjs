@@ -170,6 +170,9 @@ const SPOOFING = [
 ];
 
 test("names with bidi controls or invisible characters are refused, naming the field", async () => {
+  // About a hundred requests in a burst: an enterprise key's burst leaves the next
+  // test's starter key its own budget, however fast the machine.
+  const { org, admin } = await createOrgWithAdmin(gw, { name: "Spoofing", plan: "enterprise" });
   const key = await createKey(gw, { name: "plain", scopes: ["read"] }, admin.key);
   const client = await call(gw.url, "/v1/oauth-clients", {
     key: admin.key,
