@@ -57,7 +57,7 @@ async function start() {
   document.getElementById("who").textContent = session.personId
     ? `Signed in as ${session.name} (${session.email}, ${session.role})`
     : session.organizationId
-      ? `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
+      ? `Signed in with ${session.keyName ?? session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
       : "Signed in as the operator (root key)";
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/session");

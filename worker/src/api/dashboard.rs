@@ -30,6 +30,7 @@ use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
 use scopien_auth::http::route::{route, Route};
 use scopien_auth::ids::{Actor, OrgId, PersonId};
 use scopien_auth::keys::admin::Caller;
+use scopien_auth::keys::guard::{Manage, ManageAnswer, Op};
 use scopien_auth::keys::view::{PlanView, SessionView};
 use scopien_auth::oauth::consent::{page_headers, too_many_failures_page as too_many_failures};
 use scopien_auth::people::members::{Member, PeopleAnswer, PeopleInput};
@@ -454,8 +455,26 @@ async fn session_view(
             .map_or(default_plan, |o| o.plan),
         None => default_plan,
     };
+    // Its name, as its own guard has it now (a rename shows on the next page). The root
+    // key has no guard: it is the operator's.
+    let key_name = match caller.organization {
+        None => None,
+        Some(_) => {
+            let get = Manage {
+                caller: caller.clone(),
+                default_plan,
+                op: Op::Get,
+            };
+            match client::manage(env, key_id, get).await? {
+                ManageAnswer::Key { entry, .. } => Some(entry.view.name),
+                ManageAnswer::Refused(refusal) => return http::error(&refusal.error()),
+                _ => return Err(client::unexpected_answer("key guard")),
+            }
+        }
+    };
     let view = SessionView {
         key_id,
+        key_name,
         key_type: admitted.key_type,
         organization_id: caller.organization,
         scopes: admitted.grants.clone(),
