@@ -27,9 +27,10 @@ public=()
 if [ -n "${PORT:-}${PUBLIC_URL:-}" ]; then
   public=(--var "PUBLIC_URL:${PUBLIC_URL:-http://127.0.0.1:${PORT:-8787}}")
 fi
-# ORIGIN_URL and SANDBOX_ORIGIN_URL in the environment override wrangler.toml's for this
-# run: `ORIGIN_URL=http://127.0.0.1:8788 npm start` puts `npm run example-origin` behind it.
-for name in ORIGIN_URL SANDBOX_ORIGIN_URL; do
+# ORIGIN_URL, SANDBOX_ORIGIN_URL and SIGNUP in the environment override wrangler.toml's
+# for this run: `ORIGIN_URL=http://127.0.0.1:8788 npm start` puts `npm run example-origin`
+# behind it; `SIGNUP=open npm start` lets anyone sign up.
+for name in ORIGIN_URL SANDBOX_ORIGIN_URL SIGNUP; do
   if [ -n "${!name:-}" ]; then
     public+=(--var "$name:${!name}")
   fi

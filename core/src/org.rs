@@ -63,6 +63,19 @@ impl OrgRecord {
         }
     }
 
+    /// A new, active organization with no key policy.
+    pub fn new(id: OrgId, name: String, plan: Plan, now_ms: u64) -> OrgRecord {
+        OrgRecord {
+            id,
+            name,
+            plan,
+            status: OrgStatus::Active,
+            created_ms: now_ms,
+            revision: 0,
+            key_policy: KeyPolicy::default(),
+        }
+    }
+
     /// What its keys' guards must hold.
     pub fn terms(&self) -> OrgTerms {
         OrgTerms {
@@ -174,15 +187,7 @@ pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord
         map.get("plan")
             .ok_or_else(|| ApiError::invalid_field(Field::Plan, "plan is required"))?,
     )?;
-    Ok(OrgRecord {
-        id,
-        name,
-        plan,
-        status: OrgStatus::Active,
-        created_ms: now_ms,
-        revision: 0,
-        key_policy: KeyPolicy::default(),
-    })
+    Ok(OrgRecord::new(id, name, plan, now_ms))
 }
 
 /// Parses `PATCH /v1/organizations/{id}`.

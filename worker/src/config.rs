@@ -48,6 +48,8 @@ const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
 const PUBLIC_URL: &str = "PUBLIC_URL";
 const PASSKEY_RP_ID: &str = "PASSKEY_RP_ID";
 const PASSKEY_ORIGINS: &str = "PASSKEY_ORIGINS";
+const SIGNUP: &str = "SIGNUP";
+const SIGNUP_LIMIT_PER_HOUR: &str = "SIGNUP_LIMIT_PER_HOUR";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -256,4 +258,19 @@ pub(crate) fn passkey_relying_party(env: &Env) -> scopien_auth::people::webauthn
         .filter(|o| !o.is_empty())
         .collect();
     scopien_auth::people::webauthn::RelyingParty { id, origins }
+}
+
+/// Whether anyone may sign up (`SIGNUP = "open"`); any other value, or none, keeps
+/// people to invitations (`"invite"`, the default): closed unless opened on purpose.
+pub(crate) fn sign_up_open(env: &Env) -> bool {
+    text(env, SIGNUP).is_some_and(|v| v.eq_ignore_ascii_case("open"))
+}
+
+/// Sign-ups one address may complete per hour (`SIGNUP_LIMIT_PER_HOUR`, default 3; a
+/// value that is not a whole number from 1 keeps the default).
+pub(crate) fn sign_up_limit(env: &Env) -> u32 {
+    text(env, SIGNUP_LIMIT_PER_HOUR)
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(scopien_auth::people::signup::DEFAULT_SIGN_UPS_PER_HOUR)
 }

@@ -79,6 +79,8 @@ pub enum Field {
     Email,
     /// `role` (invitations, members).
     Role,
+    /// `organizationName` (self-serve sign-up).
+    OrganizationName,
 }
 
 impl Field {
@@ -106,6 +108,7 @@ impl Field {
             Field::KeyPolicy => "keyPolicy",
             Field::Email => "email",
             Field::Role => "role",
+            Field::OrganizationName => "organizationName",
         }
     }
 }
@@ -274,6 +277,22 @@ impl ApiError {
                 "Too many failed authentication attempts",
                 format!(
                     "Too many failed authentication attempts from this address; retry in {}",
+                    seconds(retry_after_s)
+                ),
+            )
+        }
+    }
+
+    /// 429: this address created as many organizations by sign-up as an hour allows.
+    pub fn too_many_sign_ups(retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_s),
+            ..ApiError::new(
+                429,
+                "rate_limit_exceeded",
+                "Too many sign-ups",
+                format!(
+                    "Too many sign-ups from this address; retry in {}",
                     seconds(retry_after_s)
                 ),
             )

@@ -50,6 +50,9 @@ const SIGN_IN: &str = "/dashboard/session";
 const SESSION: &str = "/dashboard/api/session";
 const API: &str = "/dashboard/api";
 const INVITE: &str = "/dashboard/invite";
+/// Self-serve sign-up's page, when `SIGNUP = "open"`; otherwise no such page.
+const SIGN_UP: &str = "/dashboard/signup";
+const SIGN_UP_CLOSED: &str = "Sign-up is by invitation here; ask an owner of your organization";
 const PASSKEY: &str = "/dashboard/passkey/";
 
 /// Answers a dashboard request; every response carries the security headers.
@@ -99,8 +102,13 @@ async fn route_dashboard(
             let response = asset(env, url, "invite.html").await?;
             http::with_headers(response, [("Cache-Control", "no-store")])
         }
+        (SIGN_UP, Method::Get | Method::Head) if config::sign_up_open(env) => {
+            let response = asset(env, url, "signup.html").await?;
+            http::with_headers(response, [("Cache-Control", "no-store")])
+        }
+        (SIGN_UP, _) => http::error(&ApiError::not_found(SIGN_UP_CLOSED)),
         (p, Method::Post) if p.starts_with(PASSKEY) => {
-            passkey(req, env, &site, &p[PASSKEY.len()..], now_ms).await
+            passkey(req, env, &site, &p[PASSKEY.len()..], address, now_ms).await
         }
         (SESSION, Method::Get) => session_view(req, env, &site, address, now_ms).await,
         (SESSION, Method::Delete) => sign_out(req, env, &site, address, now_ms).await,
@@ -613,6 +621,7 @@ async fn passkey(
     env: &Env,
     site: &Site,
     step: &str,
+    address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
     if cross_site(req, site, None)? {
@@ -625,6 +634,11 @@ async fn passkey(
         "signin/options" => return passkeys::signin_options(env, now_ms).await,
         "register" => passkeys::register(env, &body, now_ms).await?,
         "signin" => passkeys::signin(env, &body).await?,
+        "signup/options" | "signup" if !config::sign_up_open(env) => {
+            return http::error(&ApiError::not_found(SIGN_UP_CLOSED))
+        }
+        "signup/options" => return passkeys::signup_options(env, &body, now_ms).await,
+        "signup" => passkeys::signup(env, &body, address, now_ms).await?,
         _ => return http::error(&ApiError::not_found("No such passkey endpoint")),
     };
     match outcome {

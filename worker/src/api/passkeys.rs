@@ -10,6 +10,8 @@
 //!  POST /dashboard/passkey/register          {token, name, clientDataJSON, attestationObject}
 //!  POST /dashboard/passkey/signin/options    → request options (challenge)
 //!  POST /dashboard/passkey/signin            {credentialId, clientDataJSON, authenticatorData, signature, userHandle}
+//!  POST /dashboard/passkey/signup/options    {email, name, organizationName} → creation options (SIGNUP = "open")
+//!  POST /dashboard/passkey/signup            {clientDataJSON, attestationObject}
 //! ```
 
 use crate::client;
@@ -18,12 +20,14 @@ use crate::http;
 use crate::webcrypto::{self, algorithm};
 use js_sys::{Array, Uint8Array};
 use scopien_auth::base::timestamp::format_ms;
-use scopien_auth::ids::{OrgId, PersonId, RANDOM_BYTES_FOR_PEOPLE_ID};
+use scopien_auth::ids::{Actor, OrgId, PersonId, RANDOM_BYTES_FOR_ORG, RANDOM_BYTES_FOR_PEOPLE_ID};
+use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
 use scopien_auth::people::ceremony::{Ceremony, CeremonyAnswer, CeremonyInput, Purpose};
 use scopien_auth::people::members::{
     parse_person_name, InvitationToken, PeopleAnswer, PeopleInput,
 };
 use scopien_auth::people::person::{Passkey, PersonAnswer, PersonInput, PersonRecord};
+use scopien_auth::people::signup::{parse_sign_up, SignUpCredential};
 use scopien_auth::people::webauthn::{
     base64url_decode, parse_client_data, AssertionRequest, Es256Key, RegistrationRequest,
     WebAuthnError, CEREMONY_TTL_MS, CHALLENGE_BYTES,
@@ -226,6 +230,142 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
             return answer(&ApiError::conflict("This organization has 1000 members"))
         }
         _ => return answer(&ApiError::invitation_invalid()),
+    };
+    let events = member.joined_events(&passkey.credential_id);
+    let record = PersonRecord {
+        id: person_id,
+        email: member.email,
+        name,
+        created_ms: now_ms,
+        passkeys: vec![Passkey {
+            credential_id: passkey.credential_id,
+            public_key: passkey.public_key,
+            sign_count: passkey.sign_count,
+            created_ms: now_ms,
+            last_used_ms: Some(now_ms),
+        }],
+        organizations: vec![org],
+    };
+    match client::person(env, person_id, &PersonInput::Create(record)).await? {
+        PersonAnswer::Person(_) => {
+            crate::operations::record_events(env, org, events.into()).await;
+            Ok(Outcome::SignedIn {
+                person_id,
+                organization_id: org,
+            })
+        }
+        _ => Err(client::unexpected_answer("person guard")),
+    }
+}
+
+/// `{email, name, organizationName}` → creation options for a self-serve sign-up. What
+/// was asked rides in the challenge's ceremony, so the credential alone completes it.
+pub(crate) async fn signup_options(env: &Env, body: &[u8], now_ms: u64) -> Result<Response> {
+    let asked = match parse_sign_up(body) {
+        Ok(asked) => asked,
+        Err(e) => return http::error(&e),
+    };
+    let person_id =
+        PersonId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_PEOPLE_ID>()?);
+    let email = asked.email.clone();
+    let purpose = Purpose::SignUp {
+        person_id,
+        email: asked.email,
+        name: asked.name,
+        organization_name: asked.organization_name,
+    };
+    let Some(challenge) = challenge(env, purpose, now_ms).await? else {
+        return http::error(&ApiError::service_unavailable(
+            "Could not start the ceremony; retry",
+        ));
+    };
+    let rp = config::passkey_relying_party(env);
+    let options = rp.creation_options(&challenge, person_id.chars(), &email, &[]);
+    http::json(200, &serde_json::json!({ "publicKey": options }))
+}
+
+/// Completes a sign-up: the passkey checked, the address's hourly count, then a new
+/// organization on the default plan, its founding owner, and the person.
+pub(crate) async fn signup(
+    env: &Env,
+    body: &[u8],
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Outcome> {
+    let request: SignUpCredential = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return answer(&e),
+    };
+    let (client_data_json, attestation) = match (
+        bytes(&request.client_data_json, "clientDataJSON"),
+        bytes(&request.attestation_object, "attestationObject"),
+    ) {
+        (Ok(c), Ok(a)) => (c, a),
+        (Err(e), _) | (_, Err(e)) => return refused(e),
+    };
+    let (challenge, purpose) = match take(env, &client_data_json).await? {
+        Ok(taken) => taken,
+        Err(e) => return refused(e),
+    };
+    let Purpose::SignUp {
+        person_id,
+        email,
+        name,
+        organization_name,
+    } = purpose
+    else {
+        return refused(WebAuthnError::WrongChallenge);
+    };
+    let rp = config::passkey_relying_party(env);
+    let passkey = match rp.verify_registration(&client_data_json, &attestation, &challenge) {
+        Ok(p) => p,
+        Err(e) => return refused(e),
+    };
+    // Counted once the passkey is proven, before anything is created.
+    if let Err(retry_after_s) = crate::throttle::count_sign_up(env, address).await? {
+        return answer(&ApiError::too_many_sign_ups(retry_after_s));
+    }
+    let plan = match config::plan(env) {
+        Ok(plan) => plan,
+        Err(e) => return answer(&e),
+    };
+    let actor = Actor::Person { person_id };
+    let mut created = None;
+    for _ in 0..scopien_auth::keys::admin::CREATE_ATTEMPTS {
+        let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_ORG>()?;
+        let record = OrgRecord::new(
+            OrgId::generate(&random),
+            organization_name.clone(),
+            plan,
+            now_ms,
+        );
+        let input = OrgInput::Create {
+            actor,
+            record: record.clone(),
+        };
+        match client::org(env, record.id, &input).await? {
+            OrgAnswer::Org(record) => {
+                crate::directory::write_org(env, &record.view()).await;
+                created = Some(record.id);
+                break;
+            }
+            OrgAnswer::IdTaken => continue,
+            _ => return Err(client::unexpected_answer("organization guard")),
+        }
+    }
+    let Some(org) = created else {
+        return answer(&ApiError::service_unavailable(
+            "Could not allocate an organization id; retry",
+        ));
+    };
+    let found = PeopleInput::Found {
+        person_id,
+        email,
+        name: name.clone(),
+    };
+    let member = match client::people(env, org, &found).await? {
+        PeopleAnswer::Member(member) => member,
+        _ => return Err(client::unexpected_answer("people guard")),
     };
     let events = member.joined_events(&passkey.credential_id);
     let record = PersonRecord {
