@@ -633,7 +633,7 @@ async fn passkey(
         "register/options" => return passkeys::register_options(env, &body, now_ms).await,
         "signin/options" => return passkeys::signin_options(env, now_ms).await,
         "register" => passkeys::register(env, &body, now_ms).await?,
-        "signin" => passkeys::signin(env, &body).await?,
+        "signin" => passkeys::signin(env, &body, address, now_ms).await?,
         "signup/options" | "signup" if !config::sign_up_open(env) => {
             return http::error(&ApiError::not_found(SIGN_UP_CLOSED))
         }

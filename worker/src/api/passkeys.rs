@@ -17,9 +17,11 @@
 use crate::client;
 use crate::config;
 use crate::http;
+use crate::throttle::Verdict;
 use crate::webcrypto::{self, algorithm};
 use js_sys::{Array, Uint8Array};
 use scopien_auth::base::timestamp::format_ms;
+use scopien_auth::credentials::key::hash_hex;
 use scopien_auth::ids::{Actor, OrgId, PersonId, RANDOM_BYTES_FOR_ORG, RANDOM_BYTES_FOR_PEOPLE_ID};
 use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
 use scopien_auth::people::ceremony::{Ceremony, CeremonyAnswer, CeremonyInput, Purpose};
@@ -409,8 +411,15 @@ pub(crate) async fn signin_options(env: &Env, now_ms: u64) -> Result<Response> {
 }
 
 /// Verifies a sign-in: the challenge (once), the person the user handle names, their
-/// passkey, the counter, and the signature (WebCrypto).
-pub(crate) async fn signin(env: &Env, body: &[u8]) -> Result<Outcome> {
+/// passkey, the counter, and the signature (WebCrypto). The passkey is a credential like
+/// a key: it is checked through the one gate (`throttle::guarded`), so a failed passkey
+/// counts against the address and a blocked address is refused before any guard is asked.
+pub(crate) async fn signin(
+    env: &Env,
+    body: &[u8],
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Outcome> {
     let request: AssertionRequest = match parse(body) {
         Ok(r) => r,
         Err(e) => return answer(&e),
@@ -440,38 +449,33 @@ pub(crate) async fn signin(env: &Env, body: &[u8]) -> Result<Outcome> {
     else {
         return refused(WebAuthnError::UnknownCredential);
     };
-    let record = match client::person(env, person_id, &PersonInput::Get).await? {
-        PersonAnswer::Person(record) => record,
-        _ => return refused(WebAuthnError::UnknownCredential),
+    let assertion = Assertion {
+        person_id,
+        credential_id: &request.credential_id,
+        client_data_json: &client_data_json,
+        authenticator_data: &authenticator_data,
+        signature: &signature,
+        challenge: &challenge,
     };
-    let Some(passkey) = record
-        .passkeys
-        .iter()
-        .find(|p| p.credential_id == request.credential_id)
-    else {
-        return refused(WebAuthnError::UnknownCredential);
-    };
-    let rp = config::passkey_relying_party(env);
-    let check = match rp.verify_assertion(
-        &client_data_json,
-        &authenticator_data,
-        &signature,
-        &challenge,
-        passkey.sign_count,
-    ) {
-        Ok(check) => check,
-        Err(e) => return refused(e),
-    };
-    if !verify_es256(&passkey.public_key, &check.signed_data, &check.signature).await? {
-        return refused(WebAuthnError::BadSignature);
-    }
-    let used = PersonInput::Used {
-        credential_id: request.credential_id.clone(),
-        sign_count: check.sign_count,
-    };
-    let record = match client::person(env, person_id, &used).await? {
-        PersonAnswer::Person(record) => record,
-        _ => return refused(WebAuthnError::CounterRegressed),
+    let gate_id = format!("passkey:{}", request.credential_id);
+    let fingerprint = hash_hex(request.credential_id.as_bytes());
+    let proved = crate::throttle::guarded(
+        env,
+        address,
+        &gate_id,
+        &fingerprint,
+        now_ms,
+        prove(env, assertion),
+        |proof| match proof {
+            Ok(_) => Verdict::Proved,
+            Err(_) => Verdict::Failed,
+        },
+    )
+    .await?;
+    let record = match proved {
+        Ok(Ok(record)) => record,
+        Ok(Err(e)) => return refused(e),
+        Err(until) => return answer(&ApiError::too_many_failures_until(until, now_ms)),
     };
     // The first organization they still belong to (switching between them: later).
     for org in record.organizations {
@@ -489,6 +493,57 @@ pub(crate) async fn signin(env: &Env, body: &[u8]) -> Result<Outcome> {
     answer(&ApiError::passkey_refused(
         "You are no longer a member of any organization; ask an owner for an invitation",
     ))
+}
+
+/// What a sign-in's authenticator answered, decoded.
+struct Assertion<'a> {
+    person_id: PersonId,
+    credential_id: &'a str,
+    client_data_json: &'a [u8],
+    authenticator_data: &'a [u8],
+    signature: &'a [u8],
+    challenge: &'a [u8],
+}
+
+/// The credential check of a sign-in: the person, their passkey, the assertion, the
+/// signature, and the counter stored. The person's record, or why not.
+async fn prove(
+    env: &Env,
+    a: Assertion<'_>,
+) -> Result<std::result::Result<PersonRecord, WebAuthnError>> {
+    let record = match client::person(env, a.person_id, &PersonInput::Get).await? {
+        PersonAnswer::Person(record) => record,
+        _ => return Ok(Err(WebAuthnError::UnknownCredential)),
+    };
+    let Some(passkey) = record
+        .passkeys
+        .iter()
+        .find(|p| p.credential_id == a.credential_id)
+    else {
+        return Ok(Err(WebAuthnError::UnknownCredential));
+    };
+    let rp = config::passkey_relying_party(env);
+    let check = match rp.verify_assertion(
+        a.client_data_json,
+        a.authenticator_data,
+        a.signature,
+        a.challenge,
+        passkey.sign_count,
+    ) {
+        Ok(check) => check,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !verify_es256(&passkey.public_key, &check.signed_data, &check.signature).await? {
+        return Ok(Err(WebAuthnError::BadSignature));
+    }
+    let used = PersonInput::Used {
+        credential_id: a.credential_id.to_owned(),
+        sign_count: check.sign_count,
+    };
+    Ok(match client::person(env, a.person_id, &used).await? {
+        PersonAnswer::Person(record) => Ok(record),
+        _ => Err(WebAuthnError::CounterRegressed),
+    })
 }
 
 /// ECDSA P-256 SHA-256 over `data`, with WebCrypto.
