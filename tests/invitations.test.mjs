@@ -5,8 +5,9 @@
 // back are refused. Expiry (7 days) is core's unit test (people::members), not a sleep.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
+import { startGateway, call, createOrgWithAdmin, freePort, pkce } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
+import { registerApp, REDIRECT } from "./oauth-flow.mjs";
 
 let gw, origin, acme, other;
 
@@ -220,4 +221,26 @@ test("a passkey is a credential like a key: failed sign-ins count against the ad
   // From another address it works.
   const elsewhere = await signIn(good);
   assert.equal(elsewhere.status, 204, elsewhere.text);
+});
+
+test("a person signed in with a passkey who opens a consent page reads what to do, as a page", async () => {
+  const app = await registerApp(gw, acme.admin.key);
+  const made = await invite(acme.org, { email: "consent@example.com", role: "admin" });
+  const joined = await accept(new Authenticator({ origin }), tokenOf(made.json.url), "C");
+  assert.equal(joined.status, 204, joined.text);
+  const { challenge } = pkce();
+  const q = new URLSearchParams({
+    response_type: "code",
+    client_id: app.clientId,
+    redirect_uri: REDIRECT,
+    state: "st",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  });
+  const res = await fetch(`${origin}/oauth/authorize?${q}`, { headers: { cookie: cookieOf(joined) }, redirect: "manual" });
+  const text = await res.text();
+  assert.equal(res.status, 400);
+  assert.match(res.headers.get("content-type"), /^text\/html/);
+  assert.match(text, /signed in with a passkey/);
+  assert.match(text, /admin API key/);
 });
