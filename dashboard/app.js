@@ -1,5 +1,5 @@
 // The dashboard: Settings → API Keys, OAuth apps, Authorized apps, the organization, its
-// audit log, a key's usage. This module is the entry (app.html loads it) and the one
+// members, its audit log, a key's usage. This module is the entry (app.html loads it) and the one
 // router: a table of addresses to page modules. Each page module exports
 // `render(main, ...params)` and, when the page has a fixed one, its `title`.
 // Plain DOM, ES modules, no build step; every call goes to /dashboard/api/… (the
@@ -15,6 +15,7 @@ import * as oauthApps from "./page-oauth-apps.js";
 import * as authorizedApps from "./page-authorized-apps.js";
 import * as organization from "./page-organization.js";
 import * as audit from "./page-audit.js";
+import * as members from "./page-members.js";
 
 /** Address (without trailing slashes) → the page, and the Settings link it is under
  * (`data-page`). Groups in `path` are the page's parameters, decoded. The first match
@@ -25,6 +26,7 @@ const ROUTES = [
   { path: /^\/dashboard\/authorized-apps$/, nav: "authorized-apps", page: authorizedApps },
   { path: /^\/dashboard\/organization$/, nav: "organization", page: organization },
   { path: /^\/dashboard\/audit-log$/, nav: "audit", page: audit },
+  { path: /^\/dashboard\/members$/, nav: "members", page: members },
 ];
 const FALLBACK = { nav: "keys", page: keys };
 
@@ -63,6 +65,10 @@ async function start() {
     await api("DELETE", "/session");
     location.assign("/dashboard");
   });
+  // Members: only for a person whose role manages them (owners and admins).
+  const membersNav = document.getElementById("members-nav");
+  if (session.personId && session.permissions?.includes("members.manage")) membersNav.hidden = false;
+  else membersNav.remove();
   const { nav, page, params } = routeOf(location.pathname);
   for (const link of document.querySelectorAll(".settings-nav a")) {
     if (link.dataset.page !== nav) continue;

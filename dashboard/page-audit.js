@@ -85,6 +85,8 @@ function what(event) {
     case "organization.updated": return sentence("Changed the organization ", target);
     case "member.invited": return sentence("Invited ", event.changes?.email?.after ?? "someone", " as ", event.changes?.role?.after ?? "a member");
     case "member.joined": return sentence("Joined the organization as ", event.changes?.role?.after ?? "a member");
+    case "member.role_changed": return sentence("Changed the role of ", target, " from ", event.changes?.role?.before ?? "?", " to ", event.changes?.role?.after ?? "?");
+    case "member.removed": return sentence("Removed ", target, " from the organization");
     case "passkey.added": return sentence("Added a passkey");
     default: return sentence(event.action, " ", target);
   }
