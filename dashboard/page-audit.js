@@ -87,7 +87,8 @@ function what(event) {
     case "member.joined": return sentence("Joined the organization as ", event.changes?.role?.after ?? "a member");
     case "member.role_changed": return sentence("Changed the role of ", target, " from ", event.changes?.role?.before ?? "?", " to ", event.changes?.role?.after ?? "?");
     case "member.removed": return sentence("Removed ", target, " from the organization");
-    case "passkey.added": return sentence("Added a passkey");
+    case "passkey.added": return sentence("Added a passkey", event.changes?.name?.after ? ` (${event.changes.name.after})` : "");
+    case "passkey.removed": return sentence("Removed a passkey", event.changes?.name?.before ? ` (${event.changes.name.before})` : "");
     default: return sentence(event.action, " ", target);
   }
 }

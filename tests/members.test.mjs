@@ -239,3 +239,57 @@ test("a signed-in owner invites any role, an admin roles below owner; they list 
   const invited = log.json.data.find((e) => e.action === "member.invited" && e.target.id === byAdmin.json.id);
   assert.deepEqual(invited.actor, { type: "person", personId: t.admin.id });
 });
+
+test("a person's own passkeys: listed, another added (theirs excluded), renamed, removed but never the last; audited", async () => {
+  const { org } = await createOrgWithAdmin(gw, { name: "Keys", plan: "enterprise" });
+  const ada = await join(org, "ada@keys.example", "viewer");
+  const listed = await ada.dash("GET", "/passkeys");
+  assert.equal(listed.status, 200, listed.text);
+  assert.equal(listed.json.data.length, 1);
+  const [first] = listed.json.data;
+  assert.match(first.name, /^Passkey /);
+  assert.equal(first.publicKey, undefined, "never the public key");
+  // The last one stays.
+  const last = await ada.dash("DELETE", `/passkeys/${first.credentialId}`);
+  assert.equal(last.status, 409);
+  assert.match(last.json.error.details, /last passkey/);
+  // Another: the options exclude the one they have; the new one is theirs.
+  const options = await ada.dash("POST", "/passkeys/options");
+  assert.equal(options.status, 200, options.text);
+  assert.deepEqual(options.json.publicKey.excludeCredentials.map((c) => c.id), [first.credentialId]);
+  const { token: _, ...made } = ada.auth.create(options.json.publicKey, { name: "Work laptop" });
+  const added = await ada.dash("POST", "/passkeys", made);
+  assert.equal(added.status, 201, added.text);
+  assert.equal(added.json.name, "Work laptop");
+  // Its challenge was used once.
+  assert.equal((await ada.dash("POST", "/passkeys", made)).status, 400);
+  // It signs in.
+  const signInOptions = await page("/dashboard/passkey/signin/options");
+  const signedIn = await page("/dashboard/passkey/signin", ada.auth.get(signInOptions.json.publicKey, { which: 1 }));
+  assert.equal(signedIn.status, 204, signedIn.text);
+  // Rename, with the name checked.
+  const renamed = await ada.dash("PATCH", `/passkeys/${first.credentialId}`, { name: "Phone" });
+  assert.deepEqual([renamed.status, renamed.json.name], [200, "Phone"]);
+  assert.equal((await ada.dash("PATCH", `/passkeys/${first.credentialId}`, { name: "" })).json.error.field, "name");
+  assert.equal((await ada.dash("PATCH", "/passkeys/nope", { name: "X" })).status, 404);
+  // Now the first may go; the other is then the last.
+  assert.equal((await ada.dash("DELETE", `/passkeys/${first.credentialId}`)).status, 204);
+  const after = await ada.dash("GET", "/passkeys");
+  assert.deepEqual(after.json.data.map((p) => p.name), ["Work laptop"]);
+  assert.equal((await ada.dash("DELETE", `/passkeys/${added.json.credentialId}`)).status, 409);
+  // The removed one no longer signs in.
+  const again = await page("/dashboard/passkey/signin/options");
+  assert.equal((await page("/dashboard/passkey/signin", ada.auth.get(again.json.publicKey, { which: 0 }))).status, 401);
+  // Changes need the CSRF token; an API key's session has no passkeys.
+  const noCsrf = await call(origin, `/dashboard/api/passkeys/${added.json.credentialId}`, {
+    method: "PATCH",
+    body: { name: "X" },
+    headers: { cookie: ada.cookie, origin },
+  });
+  assert.equal(noCsrf.status, 403);
+  const log = await root("GET", `/v1/audit-log?organizationId=${org.id}&limit=100`);
+  const of = (action) => log.json.data.filter((e) => e.action === action && e.target.id === ada.id);
+  assert.equal(of("passkey.added").length, 2, "the first (joining) and the laptop");
+  assert.deepEqual(of("passkey.removed")[0].changes.name, { before: "Phone", after: null });
+  assert.deepEqual(of("passkey.removed")[0].actor, { type: "person", personId: ada.id });
+});

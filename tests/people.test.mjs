@@ -4,8 +4,10 @@
 // http://localhost (an IP address cannot be an RP id), fills "Name", clicks "Create
 // passkey" and lands signed in; signs out; signs in again with "Sign in with a passkey".
 // Then Settings → Members: an owner invites a developer through the page, the developer
-// joins with their own passkey (a second browser context, its own virtual authenticator),
+// joins with their own passkey (a second browser, its own virtual authenticator),
 // cannot create an admin key, is removed by the owner, and their next call is refused.
+// Settings → Passkeys: the owner adds a passkey on a new device, renames it, removes the
+// old one (never the last), and signs in with the new one.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
@@ -27,11 +29,12 @@ async function personPage() {
   others.push(another);
   const cdp = await own.createCDPSession();
   await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
-    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-  });
+  own.cdp = cdp;
+  ({ authenticatorId: own.authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", { options: DEVICE }));
   return own;
 }
+const DEVICE = { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true };
+let owner;
 
 /** Opens an invitation link on `on`, types the name, presses "Create passkey", and waits
  * for the signed-in dashboard. */
@@ -130,7 +133,7 @@ test("Members: an owner invites a developer through the page, the developer join
     body: { email: "olive@example.com", role: "owner" },
   });
   assert.equal(made.status, 201, made.text);
-  const owner = await personPage();
+  owner = await personPage();
   await acceptInvitation(owner, made.json.url, "Olive Owner");
   page = owner;
 
@@ -216,5 +219,47 @@ test("Members: an owner invites a developer through the page, the developer join
   // Their key stays: it is the organization's.
   const keys = await call(gw.url, `/v1/api-keys?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
   assert.ok(keys.json.data.some((k) => k.name === "dev read"));
+  assert.deepEqual(cspViolations, []);
+});
+
+test("Passkeys: a person adds one on a new device, renames it, removes the old one (never the last), and signs in with the new one", async () => {
+  page = owner;
+  await owner.goto(`${origin}/dashboard/passkeys`);
+  await owner.waitForSelector(aria("Passkeys", "heading"));
+  await ready();
+  const rows = () => owner.$$eval("tbody tr[data-credential-id]", (trs) => trs.map((tr) => ({
+    name: tr.querySelector("td").textContent,
+    removable: ![...tr.querySelectorAll("button")].find((b) => b.textContent.startsWith("Remove")).disabled,
+  })));
+  const [old] = await rows();
+  assert.equal(old.removable, false, "the only passkey cannot be removed");
+  assert.match(await owner.$eval("main", (m) => m.innerText), /Your only passkey: add another before removing it/);
+  // A new device: the old authenticator is gone from this browser, a new one is here.
+  await owner.cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: owner.authenticatorId });
+  await owner.cdp.send("WebAuthn.addVirtualAuthenticator", { options: DEVICE });
+  await owner.locator(aria("Add a passkey", "button")).click();
+  await owner.waitForFunction(() => document.querySelectorAll("tbody tr[data-credential-id]").length === 2);
+  const added = (await rows()).find((r) => r.name !== old.name);
+  assert.match(await owner.$eval("#page-status", (p) => p.textContent), new RegExp(`Added ${added.name}`));
+  // Rename it.
+  await owner.locator(aria(`Rename ${added.name}`, "button")).click();
+  await owner.waitForSelector("#edit-dialog[open]");
+  await owner.locator(aria("Name", "textbox")).fill("Laptop");
+  await owner.locator(aria("Save", "button")).click();
+  await owner.waitForFunction(() => [...document.querySelectorAll("tbody tr td:first-child")].some((td) => td.textContent === "Laptop"));
+  await assertAccessible("the Passkeys page");
+  await screenshots("passkeys");
+  // Remove the old one, with a confirmation; the new one is then the only one.
+  await owner.locator(aria(`Remove ${old.name}`, "button")).click();
+  await owner.waitForSelector("#confirm-dialog[open]");
+  await owner.locator(aria("Remove passkey", "button")).click();
+  await owner.waitForFunction(() => document.querySelectorAll("tbody tr[data-credential-id]").length === 1);
+  assert.deepEqual(await rows(), [{ name: "Laptop", removable: false }]);
+  // Signs in with the new device.
+  await owner.locator(aria("Sign out", "button")).click();
+  await owner.locator(aria("Sign in with a passkey", "button")).click();
+  await owner.waitForSelector(aria("API Keys", "heading"));
+  await ready();
+  assert.equal(await owner.$eval("#who", (p) => p.textContent), "Signed in as Olive Owner (olive@example.com, owner)");
   assert.deepEqual(cspViolations, []);
 });

@@ -21,6 +21,11 @@ pub enum Purpose {
     },
     /// Signing in with a discoverable passkey.
     SignIn,
+    /// A signed-in person adding another passkey.
+    AddPasskey {
+        /// Who (their id is the user handle).
+        person_id: PersonId,
+    },
 }
 
 /// A ceremony as its guard holds it.

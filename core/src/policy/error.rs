@@ -445,6 +445,19 @@ impl ApiError {
         ApiError::new(401, "unauthorized", "Passkey refused", details.into())
     }
 
+    /// 400: a signed-in person's new passkey was refused (`details` says why); not 401,
+    /// since their session is fine.
+    pub fn passkey_not_added(details: impl Into<String>) -> ApiError {
+        ApiError::new(400, "invalid_request", "Passkey not added", details.into())
+    }
+
+    /// 409: a person keeps at least one passkey.
+    pub fn last_passkey() -> ApiError {
+        ApiError::conflict(
+            "This is your last passkey: add another one before removing it, or you could not sign in again",
+        )
+    }
+
     /// 400: a request method that is not an HTTP token.
     pub fn invalid_method() -> ApiError {
         ApiError::invalid_request("The request method is not a valid HTTP method token")
