@@ -1,7 +1,7 @@
 // The dashboard: Settings → API Keys, OAuth apps, Authorized apps, the organization, its
-// audit log, a key's usage. This module is the entry (app.html loads it) and the one
-// router: a table of addresses to page modules. Each page module exports
-// `render(main, ...params)` and, when the page has a fixed one, its `title`.
+// members, a person's passkeys, its audit log, a key's usage. This module is the entry
+// (app.html loads it) and the one router: a table of addresses to page modules. Each page
+// module exports `render(main, ...params)` and, when the page has a fixed one, its `title`.
 // Plain DOM, ES modules, no build step; every call goes to /dashboard/api/… (the
 // management API as the session's key) with the session's CSRF token (api.js). No key or
 // client secret is ever stored: a new one lives only in the dialog that shows it, and is
@@ -15,6 +15,8 @@ import * as oauthApps from "./page-oauth-apps.js";
 import * as authorizedApps from "./page-authorized-apps.js";
 import * as organization from "./page-organization.js";
 import * as audit from "./page-audit.js";
+import * as members from "./page-members.js";
+import * as passkeys from "./page-passkeys.js";
 
 /** Address (without trailing slashes) → the page, and the Settings link it is under
  * (`data-page`). Groups in `path` are the page's parameters, decoded. The first match
@@ -25,6 +27,8 @@ const ROUTES = [
   { path: /^\/dashboard\/authorized-apps$/, nav: "authorized-apps", page: authorizedApps },
   { path: /^\/dashboard\/organization$/, nav: "organization", page: organization },
   { path: /^\/dashboard\/audit-log$/, nav: "audit", page: audit },
+  { path: /^\/dashboard\/members$/, nav: "members", page: members },
+  { path: /^\/dashboard\/passkeys$/, nav: "passkeys", page: passkeys },
 ];
 const FALLBACK = { nav: "keys", page: keys };
 
@@ -63,6 +67,14 @@ async function start() {
     await api("DELETE", "/session");
     location.assign("/dashboard");
   });
+  // Members: only for a person whose role manages them (owners and admins).
+  const membersNav = document.getElementById("members-nav");
+  if (session.personId && session.permissions?.includes("members.manage")) membersNav.hidden = false;
+  else membersNav.remove();
+  // Passkeys: a person's own.
+  const passkeysNav = document.getElementById("passkeys-nav");
+  if (session.personId) passkeysNav.hidden = false;
+  else passkeysNav.remove();
   const { nav, page, params } = routeOf(location.pathname);
   for (const link of document.querySelectorAll(".settings-nav a")) {
     if (link.dataset.page !== nav) continue;

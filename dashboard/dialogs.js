@@ -52,6 +52,7 @@ export function wireDialogs() {
     });
   }
   wireRevealDialog("key-dialog", [["key-dialog-copy", "key-dialog-value", "Copied to the clipboard."]]);
+  wireRevealDialog("invite-dialog", [["invite-dialog-copy", "invite-dialog-value", "Link copied to the clipboard."]]);
   wireRevealDialog("secret-dialog", [
     ["secret-dialog-copy-id", "secret-dialog-client-id", "Client ID copied to the clipboard."],
     ["secret-dialog-copy", "secret-dialog-value", "Client secret copied to the clipboard."],

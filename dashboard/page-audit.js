@@ -85,7 +85,10 @@ function what(event) {
     case "organization.updated": return sentence("Changed the organization ", target);
     case "member.invited": return sentence("Invited ", event.changes?.email?.after ?? "someone", " as ", event.changes?.role?.after ?? "a member");
     case "member.joined": return sentence("Joined the organization as ", event.changes?.role?.after ?? "a member");
-    case "passkey.added": return sentence("Added a passkey");
+    case "member.role_changed": return sentence("Changed the role of ", target, " from ", event.changes?.role?.before ?? "?", " to ", event.changes?.role?.after ?? "?");
+    case "member.removed": return sentence("Removed ", target, " from the organization");
+    case "passkey.added": return sentence("Added a passkey", event.changes?.name?.after ? ` (${event.changes.name.after})` : "");
+    case "passkey.removed": return sentence("Removed a passkey", event.changes?.name?.before ? ` (${event.changes.name.before})` : "");
     default: return sentence(event.action, " ", target);
   }
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { startGateway, call, makeKey, postLarge } from "./harness.mjs";
+import { Authenticator } from "./authenticator.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 let gw, spec, ajv;
@@ -134,6 +135,33 @@ test("every operation's real responses match the contract", async () => {
   conforms("/v1/organizations/{id}/invitations", "get", 404, await call(gw.url, "/v1/organizations/org_0000000000000000/invitations", root));
   conforms("/v1/organizations/{id}/invitations/{invId}", "delete", 204, await call(gw.url, `${invitations}/${invitation.json.id}`, { ...root, method: "DELETE" }));
   conforms("/v1/organizations/{id}/invitations/{invId}", "delete", 404, await call(gw.url, `${invitations}/${invitation.json.id}`, { ...root, method: "DELETE" }));
+  // Members: people join through invitations (a software passkey on the default
+  // PASSKEY_ORIGINS, which the gateway checks in clientDataJSON).
+  const join = async (email, role) => {
+    const made = await call(gw.url, invitations, { ...root, method: "POST", body: { email, role } });
+    const token = new URL(made.json.url).hash.slice(1);
+    const site = { origin: new URL(gw.url).origin, accept: "application/json" };
+    const options = await call(gw.url, "/dashboard/passkey/register/options", { method: "POST", body: { token }, headers: site });
+    const auth = new Authenticator({ origin: "http://localhost:8787" });
+    const joined = await call(gw.url, "/dashboard/passkey/register", { method: "POST", body: auth.create(options.json.publicKey, { token, name: "Ada" }), headers: site });
+    assert.equal(joined.status, 204, joined.text);
+    const members = await call(gw.url, `${orgPath}/members`, root);
+    return members.json.data.find((m) => m.email === email).personId;
+  };
+  const owner = await join("owner@example.com", "owner");
+  const viewer = await join("viewer@example.com", "viewer");
+  const members = `${orgPath}/members`;
+  conforms("/v1/organizations/{id}/members", "get", 200, await call(gw.url, `${members}?limit=1`, root));
+  conforms("/v1/organizations/{id}/members", "get", 400, await call(gw.url, `${members}?cursor=x`, root));
+  conforms("/v1/organizations/{id}/members", "get", 403, await call(gw.url, members, { key: key.key }));
+  conforms("/v1/organizations/{id}/members", "get", 404, await call(gw.url, "/v1/organizations/org_0000000000000000/members", root));
+  conforms("/v1/organizations/{id}/members/{personId}", "patch", 200, await call(gw.url, `${members}/${viewer}`, { ...root, method: "PATCH", body: { role: "developer" } }));
+  conforms("/v1/organizations/{id}/members/{personId}", "patch", 400, await call(gw.url, `${members}/${viewer}`, { ...root, method: "PATCH", body: { role: "boss" } }));
+  conforms("/v1/organizations/{id}/members/{personId}", "patch", 409, await call(gw.url, `${members}/${owner}`, { ...root, method: "PATCH", body: { role: "admin" } }));
+  conforms("/v1/organizations/{id}/members/{personId}", "delete", 409, await call(gw.url, `${members}/${owner}`, { ...root, method: "DELETE" }));
+  conforms("/v1/organizations/{id}/members/{personId}", "delete", 403, await call(gw.url, `${members}/${viewer}`, { key: key.key, method: "DELETE" }));
+  conforms("/v1/organizations/{id}/members/{personId}", "delete", 204, await call(gw.url, `${members}/${viewer}`, { ...root, method: "DELETE" }));
+  conforms("/v1/organizations/{id}/members/{personId}", "delete", 404, await call(gw.url, `${members}/${viewer}`, { ...root, method: "DELETE" }));
   conforms("/v1/audit-log", "get", 200, await call(gw.url, `/v1/audit-log?organizationId=${org.json.id}`, root));
   conforms("/v1/audit-log", "get", 400, await call(gw.url, "/v1/audit-log", root));
 
@@ -214,5 +242,5 @@ test("schemathesis finds no server error, no undocumented status, no schema mism
   // instead of "No issues found": what matters is that no generated case failed.
   assert.match(output, /(\d+) generated, \1 passed/);
   assert.doesNotMatch(output, /\d+ failed/);
-  assert.match(output, /Tested: 33/);
+  assert.match(output, /Tested: 36/);
 });

@@ -3,6 +3,11 @@
 // verification). The root key invites over the API; the browser opens the link on
 // http://localhost (an IP address cannot be an RP id), fills "Name", clicks "Create
 // passkey" and lands signed in; signs out; signs in again with "Sign in with a passkey".
+// Then Settings → Members: an owner invites a developer through the page, the developer
+// joins with their own passkey (a second browser, its own virtual authenticator),
+// cannot create an admin key, is removed by the owner, and their next call is refused.
+// Settings → Passkeys: the owner adds a passkey on a new device, renames it, removes the
+// old one (never the last), and signs in with the new one.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
@@ -14,6 +19,33 @@ const { ready, assertAccessible, screenshots } = pageHelpers(
   () => page,
   () => origin,
 );
+
+/** A page in a browser of its own (its own cookies; Chromium here runs one process, so
+ * no second context), with its own virtual authenticator: another person on another
+ * device. */
+const others = [];
+async function personPage() {
+  const { browser: another, page: own } = await launchBrowser(cspViolations);
+  others.push(another);
+  const cdp = await own.createCDPSession();
+  await cdp.send("WebAuthn.enable");
+  own.cdp = cdp;
+  ({ authenticatorId: own.authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", { options: DEVICE }));
+  return own;
+}
+const DEVICE = { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true };
+let owner;
+
+/** Opens an invitation link on `on`, types the name, presses "Create passkey", and waits
+ * for the signed-in dashboard. */
+async function acceptInvitation(on, url, name) {
+  await on.goto(url);
+  await on.waitForFunction(() => document.body.dataset.ready === "true");
+  await on.locator(aria("Name", "textbox")).fill(name);
+  await on.locator(aria("Create passkey", "button")).click();
+  await on.waitForSelector(aria("API Keys", "heading"));
+  await on.waitForFunction(() => document.body.dataset.ready === "true");
+}
 
 before(async () => {
   const port = await freePort();
@@ -34,6 +66,7 @@ before(async () => {
   });
 });
 after(async () => {
+  for (const another of others) await another.close();
   await browser?.close();
   await gw?.stop();
 });
@@ -90,5 +123,143 @@ test("invitation → Create passkey → signed in → Sign out → Sign in with 
   await page.waitForSelector(aria("API Keys", "heading"));
   await ready();
   assert.equal(await page.$eval("#who", (p) => p.textContent), "Signed in as Ada Lovelace (ada@example.com, developer)");
+  assert.deepEqual(cspViolations, []);
+});
+
+test("Members: an owner invites a developer through the page, the developer joins and cannot create an admin key, the owner removes them, and their session ends", async () => {
+  const made = await call(gw.url, `/v1/organizations/${acme.org.id}/invitations`, {
+    key: gw.rootKey,
+    method: "POST",
+    body: { email: "olive@example.com", role: "owner" },
+  });
+  assert.equal(made.status, 201, made.text);
+  owner = await personPage();
+  await acceptInvitation(owner, made.json.url, "Olive Owner");
+  page = owner;
+
+  // Settings → Members, from the nav.
+  await owner.locator(aria("Members", "link")).click();
+  await owner.waitForSelector(aria("Members", "heading"));
+  await ready();
+  assert.equal(new URL(owner.url()).pathname, "/dashboard/members");
+  // The last owner's controls are disabled, and say why.
+  const ownerRow = await owner.$eval("tbody tr:has(select[aria-label='Role of Olive Owner'])", (tr) => ({
+    select: tr.querySelector("select").disabled,
+    remove: [...tr.querySelectorAll("button")].find((b) => b.textContent.startsWith("Remove")).disabled,
+    reason: tr.querySelector(".hint")?.textContent,
+  }));
+  assert.deepEqual([ownerRow.select, ownerRow.remove], [true, true]);
+  assert.match(ownerRow.reason, /last owner/);
+
+  // Invite member: Email and Role; the link is shown once, with Copy.
+  await owner.locator(aria("Email", "textbox")).fill("dev@example.com");
+  await owner.select("#invite-role", "developer");
+  await owner.locator(aria("Invite member", "button")).click();
+  await owner.waitForSelector("#invite-dialog[open]");
+  await owner.waitForSelector(aria("Copy", "button"));
+  const link = await owner.$eval("#invite-dialog-value", (t) => t.value);
+  assert.match(link, new RegExp(`^${origin}/dashboard/invite#[0-9A-Za-z]{48}$`));
+  await assertAccessible("the invitation link dialog");
+  await screenshots("members-invite-link", { fullPage: false });
+  await owner.locator(aria("Done", "button")).click();
+  assert.equal(await owner.$eval("#invite-dialog-value", (t) => t.value), "", "the link is gone from the page");
+  await owner.waitForSelector("tr[data-invitation-id]");
+
+  // The developer joins on their own device, with their own passkey.
+  const dev = await personPage();
+  await acceptInvitation(dev, link, "Dev Eloper");
+  assert.equal(await dev.$eval("#who", (p) => p.textContent), "Signed in as Dev Eloper (dev@example.com, developer)");
+  assert.equal(await dev.$("#members-nav"), null, "a developer is not offered Members");
+  const devCall = (method, path, body) =>
+    dev.evaluate(async (method, path, body) => {
+      const session = await (await fetch("/dashboard/api/session")).json().catch(() => ({}));
+      const res = await fetch(`/dashboard/api${path}`, {
+        method,
+        headers: { "content-type": "application/json", "x-csrf-token": session.csrfToken ?? "" },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, text: await res.text() };
+    }, method, path, body);
+  const adminKey = await devCall("POST", "/v1/api-keys", { name: "dev admin", type: "live", scopes: ["admin"] });
+  assert.equal(adminKey.status, 403, adminKey.text);
+  const readKey = await devCall("POST", "/v1/api-keys", { name: "dev read", type: "test", scopes: ["read"] });
+  assert.equal(readKey.status, 201, readKey.text);
+
+  // The owner sees them, and removes them (with a confirmation).
+  await owner.reload();
+  await ready();
+  await owner.waitForSelector(aria("Role of Dev Eloper", "combobox"));
+  assert.equal(await owner.$eval("tr[data-invitation-id]", () => true).catch(() => false), false, "the invitation is used up");
+  await assertAccessible("the Members page");
+  await screenshots("members");
+  // Change a role: it applies to the developer's next call.
+  await owner.select("select[aria-label='Role of Dev Eloper']", "viewer");
+  await owner.waitForFunction(() => document.getElementById("page-status").textContent === "Dev Eloper is now a viewer.");
+  const asViewer = await devCall("POST", "/v1/api-keys", { name: "viewer key", type: "test", scopes: ["read"] });
+  assert.equal(asViewer.status, 403, asViewer.text);
+  await owner.locator(aria("Remove Dev Eloper", "button")).click();
+  await owner.waitForSelector("#confirm-dialog[open]");
+  assert.equal(await owner.$eval("#confirm-dialog-title", (e) => e.textContent), "Remove Dev Eloper?");
+  await screenshots("members-remove", { fullPage: false });
+  await owner.locator(aria("Remove member", "button")).click();
+  await owner.waitForFunction(() => !document.querySelector("select[aria-label='Role of Dev Eloper']"));
+  assert.equal(await owner.$eval("#page-status", (p) => p.textContent), "Dev Eloper was removed.");
+
+  // The developer's next call is refused, and the dashboard sends them to sign in.
+  const after = await devCall("GET", "/v1/api-keys");
+  assert.equal(after.status, 401);
+  await dev.reload();
+  await dev.waitForSelector(aria("Sign in with a passkey", "button"));
+  // The owner reads both changes in the audit log, in words.
+  await owner.goto(`${origin}/dashboard/audit-log`);
+  await ready();
+  const log = await owner.$eval("main", (m) => m.innerText);
+  assert.match(log, /Changed the role of “Dev Eloper” from developer to viewer/);
+  assert.match(log, /Removed “Dev Eloper” from the organization/);
+  // Their key stays: it is the organization's.
+  const keys = await call(gw.url, `/v1/api-keys?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
+  assert.ok(keys.json.data.some((k) => k.name === "dev read"));
+  assert.deepEqual(cspViolations, []);
+});
+
+test("Passkeys: a person adds one on a new device, renames it, removes the old one (never the last), and signs in with the new one", async () => {
+  page = owner;
+  await owner.goto(`${origin}/dashboard/passkeys`);
+  await owner.waitForSelector(aria("Passkeys", "heading"));
+  await ready();
+  const rows = () => owner.$$eval("tbody tr[data-credential-id]", (trs) => trs.map((tr) => ({
+    name: tr.querySelector("td").textContent,
+    removable: ![...tr.querySelectorAll("button")].find((b) => b.textContent.startsWith("Remove")).disabled,
+  })));
+  const [old] = await rows();
+  assert.equal(old.removable, false, "the only passkey cannot be removed");
+  assert.match(await owner.$eval("main", (m) => m.innerText), /Your only passkey: add another before removing it/);
+  // A new device: the old authenticator is gone from this browser, a new one is here.
+  await owner.cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: owner.authenticatorId });
+  await owner.cdp.send("WebAuthn.addVirtualAuthenticator", { options: DEVICE });
+  await owner.locator(aria("Add a passkey", "button")).click();
+  await owner.waitForFunction(() => document.querySelectorAll("tbody tr[data-credential-id]").length === 2);
+  const added = (await rows()).find((r) => r.name !== old.name);
+  assert.match(await owner.$eval("#page-status", (p) => p.textContent), new RegExp(`Added ${added.name}`));
+  // Rename it.
+  await owner.locator(aria(`Rename ${added.name}`, "button")).click();
+  await owner.waitForSelector("#edit-dialog[open]");
+  await owner.locator(aria("Name", "textbox")).fill("Laptop");
+  await owner.locator(aria("Save", "button")).click();
+  await owner.waitForFunction(() => [...document.querySelectorAll("tbody tr td:first-child")].some((td) => td.textContent === "Laptop"));
+  await assertAccessible("the Passkeys page");
+  await screenshots("passkeys");
+  // Remove the old one, with a confirmation; the new one is then the only one.
+  await owner.locator(aria(`Remove ${old.name}`, "button")).click();
+  await owner.waitForSelector("#confirm-dialog[open]");
+  await owner.locator(aria("Remove passkey", "button")).click();
+  await owner.waitForFunction(() => document.querySelectorAll("tbody tr[data-credential-id]").length === 1);
+  assert.deepEqual(await rows(), [{ name: "Laptop", removable: false }]);
+  // Signs in with the new device.
+  await owner.locator(aria("Sign out", "button")).click();
+  await owner.locator(aria("Sign in with a passkey", "button")).click();
+  await owner.waitForSelector(aria("API Keys", "heading"));
+  await ready();
+  assert.equal(await owner.$eval("#who", (p) => p.textContent), "Signed in as Olive Owner (olive@example.com, owner)");
   assert.deepEqual(cspViolations, []);
 });

@@ -4,7 +4,7 @@
 use crate::base::method::Method;
 use crate::base::path::{parse_api_path, PathError};
 use crate::credentials::key::KeyId;
-use crate::ids::{ClientId, GrantId, InvitationId, OrgId};
+use crate::ids::{ClientId, GrantId, InvitationId, OrgId, PersonId};
 use crate::policy::error::ApiError;
 use crate::policy::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 
@@ -68,6 +68,10 @@ pub enum Route<'a> {
     Invitations(OrgId),
     /// `DELETE /v1/organizations/{id}/invitations/{invId}`
     Invitation(OrgId, InvitationId),
+    /// `GET /v1/organizations/{id}/members`
+    Members(OrgId),
+    /// `PATCH|DELETE /v1/organizations/{id}/members/{personId}`
+    Member(OrgId, PersonId),
     /// `GET|POST /v1/oauth-clients`
     OAuthClients,
     /// `GET|PATCH|DELETE /v1/oauth-clients/{clientId}`
@@ -203,6 +207,21 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
                         )
                     })
             }
+            [id, "members"] => {
+                allow(method, USAGE)?;
+                org_id(id).map(Route::Members)
+            }
+            [id, "members", person] => {
+                allow(method, &[Patch, Delete])?;
+                let org = org_id(id)?;
+                PersonId::parse(person)
+                    .map(|person| Route::Member(org, person))
+                    .ok_or_else(|| {
+                        ApiError::invalid_request(
+                            "The person id in the path must have the form person_ followed by 16 letters or digits",
+                        )
+                    })
+            }
             _ => Err(ApiError::not_found("No such organizations endpoint")),
         },
         AUDIT_RESOURCE => match rest {
@@ -280,6 +299,24 @@ mod tests {
         assert_eq!(
             route(&m("GET"), &format!("/v1/api-keys/{ID}/usage")),
             Ok(Route::KeyUsage(id))
+        );
+    }
+
+    #[test]
+    fn members_routes() {
+        let org = "org_0123456789abcdef";
+        let person = PersonId::parse("person_0123456789abcdef").expect("id");
+        let members = format!("/v1/organizations/{org}/members");
+        let one = format!("{members}/{person}");
+        let org = OrgId::parse(org).expect("org");
+        assert_eq!(route(&m("GET"), &members), Ok(Route::Members(org)));
+        assert_eq!(route(&m("PATCH"), &one), Ok(Route::Member(org, person)));
+        assert_eq!(route(&m("DELETE"), &one), Ok(Route::Member(org, person)));
+        assert_eq!(route(&m("POST"), &members).map_err(|e| e.status), Err(405));
+        assert_eq!(route(&m("GET"), &one).map_err(|e| e.status), Err(405));
+        assert_eq!(
+            route(&m("PATCH"), &format!("{members}/person_x")).map_err(|e| e.status),
+            Err(400)
         );
     }
 

@@ -32,6 +32,11 @@ pub enum Purpose {
         /// Their new organization's name.
         organization_name: String,
     },
+    /// A signed-in person adding another passkey.
+    AddPasskey {
+        /// Who (their id is the user handle).
+        person_id: PersonId,
+    },
 }
 
 /// A ceremony as its guard holds it.

@@ -4,13 +4,13 @@
 //! [`INVITATION_TTL_MS`], and accepting it is one step here, so two people holding one
 //! link cannot both join.
 
-use crate::audit::{created, AuditDraft, AuditTarget};
+use crate::audit::{changes, created, AuditDraft, AuditTarget};
 use crate::base::json;
 use crate::base::text::check_label;
 use crate::base::timestamp::format_ms;
 use crate::credentials::key::hash_hex;
 use crate::ids::{Actor, InvitationId, OrgId, PersonId};
-use crate::people::role::Role;
+use crate::people::role::{Operation, Role};
 use crate::policy::error::{ApiError, Field};
 use serde::{Deserialize, Serialize};
 
@@ -292,6 +292,145 @@ pub struct Member {
     pub last_sign_in_ms: Option<u64>,
 }
 
+/// A member in the API (`GET /v1/organizations/{id}/members`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberView {
+    /// `person_…`.
+    pub person_id: PersonId,
+    /// Their email (as given; never verified).
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// Their role here.
+    pub role: Role,
+    /// RFC 3339.
+    pub joined_at: String,
+    /// RFC 3339; `null` before their first sign-in.
+    pub last_sign_in_at: Option<String>,
+}
+
+impl Member {
+    /// Its view.
+    pub fn view(&self) -> MemberView {
+        MemberView {
+            person_id: self.person_id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            role: self.role,
+            joined_at: format_ms(self.joined_ms),
+            last_sign_in_at: self.last_sign_in_ms.map(format_ms),
+        }
+    }
+
+    fn target(&self) -> AuditTarget {
+        AuditTarget {
+            kind: "person".into(),
+            id: self.person_id.to_string(),
+        }
+    }
+
+    /// `member.role_changed`: who changed whose role, from what to what.
+    pub fn role_changed_event(by: Actor, before: &Member, after: &Member) -> AuditDraft {
+        AuditDraft {
+            actor: by,
+            action: "member.role_changed".into(),
+            target: after.target(),
+            changes: changes(
+                &serde_json::json!({"role": before.role}),
+                &serde_json::json!({"role": after.role}),
+                &[],
+            ),
+            report: None,
+            reason: None,
+        }
+    }
+
+    /// `member.removed`: who removed whom (their email and the role they had).
+    pub fn removed_event(&self, by: Actor) -> AuditDraft {
+        AuditDraft {
+            actor: by,
+            action: "member.removed".into(),
+            target: self.target(),
+            changes: changes(
+                &serde_json::json!({"email": self.email, "role": self.role}),
+                &serde_json::json!({"email": null, "role": null}),
+                &[],
+            ),
+            report: None,
+            reason: None,
+        }
+    }
+}
+
+/// Where a page of members ends: the last one's join time and id (`{ms}.{person_…}`),
+/// so the next page resumes exactly, even if members joined or left in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberCursor {
+    /// The last member's join time, ms.
+    pub joined_ms: u64,
+    /// And id.
+    pub person_id: PersonId,
+}
+
+impl MemberCursor {
+    /// The cursor after `member`.
+    pub fn after(member: &Member) -> MemberCursor {
+        MemberCursor {
+            joined_ms: member.joined_ms,
+            person_id: member.person_id,
+        }
+    }
+
+    /// Parses a cursor a page gave out; 400 naming `cursor` for anything else.
+    pub fn parse(text: &str) -> Result<MemberCursor, ApiError> {
+        text.split_once('.')
+            .and_then(|(ms, id)| {
+                Some(MemberCursor {
+                    joined_ms: ms.parse().ok()?,
+                    person_id: PersonId::parse(id)?,
+                })
+            })
+            .ok_or_else(ApiError::unknown_cursor)
+    }
+
+    /// Its text.
+    pub fn text(&self) -> String {
+        format!("{}.{}", self.joined_ms, self.person_id)
+    }
+
+    /// Whether `member` joined no later than the member the page ended with (a tie of
+    /// join times goes by id).
+    fn is_at_or_after(&self, member: &Member) -> bool {
+        (member.joined_ms, member.person_id.to_string())
+            <= (self.joined_ms, self.person_id.to_string())
+    }
+}
+
+/// Parses `PATCH /v1/organizations/{id}/members/{personId}`: `{"role"}`.
+pub fn parse_role_change(body: &[u8]) -> Result<Role, ApiError> {
+    let value =
+        json::parse(body).map_err(|e| ApiError::invalid_request(json::error_details(&e)))?;
+    let map = value
+        .as_object()
+        .ok_or_else(|| ApiError::invalid_request("The body must be a JSON object"))?;
+    if let Some(unknown) = map.keys().find(|k| k.as_str() != "role") {
+        return Err(ApiError::invalid_request(format!(
+            "Unknown member '{}'; allowed is role",
+            crate::base::text::printable(unknown)
+        )));
+    }
+    map.get("role")
+        .and_then(|v| v.as_str())
+        .and_then(Role::parse)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                Field::Role,
+                "role is required: one of owner, admin, developer, viewer",
+            )
+        })
+}
+
 /// What the worker asks an organization's `PeopleGuard`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeopleInput {
@@ -299,8 +438,13 @@ pub enum PeopleInput {
     Invite(Invitation),
     /// The pending invitations.
     ListInvitations,
-    /// Revoke a pending one.
-    Revoke(InvitationId),
+    /// Revoke a pending one, by the root key or a person who may invite its role.
+    Revoke {
+        /// Which.
+        id: InvitationId,
+        /// Who asks.
+        by: Actor,
+    },
     /// The pending invitation with this token hash (the invitation page), unchanged.
     Peek {
         /// SHA-256 hex of the token.
@@ -324,8 +468,30 @@ pub enum PeopleInput {
         /// True on a sign-in: `lastSignInAt` becomes now.
         signed_in: bool,
     },
-    /// Every member.
-    ListMembers,
+    /// A page of members, in the order they joined.
+    ListMembers {
+        /// At most this many.
+        limit: usize,
+        /// After this member (the previous page's last, [`MemberCursor`]).
+        after: Option<MemberCursor>,
+    },
+    /// Change a member's role, by the root key or an owner or admin (whose own role is
+    /// read in this same step); the last owner stays an owner.
+    ChangeRole {
+        /// Who asks.
+        by: Actor,
+        /// Whose role.
+        person_id: PersonId,
+        /// The new role.
+        role: Role,
+    },
+    /// Remove a member, by the same rules; the last owner stays.
+    Remove {
+        /// Who asks.
+        by: Actor,
+        /// Who goes.
+        person_id: PersonId,
+    },
     /// The first member of a new organization, its owner (self-serve sign-up); refused
     /// (`Full`) once the organization has any member.
     Found {
@@ -355,8 +521,26 @@ pub enum PeopleAnswer {
     Member(Member),
     /// Not a member.
     NotMember,
-    /// Every member, by join time.
-    Members(Vec<Member>),
+    /// A page of members, by join time; `complete` when no member follows.
+    Members {
+        /// The page.
+        members: Vec<Member>,
+        /// Whether it is the last page.
+        complete: bool,
+    },
+    /// A role changed (or stayed, when asked for the role the member has).
+    RoleChanged {
+        /// The member before.
+        before: Member,
+        /// And after.
+        after: Member,
+    },
+    /// The member is no longer one.
+    Removed(Member),
+    /// The one asking may not do this; why, in words for the 403.
+    Forbidden(String),
+    /// It would leave the organization without an owner.
+    LastOwner,
 }
 
 /// What one organization's `PeopleGuard` holds.
@@ -373,6 +557,11 @@ impl PeopleState {
     pub fn step(&mut self, input: PeopleInput, now_ms: u64) -> (PeopleAnswer, bool) {
         match input {
             PeopleInput::Invite(invitation) => {
+                if let Err(why) =
+                    self.may_assign(&invitation.created_by, invitation.role, "invite an owner")
+                {
+                    return (PeopleAnswer::Forbidden(why), false);
+                }
                 self.invitations.retain(|i| i.is_pending(now_ms));
                 if self.invitations.len() >= MAX_PENDING_INVITATIONS {
                     return (PeopleAnswer::Full, true);
@@ -384,10 +573,12 @@ impl PeopleState {
                 let pending = self.pending(now_ms).cloned().collect();
                 (PeopleAnswer::Invitations(pending), false)
             }
-            PeopleInput::Revoke(id) => {
-                let found = self.pending(now_ms).any(|i| i.id == id);
-                if !found {
+            PeopleInput::Revoke { id, by } => {
+                let Some(role) = self.pending(now_ms).find(|i| i.id == id).map(|i| i.role) else {
                     return (PeopleAnswer::NoInvitation, false);
+                };
+                if let Err(why) = self.may_assign(&by, role, "revoke an owner's invitation") {
+                    return (PeopleAnswer::Forbidden(why), false);
                 }
                 self.invitations.retain(|i| i.id != id);
                 (PeopleAnswer::Revoked, true)
@@ -437,7 +628,63 @@ impl PeopleState {
                 }
                 None => (PeopleAnswer::NotMember, false),
             },
-            PeopleInput::ListMembers => (PeopleAnswer::Members(self.members.clone()), false),
+            PeopleInput::ListMembers { limit, after } => {
+                let start = after.map_or(0, |cursor| {
+                    match self
+                        .members
+                        .iter()
+                        .position(|m| MemberCursor::after(m) == cursor)
+                    {
+                        Some(at) => at + 1,
+                        // That member left: resume after everyone who joined up to then.
+                        None => self
+                            .members
+                            .iter()
+                            .filter(|m| cursor.is_at_or_after(m))
+                            .count(),
+                    }
+                });
+                let rest = self.members.get(start..).unwrap_or_default();
+                let members: Vec<Member> = rest.iter().take(limit).cloned().collect();
+                let complete = rest.len() <= limit;
+                (PeopleAnswer::Members { members, complete }, false)
+            }
+            PeopleInput::ChangeRole {
+                by,
+                person_id,
+                role,
+            } => {
+                let Some(index) = self.members.iter().position(|m| m.person_id == person_id) else {
+                    return (PeopleAnswer::NotMember, false);
+                };
+                let before = self.members[index].clone();
+                let checks = self
+                    .may_assign(&by, before.role, "change an owner's role")
+                    .and_then(|()| self.may_assign(&by, role, "make someone an owner"));
+                if let Err(why) = checks {
+                    return (PeopleAnswer::Forbidden(why), false);
+                }
+                if before.role == Role::Owner && role != Role::Owner && self.owners() == 1 {
+                    return (PeopleAnswer::LastOwner, false);
+                }
+                self.members[index].role = role;
+                let after = self.members[index].clone();
+                let changed = before.role != role;
+                (PeopleAnswer::RoleChanged { before, after }, changed)
+            }
+            PeopleInput::Remove { by, person_id } => {
+                let Some(index) = self.members.iter().position(|m| m.person_id == person_id) else {
+                    return (PeopleAnswer::NotMember, false);
+                };
+                let role = self.members[index].role;
+                if let Err(why) = self.may_assign(&by, role, "remove an owner") {
+                    return (PeopleAnswer::Forbidden(why), false);
+                }
+                if role == Role::Owner && self.owners() == 1 {
+                    return (PeopleAnswer::LastOwner, false);
+                }
+                (PeopleAnswer::Removed(self.members.remove(index)), true)
+            }
             PeopleInput::Found {
                 person_id,
                 email,
@@ -458,6 +705,46 @@ impl PeopleState {
                 (PeopleAnswer::Member(owner), true)
             }
         }
+    }
+
+    fn owners(&self) -> usize {
+        self.members
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .count()
+    }
+
+    /// Whether `by` may invite someone as `role`, or change or remove a member who has
+    /// it (or give it): the root key always; a person only as a member now, whose role
+    /// may manage members and assign `role` (an owner any, an admin those below owner);
+    /// nobody else (deny by default: an API key other than root never reaches here, and
+    /// would be refused if it did).
+    fn may_assign(&self, by: &Actor, role: Role, what: &str) -> Result<(), String> {
+        let person_id = match by {
+            Actor::Root => return Ok(()),
+            Actor::Person { person_id } => person_id,
+            _ => {
+                return Err(
+                    "Only the root key or a signed-in owner or admin may manage members".into(),
+                )
+            }
+        };
+        let Some(me) = self.members.iter().find(|m| m.person_id == *person_id) else {
+            return Err("You are no longer a member of this organization".into());
+        };
+        if !me.role.may(Operation::ManageMembers) {
+            return Err(format!(
+                "A member with the role '{}' cannot manage members",
+                me.role.as_str()
+            ));
+        }
+        if !me.role.may_assign(role) {
+            return Err(format!(
+                "A member with the role '{}' cannot {what}; ask an owner",
+                me.role.as_str()
+            ));
+        }
+        Ok(())
     }
 
     fn pending(&self, now_ms: u64) -> impl Iterator<Item = &Invitation> {
@@ -608,11 +895,27 @@ mod tests {
         let id = inv.id;
         let _ = state.step(PeopleInput::Invite(inv), T0);
         assert_eq!(
-            state.step(PeopleInput::Revoke(id), T0).0,
+            state
+                .step(
+                    PeopleInput::Revoke {
+                        id,
+                        by: Actor::Root
+                    },
+                    T0
+                )
+                .0,
             PeopleAnswer::Revoked
         );
         assert_eq!(
-            state.step(PeopleInput::Revoke(id), T0).0,
+            state
+                .step(
+                    PeopleInput::Revoke {
+                        id,
+                        by: Actor::Root
+                    },
+                    T0
+                )
+                .0,
             PeopleAnswer::NoInvitation
         );
         assert_eq!(
@@ -691,5 +994,206 @@ mod tests {
         assert!(parse_person_name("  Ada Lovelace ").is_ok_and(|n| n == "Ada Lovelace"));
         assert!(parse_person_name("").is_err());
         assert!(parse_person_name("Ada\u{202E}").is_err());
+    }
+
+    fn joined(state: &mut PeopleState, n: u8, role: Role) -> PersonId {
+        let (inv, token) = invitation(n, role);
+        let _ = state.step(PeopleInput::Invite(inv), T0);
+        let _ = accept(state, &token, person(n), T0 + u64::from(n));
+        person(n)
+    }
+
+    fn as_person(id: PersonId) -> Actor {
+        Actor::Person { person_id: id }
+    }
+
+    fn change(state: &mut PeopleState, by: Actor, who: PersonId, role: Role) -> PeopleAnswer {
+        let input = PeopleInput::ChangeRole {
+            by,
+            person_id: who,
+            role,
+        };
+        state.step(input, T0).0
+    }
+
+    fn remove(state: &mut PeopleState, by: Actor, who: PersonId) -> PeopleAnswer {
+        state.step(PeopleInput::Remove { by, person_id: who }, T0).0
+    }
+
+    #[test]
+    fn the_last_owner_can_be_neither_demoted_nor_removed() {
+        let mut state = PeopleState::default();
+        let a = joined(&mut state, 1, Role::Owner);
+        let b = joined(&mut state, 2, Role::Owner);
+        assert!(matches!(
+            change(&mut state, Actor::Root, a, Role::Admin),
+            PeopleAnswer::RoleChanged { ref before, ref after }
+                if before.role == Role::Owner && after.role == Role::Admin
+        ));
+        // b is the last owner now: not by the root key, not by themselves.
+        assert_eq!(
+            change(&mut state, Actor::Root, b, Role::Viewer),
+            PeopleAnswer::LastOwner
+        );
+        assert_eq!(
+            change(&mut state, as_person(b), b, Role::Admin),
+            PeopleAnswer::LastOwner
+        );
+        assert_eq!(remove(&mut state, Actor::Root, b), PeopleAnswer::LastOwner);
+        assert_eq!(remove(&mut state, as_person(b), b), PeopleAnswer::LastOwner);
+        // Owner to owner is no demotion.
+        assert!(matches!(
+            change(&mut state, Actor::Root, b, Role::Owner),
+            PeopleAnswer::RoleChanged { .. }
+        ));
+        assert_eq!(state.owners(), 1);
+        // The other owner may go once there is no doubt about who owns it.
+        assert!(matches!(
+            remove(&mut state, as_person(b), a),
+            PeopleAnswer::Removed(m) if m.person_id == a
+        ));
+        assert!(matches!(
+            remove(&mut state, Actor::Root, a),
+            PeopleAnswer::NotMember
+        ));
+    }
+
+    #[test]
+    fn an_admin_manages_roles_below_owner_and_others_nothing() {
+        let mut state = PeopleState::default();
+        let owner = joined(&mut state, 1, Role::Owner);
+        let admin = joined(&mut state, 2, Role::Admin);
+        let dev = joined(&mut state, 3, Role::Developer);
+        let viewer = joined(&mut state, 4, Role::Viewer);
+        let forbidden = |a: PeopleAnswer| matches!(a, PeopleAnswer::Forbidden(_));
+        // An admin can't make or touch an owner.
+        assert!(forbidden(change(
+            &mut state,
+            as_person(admin),
+            dev,
+            Role::Owner
+        )));
+        assert!(forbidden(change(
+            &mut state,
+            as_person(admin),
+            owner,
+            Role::Viewer
+        )));
+        assert!(forbidden(remove(&mut state, as_person(admin), owner)));
+        let (owner_invite, _) = invitation(9, Role::Owner);
+        let by_admin = Invitation {
+            created_by: as_person(admin),
+            ..owner_invite
+        };
+        assert!(forbidden(
+            state.step(PeopleInput::Invite(by_admin.clone()), T0).0
+        ));
+        // ...but may below it.
+        assert!(matches!(
+            change(&mut state, as_person(admin), dev, Role::Viewer),
+            PeopleAnswer::RoleChanged { .. }
+        ));
+        let admin_invites_dev = Invitation {
+            role: Role::Developer,
+            ..by_admin
+        };
+        assert!(matches!(
+            state.step(PeopleInput::Invite(admin_invites_dev), T0).0,
+            PeopleAnswer::Invitation(_)
+        ));
+        // Developers, viewers, API keys and former members change nothing.
+        assert!(forbidden(change(
+            &mut state,
+            as_person(viewer),
+            dev,
+            Role::Viewer
+        )));
+        let key = Actor::Key {
+            key_id: crate::ids::KeyId::parse("key_0123456789abcdef").expect("id"),
+        };
+        assert!(forbidden(remove(&mut state, key, viewer)));
+        assert!(matches!(
+            remove(&mut state, as_person(owner), admin),
+            PeopleAnswer::Removed(_)
+        ));
+        assert!(matches!(
+            remove(&mut state, as_person(admin), viewer),
+            PeopleAnswer::Forbidden(why) if why.contains("no longer a member")
+        ));
+        assert_eq!(state.members.len(), 3);
+    }
+
+    #[test]
+    fn events_say_who_changed_whom_and_how() {
+        let mut state = PeopleState::default();
+        let a = joined(&mut state, 1, Role::Owner);
+        let b = joined(&mut state, 2, Role::Viewer);
+        let PeopleAnswer::RoleChanged { before, after } =
+            change(&mut state, Actor::Root, b, Role::Admin)
+        else {
+            panic!("changed")
+        };
+        let event = Member::role_changed_event(as_person(a), &before, &after);
+        assert_eq!(event.action, "member.role_changed");
+        assert_eq!(
+            serde_json::to_value(&event.changes).expect("json"),
+            serde_json::json!({"role": {"before": "viewer", "after": "admin"}})
+        );
+        let removed = after.removed_event(Actor::Root);
+        assert_eq!(
+            (removed.action.as_str(), removed.target.id.clone()),
+            ("member.removed", after.person_id.to_string())
+        );
+        let view = serde_json::to_value(after.view()).expect("json");
+        assert_eq!(view["role"], "admin");
+        assert!(view["joinedAt"].is_string() && view["lastSignInAt"].is_string());
+        assert_eq!(parse_role_change(br#"{"role":"viewer"}"#), Ok(Role::Viewer));
+        let bad = parse_role_change(br#"{"role":"root"}"#).expect_err("400");
+        assert_eq!((bad.status, bad.field), (400, Some(Field::Role)));
+        assert_eq!(
+            parse_role_change(br#"{"role":"viewer","x":1}"#).map_err(|e| e.status),
+            Err(400)
+        );
+    }
+
+    #[test]
+    fn pages_of_members_resume_exactly_even_when_one_left() {
+        let mut state = PeopleState::default();
+        let ids: Vec<PersonId> = (1..=5)
+            .map(|n| joined(&mut state, n, Role::Owner))
+            .collect();
+        let page = |s: &mut PeopleState, after| match s
+            .step(PeopleInput::ListMembers { limit: 2, after }, T0)
+            .0
+        {
+            PeopleAnswer::Members { members, complete } => (members, complete),
+            other => panic!("{other:?}"),
+        };
+        let (first, complete) = page(&mut state, None);
+        assert_eq!(
+            first.iter().map(|m| m.person_id).collect::<Vec<_>>(),
+            ids[..2]
+        );
+        assert!(!complete);
+        let cursor = MemberCursor::after(&first[1]);
+        assert_eq!(MemberCursor::parse(&cursor.text()), Ok(cursor));
+        assert!(MemberCursor::parse("nope").is_err());
+        // The page's last member leaves before the next page is asked for.
+        assert!(matches!(
+            remove(&mut state, Actor::Root, ids[1]),
+            PeopleAnswer::Removed(_)
+        ));
+        let (second, complete) = page(&mut state, Some(cursor));
+        assert_eq!(
+            second.iter().map(|m| m.person_id).collect::<Vec<_>>(),
+            ids[2..4]
+        );
+        assert!(!complete);
+        let (third, complete) = page(&mut state, Some(MemberCursor::after(&second[1])));
+        assert_eq!(
+            third.iter().map(|m| m.person_id).collect::<Vec<_>>(),
+            ids[4..]
+        );
+        assert!(complete);
     }
 }

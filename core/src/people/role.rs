@@ -79,7 +79,10 @@ impl Operation {
             Route::Org(_) if reads => Operation::ReadOrganization,
             Route::Org(_) => Operation::ChangeOrganization,
             Route::AuditLog => Operation::ReadAudit,
-            Route::Invitations(_) | Route::Invitation(..) => Operation::ManageMembers,
+            Route::Invitations(_)
+            | Route::Invitation(..)
+            | Route::Members(_)
+            | Route::Member(..) => Operation::ManageMembers,
             Route::OAuthClients
             | Route::OAuthClient(_)
             | Route::OAuthAuthorizations

@@ -413,6 +413,30 @@ impl ApiError {
         )
     }
 
+    /// 403: members and invitations are the root key's and signed-in people's: an API
+    /// key (stolen, perhaps) must not mint a person who outlives its revocation.
+    pub fn members_by_people_only() -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            "Only the root key, or an owner or admin signed in to the dashboard, may invite or change members; other API keys cannot".into(),
+        )
+    }
+
+    /// 403: the organization's people guard refused a change of members; `details`
+    /// says why (people::members).
+    pub fn members_forbidden(details: impl Into<String>) -> ApiError {
+        ApiError::new(403, "forbidden", "Insufficient permissions", details.into())
+    }
+
+    /// 409: the change would leave the organization without an owner.
+    pub fn last_owner() -> ApiError {
+        ApiError::conflict(
+            "This is the organization's last owner: make another member an owner first",
+        )
+    }
+
     /// 403: a signed-in person's role does not allow this (people::role).
     pub fn role_forbids(role: &str, what: &str) -> ApiError {
         ApiError::new(
@@ -438,6 +462,19 @@ impl ApiError {
     /// 401: a passkey ceremony was refused (people::webauthn says why).
     pub fn passkey_refused(details: impl Into<String>) -> ApiError {
         ApiError::new(401, "unauthorized", "Passkey refused", details.into())
+    }
+
+    /// 400: a signed-in person's new passkey was refused (`details` says why); not 401,
+    /// since their session is fine.
+    pub fn passkey_not_added(details: impl Into<String>) -> ApiError {
+        ApiError::new(400, "invalid_request", "Passkey not added", details.into())
+    }
+
+    /// 409: a person keeps at least one passkey.
+    pub fn last_passkey() -> ApiError {
+        ApiError::conflict(
+            "This is your last passkey: add another one before removing it, or you could not sign in again",
+        )
     }
 
     /// 400: a request method that is not an HTTP token.

@@ -13,6 +13,7 @@
 //!  GET  /dashboard/api/session      who is signed in, the plan, the CSRF token
 //!  DELETE /dashboard/api/session    sign out
 //!  *    /dashboard/api/v1/…         the management API, as the session's key
+//!  *    /dashboard/api/passkeys…    a signed-in person's own passkeys (api/passkeys.rs)
 //! ```
 
 use crate::api::answer;
@@ -54,6 +55,7 @@ const INVITE: &str = "/dashboard/invite";
 const SIGN_UP: &str = "/dashboard/signup";
 const SIGN_UP_CLOSED: &str = "Sign-up is by invitation here; ask an owner of your organization";
 const PASSKEY: &str = "/dashboard/passkey/";
+const OWN_PASSKEYS: &str = "/dashboard/api/passkeys";
 
 /// Answers a dashboard request; every response carries the security headers.
 pub(crate) async fn handle(
@@ -114,6 +116,10 @@ async fn route_dashboard(
         (SESSION, Method::Delete) => sign_out(req, env, &site, address, now_ms).await,
         (p, _) if p.starts_with("/dashboard/api/v1/") => {
             api(req, env, url, &site, &method, address, now_ms).await
+        }
+        (p, _) if p == OWN_PASSKEYS || p.starts_with(&format!("{OWN_PASSKEYS}/")) => {
+            let rest = p[OWN_PASSKEYS.len()..].trim_start_matches('/').to_owned();
+            own_passkeys(req, env, &site, &method, &rest, address, now_ms).await
         }
         (SIGN_IN | SESSION, _) => http::error(&ApiError::method_not_allowed(&[
             Method::Get,
@@ -611,6 +617,65 @@ async fn member(
             let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
             Ok(Err(no_session(site)?))
         }
+    }
+}
+
+/// `/dashboard/api/passkeys…`: the signed-in person's own passkeys, with the session's
+/// CSRF token for every change; a person no longer a member is signed out as on any call.
+async fn own_passkeys(
+    req: &mut Request,
+    env: &Env,
+    site: &Site,
+    method: &Method,
+    rest: &str,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(response),
+    };
+    let changes_state = !matches!(method, Method::Get | Method::Head);
+    if changes_state && cross_site(req, site, Some(&live.record.csrf_token))? {
+        return http::error(&ApiError::cross_site_request());
+    }
+    let Subject::Person {
+        person_id,
+        organization_id,
+    } = live.record.subject
+    else {
+        return http::error(&ApiError::invalid_request(
+            "Passkeys belong to people: this session is signed in with an API key",
+        ));
+    };
+    if let Err(response) = member(env, site, &live, person_id, organization_id).await? {
+        return Ok(response);
+    }
+    let body = if method.has_body() {
+        or_respond!(http::read_body(req, config::max_body_bytes(env)).await?)
+    } else {
+        Vec::new()
+    };
+    match (rest, method) {
+        ("", Method::Get | Method::Head) => passkeys::list_own(env, person_id).await,
+        ("", Method::Post) => {
+            passkeys::add_own(env, person_id, organization_id, &body, now_ms).await
+        }
+        ("options", Method::Post) => passkeys::add_options(env, person_id, now_ms).await,
+        ("" | "options", _) => {
+            http::error(&ApiError::method_not_allowed(&[Method::Get, Method::Post]))
+        }
+        (id, Method::Patch) if !id.contains('/') => {
+            passkeys::rename_own(env, person_id, id, &body).await
+        }
+        (id, Method::Delete) if !id.contains('/') => {
+            passkeys::remove_own(env, person_id, organization_id, id).await
+        }
+        (id, _) if !id.contains('/') => http::error(&ApiError::method_not_allowed(&[
+            Method::Patch,
+            Method::Delete,
+        ])),
+        _ => http::error(&ApiError::not_found("No such passkeys endpoint")),
     }
 }
 

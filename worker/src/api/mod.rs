@@ -77,6 +77,8 @@ pub(crate) async fn answer(
         | Route::AuditLog
         | Route::Invitations(_)
         | Route::Invitation(..)
+        | Route::Members(_)
+        | Route::Member(..)
         | Route::OAuthClients
         | Route::OAuthClient(_)
         | Route::OAuthAuthorizations
@@ -103,7 +105,9 @@ pub(crate) async fn manage(
 ) -> Result<worker::Response> {
     match call.route {
         Route::Orgs | Route::Org(_) | Route::AuditLog => orgs::handle(env, call).await,
-        Route::Invitations(_) | Route::Invitation(..) => people::handle(env, call).await,
+        Route::Invitations(_) | Route::Invitation(..) | Route::Members(_) | Route::Member(..) => {
+            people::handle(env, call).await
+        }
         Route::OAuthClients
         | Route::OAuthClient(_)
         | Route::OAuthAuthorizations

@@ -26,13 +26,15 @@ use scopien_auth::ids::{Actor, OrgId, PersonId, RANDOM_BYTES_FOR_ORG, RANDOM_BYT
 use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
 use scopien_auth::people::ceremony::{Ceremony, CeremonyAnswer, CeremonyInput, Purpose};
 use scopien_auth::people::members::{
-    parse_person_name, InvitationToken, PeopleAnswer, PeopleInput,
+    parse_person_name, InvitationToken, Member, PeopleAnswer, PeopleInput,
 };
-use scopien_auth::people::person::{Passkey, PersonAnswer, PersonInput, PersonRecord};
+use scopien_auth::people::person::{
+    parse_passkey_name, Passkey, PasskeyList, PersonAnswer, PersonInput, PersonRecord, MAX_PASSKEYS,
+};
 use scopien_auth::people::signup::{parse_sign_up, SignUpCredential};
 use scopien_auth::people::webauthn::{
-    base64url_decode, parse_client_data, AssertionRequest, Es256Key, RegistrationRequest,
-    WebAuthnError, CEREMONY_TTL_MS, CHALLENGE_BYTES,
+    base64url_decode, parse_client_data, AssertionRequest, Es256Key, NewPasskey,
+    RegistrationRequest, WebAuthnError, CEREMONY_TTL_MS, CHALLENGE_BYTES,
 };
 use scopien_auth::ApiError;
 use serde::Deserialize;
@@ -233,31 +235,7 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
         }
         _ => return answer(&ApiError::invitation_invalid()),
     };
-    let events = member.joined_events(&passkey.credential_id);
-    let record = PersonRecord {
-        id: person_id,
-        email: member.email,
-        name,
-        created_ms: now_ms,
-        passkeys: vec![Passkey {
-            credential_id: passkey.credential_id,
-            public_key: passkey.public_key,
-            sign_count: passkey.sign_count,
-            created_ms: now_ms,
-            last_used_ms: Some(now_ms),
-        }],
-        organizations: vec![org],
-    };
-    match client::person(env, person_id, &PersonInput::Create(record)).await? {
-        PersonAnswer::Person(_) => {
-            crate::operations::record_events(env, org, events.into()).await;
-            Ok(Outcome::SignedIn {
-                person_id,
-                organization_id: org,
-            })
-        }
-        _ => Err(client::unexpected_answer("person guard")),
-    }
+    joined(env, member, name, passkey, org, now_ms).await
 }
 
 /// `{email, name, organizationName}` → creation options for a self-serve sign-up. What
@@ -369,6 +347,20 @@ pub(crate) async fn signup(
         PeopleAnswer::Member(member) => member,
         _ => return Err(client::unexpected_answer("people guard")),
     };
+    joined(env, member, name, passkey, org, now_ms).await
+}
+
+/// A new member's person record, with the passkey they just made, and the events of
+/// their joining; they are then signed in.
+async fn joined(
+    env: &Env,
+    member: Member,
+    name: String,
+    passkey: NewPasskey,
+    org: OrgId,
+    now_ms: u64,
+) -> Result<Outcome> {
+    let person_id = member.person_id;
     let events = member.joined_events(&passkey.credential_id);
     let record = PersonRecord {
         id: person_id,
@@ -381,6 +373,7 @@ pub(crate) async fn signup(
             sign_count: passkey.sign_count,
             created_ms: now_ms,
             last_used_ms: Some(now_ms),
+            name: None,
         }],
         organizations: vec![org],
     };
@@ -577,4 +570,204 @@ async fn verify_es256(key: &Es256Key, data: &[u8], signature: &[u8; 64]) -> Resu
     )
     .await?;
     Ok(ok.as_bool() == Some(true))
+}
+
+// A signed-in person's own passkeys (`dashboard.rs` checked the session, its CSRF token
+// and the membership first):
+//
+//  GET    /dashboard/api/passkeys            → {data: [{credentialId, name, createdAt, lastUsedAt}]}
+//  POST   /dashboard/api/passkeys/options    → creation options (excludeCredentials: theirs)
+//  POST   /dashboard/api/passkeys            {clientDataJSON, attestationObject, name?} → 201
+//  PATCH  /dashboard/api/passkeys/{id}       {name} → 200
+//  DELETE /dashboard/api/passkeys/{id}       → 204; never the last (409)
+
+fn not_found_passkey() -> ApiError {
+    ApiError::not_found("You have no passkey with that id")
+}
+
+/// The person's record, or the answer when they are gone.
+async fn person_record(
+    env: &Env,
+    person_id: PersonId,
+) -> Result<std::result::Result<PersonRecord, Response>> {
+    match client::person(env, person_id, &PersonInput::Get).await? {
+        PersonAnswer::Person(record) => Ok(Ok(record)),
+        _ => Ok(Err(http::error(&ApiError::no_session())?)),
+    }
+}
+
+/// The person's passkeys.
+pub(crate) async fn list_own(env: &Env, person_id: PersonId) -> Result<Response> {
+    let record = match person_record(env, person_id).await? {
+        Ok(record) => record,
+        Err(response) => return Ok(response),
+    };
+    http::json(
+        200,
+        &PasskeyList {
+            data: record.passkeys.iter().map(Passkey::view).collect(),
+        },
+    )
+}
+
+/// Creation options for another passkey of theirs: the same user handle, and their
+/// passkeys excluded (an authenticator that holds one does not make a second).
+pub(crate) async fn add_options(env: &Env, person_id: PersonId, now_ms: u64) -> Result<Response> {
+    let record = match person_record(env, person_id).await? {
+        Ok(record) => record,
+        Err(response) => return Ok(response),
+    };
+    if record.passkeys.len() >= MAX_PASSKEYS {
+        return http::error(&too_many_passkeys());
+    }
+    let Some(challenge) = challenge(env, Purpose::AddPasskey { person_id }, now_ms).await? else {
+        return http::error(&ApiError::service_unavailable(
+            "Could not start the ceremony; retry",
+        ));
+    };
+    let exclude: Vec<String> = record
+        .passkeys
+        .iter()
+        .map(|p| p.credential_id.clone())
+        .collect();
+    let rp = config::passkey_relying_party(env);
+    let options = rp.creation_options(&challenge, person_id.chars(), &record.email, &exclude);
+    http::json(200, &serde_json::json!({ "publicKey": options }))
+}
+
+fn too_many_passkeys() -> ApiError {
+    ApiError::conflict(format!(
+        "You have {MAX_PASSKEYS} passkeys, the most one person may; remove one first"
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddPasskeyRequest {
+    #[serde(rename = "clientDataJSON")]
+    client_data_json: String,
+    #[serde(rename = "attestationObject")]
+    attestation_object: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Verifies a new passkey of the signed-in person and adds it (`passkey.added`).
+pub(crate) async fn add_own(
+    env: &Env,
+    person_id: PersonId,
+    org: OrgId,
+    body: &[u8],
+    now_ms: u64,
+) -> Result<Response> {
+    let request: AddPasskeyRequest = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return http::error(&e),
+    };
+    let name = match request
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        None => None,
+        Some(name) => {
+            let body = serde_json::json!({ "name": name }).to_string();
+            match parse_passkey_name(body.as_bytes()) {
+                Ok(name) => Some(name),
+                Err(e) => return http::error(&e),
+            }
+        }
+    };
+    let not_added = |e: WebAuthnError| http::error(&ApiError::passkey_not_added(e.message()));
+    let (client_data_json, attestation) = match (
+        bytes(&request.client_data_json, "clientDataJSON"),
+        bytes(&request.attestation_object, "attestationObject"),
+    ) {
+        (Ok(c), Ok(a)) => (c, a),
+        (Err(e), _) | (_, Err(e)) => return not_added(e),
+    };
+    let challenge = match take(env, &client_data_json).await? {
+        Ok((
+            challenge,
+            Purpose::AddPasskey {
+                person_id: for_whom,
+            },
+        )) if for_whom == person_id => challenge,
+        Ok(_) => return not_added(WebAuthnError::WrongChallenge),
+        Err(e) => return not_added(e),
+    };
+    let rp = config::passkey_relying_party(env);
+    let made = match rp.verify_registration(&client_data_json, &attestation, &challenge) {
+        Ok(p) => p,
+        Err(e) => return not_added(e),
+    };
+    let passkey = Passkey {
+        credential_id: made.credential_id,
+        public_key: made.public_key,
+        sign_count: made.sign_count,
+        created_ms: now_ms,
+        last_used_ms: None,
+        name,
+    };
+    match client::person(env, person_id, &PersonInput::AddPasskey(passkey.clone())).await? {
+        PersonAnswer::Person(_) => {
+            let event = passkey.event(person_id, true);
+            crate::operations::record_events(env, org, vec![event]).await;
+            http::json(201, &passkey.view())
+        }
+        PersonAnswer::TooManyPasskeys => http::error(&too_many_passkeys()),
+        PersonAnswer::Refused => http::error(&ApiError::passkey_not_added(
+            "You already have this passkey",
+        )),
+        _ => Err(client::unexpected_answer("person guard")),
+    }
+}
+
+/// Names one of their passkeys.
+pub(crate) async fn rename_own(
+    env: &Env,
+    person_id: PersonId,
+    credential_id: &str,
+    body: &[u8],
+) -> Result<Response> {
+    let name = match parse_passkey_name(body) {
+        Ok(name) => name,
+        Err(e) => return http::error(&e),
+    };
+    let input = PersonInput::RenamePasskey {
+        credential_id: credential_id.to_owned(),
+        name,
+    };
+    match client::person(env, person_id, &input).await? {
+        PersonAnswer::Person(record) => match record
+            .passkeys
+            .iter()
+            .find(|p| p.credential_id == credential_id)
+        {
+            Some(passkey) => http::json(200, &passkey.view()),
+            None => http::error(&not_found_passkey()),
+        },
+        _ => http::error(&not_found_passkey()),
+    }
+}
+
+/// Removes one of their passkeys, never the last (`passkey.removed`).
+pub(crate) async fn remove_own(
+    env: &Env,
+    person_id: PersonId,
+    org: OrgId,
+    credential_id: &str,
+) -> Result<Response> {
+    let input = PersonInput::RemovePasskey {
+        credential_id: credential_id.to_owned(),
+    };
+    match client::person(env, person_id, &input).await? {
+        PersonAnswer::Removed { passkey, .. } => {
+            crate::operations::record_events(env, org, vec![passkey.event(person_id, false)]).await;
+            Ok(Response::empty()?.with_status(204))
+        }
+        PersonAnswer::LastPasskey => http::error(&ApiError::last_passkey()),
+        _ => http::error(&not_found_passkey()),
+    }
 }

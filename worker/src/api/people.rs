@@ -1,17 +1,23 @@
-//! Invitations (`/v1/organizations/{id}/invitations…`, issue #22): made, listed and
-//! revoked by the root key. An invitation's link is shown once, in the answer to its
-//! creation; its organization's `PeopleGuard` keeps only the token's SHA-256.
-//! (Invitations by a signed-in owner or admin come with the Members page.)
+//! Members and invitations (`/v1/organizations/{id}/members…`, `…/invitations…`, issue
+//! #22), by the root key or a signed-in owner or admin (the dashboard, its session's CSRF
+//! checked there). Every change is decided by the organization's `PeopleGuard` in one
+//! step with the asking person's role as it is then (an admin never touches an owner;
+//! the last owner stays), so two concurrent demotions cannot leave no owner. An
+//! invitation's link is shown once, in the answer to its creation; the guard keeps
+//! only the token's SHA-256.
 
 use crate::client;
 use crate::config;
 use crate::http::{self, or_respond};
 use crate::operations::{org_record, Call};
 use scopien_auth::http::route::Route;
-use scopien_auth::ids::{InvitationId, OrgId, RANDOM_BYTES_FOR_PEOPLE_ID};
+use scopien_auth::ids::{Actor, InvitationId, OrgId, PersonId, RANDOM_BYTES_FOR_PEOPLE_ID};
+use scopien_auth::keys::admin::ListQuery;
+use scopien_auth::keys::view::ListPage;
 use scopien_auth::people::members::{
-    parse_invitation, Invitation, InvitationList, InvitationToken, PeopleAnswer, PeopleInput,
-    INVITATION_TTL_MS, RANDOM_BYTES_FOR_INVITATION,
+    parse_invitation, parse_role_change, Invitation, InvitationList, InvitationToken, Member,
+    MemberCursor, MemberView, PeopleAnswer, PeopleInput, INVITATION_TTL_MS,
+    RANDOM_BYTES_FOR_INVITATION,
 };
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
@@ -20,39 +26,119 @@ fn no_org() -> ApiError {
     ApiError::not_found("No organization with that id")
 }
 
-/// Answers `/v1/organizations/{id}/invitations…`.
+fn no_member() -> ApiError {
+    ApiError::not_found("No member with that id in this organization")
+}
+
+/// The guard's refusals, as the API says them.
+fn refused(answer: PeopleAnswer) -> Result<Response> {
+    match answer {
+        PeopleAnswer::Forbidden(why) => http::error(&ApiError::members_forbidden(why)),
+        PeopleAnswer::LastOwner => http::error(&ApiError::last_owner()),
+        PeopleAnswer::NotMember => http::error(&no_member()),
+        _ => Err(client::unexpected_answer("people guard")),
+    }
+}
+
+/// Answers `/v1/organizations/{id}/invitations…` and `/v1/organizations/{id}/members…`.
 pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
-    let (org, invitation) = match call.route {
-        Route::Invitations(org) => (*org, None),
-        Route::Invitation(org, inv) => (*org, Some(*inv)),
-        _ => return http::error(&ApiError::not_found("No such invitations endpoint")),
+    let org = match call.route {
+        Route::Invitations(org) | Route::Invitation(org, _) => *org,
+        Route::Members(org) | Route::Member(org, _) => *org,
+        _ => return http::error(&ApiError::not_found("No such people endpoint")),
     };
     if !call.caller.sees_org(org) {
         return http::error(&no_org());
     }
-    // A stolen API key must not mint a person who outlives its revocation.
-    if !call.caller.is_root() {
-        return http::error(&ApiError::root_only("invite members"));
+    // A stolen API key must not mint a person who outlives its revocation, nor change
+    // members. A person's role is checked by the people guard, in the step that acts.
+    if !matches!(call.caller.actor, Actor::Root | Actor::Person { .. }) {
+        return http::error(&ApiError::members_by_people_only());
     }
     let plan = or_respond!(config::plan(env));
     if org_record(env, org, plan).await?.is_none() {
         return http::error(&no_org());
     }
-    match (invitation, call.method) {
-        (None, Method::Post) => create(env, &call, org).await,
-        (None, _) => match client::people(env, org, &PeopleInput::ListInvitations).await? {
-            PeopleAnswer::Invitations(list) => http::json(
-                200,
-                &InvitationList {
-                    data: list.iter().map(|i| i.view(None)).collect(),
-                },
-            ),
-            _ => Err(client::unexpected_answer("people guard")),
-        },
-        (Some(id), _) => match client::people(env, org, &PeopleInput::Revoke(id)).await? {
-            PeopleAnswer::Revoked => Ok(Response::empty()?.with_status(204)),
-            _ => http::error(&ApiError::not_found("No pending invitation with that id")),
-        },
+    let by = call.caller.actor;
+    match (call.route, call.method) {
+        (Route::Invitations(_), Method::Post) => create(env, &call, org).await,
+        (Route::Invitations(_), _) => {
+            match client::people(env, org, &PeopleInput::ListInvitations).await? {
+                PeopleAnswer::Invitations(list) => http::json(
+                    200,
+                    &InvitationList {
+                        data: list.iter().map(|i| i.view(None)).collect(),
+                    },
+                ),
+                _ => Err(client::unexpected_answer("people guard")),
+            }
+        }
+        (Route::Invitation(_, id), _) => revoke(env, org, *id, by).await,
+        (Route::Members(_), _) => list_members(env, &call, org).await,
+        (Route::Member(_, person_id), Method::Patch) => {
+            let role = or_respond!(parse_role_change(call.body));
+            let input = PeopleInput::ChangeRole {
+                by,
+                person_id: *person_id,
+                role,
+            };
+            match client::people(env, org, &input).await? {
+                PeopleAnswer::RoleChanged { before, after } => {
+                    if before.role != after.role {
+                        let event = Member::role_changed_event(by, &before, &after);
+                        crate::operations::record_events(env, org, vec![event]).await;
+                    }
+                    http::json(200, &after.view())
+                }
+                other => refused(other),
+            }
+        }
+        (Route::Member(_, person_id), _) => remove(env, org, *person_id, by).await,
+        _ => http::error(&ApiError::not_found("No such people endpoint")),
+    }
+}
+
+async fn revoke(env: &Env, org: OrgId, id: InvitationId, by: Actor) -> Result<Response> {
+    match client::people(env, org, &PeopleInput::Revoke { id, by }).await? {
+        PeopleAnswer::Revoked => Ok(Response::empty()?.with_status(204)),
+        PeopleAnswer::Forbidden(why) => http::error(&ApiError::members_forbidden(why)),
+        _ => http::error(&ApiError::not_found("No pending invitation with that id")),
+    }
+}
+
+/// Removes a member: their session ends on its next call (it asks the guard, which no
+/// longer knows them). Their keys stay: they belong to the organization.
+async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result<Response> {
+    match client::people(env, org, &PeopleInput::Remove { by, person_id }).await? {
+        PeopleAnswer::Removed(member) => {
+            crate::operations::record_events(env, org, vec![member.removed_event(by)]).await;
+            Ok(Response::empty()?.with_status(204))
+        }
+        other => refused(other),
+    }
+}
+
+/// A page of members, in the order they joined (`limit`, `cursor`).
+async fn list_members(env: &Env, call: &Call<'_>, org: OrgId) -> Result<Response> {
+    let pairs: Vec<(String, String)> = call.url.query_pairs().into_owned().collect();
+    let query = or_respond!(ListQuery::parse(
+        pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    ));
+    let after = match query.cursor.as_deref().map(MemberCursor::parse).transpose() {
+        Ok(after) => after,
+        Err(e) => return http::error(&e),
+    };
+    let input = PeopleInput::ListMembers {
+        limit: usize::try_from(query.limit).unwrap_or(usize::MAX),
+        after,
+    };
+    match client::people(env, org, &input).await? {
+        PeopleAnswer::Members { members, complete } => {
+            let cursor = members.last().map(|m| MemberCursor::after(m).text());
+            let views: Vec<MemberView> = members.iter().map(Member::view).collect();
+            http::json(200, &ListPage::new(views, cursor, complete))
+        }
+        _ => Err(client::unexpected_answer("people guard")),
     }
 }
 
@@ -86,6 +172,7 @@ async fn create(env: &Env, call: &Call<'_>, org: OrgId) -> Result<Response> {
         PeopleAnswer::Full => http::error(&ApiError::conflict(
             "This organization has 100 pending invitations; revoke some first",
         )),
+        PeopleAnswer::Forbidden(why) => http::error(&ApiError::members_forbidden(why)),
         _ => Err(client::unexpected_answer("people guard")),
     }
 }
