@@ -79,6 +79,12 @@ pub enum Field {
     Email,
     /// `role` (invitations, members).
     Role,
+    /// `url` (webhooks).
+    Url,
+    /// `events` (webhooks).
+    Events,
+    /// `description` (webhooks).
+    Description,
 }
 
 impl Field {
@@ -106,6 +112,9 @@ impl Field {
             Field::KeyPolicy => "keyPolicy",
             Field::Email => "email",
             Field::Role => "role",
+            Field::Url => "url",
+            Field::Events => "events",
+            Field::Description => "description",
         }
     }
 }
@@ -391,6 +400,17 @@ impl ApiError {
                 missing.scope.as_str(),
                 missing.resource
             ),
+        )
+    }
+
+    /// 403: a test-mode key may not do this (webhooks: they carry live events to a real
+    /// endpoint).
+    pub fn live_only(what: &str) -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            format!("A test-mode key cannot {what}; use a live admin key"),
         )
     }
 
