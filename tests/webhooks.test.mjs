@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { startGateway, call, createKey, createOrgWithAdmin, waitFor } from "./harness.mjs";
+import { registerApp, tokensFor } from "./oauth-flow.mjs";
 
 let gw;
 const root = () => ({ key: gw.rootKey });
@@ -308,6 +309,48 @@ test("after rotate-secret both secrets' signatures verify; the organization's ch
   await call(gw.url, `/v1/organizations/${org.id}`, { ...root(), method: "PATCH", body: { name: "Rotating Again" } });
   await waitFor(() => receiver.received.some((d) => d.json.data.name === "Rotating Again"), { what: "the later organization event" });
   assert.equal(receiver.received.filter((d) => d.json.type === "api_key.updated").length, count);
+});
+
+test("concurrent changes are each delivered once; a roll and an app's authorization and revocation are events", async () => {
+  const receiver = await startReceiver();
+  const { admin } = await createOrgWithAdmin(gw, { name: "Busy", plan: "enterprise" });
+  const hook = await createWebhook(admin.key, {
+    url: receiver.url,
+    events: ["api_key.created", "api_key.rolled", "oauth_grant.created", "oauth_grant.revoked"],
+  });
+  const made = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => createKey(gw, { name: `racer ${i}`, scopes: ["read"] }, admin.key)),
+  );
+  const ids = new Set(made.map((k) => k.id));
+  const created = await waitFor(() => {
+    const mine = receiver.received.filter((d) => d.json.type === "api_key.created" && ids.has(d.json.data.id));
+    return new Set(mine.map((d) => d.json.data.id)).size === ids.size && mine;
+  }, { timeoutMs: 30_000, what: "every creation delivered" });
+  assert.equal(created.length, ids.size, "each once");
+  assert.equal(new Set(created.map((d) => d.headers["webhook-id"])).size, ids.size, "a message id each");
+  for (const d of created) assertSigned(hook.secret, d);
+
+  const rolled = await call(gw.url, `/v1/api-keys/${made[0].id}/roll`, { key: admin.key, method: "POST", body: { expiresIn: 0 } });
+  assert.equal(rolled.status, 200, rolled.text);
+  const roll = await waitFor(() => receiver.received.find((d) => d.json.type === "api_key.rolled"), { what: "api_key.rolled" });
+  assert.equal(roll.json.data.id, made[0].id);
+  assert.ok(!roll.body.includes(rolled.json.key), "never the new secret");
+  assertSigned(hook.secret, roll);
+
+  const app = await registerApp(gw, admin.key);
+  await tokensFor(gw, app, admin.key);
+  const granted = await waitFor(() => receiver.received.find((d) => d.json.type === "oauth_grant.created"), { what: "oauth_grant.created" });
+  assertSigned(hook.secret, granted);
+  assert.equal(granted.json.data.clientId, app.clientId);
+  assert.equal(granted.json.data.approvedBy, admin.id);
+  const grantId = granted.json.data.grantId;
+  assert.match(grantId, /^grant_/);
+  const revoked = await call(gw.url, `/v1/oauth-authorizations/${grantId}`, { key: admin.key, method: "DELETE" });
+  assert.equal(revoked.status, 200, revoked.text);
+  const gone = await waitFor(() => receiver.received.find((d) => d.json.type === "oauth_grant.revoked"), { what: "oauth_grant.revoked" });
+  assert.equal(gone.json.data.grantId, grantId);
+  assert.equal(gone.json.data.status, "revoked");
+  assert.ok(!/sat_|srt_|sac_/.test(granted.body + gone.body), "never a token");
 });
 
 test("a message being retried outlives a restart of workerd", async () => {

@@ -550,6 +550,22 @@ pub fn key_webhook_events(
         .collect()
 }
 
+/// The webhook event of a grant's audit event (`oauth_grant.created` when consent is
+/// given, `oauth_grant.revoked`), with the grant's public view (as "Authorized apps"
+/// lists it: never a token or its hash).
+pub fn grant_webhook_event(
+    view: &AuthorizationView,
+    event: &AuditDraft,
+) -> Option<(crate::webhooks::event::EventType, Value)> {
+    use crate::webhooks::event::EventType;
+    let kind = match event.action.as_str() {
+        "oauth_grant.created" => EventType::OAuthGrantCreated,
+        "oauth_grant.revoked" => EventType::OAuthGrantRevoked,
+        _ => return None,
+    };
+    Some((kind, serde_json::to_value(view).ok()?))
+}
+
 /// The webhook event of a change to the organization's record, with its view.
 pub fn org_webhook_event(record: &OrgRecord) -> (crate::webhooks::event::EventType, Value) {
     (

@@ -80,9 +80,9 @@ impl EventType {
         EventType::ALL.into_iter().find(|e| e.as_str() == name)
     }
 
-    /// The event an audit log entry's action is, for the changes that emit one from
-    /// the organization's guard: keys (created, updated, revoked, rolled, leaked) and the
-    /// organization's record. Others (members, apps) emit none.
+    /// The event a key's or the organization's audit action is (created, updated,
+    /// revoked, rolled, leaked; the organization's record); grants' are
+    /// `org::grant_webhook_event`'s. Others (members, apps) emit none.
     pub fn of_audit_action(action: &str) -> Option<EventType> {
         Some(match action {
             "api_key.created" => EventType::ApiKeyCreated,

@@ -610,7 +610,9 @@ impl OrgGuard {
             }
             OrgInput::RecordAuthorization { view, event } => {
                 self.put_authorization(&view)?;
+                let webhook = scopien_auth::org::grant_webhook_event(&view, &event);
                 self.append(vec![event], now)?;
+                self.record_events(view.organization_id, webhook.as_slice(), now)?;
                 OrgAnswer::Recorded
             }
             OrgInput::JoinAuthorization {
@@ -636,7 +638,9 @@ impl OrgGuard {
                     return Ok(OrgAnswer::TooManyGrants);
                 }
                 self.put_authorization(&view)?;
+                let webhook = scopien_auth::org::grant_webhook_event(&view, &event);
                 self.append(vec![event], now)?;
+                self.record_events(view.organization_id, webhook.as_slice(), now)?;
                 OrgAnswer::Org(record)
             }
             OrgInput::ListAuthorizations { query, only } => {
