@@ -7,7 +7,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { startGateway, call, createKey, createOrgWithAdmin, waitFor } from "./harness.mjs";
+import { startGateway, call, createKey, createOrgWithAdmin, waitFor, freePort } from "./harness.mjs";
+import { Authenticator } from "./authenticator.mjs";
 import { registerApp, tokensFor } from "./oauth-flow.mjs";
 
 let gw;
@@ -274,6 +275,52 @@ test("another organization's webhook is 404, a test-mode key is refused, the roo
   const deleted = await call(gw.url, `/v1/auth/webhooks/${inDefault.id}`, { ...root(), method: "DELETE" });
   assert.equal(deleted.status, 204);
   assert.equal((await call(gw.url, `/v1/auth/webhooks/${inDefault.id}`, root())).status, 404);
+});
+
+test("an owner or admin signed in manages webhooks; a developer may not", async () => {
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const people = await startGateway({ port, vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost" } });
+  try {
+    const made = await call(people.url, "/v1/organizations", { key: people.rootKey, method: "POST", body: { name: "People", plan: "starter" } });
+    assert.equal(made.status, 201, made.text);
+    const org = made.json;
+    const page = (path, body, cookie) =>
+      call(origin, path, { method: "POST", body: body ?? {}, headers: { origin, accept: "application/json", ...(cookie ? { cookie } : {}) } });
+    const member = async (role) => {
+      const invited = await call(people.url, `/v1/organizations/${org.id}/invitations`, {
+        key: people.rootKey,
+        method: "POST",
+        body: { email: `${role}@example.com`, role },
+      });
+      assert.equal(invited.status, 201, invited.text);
+      const token = new URL(invited.json.url).hash.slice(1);
+      const auth = new Authenticator({ origin });
+      const options = await page("/dashboard/passkey/register/options", { token });
+      const joined = await page("/dashboard/passkey/register", auth.create(options.json.publicKey, { token, name: role }));
+      assert.equal(joined.status, 204, joined.text);
+      const cookie = joined.headers.get("set-cookie").split(";")[0];
+      const session = await call(origin, "/dashboard/api/session", { headers: { cookie } });
+      return (method, path, body) =>
+        call(origin, `/dashboard/api${path}`, { method, body, headers: { cookie, origin, "x-csrf-token": session.json.csrfToken } });
+    };
+    const admin = await member("admin");
+    const developer = await member("developer");
+    const body = { url: "https://hooks.example.com/people", events: ["api_key.created"] };
+    const created = await admin("POST", "/v1/auth/webhooks", body);
+    assert.equal(created.status, 201, created.text);
+    assert.match(created.json.secret, /^whsec_/);
+    const listed = await admin("GET", "/v1/auth/webhooks");
+    assert.deepEqual(listed.json.data.map((w) => w.id), [created.json.id]);
+    for (const [method, path] of [["POST", "/v1/auth/webhooks"], ["GET", "/v1/auth/webhooks"], ["GET", `/v1/auth/webhooks/${created.json.id}/deliveries`]]) {
+      const res = await developer(method, path, method === "POST" ? body : undefined);
+      assert.equal(res.status, 403, `${method} ${path}: ${res.text}`);
+    }
+    const byRoot = await call(people.url, `/v1/auth/webhooks?organizationId=${org.id}`, { key: people.rootKey });
+    assert.deepEqual(byRoot.json.data.map((w) => w.id), [created.json.id]);
+  } finally {
+    await people.stop();
+  }
 });
 
 test("after rotate-secret both secrets' signatures verify; the organization's changes are events too", async () => {
