@@ -378,6 +378,8 @@ pub enum OrgInput {
     },
     /// The active grants a key of this organization approved (to revoke with the key).
     GrantsApprovedBy(KeyId),
+    /// Its webhooks (issue #23).
+    Webhooks(crate::webhooks::protocol::WebhookInput),
 }
 
 /// An organization guard's answers.
@@ -433,6 +435,8 @@ pub enum OrgAnswer {
     Suspended,
     /// Refused: it already gives the app [`MAX_ACTIVE_GRANTS_PER_APP`] active grants.
     TooManyGrants,
+    /// About its webhooks.
+    Webhooks(crate::webhooks::protocol::WebhookAnswer),
 }
 
 /// The active grants one organization may give one app. It bounds what any
@@ -530,6 +534,49 @@ impl fmt::Display for AuthorizationCursor {
 /// 400 for a cursor no listing gave out.
 pub fn bad_cursor() -> ApiError {
     ApiError::unknown_cursor()
+}
+
+/// The webhook events a step that records key changes emits: one per audit event that
+/// is one (`EventType::of_audit_action`), with the view of the key it names (a public
+/// view: never the secret or its hash).
+pub fn key_webhook_events(
+    entries: &[DirectoryEntry],
+    events: &[AuditDraft],
+) -> Vec<(crate::webhooks::event::EventType, Value)> {
+    events
+        .iter()
+        .filter_map(|draft| {
+            let event = crate::webhooks::event::EventType::of_audit_action(&draft.action)?;
+            let entry = entries.iter().find(|e| {
+                draft.target.kind == "api_key" && e.view.id.to_string() == draft.target.id
+            })?;
+            Some((event, serde_json::to_value(&entry.view).ok()?))
+        })
+        .collect()
+}
+
+/// The webhook event of a grant's audit event (`oauth_grant.created` when consent is
+/// given, `oauth_grant.revoked`), with the grant's public view (as "Authorized apps"
+/// lists it: never a token or its hash).
+pub fn grant_webhook_event(
+    view: &AuthorizationView,
+    event: &AuditDraft,
+) -> Option<(crate::webhooks::event::EventType, Value)> {
+    use crate::webhooks::event::EventType;
+    let kind = match event.action.as_str() {
+        "oauth_grant.created" => EventType::OAuthGrantCreated,
+        "oauth_grant.revoked" => EventType::OAuthGrantRevoked,
+        _ => return None,
+    };
+    Some((kind, serde_json::to_value(view).ok()?))
+}
+
+/// The webhook event of a change to the organization's record, with its view.
+pub fn org_webhook_event(record: &OrgRecord) -> (crate::webhooks::event::EventType, Value) {
+    (
+        crate::webhooks::event::EventType::OrganizationUpdated,
+        serde_json::to_value(record.view()).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

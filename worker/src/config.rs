@@ -29,6 +29,8 @@ pub(crate) const PEOPLE_GUARD: &str = "PEOPLE_GUARD";
 pub(crate) const PERSON_GUARD: &str = "PERSON_GUARD";
 /// One CeremonyGuard per passkey challenge: single-use, short-lived.
 pub(crate) const CEREMONY_GUARD: &str = "CEREMONY_GUARD";
+/// Queue: webhook messages, from the organizations' guards to the consumer (`delivery.rs`).
+pub(crate) const WEBHOOKS: &str = "WEBHOOKS";
 /// Durable Object namespace: one AddressThrottle per client address.
 pub(crate) const THROTTLE: &str = "THROTTLE";
 const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";
@@ -50,6 +52,7 @@ const PASSKEY_RP_ID: &str = "PASSKEY_RP_ID";
 const PASSKEY_ORIGINS: &str = "PASSKEY_ORIGINS";
 const SIGNUP: &str = "SIGNUP";
 const SIGNUP_LIMIT_PER_HOUR: &str = "SIGNUP_LIMIT_PER_HOUR";
+const WEBHOOK_ALLOW_HTTP_LOOPBACK: &str = "WEBHOOK_ALLOW_HTTP_LOOPBACK";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -178,6 +181,12 @@ pub(crate) fn jwks(env: &Env) -> Result<scopien_auth::identity::Jwks, ApiError> 
 /// GitHub's secret-scanning key document, when pinned in `SECRET_SCANNING_PUBLIC_KEYS`.
 pub(crate) fn secret_scanning_keys(env: &Env) -> Option<KeyDocument> {
     text(env, SECRET_SCANNING_PUBLIC_KEYS).and_then(|t| KeyDocument::parse(&t))
+}
+
+/// Whether webhooks may go to http(s)://127.0.0.1, localhost and [::1]
+/// (`WEBHOOK_ALLOW_HTTP_LOOPBACK = "true"`: local development and tests only).
+pub(crate) fn webhook_allow_loopback(env: &Env) -> bool {
+    text(env, WEBHOOK_ALLOW_HTTP_LOOPBACK).as_deref() == Some("true")
 }
 
 /// What a reported real key gets: revoked (default) or flagged.

@@ -81,6 +81,12 @@ pub enum Field {
     Role,
     /// `organizationName` (self-serve sign-up).
     OrganizationName,
+    /// `url` (webhooks).
+    Url,
+    /// `events` (webhooks).
+    Events,
+    /// `description` (webhooks).
+    Description,
 }
 
 impl Field {
@@ -109,6 +115,9 @@ impl Field {
             Field::Email => "email",
             Field::Role => "role",
             Field::OrganizationName => "organizationName",
+            Field::Url => "url",
+            Field::Events => "events",
+            Field::Description => "description",
         }
     }
 }
@@ -434,6 +443,17 @@ impl ApiError {
     pub fn last_owner() -> ApiError {
         ApiError::conflict(
             "This is the organization's last owner: make another member an owner first",
+        )
+    }
+
+    /// 403: a test-mode key may not do this (webhooks: they carry live events to a real
+    /// endpoint).
+    pub fn live_only(what: &str) -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            format!("A test-mode key cannot {what}; use a live admin key"),
         )
     }
 
