@@ -50,17 +50,24 @@ export class Authenticator {
     return attested ? Buffer.concat([head, attested]) : head;
   }
 
-  /** The body of POST /dashboard/passkey/register for `options.publicKey`. */
-  create(publicKey, { token, name, flags = 0x05 }) {
-    const { privateKey, publicKey: pub } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  /** The body of POST /dashboard/passkey/register for `options.publicKey`, with a key of
+   * `alg`: "ES256" (P-256), "EdDSA" (Ed25519) or "RS256" (RSA 2048). */
+  create(publicKey, { token, name, flags = 0x05, alg = "ES256" }) {
+    const pair =
+      alg === "EdDSA" ? generateKeyPairSync("ed25519")
+        : alg === "RS256" ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+          : generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const { privateKey, publicKey: pub } = pair;
     const jwk = pub.export({ format: "jwk" });
     const id = randomBytes(16);
-    const credential = { id, privateKey, userHandle: Buffer.from(publicKey.user.id, "base64url"), count: 0 };
+    const credential = { id, privateKey, alg, userHandle: Buffer.from(publicKey.user.id, "base64url"), count: 0 };
     this.credentials.push(credential);
-    const coseKey = cbor(new Map([
-      [1, 2], [3, -7], [-1, 1],
-      [-2, Buffer.from(jwk.x, "base64url")], [-3, Buffer.from(jwk.y, "base64url")],
-    ]));
+    const b = (text) => Buffer.from(text, "base64url");
+    const coseKey = cbor(new Map(
+      alg === "EdDSA" ? [[1, 1], [3, -8], [-1, 6], [-2, b(jwk.x)]]
+        : alg === "RS256" ? [[1, 3], [3, -257], [-1, b(jwk.n)], [-2, b(jwk.e)]]
+          : [[1, 2], [3, -7], [-1, 1], [-2, b(jwk.x)], [-3, b(jwk.y)]],
+    ));
     const idLength = Buffer.alloc(2);
     idLength.writeUInt16BE(id.length);
     const attested = Buffer.concat([Buffer.alloc(16), idLength, id, coseKey]);
@@ -82,10 +89,12 @@ export class Authenticator {
     credential.count = count ?? credential.count + 1;
     const clientDataJSON = this.clientData("webauthn.get", publicKey.challenge, origin);
     const authenticatorData = this.authData(flags, credential.count);
-    const signature = sign("sha256", Buffer.concat([authenticatorData, sha256(clientDataJSON)]), {
-      key: credential.privateKey,
-      dsaEncoding: "der",
-    });
+    const signed = Buffer.concat([authenticatorData, sha256(clientDataJSON)]);
+    // ECDSA in DER (as authenticators send it); Ed25519 and RSA as they come.
+    const signature =
+      credential.alg === "EdDSA" ? sign(null, signed, credential.privateKey)
+        : credential.alg === "RS256" ? sign("sha256", signed, credential.privateKey)
+          : sign("sha256", signed, { key: credential.privateKey, dsaEncoding: "der" });
     return {
       credentialId: b64u(credential.id),
       clientDataJSON: b64u(clientDataJSON),

@@ -244,3 +244,26 @@ test("a person signed in with a passkey who opens a consent page reads what to d
   assert.match(text, /signed in with a passkey/);
   assert.match(text, /admin API key/);
 });
+
+test("EdDSA (Ed25519) and RS256 passkeys join and sign in as ES256 ones do; a forged signature of each is refused", async () => {
+  for (const alg of ["EdDSA", "RS256"]) {
+    const made = await invite(acme.org, { email: `${alg.toLowerCase()}@example.com`, role: "viewer" });
+    const token = tokenOf(made.json.url);
+    const opened = await page("/dashboard/passkey/register/options", { token });
+    assert.deepEqual(opened.json.publicKey.pubKeyCredParams.map((p) => p.alg), [-7, -8, -257], "all three offered");
+    const auth = new Authenticator({ origin });
+    const joined = await page("/dashboard/passkey/register", auth.create(opened.json.publicKey, { token, name: alg, alg }));
+    assert.equal(joined.status, 204, `${alg}: ${joined.text}`);
+    const signedIn = await signIn(auth);
+    assert.equal(signedIn.status, 204, `${alg}: ${signedIn.text}`);
+    const session = await call(origin, "/dashboard/api/session", { headers: { cookie: cookieOf(signedIn) } });
+    assert.equal(session.json.name, alg);
+    // The same passkey's signature over other data does not verify.
+    const fresh = await page("/dashboard/passkey/signin/options");
+    const body = auth.get(fresh.json.publicKey);
+    const sig = Buffer.from(body.signature, "base64url");
+    sig[sig.length - 1] ^= 1;
+    const forged = await page("/dashboard/passkey/signin", { ...body, signature: sig.toString("base64url") });
+    assert.equal(forged.status, 401, `${alg}: ${forged.text}`);
+  }
+});

@@ -8,7 +8,7 @@ use crate::base::json;
 use crate::base::text::check_label;
 use crate::base::timestamp::format_ms;
 use crate::ids::{Actor, OrgId, PersonId};
-use crate::people::webauthn::{counter_advances, Es256Key};
+use crate::people::webauthn::{counter_advances, PublicKey};
 use crate::policy::error::{ApiError, Field};
 use serde::{Deserialize, Serialize};
 
@@ -19,7 +19,7 @@ pub struct Passkey {
     /// Credential id, base64url.
     pub credential_id: String,
     /// ES256 public key.
-    pub public_key: Es256Key,
+    pub public_key: PublicKey,
     /// The last counter seen.
     pub sign_count: u32,
     /// Added at, ms.
@@ -357,10 +357,11 @@ mod tests {
             created_ms: 1,
             passkeys: vec![Passkey {
                 credential_id: "AQID".into(),
-                public_key: Es256Key {
+                public_key: crate::people::webauthn::Es256Key {
                     x: "x".into(),
                     y: "y".into(),
-                },
+                }
+                .into(),
                 sign_count: 4,
                 created_ms: 1,
                 last_used_ms: None,

@@ -18,8 +18,12 @@ use sha2::{Digest, Sha256};
 pub const CHALLENGE_BYTES: usize = 32;
 /// A ceremony's challenge is accepted this long after it was given (5 minutes).
 pub const CEREMONY_TTL_MS: u64 = 5 * 60 * 1000;
-/// COSE algorithm ES256.
+/// COSE algorithm ES256 (ECDSA P-256, SHA-256).
 pub const COSE_ES256: i64 = -7;
+/// COSE algorithm EdDSA (Ed25519).
+pub const COSE_EDDSA: i64 = -8;
+/// COSE algorithm RS256 (RSASSA-PKCS1-v1_5, SHA-256), Windows Hello's.
+pub const COSE_RS256: i64 = -257;
 
 /// Flags of authenticator data.
 const FLAG_UP: u8 = 0x01;
@@ -46,7 +50,7 @@ pub enum WebAuthnError {
     NoUserVerification,
     /// An attestation format other than `none`.
     UnsupportedAttestation,
-    /// A public key other than ES256.
+    /// A public key other than ES256, EdDSA (Ed25519) or RS256.
     UnsupportedAlgorithm,
     /// The signature counter went back: a cloned authenticator.
     CounterRegressed,
@@ -76,7 +80,7 @@ impl WebAuthnError {
             }
             WebAuthnError::UnsupportedAttestation => "Only attestation 'none' is accepted".into(),
             WebAuthnError::UnsupportedAlgorithm => {
-                "Only ES256 (P-256) passkeys are accepted".into()
+                "Only ES256 (P-256), EdDSA (Ed25519) and RS256 passkeys are accepted".into()
             }
             WebAuthnError::CounterRegressed => {
                 "The passkey's signature counter went back: it may have been cloned".into()
@@ -158,13 +162,60 @@ impl Es256Key {
     }
 }
 
+/// An Ed25519 public key (COSE OKP, crv 6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ed25519Key {
+    /// The 32-byte public key, base64url.
+    pub ed25519: String,
+}
+
+/// An RSA public key for RS256 (COSE RSA).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rs256Key {
+    /// The modulus, base64url (big-endian, as a JWK's `n`).
+    pub n: String,
+    /// The public exponent, base64url (a JWK's `e`).
+    pub e: String,
+}
+
+/// A passkey's public key, in the algorithm it signs with. Stored untagged: the
+/// members tell them apart, so records from before EdDSA and RS256 (`{x, y}`) read as
+/// ES256 keys unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PublicKey {
+    /// ECDSA P-256 with SHA-256.
+    Es256(Es256Key),
+    /// Ed25519.
+    EdDsa(Ed25519Key),
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256(Rs256Key),
+}
+
+impl PublicKey {
+    /// Its COSE algorithm.
+    pub fn algorithm(&self) -> i64 {
+        match self {
+            PublicKey::Es256(_) => COSE_ES256,
+            PublicKey::EdDsa(_) => COSE_EDDSA,
+            PublicKey::Rs256(_) => COSE_RS256,
+        }
+    }
+}
+
+impl From<Es256Key> for PublicKey {
+    fn from(key: Es256Key) -> PublicKey {
+        PublicKey::Es256(key)
+    }
+}
+
 /// A credential in authenticator data (registration only).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttestedCredential {
     /// The credential id.
     pub id: Vec<u8>,
     /// Its public key.
-    pub public_key: Es256Key,
+    pub public_key: PublicKey,
 }
 
 /// `authenticatorData`, parsed.
@@ -207,7 +258,7 @@ pub fn parse_authenticator_data(bytes: &[u8]) -> Result<AuthenticatorData> {
         let key: Value = ciborium::from_reader(&mut rest).map_err(|_| bad)?;
         Some(AttestedCredential {
             id,
-            public_key: es256_key(&key)?,
+            public_key: cose_public_key(&key)?,
         })
     } else {
         None
@@ -229,9 +280,11 @@ pub fn parse_authenticator_data(bytes: &[u8]) -> Result<AuthenticatorData> {
     })
 }
 
-/// A COSE_Key (RFC 9053) that must be EC2 (kty 2), ES256 (alg -7), P-256 (crv 1),
-/// with 32-byte x and y.
-fn es256_key(key: &Value) -> Result<Es256Key> {
+/// A COSE_Key (RFC 9053, RFC 8230) of one of the three algorithms offered: EC2 (kty 2)
+/// ES256 (alg -7) on P-256 (crv 1) with 32-byte x and y; OKP (kty 1) EdDSA (alg -8) on
+/// Ed25519 (crv 6) with a 32-byte x; RSA (kty 3) RS256 (alg -257) with a modulus of
+/// 2048 to 4096 bits and a public exponent of at most 4 bytes.
+fn cose_public_key(key: &Value) -> Result<PublicKey> {
     let map = key.as_map().ok_or(WebAuthnError::Malformed("COSE key"))?;
     let get = |label: i64| {
         map.iter()
@@ -239,20 +292,32 @@ fn es256_key(key: &Value) -> Result<Es256Key> {
             .map(|(_, v)| v)
     };
     let int = |label| get(label).and_then(Value::as_integer).map(i128::from);
-    if int(3) != Some(i128::from(COSE_ES256)) || int(1) != Some(2) || int(-1) != Some(1) {
-        return Err(WebAuthnError::UnsupportedAlgorithm);
-    }
-    let coordinate = |label| {
+    let bytes = |label, ok: &dyn Fn(usize) -> bool| {
         get(label)
             .and_then(Value::as_bytes)
-            .filter(|b| b.len() == 32)
+            .filter(|b| ok(b.len()))
             .map(|b| base64url(b))
-            .ok_or(WebAuthnError::Malformed("COSE key coordinates"))
+            .ok_or(WebAuthnError::Malformed("COSE key parameters"))
     };
-    Ok(Es256Key {
-        x: coordinate(-2)?,
-        y: coordinate(-3)?,
-    })
+    let alg = int(3).ok_or(WebAuthnError::UnsupportedAlgorithm)?;
+    match (alg, int(1)) {
+        (a, Some(2)) if a == i128::from(COSE_ES256) && int(-1) == Some(1) => {
+            Ok(PublicKey::Es256(Es256Key {
+                x: bytes(-2, &|n| n == 32)?,
+                y: bytes(-3, &|n| n == 32)?,
+            }))
+        }
+        (a, Some(1)) if a == i128::from(COSE_EDDSA) && int(-1) == Some(6) => {
+            Ok(PublicKey::EdDsa(Ed25519Key {
+                ed25519: bytes(-2, &|n| n == 32)?,
+            }))
+        }
+        (a, Some(3)) if a == i128::from(COSE_RS256) => Ok(PublicKey::Rs256(Rs256Key {
+            n: bytes(-1, &|n| (256..=512).contains(&n))?,
+            e: bytes(-2, &|n| (1..=4).contains(&n))?,
+        })),
+        _ => Err(WebAuthnError::UnsupportedAlgorithm),
+    }
 }
 
 /// A registration's new passkey.
@@ -261,7 +326,7 @@ pub struct NewPasskey {
     /// The credential id, base64url.
     pub credential_id: String,
     /// Its public key.
-    pub public_key: Es256Key,
+    pub public_key: PublicKey,
     /// Its counter at registration.
     pub sign_count: u32,
 }
@@ -271,8 +336,9 @@ pub struct NewPasskey {
 pub struct AssertionCheck {
     /// `authenticatorData ‖ SHA-256(clientDataJSON)`: what was signed.
     pub signed_data: Vec<u8>,
-    /// The signature as raw `r‖s`.
-    pub signature: [u8; 64],
+    /// The signature as WebCrypto verifies it: raw `r‖s` for ES256 (authenticators
+    /// sign in DER), as sent for EdDSA (64 bytes) and RS256.
+    pub signature: Vec<u8>,
     /// The new counter, to store once the signature verified.
     pub sign_count: u32,
 }
@@ -356,8 +422,9 @@ impl RelyingParty {
         &self,
         client_data_json: &[u8],
         authenticator_data: &[u8],
-        signature_der: &[u8],
+        signature: &[u8],
         challenge: &[u8],
+        key: &PublicKey,
         stored_count: u32,
     ) -> Result<AssertionCheck> {
         let client = parse_client_data(client_data_json)?;
@@ -367,8 +434,20 @@ impl RelyingParty {
         if !counter_advances(stored_count, data.sign_count) {
             return Err(WebAuthnError::CounterRegressed);
         }
-        let signature =
-            signature_der_to_raw(signature_der).ok_or(WebAuthnError::Malformed("signature"))?;
+        let malformed = WebAuthnError::Malformed("signature");
+        let signature = match key {
+            PublicKey::Es256(_) => signature_der_to_raw(signature).ok_or(malformed)?.to_vec(),
+            PublicKey::EdDsa(_) if signature.len() == 64 => signature.to_vec(),
+            PublicKey::Rs256(rsa) => {
+                // As long as the modulus, or it cannot be one of its signatures.
+                let modulus = base64url_decode(&rsa.n).map_or(0, |n| n.len());
+                if signature.len() != modulus {
+                    return Err(malformed);
+                }
+                signature.to_vec()
+            }
+            PublicKey::EdDsa(_) => return Err(malformed),
+        };
         let client_hash: [u8; 32] = Sha256::digest(client_data_json).into();
         Ok(AssertionCheck {
             signed_data: [authenticator_data, &client_hash].concat(),
@@ -427,7 +506,11 @@ impl RelyingParty {
             "challenge": base64url(challenge),
             "rp": {"id": self.id, "name": "Scopien Gate"},
             "user": {"id": base64url(user_handle.as_bytes()), "name": email, "displayName": email},
-            "pubKeyCredParams": [{"type": "public-key", "alg": COSE_ES256}],
+            "pubKeyCredParams": [
+                {"type": "public-key", "alg": COSE_ES256},
+                {"type": "public-key", "alg": COSE_EDDSA},
+                {"type": "public-key", "alg": COSE_RS256}
+            ],
             "authenticatorSelection": {
                 "residentKey": "required",
                 "requireResidentKey": true,
@@ -546,7 +629,10 @@ mod tests {
         .expect("registered");
         assert_eq!(passkey.credential_id, base64url(&[0xc1, 0xc2, 0xc3, 0xc4]));
         assert_eq!(passkey.sign_count, 0);
-        let sec1 = passkey.public_key.sec1().expect("point");
+        let PublicKey::Es256(key) = &passkey.public_key else {
+            panic!("an ES256 key: {:?}", passkey.public_key)
+        };
+        let sec1 = key.sec1().expect("point");
         assert_eq!(
             (sec1.len(), sec1[0], sec1[1], sec1[64]),
             (65, 4, 0x11, 0x22)
@@ -643,12 +729,71 @@ mod tests {
             .collect()
     }
 
+    fn es256() -> PublicKey {
+        PublicKey::Es256(Es256Key {
+            x: base64url(&[0x11; 32]),
+            y: base64url(&[0x22; 32]),
+        })
+    }
+
+    #[test]
+    fn ed25519_and_rsa_keys_register_and_their_signatures_pass_as_sent() {
+        let okp = Value::Map(vec![
+            (Value::from(1), Value::from(1)),
+            (Value::from(3), Value::from(COSE_EDDSA)),
+            (Value::from(-1), Value::from(6)),
+            (Value::from(-2), Value::Bytes(vec![0x33; 32])),
+        ]);
+        let passkey = register(
+            client_data("webauthn.create", &CHALLENGE, ORIGIN),
+            auth_data("localhost", UP_UV, 0, Some(okp)),
+        )
+        .expect("an Ed25519 passkey");
+        let ed = passkey.public_key;
+        assert_eq!(ed.algorithm(), COSE_EDDSA);
+        let rsa = Value::Map(vec![
+            (Value::from(1), Value::from(3)),
+            (Value::from(3), Value::from(COSE_RS256)),
+            (Value::from(-1), Value::Bytes(vec![0xc5; 256])),
+            (Value::from(-2), Value::Bytes(vec![1, 0, 1])),
+        ]);
+        let rs = register(
+            client_data("webauthn.create", &CHALLENGE, ORIGIN),
+            auth_data("localhost", UP_UV, 0, Some(rsa)),
+        )
+        .expect("an RS256 passkey")
+        .public_key;
+        assert_eq!(rs.algorithm(), COSE_RS256);
+        // Stored and read back as the same key; an old `{x, y}` record is ES256.
+        for key in [&ed, &rs, &es256()] {
+            let stored = serde_json::to_string(key).expect("json");
+            assert_eq!(
+                &serde_json::from_str::<PublicKey>(&stored).expect("read"),
+                key
+            );
+        }
+        let old: PublicKey = serde_json::from_str(r#"{"x":"AA","y":"BB"}"#).expect("old");
+        assert_eq!(old.algorithm(), COSE_ES256);
+        // Signatures: EdDSA's 64 bytes and RSA's modulus length as sent; others refused.
+        let client = client_data("webauthn.get", &CHALLENGE, ORIGIN);
+        let auth = auth_data("localhost", UP_UV, 1, None);
+        let check = |sig: &[u8], key: &PublicKey| {
+            rp().verify_assertion(&client, &auth, sig, &CHALLENGE, key, 0)
+                .map(|c| c.signature)
+        };
+        assert_eq!(check(&[7; 64], &ed), Ok(vec![7; 64]));
+        assert!(check(&[7; 63], &ed).is_err());
+        assert!(check(&unhex(DER), &ed).is_err());
+        assert_eq!(check(&[9; 256], &rs), Ok(vec![9; 256]));
+        assert!(check(&[9; 255], &rs).is_err());
+    }
+
     #[test]
     fn an_assertion_leaves_the_signature_for_webcrypto() {
         let client = client_data("webauthn.get", &CHALLENGE, ORIGIN);
         let auth = auth_data("localhost", UP_UV, 5, None);
         let check = rp()
-            .verify_assertion(&client, &auth, &unhex(DER), &CHALLENGE, 4)
+            .verify_assertion(&client, &auth, &unhex(DER), &CHALLENGE, &es256(), 4)
             .expect("checked");
         assert_eq!(check.sign_count, 5);
         assert_eq!(&check.signed_data[..auth.len()], &auth[..]);
@@ -662,7 +807,7 @@ mod tests {
     fn assertions_are_refused_for_each_broken_part() {
         let der = unhex(DER);
         let verify = |client: Vec<u8>, auth: Vec<u8>, stored| {
-            rp().verify_assertion(&client, &auth, &der, &CHALLENGE, stored)
+            rp().verify_assertion(&client, &auth, &der, &CHALLENGE, &es256(), stored)
         };
         let good = || client_data("webauthn.get", &CHALLENGE, ORIGIN);
         // A replayed challenge is one the ceremony store no longer gives: another one.

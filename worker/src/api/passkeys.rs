@@ -33,7 +33,7 @@ use scopien_auth::people::person::{
 };
 use scopien_auth::people::signup::{parse_sign_up, SignUpCredential};
 use scopien_auth::people::webauthn::{
-    base64url_decode, parse_client_data, AssertionRequest, Es256Key, NewPasskey,
+    base64url_decode, parse_client_data, AssertionRequest, NewPasskey, PublicKey,
     RegistrationRequest, WebAuthnError, CEREMONY_TTL_MS, CHALLENGE_BYTES,
 };
 use scopien_auth::ApiError;
@@ -521,12 +521,13 @@ async fn prove(
         a.authenticator_data,
         a.signature,
         a.challenge,
+        &passkey.public_key,
         passkey.sign_count,
     ) {
         Ok(check) => check,
         Err(e) => return Ok(Err(e)),
     };
-    if !verify_es256(&passkey.public_key, &check.signed_data, &check.signature).await? {
+    if !verify_signature(&passkey.public_key, &check.signed_data, &check.signature).await? {
         return Ok(Err(WebAuthnError::BadSignature));
     }
     let used = PersonInput::Used {
@@ -539,21 +540,44 @@ async fn prove(
     })
 }
 
-/// ECDSA P-256 SHA-256 over `data`, with WebCrypto.
-async fn verify_es256(key: &Es256Key, data: &[u8], signature: &[u8; 64]) -> Result<bool> {
-    let Some(point) = key.sec1() else {
-        return Ok(false);
+/// Verifies `signature` over `data` with the passkey's key, with WebCrypto: ECDSA P-256
+/// SHA-256 (raw `r‖s`), Ed25519, or RSASSA-PKCS1-v1_5 SHA-256. A key WebCrypto will not
+/// import verifies nothing.
+async fn verify_signature(key: &PublicKey, data: &[u8], signature: &[u8]) -> Result<bool> {
+    let (format, material, import, verify): (&str, JsValue, _, _) = match key {
+        PublicKey::Es256(key) => {
+            let Some(point) = key.sec1() else {
+                return Ok(false);
+            };
+            (
+                "raw",
+                Uint8Array::from(point.as_slice()).into(),
+                algorithm(&[("name", "ECDSA"), ("namedCurve", "P-256")])?,
+                algorithm(&[("name", "ECDSA"), ("hash", "SHA-256")])?,
+            )
+        }
+        PublicKey::EdDsa(key) => {
+            let Some(raw) = base64url_decode(&key.ed25519) else {
+                return Ok(false);
+            };
+            (
+                "raw",
+                Uint8Array::from(raw.as_slice()).into(),
+                algorithm(&[("name", "Ed25519")])?,
+                algorithm(&[("name", "Ed25519")])?,
+            )
+        }
+        PublicKey::Rs256(key) => (
+            "jwk",
+            algorithm(&[("kty", "RSA"), ("n", &key.n), ("e", &key.e)])?,
+            algorithm(&[("name", "RSASSA-PKCS1-v1_5"), ("hash", "SHA-256")])?,
+            algorithm(&[("name", "RSASSA-PKCS1-v1_5")])?,
+        ),
     };
     let usages: Array = std::iter::once(JsValue::from("verify")).collect();
     let Ok(key) = webcrypto::call(
         "importKey",
-        &[
-            "raw".into(),
-            Uint8Array::from(point.as_slice()).into(),
-            algorithm(&[("name", "ECDSA"), ("namedCurve", "P-256")])?,
-            false.into(),
-            usages.into(),
-        ],
+        &[format.into(), material, import, false.into(), usages.into()],
     )
     .await
     else {
@@ -562,9 +586,9 @@ async fn verify_es256(key: &Es256Key, data: &[u8], signature: &[u8; 64]) -> Resu
     let ok = webcrypto::call(
         "verify",
         &[
-            algorithm(&[("name", "ECDSA"), ("hash", "SHA-256")])?,
+            verify,
             key,
-            Uint8Array::from(signature.as_slice()).into(),
+            Uint8Array::from(signature).into(),
             Uint8Array::from(data).into(),
         ],
     )
