@@ -66,6 +66,23 @@ async function start() {
     : session.organizationId
       ? `Signed in with ${session.keyName ?? session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
       : "Signed in as the operator (root key)";
+  // A person in several organizations switches between them here: a new session for
+  // the chosen one, then this page again in it.
+  if (session.organizations?.length > 1) {
+    const choice = document.getElementById("org-choice");
+    choice.replaceChildren(...session.organizations.map((o) =>
+      h("option", { value: o.id, ...(o.id === session.organizationId ? { selected: "" } : {}) }, `${o.name} (${o.role})`)));
+    document.getElementById("org-switch").hidden = false;
+    choice.addEventListener("change", async () => {
+      choice.disabled = true;
+      const res = await api("POST", "/person/switch", { organizationId: choice.value });
+      if (res.ok) location.assign("/dashboard/keys");
+      else {
+        choice.disabled = false;
+        choice.value = session.organizationId;
+      }
+    });
+  }
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/session");
     location.assign("/dashboard");

@@ -25,7 +25,37 @@ async function start() {
     lead.textContent = failure(res, "This invitation cannot be used.");
     return;
   }
-  lead.textContent = `You are invited to join as ${ROLE_TEXT[res.json.role] ?? res.json.role}. Create a passkey to accept.`;
+  const role = ROLE_TEXT[res.json.role] ?? res.json.role;
+  // Already signed in as a person: join with this account, no new passkey.
+  const session = await fetch("/dashboard/api/session", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (session?.personId) {
+    lead.textContent = `You are signed in as ${session.name} (${session.email}). Join this organization as ${role}?`;
+    const join = document.getElementById("join");
+    const button = document.getElementById("join-button");
+    join.hidden = false;
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      const joined = await fetch("/dashboard/api/person/join", {
+        method: "POST",
+        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": session.csrfToken },
+        body: JSON.stringify({ token }),
+        credentials: "same-origin",
+        referrerPolicy: "same-origin",
+      });
+      if (joined.ok) {
+        history.replaceState(null, "", "/dashboard/invite");
+        location.replace("/dashboard/keys");
+        return;
+      }
+      const body = await joined.json().catch(() => ({}));
+      document.getElementById("join-error").textContent = body.error?.details ?? "This invitation could not be used.";
+      button.disabled = false;
+    });
+    button.focus();
+    document.body.dataset.ready = "true";
+    return;
+  }
+  lead.textContent = `You are invited to join as ${role}. Create a passkey to accept.`;
   document.getElementById("invite-email").value = res.json.email;
   form.hidden = false;
   if (!supported()) {

@@ -43,7 +43,10 @@ export async function render(main) {
   main.replaceChildren(
     h("p", { class: "breadcrumb" }, "Settings → API Keys"),
     h("h1", {}, "API Keys"),
-    can("keys.write") && h("section", { "aria-labelledby": "create-heading" }, h("h2", { id: "create-heading" }, "Create New Key"), form),
+    // replaceChildren would write a `false` out as text: a viewer gets a sentence instead.
+    can("keys.write")
+      ? h("section", { "aria-labelledby": "create-heading" }, h("h2", { id: "create-heading" }, "Create New Key"), form)
+      : h("p", { class: "lead" }, "Your role lets you read the keys; an owner, admin or developer creates them."),
     h("section", { "aria-labelledby": "keys-heading" }, h("h2", { id: "keys-heading" }, "Keys"), table),
   );
 

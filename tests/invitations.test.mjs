@@ -267,3 +267,46 @@ test("EdDSA (Ed25519) and RS256 passkeys join and sign in as ES256 ones do; a fo
     assert.equal(forged.status, 401, `${alg}: ${forged.text}`);
   }
 });
+
+test("a signed-in person joins another organization through its link, switches between the two, and cannot switch into one they left", async () => {
+  const beta = await createOrgWithAdmin(gw, { name: "Beta" });
+  const first = await invite(acme.org, { email: "multi@example.com", role: "developer" });
+  const joinedAcme = await accept(new Authenticator({ origin }), tokenOf(first.json.url), "Multi");
+  assert.equal(joinedAcme.status, 204, joinedAcme.text);
+  let cookie = cookieOf(joinedAcme);
+  const sessionOf = async (c) => call(origin, "/dashboard/api/session", { headers: { cookie: c } });
+  let session = (await sessionOf(cookie)).json;
+  const dash = (path, body, csrf = session.csrfToken) =>
+    call(origin, path, { method: "POST", body, headers: { origin, cookie, accept: "application/json", ...(csrf ? { "x-csrf-token": csrf } : {}) } });
+  const second = await invite(beta.org, { email: "multi@example.com", role: "admin" });
+  const token = tokenOf(second.json.url);
+  assert.equal((await dash("/dashboard/api/person/join", { token }, null)).status, 403, "no CSRF token, no join");
+  const joined = await dash("/dashboard/api/person/join", { token });
+  assert.equal(joined.status, 204, joined.text);
+  const old = cookie;
+  cookie = cookieOf(joined);
+  assert.ok(cookie && cookie !== old, "a new session");
+  assert.equal((await sessionOf(old)).status, 401, "the old session ended");
+  session = (await sessionOf(cookie)).json;
+  assert.deepEqual([session.organizationId, session.role], [beta.org.id, "admin"]);
+  assert.deepEqual(
+    session.organizations.map((o) => [o.id, o.name, o.role]),
+    [[acme.org.id, "Acme", "developer"], [beta.org.id, "Beta", "admin"]],
+  );
+  assert.equal((await dash("/dashboard/api/person/join", { token })).status, 404, "the link is used up");
+  // Back to the first, with that organization's role.
+  const back = await dash("/dashboard/api/person/switch", { organizationId: acme.org.id });
+  assert.equal(back.status, 204, back.text);
+  cookie = cookieOf(back);
+  session = (await sessionOf(cookie)).json;
+  assert.deepEqual([session.organizationId, session.role], [acme.org.id, "developer"]);
+  // Never into an organization they do not belong to, nor one that removed them.
+  assert.equal((await dash("/dashboard/api/person/switch", { organizationId: other.org.id })).status, 404);
+  const removed = await call(gw.url, `/v1/organizations/${beta.org.id}/members/${session.personId}`, { key: gw.rootKey, method: "DELETE" });
+  assert.ok([200, 204].includes(removed.status), removed.text);
+  assert.equal((await dash("/dashboard/api/person/switch", { organizationId: beta.org.id })).status, 404);
+  session = (await sessionOf(cookie)).json;
+  assert.deepEqual(session.organizations.map((o) => o.id), [acme.org.id]);
+  const malformed = await dash("/dashboard/api/person/switch", { organizationId: "nope" });
+  assert.deepEqual([malformed.status, malformed.json.error.field], [400, "organizationId"]);
+});

@@ -183,3 +183,34 @@ test("in a browser: Create an account → Create passkey → signed in as the ow
   assert.equal(await page.$eval("#who", (p) => p.textContent), "Signed in as Ada Lovelace (ada@example.com, owner)");
   assert.deepEqual(cspViolations, []);
 });
+
+test("in a browser: the signed-in owner opens another organization's invitation, presses Join, and switches between the two", async () => {
+  const other = await call(gw.url, "/v1/organizations", { key: gw.rootKey, method: "POST", body: { name: "Difference Engines", plan: "starter" } });
+  assert.equal(other.status, 201, other.text);
+  const invited = await call(gw.url, `/v1/organizations/${other.json.id}/invitations`, {
+    key: gw.rootKey,
+    method: "POST",
+    body: { email: "ada@example.com", role: "viewer" },
+  });
+  assert.equal(invited.status, 201, invited.text);
+  await page.goto(invited.json.url);
+  await page.waitForFunction(() => document.body.dataset.ready === "true");
+  assert.match(await page.$eval("#invite-lead", (p) => p.textContent), /signed in as Ada Lovelace .* as a viewer\?/);
+  await assertAccessible("the invitation page, signed in");
+  await page.locator(aria("Join", "button")).click();
+  await page.waitForSelector("#org-switch:not([hidden])");
+  await ready();
+  assert.equal(await page.$eval("#who", (p) => p.textContent), "Signed in as Ada Lovelace (ada@example.com, viewer)");
+  const options = await page.$$eval("#org-choice option", (os) => os.map((o) => [o.textContent, o.selected]));
+  assert.deepEqual(options, [["Analytical Engines (owner)", false], ["Difference Engines (viewer)", true]]);
+  // A viewer reads the keys and is told who creates them (never a stray "false").
+  const text = await page.$eval("#main", (m) => m.innerText);
+  assert.match(text, /Your role lets you read the keys/);
+  assert.doesNotMatch(text, /\bfalse\b/);
+  await assertAccessible("the header with the organization switcher");
+  await screenshots("organization-switcher");
+  await page.select("#org-choice", await page.$eval("#org-choice option", (o) => o.value));
+  await page.waitForFunction(() => document.getElementById("who").textContent.endsWith("owner)"));
+  assert.equal(await page.$eval("#who", (p) => p.textContent), "Signed in as Ada Lovelace (ada@example.com, owner)");
+  assert.deepEqual(cspViolations, []);
+});

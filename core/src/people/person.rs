@@ -34,6 +34,9 @@ pub struct Passkey {
 
 /// Passkeys a person holds at most.
 pub const MAX_PASSKEYS: usize = 10;
+
+/// Organizations one person may belong to.
+pub const MAX_ORGANIZATIONS: usize = 50;
 /// Longest passkey name.
 pub const MAX_PASSKEY_NAME_LEN: usize = 64;
 
@@ -198,6 +201,20 @@ pub struct PersonSessionView {
     pub plan: crate::policy::plan::PlanView,
     /// Send as `X-CSRF-Token`.
     pub csrf_token: String,
+    /// Every organization they belong to, to switch between (this one included).
+    pub organizations: Vec<OrganizationChoice>,
+}
+
+/// An organization a signed-in person may switch to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationChoice {
+    /// `org_…`.
+    pub id: OrgId,
+    /// Its name.
+    pub name: String,
+    /// Their role there.
+    pub role: crate::people::role::Role,
 }
 
 /// What the worker asks a person's guard.
@@ -229,6 +246,9 @@ pub enum PersonInput {
         /// Which.
         credential_id: String,
     },
+    /// They joined another organization (through its invitation, signed in): it is
+    /// listed among theirs, once, at most [`MAX_ORGANIZATIONS`].
+    Joined(OrgId),
 }
 
 /// A person guard's answer.
@@ -341,6 +361,16 @@ impl PersonState {
                 let record = record.clone();
                 (PersonAnswer::Removed { passkey, record }, true)
             }
+            (PersonInput::Joined(org), Some(record)) => {
+                if record.organizations.contains(&org) {
+                    return (PersonAnswer::Person(record.clone()), false);
+                }
+                if record.organizations.len() >= MAX_ORGANIZATIONS {
+                    return (PersonAnswer::Refused, false);
+                }
+                record.organizations.push(org);
+                (PersonAnswer::Person(record.clone()), true)
+            }
         }
     }
 }
@@ -393,6 +423,28 @@ mod tests {
         assert!(changed);
         assert!(
             matches!(answer, PersonAnswer::Person(r) if r.passkeys[0].sign_count == 5 && r.passkeys[0].last_used_ms == Some(2))
+        );
+    }
+
+    #[test]
+    fn another_organization_is_listed_once_and_within_bounds() {
+        let mut state = PersonState::default();
+        state.step(PersonInput::Create(record()), 1);
+        let org = OrgId::generate(&[9; crate::ids::RANDOM_BYTES_FOR_ORG]);
+        let (answer, changed) = state.step(PersonInput::Joined(org), 2);
+        assert!(changed);
+        assert!(
+            matches!(answer, PersonAnswer::Person(r) if r.organizations == vec![OrgId::DEFAULT, org])
+        );
+        assert!(!state.step(PersonInput::Joined(org), 3).1, "listed once");
+        for n in 0..MAX_ORGANIZATIONS {
+            let more = OrgId::generate(&[n as u8; crate::ids::RANDOM_BYTES_FOR_ORG]);
+            state.step(PersonInput::Joined(more), 4);
+        }
+        let one_more = OrgId::generate(&[0xee; crate::ids::RANDOM_BYTES_FOR_ORG]);
+        assert_eq!(
+            state.step(PersonInput::Joined(one_more), 5),
+            (PersonAnswer::Refused, false)
         );
     }
 

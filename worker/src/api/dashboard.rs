@@ -34,9 +34,13 @@ use scopien_auth::keys::admin::Caller;
 use scopien_auth::keys::guard::{Manage, ManageAnswer, Op};
 use scopien_auth::keys::view::{PlanView, SessionView};
 use scopien_auth::oauth::consent::{page_headers, too_many_failures_page as too_many_failures};
+use scopien_auth::people::members::InvitationToken;
 use scopien_auth::people::members::{Member, PeopleAnswer, PeopleInput};
-use scopien_auth::people::person::PersonSessionView;
+use scopien_auth::people::person::{
+    OrganizationChoice, PersonAnswer, PersonInput, PersonSessionView,
+};
 use scopien_auth::people::role::Operation;
+use scopien_auth::policy::error::Field;
 use scopien_auth::session::{
     api_key_from_form, clear_cookie, csrf_matches, csrf_token, same_origin, set_cookie,
     token_from_cookies, SessionAnswer, SessionInput, SessionRecord, SessionToken, Subject,
@@ -56,6 +60,10 @@ const SIGN_UP: &str = "/dashboard/signup";
 const SIGN_UP_CLOSED: &str = "Sign-up is by invitation here; ask an owner of your organization";
 const PASSKEY: &str = "/dashboard/passkey/";
 const OWN_PASSKEYS: &str = "/dashboard/api/passkeys";
+/// A signed-in person accepts an invitation to another organization: `{token}`.
+const JOIN: &str = "/dashboard/api/person/join";
+/// A signed-in person acts in another of their organizations: `{organizationId}`.
+const SWITCH: &str = "/dashboard/api/person/switch";
 
 /// Answers a dashboard request; every response carries the security headers.
 pub(crate) async fn handle(
@@ -117,6 +125,8 @@ async fn route_dashboard(
         (p, _) if p.starts_with("/dashboard/api/v1/") => {
             api(req, env, url, &site, &method, address, now_ms).await
         }
+        (JOIN, Method::Post) => join(req, env, &site, address, now_ms).await,
+        (SWITCH, Method::Post) => switch(req, env, &site, address, now_ms).await,
         (p, _) if p == OWN_PASSKEYS || p.starts_with(&format!("{OWN_PASSKEYS}/")) => {
             let rest = p[OWN_PASSKEYS.len()..].trim_start_matches('/').to_owned();
             own_passkeys(req, env, &site, &method, &rest, address, now_ms).await
@@ -442,7 +452,9 @@ async fn session_view(
         let plan = crate::operations::org_record(env, *organization_id, default_plan)
             .await?
             .map_or(default_plan, |o| o.plan);
+        let organizations = organizations_of(env, *person_id, default_plan).await?;
         let view = PersonSessionView {
+            organizations,
             person_id: *person_id,
             email: member.email,
             name: member.name,
@@ -618,6 +630,179 @@ async fn member(
             Ok(Err(no_session(site)?))
         }
     }
+}
+
+/// The organizations a person belongs to now, with their names and roles: the ones their
+/// record lists and whose people guard still counts them as members.
+async fn organizations_of(
+    env: &Env,
+    person_id: PersonId,
+    default_plan: scopien_auth::Plan,
+) -> Result<Vec<OrganizationChoice>> {
+    let PersonAnswer::Person(record) = client::person(env, person_id, &PersonInput::Get).await?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut choices = Vec::new();
+    for org in record.organizations {
+        let asked = PeopleInput::Member {
+            person_id,
+            signed_in: false,
+        };
+        if let PeopleAnswer::Member(member) = client::people(env, org, &asked).await? {
+            let name = crate::operations::org_record(env, org, default_plan)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default();
+            choices.push(OrganizationChoice {
+                id: org,
+                name,
+                role: member.role,
+            });
+        }
+    }
+    Ok(choices)
+}
+
+/// The signed-in person of a dashboard call that changes state (its CSRF token
+/// checked), or the answer that refuses it.
+async fn person_call(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<(Live, PersonId), Response>> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(Err(response)),
+    };
+    if cross_site(req, site, Some(&live.record.csrf_token))? {
+        return Ok(Err(http::error(&ApiError::cross_site_request())?));
+    }
+    match live.record.subject {
+        Subject::Person { person_id, .. } => Ok(Ok((live, person_id))),
+        Subject::Key { .. } => Ok(Err(http::error(&ApiError::invalid_request(
+            "Only a person signed in with a passkey belongs to organizations; this session is an API key's",
+        ))?)),
+    }
+}
+
+/// Moves a person's session to `org`: a new session (a new cookie and CSRF token, as
+/// on any change of what a session may do), the old one ended.
+async fn move_session(
+    env: &Env,
+    site: &Site,
+    live: &Live,
+    person_id: PersonId,
+    org: OrgId,
+    now_ms: u64,
+) -> Result<Response> {
+    let subject = Subject::Person {
+        person_id,
+        organization_id: org,
+    };
+    let response = open_session(env, site, subject, now_ms, true).await?;
+    client::session(env, &live.token_hash, &SessionInput::End).await?;
+    Ok(response)
+}
+
+/// `POST /dashboard/api/person/join` `{token}`: a signed-in person accepts an
+/// invitation (the link is used up, as when a new person accepts it) and acts in that
+/// organization from then on.
+async fn join(
+    req: &mut Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let (live, person_id) = match person_call(req, env, site, address, now_ms).await? {
+        Ok(found) => found,
+        Err(response) => return Ok(response),
+    };
+    let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
+    let Some((org, token_hash)) = join_token(&body) else {
+        return http::error(&ApiError::invitation_invalid());
+    };
+    let PersonAnswer::Person(person) = client::person(env, person_id, &PersonInput::Get).await?
+    else {
+        return no_session(site);
+    };
+    let accept = PeopleInput::Accept {
+        token_hash,
+        person_id,
+        name: person.name.clone(),
+    };
+    let member = match client::people(env, org, &accept).await? {
+        PeopleAnswer::Member(member) => member,
+        PeopleAnswer::Full => {
+            return http::error(&ApiError::conflict("This organization has 1000 members"))
+        }
+        _ => return http::error(&ApiError::invitation_invalid()),
+    };
+    match client::person(env, person_id, &PersonInput::Joined(org)).await? {
+        PersonAnswer::Person(_) => {}
+        _ => {
+            return http::error(&ApiError::conflict(
+                "You belong to as many organizations as one person may",
+            ))
+        }
+    }
+    let [joined, _] = member.joined_events("");
+    crate::operations::record_events(env, org, vec![joined]).await;
+    move_session(env, site, &live, person_id, org, now_ms).await
+}
+
+/// An invitation token's organization and hash, from a join's body.
+fn join_token(body: &[u8]) -> Option<(OrgId, String)> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let token = InvitationToken::parse(value.get("token")?.as_str()?)?;
+    Some((token.organization()?, token.hash_hex()))
+}
+
+/// `POST /dashboard/api/person/switch` `{organizationId}`: the signed-in person acts in
+/// another organization they belong to (asked of its people guard now).
+async fn switch(
+    req: &mut Request,
+    env: &Env,
+    site: &Site,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Response> {
+    let (live, person_id) = match person_call(req, env, site, address, now_ms).await? {
+        Ok(found) => found,
+        Err(response) => return Ok(response),
+    };
+    let body = or_respond!(http::read_body(req, config::max_body_bytes(env)).await?);
+    let org = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("organizationId")?.as_str().and_then(OrgId::parse));
+    let Some(org) = org else {
+        return http::error(&ApiError::invalid_field(
+            Field::OrganizationId,
+            "organizationId must be one of your organizations' ids",
+        ));
+    };
+    let PersonAnswer::Person(person) = client::person(env, person_id, &PersonInput::Get).await?
+    else {
+        return no_session(site);
+    };
+    let asked = PeopleInput::Member {
+        person_id,
+        signed_in: false,
+    };
+    let is_member = person.organizations.contains(&org)
+        && matches!(
+            client::people(env, org, &asked).await?,
+            PeopleAnswer::Member(_)
+        );
+    if !is_member {
+        return http::error(&ApiError::not_found(
+            "You are not a member of that organization",
+        ));
+    }
+    move_session(env, site, &live, person_id, org, now_ms).await
 }
 
 /// `/dashboard/api/passkeys…`: the signed-in person's own passkeys, with the session's
