@@ -533,6 +533,27 @@ async fn sign_out(
     )
 }
 
+/// The live session of a dashboard API call, with its CSRF token and origin checked when
+/// `method` changes state; otherwise the answer that refuses the call.
+async fn checked_session(
+    req: &Request,
+    env: &Env,
+    site: &Site,
+    method: &Method,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<Live, Response>> {
+    let live = match api_session(req, env, site, address, now_ms).await? {
+        Ok(live) => live,
+        Err(response) => return Ok(Err(response)),
+    };
+    let changes_state = !matches!(method, Method::Get | Method::Head);
+    if changes_state && cross_site(req, site, Some(&live.record.csrf_token))? {
+        return Ok(Err(http::error(&ApiError::cross_site_request())?));
+    }
+    Ok(Ok(live))
+}
+
 /// `/dashboard/api/v1/…`: the management API (and the auth test) as the session's key.
 /// Nothing is forwarded to the origin from here.
 async fn api(
@@ -544,14 +565,10 @@ async fn api(
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
-    let live = match api_session(req, env, site, address, now_ms).await? {
+    let live = match checked_session(req, env, site, method, address, now_ms).await? {
         Ok(live) => live,
         Err(response) => return Ok(response),
     };
-    let changes_state = !matches!(method, Method::Get | Method::Head);
-    if changes_state && cross_site(req, site, Some(&live.record.csrf_token))? {
-        return http::error(&ApiError::cross_site_request());
-    }
     let route = or_respond!(route(method, &url.path()[API.len()..]));
     if matches!(route, Route::Upstream { .. }) {
         return http::error(&ApiError::not_found("No such dashboard endpoint"));
@@ -673,13 +690,10 @@ async fn person_call(
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<std::result::Result<(Live, PersonId), Response>> {
-    let live = match api_session(req, env, site, address, now_ms).await? {
+    let live = match checked_session(req, env, site, &Method::Post, address, now_ms).await? {
         Ok(live) => live,
         Err(response) => return Ok(Err(response)),
     };
-    if cross_site(req, site, Some(&live.record.csrf_token))? {
-        return Ok(Err(http::error(&ApiError::cross_site_request())?));
-    }
     match live.record.subject {
         Subject::Person { person_id, .. } => Ok(Ok((live, person_id))),
         Subject::Key { .. } => Ok(Err(http::error(&ApiError::invalid_request(
@@ -816,14 +830,10 @@ async fn own_passkeys(
     address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
-    let live = match api_session(req, env, site, address, now_ms).await? {
+    let live = match checked_session(req, env, site, method, address, now_ms).await? {
         Ok(live) => live,
         Err(response) => return Ok(response),
     };
-    let changes_state = !matches!(method, Method::Get | Method::Head);
-    if changes_state && cross_site(req, site, Some(&live.record.csrf_token))? {
-        return http::error(&ApiError::cross_site_request());
-    }
     let Subject::Person {
         person_id,
         organization_id,

@@ -185,6 +185,31 @@ fn bytes(text: &str, what: &'static str) -> std::result::Result<Vec<u8>, WebAuth
     base64url_decode(text).ok_or(WebAuthnError::Malformed(what))
 }
 
+/// A registration's credential (`navigator.credentials.create`'s two members, base64url):
+/// decoded, its challenge taken from its guard (once), and the new passkey verified
+/// against it; with what the challenge was given for, which the caller must match.
+async fn registered(
+    env: &Env,
+    client_data_json: &str,
+    attestation_object: &str,
+) -> Result<std::result::Result<(Purpose, NewPasskey), WebAuthnError>> {
+    let (client_data_json, attestation) = match (
+        bytes(client_data_json, "clientDataJSON"),
+        bytes(attestation_object, "attestationObject"),
+    ) {
+        (Ok(c), Ok(a)) => (c, a),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    let (challenge, purpose) = match take(env, &client_data_json).await? {
+        Ok(taken) => taken,
+        Err(e) => return Ok(Err(e)),
+    };
+    let rp = config::passkey_relying_party(env);
+    Ok(rp
+        .verify_registration(&client_data_json, &attestation, &challenge)
+        .map(|passkey| (purpose, passkey)))
+}
+
 /// Creates the person, their passkey and their membership, through the invitation.
 pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outcome> {
     let request: RegistrationRequest = match parse(body) {
@@ -195,17 +220,11 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
         Ok(name) => name,
         Err(e) => return answer(&e),
     };
-    let (client_data_json, attestation) = match (
-        bytes(&request.client_data_json, "clientDataJSON"),
-        bytes(&request.attestation_object, "attestationObject"),
-    ) {
-        (Ok(c), Ok(a)) => (c, a),
-        (Err(e), _) | (_, Err(e)) => return refused(e),
-    };
-    let (challenge, purpose) = match take(env, &client_data_json).await? {
-        Ok(taken) => taken,
-        Err(e) => return refused(e),
-    };
+    let (purpose, passkey) =
+        match registered(env, &request.client_data_json, &request.attestation_object).await? {
+            Ok(made) => made,
+            Err(e) => return refused(e),
+        };
     let token_hash = InvitationToken::parse(&request.token).map(|t| t.hash_hex());
     let (org, person_id) = match purpose {
         Purpose::Register {
@@ -214,11 +233,6 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
             person_id,
         } if token_hash.as_deref() == Some(expected.as_str()) => (org, person_id),
         _ => return refused(WebAuthnError::WrongChallenge),
-    };
-    let rp = config::passkey_relying_party(env);
-    let passkey = match rp.verify_registration(&client_data_json, &attestation, &challenge) {
-        Ok(p) => p,
-        Err(e) => return refused(e),
     };
     // The invitation is used up here, once: two holders of one link cannot both join.
     let accept = PeopleInput::Accept {
@@ -276,17 +290,11 @@ pub(crate) async fn signup(
         Ok(r) => r,
         Err(e) => return answer(&e),
     };
-    let (client_data_json, attestation) = match (
-        bytes(&request.client_data_json, "clientDataJSON"),
-        bytes(&request.attestation_object, "attestationObject"),
-    ) {
-        (Ok(c), Ok(a)) => (c, a),
-        (Err(e), _) | (_, Err(e)) => return refused(e),
-    };
-    let (challenge, purpose) = match take(env, &client_data_json).await? {
-        Ok(taken) => taken,
-        Err(e) => return refused(e),
-    };
+    let (purpose, passkey) =
+        match registered(env, &request.client_data_json, &request.attestation_object).await? {
+            Ok(made) => made,
+            Err(e) => return refused(e),
+        };
     let Purpose::SignUp {
         person_id,
         email,
@@ -295,11 +303,6 @@ pub(crate) async fn signup(
     } = purpose
     else {
         return refused(WebAuthnError::WrongChallenge);
-    };
-    let rp = config::passkey_relying_party(env);
-    let passkey = match rp.verify_registration(&client_data_json, &attestation, &challenge) {
-        Ok(p) => p,
-        Err(e) => return refused(e),
     };
     // Counted once the passkey is proven, before anything is created.
     if let Err(retry_after_s) = crate::throttle::count_sign_up(env, address).await? {
@@ -704,26 +707,15 @@ pub(crate) async fn add_own(
         }
     };
     let not_added = |e: WebAuthnError| http::error(&ApiError::passkey_not_added(e.message()));
-    let (client_data_json, attestation) = match (
-        bytes(&request.client_data_json, "clientDataJSON"),
-        bytes(&request.attestation_object, "attestationObject"),
-    ) {
-        (Ok(c), Ok(a)) => (c, a),
-        (Err(e), _) | (_, Err(e)) => return not_added(e),
-    };
-    let challenge = match take(env, &client_data_json).await? {
+    let made = match registered(env, &request.client_data_json, &request.attestation_object).await?
+    {
         Ok((
-            challenge,
             Purpose::AddPasskey {
                 person_id: for_whom,
             },
-        )) if for_whom == person_id => challenge,
+            made,
+        )) if for_whom == person_id => made,
         Ok(_) => return not_added(WebAuthnError::WrongChallenge),
-        Err(e) => return not_added(e),
-    };
-    let rp = config::passkey_relying_party(env);
-    let made = match rp.verify_registration(&client_data_json, &attestation, &challenge) {
-        Ok(p) => p,
         Err(e) => return not_added(e),
     };
     let passkey = Passkey {
