@@ -137,7 +137,9 @@ test("an owner changes any role, an admin only below owner; changes and removals
   });
   assert.equal(noCsrf.status, 403);
   // Removal by the root key.
-  assert.equal((await root("DELETE", `${t.members}/${t.viewer.id}`)).status, 204);
+  const removedViewer = await root("DELETE", `${t.members}/${t.viewer.id}`);
+  assert.equal(removedViewer.status, 200, removedViewer.text);
+  assert.deepEqual([removedViewer.json.member.personId, removedViewer.json.member.role, removedViewer.json.keysCreated], [t.viewer.id, "viewer", []]);
   assert.equal((await root("DELETE", `${t.members}/${t.viewer.id}`)).status, 404);
 
   const log = await root("GET", `/v1/audit-log?organizationId=${t.org.id}&limit=100`);
@@ -156,6 +158,8 @@ test("a demoted member's next call has the new role; a removed member's session 
   const t = await team("sessions");
   const create = (who, name) => who.dash("POST", "/v1/api-keys", { name, type: "test", scopes: ["read"] });
   assert.equal((await create(t.dev, "before")).status, 201);
+  const gone = await create(t.dev, "gone");
+  assert.equal((await t.dev.dash("DELETE", `/v1/api-keys/${gone.json.id}`)).status, 200, "a revoked key is not listed below");
   assert.equal((await t.owner.dash("PATCH", `${t.members}/${t.dev.id}`, { role: "viewer" })).status, 200);
   const demoted = await create(t.dev, "after");
   assert.equal(demoted.status, 403);
@@ -163,7 +167,10 @@ test("a demoted member's next call has the new role; a removed member's session 
   const session = await call(origin, "/dashboard/api/session", { headers: { cookie: t.dev.cookie } });
   assert.deepEqual([session.json.role, session.json.permissions.includes("keys.write")], ["viewer", false]);
   // Removed: the next call is refused and the session is gone for good.
-  assert.equal((await t.admin.dash("DELETE", `${t.members}/${t.dev.id}`)).status, 204);
+  const removed = await t.admin.dash("DELETE", `${t.members}/${t.dev.id}`);
+  assert.equal(removed.status, 200, removed.text);
+  // The answer lists the keys they created that still work: they stay, the organization's.
+  assert.deepEqual(removed.json.keysCreated.map((k) => [k.name, k.createdBy]), [["before", { type: "person", personId: t.dev.id }]]);
   const next = await t.dev.dash("GET", "/v1/api-keys");
   assert.equal(next.status, 401);
   assert.match(next.headers.get("set-cookie") ?? "", /Max-Age=0/);
@@ -204,7 +211,7 @@ test("the last owner can be neither demoted nor removed, even by concurrent demo
   }
   // Concurrent removals of both owners: one stays.
   const removals = await Promise.all([t.owner, second].map((p) => root("DELETE", `${t.members}/${p.id}`)));
-  assert.deepEqual(removals.map((r) => r.status).sort(), [204, 409]);
+  assert.deepEqual(removals.map((r) => r.status).sort(), [200, 409]);
   const [last] = await owners();
   const lastOwner = last === t.owner.id ? t.owner : second;
   const refused = await lastOwner.dash("PATCH", `${t.members}/${last}`, { role: "admin" });

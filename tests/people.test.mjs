@@ -203,7 +203,10 @@ test("Members: an owner invites a developer through the page, the developer join
   await screenshots("members-remove", { fullPage: false });
   await owner.locator(aria("Remove member", "button")).click();
   await owner.waitForFunction(() => !document.querySelector("select[aria-label='Role of Dev Eloper']"));
-  assert.equal(await owner.$eval("#page-status", (p) => p.textContent), "Dev Eloper was removed.");
+  assert.equal(
+    await owner.$eval("#page-status", (p) => p.textContent),
+    "Dev Eloper was removed. Keys they created still work: dev read. Revoke them on API Keys if they should stop.",
+  );
 
   // The developer's next call is refused, and the dashboard sends them to sign in.
   const after = await devCall("GET", "/v1/api-keys");

@@ -275,6 +275,12 @@ pub enum OrgInput {
         /// The default organization's record, when this is it.
         default: Option<OrgRecord>,
     },
+    /// Its active keys a person created (at most [`MAX_KEYS_CREATED_BY`]), for the answer
+    /// to removing that member: the keys stay, they are the organization's.
+    KeysCreatedBy {
+        /// Whose.
+        person_id: crate::ids::PersonId,
+    },
     /// A page of its keys; only test keys for a test-mode caller.
     ListKeys {
         /// Page size and cursor.
@@ -523,6 +529,23 @@ impl fmt::Display for AuthorizationCursor {
 }
 
 /// 400 for a cursor no listing gave out.
+/// `DELETE /v1/organizations/{id}/members/{personId}`: who was removed, and the keys
+/// they created that still work (they stay: they are the organization's; revoke them if
+/// they should stop).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedMember {
+    /// The member as they were.
+    pub member: crate::people::members::MemberView,
+    /// Their active keys, by id (at most [`MAX_KEYS_CREATED_BY`]).
+    pub keys_created: Vec<KeyView>,
+}
+
+/// Keys a removed member's answer lists at most (the first by id; the API Keys page
+/// lists them all).
+pub const MAX_KEYS_CREATED_BY: usize = 100;
+
+/// The cursor no page gave out.
 pub fn bad_cursor() -> ApiError {
     ApiError::unknown_cursor()
 }
