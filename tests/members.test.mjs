@@ -270,10 +270,15 @@ test("a person's own passkeys: listed, another added (theirs excluded), renamed,
   assert.equal(added.json.name, "Work laptop");
   // Its challenge was used once.
   assert.equal((await ada.dash("POST", "/passkeys", made)).status, 400);
-  // It signs in.
+  // It signs in; from here on Ada uses that session, and the first one is kept aside.
   const signInOptions = await page("/dashboard/passkey/signin/options");
   const signedIn = await page("/dashboard/passkey/signin", ada.auth.get(signInOptions.json.publicKey, { which: 1 }));
   assert.equal(signedIn.status, 204, signedIn.text);
+  const firstSession = ada.cookie;
+  ada.cookie = cookieOf(signedIn);
+  ada.csrf = (await call(origin, "/dashboard/api/session", { headers: { cookie: ada.cookie } })).json.csrfToken;
+  const marked = await ada.dash("GET", "/passkeys");
+  assert.deepEqual(marked.json.data.map((p) => p.current), [false, true], "the session's own passkey is marked");
   // Rename, with the name checked.
   const renamed = await ada.dash("PATCH", `/passkeys/${first.credentialId}`, { name: "Phone" });
   assert.deepEqual([renamed.status, renamed.json.name], [200, "Phone"]);
@@ -284,6 +289,11 @@ test("a person's own passkeys: listed, another added (theirs excluded), renamed,
   const after = await ada.dash("GET", "/passkeys");
   assert.deepEqual(after.json.data.map((p) => p.name), ["Work laptop"]);
   assert.equal((await ada.dash("DELETE", `/passkeys/${added.json.credentialId}`)).status, 409);
+  // The session signed in with the removed one ends at its next call; this one goes on.
+  const ended = await call(origin, "/dashboard/api/v1/api-keys", { headers: { cookie: firstSession } });
+  assert.equal(ended.status, 401);
+  assert.equal((await call(origin, "/dashboard/api/session", { headers: { cookie: firstSession } })).status, 401);
+  assert.equal((await ada.dash("GET", "/v1/api-keys")).status, 200);
   // The removed one no longer signs in.
   const again = await page("/dashboard/passkey/signin/options");
   assert.equal((await page("/dashboard/passkey/signin", ada.auth.get(again.json.publicKey, { which: 0 }))).status, 401);

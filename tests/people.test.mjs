@@ -6,8 +6,8 @@
 // Then Settings → Members: an owner invites a developer through the page, the developer
 // joins with their own passkey (a second browser, its own virtual authenticator),
 // cannot create an admin key, is removed by the owner, and their next call is refused.
-// Settings → Passkeys: the owner adds a passkey on a new device, renames it, removes the
-// old one (never the last), and signs in with the new one.
+// Settings → Passkeys: the owner adds a passkey on a new device, renames it, signs in
+// with it, and removes the old one (never the last).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
@@ -225,17 +225,18 @@ test("Members: an owner invites a developer through the page, the developer join
   assert.deepEqual(cspViolations, []);
 });
 
-test("Passkeys: a person adds one on a new device, renames it, removes the old one (never the last), and signs in with the new one", async () => {
+test("Passkeys: a person adds one on a new device, renames it, signs in with it, and removes the old one (never the last)", async () => {
   page = owner;
   await owner.goto(`${origin}/dashboard/passkeys`);
   await owner.waitForSelector(aria("Passkeys", "heading"));
   await ready();
   const rows = () => owner.$$eval("tbody tr[data-credential-id]", (trs) => trs.map((tr) => ({
-    name: tr.querySelector("td").textContent,
+    name: tr.querySelector("td").textContent.replace(/ \(this session\)$/, ""),
+    current: tr.querySelector("td").textContent.endsWith(" (this session)"),
     removable: ![...tr.querySelectorAll("button")].find((b) => b.textContent.startsWith("Remove")).disabled,
   })));
   const [old] = await rows();
-  assert.equal(old.removable, false, "the only passkey cannot be removed");
+  assert.deepEqual([old.current, old.removable], [true, false], "the only passkey (this session's) cannot be removed");
   assert.match(await owner.$eval("main", (m) => m.innerText), /Your only passkey: add another before removing it/);
   // A new device: the old authenticator is gone from this browser, a new one is here.
   await owner.cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: owner.authenticatorId });
@@ -249,7 +250,14 @@ test("Passkeys: a person adds one on a new device, renames it, removes the old o
   await owner.waitForSelector("#edit-dialog[open]");
   await owner.locator(aria("Name", "textbox")).fill("Laptop");
   await owner.locator(aria("Save", "button")).click();
-  await owner.waitForFunction(() => [...document.querySelectorAll("tbody tr td:first-child")].some((td) => td.textContent === "Laptop"));
+  await owner.waitForFunction(() => [...document.querySelectorAll("tbody tr td:first-child")].some((td) => td.textContent.startsWith("Laptop")));
+  // Sign in with the new device; the page marks the passkey of this session.
+  await owner.locator(aria("Sign out", "button")).click();
+  await owner.locator(aria("Sign in with a passkey", "button")).click();
+  await owner.waitForSelector(aria("API Keys", "heading"));
+  await owner.goto(`${origin}/dashboard/passkeys`);
+  await ready();
+  assert.deepEqual((await rows()).map((r) => [r.name, r.current]), [[old.name, false], ["Laptop", true]]);
   await assertAccessible("the Passkeys page");
   await screenshots("passkeys");
   // Remove the old one, with a confirmation; the new one is then the only one.
@@ -257,12 +265,7 @@ test("Passkeys: a person adds one on a new device, renames it, removes the old o
   await owner.waitForSelector("#confirm-dialog[open]");
   await owner.locator(aria("Remove passkey", "button")).click();
   await owner.waitForFunction(() => document.querySelectorAll("tbody tr[data-credential-id]").length === 1);
-  assert.deepEqual(await rows(), [{ name: "Laptop", removable: false }]);
-  // Signs in with the new device.
-  await owner.locator(aria("Sign out", "button")).click();
-  await owner.locator(aria("Sign in with a passkey", "button")).click();
-  await owner.waitForSelector(aria("API Keys", "heading"));
-  await ready();
+  assert.deepEqual(await rows(), [{ name: "Laptop", current: true, removable: false }]);
   assert.equal(await owner.$eval("#who", (p) => p.textContent), "Signed in as Olive Owner (olive@example.com, owner)");
   assert.deepEqual(cspViolations, []);
 });
