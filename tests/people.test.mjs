@@ -11,7 +11,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
-import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
+import { join } from "node:path";
+import { aria, launchBrowser, pageHelpers, SHOTS, SIZES } from "./browser.mjs";
 
 let gw, origin, acme, browser, page;
 const cspViolations = [];
@@ -35,6 +36,20 @@ async function personPage() {
 }
 const DEVICE = { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true };
 let owner;
+
+/** The page at both sizes in both color schemes, each checked with axe. */
+async function everyLook(name) {
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
+    for (const [size, viewport] of Object.entries(SIZES)) {
+      await page.setViewport(viewport);
+      await page.screenshot({ path: join(SHOTS, `${name}-${size}-${scheme}.png`), fullPage: true });
+      await assertAccessible(`${name} (${size}, ${scheme})`);
+    }
+  }
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+  await page.setViewport(SIZES.desktop);
+}
 
 /** Opens an invitation link on `on`, types the name, presses "Create passkey", and waits
  * for the signed-in dashboard. */
@@ -190,8 +205,7 @@ test("Members: an owner invites a developer through the page, the developer join
   await ready();
   await owner.waitForSelector(aria("Role of Dev Eloper", "combobox"));
   assert.equal(await owner.$eval("tr[data-invitation-id]", () => true).catch(() => false), false, "the invitation is used up");
-  await assertAccessible("the Members page");
-  await screenshots("members");
+  await everyLook("members");
   // Change a role: it applies to the developer's next call.
   await owner.select("select[aria-label='Role of Dev Eloper']", "viewer");
   await owner.waitForFunction(() => document.getElementById("page-status").textContent === "Dev Eloper is now a viewer.");
@@ -258,8 +272,7 @@ test("Passkeys: a person adds one on a new device, renames it, signs in with it,
   await owner.goto(`${origin}/dashboard/passkeys`);
   await ready();
   assert.deepEqual((await rows()).map((r) => [r.name, r.current]), [[old.name, false], ["Laptop", true]]);
-  await assertAccessible("the Passkeys page");
-  await screenshots("passkeys");
+  await everyLook("passkeys");
   // Remove the old one, with a confirmation; the new one is then the only one.
   await owner.locator(aria(`Remove ${old.name}`, "button")).click();
   await owner.waitForSelector("#confirm-dialog[open]");
