@@ -1,7 +1,8 @@
-// The dashboard: Settings → API Keys, OAuth apps, Authorized apps, the organization, its
-// members, a person's passkeys, its audit log, a key's usage. This module is the entry
-// (app.html loads it) and the one router: a table of addresses to page modules. Each page
-// module exports `render(main, ...params)` and, when the page has a fixed one, its `title`.
+// The dashboard: Settings → API Keys, OAuth apps, Authorized apps, Webhooks, the
+// organization, its members, a person's passkeys, its audit log, a key's usage. This
+// module is the entry (app.html loads it) and the one router: a table of addresses to page
+// modules. Each page module exports `render(main, ...params)` and, when the page has a
+// fixed one, its `title`.
 // Plain DOM, ES modules, no build step; every call goes to /dashboard/api/… (the
 // management API as the session's key) with the session's CSRF token (api.js). No key or
 // client secret is ever stored: a new one lives only in the dialog that shows it, and is
@@ -17,6 +18,7 @@ import * as organization from "./page-organization.js";
 import * as audit from "./page-audit.js";
 import * as members from "./page-members.js";
 import * as passkeys from "./page-passkeys.js";
+import * as webhooks from "./page-webhooks.js";
 
 /** Address (without trailing slashes) → the page, and the Settings link it is under
  * (`data-page`). Groups in `path` are the page's parameters, decoded. The first match
@@ -25,6 +27,7 @@ const ROUTES = [
   { path: /^\/dashboard\/keys\/([^/]+)\/usage$/, nav: "keys", page: usage },
   { path: /^\/dashboard\/oauth-apps$/, nav: "oauth-apps", page: oauthApps },
   { path: /^\/dashboard\/authorized-apps$/, nav: "authorized-apps", page: authorizedApps },
+  { path: /^\/dashboard\/webhooks$/, nav: "webhooks", page: webhooks },
   { path: /^\/dashboard\/organization$/, nav: "organization", page: organization },
   { path: /^\/dashboard\/audit-log$/, nav: "audit", page: audit },
   { path: /^\/dashboard\/members$/, nav: "members", page: members },
@@ -61,7 +64,7 @@ async function start() {
   document.getElementById("who").textContent = session.personId
     ? `Signed in as ${session.name} (${session.email}, ${session.role})`
     : session.organizationId
-      ? `Signed in with ${session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
+      ? `Signed in with ${session.keyName ?? session.keyId} (${session.keyType} key, ${session.plan.name[0].toUpperCase()}${session.plan.name.slice(1)} plan)`
       : "Signed in as the operator (root key)";
   document.getElementById("sign-out").addEventListener("click", async () => {
     await api("DELETE", "/session");

@@ -57,6 +57,9 @@ export function wireDialogs() {
     ["secret-dialog-copy-id", "secret-dialog-client-id", "Client ID copied to the clipboard."],
     ["secret-dialog-copy", "secret-dialog-value", "Client secret copied to the clipboard."],
   ]);
+  wireRevealDialog("webhook-secret-dialog", [
+    ["webhook-secret-dialog-copy", "webhook-secret-dialog-value", "Signing secret copied to the clipboard."],
+  ]);
 }
 
 /** Copies a field's text to the clipboard (selecting it and copying where the Clipboard

@@ -15,6 +15,9 @@ const CONTROL_OF_FIELD = {
   burst: "rate-limit",
   expiresAt: "expires",
   redirectUris: "redirect-uris",
+  url: "url",
+  events: "events",
+  description: "description",
 };
 
 /** The control an API error is about; "form" for none (the form's own error line). */
@@ -32,6 +35,9 @@ const LABEL_OF_FIELD = {
   burst: "Burst",
   expiresAt: "Expiry date",
   redirectUris: "Redirect URIs",
+  url: "URL",
+  events: "Events",
+  description: "Description",
 };
 
 const SCOPE_WORD = { read: "Read", write: "Write", delete: "Delete", admin: "Admin" };

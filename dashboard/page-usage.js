@@ -4,8 +4,9 @@ import { h, s, number, when } from "./dom.js";
 import { api } from "./api.js";
 
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
-/** A count as an axis shows it: 12,345 as 12.3K, short enough for the margin. */
-const tickLabel = (n) => (n >= 10_000 ? compact.format(n) : number.format(n));
+/** A count as an axis shows it: 1,500 as 1.5K, short enough for the margin at a phone's
+ * larger type. */
+const tickLabel = (n) => (n >= 1_000 ? compact.format(n) : number.format(n));
 
 /** The y-axis for counts up to `max`: 3 to 6 distinct whole ticks from 0, a round step
  * apart (1, 2 or 5 times a power of ten), the top one at or above `max`. The scale never
@@ -26,7 +27,7 @@ export function yTicks(max) {
 function chart(title, buckets, labelOf, tickEvery) {
   const width = 720;
   const height = 220;
-  const pad = { left: 48, right: 8, top: 12, bottom: 28 };
+  const pad = { left: 60, right: 8, top: 14, bottom: 34 };
   const ticks = yTicks(Math.max(0, ...buckets.map((b) => b.admitted + b.refused)));
   const max = ticks[ticks.length - 1];
   const step = (width - pad.left - pad.right) / Math.max(1, buckets.length);
@@ -58,7 +59,7 @@ function chart(title, buckets, labelOf, tickEvery) {
       const last = fromEnd === 0;
       svg.append(s("text", {
         x: last ? x + w : x + w / 2,
-        y: height - 8,
+        y: height - 6,
         "text-anchor": last ? "end" : "middle",
         class: (fromEnd / tickEvery) % 2 === 1 ? "minor" : "major",
       }, labelOf(b)));

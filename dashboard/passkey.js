@@ -67,6 +67,28 @@ export async function register(token, name) {
   if (!res.ok) throw new Error(failure(res, "The passkey could not be created."));
 }
 
+/** Creates a passkey for a self-serve sign-up (`{email, name, organizationName}`): the
+ * person then owns their new organization and is signed in. A refusal carries `field`. */
+export async function signUp(fields) {
+  const refusal = (res, fallback) => Object.assign(new Error(failure(res, fallback)), { field: res.json?.error?.field });
+  const options = await post("signup/options", fields);
+  if (!options.ok) throw refusal(options, "Sign-up could not start.");
+  const pk = options.json.publicKey;
+  const credential = await navigator.credentials.create({
+    publicKey: {
+      ...pk,
+      challenge: fromB64u(pk.challenge),
+      user: { ...pk.user, id: fromB64u(pk.user.id) },
+      excludeCredentials: pk.excludeCredentials.map((c) => ({ ...c, id: fromB64u(c.id) })),
+    },
+  });
+  const res = await post("signup", {
+    clientDataJSON: toB64u(credential.response.clientDataJSON),
+    attestationObject: toB64u(credential.response.attestationObject),
+  });
+  if (!res.ok) throw refusal(res, "The account could not be created.");
+}
+
 /** Signs in with a discoverable passkey (the browser offers the ones for this site). */
 export async function signIn() {
   const options = await post("signin/options");

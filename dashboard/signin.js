@@ -26,6 +26,12 @@ document.addEventListener("DOMContentLoaded", async () => {
       // Not reachable: the form stays.
     }
   }
+  // "Create an account" only where the gateway lets anyone sign up.
+  fetch("/dashboard/signup", { method: "HEAD", credentials: "same-origin" })
+    .then((res) => {
+      document.getElementById("signup-link").hidden = !res.ok;
+    })
+    .catch(() => {});
   const passkeyButton = document.getElementById("passkey-signin");
   const passkeyError = document.getElementById("passkey-error");
   if (!supported()) passkeyButton.disabled = true;

@@ -27,9 +27,12 @@ public=()
 if [ -n "${PORT:-}${PUBLIC_URL:-}" ]; then
   public=(--var "PUBLIC_URL:${PUBLIC_URL:-http://127.0.0.1:${PORT:-8787}}")
 fi
-# ORIGIN_URL and SANDBOX_ORIGIN_URL in the environment override wrangler.toml's for this
-# run: `ORIGIN_URL=http://127.0.0.1:8788 npm start` puts `npm run example-origin` behind it.
-for name in ORIGIN_URL SANDBOX_ORIGIN_URL; do
+# ORIGIN_URL, SANDBOX_ORIGIN_URL, SIGNUP and WEBHOOK_ALLOW_HTTP_LOOPBACK in the environment
+# override wrangler.toml's for this run: `ORIGIN_URL=http://127.0.0.1:8788 npm start` puts
+# `npm run example-origin` behind it; `SIGNUP=open npm start` lets anyone sign up;
+# `WEBHOOK_ALLOW_HTTP_LOOPBACK=true npm start` lets webhooks go to a receiver on this
+# machine (docs/webhooks.md).
+for name in ORIGIN_URL SANDBOX_ORIGIN_URL SIGNUP WEBHOOK_ALLOW_HTTP_LOOPBACK; do
   if [ -n "${!name:-}" ]; then
     public+=(--var "$name:${!name}")
   fi

@@ -61,7 +61,13 @@ export async function startGateway({
   // The gateway's public URL is its own address unless a test names another: a port is
   // chosen first, so the issuer it announces is where it is reached.
   const port = fixedPort ?? (await freePort());
-  const bindings = { ...workerOptions.bindings, PUBLIC_URL: `http://127.0.0.1:${port}`, ...vars };
+  // Webhooks go to the tests' receivers on loopback.
+  const bindings = {
+    ...workerOptions.bindings,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    WEBHOOK_ALLOW_HTTP_LOOPBACK: "true",
+    ...vars,
+  };
   delete bindings.SCOPIEN_ROOT_KEY; // from a developer's .dev.vars: never in tests
   if (rootKey) bindings.SCOPIEN_ROOT_KEY = rootKey;
   delete bindings.IDENTITY_SIGNING_KEY;
@@ -85,6 +91,9 @@ export async function startGateway({
     bindings,
     kvNamespaces,
     durableObjects: { ...durableObjects },
+    // The real queue (Miniflare's broker): the guards' alarms produce, this consumes.
+    queueProducers: workerOptions.queueProducers,
+    queueConsumers: workerOptions.queueConsumers,
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
   const modules = builtModules(BUILD);
@@ -103,6 +112,9 @@ export async function startGateway({
     bindings,
     kvNamespaces,
     durableObjects,
+    queueProducers: workerOptions.queueProducers,
+    // With its full module elsewhere, that worker consumes the queue.
+    ...(edgeOnly ? {} : { queueConsumers: workerOptions.queueConsumers }),
     // The dashboard's files (Workers Static Assets), exactly as wrangler.toml declares them.
     assets: workerOptions.assets,
   };

@@ -162,3 +162,27 @@ test("a malformed PUBLIC_URL fails closed with 503 naming the var; nothing is fo
     }
   }
 });
+
+test("with no origin, the echo shows the identity an origin would get, addressed to the gateway itself", async () => {
+  const echoing = await startGateway({});
+  try {
+    const key = await createKey(echoing, { name: "echoed", scopes: ["read"] });
+    const res = await call(echoing.url, "/v1/accounts", { key: key.key });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.echo, true);
+    const token = res.json.headers["x-scopien-identity"];
+    assert.equal(typeof token, "string", `the echo shows the identity: ${res.text}`);
+    const [header, payload, signature] = token.split(".");
+    const jwks = (await call(echoing.url, "/.well-known/jwks.json")).json;
+    const jwk = jwks.keys.find((k) => k.kid === part(header).kid);
+    assert.ok(jwk, "signed by a published key");
+    const key32 = createPublicKey({ key: jwk, format: "jwk" });
+    assert.ok(verify(null, Buffer.from(`${header}.${payload}`), key32, Buffer.from(signature, "base64url")));
+    const claims = part(payload);
+    assert.equal(claims.iss, echoing.url);
+    assert.equal(claims.aud, echoing.url, "no origin to name: the audience is the gateway's own URL");
+    assert.equal(claims.sub, key.id);
+  } finally {
+    await echoing.stop();
+  }
+});

@@ -5,8 +5,9 @@
 // back are refused. Expiry (7 days) is core's unit test (people::members), not a sleep.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
+import { startGateway, call, createOrgWithAdmin, freePort, pkce } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
+import { registerApp, REDIRECT } from "./oauth-flow.mjs";
 
 let gw, origin, acme, other;
 
@@ -190,4 +191,56 @@ test("roles bound the dashboard's calls: a viewer reads keys, cannot create one;
   // No CSRF token: refused before the role is asked.
   const noCsrf = await dash(dCookie, "", "POST", "/v1/api-keys", { name: "y", type: "test", scopes: ["read"] });
   assert.equal(noCsrf.status, 403);
+});
+
+test("a passkey is a credential like a key: failed sign-ins count against the address, and past the limit even a good passkey waits", async () => {
+  const address = "192.0.2.77";
+  const from = (path, body) =>
+    call(origin, path, { method: "POST", body: body ?? {}, headers: { origin, accept: "application/json", "cf-connecting-ip": address } });
+  const made = await invite(acme.org, { email: "throttled@example.com", role: "viewer" });
+  const good = new Authenticator({ origin });
+  assert.equal((await accept(good, tokenOf(made.json.url), "T")).status, 204);
+  // A passkey nobody registered, for a person who does not exist.
+  const stranger = new Authenticator({ origin });
+  stranger.create({ challenge: "AA", user: { id: Buffer.from("0123456789abcdef").toString("base64url") } }, {});
+  let refusedAfter = null;
+  for (let i = 0; i < 40 && refusedAfter === null; i++) {
+    const options = await from("/dashboard/passkey/signin/options");
+    assert.equal(options.status, 200, options.text);
+    const res = await from("/dashboard/passkey/signin", stranger.get(options.json.publicKey));
+    if (res.status === 429) refusedAfter = i;
+    else assert.equal(res.status, 401, res.text);
+  }
+  assert.ok(refusedAfter !== null, "failed passkeys were never throttled");
+  assert.ok(refusedAfter <= 31, `throttled only after ${refusedAfter} failures (limit 30)`);
+  // The good passkey never worked from this address: it waits like any guess.
+  const options = await from("/dashboard/passkey/signin/options");
+  const blocked = await from("/dashboard/passkey/signin", good.get(options.json.publicKey));
+  assert.equal(blocked.status, 429, blocked.text);
+  assert.ok(Number(blocked.headers.get("retry-after")) > 0);
+  // From another address it works.
+  const elsewhere = await signIn(good);
+  assert.equal(elsewhere.status, 204, elsewhere.text);
+});
+
+test("a person signed in with a passkey who opens a consent page reads what to do, as a page", async () => {
+  const app = await registerApp(gw, acme.admin.key);
+  const made = await invite(acme.org, { email: "consent@example.com", role: "admin" });
+  const joined = await accept(new Authenticator({ origin }), tokenOf(made.json.url), "C");
+  assert.equal(joined.status, 204, joined.text);
+  const { challenge } = pkce();
+  const q = new URLSearchParams({
+    response_type: "code",
+    client_id: app.clientId,
+    redirect_uri: REDIRECT,
+    state: "st",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  });
+  const res = await fetch(`${origin}/oauth/authorize?${q}`, { headers: { cookie: cookieOf(joined) }, redirect: "manual" });
+  const text = await res.text();
+  assert.equal(res.status, 400);
+  assert.match(res.headers.get("content-type"), /^text\/html/);
+  assert.match(text, /signed in with a passkey/);
+  assert.match(text, /admin API key/);
 });

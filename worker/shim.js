@@ -203,7 +203,8 @@ const groupCommit = {
 };
 
 export const KeyGuard = durableObject("KeyGuard", ["fetch"], groupCommit);
-export const OrgGuard = durableObject("OrgGuard", ["fetch", "run"]);
+// Its alarm hands due webhook messages (its outbox) to the queue.
+export const OrgGuard = durableObject("OrgGuard", ["fetch", "run", "alarm"]);
 export const GrantGuard = durableObject("GrantGuard", ["fetch"], groupCommit);
 // The session guard's storage calls are asynchronous, so its Rust side answers through
 // fetch; `run` gives it the same RPC face as the other guards (guard_client.rs).
@@ -239,6 +240,12 @@ function fullFetch(request, env) {
 }
 
 export default {
+  // Webhook messages (worker/src/delivery.rs): the full module's.
+  async queue(batch, env) {
+    if (full === undefined) await loadFull();
+    recover(full);
+    return guarded(full, undefined, full.glue.queue, [batch, env]);
+  },
   fetch(request, env) {
     recover(edge);
     // The edge module answers `null` at once, before reading the body, for what is not

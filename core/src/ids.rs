@@ -224,6 +224,17 @@ random_id!(
     "An invitation to an organization, `inv_` + 16 base62 chars."
 );
 
+random_id!(
+    WebhookId,
+    "wh_",
+    "A webhook endpoint of an organization, `wh_` + 16 base62 chars."
+);
+random_id!(
+    MessageId,
+    "msg_",
+    "One webhook message to one endpoint (its `webhook-id`, the same on every retry), `msg_` + 16 base62 chars."
+);
+
 /// Display, Debug and serde of an id as its text: `prefix` + its chars.
 macro_rules! text_id {
     ($ty:ty, $prefix:literal, $what:literal) => {
@@ -257,6 +268,8 @@ text_id!(GrantId, "grant_", "not a grant id");
 text_id!(ClientId, "app_", "not an app id");
 text_id!(PersonId, "person_", "not a person id");
 text_id!(InvitationId, "inv_", "not an invitation id");
+text_id!(WebhookId, "wh_", "not a webhook id");
+text_id!(MessageId, "msg_", "not a message id");
 
 /// Who did something: the root key, or a key of the organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

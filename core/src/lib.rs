@@ -36,6 +36,7 @@ pub mod people;
 pub mod policy;
 pub mod scanning;
 pub mod session;
+pub mod webhooks;
 
 pub use base::method::Method;
 pub use credentials::key::{ApiKey, KeyError, KeyId, KeyType};

@@ -63,6 +63,19 @@ impl OrgRecord {
         }
     }
 
+    /// A new, active organization with no key policy.
+    pub fn new(id: OrgId, name: String, plan: Plan, now_ms: u64) -> OrgRecord {
+        OrgRecord {
+            id,
+            name,
+            plan,
+            status: OrgStatus::Active,
+            created_ms: now_ms,
+            revision: 0,
+            key_policy: KeyPolicy::default(),
+        }
+    }
+
     /// What its keys' guards must hold.
     pub fn terms(&self) -> OrgTerms {
         OrgTerms {
@@ -174,15 +187,7 @@ pub fn parse_org_create(body: &[u8], id: OrgId, now_ms: u64) -> Result<OrgRecord
         map.get("plan")
             .ok_or_else(|| ApiError::invalid_field(Field::Plan, "plan is required"))?,
     )?;
-    Ok(OrgRecord {
-        id,
-        name,
-        plan,
-        status: OrgStatus::Active,
-        created_ms: now_ms,
-        revision: 0,
-        key_policy: KeyPolicy::default(),
-    })
+    Ok(OrgRecord::new(id, name, plan, now_ms))
 }
 
 /// Parses `PATCH /v1/organizations/{id}`.
@@ -379,6 +384,8 @@ pub enum OrgInput {
     },
     /// The active grants a key of this organization approved (to revoke with the key).
     GrantsApprovedBy(KeyId),
+    /// Its webhooks (issue #23).
+    Webhooks(crate::webhooks::protocol::WebhookInput),
 }
 
 /// An organization guard's answers.
@@ -434,6 +441,8 @@ pub enum OrgAnswer {
     Suspended,
     /// Refused: it already gives the app [`MAX_ACTIVE_GRANTS_PER_APP`] active grants.
     TooManyGrants,
+    /// About its webhooks.
+    Webhooks(crate::webhooks::protocol::WebhookAnswer),
 }
 
 /// The active grants one organization may give one app. It bounds what any
@@ -548,6 +557,49 @@ pub const MAX_KEYS_CREATED_BY: usize = 100;
 /// The cursor no page gave out.
 pub fn bad_cursor() -> ApiError {
     ApiError::unknown_cursor()
+}
+
+/// The webhook events a step that records key changes emits: one per audit event that
+/// is one (`EventType::of_audit_action`), with the view of the key it names (a public
+/// view: never the secret or its hash).
+pub fn key_webhook_events(
+    entries: &[DirectoryEntry],
+    events: &[AuditDraft],
+) -> Vec<(crate::webhooks::event::EventType, Value)> {
+    events
+        .iter()
+        .filter_map(|draft| {
+            let event = crate::webhooks::event::EventType::of_audit_action(&draft.action)?;
+            let entry = entries.iter().find(|e| {
+                draft.target.kind == "api_key" && e.view.id.to_string() == draft.target.id
+            })?;
+            Some((event, serde_json::to_value(&entry.view).ok()?))
+        })
+        .collect()
+}
+
+/// The webhook event of a grant's audit event (`oauth_grant.created` when consent is
+/// given, `oauth_grant.revoked`), with the grant's public view (as "Authorized apps"
+/// lists it: never a token or its hash).
+pub fn grant_webhook_event(
+    view: &AuthorizationView,
+    event: &AuditDraft,
+) -> Option<(crate::webhooks::event::EventType, Value)> {
+    use crate::webhooks::event::EventType;
+    let kind = match event.action.as_str() {
+        "oauth_grant.created" => EventType::OAuthGrantCreated,
+        "oauth_grant.revoked" => EventType::OAuthGrantRevoked,
+        _ => return None,
+    };
+    Some((kind, serde_json::to_value(view).ok()?))
+}
+
+/// The webhook event of a change to the organization's record, with its view.
+pub fn org_webhook_event(record: &OrgRecord) -> (crate::webhooks::event::EventType, Value) {
+    (
+        crate::webhooks::event::EventType::OrganizationUpdated,
+        serde_json::to_value(record.view()).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

@@ -29,6 +29,8 @@ pub(crate) const PEOPLE_GUARD: &str = "PEOPLE_GUARD";
 pub(crate) const PERSON_GUARD: &str = "PERSON_GUARD";
 /// One CeremonyGuard per passkey challenge: single-use, short-lived.
 pub(crate) const CEREMONY_GUARD: &str = "CEREMONY_GUARD";
+/// Queue: webhook messages, from the organizations' guards to the consumer (`delivery.rs`).
+pub(crate) const WEBHOOKS: &str = "WEBHOOKS";
 /// Durable Object namespace: one AddressThrottle per client address.
 pub(crate) const THROTTLE: &str = "THROTTLE";
 const AUTH_FAILURE_LIMIT: &str = "AUTH_FAILURE_LIMIT";
@@ -48,6 +50,9 @@ const SANDBOX_ORIGIN_URL: &str = "SANDBOX_ORIGIN_URL";
 const PUBLIC_URL: &str = "PUBLIC_URL";
 const PASSKEY_RP_ID: &str = "PASSKEY_RP_ID";
 const PASSKEY_ORIGINS: &str = "PASSKEY_ORIGINS";
+const SIGNUP: &str = "SIGNUP";
+const SIGNUP_LIMIT_PER_HOUR: &str = "SIGNUP_LIMIT_PER_HOUR";
+const WEBHOOK_ALLOW_HTTP_LOOPBACK: &str = "WEBHOOK_ALLOW_HTTP_LOOPBACK";
 
 fn text(env: &Env, name: &str) -> Option<String> {
     env.secret(name)
@@ -178,6 +183,12 @@ pub(crate) fn secret_scanning_keys(env: &Env) -> Option<KeyDocument> {
     text(env, SECRET_SCANNING_PUBLIC_KEYS).and_then(|t| KeyDocument::parse(&t))
 }
 
+/// Whether webhooks may go to http(s)://127.0.0.1, localhost and [::1]
+/// (`WEBHOOK_ALLOW_HTTP_LOOPBACK = "true"`: local development and tests only).
+pub(crate) fn webhook_allow_loopback(env: &Env) -> bool {
+    text(env, WEBHOOK_ALLOW_HTTP_LOOPBACK).as_deref() == Some("true")
+}
+
 /// What a reported real key gets: revoked (default) or flagged.
 pub(crate) fn leaked_key_action(env: &Env) -> Result<LeakAction, ApiError> {
     LeakAction::parse(&text(env, LEAKED_KEY_ACTION).unwrap_or_default())
@@ -256,4 +267,19 @@ pub(crate) fn passkey_relying_party(env: &Env) -> scopien_auth::people::webauthn
         .filter(|o| !o.is_empty())
         .collect();
     scopien_auth::people::webauthn::RelyingParty { id, origins }
+}
+
+/// Whether anyone may sign up (`SIGNUP = "open"`); any other value, or none, keeps
+/// people to invitations (`"invite"`, the default): closed unless opened on purpose.
+pub(crate) fn sign_up_open(env: &Env) -> bool {
+    text(env, SIGNUP).is_some_and(|v| v.eq_ignore_ascii_case("open"))
+}
+
+/// Sign-ups one address may complete per hour (`SIGNUP_LIMIT_PER_HOUR`, default 3; a
+/// value that is not a whole number from 1 keeps the default).
+pub(crate) fn sign_up_limit(env: &Env) -> u32 {
+    text(env, SIGNUP_LIMIT_PER_HOUR)
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(scopien_auth::people::signup::DEFAULT_SIGN_UPS_PER_HOUR)
 }

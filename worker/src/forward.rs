@@ -204,6 +204,17 @@ pub(crate) async fn forward(
             for (name, value) in &added {
                 headers.set(name, value)?;
             }
+            // What an origin would verify, addressed to the gateway itself: with no
+            // origin there is no other audience to name.
+            let issuer = match config::public_url(env) {
+                Ok(issuer) => issuer,
+                Err(error) => return http::error(&error),
+            };
+            if let Some(token) =
+                crate::identity::assertion(env, id, admitted, &issuer, &issuer, now_ms).await?
+            {
+                headers.set(IDENTITY_HEADER, &token)?;
+            }
             let echo = Echo {
                 why,
                 method,

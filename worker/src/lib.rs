@@ -49,6 +49,8 @@ macro_rules! full_module_only {
 mod api;
 mod client;
 mod config;
+#[cfg(feature = "full")]
+mod delivery;
 mod directory;
 mod executor;
 mod forward;
@@ -90,6 +92,19 @@ const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"
 #[wasm_bindgen]
 pub fn fetch(req: web_sys::Request, env: Env) -> JsValue {
     executor::run(respond(req, env))
+}
+
+/// The queue consumer (worker/shim.js calls it, from the full module): webhook
+/// messages, attempted by `delivery.rs`.
+#[cfg(feature = "full")]
+#[wasm_bindgen]
+pub fn queue(batch: worker::worker_sys::MessageBatch, env: Env) -> js_sys::Promise {
+    worker::wasm_bindgen_futures::future_to_promise(async move {
+        delivery::consume(worker::MessageBatch::from(batch), &env)
+            .await
+            .map(|()| JsValue::UNDEFINED)
+            .map_err(JsValue::from)
+    })
 }
 
 async fn respond(req: web_sys::Request, env: Env) -> JsValue {

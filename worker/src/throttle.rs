@@ -344,8 +344,16 @@ impl DurableObject for AddressThrottle {
         }
     }
 
-    async fn fetch(&self, _req: Request) -> Result<Response> {
+    async fn fetch(&self, req: Request) -> Result<Response> {
         let now = crate::platform::now_ms();
+        let path = req.path();
+        if let Some(limit) = path.strip_prefix("/signup/") {
+            return self.sign_up(limit, now);
+        }
+        // Only a failure is counted as one: a call this object does not know is a fault.
+        if path != "/fail" {
+            return Response::error(format!("AddressThrottle: no such call {path}"), 404);
+        }
         let policy = config::throttle_policy(&self.env);
         let next = self.load()?.record(&policy, now);
         self.state.storage().sql().exec(
@@ -354,6 +362,73 @@ impl DurableObject for AddressThrottle {
         )?;
         *self.failures.borrow_mut() = Some(next);
         Response::ok(fail_answer(next.blocked_until(now)))
+    }
+}
+
+#[cfg(feature = "full")]
+impl AddressThrottle {
+    /// Counts one sign-up in this address's hour if `limit` (`/signup/{limit}`) allows
+    /// it: answers "" when counted, else the seconds until the hour ends. (The path, not
+    /// a query: parsing a URL here would bring the `url` crate into the module.)
+    fn sign_up(&self, limit: &str, now: u64) -> Result<Response> {
+        use scopien_auth::people::signup::SignUpWindow;
+        let limit = limit
+            .parse()
+            .unwrap_or(scopien_auth::people::signup::DEFAULT_SIGN_UPS_PER_HOUR);
+        let sql = self.state.storage().sql();
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS sign_ups (id INTEGER PRIMARY KEY, value TEXT NOT NULL)",
+            None,
+        )?;
+        #[derive(Deserialize)]
+        struct Row {
+            value: String,
+        }
+        let rows: Vec<Row> = sql
+            .exec("SELECT value FROM sign_ups WHERE id = 1", None)?
+            .to_array()?;
+        let mut window: SignUpWindow = match rows.first() {
+            Some(row) => serde_json::from_str(&row.value)?,
+            None => SignUpWindow::default(),
+        };
+        match window.admit(limit, now) {
+            Ok(()) => {
+                sql.exec(
+                    "INSERT OR REPLACE INTO sign_ups (id, value) VALUES (1, ?)",
+                    vec![SqlStorageValue::from(serde_json::to_string(&window)?)],
+                )?;
+                Response::ok("")
+            }
+            Err(retry_after_s) => Response::ok(retry_after_s.to_string()),
+        }
+    }
+}
+
+/// Counts a completed sign-up from `address` against the hour's limit, globally (the
+/// address's throttle object). `Ok(Err(seconds))`: refused, retry then. A request with
+/// no client address is counted in one shared bucket. A fault is an `Err`: the sign-up
+/// is refused (fail closed).
+pub(crate) async fn count_sign_up(
+    env: &Env,
+    address: Option<&str>,
+) -> Result<std::result::Result<(), u64>> {
+    let bucket = address.map_or_else(|| "no-address".to_owned(), address_bucket);
+    let stub = env
+        .durable_object(config::THROTTLE)?
+        .id_from_name(&bucket)?
+        .get_stub()?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post);
+    let url = format!("https://throttle/signup/{}", config::sign_up_limit(env));
+    let mut response = stub
+        .fetch_with_request(Request::new_with_init(&url, &init)?)
+        .await?;
+    match response.text().await?.as_str() {
+        "" => Ok(Ok(())),
+        seconds => seconds
+            .parse()
+            .map(Err)
+            .map_err(|_| worker::Error::RustError(format!("throttle answered '{seconds}'"))),
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::base::method::Method;
 use crate::base::path::{parse_api_path, PathError};
 use crate::credentials::key::KeyId;
-use crate::ids::{ClientId, GrantId, InvitationId, OrgId, PersonId};
+use crate::ids::{ClientId, GrantId, InvitationId, OrgId, PersonId, WebhookId};
 use crate::policy::error::ApiError;
 use crate::policy::scope::{Requirement, KEY_MANAGEMENT_RESOURCE};
 
@@ -80,6 +80,14 @@ pub enum Route<'a> {
     OAuthAuthorizations,
     /// `DELETE /v1/oauth-authorizations/{grantId}`: revoke one.
     OAuthAuthorization(GrantId),
+    /// `GET|POST /v1/auth/webhooks`
+    Webhooks,
+    /// `GET|PATCH|DELETE /v1/auth/webhooks/{id}`
+    Webhook(WebhookId),
+    /// `POST /v1/auth/webhooks/{id}/rotate-secret`
+    WebhookSecret(WebhookId),
+    /// `GET /v1/auth/webhooks/{id}/deliveries`
+    WebhookDeliveries(WebhookId),
     /// Anything else under `/v1/`: forwarded to the origin.
     Upstream {
         /// What scopes are checked against.
@@ -137,6 +145,14 @@ fn org_id(text: &str) -> Result<OrgId, ApiError> {
     })
 }
 
+fn webhook_id(text: &str) -> Result<WebhookId, ApiError> {
+    WebhookId::parse(text).ok_or_else(|| {
+        ApiError::invalid_request(
+            "The webhook id in the path must have the form wh_ followed by 16 letters or digits",
+        )
+    })
+}
+
 fn key_id(text: &str) -> Result<KeyId, ApiError> {
     KeyId::parse(text).ok_or_else(|| {
         ApiError::invalid_request(
@@ -166,8 +182,21 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
         AUTH_RESOURCE => match rest {
             ["test"] => allow(method, AUTH_TEST).map(|()| Route::AuthTest),
             ["verify"] => allow(method, ROLL).map(|()| Route::Verify),
+            ["webhooks"] => allow(method, KEYS).map(|()| Route::Webhooks),
+            ["webhooks", id] => {
+                allow(method, KEY)?;
+                webhook_id(id).map(Route::Webhook)
+            }
+            ["webhooks", id, "rotate-secret"] => {
+                allow(method, ROLL)?;
+                webhook_id(id).map(Route::WebhookSecret)
+            }
+            ["webhooks", id, "deliveries"] => {
+                allow(method, USAGE)?;
+                webhook_id(id).map(Route::WebhookDeliveries)
+            }
             _ => Err(ApiError::not_found(
-                "No such endpoint under /v1/auth; try /v1/auth/test or /v1/auth/verify",
+                "No such endpoint under /v1/auth; try /v1/auth/test, /v1/auth/verify or /v1/auth/webhooks",
             )),
         },
         KEY_MANAGEMENT_RESOURCE => match rest {
@@ -352,6 +381,39 @@ mod tests {
         );
         let verify = route(&m("POST"), "/v1/auth/verify").expect("route");
         assert_eq!(verify, Route::Verify);
+        let id = WebhookId::parse("wh_0123456789abcdef").expect("id");
+        assert_eq!(route(&m("POST"), "/v1/auth/webhooks"), Ok(Route::Webhooks));
+        assert_eq!(
+            route(&m("PATCH"), "/v1/auth/webhooks/wh_0123456789abcdef"),
+            Ok(Route::Webhook(id))
+        );
+        assert_eq!(
+            route(
+                &m("POST"),
+                "/v1/auth/webhooks/wh_0123456789abcdef/rotate-secret"
+            ),
+            Ok(Route::WebhookSecret(id))
+        );
+        assert_eq!(
+            route(
+                &m("GET"),
+                "/v1/auth/webhooks/wh_0123456789abcdef/deliveries"
+            ),
+            Ok(Route::WebhookDeliveries(id))
+        );
+        assert_eq!(
+            route(&m("GET"), "/v1/auth/webhooks/wh_x").map_err(|e| e.status),
+            Err(400)
+        );
+        assert_eq!(
+            route(
+                &m("GET"),
+                "/v1/auth/webhooks/wh_0123456789abcdef/rotate-secret"
+            )
+            .map_err(|e| e.status),
+            Err(405)
+        );
+        assert!(Route::Webhooks.is_management());
         assert!(!verify.is_management());
         assert_eq!(
             verify.requirement(&Method::Post, &[Method::Delete]),

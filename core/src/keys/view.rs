@@ -295,6 +295,8 @@ pub use crate::policy::plan::{PlanLimitsView, PlanView};
 pub struct SessionView {
     /// The key signed in with.
     pub key_id: KeyId,
+    /// Its name, for the page's header (none: the operator's root key).
+    pub key_name: Option<String>,
     /// Its type.
     pub key_type: KeyType,
     /// Its organization (none: the operator's root key).

@@ -21,6 +21,17 @@ pub enum Purpose {
     },
     /// Signing in with a discoverable passkey.
     SignIn,
+    /// Creating a passkey for a self-serve sign-up: the new person and what they asked.
+    SignUp {
+        /// The person being created (their id is the user handle).
+        person_id: PersonId,
+        /// Their email.
+        email: String,
+        /// Their name.
+        name: String,
+        /// Their new organization's name.
+        organization_name: String,
+    },
     /// A signed-in person adding another passkey.
     AddPasskey {
         /// Who (their id is the user handle).

@@ -492,6 +492,16 @@ pub enum PeopleInput {
         /// Who goes.
         person_id: PersonId,
     },
+    /// The first member of a new organization, its owner (self-serve sign-up); refused
+    /// (`Full`) once the organization has any member.
+    Found {
+        /// Who.
+        person_id: PersonId,
+        /// Their email.
+        email: String,
+        /// Their name.
+        name: String,
+    },
 }
 
 /// A `PeopleGuard`'s answer.
@@ -675,6 +685,25 @@ impl PeopleState {
                 }
                 (PeopleAnswer::Removed(self.members.remove(index)), true)
             }
+            PeopleInput::Found {
+                person_id,
+                email,
+                name,
+            } => {
+                if !self.members.is_empty() {
+                    return (PeopleAnswer::Full, false);
+                }
+                let owner = Member {
+                    person_id,
+                    email,
+                    name,
+                    role: Role::Owner,
+                    joined_ms: now_ms,
+                    last_sign_in_ms: Some(now_ms),
+                };
+                self.members.push(owner.clone());
+                (PeopleAnswer::Member(owner), true)
+            }
         }
     }
 
@@ -770,6 +799,22 @@ mod tests {
             name: "Ada".into(),
         };
         state.step(input, at).0
+    }
+
+    #[test]
+    fn a_new_organization_gets_one_founding_owner_only() {
+        let mut state = PeopleState::default();
+        let found = |id: u8| PeopleInput::Found {
+            person_id: person(id),
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+        };
+        match state.step(found(1), 5).0 {
+            PeopleAnswer::Member(m) => assert_eq!(m.role, Role::Owner),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(state.step(found(2), 6), (PeopleAnswer::Full, false));
+        assert_eq!(state.members.len(), 1);
     }
 
     #[test]

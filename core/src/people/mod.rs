@@ -11,4 +11,5 @@ pub mod ceremony;
 pub mod members;
 pub mod person;
 pub mod role;
+pub mod signup;
 pub mod webauthn;

@@ -38,11 +38,13 @@ pub enum Operation {
     ManageMembers,
     /// Change the organization's settings (its name).
     ChangeOrganization,
+    /// Create, read, change and delete webhook endpoints, and read their deliveries.
+    ManageWebhooks,
 }
 
 impl Operation {
     /// Every operation, in the order the dashboard lists them.
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 8] = [
         Operation::ReadKeys,
         Operation::WriteKeys,
         Operation::ReadOrganization,
@@ -50,6 +52,7 @@ impl Operation {
         Operation::ReadAudit,
         Operation::ManageMembers,
         Operation::ChangeOrganization,
+        Operation::ManageWebhooks,
     ];
 
     /// The name the dashboard's session view gives it (`permissions`).
@@ -62,6 +65,7 @@ impl Operation {
             Operation::ReadAudit => "audit.read",
             Operation::ManageMembers => "members.manage",
             Operation::ChangeOrganization => "organization.change",
+            Operation::ManageWebhooks => "webhooks.manage",
         }
     }
 
@@ -95,6 +99,12 @@ impl Operation {
             | Route::OAuthClient(_)
             | Route::OAuthAuthorizations
             | Route::OAuthAuthorization(_) => Operation::WriteApps,
+            // Webhooks send the organization's events elsewhere and hold signing
+            // secrets: reading them too is for who may manage them (owners, admins).
+            Route::Webhooks
+            | Route::Webhook(_)
+            | Route::WebhookSecret(_)
+            | Route::WebhookDeliveries(_) => Operation::ManageWebhooks,
             Route::Orgs | Route::AuthTest | Route::Verify | Route::Upstream { .. } => return None,
         })
     }
@@ -235,6 +245,12 @@ mod tests {
             Some(Operation::WriteApps)
         );
         assert_eq!(of(Route::Orgs, Method::Get), None);
+        assert_eq!(
+            of(Route::Webhooks, Method::Get),
+            Some(Operation::ManageWebhooks)
+        );
+        assert!(Role::Admin.may(Operation::ManageWebhooks));
+        assert!(!Role::Developer.may(Operation::ManageWebhooks));
         assert_eq!(Role::parse("viewer").map(Role::as_str), Some("viewer"));
         assert_eq!(Role::parse("root"), None);
         assert_eq!(

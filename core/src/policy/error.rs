@@ -79,6 +79,14 @@ pub enum Field {
     Email,
     /// `role` (invitations, members).
     Role,
+    /// `organizationName` (self-serve sign-up).
+    OrganizationName,
+    /// `url` (webhooks).
+    Url,
+    /// `events` (webhooks).
+    Events,
+    /// `description` (webhooks).
+    Description,
 }
 
 impl Field {
@@ -106,6 +114,10 @@ impl Field {
             Field::KeyPolicy => "keyPolicy",
             Field::Email => "email",
             Field::Role => "role",
+            Field::OrganizationName => "organizationName",
+            Field::Url => "url",
+            Field::Events => "events",
+            Field::Description => "description",
         }
     }
 }
@@ -280,6 +292,22 @@ impl ApiError {
         }
     }
 
+    /// 429: this address created as many organizations by sign-up as an hour allows.
+    pub fn too_many_sign_ups(retry_after_s: u64) -> ApiError {
+        ApiError {
+            retry_after: Some(retry_after_s),
+            ..ApiError::new(
+                429,
+                "rate_limit_exceeded",
+                "Too many sign-ups",
+                format!(
+                    "Too many sign-ups from this address; retry in {}",
+                    seconds(retry_after_s)
+                ),
+            )
+        }
+    }
+
     /// 429 for an address refused until `until_ms`, seen at `now_ms`.
     pub fn too_many_failures_until(until_ms: u64, now_ms: u64) -> ApiError {
         ApiError::too_many_failures(crate::base::timestamp::seconds_until(until_ms, now_ms).max(1))
@@ -415,6 +443,17 @@ impl ApiError {
     pub fn last_owner() -> ApiError {
         ApiError::conflict(
             "This is the organization's last owner: make another member an owner first",
+        )
+    }
+
+    /// 403: a test-mode key may not do this (webhooks: they carry live events to a real
+    /// endpoint).
+    pub fn live_only(what: &str) -> ApiError {
+        ApiError::new(
+            403,
+            "forbidden",
+            "Insufficient permissions",
+            format!("A test-mode key cannot {what}; use a live admin key"),
         )
     }
 

@@ -31,6 +31,7 @@ use scopien_auth::http::headers::DASHBOARD_SECURITY_HEADERS;
 use scopien_auth::http::route::{route, Route};
 use scopien_auth::ids::{Actor, OrgId, PersonId};
 use scopien_auth::keys::admin::Caller;
+use scopien_auth::keys::guard::{Manage, ManageAnswer, Op};
 use scopien_auth::keys::view::{PlanView, SessionView};
 use scopien_auth::oauth::consent::{page_headers, too_many_failures_page as too_many_failures};
 use scopien_auth::people::members::{Member, PeopleAnswer, PeopleInput};
@@ -50,6 +51,9 @@ const SIGN_IN: &str = "/dashboard/session";
 const SESSION: &str = "/dashboard/api/session";
 const API: &str = "/dashboard/api";
 const INVITE: &str = "/dashboard/invite";
+/// Self-serve sign-up's page, when `SIGNUP = "open"`; otherwise no such page.
+const SIGN_UP: &str = "/dashboard/signup";
+const SIGN_UP_CLOSED: &str = "Sign-up is by invitation here; ask an owner of your organization";
 const PASSKEY: &str = "/dashboard/passkey/";
 const OWN_PASSKEYS: &str = "/dashboard/api/passkeys";
 
@@ -100,8 +104,13 @@ async fn route_dashboard(
             let response = asset(env, url, "invite.html").await?;
             http::with_headers(response, [("Cache-Control", "no-store")])
         }
+        (SIGN_UP, Method::Get | Method::Head) if config::sign_up_open(env) => {
+            let response = asset(env, url, "signup.html").await?;
+            http::with_headers(response, [("Cache-Control", "no-store")])
+        }
+        (SIGN_UP, _) => http::error(&ApiError::not_found(SIGN_UP_CLOSED)),
         (p, Method::Post) if p.starts_with(PASSKEY) => {
-            passkey(req, env, &site, &p[PASSKEY.len()..], now_ms).await
+            passkey(req, env, &site, &p[PASSKEY.len()..], address, now_ms).await
         }
         (SESSION, Method::Get) => session_view(req, env, &site, address, now_ms).await,
         (SESSION, Method::Delete) => sign_out(req, env, &site, address, now_ms).await,
@@ -461,8 +470,26 @@ async fn session_view(
             .map_or(default_plan, |o| o.plan),
         None => default_plan,
     };
+    // Its name, as its own guard has it now (a rename shows on the next page). The root
+    // key has no guard: it is the operator's.
+    let key_name = match caller.organization {
+        None => None,
+        Some(_) => {
+            let get = Manage {
+                caller: caller.clone(),
+                default_plan,
+                op: Op::Get,
+            };
+            match client::manage(env, key_id, get).await? {
+                ManageAnswer::Key { entry, .. } => Some(entry.view.name),
+                ManageAnswer::Refused(refusal) => return http::error(&refusal.error()),
+                _ => return Err(client::unexpected_answer("key guard")),
+            }
+        }
+    };
     let view = SessionView {
         key_id,
+        key_name,
         key_type: admitted.key_type,
         organization_id: caller.organization,
         scopes: admitted.grants.clone(),
@@ -686,6 +713,7 @@ async fn passkey(
     env: &Env,
     site: &Site,
     step: &str,
+    address: Option<&str>,
     now_ms: u64,
 ) -> Result<Response> {
     if cross_site(req, site, None)? {
@@ -697,7 +725,12 @@ async fn passkey(
         "register/options" => return passkeys::register_options(env, &body, now_ms).await,
         "signin/options" => return passkeys::signin_options(env, now_ms).await,
         "register" => passkeys::register(env, &body, now_ms).await?,
-        "signin" => passkeys::signin(env, &body).await?,
+        "signin" => passkeys::signin(env, &body, address, now_ms).await?,
+        "signup/options" | "signup" if !config::sign_up_open(env) => {
+            return http::error(&ApiError::not_found(SIGN_UP_CLOSED))
+        }
+        "signup/options" => return passkeys::signup_options(env, &body, now_ms).await,
+        "signup" => passkeys::signup(env, &body, address, now_ms).await?,
         _ => return http::error(&ApiError::not_found("No such passkey endpoint")),
     };
     match outcome {

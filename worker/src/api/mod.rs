@@ -11,6 +11,7 @@ pub(crate) mod passkeys;
 pub(crate) mod people;
 pub(crate) mod scanning;
 pub(crate) mod verify;
+pub(crate) mod webhooks;
 
 use crate::forward;
 use crate::http::{self, Reply};
@@ -82,7 +83,11 @@ pub(crate) async fn answer(
         | Route::OAuthClients
         | Route::OAuthClient(_)
         | Route::OAuthAuthorizations
-        | Route::OAuthAuthorization(_) => {
+        | Route::OAuthAuthorization(_)
+        | Route::Webhooks
+        | Route::Webhook(_)
+        | Route::WebhookSecret(_)
+        | Route::WebhookDeliveries(_) => {
             let call = crate::operations::Call {
                 route,
                 method,
@@ -115,6 +120,10 @@ pub(crate) async fn manage(
         Route::Keys | Route::Key(_) | Route::RollKey(_) | Route::KeyUsage(_) => {
             keys::handle(env, call).await
         }
+        Route::Webhooks
+        | Route::Webhook(_)
+        | Route::WebhookSecret(_)
+        | Route::WebhookDeliveries(_) => webhooks::handle(env, call).await,
         Route::AuthTest | Route::Verify | Route::Upstream { .. } => http::error(
             &scopien_auth::ApiError::not_found("No such management endpoint"),
         ),

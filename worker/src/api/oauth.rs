@@ -98,6 +98,9 @@ fn html(status: u16, body: String, redirect_origin: Option<&str>) -> Result<Resp
     http::with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
 }
 
+/// What a person signed in with a passkey reads on the consent page, for now.
+const PERSON_CANNOT_APPROVE_YET: &str = "You are signed in with a passkey. For now an app is approved with an admin API key of your organization: sign out of the dashboard, open this link again, and sign in with an admin API key";
+
 fn error_html(message: &str) -> Result<Response> {
     html(400, error_page(message), None)
 }
@@ -218,13 +221,14 @@ async fn authorize(
             return see_other(&sign_in);
         }
     };
+    // A person signed in with a passkey: approving as a person is not built yet (issue
+    // #22), and the page says what to do instead of a bare refusal.
+    let Some(key_id) = live.record.key_id() else {
+        return error_html(PERSON_CANNOT_APPROVE_YET);
+    };
     let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
-    };
-    // check_key admits only a key's session (a person's consent comes later).
-    let Some(key_id) = live.record.key_id() else {
-        return error_html("Sign in with an admin API key to approve an app");
     };
     if let Some(message) = other_mode(app_mode, admitted.key_type) {
         return error_html(message);
@@ -309,13 +313,14 @@ async fn decide(
             ("error_description", "The user denied the request".into()),
         ]));
     }
+    // A person signed in with a passkey: approving as a person is not built yet (issue
+    // #22), and the page says what to do instead of a bare refusal.
+    let Some(key_id) = live.record.key_id() else {
+        return error_html(PERSON_CANNOT_APPROVE_YET);
+    };
     let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get, address).await? {
         Ok(admitted) => admitted,
         Err(response) => return Ok(response),
-    };
-    // check_key admits only a key's session (a person's consent comes later).
-    let Some(key_id) = live.record.key_id() else {
-        return error_html("Sign in with an admin API key to approve an app");
     };
     if let Some(message) = other_mode(app_mode, admitted.key_type) {
         return error_html(message);

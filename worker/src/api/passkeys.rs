@@ -10,26 +10,32 @@
 //!  POST /dashboard/passkey/register          {token, name, clientDataJSON, attestationObject}
 //!  POST /dashboard/passkey/signin/options    → request options (challenge)
 //!  POST /dashboard/passkey/signin            {credentialId, clientDataJSON, authenticatorData, signature, userHandle}
+//!  POST /dashboard/passkey/signup/options    {email, name, organizationName} → creation options (SIGNUP = "open")
+//!  POST /dashboard/passkey/signup            {clientDataJSON, attestationObject}
 //! ```
 
 use crate::client;
 use crate::config;
 use crate::http;
+use crate::throttle::Verdict;
 use crate::webcrypto::{self, algorithm};
 use js_sys::{Array, Uint8Array};
 use scopien_auth::base::timestamp::format_ms;
-use scopien_auth::ids::{OrgId, PersonId, RANDOM_BYTES_FOR_PEOPLE_ID};
+use scopien_auth::credentials::key::hash_hex;
+use scopien_auth::ids::{Actor, OrgId, PersonId, RANDOM_BYTES_FOR_ORG, RANDOM_BYTES_FOR_PEOPLE_ID};
+use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
 use scopien_auth::people::ceremony::{Ceremony, CeremonyAnswer, CeremonyInput, Purpose};
 use scopien_auth::people::members::{
-    parse_person_name, InvitationToken, PeopleAnswer, PeopleInput,
+    parse_person_name, InvitationToken, Member, PeopleAnswer, PeopleInput,
 };
 use scopien_auth::people::person::{
     parse_passkey_name, Passkey, PasskeyList, PasskeyView, PersonAnswer, PersonInput, PersonRecord,
     MAX_PASSKEYS,
 };
+use scopien_auth::people::signup::{parse_sign_up, SignUpCredential};
 use scopien_auth::people::webauthn::{
-    base64url_decode, parse_client_data, AssertionRequest, Es256Key, RegistrationRequest,
-    WebAuthnError, CEREMONY_TTL_MS, CHALLENGE_BYTES,
+    base64url_decode, parse_client_data, AssertionRequest, Es256Key, NewPasskey,
+    RegistrationRequest, WebAuthnError, CEREMONY_TTL_MS, CHALLENGE_BYTES,
 };
 use scopien_auth::ApiError;
 use serde::Deserialize;
@@ -232,6 +238,132 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
         }
         _ => return answer(&ApiError::invitation_invalid()),
     };
+    joined(env, member, name, passkey, org, now_ms).await
+}
+
+/// `{email, name, organizationName}` → creation options for a self-serve sign-up. What
+/// was asked rides in the challenge's ceremony, so the credential alone completes it.
+pub(crate) async fn signup_options(env: &Env, body: &[u8], now_ms: u64) -> Result<Response> {
+    let asked = match parse_sign_up(body) {
+        Ok(asked) => asked,
+        Err(e) => return http::error(&e),
+    };
+    let person_id =
+        PersonId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_PEOPLE_ID>()?);
+    let email = asked.email.clone();
+    let purpose = Purpose::SignUp {
+        person_id,
+        email: asked.email,
+        name: asked.name,
+        organization_name: asked.organization_name,
+    };
+    let Some(challenge) = challenge(env, purpose, now_ms).await? else {
+        return http::error(&ApiError::service_unavailable(
+            "Could not start the ceremony; retry",
+        ));
+    };
+    let rp = config::passkey_relying_party(env);
+    let options = rp.creation_options(&challenge, person_id.chars(), &email, &[]);
+    http::json(200, &serde_json::json!({ "publicKey": options }))
+}
+
+/// Completes a sign-up: the passkey checked, the address's hourly count, then a new
+/// organization on the default plan, its founding owner, and the person.
+pub(crate) async fn signup(
+    env: &Env,
+    body: &[u8],
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Outcome> {
+    let request: SignUpCredential = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return answer(&e),
+    };
+    let (client_data_json, attestation) = match (
+        bytes(&request.client_data_json, "clientDataJSON"),
+        bytes(&request.attestation_object, "attestationObject"),
+    ) {
+        (Ok(c), Ok(a)) => (c, a),
+        (Err(e), _) | (_, Err(e)) => return refused(e),
+    };
+    let (challenge, purpose) = match take(env, &client_data_json).await? {
+        Ok(taken) => taken,
+        Err(e) => return refused(e),
+    };
+    let Purpose::SignUp {
+        person_id,
+        email,
+        name,
+        organization_name,
+    } = purpose
+    else {
+        return refused(WebAuthnError::WrongChallenge);
+    };
+    let rp = config::passkey_relying_party(env);
+    let passkey = match rp.verify_registration(&client_data_json, &attestation, &challenge) {
+        Ok(p) => p,
+        Err(e) => return refused(e),
+    };
+    // Counted once the passkey is proven, before anything is created.
+    if let Err(retry_after_s) = crate::throttle::count_sign_up(env, address).await? {
+        return answer(&ApiError::too_many_sign_ups(retry_after_s));
+    }
+    let plan = match config::plan(env) {
+        Ok(plan) => plan,
+        Err(e) => return answer(&e),
+    };
+    let actor = Actor::Person { person_id };
+    let mut created = None;
+    for _ in 0..scopien_auth::keys::admin::CREATE_ATTEMPTS {
+        let random = crate::platform::random_bytes::<RANDOM_BYTES_FOR_ORG>()?;
+        let record = OrgRecord::new(
+            OrgId::generate(&random),
+            organization_name.clone(),
+            plan,
+            now_ms,
+        );
+        let input = OrgInput::Create {
+            actor,
+            record: record.clone(),
+        };
+        match client::org(env, record.id, &input).await? {
+            OrgAnswer::Org(record) => {
+                crate::directory::write_org(env, &record.view()).await;
+                created = Some(record.id);
+                break;
+            }
+            OrgAnswer::IdTaken => continue,
+            _ => return Err(client::unexpected_answer("organization guard")),
+        }
+    }
+    let Some(org) = created else {
+        return answer(&ApiError::service_unavailable(
+            "Could not allocate an organization id; retry",
+        ));
+    };
+    let found = PeopleInput::Found {
+        person_id,
+        email,
+        name: name.clone(),
+    };
+    let member = match client::people(env, org, &found).await? {
+        PeopleAnswer::Member(member) => member,
+        _ => return Err(client::unexpected_answer("people guard")),
+    };
+    joined(env, member, name, passkey, org, now_ms).await
+}
+
+/// A new member's person record, with the passkey they just made, and the events of
+/// their joining; they are then signed in.
+async fn joined(
+    env: &Env,
+    member: Member,
+    name: String,
+    passkey: NewPasskey,
+    org: OrgId,
+    now_ms: u64,
+) -> Result<Outcome> {
+    let person_id = member.person_id;
     let events = member.joined_events(&passkey.credential_id);
     let credential_id = passkey.credential_id.clone();
     let record = PersonRecord {
@@ -277,8 +409,15 @@ pub(crate) async fn signin_options(env: &Env, now_ms: u64) -> Result<Response> {
 }
 
 /// Verifies a sign-in: the challenge (once), the person the user handle names, their
-/// passkey, the counter, and the signature (WebCrypto).
-pub(crate) async fn signin(env: &Env, body: &[u8]) -> Result<Outcome> {
+/// passkey, the counter, and the signature (WebCrypto). The passkey is a credential like
+/// a key: it is checked through the one gate (`throttle::guarded`), so a failed passkey
+/// counts against the address and a blocked address is refused before any guard is asked.
+pub(crate) async fn signin(
+    env: &Env,
+    body: &[u8],
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Outcome> {
     let request: AssertionRequest = match parse(body) {
         Ok(r) => r,
         Err(e) => return answer(&e),
@@ -308,38 +447,33 @@ pub(crate) async fn signin(env: &Env, body: &[u8]) -> Result<Outcome> {
     else {
         return refused(WebAuthnError::UnknownCredential);
     };
-    let record = match client::person(env, person_id, &PersonInput::Get).await? {
-        PersonAnswer::Person(record) => record,
-        _ => return refused(WebAuthnError::UnknownCredential),
+    let assertion = Assertion {
+        person_id,
+        credential_id: &request.credential_id,
+        client_data_json: &client_data_json,
+        authenticator_data: &authenticator_data,
+        signature: &signature,
+        challenge: &challenge,
     };
-    let Some(passkey) = record
-        .passkeys
-        .iter()
-        .find(|p| p.credential_id == request.credential_id)
-    else {
-        return refused(WebAuthnError::UnknownCredential);
-    };
-    let rp = config::passkey_relying_party(env);
-    let check = match rp.verify_assertion(
-        &client_data_json,
-        &authenticator_data,
-        &signature,
-        &challenge,
-        passkey.sign_count,
-    ) {
-        Ok(check) => check,
-        Err(e) => return refused(e),
-    };
-    if !verify_es256(&passkey.public_key, &check.signed_data, &check.signature).await? {
-        return refused(WebAuthnError::BadSignature);
-    }
-    let used = PersonInput::Used {
-        credential_id: request.credential_id.clone(),
-        sign_count: check.sign_count,
-    };
-    let record = match client::person(env, person_id, &used).await? {
-        PersonAnswer::Person(record) => record,
-        _ => return refused(WebAuthnError::CounterRegressed),
+    let gate_id = format!("passkey:{}", request.credential_id);
+    let fingerprint = hash_hex(request.credential_id.as_bytes());
+    let proved = crate::throttle::guarded(
+        env,
+        address,
+        &gate_id,
+        &fingerprint,
+        now_ms,
+        prove(env, assertion),
+        |proof| match proof {
+            Ok(_) => Verdict::Proved,
+            Err(_) => Verdict::Failed,
+        },
+    )
+    .await?;
+    let record = match proved {
+        Ok(Ok(record)) => record,
+        Ok(Err(e)) => return refused(e),
+        Err(until) => return answer(&ApiError::too_many_failures_until(until, now_ms)),
     };
     // The first organization they still belong to (switching between them: later).
     for org in record.organizations {
@@ -358,6 +492,57 @@ pub(crate) async fn signin(env: &Env, body: &[u8]) -> Result<Outcome> {
     answer(&ApiError::passkey_refused(
         "You are no longer a member of any organization; ask an owner for an invitation",
     ))
+}
+
+/// What a sign-in's authenticator answered, decoded.
+struct Assertion<'a> {
+    person_id: PersonId,
+    credential_id: &'a str,
+    client_data_json: &'a [u8],
+    authenticator_data: &'a [u8],
+    signature: &'a [u8],
+    challenge: &'a [u8],
+}
+
+/// The credential check of a sign-in: the person, their passkey, the assertion, the
+/// signature, and the counter stored. The person's record, or why not.
+async fn prove(
+    env: &Env,
+    a: Assertion<'_>,
+) -> Result<std::result::Result<PersonRecord, WebAuthnError>> {
+    let record = match client::person(env, a.person_id, &PersonInput::Get).await? {
+        PersonAnswer::Person(record) => record,
+        _ => return Ok(Err(WebAuthnError::UnknownCredential)),
+    };
+    let Some(passkey) = record
+        .passkeys
+        .iter()
+        .find(|p| p.credential_id == a.credential_id)
+    else {
+        return Ok(Err(WebAuthnError::UnknownCredential));
+    };
+    let rp = config::passkey_relying_party(env);
+    let check = match rp.verify_assertion(
+        a.client_data_json,
+        a.authenticator_data,
+        a.signature,
+        a.challenge,
+        passkey.sign_count,
+    ) {
+        Ok(check) => check,
+        Err(e) => return Ok(Err(e)),
+    };
+    if !verify_es256(&passkey.public_key, &check.signed_data, &check.signature).await? {
+        return Ok(Err(WebAuthnError::BadSignature));
+    }
+    let used = PersonInput::Used {
+        credential_id: a.credential_id.to_owned(),
+        sign_count: check.sign_count,
+    };
+    Ok(match client::person(env, a.person_id, &used).await? {
+        PersonAnswer::Person(record) => Ok(record),
+        _ => Err(WebAuthnError::CounterRegressed),
+    })
 }
 
 /// ECDSA P-256 SHA-256 over `data`, with WebCrypto.

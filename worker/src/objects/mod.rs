@@ -6,6 +6,7 @@ pub(crate) mod flush;
 pub(crate) mod grant_guard;
 pub(crate) mod key_guard;
 pub(crate) mod org_guard;
+pub(crate) mod outbox;
 pub(crate) mod people;
 pub(crate) mod rows;
 pub(crate) mod session_guard;

@@ -3,6 +3,7 @@
 //! once) and its audit log (the newest `AUDIT_MAX_EVENTS`). Validation, views and
 //! changes are core's (`scopien_auth::org`); this file stores and queries.
 
+use crate::objects::outbox;
 use scopien_auth::audit::{AuditDraft, AuditEvent, AuditTarget, AUDIT_MAX_EVENTS};
 use scopien_auth::ids::Actor;
 use scopien_auth::keys::admin::ListQuery;
@@ -34,6 +35,13 @@ pub struct OrgGuard {
     joining_ready: Cell<bool>,
     /// The audit table has its `mode` column (once per object; older logs lack it).
     audit_mode_ready: Cell<bool>,
+    /// The runtime's own state object: its storage's `setAlarm` is called without an
+    /// await from a step (workers-rs's is async), under the same output gate.
+    raw: worker::worker_sys::DurableObjectState,
+    /// The bindings: the alarm hands messages to the `WEBHOOKS` queue.
+    env: Env,
+    /// A step changed when a webhook message is next due: the alarm is set after it.
+    due_changed: Cell<bool>,
 }
 
 #[derive(Deserialize)]
@@ -631,7 +639,9 @@ impl OrgGuard {
             }
             OrgInput::RecordAuthorization { view, event } => {
                 self.put_authorization(&view)?;
+                let webhook = scopien_auth::org::grant_webhook_event(&view, &event);
                 self.append(vec![event], now)?;
+                self.record_events(view.organization_id, webhook.as_slice(), now)?;
                 OrgAnswer::Recorded
             }
             OrgInput::JoinAuthorization {
@@ -657,7 +667,9 @@ impl OrgGuard {
                     return Ok(OrgAnswer::TooManyGrants);
                 }
                 self.put_authorization(&view)?;
+                let webhook = scopien_auth::org::grant_webhook_event(&view, &event);
                 self.append(vec![event], now)?;
+                self.record_events(view.organization_id, webhook.as_slice(), now)?;
                 OrgAnswer::Org(record)
             }
             OrgInput::ListAuthorizations { query, only } => {
@@ -719,6 +731,61 @@ impl OrgGuard {
             .collect())
     }
 
+    fn record_events(
+        &self,
+        org: scopien_auth::ids::OrgId,
+        events: &[(scopien_auth::webhooks::event::EventType, serde_json::Value)],
+        now: u64,
+    ) -> Result<()> {
+        if outbox::record_events(&self.sql(), org, events, now)? {
+            self.due_changed.set(true);
+        }
+        Ok(())
+    }
+
+    /// Sets the alarm to when the next webhook message is due, if a step changed it.
+    /// Not awaited: the runtime applies it in order with the step's writes, and holds the
+    /// step's answer until both are durable.
+    fn schedule_alarm(&self) -> Result<()> {
+        if !self.due_changed.replace(false) {
+            return Ok(());
+        }
+        let Some(due) = outbox::next_due(&self.sql())? else {
+            return Ok(());
+        };
+        let storage = self.raw.storage().map_err(worker::Error::from)?;
+        let at = js_sys::Date::new(&(due as f64).into());
+        let _ = storage
+            .set_alarm(at, js_sys::Object::new())
+            .map_err(worker::Error::from)?;
+        Ok(())
+    }
+
+    /// Hands the due webhook messages to the queue; the next alarm is set for the next
+    /// due one (a message handed and not attempted within its lease included).
+    async fn hand_due(&self) -> Result<()> {
+        // Without the binding nothing is marked handed: the alarm fails, and the runtime
+        // retries it.
+        let queue = self.env.queue(crate::config::WEBHOOKS)?;
+        let now = crate::platform::now_ms();
+        let due = outbox::take_due(&self.sql(), now)?;
+        if !due.is_empty() {
+            let sent = queue
+                .send_batch(
+                    worker::BatchMessageBuilder::new()
+                        .messages(due.clone())
+                        .build(),
+                )
+                .await;
+            if let Err(fault) = sent {
+                worker::console_error!("webhook messages not handed to the queue: {fault}");
+                outbox::not_handed(&self.sql(), &due, now + outbox::HAND_AGAIN_MS)?;
+            }
+        }
+        self.due_changed.set(true);
+        self.schedule_alarm()
+    }
+
     fn step(&self, input: OrgInput) -> Result<OrgAnswer> {
         let now = crate::platform::now_ms();
         Ok(match input {
@@ -761,6 +828,9 @@ impl OrgGuard {
                         reason: None,
                     };
                     self.append(vec![event], now)?;
+                    // The outbox row, in the same step as the change.
+                    let events = [scopien_auth::org::org_webhook_event(&record)];
+                    self.record_events(record.id, &events, now)?;
                 }
                 OrgAnswer::Patched {
                     keys: self.all_keys()?,
@@ -790,6 +860,11 @@ impl OrgGuard {
             OrgInput::Record { entries, events } => {
                 self.ensure_tables()?;
                 self.joining_table()?;
+                // The outbox rows, in the same step as the keys' listing and audit.
+                let webhook_events = scopien_auth::org::key_webhook_events(&entries, &events);
+                if let Some(org) = entries.first().map(|e| e.view.organization_id) {
+                    self.record_events(org, &webhook_events, now)?;
+                }
                 for entry in entries {
                     self.sql().exec(
                         "DELETE FROM joining WHERE id = ?",
@@ -810,6 +885,10 @@ impl OrgGuard {
             OrgInput::ListKeys { query, only } => self.list_keys(&query, only, now)?,
             OrgInput::KeysCreatedBy { person_id } => self.keys_created_by(person_id, now)?,
             OrgInput::ListAudit { query, only } => self.list_audit(&query, only)?,
+            OrgInput::Webhooks(input) => {
+                self.due_changed.set(true);
+                OrgAnswer::Webhooks(outbox::step(&self.sql(), input, now)?)
+            }
             oauth => self.oauth_step(oauth, now)?,
         })
     }
@@ -825,14 +904,24 @@ impl OrgGuard {
     /// One input, by RPC (guard_client.rs): core's `OrgInput` as JSON, its `OrgAnswer` as
     /// JSON. An error (unreadable input, a storage fault) rejects the caller's promise.
     pub fn run(&self, input: &str) -> std::result::Result<String, JsError> {
-        crate::objects::key_guard::rpc(input, |input| self.step(input))
+        crate::objects::key_guard::rpc(input, |input| {
+            let answer = self.step(input)?;
+            self.schedule_alarm()?;
+            Ok(answer)
+        })
     }
 }
 
 impl DurableObject for OrgGuard {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
+        let raw = state._inner();
+        let copy: worker::worker_sys::DurableObjectState =
+            wasm_bindgen::JsCast::unchecked_into(js_sys::Object::clone(&raw));
         Self {
-            state,
+            state: State::from(copy),
+            raw,
+            env,
+            due_changed: Cell::new(false),
             tables_ready: Cell::new(false),
             oauth_ready: Cell::new(false),
             joining_ready: Cell::new(false),
@@ -843,5 +932,11 @@ impl DurableObject for OrgGuard {
     /// The guard answers RPC only (`run`).
     async fn fetch(&self, _req: Request) -> Result<Response> {
         Response::error("the organization guard is called by RPC", 404)
+    }
+
+    /// Webhook messages are due: hand them to the queue.
+    async fn alarm(&self) -> Result<Response> {
+        self.hand_due().await?;
+        Response::empty()
     }
 }
