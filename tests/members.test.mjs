@@ -310,3 +310,24 @@ test("a person's own passkeys: listed, another added (theirs excluded), renamed,
   assert.deepEqual(of("passkey.removed")[0].changes.name, { before: "Phone", after: null });
   assert.deepEqual(of("passkey.removed")[0].actor, { type: "person", personId: ada.id });
 });
+
+test("an owner renames the organization; an admin cannot; plan and status stay the operator's", async () => {
+  const t = await team("naming");
+  const org = `/v1/organizations/${t.org.id}`;
+  const renamed = await t.owner.dash("PATCH", org, { name: "Naming & Co" });
+  assert.equal(renamed.status, 200, renamed.text);
+  assert.equal(renamed.json.name, "Naming & Co");
+  assert.equal((await root("GET", org)).json.name, "Naming & Co");
+  assert.equal((await t.owner.dash("PATCH", org, { plan: "enterprise", name: "X" })).status, 403);
+  assert.equal((await t.owner.dash("PATCH", org, { status: "suspended" })).status, 403);
+  const byAdmin = await t.admin.dash("PATCH", org, { name: "Admin's" });
+  assert.equal(byAdmin.status, 403);
+  assert.match(byAdmin.json.error.details, /admin/);
+  assert.equal((await call(gw.url, org, { key: t.adminKey, method: "PATCH", body: { name: "Key's" } })).status, 403);
+  const bad = await t.owner.dash("PATCH", org, { name: "" });
+  assert.deepEqual([bad.status, bad.json.error.field], [400, "name"]);
+  const log = await root("GET", `/v1/audit-log?organizationId=${t.org.id}&limit=100`);
+  const event = log.json.data.find((e) => e.action === "organization.updated");
+  assert.deepEqual(event.actor, { type: "person", personId: t.owner.id });
+  assert.deepEqual(event.changes.name, { before: "naming", after: "Naming & Co" });
+});

@@ -282,3 +282,17 @@ test("Passkeys: a person adds one on a new device, renames it, signs in with it,
   assert.equal(await owner.$eval("#who", (p) => p.textContent), "Signed in as Olive Owner (olive@example.com, owner)");
   assert.deepEqual(cspViolations, []);
 });
+
+test("Organization: an owner signed in with a passkey renames it", async () => {
+  page = owner;
+  await owner.goto(`${origin}/dashboard/organization`);
+  await ready();
+  await owner.locator(aria("Organization name", "textbox")).fill("Acme Widgets");
+  await owner.locator(aria("Save name", "button")).click();
+  await owner.waitForFunction(() => document.getElementById("page-status")?.textContent === "The organization is now called Acme Widgets.");
+  const facts = await owner.$eval("dl.facts", (dl) => dl.innerText);
+  assert.match(facts, /Name\s+Acme Widgets/);
+  await everyLook("organization-owner");
+  assert.equal((await call(gw.url, `/v1/organizations/${acme.org.id}`, { key: gw.rootKey })).json.name, "Acme Widgets");
+  assert.deepEqual(cspViolations, []);
+});

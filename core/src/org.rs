@@ -213,6 +213,13 @@ impl OrgPatch {
         self.name.is_none() && self.plan.is_none() && self.status.is_none()
     }
 
+    /// Whether it leaves the plan and status alone: what an owner signed in to the
+    /// dashboard may change (the name, the key policy); plan and status are the
+    /// operator's.
+    pub fn leaves_plan_and_status(&self) -> bool {
+        self.plan.is_none() && self.status.is_none()
+    }
+
     /// Applies the patch; returns the audit `changes` when anything changed.
     pub fn apply(&self, record: &mut OrgRecord) -> Option<Map<String, Value>> {
         let before = record.view();
