@@ -174,9 +174,12 @@ function memberRow(member, owners, base, reload) {
       opener: event.currentTarget,
       run: () => api("DELETE", path),
       failure: "Could not remove the member.",
-      done: async () => {
+      done: async (answer) => {
         if (you) return location.assign("/dashboard");
-        announce(`${member.name} was removed.`);
+        const kept = answer?.keysCreated ?? [];
+        announce(kept.length
+          ? `${member.name} was removed. Keys they created still work: ${kept.map((k) => k.name).join(", ")}. Revoke them on API Keys if they should stop.`
+          : `${member.name} was removed.`);
         await reload();
         document.getElementById("main").focus();
       },

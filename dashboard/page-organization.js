@@ -1,6 +1,7 @@
-// Settings → Organization: who the signed-in key belongs to, and its plan's limits.
-import { h, number, day } from "./dom.js";
-import { api, session, fillTable } from "./api.js";
+// Settings → Organization: who the signed-in key belongs to, and its plan's limits; an
+// owner signed in with a passkey renames it here.
+import { h, number, day, announce, whileDisabled } from "./dom.js";
+import { api, session, fillTable, can } from "./api.js";
 
 export const title = "Organization";
 
@@ -20,7 +21,9 @@ export async function render(main) {
   main.replaceChildren(
     h("p", { class: "breadcrumb" }, "Settings → Organization"),
     h("h1", {}, "Organization"),
+    h("p", { role: "status", id: "page-status" }),
     h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    org?.ok && session.personId && can("organization.change") && renameForm(main, org.json),
     h("h2", {}, `Limits of the ${planName} plan`),
     h("table", { class: "cards" },
       h("thead", {}, h("tr", {}, ["Keys", "Default rate limit", "Highest rate limit", "Highest burst", "Daily limit"].map((c) => h("th", { scope: "col" }, c)))),
@@ -52,4 +55,29 @@ export async function render(main) {
       h("td", { "data-label": "Audit log" },
         h("a", { href: `/dashboard/audit-log?organization=${encodeURIComponent(o.id)}` }, "Audit log", h("span", { class: "visually-hidden" }, ` of ${o.name}`)))),
   });
+}
+
+/** An owner renames the organization (plan and status are the operator's). */
+function renameForm(main, org) {
+  const input = h("input", { type: "text", id: "org-name", value: org.name, maxlength: 128, autocomplete: "off", "aria-describedby": "org-name-error" });
+  const error = h("p", { class: "error", id: "org-name-error", role: "alert" });
+  const button = h("button", { type: "submit", class: "primary" }, "Save name");
+  const form = h("form", { class: "panel", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: "org-name" }, "Organization name"), input, error), button);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+    const name = input.value.trim();
+    if (name === org.name) return;
+    const res = await whileDisabled(button, () => api("PATCH", `/v1/organizations/${encodeURIComponent(org.id)}`, { name }));
+    if (!res.ok) {
+      error.textContent = res.json?.error?.details ?? "Could not rename the organization.";
+      input.setAttribute("aria-invalid", "true");
+      return input.focus();
+    }
+    await render(main);
+    announce(`The organization is now called ${res.json.name}.`);
+  });
+  return form;
 }

@@ -92,12 +92,15 @@ function passkeyRow(passkey, only, reload) {
     "aria-describedby": only ? reasonId : null,
     onclick: (event) => confirmAction({
       title: `Remove ${passkey.name}?`,
-      text: "You will no longer sign in with it. Your other passkeys keep working.",
+      text: passkey.current
+        ? "You signed in with this passkey: removing it signs you out here. Sign in again with another one."
+        : "You will no longer sign in with it, and a session signed in with it ends. Your other passkeys keep working.",
       action: "Remove passkey",
       opener: event.currentTarget,
       run: () => api("DELETE", path),
       failure: "Could not remove the passkey.",
       done: async () => {
+        if (passkey.current) return location.assign("/dashboard");
         announce(`Removed ${passkey.name}.`);
         await reload();
         document.getElementById("main").focus();
@@ -106,7 +109,7 @@ function passkeyRow(passkey, only, reload) {
   }, "Remove", hidden(` ${passkey.name}`));
   const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
   return h("tr", { "data-credential-id": passkey.credentialId },
-    cell("Name", passkey.name),
+    cell("Name", passkey.current ? `${passkey.name} (this session)` : passkey.name),
     cell("Added", day(passkey.createdAt)),
     cell("Last used to sign in", passkey.lastUsedAt ? when(passkey.lastUsedAt) : "Never"),
     h("td", { "data-label": "Actions", class: "col-actions" },

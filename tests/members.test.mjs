@@ -137,7 +137,9 @@ test("an owner changes any role, an admin only below owner; changes and removals
   });
   assert.equal(noCsrf.status, 403);
   // Removal by the root key.
-  assert.equal((await root("DELETE", `${t.members}/${t.viewer.id}`)).status, 204);
+  const removedViewer = await root("DELETE", `${t.members}/${t.viewer.id}`);
+  assert.equal(removedViewer.status, 200, removedViewer.text);
+  assert.deepEqual([removedViewer.json.member.personId, removedViewer.json.member.role, removedViewer.json.keysCreated], [t.viewer.id, "viewer", []]);
   assert.equal((await root("DELETE", `${t.members}/${t.viewer.id}`)).status, 404);
 
   const log = await root("GET", `/v1/audit-log?organizationId=${t.org.id}&limit=100`);
@@ -156,6 +158,8 @@ test("a demoted member's next call has the new role; a removed member's session 
   const t = await team("sessions");
   const create = (who, name) => who.dash("POST", "/v1/api-keys", { name, type: "test", scopes: ["read"] });
   assert.equal((await create(t.dev, "before")).status, 201);
+  const gone = await create(t.dev, "gone");
+  assert.equal((await t.dev.dash("DELETE", `/v1/api-keys/${gone.json.id}`)).status, 200, "a revoked key is not listed below");
   assert.equal((await t.owner.dash("PATCH", `${t.members}/${t.dev.id}`, { role: "viewer" })).status, 200);
   const demoted = await create(t.dev, "after");
   assert.equal(demoted.status, 403);
@@ -163,7 +167,10 @@ test("a demoted member's next call has the new role; a removed member's session 
   const session = await call(origin, "/dashboard/api/session", { headers: { cookie: t.dev.cookie } });
   assert.deepEqual([session.json.role, session.json.permissions.includes("keys.write")], ["viewer", false]);
   // Removed: the next call is refused and the session is gone for good.
-  assert.equal((await t.admin.dash("DELETE", `${t.members}/${t.dev.id}`)).status, 204);
+  const removed = await t.admin.dash("DELETE", `${t.members}/${t.dev.id}`);
+  assert.equal(removed.status, 200, removed.text);
+  // The answer lists the keys they created that still work: they stay, the organization's.
+  assert.deepEqual(removed.json.keysCreated.map((k) => [k.name, k.createdBy]), [["before", { type: "person", personId: t.dev.id }]]);
   const next = await t.dev.dash("GET", "/v1/api-keys");
   assert.equal(next.status, 401);
   assert.match(next.headers.get("set-cookie") ?? "", /Max-Age=0/);
@@ -204,7 +211,7 @@ test("the last owner can be neither demoted nor removed, even by concurrent demo
   }
   // Concurrent removals of both owners: one stays.
   const removals = await Promise.all([t.owner, second].map((p) => root("DELETE", `${t.members}/${p.id}`)));
-  assert.deepEqual(removals.map((r) => r.status).sort(), [204, 409]);
+  assert.deepEqual(removals.map((r) => r.status).sort(), [200, 409]);
   const [last] = await owners();
   const lastOwner = last === t.owner.id ? t.owner : second;
   const refused = await lastOwner.dash("PATCH", `${t.members}/${last}`, { role: "admin" });
@@ -263,10 +270,15 @@ test("a person's own passkeys: listed, another added (theirs excluded), renamed,
   assert.equal(added.json.name, "Work laptop");
   // Its challenge was used once.
   assert.equal((await ada.dash("POST", "/passkeys", made)).status, 400);
-  // It signs in.
+  // It signs in; from here on Ada uses that session, and the first one is kept aside.
   const signInOptions = await page("/dashboard/passkey/signin/options");
   const signedIn = await page("/dashboard/passkey/signin", ada.auth.get(signInOptions.json.publicKey, { which: 1 }));
   assert.equal(signedIn.status, 204, signedIn.text);
+  const firstSession = ada.cookie;
+  ada.cookie = cookieOf(signedIn);
+  ada.csrf = (await call(origin, "/dashboard/api/session", { headers: { cookie: ada.cookie } })).json.csrfToken;
+  const marked = await ada.dash("GET", "/passkeys");
+  assert.deepEqual(marked.json.data.map((p) => p.current), [false, true], "the session's own passkey is marked");
   // Rename, with the name checked.
   const renamed = await ada.dash("PATCH", `/passkeys/${first.credentialId}`, { name: "Phone" });
   assert.deepEqual([renamed.status, renamed.json.name], [200, "Phone"]);
@@ -277,6 +289,11 @@ test("a person's own passkeys: listed, another added (theirs excluded), renamed,
   const after = await ada.dash("GET", "/passkeys");
   assert.deepEqual(after.json.data.map((p) => p.name), ["Work laptop"]);
   assert.equal((await ada.dash("DELETE", `/passkeys/${added.json.credentialId}`)).status, 409);
+  // The session signed in with the removed one ends at its next call; this one goes on.
+  const ended = await call(origin, "/dashboard/api/v1/api-keys", { headers: { cookie: firstSession } });
+  assert.equal(ended.status, 401);
+  assert.equal((await call(origin, "/dashboard/api/session", { headers: { cookie: firstSession } })).status, 401);
+  assert.equal((await ada.dash("GET", "/v1/api-keys")).status, 200);
   // The removed one no longer signs in.
   const again = await page("/dashboard/passkey/signin/options");
   assert.equal((await page("/dashboard/passkey/signin", ada.auth.get(again.json.publicKey, { which: 0 }))).status, 401);
@@ -292,4 +309,25 @@ test("a person's own passkeys: listed, another added (theirs excluded), renamed,
   assert.equal(of("passkey.added").length, 2, "the first (joining) and the laptop");
   assert.deepEqual(of("passkey.removed")[0].changes.name, { before: "Phone", after: null });
   assert.deepEqual(of("passkey.removed")[0].actor, { type: "person", personId: ada.id });
+});
+
+test("an owner renames the organization; an admin cannot; plan and status stay the operator's", async () => {
+  const t = await team("naming");
+  const org = `/v1/organizations/${t.org.id}`;
+  const renamed = await t.owner.dash("PATCH", org, { name: "Naming & Co" });
+  assert.equal(renamed.status, 200, renamed.text);
+  assert.equal(renamed.json.name, "Naming & Co");
+  assert.equal((await root("GET", org)).json.name, "Naming & Co");
+  assert.equal((await t.owner.dash("PATCH", org, { plan: "enterprise", name: "X" })).status, 403);
+  assert.equal((await t.owner.dash("PATCH", org, { status: "suspended" })).status, 403);
+  const byAdmin = await t.admin.dash("PATCH", org, { name: "Admin's" });
+  assert.equal(byAdmin.status, 403);
+  assert.match(byAdmin.json.error.details, /admin/);
+  assert.equal((await call(gw.url, org, { key: t.adminKey, method: "PATCH", body: { name: "Key's" } })).status, 403);
+  const bad = await t.owner.dash("PATCH", org, { name: "" });
+  assert.deepEqual([bad.status, bad.json.error.field], [400, "name"]);
+  const log = await root("GET", `/v1/audit-log?organizationId=${t.org.id}&limit=100`);
+  const event = log.json.data.find((e) => e.action === "organization.updated");
+  assert.deepEqual(event.actor, { type: "person", personId: t.owner.id });
+  assert.deepEqual(event.changes.name, { before: "naming", after: "Naming & Co" });
 });

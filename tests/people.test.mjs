@@ -6,12 +6,13 @@
 // Then Settings → Members: an owner invites a developer through the page, the developer
 // joins with their own passkey (a second browser, its own virtual authenticator),
 // cannot create an admin key, is removed by the owner, and their next call is refused.
-// Settings → Passkeys: the owner adds a passkey on a new device, renames it, removes the
-// old one (never the last), and signs in with the new one.
+// Settings → Passkeys: the owner adds a passkey on a new device, renames it, signs in
+// with it, and removes the old one (never the last).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
-import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
+import { join } from "node:path";
+import { aria, launchBrowser, pageHelpers, SHOTS, SIZES } from "./browser.mjs";
 
 let gw, origin, acme, browser, page;
 const cspViolations = [];
@@ -35,6 +36,20 @@ async function personPage() {
 }
 const DEVICE = { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true };
 let owner;
+
+/** The page at both sizes in both color schemes, each checked with axe. */
+async function everyLook(name) {
+  for (const scheme of ["light", "dark"]) {
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
+    for (const [size, viewport] of Object.entries(SIZES)) {
+      await page.setViewport(viewport);
+      await page.screenshot({ path: join(SHOTS, `${name}-${size}-${scheme}.png`), fullPage: true });
+      await assertAccessible(`${name} (${size}, ${scheme})`);
+    }
+  }
+  await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
+  await page.setViewport(SIZES.desktop);
+}
 
 /** Opens an invitation link on `on`, types the name, presses "Create passkey", and waits
  * for the signed-in dashboard. */
@@ -190,8 +205,7 @@ test("Members: an owner invites a developer through the page, the developer join
   await ready();
   await owner.waitForSelector(aria("Role of Dev Eloper", "combobox"));
   assert.equal(await owner.$eval("tr[data-invitation-id]", () => true).catch(() => false), false, "the invitation is used up");
-  await assertAccessible("the Members page");
-  await screenshots("members");
+  await everyLook("members");
   // Change a role: it applies to the developer's next call.
   await owner.select("select[aria-label='Role of Dev Eloper']", "viewer");
   await owner.waitForFunction(() => document.getElementById("page-status").textContent === "Dev Eloper is now a viewer.");
@@ -203,7 +217,10 @@ test("Members: an owner invites a developer through the page, the developer join
   await screenshots("members-remove", { fullPage: false });
   await owner.locator(aria("Remove member", "button")).click();
   await owner.waitForFunction(() => !document.querySelector("select[aria-label='Role of Dev Eloper']"));
-  assert.equal(await owner.$eval("#page-status", (p) => p.textContent), "Dev Eloper was removed.");
+  assert.equal(
+    await owner.$eval("#page-status", (p) => p.textContent),
+    "Dev Eloper was removed. Keys they created still work: dev read. Revoke them on API Keys if they should stop.",
+  );
 
   // The developer's next call is refused, and the dashboard sends them to sign in.
   const after = await devCall("GET", "/v1/api-keys");
@@ -222,17 +239,18 @@ test("Members: an owner invites a developer through the page, the developer join
   assert.deepEqual(cspViolations, []);
 });
 
-test("Passkeys: a person adds one on a new device, renames it, removes the old one (never the last), and signs in with the new one", async () => {
+test("Passkeys: a person adds one on a new device, renames it, signs in with it, and removes the old one (never the last)", async () => {
   page = owner;
   await owner.goto(`${origin}/dashboard/passkeys`);
   await owner.waitForSelector(aria("Passkeys", "heading"));
   await ready();
   const rows = () => owner.$$eval("tbody tr[data-credential-id]", (trs) => trs.map((tr) => ({
-    name: tr.querySelector("td").textContent,
+    name: tr.querySelector("td").textContent.replace(/ \(this session\)$/, ""),
+    current: tr.querySelector("td").textContent.endsWith(" (this session)"),
     removable: ![...tr.querySelectorAll("button")].find((b) => b.textContent.startsWith("Remove")).disabled,
   })));
   const [old] = await rows();
-  assert.equal(old.removable, false, "the only passkey cannot be removed");
+  assert.deepEqual([old.current, old.removable], [true, false], "the only passkey (this session's) cannot be removed");
   assert.match(await owner.$eval("main", (m) => m.innerText), /Your only passkey: add another before removing it/);
   // A new device: the old authenticator is gone from this browser, a new one is here.
   await owner.cdp.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: owner.authenticatorId });
@@ -246,20 +264,35 @@ test("Passkeys: a person adds one on a new device, renames it, removes the old o
   await owner.waitForSelector("#edit-dialog[open]");
   await owner.locator(aria("Name", "textbox")).fill("Laptop");
   await owner.locator(aria("Save", "button")).click();
-  await owner.waitForFunction(() => [...document.querySelectorAll("tbody tr td:first-child")].some((td) => td.textContent === "Laptop"));
-  await assertAccessible("the Passkeys page");
-  await screenshots("passkeys");
+  await owner.waitForFunction(() => [...document.querySelectorAll("tbody tr td:first-child")].some((td) => td.textContent.startsWith("Laptop")));
+  // Sign in with the new device; the page marks the passkey of this session.
+  await owner.locator(aria("Sign out", "button")).click();
+  await owner.locator(aria("Sign in with a passkey", "button")).click();
+  await owner.waitForSelector(aria("API Keys", "heading"));
+  await owner.goto(`${origin}/dashboard/passkeys`);
+  await ready();
+  assert.deepEqual((await rows()).map((r) => [r.name, r.current]), [[old.name, false], ["Laptop", true]]);
+  await everyLook("passkeys");
   // Remove the old one, with a confirmation; the new one is then the only one.
   await owner.locator(aria(`Remove ${old.name}`, "button")).click();
   await owner.waitForSelector("#confirm-dialog[open]");
   await owner.locator(aria("Remove passkey", "button")).click();
   await owner.waitForFunction(() => document.querySelectorAll("tbody tr[data-credential-id]").length === 1);
-  assert.deepEqual(await rows(), [{ name: "Laptop", removable: false }]);
-  // Signs in with the new device.
-  await owner.locator(aria("Sign out", "button")).click();
-  await owner.locator(aria("Sign in with a passkey", "button")).click();
-  await owner.waitForSelector(aria("API Keys", "heading"));
-  await ready();
+  assert.deepEqual(await rows(), [{ name: "Laptop", current: true, removable: false }]);
   assert.equal(await owner.$eval("#who", (p) => p.textContent), "Signed in as Olive Owner (olive@example.com, owner)");
+  assert.deepEqual(cspViolations, []);
+});
+
+test("Organization: an owner signed in with a passkey renames it", async () => {
+  page = owner;
+  await owner.goto(`${origin}/dashboard/organization`);
+  await ready();
+  await owner.locator(aria("Organization name", "textbox")).fill("Acme Widgets");
+  await owner.locator(aria("Save name", "button")).click();
+  await owner.waitForFunction(() => document.getElementById("page-status")?.textContent === "The organization is now called Acme Widgets.");
+  const facts = await owner.$eval("dl.facts", (dl) => dl.innerText);
+  assert.match(facts, /Name\s+Acme Widgets/);
+  await everyLook("organization-owner");
+  assert.equal((await call(gw.url, `/v1/organizations/${acme.org.id}`, { key: gw.rootKey })).json.name, "Acme Widgets");
   assert.deepEqual(cspViolations, []);
 });

@@ -57,6 +57,7 @@ fn record_for(key: &ApiKey) -> KeyRecord {
         revision: 0,
         allowed_ips: Vec::new(),
         rotated_ms: None,
+        created_by: None,
     }
 }
 

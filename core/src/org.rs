@@ -213,6 +213,13 @@ impl OrgPatch {
         self.name.is_none() && self.plan.is_none() && self.status.is_none()
     }
 
+    /// Whether it leaves the plan and status alone: what an owner signed in to the
+    /// dashboard may change (the name, the key policy); plan and status are the
+    /// operator's.
+    pub fn leaves_plan_and_status(&self) -> bool {
+        self.plan.is_none() && self.status.is_none()
+    }
+
     /// Applies the patch; returns the audit `changes` when anything changed.
     pub fn apply(&self, record: &mut OrgRecord) -> Option<Map<String, Value>> {
         let before = record.view();
@@ -279,6 +286,12 @@ pub enum OrgInput {
         by_root: bool,
         /// The default organization's record, when this is it.
         default: Option<OrgRecord>,
+    },
+    /// Its active keys a person created (at most [`MAX_KEYS_CREATED_BY`]), for the answer
+    /// to removing that member: the keys stay, they are the organization's.
+    KeysCreatedBy {
+        /// Whose.
+        person_id: crate::ids::PersonId,
     },
     /// A page of its keys; only test keys for a test-mode caller.
     ListKeys {
@@ -532,6 +545,23 @@ impl fmt::Display for AuthorizationCursor {
 }
 
 /// 400 for a cursor no listing gave out.
+/// `DELETE /v1/organizations/{id}/members/{personId}`: who was removed, and the keys
+/// they created that still work (they stay: they are the organization's; revoke them if
+/// they should stop).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedMember {
+    /// The member as they were.
+    pub member: crate::people::members::MemberView,
+    /// Their active keys, by id (at most [`MAX_KEYS_CREATED_BY`]).
+    pub keys_created: Vec<KeyView>,
+}
+
+/// Keys a removed member's answer lists at most (the first by id; the API Keys page
+/// lists them all).
+pub const MAX_KEYS_CREATED_BY: usize = 100;
+
+/// The cursor no page gave out.
 pub fn bad_cursor() -> ApiError {
     ApiError::unknown_cursor()
 }

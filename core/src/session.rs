@@ -162,6 +162,10 @@ pub enum Subject {
         person_id: PersonId,
         /// The organization they act in.
         organization_id: OrgId,
+        /// The passkey they signed in with (base64url credential id): removing it ends
+        /// the session at its next call. `None` in sessions from before this was kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential_id: Option<String>,
     },
 }
 
@@ -480,6 +484,7 @@ mod tests {
             subject: Subject::Person {
                 person_id: PersonId::generate(&[1; 32]),
                 organization_id: OrgId::DEFAULT,
+                credential_id: Some("AQID".into()),
             },
             ..read
         };

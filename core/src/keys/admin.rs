@@ -237,6 +237,7 @@ impl NewKey {
             revision: 0,
             allowed_ips: self.allowed_ips,
             rotated_ms: None,
+            created_by: None,
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::base::constant_time;
 use crate::base::network::{self, IpBlock};
 use crate::check::admit::Place;
 use crate::credentials::key::{display_form, ApiKey, KeyId, KeyType};
-use crate::ids::OrgId;
+use crate::ids::{Actor, OrgId};
 use crate::policy::plan::Plan;
 use crate::policy::ratelimit::{Counters, Policy};
 use crate::policy::scope::{Grants, Requirement};
@@ -83,6 +83,11 @@ pub struct KeyRecord {
     /// When the current secret was issued by a roll (none: at creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotated_ms: Option<u64>,
+    /// Who created it (the root key, an admin key, a person); `None` for keys created
+    /// before this was recorded. A person's keys are the organization's: they outlive
+    /// the person's membership, and removing a member lists them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<Actor>,
 }
 
 /// A reported leak of a key.
@@ -140,6 +145,7 @@ impl KeyRecord {
             revision: 0,
             allowed_ips: Vec::new(),
             rotated_ms: None,
+            created_by: None,
         }
     }
 

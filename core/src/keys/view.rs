@@ -79,6 +79,10 @@ pub struct KeyView {
     /// the policy, which keeps its dates); set by whoever shows it, from the policy.
     #[serde(default)]
     pub out_of_policy: bool,
+    /// Who created it (`{"type": "person", "personId"}`, a key, the root key); absent for
+    /// keys created before this was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<crate::ids::Actor>,
 }
 
 impl KeyView {
@@ -103,6 +107,7 @@ impl KeyView {
             allowed_ips: record.allowed_ips.clone(),
             rotated_at: Some(Timestamp(record.issued_ms())),
             out_of_policy: false,
+            created_by: record.created_by,
         }
     }
 

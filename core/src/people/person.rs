@@ -52,6 +52,9 @@ pub struct PasskeyView {
     pub created_at: String,
     /// RFC 3339; `null` if never used to sign in.
     pub last_used_at: Option<String>,
+    /// Whether this session was signed in with it (removing it signs this session out).
+    #[serde(default)]
+    pub current: bool,
 }
 
 /// `GET /dashboard/api/passkeys`: the signed-in person's passkeys, oldest first.
@@ -73,6 +76,7 @@ impl Passkey {
                 .unwrap_or_else(|| format!("Passkey {short}")),
             created_at: format_ms(self.created_ms),
             last_used_at: self.last_used_ms.map(format_ms),
+            current: false,
         }
     }
 

@@ -442,6 +442,7 @@ async fn session_view(
     if let Subject::Person {
         person_id,
         organization_id,
+        ..
     } = &live.record.subject
     {
         let member = match member(env, site, &live, *person_id, *organization_id).await? {
@@ -583,6 +584,7 @@ async fn api(
         Subject::Person {
             person_id,
             organization_id,
+            ..
         } => {
             let (person_id, org) = (*person_id, *organization_id);
             let member = match member(env, site, &live, person_id, org).await? {
@@ -627,8 +629,10 @@ async fn api(
     answer(req, env, call, &admitted).await.map(Response::from)
 }
 
-/// A person's membership, asked of their organization's people guard on every call: a
-/// removed member's session ends at once (401), a changed role applies at once.
+/// A person's membership, asked of their organization's people guard on every call, and
+/// the passkey they signed in with, asked of their own guard at the same time: a removed
+/// member's session, or one whose passkey was removed, ends at once (401); a changed
+/// role applies at once.
 async fn member(
     env: &Env,
     site: &Site,
@@ -640,8 +644,28 @@ async fn member(
         person_id,
         signed_in: false,
     };
-    match client::people(env, org, &asked).await? {
-        PeopleAnswer::Member(member) => Ok(Ok(member)),
+    let credential = match &live.record.subject {
+        Subject::Person { credential_id, .. } => credential_id.as_deref(),
+        Subject::Key { .. } => None,
+    };
+    let passkey_kept = async {
+        let Some(credential) = credential else {
+            return Ok(true);
+        };
+        Ok::<_, worker::Error>(
+            match client::person(env, person_id, &PersonInput::Get).await? {
+                PersonAnswer::Person(record) => record
+                    .passkeys
+                    .iter()
+                    .any(|p| p.credential_id == credential),
+                _ => false,
+            },
+        )
+    };
+    let (membership, kept) =
+        futures_util::future::join(client::people(env, org, &asked), passkey_kept).await;
+    match (membership?, kept?) {
+        (PeopleAnswer::Member(member), true) => Ok(Ok(member)),
         _ => {
             let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
             Ok(Err(no_session(site)?))
@@ -712,9 +736,15 @@ async fn move_session(
     org: OrgId,
     now_ms: u64,
 ) -> Result<Response> {
+    // The passkey it was signed in with goes along: removing it still ends the session.
+    let credential_id = match &live.record.subject {
+        Subject::Person { credential_id, .. } => credential_id.clone(),
+        Subject::Key { .. } => None,
+    };
     let subject = Subject::Person {
         person_id,
         organization_id: org,
+        credential_id,
     };
     let response = open_session(env, site, subject, now_ms, true).await?;
     client::session(env, &live.token_hash, &SessionInput::End).await?;
@@ -837,6 +867,7 @@ async fn own_passkeys(
     let Subject::Person {
         person_id,
         organization_id,
+        ref credential_id,
     } = live.record.subject
     else {
         return http::error(&ApiError::invalid_request(
@@ -852,7 +883,9 @@ async fn own_passkeys(
         Vec::new()
     };
     match (rest, method) {
-        ("", Method::Get | Method::Head) => passkeys::list_own(env, person_id).await,
+        ("", Method::Get | Method::Head) => {
+            passkeys::list_own(env, person_id, credential_id.as_deref()).await
+        }
         ("", Method::Post) => {
             passkeys::add_own(env, person_id, organization_id, &body, now_ms).await
         }
@@ -906,10 +939,12 @@ async fn passkey(
         Outcome::SignedIn {
             person_id,
             organization_id,
+            credential_id,
         } => {
             let subject = Subject::Person {
                 person_id,
                 organization_id,
+                credential_id: Some(credential_id),
             };
             open_session(env, site, subject, now_ms, true).await
         }

@@ -136,6 +136,7 @@ async fn create(env: &Env, call: &Call<'_>, default_plan: Plan) -> Result<Respon
         ));
         let mut record = new.into_record(&key, call.now_ms);
         record.organization_id = org;
+        record.created_by = Some(call.caller.actor);
         let manage = Manage {
             caller: call.caller.clone(),
             default_plan,

@@ -8,7 +8,7 @@ use crate::directory;
 use crate::http::{self, or_respond};
 use crate::operations::{list_query as query, org_record as get, Call};
 use scopien_auth::http::route::Route;
-use scopien_auth::ids::{OrgId, RANDOM_BYTES_FOR_ORG};
+use scopien_auth::ids::{Actor, OrgId, RANDOM_BYTES_FOR_ORG};
 use scopien_auth::keys::admin;
 use scopien_auth::oauth::grant::GrantInput;
 use scopien_auth::org::{parse_org_create, parse_org_patch, OrgAnswer, OrgInput, OrgRecord};
@@ -68,11 +68,17 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         },
         (Route::Org(id), _) => {
             let patch = or_respond!(parse_org_patch(call.body));
-            // An organization's own live admin may set its key policy, and nothing else
-            // there; name, plan and status stay the root key's.
-            if !caller.is_root() && (!patch.only_key_policy() || caller.only_mode().is_some()) {
+            // An organization's own live admin key may set its key policy, and nothing
+            // else there; an owner signed in to the dashboard (Role::may decided it) its
+            // name and key policy; plan and status stay the root key's.
+            let allowed = match caller.actor {
+                Actor::Root => true,
+                Actor::Person { .. } => patch.leaves_plan_and_status(),
+                _ => patch.only_key_policy() && caller.only_mode().is_none(),
+            };
+            if !allowed {
                 return http::error(&ApiError::root_only(
-                    "change an organization's name, plan or status (its live admin keys may change keyPolicy)",
+                    "change an organization's plan or status (an owner may change its name and keyPolicy, its live admin keys keyPolicy)",
                 ));
             }
             let default = (*id == OrgId::DEFAULT).then(|| OrgRecord::default_org(default_plan));

@@ -29,7 +29,8 @@ use scopien_auth::people::members::{
     parse_person_name, InvitationToken, Member, PeopleAnswer, PeopleInput,
 };
 use scopien_auth::people::person::{
-    parse_passkey_name, Passkey, PasskeyList, PersonAnswer, PersonInput, PersonRecord, MAX_PASSKEYS,
+    parse_passkey_name, Passkey, PasskeyList, PasskeyView, PersonAnswer, PersonInput, PersonRecord,
+    MAX_PASSKEYS,
 };
 use scopien_auth::people::signup::{parse_sign_up, SignUpCredential};
 use scopien_auth::people::webauthn::{
@@ -49,6 +50,8 @@ pub(crate) enum Outcome {
         person_id: PersonId,
         /// Where.
         organization_id: OrgId,
+        /// With which passkey (its removal ends the session).
+        credential_id: String,
     },
     /// Refused (or a fault's answer).
     Answer(Response),
@@ -365,6 +368,7 @@ async fn joined(
 ) -> Result<Outcome> {
     let person_id = member.person_id;
     let events = member.joined_events(&passkey.credential_id);
+    let credential_id = passkey.credential_id.clone();
     let record = PersonRecord {
         id: person_id,
         email: member.email,
@@ -386,6 +390,7 @@ async fn joined(
             Ok(Outcome::SignedIn {
                 person_id,
                 organization_id: org,
+                credential_id,
             })
         }
         _ => Err(client::unexpected_answer("person guard")),
@@ -483,6 +488,7 @@ pub(crate) async fn signin(
             return Ok(Outcome::SignedIn {
                 person_id,
                 organization_id: org,
+                credential_id: request.credential_id,
             });
         }
     }
@@ -623,18 +629,25 @@ async fn person_record(
     }
 }
 
-/// The person's passkeys.
-pub(crate) async fn list_own(env: &Env, person_id: PersonId) -> Result<Response> {
+/// The person's passkeys; `current` marks the one this session was signed in with.
+pub(crate) async fn list_own(
+    env: &Env,
+    person_id: PersonId,
+    current: Option<&str>,
+) -> Result<Response> {
     let record = match person_record(env, person_id).await? {
         Ok(record) => record,
         Err(response) => return Ok(response),
     };
-    http::json(
-        200,
-        &PasskeyList {
-            data: record.passkeys.iter().map(Passkey::view).collect(),
-        },
-    )
+    let data = record
+        .passkeys
+        .iter()
+        .map(|p| PasskeyView {
+            current: current == Some(p.credential_id.as_str()),
+            ..p.view()
+        })
+        .collect();
+    http::json(200, &PasskeyList { data })
 }
 
 /// Creation options for another passkey of theirs: the same user handle, and their

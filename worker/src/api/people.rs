@@ -14,6 +14,7 @@ use scopien_auth::http::route::Route;
 use scopien_auth::ids::{Actor, InvitationId, OrgId, PersonId, RANDOM_BYTES_FOR_PEOPLE_ID};
 use scopien_auth::keys::admin::ListQuery;
 use scopien_auth::keys::view::ListPage;
+use scopien_auth::org::{OrgAnswer, OrgInput, RemovedMember};
 use scopien_auth::people::members::{
     parse_invitation, parse_role_change, Invitation, InvitationList, InvitationToken, Member,
     MemberCursor, MemberView, PeopleAnswer, PeopleInput, INVITATION_TTL_MS,
@@ -107,12 +108,24 @@ async fn revoke(env: &Env, org: OrgId, id: InvitationId, by: Actor) -> Result<Re
 }
 
 /// Removes a member: their session ends on its next call (it asks the guard, which no
-/// longer knows them). Their keys stay: they belong to the organization.
+/// longer knows them). Their keys stay: they belong to the organization; the answer
+/// lists the active ones they created, so whoever removed them can revoke them.
 async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result<Response> {
     match client::people(env, org, &PeopleInput::Remove { by, person_id }).await? {
         PeopleAnswer::Removed(member) => {
             crate::operations::record_events(env, org, vec![member.removed_event(by)]).await;
-            Ok(Response::empty()?.with_status(204))
+            let keys_created =
+                match client::org(env, org, &OrgInput::KeysCreatedBy { person_id }).await? {
+                    OrgAnswer::Keys(page) => page.data,
+                    _ => return Err(client::unexpected_answer("organization guard")),
+                };
+            http::json(
+                200,
+                &RemovedMember {
+                    member: member.view(),
+                    keys_created,
+                },
+            )
         }
         other => refused(other),
     }

@@ -251,6 +251,35 @@ impl OrgGuard {
         Ok(rows.iter().filter_map(|r| KeyId::parse(&r.id)).collect())
     }
 
+    /// The active keys `person_id` created, by id (the copies' `createdBy`).
+    fn keys_created_by(
+        &self,
+        person_id: scopien_auth::ids::PersonId,
+        now_ms: u64,
+    ) -> Result<OrgAnswer> {
+        if !self.has_tables()? {
+            return Ok(OrgAnswer::Keys(ListPage::new(Vec::new(), None, true)));
+        }
+        let rows: Vec<Value> = self
+            .sql()
+            .exec(
+                "SELECT value FROM keys WHERE json_extract(value, '$.createdBy.personId') = ? ORDER BY id",
+                vec![person_id.to_string().into()],
+            )?
+            .to_array()?;
+        let mut views = Vec::new();
+        for row in &rows {
+            let mut view: KeyView = serde_json::from_str(&row.value)?;
+            view.refresh_status(now_ms);
+            if view.status == scopien_auth::keys::record::KeyStatus::Active {
+                views.push(view);
+            }
+        }
+        let complete = views.len() <= scopien_auth::org::MAX_KEYS_CREATED_BY;
+        views.truncate(scopien_auth::org::MAX_KEYS_CREATED_BY);
+        Ok(OrgAnswer::Keys(ListPage::new(views, None, complete)))
+    }
+
     fn list_keys(
         &self,
         query: &ListQuery,
@@ -854,6 +883,7 @@ impl OrgGuard {
                 OrgAnswer::Recorded
             }
             OrgInput::ListKeys { query, only } => self.list_keys(&query, only, now)?,
+            OrgInput::KeysCreatedBy { person_id } => self.keys_created_by(person_id, now)?,
             OrgInput::ListAudit { query, only } => self.list_audit(&query, only)?,
             OrgInput::Webhooks(input) => {
                 self.due_changed.set(true);
