@@ -42,8 +42,19 @@ export default { fetch() { return new Response("faults"); } };
  * `fullStandIn` (a module's source) too, that module is the gateway's full module, to
  * see what the edge module hands over; `port`: listen there (a restart on the same
  * address), else on a free one. .dev.vars is never used. Everything the runtime logs is
- * kept in `logs`. */
-export async function startGateway({
+ * kept in `logs`. A free port can be taken by another process between being found and
+ * being bound (other test runs on a shared machine): then another one is tried. */
+export async function startGateway(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOnce(options);
+    } catch (error) {
+      if (options.port || error?.code !== "ERR_ADDRESS_IN_USE" || attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startGatewayOnce({
   vars = {},
   rootKey = makeKey("live"),
   identityKey = makeIdentityKey(),
