@@ -28,7 +28,8 @@ async function start() {
   const role = ROLE_TEXT[res.json.role] ?? res.json.role;
   // Already signed in as a person: join with this account, no new passkey.
   const session = await fetch("/dashboard/api/session", { credentials: "same-origin" }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
-  if (session?.personId) {
+  const recovery = res.json.recovery === true;
+  if (session?.personId && !recovery) {
     lead.textContent = `You are signed in as ${session.name} (${session.email}). Join this organization as ${role}?`;
     const join = document.getElementById("join");
     const button = document.getElementById("join-button");
@@ -55,18 +56,22 @@ async function start() {
     document.body.dataset.ready = "true";
     return;
   }
-  lead.textContent = `You are invited to join as ${role}. Create a passkey to accept.`;
+  lead.textContent = recovery
+    ? "This link adds a new passkey to your account, for when you have lost yours. Your other passkeys stay until you remove them on Settings → Passkeys."
+    : `You are invited to join as ${role}. Create a passkey to accept.`;
+  // Recovering an account keeps its name: there is none to give.
+  name.closest(".field").hidden = recovery;
   document.getElementById("invite-email").value = res.json.email;
   form.hidden = false;
   if (!supported()) {
     error.textContent = "This browser cannot create passkeys. Open the link in a current browser.";
   }
-  name.focus();
+  if (!recovery) name.focus();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";
     name.removeAttribute("aria-invalid");
-    if (!name.value.trim()) {
+    if (!recovery && !name.value.trim()) {
       name.setAttribute("aria-invalid", "true");
       error.textContent = "Enter your name.";
       name.focus();

@@ -83,6 +83,7 @@ function what(event) {
     case "oauth_grant.revoked": return sentence("Revoked the access of the app ", target);
     case "organization.created": return sentence("Created the organization ", target);
     case "organization.updated": return sentence("Changed the organization ", target);
+    case "member.recovery_link_sent": return sentence("Sent a recovery link to ", event.changes?.email?.after ?? "a member", " (it adds a passkey to their account)");
     case "member.invited": return sentence("Invited ", event.changes?.email?.after ?? "someone", " as ", event.changes?.role?.after ?? "a member");
     case "member.joined": return sentence("Joined the organization as ", event.changes?.role?.after ?? "a member");
     case "member.role_changed": return sentence("Changed the role of ", target, " from ", event.changes?.role?.before ?? "?", " to ", event.changes?.role?.after ?? "?");

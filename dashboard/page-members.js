@@ -119,11 +119,13 @@ export async function render(main) {
   await reload();
 }
 
-/** Shows an invitation's link once, with "Copy". */
+/** Shows an invitation's (or a recovery) link once, with "Copy". */
 function revealLink(invitation, opener) {
-  document.getElementById("invite-dialog-text").textContent =
-    `Send this link to ${invitation.email} yourself. It works once, until ${day(invitation.expiresAt)}: ` +
-    `whoever opens it joins as ${article(invitation.role)} ${invitation.role}. It is shown only now.`;
+  document.getElementById("invite-dialog-text").textContent = invitation.recovers
+    ? `Send this link to ${invitation.email} yourself. It works once, until ${day(invitation.expiresAt)}, ` +
+      "and only for them: it adds a passkey to their account and signs them in. It is shown only now."
+    : `Send this link to ${invitation.email} yourself. It works once, until ${day(invitation.expiresAt)}: ` +
+      `whoever opens it joins as ${article(invitation.role)} ${invitation.role}. It is shown only now.`;
   const value = document.getElementById("invite-dialog-value");
   value.value = invitation.url;
   openDialog(document.getElementById("invite-dialog"), opener, value);
@@ -185,6 +187,18 @@ function memberRow(member, owners, base, reload) {
       },
     }),
   }, "Remove", hidden(` ${member.name}`));
+  // A member who lost every passkey: only an owner sends the link (it is their account).
+  const recovery = session.role === "owner" && !you && h("button", {
+    type: "button",
+    class: "link",
+    onclick: async (event) => {
+      const opener = event.currentTarget;
+      const res = await whileDisabled(opener, () => api("POST", `${path}/recovery`));
+      if (!res.ok) return announce(res.json?.error?.details ?? "Could not make a recovery link.");
+      await reload();
+      revealLink(res.json, opener);
+    },
+  }, "Recovery link", hidden(` for ${member.name}`));
   const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
   return h("tr", { "data-person-id": member.personId },
     cell("Name", name),
@@ -192,7 +206,7 @@ function memberRow(member, owners, base, reload) {
     cell("Role", select),
     cell("Last sign-in", member.lastSignInAt ? when(member.lastSignInAt) : "Never"),
     h("td", { "data-label": "Actions", class: "col-actions" },
-      h("div", {}, h("div", { class: "row-actions" }, remove), reason && h("p", { class: "hint member-reason", id: reasonId }, reason))),
+      h("div", {}, h("div", { class: "row-actions" }, recovery || null, remove), reason && h("p", { class: "hint member-reason", id: reasonId }, reason))),
   );
 }
 
@@ -220,7 +234,7 @@ function invitationRow(invitation, base, reload) {
   const cell = (label, ...content) => h("td", { "data-label": label }, ...content);
   return h("tr", { "data-invitation-id": invitation.id },
     cell("Email", invitation.email),
-    cell("Role", ROLE_NAMES[invitation.role] ?? invitation.role),
+    cell("Role", invitation.recovers ? "Recovery link" : ROLE_NAMES[invitation.role] ?? invitation.role),
     cell("Expires", day(invitation.expiresAt)),
     h("td", { "data-label": "Actions", class: "col-actions" }, revoke),
   );

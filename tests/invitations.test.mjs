@@ -310,3 +310,35 @@ test("a signed-in person joins another organization through its link, switches b
   const malformed = await dash("/dashboard/api/person/switch", { organizationId: "nope" });
   assert.deepEqual([malformed.status, malformed.json.error.field], [400, "organizationId"]);
 });
+
+test("a member who lost every passkey gets a recovery link from the root key: it adds a passkey to the same person, once", async () => {
+  const made = await invite(acme.org, { email: "lost@example.com", role: "developer" });
+  const lost = new Authenticator({ origin });
+  const joined = await accept(lost, tokenOf(made.json.url), "Lost");
+  assert.equal(joined.status, 204, joined.text);
+  const personId = (await call(origin, "/dashboard/api/session", { headers: { cookie: cookieOf(joined) } })).json.personId;
+  const path = `/v1/organizations/${acme.org.id}/members/${personId}/recovery`;
+  // Never by an API key other than root; never for someone who is not a member.
+  assert.equal((await call(gw.url, path, { key: acme.admin.key, method: "POST" })).status, 403);
+  const stranger = await call(gw.url, `/v1/organizations/${acme.org.id}/members/person_0000000000000000/recovery`, { key: gw.rootKey, method: "POST" });
+  assert.equal(stranger.status, 404, stranger.text);
+  const link = await call(gw.url, path, { key: gw.rootKey, method: "POST" });
+  assert.equal(link.status, 201, link.text);
+  assert.deepEqual([link.json.email, link.json.role, link.json.recovers], ["lost@example.com", "developer", personId]);
+  const token = tokenOf(link.json.url);
+  const peek = await page("/dashboard/passkey/invitation", { token });
+  assert.equal(peek.json.recovery, true);
+  // The new device's passkey joins the same person (no name asked), who is signed in.
+  const found = new Authenticator({ origin });
+  const options = await page("/dashboard/passkey/register/options", { token });
+  assert.equal(Buffer.from(options.json.publicKey.user.id, "base64url").toString(), personId.slice("person_".length), "the member's own user handle");
+  const recovered = await page("/dashboard/passkey/register", found.create(options.json.publicKey, { token, name: "" }));
+  assert.equal(recovered.status, 204, recovered.text);
+  const session = await call(origin, "/dashboard/api/session", { headers: { cookie: cookieOf(recovered) } });
+  assert.deepEqual([session.json.personId, session.json.role], [personId, "developer"]);
+  assert.equal((await signIn(found)).status, 204, "the new passkey signs in");
+  assert.equal((await accept(new Authenticator({ origin }), token, "Thief")).status, 404, "the link is used up");
+  const log = await call(gw.url, `/v1/audit-log?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
+  assert.ok(log.json.data.some((e) => e.action === "passkey.added" && e.target.id === personId && e.changes.name?.after === "Recovered"));
+  assert.ok(log.json.data.some((e) => e.action === "member.recovery_link_sent" && e.target.id === link.json.id), "the audit log tells a recovery from an invitation");
+});

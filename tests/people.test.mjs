@@ -206,6 +206,13 @@ test("Members: an owner invites a developer through the page, the developer join
   await owner.waitForSelector(aria("Role of Dev Eloper", "combobox"));
   assert.equal(await owner.$eval("tr[data-invitation-id]", () => true).catch(() => false), false, "the invitation is used up");
   await everyLook("members");
+  // A member who lost every passkey: the owner makes a recovery link, shown once.
+  await owner.locator(aria("Recovery link for Dev Eloper", "button")).click();
+  await owner.waitForSelector("#invite-dialog[open]");
+  assert.match(await owner.$eval("#invite-dialog-text", (p) => p.textContent), /only for them: it adds a passkey to their account/);
+  assert.match(await owner.$eval("#invite-dialog-value", (t) => t.value), new RegExp(`^${origin}/dashboard/invite#[0-9A-Za-z]{48}$`));
+  await owner.locator(aria("Done", "button")).click();
+  await owner.waitForFunction(() => document.querySelector("tr[data-invitation-id]")?.innerText.includes("Recovery link"));
   // Change a role: it applies to the developer's next call.
   await owner.select("select[aria-label='Role of Dev Eloper']", "viewer");
   await owner.waitForFunction(() => document.getElementById("page-status").textContent === "Dev Eloper is now a viewer.");

@@ -72,6 +72,9 @@ pub enum Route<'a> {
     Members(OrgId),
     /// `PATCH|DELETE /v1/organizations/{id}/members/{personId}`
     Member(OrgId, PersonId),
+    /// `POST /v1/organizations/{id}/members/{personId}/recovery`: a recovery link for a
+    /// member who lost every passkey.
+    MemberRecovery(OrgId, PersonId),
     /// `GET|POST /v1/oauth-clients`
     OAuthClients,
     /// `GET|PATCH|DELETE /v1/oauth-clients/{clientId}`
@@ -141,6 +144,14 @@ fn org_id(text: &str) -> Result<OrgId, ApiError> {
     OrgId::parse(text).ok_or_else(|| {
         ApiError::invalid_request(
             "The organization id in the path must have the form org_ followed by 16 letters or digits",
+        )
+    })
+}
+
+fn person_id(text: &str) -> Result<PersonId, ApiError> {
+    PersonId::parse(text).ok_or_else(|| {
+        ApiError::invalid_request(
+            "The person id in the path must have the form person_ followed by 16 letters or digits",
         )
     })
 }
@@ -243,13 +254,12 @@ pub fn route<'a>(method: &Method, raw_path: &'a str) -> Result<Route<'a>, ApiErr
             [id, "members", person] => {
                 allow(method, &[Patch, Delete])?;
                 let org = org_id(id)?;
-                PersonId::parse(person)
-                    .map(|person| Route::Member(org, person))
-                    .ok_or_else(|| {
-                        ApiError::invalid_request(
-                            "The person id in the path must have the form person_ followed by 16 letters or digits",
-                        )
-                    })
+                person_id(person).map(|person| Route::Member(org, person))
+            }
+            [id, "members", person, "recovery"] => {
+                allow(method, &[Post])?;
+                let org = org_id(id)?;
+                person_id(person).map(|person| Route::MemberRecovery(org, person))
             }
             _ => Err(ApiError::not_found("No such organizations endpoint")),
         },
@@ -341,6 +351,10 @@ mod tests {
         assert_eq!(route(&m("GET"), &members), Ok(Route::Members(org)));
         assert_eq!(route(&m("PATCH"), &one), Ok(Route::Member(org, person)));
         assert_eq!(route(&m("DELETE"), &one), Ok(Route::Member(org, person)));
+        assert_eq!(
+            route(&m("POST"), &format!("{one}/recovery")),
+            Ok(Route::MemberRecovery(org, person))
+        );
         assert_eq!(route(&m("POST"), &members).map_err(|e| e.status), Err(405));
         assert_eq!(route(&m("GET"), &one).map_err(|e| e.status), Err(405));
         assert_eq!(

@@ -16,8 +16,12 @@ pub enum Purpose {
         org: OrgId,
         /// SHA-256 hex of the invitation token.
         token_hash: String,
-        /// The person being created (their id is the user handle).
+        /// The person being created (their id is the user handle), or, through a
+        /// recovery link, the member who gets another passkey.
         person_id: PersonId,
+        /// A recovery link's: the person exists and gets this passkey added.
+        #[serde(default)]
+        recovery: bool,
     },
     /// Signing in with a discoverable passkey.
     SignIn,

@@ -100,6 +100,10 @@ pub struct Invitation {
     pub expires_ms: u64,
     /// Who made it.
     pub created_by: Actor,
+    /// A recovery link: it adds a passkey to this existing member (who lost theirs)
+    /// instead of making a new person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovers: Option<PersonId>,
 }
 
 impl Invitation {
@@ -117,6 +121,7 @@ impl Invitation {
             url,
             created_at: format_ms(self.created_ms),
             expires_at: format_ms(self.expires_ms),
+            recovers: self.recovers,
         }
     }
 }
@@ -138,14 +143,22 @@ pub struct InvitationView {
     pub created_at: String,
     /// RFC 3339.
     pub expires_at: String,
+    /// For a recovery link: the member it adds a passkey to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovers: Option<PersonId>,
 }
 
 impl Invitation {
-    /// `member.invited`: who invited whom (the email) with which role; never the link.
+    /// `member.invited` (who invited whom, by email, with which role) or, for a recovery
+    /// link, `member.recovery_link_sent` (for which member); never the link.
     pub fn invited_event(&self) -> AuditDraft {
+        let action = match self.recovers {
+            None => "member.invited",
+            Some(_) => "member.recovery_link_sent",
+        };
         AuditDraft {
             actor: self.created_by,
-            action: "member.invited".into(),
+            action: action.into(),
             target: AuditTarget {
                 kind: "invitation".into(),
                 id: self.id.to_string(),
@@ -492,6 +505,15 @@ pub enum PeopleInput {
         /// Who goes.
         person_id: PersonId,
     },
+    /// A recovery link for a member who lost every passkey, by the root key or an owner:
+    /// the invitation is made here from the member (their email and role).
+    Recover {
+        /// The link's id, token hash and times; its email, role and `recovers` are
+        /// the member's.
+        link: Invitation,
+        /// Whom it recovers.
+        person_id: PersonId,
+    },
     /// The first member of a new organization, its owner (self-serve sign-up); refused
     /// (`Full`) once the organization has any member.
     Found {
@@ -595,6 +617,13 @@ impl PeopleState {
                 let Some(invitation) = self.find(&token_hash, now_ms).cloned() else {
                     return (PeopleAnswer::NoInvitation, false);
                 };
+                // A recovery link serves its member only, and only while they are one.
+                if invitation.recovers.is_some_and(|p| p != person_id)
+                    || (invitation.recovers.is_some()
+                        && !self.members.iter().any(|m| m.person_id == person_id))
+                {
+                    return (PeopleAnswer::NoInvitation, false);
+                }
                 if let Some(member) = self.members.iter().find(|m| m.person_id == person_id) {
                     // Already a member: the link is used up, the role stays.
                     let member = member.clone();
@@ -684,6 +713,24 @@ impl PeopleState {
                     return (PeopleAnswer::LastOwner, false);
                 }
                 (PeopleAnswer::Removed(self.members.remove(index)), true)
+            }
+            PeopleInput::Recover { link, person_id } => {
+                let Some(member) = self.members.iter().find(|m| m.person_id == person_id) else {
+                    return (PeopleAnswer::NotMember, false);
+                };
+                // Only the root key or an owner: a recovery link is the member's account.
+                if let Err(why) =
+                    self.may_assign(&link.created_by, Role::Owner, "send a recovery link")
+                {
+                    return (PeopleAnswer::Forbidden(why), false);
+                }
+                let invitation = Invitation {
+                    email: member.email.clone(),
+                    role: member.role,
+                    recovers: Some(person_id),
+                    ..link
+                };
+                self.step(PeopleInput::Invite(invitation), now_ms)
             }
             PeopleInput::Found {
                 person_id,
@@ -779,6 +826,7 @@ mod tests {
             created_ms: T0,
             expires_ms: T0 + INVITATION_TTL_MS,
             created_by: Actor::Root,
+            recovers: None,
         };
         (invitation, token)
     }
@@ -1059,6 +1107,80 @@ mod tests {
     }
 
     #[test]
+    fn a_recovery_link_serves_its_member_only_and_only_an_owner_or_root_sends_one() {
+        let mut state = PeopleState::default();
+        let owner = joined(&mut state, 1, Role::Owner);
+        let admin = joined(&mut state, 2, Role::Admin);
+        let dev = joined(&mut state, 3, Role::Developer);
+        let recover = |state: &mut PeopleState, by: Actor, who: PersonId, n: u8| {
+            let (link, token) = invitation(n, Role::Viewer);
+            let link = Invitation {
+                created_by: by,
+                email: String::new(),
+                ..link
+            };
+            (
+                state
+                    .step(
+                        PeopleInput::Recover {
+                            link,
+                            person_id: who,
+                        },
+                        T0 + 10,
+                    )
+                    .0,
+                token,
+            )
+        };
+        let (made, token) = recover(&mut state, Actor::Root, dev, 20);
+        let PeopleAnswer::Invitation(link) = made else {
+            panic!("{made:?}")
+        };
+        // The member's own email and role, whatever the link was drafted with.
+        assert_eq!((link.role, link.recovers), (Role::Developer, Some(dev)));
+        assert_eq!(link.email, "ada@example.com");
+        assert_eq!(
+            accept(&mut state, &token, person(9), T0 + 11),
+            PeopleAnswer::NoInvitation
+        );
+        assert!(matches!(
+            accept(&mut state, &token, dev, T0 + 12),
+            PeopleAnswer::Member(m) if m.person_id == dev && m.role == Role::Developer
+        ));
+        assert_eq!(
+            accept(&mut state, &token, dev, T0 + 13),
+            PeopleAnswer::NoInvitation,
+            "used up"
+        );
+        // An admin cannot send one (it is a member's account); an owner can.
+        assert!(matches!(
+            recover(&mut state, as_person(admin), dev, 21).0,
+            PeopleAnswer::Forbidden(_)
+        ));
+        assert!(matches!(
+            recover(&mut state, as_person(owner), dev, 22).0,
+            PeopleAnswer::Invitation(_)
+        ));
+        assert_eq!(
+            recover(&mut state, Actor::Root, person(8), 23).0,
+            PeopleAnswer::NotMember
+        );
+        // A link for a member who has since left serves nobody.
+        let (_, token) = recover(&mut state, Actor::Root, admin, 24);
+        state.step(
+            PeopleInput::Remove {
+                by: Actor::Root,
+                person_id: admin,
+            },
+            T0 + 14,
+        );
+        assert_eq!(
+            accept(&mut state, &token, admin, T0 + 15),
+            PeopleAnswer::NoInvitation
+        );
+    }
+
+    #[test]
     fn an_admin_manages_roles_below_owner_and_others_nothing() {
         let mut state = PeopleState::default();
         let owner = joined(&mut state, 1, Role::Owner);
@@ -1083,6 +1205,7 @@ mod tests {
         let (owner_invite, _) = invitation(9, Role::Owner);
         let by_admin = Invitation {
             created_by: as_person(admin),
+            recovers: None,
             ..owner_invite
         };
         assert!(forbidden(

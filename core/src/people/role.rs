@@ -86,7 +86,8 @@ impl Operation {
             Route::Invitations(_)
             | Route::Invitation(..)
             | Route::Members(_)
-            | Route::Member(..) => Operation::ManageMembers,
+            | Route::Member(..)
+            | Route::MemberRecovery(..) => Operation::ManageMembers,
             Route::OAuthClients
             | Route::OAuthClient(_)
             | Route::OAuthAuthorizations

@@ -80,6 +80,7 @@ pub(crate) async fn answer(
         | Route::Invitation(..)
         | Route::Members(_)
         | Route::Member(..)
+        | Route::MemberRecovery(..)
         | Route::OAuthClients
         | Route::OAuthClient(_)
         | Route::OAuthAuthorizations
@@ -110,9 +111,11 @@ pub(crate) async fn manage(
 ) -> Result<worker::Response> {
     match call.route {
         Route::Orgs | Route::Org(_) | Route::AuditLog => orgs::handle(env, call).await,
-        Route::Invitations(_) | Route::Invitation(..) | Route::Members(_) | Route::Member(..) => {
-            people::handle(env, call).await
-        }
+        Route::Invitations(_)
+        | Route::Invitation(..)
+        | Route::Members(_)
+        | Route::Member(..)
+        | Route::MemberRecovery(..) => people::handle(env, call).await,
         Route::OAuthClients
         | Route::OAuthClient(_)
         | Route::OAuthAuthorizations

@@ -110,6 +110,7 @@ pub(crate) async fn invitation(env: &Env, body: &[u8]) -> Result<Response> {
                 "email": invitation.email,
                 "role": invitation.role,
                 "expiresAt": format_ms(invitation.expires_ms),
+                "recovery": invitation.recovers.is_some(),
             }),
         ),
         Err(e) => http::error(&e),
@@ -167,12 +168,16 @@ pub(crate) async fn register_options(env: &Env, body: &[u8], now_ms: u64) -> Res
         Ok(found) => found,
         Err(e) => return http::error(&e),
     };
-    let person_id =
-        PersonId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_PEOPLE_ID>()?);
+    // A recovery link's passkey is its member's: their id is the user handle.
+    let person_id = match invitation.recovers {
+        Some(member) => member,
+        None => PersonId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_PEOPLE_ID>()?),
+    };
     let purpose = Purpose::Register {
         org,
         token_hash: invitation.token_hash.clone(),
         person_id,
+        recovery: invitation.recovers.is_some(),
     };
     let Some(challenge) = challenge(env, purpose, now_ms).await? else {
         return http::error(&ApiError::service_unavailable(
@@ -219,23 +224,35 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
         Ok(r) => r,
         Err(e) => return answer(&e),
     };
-    let name = match parse_person_name(&request.name) {
-        Ok(name) => name,
-        Err(e) => return answer(&e),
-    };
     let (purpose, passkey) =
         match registered(env, &request.client_data_json, &request.attestation_object).await? {
             Ok(made) => made,
             Err(e) => return refused(e),
         };
     let token_hash = InvitationToken::parse(&request.token).map(|t| t.hash_hex());
-    let (org, person_id) = match purpose {
+    let (org, person_id, recovery) = match purpose {
         Purpose::Register {
             org,
             token_hash: expected,
             person_id,
-        } if token_hash.as_deref() == Some(expected.as_str()) => (org, person_id),
+            recovery,
+        } if token_hash.as_deref() == Some(expected.as_str()) => (org, person_id, recovery),
         _ => return refused(WebAuthnError::WrongChallenge),
+    };
+    if recovery {
+        return recovered(
+            env,
+            org,
+            token_hash.unwrap_or_default(),
+            person_id,
+            passkey,
+            now_ms,
+        )
+        .await;
+    }
+    let name = match parse_person_name(&request.name) {
+        Ok(name) => name,
+        Err(e) => return answer(&e),
     };
     // The invitation is used up here, once: two holders of one link cannot both join.
     let accept = PeopleInput::Accept {
@@ -253,6 +270,52 @@ pub(crate) async fn register(env: &Env, body: &[u8], now_ms: u64) -> Result<Outc
         _ => return answer(&ApiError::invitation_invalid()),
     };
     joined(env, member, name, passkey, org, now_ms).await
+}
+
+/// A recovery link used by its member: the link is used up (in the people guard, which
+/// also checks they are still a member), the new passkey is added to theirs
+/// (`passkey.added`), and they are signed in. Their other passkeys stay, to remove on
+/// Settings → Passkeys if they were stolen rather than lost.
+async fn recovered(
+    env: &Env,
+    org: OrgId,
+    token_hash: String,
+    person_id: PersonId,
+    made: NewPasskey,
+    now_ms: u64,
+) -> Result<Outcome> {
+    let accept = PeopleInput::Accept {
+        token_hash,
+        person_id,
+        name: String::new(),
+    };
+    match client::people(env, org, &accept).await? {
+        PeopleAnswer::Member(member) if member.person_id == person_id => {}
+        _ => return answer(&ApiError::invitation_invalid()),
+    }
+    let passkey = Passkey {
+        credential_id: made.credential_id,
+        public_key: made.public_key,
+        sign_count: made.sign_count,
+        created_ms: now_ms,
+        last_used_ms: Some(now_ms),
+        name: Some("Recovered".into()),
+    };
+    match client::person(env, person_id, &PersonInput::AddPasskey(passkey.clone())).await? {
+        PersonAnswer::Person(_) => {
+            let event = passkey.event(person_id, true);
+            crate::operations::record_events(env, org, vec![event]).await;
+            Ok(Outcome::SignedIn {
+                person_id,
+                organization_id: org,
+                credential_id: passkey.credential_id,
+            })
+        }
+        PersonAnswer::TooManyPasskeys => answer(&too_many_passkeys()),
+        _ => answer(&ApiError::passkey_not_added(
+            "This passkey is already yours",
+        )),
+    }
 }
 
 /// `{email, name, organizationName}` → creation options for a self-serve sign-up. What

@@ -16,10 +16,11 @@ use scopien_auth::keys::admin::ListQuery;
 use scopien_auth::keys::view::ListPage;
 use scopien_auth::org::{OrgAnswer, OrgInput, RemovedMember};
 use scopien_auth::people::members::{
-    parse_invitation, parse_role_change, Invitation, InvitationList, InvitationToken, Member,
-    MemberCursor, MemberView, PeopleAnswer, PeopleInput, INVITATION_TTL_MS,
-    RANDOM_BYTES_FOR_INVITATION,
+    parse_invitation, parse_role_change, Invitation, InvitationList, InvitationRequest,
+    InvitationToken, Member, MemberCursor, MemberView, PeopleAnswer, PeopleInput,
+    INVITATION_TTL_MS, RANDOM_BYTES_FOR_INVITATION,
 };
+use scopien_auth::people::role::Role;
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 
@@ -45,7 +46,7 @@ fn refused(answer: PeopleAnswer) -> Result<Response> {
 pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
     let org = match call.route {
         Route::Invitations(org) | Route::Invitation(org, _) => *org,
-        Route::Members(org) | Route::Member(org, _) => *org,
+        Route::Members(org) | Route::Member(org, _) | Route::MemberRecovery(org, _) => *org,
         _ => return http::error(&ApiError::not_found("No such people endpoint")),
     };
     if !call.caller.sees_org(org) {
@@ -62,7 +63,10 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
     }
     let by = call.caller.actor;
     match (call.route, call.method) {
-        (Route::Invitations(_), Method::Post) => create(env, &call, org).await,
+        (Route::Invitations(_), Method::Post) => {
+            let request = or_respond!(parse_invitation(call.body));
+            invite(env, &call, org, Draft::Invitation(request)).await
+        }
         (Route::Invitations(_), _) => {
             match client::people(env, org, &PeopleInput::ListInvitations).await? {
                 PeopleAnswer::Invitations(list) => http::json(
@@ -95,6 +99,9 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             }
         }
         (Route::Member(_, person_id), _) => remove(env, org, *person_id, by).await,
+        (Route::MemberRecovery(_, person_id), _) => {
+            invite(env, &call, org, Draft::Recovery(*person_id)).await
+        }
         _ => http::error(&ApiError::not_found("No such people endpoint")),
     }
 }
@@ -155,21 +162,20 @@ async fn list_members(env: &Env, call: &Call<'_>, org: OrgId) -> Result<Response
     }
 }
 
-async fn create(env: &Env, call: &Call<'_>, org: OrgId) -> Result<Response> {
-    let request = or_respond!(parse_invitation(call.body));
+/// What a new link is for.
+enum Draft {
+    /// A new member, by email and role.
+    Invitation(InvitationRequest),
+    /// Another passkey for this member, who lost theirs (their email and role).
+    Recovery(PersonId),
+}
+
+/// Makes a single-use link (an invitation, or a member's recovery link), shown once.
+async fn invite(env: &Env, call: &Call<'_>, org: OrgId, draft: Draft) -> Result<Response> {
     let token = InvitationToken::generate(
         org,
         &crate::platform::random_bytes::<RANDOM_BYTES_FOR_INVITATION>()?,
     );
-    let invitation = Invitation {
-        id: InvitationId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_PEOPLE_ID>()?),
-        email: request.email,
-        role: request.role,
-        token_hash: token.hash_hex(),
-        created_ms: call.now_ms,
-        expires_ms: call.now_ms.saturating_add(INVITATION_TTL_MS),
-        created_by: call.caller.actor,
-    };
     let rp = config::passkey_relying_party(env);
     let Some(origin) = rp.origins.first() else {
         return http::error(&ApiError::service_unavailable(
@@ -177,7 +183,29 @@ async fn create(env: &Env, call: &Call<'_>, org: OrgId) -> Result<Response> {
         ));
     };
     let url = token.url(origin);
-    match client::people(env, org, &PeopleInput::Invite(invitation)).await? {
+    let (email, role) = match &draft {
+        Draft::Invitation(request) => (request.email.clone(), request.role),
+        // The people guard fills in the member's own.
+        Draft::Recovery(_) => (String::new(), Role::Viewer),
+    };
+    let invitation = Invitation {
+        id: InvitationId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_PEOPLE_ID>()?),
+        email,
+        role,
+        token_hash: token.hash_hex(),
+        created_ms: call.now_ms,
+        expires_ms: call.now_ms.saturating_add(INVITATION_TTL_MS),
+        created_by: call.caller.actor,
+        recovers: None,
+    };
+    let input = match draft {
+        Draft::Invitation(_) => PeopleInput::Invite(invitation),
+        Draft::Recovery(person_id) => PeopleInput::Recover {
+            link: invitation,
+            person_id,
+        },
+    };
+    match client::people(env, org, &input).await? {
         PeopleAnswer::Invitation(made) => {
             crate::operations::record_events(env, org, vec![made.invited_event()]).await;
             http::json(201, &made.view(Some(url)))
@@ -186,6 +214,7 @@ async fn create(env: &Env, call: &Call<'_>, org: OrgId) -> Result<Response> {
             "This organization has 100 pending invitations; revoke some first",
         )),
         PeopleAnswer::Forbidden(why) => http::error(&ApiError::members_forbidden(why)),
+        PeopleAnswer::NotMember => http::error(&ApiError::not_found("No such member here")),
         _ => Err(client::unexpected_answer("people guard")),
     }
 }
