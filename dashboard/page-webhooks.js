@@ -15,6 +15,8 @@ const EVENTS = [
   ["api_key.revoked", "A key is revoked"],
   ["api_key.rolled", "A key is rolled"],
   ["api_key.leaked", "A key is reported leaked"],
+  ["api_key.expiring", "A key expires in 7 days, or in 1 day"],
+  ["api_key.expired", "A key expires"],
   ["organization.updated", "The organization changes"],
   ["oauth_grant.created", "An OAuth app is authorized"],
   ["oauth_grant.revoked", "An app's authorization is revoked"],

@@ -400,6 +400,34 @@ test("concurrent changes are each delivered once; a roll and an app's authorizat
   assert.ok(!/sat_|srt_|sac_/.test(granted.body + gone.body), "never a token");
 });
 
+test("a key's expiry is announced: expiring a day before, expired at its expiresAt, each once", async () => {
+  const receiver = await startReceiver();
+  const { admin } = await createOrgWithAdmin(gw, { name: "Expiring" });
+  const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
+  // Made before the endpoint exists: its milestones are picked up when it is added.
+  const early = await createKey(gw, { name: "early", scopes: ["read"], expiresAt: inSeconds(5) }, admin.key);
+  const hook = await createWebhook(admin.key, { url: receiver.url, events: ["api_key.expiring", "api_key.expired"] });
+  const soon = await createKey(gw, { name: "soon", scopes: ["read"], expiresAt: inSeconds(4) }, admin.key);
+  const tomorrow = await createKey(gw, { name: "tomorrow", scopes: ["read"], expiresAt: inSeconds(86_400 + 4) }, admin.key);
+  const about = (key, type) => receiver.received.filter((d) => d.json.data.id === key.id && d.json.type === type);
+
+  const [expiring] = await waitFor(() => about(tomorrow, "api_key.expiring").length && about(tomorrow, "api_key.expiring"), { timeoutMs: 30_000, what: "api_key.expiring" });
+  assert.ok(expiring.at >= Date.parse(tomorrow.expiresAt) - 86_400_000, "not before the day-before mark");
+  assert.equal(expiring.json.data.status, "active");
+  assert.equal(expiring.json.data.expiresAt, tomorrow.expiresAt);
+  assertSigned(hook.secret, expiring);
+  for (const key of [soon, early]) {
+    const [expired] = await waitFor(() => about(key, "api_key.expired").length && about(key, "api_key.expired"), { timeoutMs: 30_000, what: `api_key.expired of ${key.name}` });
+    assert.ok(expired.at >= Date.parse(key.expiresAt), "not before expiresAt");
+    assert.equal(expired.json.data.status, "expired");
+    assertSigned(hook.secret, expired);
+    // A key made to expire within a day is told once, when it expires: no "expiring".
+    assert.equal(about(key, "api_key.expiring").length, 0);
+  }
+  assert.equal(about(tomorrow, "api_key.expired").length, 0);
+  assert.equal(about(tomorrow, "api_key.expiring").length, 1, "once");
+});
+
 test("a message being retried outlives a restart of workerd", async () => {
   let healed = false;
   const receiver = await startReceiver(() => (healed ? 200 : 503));

@@ -9,13 +9,15 @@
 //! (`scopien_auth::webhooks`).
 
 use scopien_auth::ids::{MessageId, OrgId, WebhookId, RANDOM_BYTES_FOR_PEOPLE_ID};
-use scopien_auth::keys::view::ListPage;
+use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::webhooks::delivery::{Delivery, HANDED_LEASE_MS};
 use scopien_auth::webhooks::endpoint::{EndpointRecord, MAX_ENDPOINTS};
 use scopien_auth::webhooks::event::{payload, EventType};
+use scopien_auth::webhooks::expiry::{after, due_milestone, next_milestone, Milestone};
 use scopien_auth::webhooks::protocol::{
     delivery_cursor, endpoint_cursor, Attempt, Handed, WebhookAnswer, WebhookInput,
 };
+use scopien_auth::{KeyId, KeyStatus};
 use serde::Deserialize;
 use worker::{Result, SqlStorage};
 
@@ -54,7 +56,107 @@ pub(crate) fn create_tables(sql: &SqlStorage) -> Result<()> {
         "CREATE INDEX IF NOT EXISTS deliveries_of ON deliveries (webhook_id, seq)",
         None,
     )?;
+    // Each key's next expiry milestone (`webhooks::expiry`), for the alarm.
+    sql.exec("CREATE TABLE IF NOT EXISTS expiries (key_id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL, milestone TEXT NOT NULL, next_ms INTEGER NOT NULL)", None)?;
     Ok(())
+}
+
+/// Keeps the next expiry milestone of each key in `views` (as recorded after a change):
+/// a key with a new `expiresAt` starts from the first milestone still ahead; a revoked
+/// key, or one that no longer expires, has none. An unchanged `expiresAt` keeps its
+/// milestone (one due and not yet announced stays due).
+pub(crate) fn track_keys(sql: &SqlStorage, views: &[KeyView], now_ms: u64) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Row {
+        expires_ms: i64,
+    }
+    if views.is_empty() || !exists(sql)? {
+        return Ok(false);
+    }
+    let mut changed = false;
+    for view in views {
+        let id = view.id.to_string();
+        let expires = view
+            .expires_at
+            .filter(|_| view.status != KeyStatus::Revoked)
+            .map(|t| t.0);
+        let Some(expires_ms) = expires else {
+            sql.exec("DELETE FROM expiries WHERE key_id = ?", vec![id.into()])?;
+            continue;
+        };
+        let rows: Vec<Row> = sql
+            .exec(
+                "SELECT expires_ms FROM expiries WHERE key_id = ?",
+                vec![id.clone().into()],
+            )?
+            .to_array()?;
+        if rows.first().map(|r| r.expires_ms) == i64::try_from(expires_ms).ok() {
+            continue;
+        }
+        match next_milestone(expires_ms, now_ms) {
+            Some((milestone, at)) => {
+                sql.exec(
+                    "INSERT OR REPLACE INTO expiries (key_id, expires_ms, milestone, next_ms) VALUES (?, ?, ?, ?)",
+                    vec![
+                        id.into(),
+                        i64::try_from(expires_ms).unwrap_or(i64::MAX).into(),
+                        milestone.as_str().into(),
+                        i64::try_from(at).unwrap_or(i64::MAX).into(),
+                    ],
+                )?;
+                changed = true;
+            }
+            None => {
+                sql.exec("DELETE FROM expiries WHERE key_id = ?", vec![id.into()])?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The keys whose expiry milestone is due at `now_ms` (a bounded batch): the milestone
+/// to announce for each (the latest passed), each moved on to its next one (or dropped).
+pub(crate) fn due_expiries(sql: &SqlStorage, now_ms: u64) -> Result<Vec<(KeyId, Milestone)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        key_id: String,
+        expires_ms: i64,
+        milestone: String,
+    }
+    if !exists(sql)? {
+        return Ok(Vec::new());
+    }
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    let rows: Vec<Row> = sql
+        .exec(
+            "SELECT key_id, expires_ms, milestone FROM expiries WHERE next_ms <= ? ORDER BY next_ms LIMIT ?",
+            vec![now.into(), HANDED_AT_ONCE.into()],
+        )?
+        .to_array()?;
+    let mut due = Vec::with_capacity(rows.len());
+    for row in rows {
+        let expires_ms = u64::try_from(row.expires_ms).unwrap_or_default();
+        let scheduled = Milestone::parse(&row.milestone).unwrap_or(Milestone::Expired);
+        let reached = due_milestone(scheduled, expires_ms, now_ms);
+        match after(reached, expires_ms, now_ms) {
+            Some((next, at)) => sql.exec(
+                "UPDATE expiries SET milestone = ?, next_ms = ? WHERE key_id = ?",
+                vec![
+                    next.as_str().into(),
+                    i64::try_from(at).unwrap_or(i64::MAX).into(),
+                    row.key_id.clone().into(),
+                ],
+            )?,
+            None => sql.exec(
+                "DELETE FROM expiries WHERE key_id = ?",
+                vec![row.key_id.clone().into()],
+            )?,
+        };
+        if let Some(id) = KeyId::parse(&row.key_id) {
+            due.push((id, reached));
+        }
+    }
+    Ok(due)
 }
 
 fn endpoints(sql: &SqlStorage) -> Result<Vec<EndpointRecord>> {
@@ -178,7 +280,7 @@ pub(crate) fn next_due(sql: &SqlStorage) -> Result<Option<u64>> {
     }
     let rows: Vec<Next> = sql
         .exec(
-            "SELECT MIN(next_ms) AS next FROM deliveries WHERE next_ms IS NOT NULL",
+            "SELECT MIN(next) AS next FROM (SELECT MIN(next_ms) AS next FROM deliveries WHERE next_ms IS NOT NULL UNION ALL SELECT MIN(next_ms) FROM expiries)",
             None,
         )?
         .to_array()?;
