@@ -6,17 +6,23 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { startGateway, call, createKey, createOrgWithAdmin, waitFor, freePort } from "./harness.mjs";
+import { createHmac, timingSafeEqual, generateKeyPairSync, sign } from "node:crypto";
+import { startGateway, call, createKey, createOrgWithAdmin, waitFor, freePort, rawRequest } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
 import { registerApp, tokensFor } from "./oauth-flow.mjs";
 
 let gw;
 const root = () => ({ key: gw.rootKey });
 const receivers = [];
+// GitHub's secret scanning, pinned to a key of the test's own (api_key.leaked).
+const scanner = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const SCANNER_KEY_ID = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
+const scanningKeys = JSON.stringify({
+  public_keys: [{ key_identifier: SCANNER_KEY_ID, key: scanner.publicKey.export({ type: "spki", format: "pem" }), is_current: true }],
+});
 
 before(async () => {
-  gw = await startGateway();
+  gw = await startGateway({ vars: { SECRET_SCANNING_PUBLIC_KEYS: scanningKeys } });
 });
 after(async () => {
   await gw?.stop();
@@ -398,6 +404,30 @@ test("concurrent changes are each delivered once; a roll and an app's authorizat
   assert.equal(gone.json.data.grantId, grantId);
   assert.equal(gone.json.data.status, "revoked");
   assert.ok(!/sat_|srt_|sac_/.test(granted.body + gone.body), "never a token");
+});
+
+test("a key reported leaked by secret scanning is an event", async () => {
+  const receiver = await startReceiver();
+  const { admin } = await createOrgWithAdmin(gw, { name: "Leaky" });
+  const hook = await createWebhook(admin.key, { url: receiver.url, events: ["api_key.leaked"] });
+  const leaky = await createKey(gw, { name: "leaky", scopes: ["read"] }, admin.key);
+  const body = JSON.stringify([{ token: leaky.key, type: "scopien_api_key", url: "https://github.com/octo/app/blob/main/.env", source: "content" }]);
+  const reported = await rawRequest(gw.url, "/secret-scanning/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "github-public-key-identifier": SCANNER_KEY_ID,
+      "github-public-key-signature": sign("sha256", Buffer.from(body), scanner.privateKey).toString("base64"),
+    },
+    bodyChunks: [body],
+  });
+  assert.equal(reported.status, 200);
+  const leaked = await waitFor(() => receiver.received.find((d) => d.json.type === "api_key.leaked"), { what: "api_key.leaked" });
+  assertSigned(hook.secret, leaked);
+  assert.equal(leaked.json.data.id, leaky.id);
+  assert.ok(leaked.json.data.leakedAt);
+  assert.equal(leaked.json.data.status, "revoked", "LEAKED_KEY_ACTION revoke, the default");
+  assert.ok(!leaked.body.includes(leaky.key), "never the leaked secret itself");
 });
 
 test("a key's expiry is announced: expiring a day before, expired at its expiresAt, each once", async () => {
