@@ -194,7 +194,7 @@ test("a 500 is retried with the same webhook-id and a new timestamp and signatur
   assert.equal(receiver.received.filter((d) => d.json.data.id === key.id).length, 2);
 });
 
-test("URLs and events are validated; 400s name the field", async () => {
+test("URLs and events are validated (400s name the field); at most 16 endpoints, listed in pages", async () => {
   const { admin } = await createOrgWithAdmin(gw, { name: "Strict" });
   const refused = [
     "http://hooks.example.com/in",
@@ -222,6 +222,20 @@ test("URLs and events are validated; 400s name the field", async () => {
   const bad = await call(gw.url, `/v1/auth/webhooks/${ok.id}`, { key: admin.key, method: "PATCH", body: { url: "https://10.1.1.1/x" } });
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.field, "url");
+
+  // At most 16 endpoints an organization: the 17th is a 409 until one is deleted.
+  for (let i = 1; i < 16; i++) await createWebhook(admin.key, { url: `https://hooks.example.com/${i}`, events: ["api_key.created"] });
+  const full = await call(gw.url, "/v1/auth/webhooks", { key: admin.key, method: "POST", body: { url: "https://hooks.example.com/17", events: ["api_key.created"] } });
+  assert.equal(full.status, 409, full.text);
+  assert.equal((await call(gw.url, `/v1/auth/webhooks/${ok.id}`, { key: admin.key, method: "DELETE" })).status, 204);
+  await createWebhook(admin.key, { url: "https://hooks.example.com/17", events: ["api_key.created"] });
+  const page = await call(gw.url, "/v1/auth/webhooks?limit=10", { key: admin.key });
+  assert.equal(page.json.data.length, 10);
+  assert.equal(page.json.hasMore, true);
+  const rest = await call(gw.url, `/v1/auth/webhooks?limit=10&cursor=${page.json.nextCursor}`, { key: admin.key });
+  assert.equal(rest.json.data.length, 6);
+  assert.equal(rest.json.hasMore, false);
+  assert.equal(new Set([...page.json.data, ...rest.json.data].map((w) => w.id)).size, 16);
 
   // Loopback only when WEBHOOK_ALLOW_HTTP_LOOPBACK is "true".
   const closed = await startGateway({ vars: { WEBHOOK_ALLOW_HTTP_LOOPBACK: "false" } });
