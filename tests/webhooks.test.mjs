@@ -376,6 +376,20 @@ test("after rotate-secret both secrets' signatures verify; the organization's ch
   await call(gw.url, `/v1/organizations/${org.id}`, { ...root(), method: "PATCH", body: { name: "Rotating Again" } });
   await waitFor(() => receiver.received.some((d) => d.json.data.name === "Rotating Again"), { what: "the later organization event" });
   assert.equal(receiver.received.filter((d) => d.json.type === "api_key.updated").length, count);
+
+  // Every change to the endpoint is in the audit log, by its actor, never with a secret.
+  const log = await call(gw.url, "/v1/audit-log?limit=100", { key: admin.key });
+  assert.equal(log.status, 200, log.text);
+  const mine = log.json.data.filter((e) => e.target.type === "webhook" && e.target.id === hook.id);
+  assert.deepEqual(mine.map((e) => e.action).reverse(), ["webhook.created", "webhook.secret_rotated", "webhook.updated"]);
+  assert.ok(mine.every((e) => e.actor.type === "key" && e.actor.keyId === admin.id));
+  assert.equal(mine.at(-1).changes.url.after, receiver.url);
+  assert.deepEqual(mine[0].changes.events, { before: ["api_key.updated", "organization.updated"], after: ["organization.updated"] });
+  assert.ok(!log.text.includes("whsec_"), "no secret in the audit log");
+  const deleted = await call(gw.url, `/v1/auth/webhooks/${hook.id}`, { key: admin.key, method: "DELETE" });
+  assert.equal(deleted.status, 204);
+  const after = await call(gw.url, "/v1/audit-log?limit=1", { key: admin.key });
+  assert.equal(after.json.data[0].action, "webhook.deleted");
 });
 
 test("concurrent changes are each delivered once; a roll and an app's authorization and revocation are events", async () => {

@@ -896,8 +896,12 @@ impl OrgGuard {
             OrgInput::ListAudit { query, only } => self.list_audit(&query, only)?,
             OrgInput::Webhooks(input) => {
                 self.due_changed.set(true);
-                let creates = matches!(input, WebhookInput::Create(_));
-                let answer = outbox::step(&self.sql(), input, now)?;
+                let creates = matches!(input, WebhookInput::Create { .. });
+                let (answer, audit) = outbox::step(&self.sql(), input, now)?;
+                // A change to an endpoint is in the audit log, in the same step.
+                if let Some(event) = audit {
+                    self.append(vec![event], now)?;
+                }
                 // Keys made before the first endpoint get their expiry milestones now.
                 if creates && matches!(answer, WebhookAnswer::Created(_)) && self.has_tables()? {
                     let views = self.key_views()?;

@@ -8,6 +8,7 @@
 //! survives a restart; the queue's copy is only the hand-over. Decisions are core's
 //! (`scopien_auth::webhooks`).
 
+use scopien_auth::audit::AuditDraft;
 use scopien_auth::ids::{MessageId, OrgId, WebhookId, RANDOM_BYTES_FOR_PEOPLE_ID};
 use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::webhooks::delivery::{Delivery, HANDED_LEASE_MS};
@@ -15,7 +16,7 @@ use scopien_auth::webhooks::endpoint::{EndpointRecord, MAX_ENDPOINTS};
 use scopien_auth::webhooks::event::{payload, EventType};
 use scopien_auth::webhooks::expiry::{after, due_milestone, next_milestone, Milestone};
 use scopien_auth::webhooks::protocol::{
-    delivery_cursor, endpoint_cursor, Attempt, Handed, WebhookAnswer, WebhookInput,
+    audit_event, delivery_cursor, endpoint_cursor, Attempt, Handed, WebhookAnswer, WebhookInput,
 };
 use scopien_auth::{KeyId, KeyStatus};
 use serde::Deserialize;
@@ -336,36 +337,41 @@ pub(crate) fn not_handed(sql: &SqlStorage, handed: &[Handed], again_ms: u64) -> 
     Ok(())
 }
 
-/// One step of the webhook API or the consumer.
-pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result<WebhookAnswer> {
+/// One step of the webhook API or the consumer; with the audit event of a change to an
+/// endpoint, which the caller appends in the same step.
+pub(crate) fn step(
+    sql: &SqlStorage,
+    input: WebhookInput,
+    now_ms: u64,
+) -> Result<(WebhookAnswer, Option<AuditDraft>)> {
     if !exists(sql)? {
         match input {
-            WebhookInput::Create(_) => create_tables(sql)?,
+            WebhookInput::Create { .. } => create_tables(sql)?,
             WebhookInput::List(_) => {
-                return Ok(WebhookAnswer::Endpoints(ListPage::new(
-                    Vec::new(),
-                    None,
-                    true,
-                )))
+                let empty = ListPage::new(Vec::new(), None, true);
+                return Ok((WebhookAnswer::Endpoints(empty), None));
             }
-            _ => return Ok(WebhookAnswer::NotFound),
+            _ => return Ok((WebhookAnswer::NotFound, None)),
         }
     }
-    Ok(match input {
-        WebhookInput::Create(record) => {
+    let mut audit = None;
+    let answer = match input {
+        WebhookInput::Create { record, actor } => {
             if endpoint(sql, record.id)?.is_some() {
-                return Ok(WebhookAnswer::IdTaken);
+                return Ok((WebhookAnswer::IdTaken, None));
             }
             if endpoints(sql)?.len() >= MAX_ENDPOINTS {
-                return Ok(WebhookAnswer::TooMany);
+                return Ok((WebhookAnswer::TooMany, None));
             }
             put_endpoint(sql, &record)?;
+            let changes = scopien_auth::audit::created(&record.view());
+            audit = Some(audit_event("webhook.created", record.id, actor, changes));
             WebhookAnswer::Created(record.created_view())
         }
         WebhookInput::List(query) => {
             let after = match endpoint_cursor(&query) {
                 Some(Ok(id)) => id.to_string(),
-                Some(Err(())) => return Ok(WebhookAnswer::BadCursor),
+                Some(Err(())) => return Ok((WebhookAnswer::BadCursor, None)),
                 None => String::new(),
             };
             let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
@@ -383,18 +389,24 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
             Some(record) => WebhookAnswer::Endpoint(record.view()),
             None => WebhookAnswer::NotFound,
         },
-        WebhookInput::Patch { id, patch } => {
+        WebhookInput::Patch { id, patch, actor } => {
             let Some(mut record) = endpoint(sql, id)? else {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             };
+            let before = record.view();
             patch.apply(&mut record);
             put_endpoint(sql, &record)?;
+            let changes = scopien_auth::audit::changes(&before, &record.view(), &[]);
+            if changes.is_some() {
+                audit = Some(audit_event("webhook.updated", id, actor, changes));
+            }
             WebhookAnswer::Endpoint(record.view())
         }
-        WebhookInput::Delete(id) => {
+        WebhookInput::Delete { id, actor } => {
             if endpoint(sql, id)?.is_none() {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             }
+            audit = Some(audit_event("webhook.deleted", id, actor, None));
             sql.exec(
                 "DELETE FROM webhooks WHERE id = ?",
                 vec![id.to_string().into()],
@@ -405,21 +417,22 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
             )?;
             WebhookAnswer::Done
         }
-        WebhookInput::Rotate { id, secret } => {
+        WebhookInput::Rotate { id, secret, actor } => {
             let Some(mut record) = endpoint(sql, id)? else {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             };
             record.rotate(secret, now_ms);
             put_endpoint(sql, &record)?;
+            audit = Some(audit_event("webhook.secret_rotated", id, actor, None));
             WebhookAnswer::Created(record.created_view())
         }
         WebhookInput::Deliveries { id, query } => {
             if endpoint(sql, id)?.is_none() {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             }
             let before = match delivery_cursor(&query) {
                 Some(Ok(seq)) => i64::try_from(seq).unwrap_or(i64::MAX),
-                Some(Err(())) => return Ok(WebhookAnswer::BadCursor),
+                Some(Err(())) => return Ok((WebhookAnswer::BadCursor, None)),
                 None => i64::MAX,
             };
             #[derive(Deserialize)]
@@ -448,13 +461,13 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
         }
         WebhookInput::Take(id) => {
             let Some((mut delivery, payload)) = delivery(sql, id)? else {
-                return Ok(WebhookAnswer::Done);
+                return Ok((WebhookAnswer::Done, None));
             };
             let Some(attempt) = delivery.next_attempt() else {
-                return Ok(WebhookAnswer::Done);
+                return Ok((WebhookAnswer::Done, None));
             };
             let Some(endpoint) = endpoint(sql, delivery.webhook_id)? else {
-                return Ok(WebhookAnswer::Done);
+                return Ok((WebhookAnswer::Done, None));
             };
             // The consumer holds it now: the lease starts again.
             delivery.handed(now_ms);
@@ -479,7 +492,8 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
             }
             WebhookAnswer::Done
         }
-    })
+    };
+    Ok((answer, audit))
 }
 
 /// How long after a refused hand-over the alarm tries again.
