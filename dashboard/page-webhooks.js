@@ -17,6 +17,7 @@ const EVENTS = [
   ["api_key.leaked", "A key is reported leaked"],
   ["api_key.expiring", "A key expires in 7 days, or in 1 day"],
   ["api_key.expired", "A key expires"],
+  ["rate_limit.exceeded", "A key reaches its hourly or daily limit"],
   ["organization.updated", "The organization changes"],
   ["oauth_grant.created", "An OAuth app is authorized"],
   ["oauth_grant.revoked", "An app's authorization is revoked"],

@@ -458,6 +458,27 @@ test("a key reported leaked by secret scanning is an event", async () => {
   assert.ok(!leaked.body.includes(leaky.key), "never the leaked secret itself");
 });
 
+test("a key's first refusal for its hourly quota is announced once a window (rate_limit.exceeded)", async () => {
+  const receiver = await startReceiver();
+  const { admin } = await createOrgWithAdmin(gw, { name: "Limited" });
+  const hook = await createWebhook(admin.key, { url: receiver.url, events: ["rate_limit.exceeded", "api_key.created"] });
+  const key = await createKey(gw, { name: "one an hour", scopes: ["read"], rateLimit: 1 }, admin.key);
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push((await call(gw.url, "/v1/accounts", { key: key.key })).status);
+  assert.deepEqual(statuses, [200, 429, 429, 429]);
+  const exceeded = await waitFor(() => receiver.received.find((d) => d.json.type === "rate_limit.exceeded"), { what: "rate_limit.exceeded" });
+  assertSigned(hook.secret, exceeded);
+  assert.equal(exceeded.json.data.key.id, key.id);
+  assert.equal(exceeded.json.data.window, "hour");
+  assert.equal(exceeded.json.data.limit, 1);
+  assert.ok(Date.parse(exceeded.json.data.resetAt) > Date.now());
+  assert.ok(!exceeded.body.includes(key.key));
+  // A later event arrives after any second announcement would have: there is none.
+  const later = await createKey(gw, { name: "later", scopes: ["read"] }, admin.key);
+  await waitFor(() => receiver.received.some((d) => d.json.type === "api_key.created" && d.json.data.id === later.id), { what: "the later event" });
+  assert.equal(receiver.received.filter((d) => d.json.type === "rate_limit.exceeded").length, 1);
+});
+
 test("a key's expiry is announced: expiring a day before, expired at its expiresAt, each once", async () => {
   const receiver = await startReceiver();
   const { admin } = await createOrgWithAdmin(gw, { name: "Expiring" });

@@ -57,6 +57,16 @@ pub enum WebhookInput {
         /// Page size and cursor.
         query: ListQuery,
     },
+    /// An event decided elsewhere (a key's guard: `rate_limit.exceeded`), recorded in
+    /// the outbox of its organization.
+    Notify {
+        /// The organization.
+        organization: crate::ids::OrgId,
+        /// What happened.
+        event: crate::webhooks::event::EventType,
+        /// About what.
+        data: serde_json::Value,
+    },
     /// The consumer takes a message the queue handed it: what to send.
     Take(MessageId),
     /// The consumer made attempt `attempt` of a message: its answer.

@@ -459,6 +459,14 @@ pub(crate) fn step(
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             WebhookAnswer::Deliveries(ListPage::new(views, cursor, complete))
         }
+        WebhookInput::Notify {
+            organization,
+            event,
+            data,
+        } => {
+            record_events(sql, organization, &[(event, data)], now_ms)?;
+            WebhookAnswer::Done
+        }
         WebhookInput::Take(id) => {
             let Some((mut delivery, payload)) = delivery(sql, id)? else {
                 return Ok((WebhookAnswer::Done, None));
