@@ -81,6 +81,10 @@ function what(event) {
     case "oauth_client.deleted": return sentence("Deleted the OAuth app ", target, " and revoked its grants");
     case "oauth_grant.created": return sentence("Authorized the app ", target, " to act for the organization");
     case "oauth_grant.revoked": return sentence("Revoked the access of the app ", target);
+    case "webhook.created": return sentence("Added the webhook endpoint ", event.changes?.url?.after ?? target);
+    case "webhook.updated": return sentence("Changed the webhook endpoint ", target);
+    case "webhook.deleted": return sentence("Deleted the webhook endpoint ", target);
+    case "webhook.secret_rotated": return sentence("Rotated the signing secret of the webhook endpoint ", target);
     case "organization.created": return sentence("Created the organization ", target);
     case "organization.updated": return sentence("Changed the organization ", target);
     case "member.recovery_link_sent": return sentence("Sent a recovery link to ", event.changes?.email?.after ?? "a member", " (it adds a passkey to their account)");

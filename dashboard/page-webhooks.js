@@ -2,7 +2,7 @@
 // once, and again only as a new secret after Rotate secret), Delete, and an endpoint's
 // deliveries: each message's event, status, attempts and the last answer.
 import { h, day, when, whileDisabled, announce } from "./dom.js";
-import { api, fillTable } from "./api.js";
+import { api, can, fillTable } from "./api.js";
 import { openDialog, closed, confirmAction } from "./dialogs.js";
 import { clearErrors, showError } from "./forms.js";
 
@@ -15,6 +15,9 @@ const EVENTS = [
   ["api_key.revoked", "A key is revoked"],
   ["api_key.rolled", "A key is rolled"],
   ["api_key.leaked", "A key is reported leaked"],
+  ["api_key.expiring", "A key expires in 7 days, or in 1 day"],
+  ["api_key.expired", "A key expires"],
+  ["rate_limit.exceeded", "A key reaches its hourly or daily limit"],
   ["organization.updated", "The organization changes"],
   ["oauth_grant.created", "An OAuth app is authorized"],
   ["oauth_grant.revoked", "An app's authorization is revoked"],
@@ -52,6 +55,14 @@ function descriptionField(prefix) {
 }
 
 export async function render(main) {
+  if (!can("webhooks.manage")) {
+    main.replaceChildren(
+      h("p", { class: "breadcrumb" }, "Settings → Webhooks"),
+      h("h1", {}, "Webhooks"),
+      h("p", { class: "lead" }, "Only the organization's owners and admins manage its webhooks."),
+    );
+    return;
+  }
   const add = h("button", { type: "button", class: "primary", id: "add-webhook" }, "Add endpoint");
   const tableBody = h("tbody");
   const table = h("table", { class: "cards" },

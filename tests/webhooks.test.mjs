@@ -6,17 +6,23 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { startGateway, call, createKey, createOrgWithAdmin, waitFor, freePort } from "./harness.mjs";
+import { createHmac, timingSafeEqual, generateKeyPairSync, sign } from "node:crypto";
+import { startGateway, call, createKey, createOrgWithAdmin, waitFor, freePort, rawRequest } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
 import { registerApp, tokensFor } from "./oauth-flow.mjs";
 
 let gw;
 const root = () => ({ key: gw.rootKey });
 const receivers = [];
+// GitHub's secret scanning, pinned to a key of the test's own (api_key.leaked).
+const scanner = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const SCANNER_KEY_ID = "90a421169f0a406205f1563a953312f0be898d3c7b6c06b681aa86a874555f4a";
+const scanningKeys = JSON.stringify({
+  public_keys: [{ key_identifier: SCANNER_KEY_ID, key: scanner.publicKey.export({ type: "spki", format: "pem" }), is_current: true }],
+});
 
 before(async () => {
-  gw = await startGateway();
+  gw = await startGateway({ vars: { SECRET_SCANNING_PUBLIC_KEYS: scanningKeys } });
 });
 after(async () => {
   await gw?.stop();
@@ -188,7 +194,7 @@ test("a 500 is retried with the same webhook-id and a new timestamp and signatur
   assert.equal(receiver.received.filter((d) => d.json.data.id === key.id).length, 2);
 });
 
-test("URLs and events are validated; 400s name the field", async () => {
+test("URLs and events are validated (400s name the field); at most 16 endpoints, listed in pages", async () => {
   const { admin } = await createOrgWithAdmin(gw, { name: "Strict" });
   const refused = [
     "http://hooks.example.com/in",
@@ -216,6 +222,20 @@ test("URLs and events are validated; 400s name the field", async () => {
   const bad = await call(gw.url, `/v1/auth/webhooks/${ok.id}`, { key: admin.key, method: "PATCH", body: { url: "https://10.1.1.1/x" } });
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.field, "url");
+
+  // At most 16 endpoints an organization: the 17th is a 409 until one is deleted.
+  for (let i = 1; i < 16; i++) await createWebhook(admin.key, { url: `https://hooks.example.com/${i}`, events: ["api_key.created"] });
+  const full = await call(gw.url, "/v1/auth/webhooks", { key: admin.key, method: "POST", body: { url: "https://hooks.example.com/17", events: ["api_key.created"] } });
+  assert.equal(full.status, 409, full.text);
+  assert.equal((await call(gw.url, `/v1/auth/webhooks/${ok.id}`, { key: admin.key, method: "DELETE" })).status, 204);
+  await createWebhook(admin.key, { url: "https://hooks.example.com/17", events: ["api_key.created"] });
+  const page = await call(gw.url, "/v1/auth/webhooks?limit=10", { key: admin.key });
+  assert.equal(page.json.data.length, 10);
+  assert.equal(page.json.hasMore, true);
+  const rest = await call(gw.url, `/v1/auth/webhooks?limit=10&cursor=${page.json.nextCursor}`, { key: admin.key });
+  assert.equal(rest.json.data.length, 6);
+  assert.equal(rest.json.hasMore, false);
+  assert.equal(new Set([...page.json.data, ...rest.json.data].map((w) => w.id)).size, 16);
 
   // Loopback only when WEBHOOK_ALLOW_HTTP_LOOPBACK is "true".
   const closed = await startGateway({ vars: { WEBHOOK_ALLOW_HTTP_LOOPBACK: "false" } });
@@ -356,6 +376,20 @@ test("after rotate-secret both secrets' signatures verify; the organization's ch
   await call(gw.url, `/v1/organizations/${org.id}`, { ...root(), method: "PATCH", body: { name: "Rotating Again" } });
   await waitFor(() => receiver.received.some((d) => d.json.data.name === "Rotating Again"), { what: "the later organization event" });
   assert.equal(receiver.received.filter((d) => d.json.type === "api_key.updated").length, count);
+
+  // Every change to the endpoint is in the audit log, by its actor, never with a secret.
+  const log = await call(gw.url, "/v1/audit-log?limit=100", { key: admin.key });
+  assert.equal(log.status, 200, log.text);
+  const mine = log.json.data.filter((e) => e.target.type === "webhook" && e.target.id === hook.id);
+  assert.deepEqual(mine.map((e) => e.action).reverse(), ["webhook.created", "webhook.secret_rotated", "webhook.updated"]);
+  assert.ok(mine.every((e) => e.actor.type === "key" && e.actor.keyId === admin.id));
+  assert.equal(mine.at(-1).changes.url.after, receiver.url);
+  assert.deepEqual(mine[0].changes.events, { before: ["api_key.updated", "organization.updated"], after: ["organization.updated"] });
+  assert.ok(!log.text.includes("whsec_"), "no secret in the audit log");
+  const deleted = await call(gw.url, `/v1/auth/webhooks/${hook.id}`, { key: admin.key, method: "DELETE" });
+  assert.equal(deleted.status, 204);
+  const after = await call(gw.url, "/v1/audit-log?limit=1", { key: admin.key });
+  assert.equal(after.json.data[0].action, "webhook.deleted");
 });
 
 test("concurrent changes are each delivered once; a roll and an app's authorization and revocation are events", async () => {
@@ -398,6 +432,79 @@ test("concurrent changes are each delivered once; a roll and an app's authorizat
   assert.equal(gone.json.data.grantId, grantId);
   assert.equal(gone.json.data.status, "revoked");
   assert.ok(!/sat_|srt_|sac_/.test(granted.body + gone.body), "never a token");
+});
+
+test("a key reported leaked by secret scanning is an event", async () => {
+  const receiver = await startReceiver();
+  const { admin } = await createOrgWithAdmin(gw, { name: "Leaky" });
+  const hook = await createWebhook(admin.key, { url: receiver.url, events: ["api_key.leaked"] });
+  const leaky = await createKey(gw, { name: "leaky", scopes: ["read"] }, admin.key);
+  const body = JSON.stringify([{ token: leaky.key, type: "scopien_api_key", url: "https://github.com/octo/app/blob/main/.env", source: "content" }]);
+  const reported = await rawRequest(gw.url, "/secret-scanning/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "github-public-key-identifier": SCANNER_KEY_ID,
+      "github-public-key-signature": sign("sha256", Buffer.from(body), scanner.privateKey).toString("base64"),
+    },
+    bodyChunks: [body],
+  });
+  assert.equal(reported.status, 200);
+  const leaked = await waitFor(() => receiver.received.find((d) => d.json.type === "api_key.leaked"), { what: "api_key.leaked" });
+  assertSigned(hook.secret, leaked);
+  assert.equal(leaked.json.data.id, leaky.id);
+  assert.ok(leaked.json.data.leakedAt);
+  assert.equal(leaked.json.data.status, "revoked", "LEAKED_KEY_ACTION revoke, the default");
+  assert.ok(!leaked.body.includes(leaky.key), "never the leaked secret itself");
+});
+
+test("a key's first refusal for its hourly quota is announced once a window (rate_limit.exceeded)", async () => {
+  const receiver = await startReceiver();
+  const { admin } = await createOrgWithAdmin(gw, { name: "Limited" });
+  const hook = await createWebhook(admin.key, { url: receiver.url, events: ["rate_limit.exceeded", "api_key.created"] });
+  const key = await createKey(gw, { name: "one an hour", scopes: ["read"], rateLimit: 1 }, admin.key);
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push((await call(gw.url, "/v1/accounts", { key: key.key })).status);
+  assert.deepEqual(statuses, [200, 429, 429, 429]);
+  const exceeded = await waitFor(() => receiver.received.find((d) => d.json.type === "rate_limit.exceeded"), { what: "rate_limit.exceeded" });
+  assertSigned(hook.secret, exceeded);
+  assert.equal(exceeded.json.data.key.id, key.id);
+  assert.equal(exceeded.json.data.window, "hour");
+  assert.equal(exceeded.json.data.limit, 1);
+  assert.ok(Date.parse(exceeded.json.data.resetAt) > Date.now());
+  assert.ok(!exceeded.body.includes(key.key));
+  // A later event arrives after any second announcement would have: there is none.
+  const later = await createKey(gw, { name: "later", scopes: ["read"] }, admin.key);
+  await waitFor(() => receiver.received.some((d) => d.json.type === "api_key.created" && d.json.data.id === later.id), { what: "the later event" });
+  assert.equal(receiver.received.filter((d) => d.json.type === "rate_limit.exceeded").length, 1);
+});
+
+test("a key's expiry is announced: expiring a day before, expired at its expiresAt, each once", async () => {
+  const receiver = await startReceiver();
+  const { admin } = await createOrgWithAdmin(gw, { name: "Expiring" });
+  const inSeconds = (s) => new Date(Date.now() + s * 1000).toISOString();
+  // Made before the endpoint exists: its milestones are picked up when it is added.
+  const early = await createKey(gw, { name: "early", scopes: ["read"], expiresAt: inSeconds(5) }, admin.key);
+  const hook = await createWebhook(admin.key, { url: receiver.url, events: ["api_key.expiring", "api_key.expired"] });
+  const soon = await createKey(gw, { name: "soon", scopes: ["read"], expiresAt: inSeconds(4) }, admin.key);
+  const tomorrow = await createKey(gw, { name: "tomorrow", scopes: ["read"], expiresAt: inSeconds(86_400 + 4) }, admin.key);
+  const about = (key, type) => receiver.received.filter((d) => d.json.data.id === key.id && d.json.type === type);
+
+  const [expiring] = await waitFor(() => about(tomorrow, "api_key.expiring").length && about(tomorrow, "api_key.expiring"), { timeoutMs: 30_000, what: "api_key.expiring" });
+  assert.ok(expiring.at >= Date.parse(tomorrow.expiresAt) - 86_400_000, "not before the day-before mark");
+  assert.equal(expiring.json.data.status, "active");
+  assert.equal(expiring.json.data.expiresAt, tomorrow.expiresAt);
+  assertSigned(hook.secret, expiring);
+  for (const key of [soon, early]) {
+    const [expired] = await waitFor(() => about(key, "api_key.expired").length && about(key, "api_key.expired"), { timeoutMs: 30_000, what: `api_key.expired of ${key.name}` });
+    assert.ok(expired.at >= Date.parse(key.expiresAt), "not before expiresAt");
+    assert.equal(expired.json.data.status, "expired");
+    assertSigned(hook.secret, expired);
+    // A key made to expire within a day is told once, when it expires: no "expiring".
+    assert.equal(about(key, "api_key.expiring").length, 0);
+  }
+  assert.equal(about(tomorrow, "api_key.expired").length, 0);
+  assert.equal(about(tomorrow, "api_key.expiring").length, 1, "once");
 });
 
 test("a message being retried outlives a restart of workerd", async () => {

@@ -45,6 +45,14 @@ impl AuditTarget {
             id: id.to_string(),
         }
     }
+
+    /// A webhook endpoint.
+    pub fn webhook(id: crate::ids::WebhookId) -> AuditTarget {
+        AuditTarget {
+            kind: "webhook".into(),
+            id: id.to_string(),
+        }
+    }
 }
 
 /// An event before its guard gives it an id and a time.

@@ -44,6 +44,24 @@ pub struct KeyState {
     /// Its organization's plan and status (none: a key from before organizations, on
     /// the default organization's terms as the worker passes them).
     pub org: Option<OrgTerms>,
+    /// The windows (their `reset_ms`: hourly, daily) whose first refusal was announced
+    /// (`rate_limit.exceeded`). In memory only: a guard evicted during a window may
+    /// announce it again, never miss it.
+    pub limit_announced: [Option<u64>; 2],
+}
+
+/// A key's first refusal for its hourly or daily quota in a window: what the webhook
+/// `rate_limit.exceeded` says. The guard sends it to its organization after answering.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitExceeded {
+    /// The key's public view.
+    pub view: KeyView,
+    /// `hour` or `day`.
+    pub window: &'static str,
+    /// The window's quota.
+    pub limit: u32,
+    /// When the window resets, ms since the epoch.
+    pub reset_ms: u64,
 }
 
 /// What a step asks its caller to store; nothing else may change.
@@ -59,6 +77,8 @@ pub struct Writes {
     /// Copy this entry to the KV directory (`lastUsedAt`), at most every
     /// [`DIRECTORY_SYNC_MS`].
     pub directory: Option<DirectoryEntry>,
+    /// Announce this to the key's organization (after the answer; never stored here).
+    pub limit_exceeded: Option<Box<LimitExceeded>>,
 }
 
 /// Everything the worker can ask a guard.
@@ -242,12 +262,37 @@ impl KeyState {
                     _ => Outcome::RateLimited,
                 };
                 self.meter.history.record(outcome, now_ms);
+                // The first refusal of an hourly or daily window (not the burst's) is
+                // announced once per window.
+                let exceeded = match &refusal {
+                    Refusal::Limited { status, .. } if !is_root => {
+                        let spent = |w: &crate::policy::ratelimit::WindowStatus| w.remaining == 0;
+                        let window = match status.day {
+                            Some(day) if spent(&day) => Some((1, "day", day)),
+                            _ if spent(&status.hour) => Some((0, "hour", status.hour)),
+                            _ => None,
+                        };
+                        window.and_then(|(slot, name, w)| {
+                            (self.limit_announced[slot] != Some(w.reset_ms)).then(|| {
+                                self.limit_announced[slot] = Some(w.reset_ms);
+                                Box::new(LimitExceeded {
+                                    view: KeyView::of(record, now_ms, self.meter.last_used_ms),
+                                    window: name,
+                                    limit: w.limit,
+                                    reset_ms: w.reset_ms,
+                                })
+                            })
+                        })
+                    }
+                    _ => None,
+                };
                 let answer = CheckAnswer::Refused {
                     refusal,
                     at_ms: now_ms,
                 };
                 let writes = Writes {
                     meter: true,
+                    limit_exceeded: exceeded,
                     ..Writes::default()
                 };
                 return (answer, writes);
@@ -362,6 +407,7 @@ impl KeyState {
             meter: false,
             org: false,
             directory: None,
+            limit_exceeded: None,
         };
         let event = |action: &str, id: KeyId, changes| AuditDraft {
             actor: caller.actor,
@@ -1001,6 +1047,32 @@ mod tests {
         assert_eq!((now.admitted, now.forbidden, now.rate_limited), (1, 1, 0));
         assert_eq!(usage.hourly.len(), 48);
         assert_eq!(usage.daily.len(), 90);
+    }
+
+    #[test]
+    fn a_windows_first_refusal_is_announced_once() {
+        let (mut state, key) = created(json!({"name": "k", "scopes": ["read"], "rateLimit": 1}));
+        assert!(refusal(get(&mut state, &key, T0)).is_none());
+        let check = || Check {
+            hash: key.hash_hex(),
+            requirement: Requirement::for_request(&Method::Get, &[], "accounts"),
+            address: None,
+        };
+        let (answer, writes) = state.check(check(), None, T0 + 1);
+        assert!(matches!(refusal(answer), Some(Refusal::Limited { .. })));
+        let exceeded = writes
+            .limit_exceeded
+            .expect("the first refusal is announced");
+        assert_eq!((exceeded.window, exceeded.limit), ("hour", 1));
+        assert_eq!(exceeded.view.id, key.id());
+        assert!(exceeded.reset_ms > T0);
+        let (_, again) = state.check(check(), None, T0 + 2);
+        assert_eq!(again.limit_exceeded, None, "once per window");
+        // The next hour's window is announced again.
+        let next_hour = exceeded.reset_ms + 1;
+        assert!(refusal(get(&mut state, &key, next_hour)).is_none());
+        let (_, next) = state.check(check(), None, next_hour + 1);
+        assert!(next.limit_exceeded.is_some());
     }
 
     #[test]

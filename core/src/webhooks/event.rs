@@ -117,6 +117,17 @@ pub fn payload(event: EventType, now_ms: u64, data: &Value) -> String {
     .unwrap_or_default()
 }
 
+/// `rate_limit.exceeded`'s `data`: the key's view, the window (`hour` or `day`), its
+/// quota and when it resets.
+pub fn rate_limit_data(exceeded: &crate::keys::guard::LimitExceeded) -> Value {
+    serde_json::json!({
+        "key": exceeded.view,
+        "window": exceeded.window,
+        "limit": exceeded.limit,
+        "resetAt": format_ms(exceeded.reset_ms),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

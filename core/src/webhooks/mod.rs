@@ -7,5 +7,6 @@
 pub mod delivery;
 pub mod endpoint;
 pub mod event;
+pub mod expiry;
 pub mod protocol;
 pub mod signature;

@@ -1,7 +1,8 @@
 //! What the API and the delivery consumer ask an organization's guard about its
 //! webhooks, and what it answers (`OrgInput::Webhooks`, `OrgAnswer::Webhooks`).
 
-use crate::ids::{MessageId, WebhookId};
+use crate::audit::{AuditDraft, AuditTarget};
+use crate::ids::{Actor, MessageId, WebhookId};
 use crate::keys::admin::ListQuery;
 use crate::keys::view::ListPage;
 use crate::policy::error::ApiError;
@@ -14,7 +15,12 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub enum WebhookInput {
     /// Store a new endpoint (at most [`crate::webhooks::endpoint::MAX_ENDPOINTS`]).
-    Create(EndpointRecord),
+    Create {
+        /// The endpoint.
+        record: EndpointRecord,
+        /// Who, for the audit log.
+        actor: Actor,
+    },
     /// A page of endpoints, by id.
     List(ListQuery),
     /// One endpoint.
@@ -25,15 +31,24 @@ pub enum WebhookInput {
         id: WebhookId,
         /// The change.
         patch: EndpointPatch,
+        /// Who, for the audit log.
+        actor: Actor,
     },
     /// Delete one, with its messages.
-    Delete(WebhookId),
+    Delete {
+        /// Which.
+        id: WebhookId,
+        /// Who, for the audit log.
+        actor: Actor,
+    },
     /// Give one a new secret (made by the worker); the old one signs beside it for a day.
     Rotate {
         /// Which.
         id: WebhookId,
         /// The new secret.
         secret: String,
+        /// Who, for the audit log.
+        actor: Actor,
     },
     /// A page of one endpoint's messages, newest first.
     Deliveries {
@@ -41,6 +56,16 @@ pub enum WebhookInput {
         id: WebhookId,
         /// Page size and cursor.
         query: ListQuery,
+    },
+    /// An event decided elsewhere (a key's guard: `rate_limit.exceeded`), recorded in
+    /// the outbox of its organization.
+    Notify {
+        /// The organization.
+        organization: crate::ids::OrgId,
+        /// What happened.
+        event: crate::webhooks::event::EventType,
+        /// About what.
+        data: serde_json::Value,
     },
     /// The consumer takes a message the queue handed it: what to send.
     Take(MessageId),
@@ -105,6 +130,24 @@ pub enum WebhookAnswer {
     IdTaken,
     /// The cursor is not one this listing gave out.
     BadCursor,
+}
+
+/// The audit event of a change to an endpoint (`webhook.created`, `webhook.updated`,
+/// `webhook.deleted`, `webhook.secret_rotated`): its views, never its secret.
+pub fn audit_event(
+    action: &str,
+    id: WebhookId,
+    actor: Actor,
+    changes: Option<serde_json::Map<String, serde_json::Value>>,
+) -> AuditDraft {
+    AuditDraft {
+        actor,
+        action: action.into(),
+        target: AuditTarget::webhook(id),
+        changes,
+        report: None,
+        reason: None,
+    }
 }
 
 /// 404 for an endpoint that is not the caller's organization's, or not there.

@@ -70,13 +70,28 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         (Route::Webhook(id), Method::Get) => (WebhookInput::Get(*id), 200),
         (Route::Webhook(id), Method::Patch) => {
             let patch = or_respond!(parse_patch(call.body, allow_loopback));
-            (WebhookInput::Patch { id: *id, patch }, 200)
+            let actor = call.caller.actor;
+            (
+                WebhookInput::Patch {
+                    id: *id,
+                    patch,
+                    actor,
+                },
+                200,
+            )
         }
-        (Route::Webhook(id), _) => (WebhookInput::Delete(*id), 204),
+        (Route::Webhook(id), _) => (
+            WebhookInput::Delete {
+                id: *id,
+                actor: call.caller.actor,
+            },
+            204,
+        ),
         (Route::WebhookSecret(id), _) => (
             WebhookInput::Rotate {
                 id: *id,
                 secret: secret()?,
+                actor: call.caller.actor,
             },
             200,
         ),
@@ -102,7 +117,11 @@ async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
             secret()?,
             call.now_ms,
         );
-        match ask(env, org, WebhookInput::Create(record)).await? {
+        let input = WebhookInput::Create {
+            record,
+            actor: call.caller.actor,
+        };
+        match ask(env, org, input).await? {
             WebhookAnswer::IdTaken => continue,
             answer => return respond(answer, 201),
         }

@@ -14,7 +14,7 @@ use crate::objects::flush::{Counted, DeferredCounters};
 use crate::objects::rows::NamedRows;
 use scopien_auth::check::protocol::CheckAnswer;
 use scopien_auth::credentials::key::RANDOM_BYTES_FOR_SECRET;
-use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, Writes};
+use scopien_auth::keys::guard::{Answer, DirectoryEntry, Input, KeyState, LimitExceeded, Writes};
 use scopien_auth::keys::wire;
 use scopien_auth::policy::usage::UsageHistory;
 use serde::de::DeserializeOwned;
@@ -52,6 +52,7 @@ impl KeyGuard {
         record: false,
         org: false,
         directory: None,
+        limit_exceeded: None,
     };
 
     fn sql(&self) -> worker::SqlStorage {
@@ -111,6 +112,37 @@ impl KeyGuard {
     /// A key's `lastUsedAt` (at most once a minute, core decides) to the KV directory
     /// and the organization's listing, after the answer: the guard records it, so that
     /// the request path never needs the full module for it (lib.rs).
+    fn announce_limit(&self, exceeded: Box<LimitExceeded>) {
+        use scopien_auth::org::OrgInput;
+        use scopien_auth::webhooks::event::{rate_limit_data, EventType};
+        use scopien_auth::webhooks::protocol::WebhookInput;
+        let env = self.env.clone();
+        worker::wasm_bindgen_futures::spawn_local(async move {
+            let organization = exceeded.view.organization_id;
+            let input = OrgInput::Webhooks(WebhookInput::Notify {
+                organization,
+                event: EventType::RateLimitExceeded,
+                data: rate_limit_data(&exceeded),
+            });
+            if let Err(fault) = crate::client::org(&env, organization, &input).await {
+                worker::console_error!(
+                    "rate_limit.exceeded not recorded for {organization}: {fault}"
+                );
+            }
+        });
+    }
+
+    /// What a request's step asks of others, after its answer: `lastUsedAt` to the
+    /// directory, a window's first refusal to the organization's webhooks.
+    fn after_check(&self, writes: &mut Writes) {
+        if let Some(entry) = writes.directory.take() {
+            self.record_directory(entry);
+        }
+        if let Some(exceeded) = writes.limit_exceeded.take() {
+            self.announce_limit(exceeded);
+        }
+    }
+
     fn record_directory(&self, entry: DirectoryEntry) {
         let env = self.env.clone();
         worker::wasm_bindgen_futures::spawn_local(async move {
@@ -131,23 +163,17 @@ impl KeyGuard {
         let (answer, mut writes) = match input {
             Input::Check(check) => {
                 let (answer, mut writes) = state.check(check, None, now);
-                if let Some(entry) = writes.directory.take() {
-                    self.record_directory(entry);
-                }
+                self.after_check(&mut writes);
                 (Answer::Check(answer), writes)
             }
             Input::RootCheck { check, root } => {
                 let (answer, mut writes) = state.check(check, Some(&root), now);
-                if let Some(entry) = writes.directory.take() {
-                    self.record_directory(entry);
-                }
+                self.after_check(&mut writes);
                 (Answer::Check(answer), writes)
             }
             Input::Verify(verify) => {
                 let (answer, mut writes) = state.verify(verify, now);
-                if let Some(entry) = writes.directory.take() {
-                    self.record_directory(entry);
-                }
+                self.after_check(&mut writes);
                 (Answer::Verify(answer), writes)
             }
             Input::Manage(manage) => {

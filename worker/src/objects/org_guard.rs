@@ -15,6 +15,7 @@ use scopien_auth::org::{
     AuthorizationCursor, OrgAnswer, OrgInput, OrgRecord, MAX_ACTIVE_GRANTS_PER_APP,
 };
 use scopien_auth::policy::terms::OrgStatus;
+use scopien_auth::webhooks::protocol::{WebhookAnswer, WebhookInput};
 use scopien_auth::{KeyId, KeyType};
 use serde::Deserialize;
 use std::cell::Cell;
@@ -761,6 +762,39 @@ impl OrgGuard {
         Ok(())
     }
 
+    /// Every key this organization lists, as recorded.
+    fn key_views(&self) -> Result<Vec<KeyView>> {
+        let rows: Vec<Value> = self
+            .sql()
+            .exec("SELECT value FROM keys", None)?
+            .to_array()?;
+        rows.iter()
+            .map(|r| serde_json::from_str(&r.value).map_err(worker::Error::from))
+            .collect()
+    }
+
+    /// Records `api_key.expiring` and `api_key.expired` for the keys whose milestone is
+    /// due (`webhooks::expiry`), with each key's view as of now.
+    fn announce_expiries(&self, now: u64) -> Result<()> {
+        for (id, milestone) in outbox::due_expiries(&self.sql(), now)? {
+            let rows: Vec<Value> = self
+                .sql()
+                .exec(
+                    "SELECT value FROM keys WHERE id = ?",
+                    vec![id.to_string().into()],
+                )?
+                .to_array()?;
+            let Some(row) = rows.first() else {
+                continue;
+            };
+            let mut view: KeyView = serde_json::from_str(&row.value)?;
+            view.refresh_status(now);
+            let data = serde_json::to_value(&view)?;
+            self.record_events(view.organization_id, &[(milestone.event(), data)], now)?;
+        }
+        Ok(())
+    }
+
     /// Hands the due webhook messages to the queue; the next alarm is set for the next
     /// due one (a message handed and not attempted within its lease included).
     async fn hand_due(&self) -> Result<()> {
@@ -768,6 +802,7 @@ impl OrgGuard {
         // retries it.
         let queue = self.env.queue(crate::config::WEBHOOKS)?;
         let now = crate::platform::now_ms();
+        self.announce_expiries(now)?;
         let due = outbox::take_due(&self.sql(), now)?;
         if !due.is_empty() {
             let sent = queue
@@ -865,6 +900,10 @@ impl OrgGuard {
                 if let Some(org) = entries.first().map(|e| e.view.organization_id) {
                     self.record_events(org, &webhook_events, now)?;
                 }
+                let views: Vec<KeyView> = entries.iter().map(|e| e.view.clone()).collect();
+                if outbox::track_keys(&self.sql(), &views, now)? {
+                    self.due_changed.set(true);
+                }
                 for entry in entries {
                     self.sql().exec(
                         "DELETE FROM joining WHERE id = ?",
@@ -887,7 +926,18 @@ impl OrgGuard {
             OrgInput::ListAudit { query, only } => self.list_audit(&query, only)?,
             OrgInput::Webhooks(input) => {
                 self.due_changed.set(true);
-                OrgAnswer::Webhooks(outbox::step(&self.sql(), input, now)?)
+                let creates = matches!(input, WebhookInput::Create { .. });
+                let (answer, audit) = outbox::step(&self.sql(), input, now)?;
+                // A change to an endpoint is in the audit log, in the same step.
+                if let Some(event) = audit {
+                    self.append(vec![event], now)?;
+                }
+                // Keys made before the first endpoint get their expiry milestones now.
+                if creates && matches!(answer, WebhookAnswer::Created(_)) && self.has_tables()? {
+                    let views = self.key_views()?;
+                    outbox::track_keys(&self.sql(), &views, now)?;
+                }
+                OrgAnswer::Webhooks(answer)
             }
             oauth => self.oauth_step(oauth, now)?,
         })

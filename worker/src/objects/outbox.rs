@@ -8,14 +8,17 @@
 //! survives a restart; the queue's copy is only the hand-over. Decisions are core's
 //! (`scopien_auth::webhooks`).
 
+use scopien_auth::audit::AuditDraft;
 use scopien_auth::ids::{MessageId, OrgId, WebhookId, RANDOM_BYTES_FOR_PEOPLE_ID};
-use scopien_auth::keys::view::ListPage;
+use scopien_auth::keys::view::{KeyView, ListPage};
 use scopien_auth::webhooks::delivery::{Delivery, HANDED_LEASE_MS};
 use scopien_auth::webhooks::endpoint::{EndpointRecord, MAX_ENDPOINTS};
 use scopien_auth::webhooks::event::{payload, EventType};
+use scopien_auth::webhooks::expiry::{after, due_milestone, next_milestone, Milestone};
 use scopien_auth::webhooks::protocol::{
-    delivery_cursor, endpoint_cursor, Attempt, Handed, WebhookAnswer, WebhookInput,
+    audit_event, delivery_cursor, endpoint_cursor, Attempt, Handed, WebhookAnswer, WebhookInput,
 };
+use scopien_auth::{KeyId, KeyStatus};
 use serde::Deserialize;
 use worker::{Result, SqlStorage};
 
@@ -54,7 +57,107 @@ pub(crate) fn create_tables(sql: &SqlStorage) -> Result<()> {
         "CREATE INDEX IF NOT EXISTS deliveries_of ON deliveries (webhook_id, seq)",
         None,
     )?;
+    // Each key's next expiry milestone (`webhooks::expiry`), for the alarm.
+    sql.exec("CREATE TABLE IF NOT EXISTS expiries (key_id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL, milestone TEXT NOT NULL, next_ms INTEGER NOT NULL)", None)?;
     Ok(())
+}
+
+/// Keeps the next expiry milestone of each key in `views` (as recorded after a change):
+/// a key with a new `expiresAt` starts from the first milestone still ahead; a revoked
+/// key, or one that no longer expires, has none. An unchanged `expiresAt` keeps its
+/// milestone (one due and not yet announced stays due).
+pub(crate) fn track_keys(sql: &SqlStorage, views: &[KeyView], now_ms: u64) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Row {
+        expires_ms: i64,
+    }
+    if views.is_empty() || !exists(sql)? {
+        return Ok(false);
+    }
+    let mut changed = false;
+    for view in views {
+        let id = view.id.to_string();
+        let expires = view
+            .expires_at
+            .filter(|_| view.status != KeyStatus::Revoked)
+            .map(|t| t.0);
+        let Some(expires_ms) = expires else {
+            sql.exec("DELETE FROM expiries WHERE key_id = ?", vec![id.into()])?;
+            continue;
+        };
+        let rows: Vec<Row> = sql
+            .exec(
+                "SELECT expires_ms FROM expiries WHERE key_id = ?",
+                vec![id.clone().into()],
+            )?
+            .to_array()?;
+        if rows.first().map(|r| r.expires_ms) == i64::try_from(expires_ms).ok() {
+            continue;
+        }
+        match next_milestone(expires_ms, now_ms) {
+            Some((milestone, at)) => {
+                sql.exec(
+                    "INSERT OR REPLACE INTO expiries (key_id, expires_ms, milestone, next_ms) VALUES (?, ?, ?, ?)",
+                    vec![
+                        id.into(),
+                        i64::try_from(expires_ms).unwrap_or(i64::MAX).into(),
+                        milestone.as_str().into(),
+                        i64::try_from(at).unwrap_or(i64::MAX).into(),
+                    ],
+                )?;
+                changed = true;
+            }
+            None => {
+                sql.exec("DELETE FROM expiries WHERE key_id = ?", vec![id.into()])?;
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// The keys whose expiry milestone is due at `now_ms` (a bounded batch): the milestone
+/// to announce for each (the latest passed), each moved on to its next one (or dropped).
+pub(crate) fn due_expiries(sql: &SqlStorage, now_ms: u64) -> Result<Vec<(KeyId, Milestone)>> {
+    #[derive(Deserialize)]
+    struct Row {
+        key_id: String,
+        expires_ms: i64,
+        milestone: String,
+    }
+    if !exists(sql)? {
+        return Ok(Vec::new());
+    }
+    let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+    let rows: Vec<Row> = sql
+        .exec(
+            "SELECT key_id, expires_ms, milestone FROM expiries WHERE next_ms <= ? ORDER BY next_ms LIMIT ?",
+            vec![now.into(), HANDED_AT_ONCE.into()],
+        )?
+        .to_array()?;
+    let mut due = Vec::with_capacity(rows.len());
+    for row in rows {
+        let expires_ms = u64::try_from(row.expires_ms).unwrap_or_default();
+        let scheduled = Milestone::parse(&row.milestone).unwrap_or(Milestone::Expired);
+        let reached = due_milestone(scheduled, expires_ms, now_ms);
+        match after(reached, expires_ms, now_ms) {
+            Some((next, at)) => sql.exec(
+                "UPDATE expiries SET milestone = ?, next_ms = ? WHERE key_id = ?",
+                vec![
+                    next.as_str().into(),
+                    i64::try_from(at).unwrap_or(i64::MAX).into(),
+                    row.key_id.clone().into(),
+                ],
+            )?,
+            None => sql.exec(
+                "DELETE FROM expiries WHERE key_id = ?",
+                vec![row.key_id.clone().into()],
+            )?,
+        };
+        if let Some(id) = KeyId::parse(&row.key_id) {
+            due.push((id, reached));
+        }
+    }
+    Ok(due)
 }
 
 fn endpoints(sql: &SqlStorage) -> Result<Vec<EndpointRecord>> {
@@ -178,7 +281,7 @@ pub(crate) fn next_due(sql: &SqlStorage) -> Result<Option<u64>> {
     }
     let rows: Vec<Next> = sql
         .exec(
-            "SELECT MIN(next_ms) AS next FROM deliveries WHERE next_ms IS NOT NULL",
+            "SELECT MIN(next) AS next FROM (SELECT MIN(next_ms) AS next FROM deliveries WHERE next_ms IS NOT NULL UNION ALL SELECT MIN(next_ms) FROM expiries)",
             None,
         )?
         .to_array()?;
@@ -234,36 +337,41 @@ pub(crate) fn not_handed(sql: &SqlStorage, handed: &[Handed], again_ms: u64) -> 
     Ok(())
 }
 
-/// One step of the webhook API or the consumer.
-pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result<WebhookAnswer> {
+/// One step of the webhook API or the consumer; with the audit event of a change to an
+/// endpoint, which the caller appends in the same step.
+pub(crate) fn step(
+    sql: &SqlStorage,
+    input: WebhookInput,
+    now_ms: u64,
+) -> Result<(WebhookAnswer, Option<AuditDraft>)> {
     if !exists(sql)? {
         match input {
-            WebhookInput::Create(_) => create_tables(sql)?,
+            WebhookInput::Create { .. } => create_tables(sql)?,
             WebhookInput::List(_) => {
-                return Ok(WebhookAnswer::Endpoints(ListPage::new(
-                    Vec::new(),
-                    None,
-                    true,
-                )))
+                let empty = ListPage::new(Vec::new(), None, true);
+                return Ok((WebhookAnswer::Endpoints(empty), None));
             }
-            _ => return Ok(WebhookAnswer::NotFound),
+            _ => return Ok((WebhookAnswer::NotFound, None)),
         }
     }
-    Ok(match input {
-        WebhookInput::Create(record) => {
+    let mut audit = None;
+    let answer = match input {
+        WebhookInput::Create { record, actor } => {
             if endpoint(sql, record.id)?.is_some() {
-                return Ok(WebhookAnswer::IdTaken);
+                return Ok((WebhookAnswer::IdTaken, None));
             }
             if endpoints(sql)?.len() >= MAX_ENDPOINTS {
-                return Ok(WebhookAnswer::TooMany);
+                return Ok((WebhookAnswer::TooMany, None));
             }
             put_endpoint(sql, &record)?;
+            let changes = scopien_auth::audit::created(&record.view());
+            audit = Some(audit_event("webhook.created", record.id, actor, changes));
             WebhookAnswer::Created(record.created_view())
         }
         WebhookInput::List(query) => {
             let after = match endpoint_cursor(&query) {
                 Some(Ok(id)) => id.to_string(),
-                Some(Err(())) => return Ok(WebhookAnswer::BadCursor),
+                Some(Err(())) => return Ok((WebhookAnswer::BadCursor, None)),
                 None => String::new(),
             };
             let limit = usize::try_from(query.limit).unwrap_or(usize::MAX);
@@ -281,18 +389,24 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
             Some(record) => WebhookAnswer::Endpoint(record.view()),
             None => WebhookAnswer::NotFound,
         },
-        WebhookInput::Patch { id, patch } => {
+        WebhookInput::Patch { id, patch, actor } => {
             let Some(mut record) = endpoint(sql, id)? else {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             };
+            let before = record.view();
             patch.apply(&mut record);
             put_endpoint(sql, &record)?;
+            let changes = scopien_auth::audit::changes(&before, &record.view(), &[]);
+            if changes.is_some() {
+                audit = Some(audit_event("webhook.updated", id, actor, changes));
+            }
             WebhookAnswer::Endpoint(record.view())
         }
-        WebhookInput::Delete(id) => {
+        WebhookInput::Delete { id, actor } => {
             if endpoint(sql, id)?.is_none() {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             }
+            audit = Some(audit_event("webhook.deleted", id, actor, None));
             sql.exec(
                 "DELETE FROM webhooks WHERE id = ?",
                 vec![id.to_string().into()],
@@ -303,21 +417,22 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
             )?;
             WebhookAnswer::Done
         }
-        WebhookInput::Rotate { id, secret } => {
+        WebhookInput::Rotate { id, secret, actor } => {
             let Some(mut record) = endpoint(sql, id)? else {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             };
             record.rotate(secret, now_ms);
             put_endpoint(sql, &record)?;
+            audit = Some(audit_event("webhook.secret_rotated", id, actor, None));
             WebhookAnswer::Created(record.created_view())
         }
         WebhookInput::Deliveries { id, query } => {
             if endpoint(sql, id)?.is_none() {
-                return Ok(WebhookAnswer::NotFound);
+                return Ok((WebhookAnswer::NotFound, None));
             }
             let before = match delivery_cursor(&query) {
                 Some(Ok(seq)) => i64::try_from(seq).unwrap_or(i64::MAX),
-                Some(Err(())) => return Ok(WebhookAnswer::BadCursor),
+                Some(Err(())) => return Ok((WebhookAnswer::BadCursor, None)),
                 None => i64::MAX,
             };
             #[derive(Deserialize)]
@@ -344,15 +459,23 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             WebhookAnswer::Deliveries(ListPage::new(views, cursor, complete))
         }
+        WebhookInput::Notify {
+            organization,
+            event,
+            data,
+        } => {
+            record_events(sql, organization, &[(event, data)], now_ms)?;
+            WebhookAnswer::Done
+        }
         WebhookInput::Take(id) => {
             let Some((mut delivery, payload)) = delivery(sql, id)? else {
-                return Ok(WebhookAnswer::Done);
+                return Ok((WebhookAnswer::Done, None));
             };
             let Some(attempt) = delivery.next_attempt() else {
-                return Ok(WebhookAnswer::Done);
+                return Ok((WebhookAnswer::Done, None));
             };
             let Some(endpoint) = endpoint(sql, delivery.webhook_id)? else {
-                return Ok(WebhookAnswer::Done);
+                return Ok((WebhookAnswer::Done, None));
             };
             // The consumer holds it now: the lease starts again.
             delivery.handed(now_ms);
@@ -377,7 +500,8 @@ pub(crate) fn step(sql: &SqlStorage, input: WebhookInput, now_ms: u64) -> Result
             }
             WebhookAnswer::Done
         }
-    })
+    };
+    Ok((answer, audit))
 }
 
 /// How long after a refused hand-over the alarm tries again.
