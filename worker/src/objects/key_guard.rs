@@ -109,9 +109,9 @@ impl KeyGuard {
         Ok(())
     }
 
-    /// A key's `lastUsedAt` (at most once a minute, core decides) to the KV directory
-    /// and the organization's listing, after the answer: the guard records it, so that
-    /// the request path never needs the full module for it (lib.rs).
+    /// A window's first refusal to the organization's webhooks, after the answer and
+    /// without awaiting it: a refusal is no stored change, so it is not in the outbox,
+    /// and a failed hand-over is logged and lost (docs/webhooks.md).
     fn announce_limit(&self, exceeded: Box<LimitExceeded>) {
         use scopien_auth::org::OrgInput;
         use scopien_auth::webhooks::event::{rate_limit_data, EventType};
@@ -143,6 +143,9 @@ impl KeyGuard {
         }
     }
 
+    /// A key's `lastUsedAt` (at most once a minute, core decides) to the KV directory
+    /// and the organization's listing, after the answer: the guard records it, so that
+    /// the request path never needs the full module for it (lib.rs).
     fn record_directory(&self, entry: DirectoryEntry) {
         let env = self.env.clone();
         worker::wasm_bindgen_futures::spawn_local(async move {
