@@ -60,7 +60,10 @@ function who(actor) {
     case "app":
       return h("span", {}, "App ", named(actor.clientId));
     case "person":
-      return h("span", {}, "Member ", named(actor.personId));
+      // A member removed since is no longer listed by name: their email still says who.
+      return h("span", {}, "Member ", names.has(actor.personId) || !actor.email
+        ? named(actor.personId)
+        : h("span", { class: "named", title: actor.personId }, actor.email));
     default:
       return "—";
   }

@@ -128,7 +128,7 @@ test("an invitation makes one member, signed in; its link then works for nobody"
   assert.deepEqual(of("member.invited", made.json.id).actor, { type: "root" });
   assert.equal(of("member.invited", made.json.id).changes.role.after, "developer");
   const person = session.json.personId;
-  assert.deepEqual(of("member.joined", person).actor, { type: "person", personId: person });
+  assert.deepEqual(of("member.joined", person).actor, { type: "person", personId: person, email: "dev@example.com" });
   assert.ok(of("passkey.added", person));
   assert.ok(!log.text.includes(token), "the link is never logged");
 });
@@ -183,7 +183,7 @@ test("roles bound the dashboard's calls: a viewer reads keys, cannot create one;
   assert.equal(made.status, 201, made.text);
   const log = await call(gw.url, `/v1/audit-log?organizationId=${acme.org.id}&limit=100`, { key: gw.rootKey });
   const keyEvent = log.json.data.find((e) => e.action === "api_key.created" && e.target.id === made.json.id);
-  assert.deepEqual(keyEvent.actor, { type: "person", personId: dSession.json.personId });
+  assert.deepEqual(keyEvent.actor, { type: "person", personId: dSession.json.personId, email: "d2@example.com" });
   const admin = await dash(dCookie, dSession.json.csrfToken, "POST", "/v1/api-keys", { name: "dev admin", type: "live", scopes: ["admin"] });
   assert.equal(admin.status, 403);
   const members = await dash(dCookie, dSession.json.csrfToken, "GET", `/v1/organizations/${acme.org.id}/invitations`);

@@ -145,13 +145,16 @@ test("an owner changes any role, an admin only below owner; changes and removals
   const log = await root("GET", `/v1/audit-log?organizationId=${t.org.id}&limit=100`);
   const events = (action, id) => log.json.data.filter((e) => e.action === action && e.target.id === id);
   const [devChange] = events("member.role_changed", t.dev.id);
-  assert.deepEqual(devChange.actor, { type: "person", personId: t.admin.id });
+  assert.deepEqual(devChange.actor, { type: "person", personId: t.admin.id, email: "admin@roles.example" });
   assert.deepEqual(devChange.changes.role, { before: "developer", after: "viewer" });
-  assert.deepEqual(events("member.role_changed", t.admin.id)[0].actor, { type: "person", personId: t.owner.id });
+  assert.deepEqual(events("member.role_changed", t.admin.id)[0].actor, { type: "person", personId: t.owner.id, email: "owner@roles.example" });
   assert.equal(events("member.role_changed", t.owner.id).length, 0, "refused changes are not events");
   const [removed] = events("member.removed", t.viewer.id);
   assert.deepEqual(removed.actor, { type: "root" });
   assert.deepEqual(removed.changes.role, { before: "viewer", after: null });
+  // A removed member's own events still say who they were.
+  const [viewerJoined] = events("member.joined", t.viewer.id);
+  assert.deepEqual(viewerJoined.actor, { type: "person", personId: t.viewer.id, email: "viewer@roles.example" });
 });
 
 test("a demoted member's next call has the new role; a removed member's session ends and their passkey no longer signs in", async () => {
@@ -244,7 +247,7 @@ test("a signed-in owner invites any role, an admin roles below owner; they list 
   assert.equal((await t.owner.dash("GET", invitations)).json.data.length, 0);
   const log = await root("GET", `/v1/audit-log?organizationId=${t.org.id}&limit=100`);
   const invited = log.json.data.find((e) => e.action === "member.invited" && e.target.id === byAdmin.json.id);
-  assert.deepEqual(invited.actor, { type: "person", personId: t.admin.id });
+  assert.deepEqual(invited.actor, { type: "person", personId: t.admin.id, email: "admin@invites.example" });
 });
 
 test("a person's own passkeys: listed, another added (theirs excluded), renamed, removed but never the last; audited", async () => {
@@ -308,7 +311,7 @@ test("a person's own passkeys: listed, another added (theirs excluded), renamed,
   const of = (action) => log.json.data.filter((e) => e.action === action && e.target.id === ada.id);
   assert.equal(of("passkey.added").length, 2, "the first (joining) and the laptop");
   assert.deepEqual(of("passkey.removed")[0].changes.name, { before: "Phone", after: null });
-  assert.deepEqual(of("passkey.removed")[0].actor, { type: "person", personId: ada.id });
+  assert.deepEqual(of("passkey.removed")[0].actor, { type: "person", personId: ada.id, email: "ada@keys.example" });
 });
 
 test("an owner renames the organization; an admin cannot; plan and status stay the operator's", async () => {
@@ -328,6 +331,6 @@ test("an owner renames the organization; an admin cannot; plan and status stay t
   assert.deepEqual([bad.status, bad.json.error.field], [400, "name"]);
   const log = await root("GET", `/v1/audit-log?organizationId=${t.org.id}&limit=100`);
   const event = log.json.data.find((e) => e.action === "organization.updated");
-  assert.deepEqual(event.actor, { type: "person", personId: t.owner.id });
+  assert.deepEqual(event.actor, { type: "person", personId: t.owner.id, email: "owner@naming.example" });
   assert.deepEqual(event.changes.name, { before: "naming", after: "Naming & Co" });
 });

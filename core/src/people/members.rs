@@ -481,6 +481,9 @@ pub enum PeopleInput {
         /// True on a sign-in: `lastSignInAt` becomes now.
         signed_in: bool,
     },
+    /// The emails of these people (members, or members once), for the audit log's
+    /// actors; read-only.
+    Emails(Vec<PersonId>),
     /// A page of members, in the order they joined.
     ListMembers {
         /// At most this many.
@@ -563,6 +566,8 @@ pub enum PeopleAnswer {
     Forbidden(String),
     /// It would leave the organization without an owner.
     LastOwner,
+    /// The emails known of the people asked for (some may be missing).
+    Emails(Vec<(PersonId, String)>),
 }
 
 /// What one organization's `PeopleGuard` holds.
@@ -572,7 +577,14 @@ pub struct PeopleState {
     pub members: Vec<Member>,
     /// Invitations not yet used or revoked (expired ones go at the next change).
     pub invitations: Vec<Invitation>,
+    /// The emails of removed members, newest last (at most [`MAX_FORMER_MEMBERS`]), so
+    /// that the audit log still says who acted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub former: Vec<(PersonId, String)>,
 }
+
+/// How many removed members' emails an organization keeps for its audit log.
+pub const MAX_FORMER_MEMBERS: usize = 1000;
 
 impl PeopleState {
     /// One input at `now_ms`; the bool says whether the state changed (store it).
@@ -657,6 +669,20 @@ impl PeopleState {
                 }
                 None => (PeopleAnswer::NotMember, false),
             },
+            PeopleInput::Emails(people) => {
+                let known = self
+                    .members
+                    .iter()
+                    .map(|m| (m.person_id, &m.email))
+                    .chain(self.former.iter().map(|(id, email)| (*id, email)));
+                let mut emails: Vec<(PersonId, String)> = Vec::new();
+                for (id, email) in known {
+                    if people.contains(&id) && !emails.iter().any(|(seen, _)| *seen == id) {
+                        emails.push((id, email.clone()));
+                    }
+                }
+                (PeopleAnswer::Emails(emails), false)
+            }
             PeopleInput::ListMembers { limit, after } => {
                 let start = after.map_or(0, |cursor| {
                     match self
@@ -712,7 +738,13 @@ impl PeopleState {
                 if role == Role::Owner && self.owners() == 1 {
                     return (PeopleAnswer::LastOwner, false);
                 }
-                (PeopleAnswer::Removed(self.members.remove(index)), true)
+                let removed = self.members.remove(index);
+                self.former.retain(|(id, _)| *id != person_id);
+                self.former.push((person_id, removed.email.clone()));
+                if self.former.len() > MAX_FORMER_MEMBERS {
+                    self.former.remove(0);
+                }
+                (PeopleAnswer::Removed(removed), true)
             }
             PeopleInput::Recover { link, person_id } => {
                 let Some(member) = self.members.iter().find(|m| m.person_id == person_id) else {
@@ -1277,6 +1309,28 @@ mod tests {
             parse_role_change(br#"{"role":"viewer","x":1}"#).map_err(|e| e.status),
             Err(400)
         );
+    }
+
+    #[test]
+    fn the_audit_log_can_name_members_and_members_once_but_nobody_else() {
+        let mut state = PeopleState::default();
+        let owner = joined(&mut state, 1, Role::Owner);
+        let gone = joined(&mut state, 2, Role::Viewer);
+        assert!(matches!(
+            remove(&mut state, Actor::Root, gone),
+            PeopleAnswer::Removed(_)
+        ));
+        let (answer, changed) = state.step(PeopleInput::Emails(vec![gone, person(9), owner]), T0);
+        assert!(!changed, "a read");
+        let PeopleAnswer::Emails(emails) = answer else {
+            panic!("{answer:?}")
+        };
+        let mut named: Vec<PersonId> = emails.iter().map(|(id, _)| *id).collect();
+        named.sort();
+        let mut expected = vec![owner, gone];
+        expected.sort();
+        assert_eq!(named, expected, "a stranger is not named");
+        assert!(emails.iter().all(|(_, email)| email.contains('@')));
     }
 
     #[test]
