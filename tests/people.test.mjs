@@ -157,6 +157,7 @@ test("Members: an owner invites a developer through the page, the developer join
   await owner.waitForSelector(aria("Members", "heading"));
   await ready();
   assert.equal(new URL(owner.url()).pathname, "/dashboard/members");
+  assert.equal(await owner.$eval("#org-switch", (p) => getComputedStyle(p).display), "none", "one organization: no switcher");
   // The last owner's controls are disabled, and say why.
   const ownerRow = await owner.$eval("tbody tr:has(select[aria-label='Role of Olive Owner'])", (tr) => ({
     select: tr.querySelector("select").disabled,
