@@ -5,7 +5,7 @@
 
 use crate::base::base64::base64url;
 use crate::check::protocol::Admitted;
-use crate::credentials::key::{hash_hex, KeyId};
+use crate::credentials::key::hash_hex;
 use crate::policy::error::ApiError;
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +225,13 @@ pub struct Claims {
 impl Claims {
     /// The claims for key `id`, admitted as `admitted`, sent to `aud` by `iss` at
     /// `now_ms`. For an access token the subject is its grant.
-    pub fn new(id: KeyId, admitted: &Admitted, iss: &str, aud: &str, now_ms: u64) -> Claims {
+    pub fn new(
+        id: crate::ids::Approver,
+        admitted: &Admitted,
+        iss: &str,
+        aud: &str,
+        now_ms: u64,
+    ) -> Claims {
         let iat = now_ms / 1000;
         Claims {
             iss: iss.to_owned(),
@@ -386,11 +392,11 @@ mod tests {
         use crate::ids::{Actor, OrgId};
         use crate::oauth::protocol::{ClientId, GrantId};
         use crate::policy::ratelimit::{Status, WindowStatus};
-        let approver = KeyId::parse("key_0123456789abcdef").expect("id");
+        let approver = crate::credentials::key::KeyId::parse("key_0123456789abcdef").expect("id");
         let app = AppGrant {
             client_id: ClientId::generate(OrgId::DEFAULT, &[3; 16]),
             grant_id: GrantId::generate(&[4; 32]),
-            approved_by: approver,
+            approved_by: crate::ids::Approver::Key(approver),
         };
         let window = WindowStatus {
             limit: 1,
@@ -410,11 +416,23 @@ mod tests {
             at_ms: 0,
             app: None,
         };
-        let key = Claims::new(approver, &admitted, "https://gw", "https://api", 0);
+        let key = Claims::new(
+            crate::ids::Approver::Key(approver),
+            &admitted,
+            "https://gw",
+            "https://api",
+            0,
+        );
         assert_eq!(key.sub, "key_0123456789abcdef");
         assert_eq!(key.approved_by, None);
         admitted.app = Some(app);
-        let token = Claims::new(approver, &admitted, "https://gw", "https://api", 0);
+        let token = Claims::new(
+            crate::ids::Approver::Key(approver),
+            &admitted,
+            "https://gw",
+            "https://api",
+            0,
+        );
         assert_eq!(token.sub, app.grant_id.to_string());
         assert_eq!(token.client_id, Some(app.client_id.to_string()));
         assert_eq!(token.approved_by.as_deref(), Some("key_0123456789abcdef"));

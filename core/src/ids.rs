@@ -271,6 +271,55 @@ text_id!(InvitationId, "inv_", "not an invitation id");
 text_id!(WebhookId, "wh_", "not a webhook id");
 text_id!(MessageId, "msg_", "not a message id");
 
+/// Who approved an OAuth grant: an admin key, or a person (a member, bounded by their
+/// role). Its text is the id itself (`key_…` or `person_…`), wherever it is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Approver {
+    /// An admin key of the approving organization.
+    Key(KeyId),
+    /// A member of the approving organization, signed in with a passkey.
+    Person(PersonId),
+}
+
+impl Approver {
+    /// `key_…` or `person_…`.
+    pub fn parse(text: &str) -> Option<Approver> {
+        KeyId::parse(text)
+            .map(Approver::Key)
+            .or_else(|| PersonId::parse(text).map(Approver::Person))
+    }
+
+    /// Who acted, for the audit log.
+    pub fn actor(self) -> Actor {
+        match self {
+            Approver::Key(key_id) => Actor::Key { key_id },
+            Approver::Person(person_id) => Actor::Person { person_id },
+        }
+    }
+}
+
+impl core::fmt::Display for Approver {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Approver::Key(id) => id.fmt(f),
+            Approver::Person(id) => id.fmt(f),
+        }
+    }
+}
+
+impl Serialize for Approver {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Approver {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Approver::parse(&text).ok_or_else(|| serde::de::Error::custom("not a key or person id"))
+    }
+}
+
 /// Who did something: the root key, or a key of the organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]

@@ -9,7 +9,7 @@ use scopien_auth::http::forwarding::{
 };
 use scopien_auth::http::headers::rate_limit_headers;
 use scopien_auth::identity::IDENTITY_HEADER;
-use scopien_auth::{ApiError, KeyId, Method};
+use scopien_auth::{ApiError, Method};
 use wasm_bindgen::prelude::{wasm_bindgen, JsValue};
 use wasm_bindgen::JsCast;
 use worker::wasm_bindgen_futures::JsFuture;
@@ -116,7 +116,7 @@ fn removed_headers(req: &Request) -> Vec<String> {
 /// the app that admin to an origin), its type and its organization.
 fn added_headers(
     req: &Request,
-    id: KeyId,
+    id: scopien_auth::ids::Approver,
     admitted: &Admitted,
 ) -> Result<Vec<(&'static str, String)>> {
     let address = req.headers().get("CF-Connecting-IP")?;
@@ -154,7 +154,7 @@ pub(crate) struct Forwarded<'a> {
     pub(crate) method: &'a Method,
     /// Already read, bounded.
     pub(crate) body: Vec<u8>,
-    pub(crate) id: KeyId,
+    pub(crate) id: scopien_auth::ids::Approver,
     pub(crate) admitted: &'a Admitted,
     pub(crate) now_ms: u64,
 }

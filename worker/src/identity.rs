@@ -8,7 +8,6 @@ use crate::webcrypto::{self, algorithm};
 use js_sys::{Array, Uint8Array};
 use scopien_auth::check::protocol::Admitted;
 use scopien_auth::identity::{finish, reusable, signing_input, Claims};
-use scopien_auth::KeyId;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use wasm_bindgen::JsValue;
@@ -47,7 +46,7 @@ async fn crypto_key(private_jwk: &str) -> Result<JsValue> {
 /// when no signing key is configured.
 pub(crate) async fn assertion(
     env: &Env,
-    id: KeyId,
+    id: scopien_auth::ids::Approver,
     admitted: &Admitted,
     iss: &str,
     aud: &str,

@@ -117,10 +117,10 @@ pub(crate) async fn handle(
         Ok(CheckAnswer::Refused { refusal, at_ms }) => return http::refusal(&refusal, at_ms),
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     };
-    // An access token acts with the authority of the admin key that approved its grant.
+    // An access token acts with the authority of the key or person that approved its grant.
     let key_id = match (&credential, admitted.app) {
         (_, Some(app)) => app.approved_by,
-        (Credential::Key(key), None) => key.id(),
+        (Credential::Key(key), None) => scopien_auth::ids::Approver::Key(key.id()),
         (Credential::AccessToken(_), None) => return http::error(&ApiError::invalid_key()),
     };
     let call = api::Admitted {

@@ -3,7 +3,7 @@
 //! made it and what it holds, which is all the worker needs to answer or forward it.
 
 use crate::check::admit::Refusal;
-use crate::credentials::key::{KeyId, KeyType};
+use crate::credentials::key::KeyType;
 use crate::ids::{Actor, ClientId, GrantId, OrgId};
 use crate::policy::ratelimit::Status;
 use crate::policy::scope::{Grants, Requirement};
@@ -65,5 +65,5 @@ pub struct AppGrant {
     /// The grant.
     pub grant_id: GrantId,
     /// The admin key that approved it.
-    pub approved_by: KeyId,
+    pub approved_by: crate::ids::Approver,
 }

@@ -231,8 +231,8 @@ impl From<&WindowStatus> for RateLimitView {
 pub struct AuthTestView {
     /// Always true: a refused key gets an error instead.
     pub authenticated: bool,
-    /// The key.
-    pub key_id: KeyId,
+    /// The key (for an access token: the key or person that approved its grant).
+    pub key_id: crate::ids::Approver,
     /// Test or live.
     #[serde(rename = "type")]
     pub key_type: KeyType,
@@ -250,7 +250,7 @@ pub struct AuthTestView {
 
 impl AuthTestView {
     /// The auth test's answer to an admitted request made with key `id`.
-    pub fn of(admitted: &Admitted, id: KeyId) -> AuthTestView {
+    pub fn of(admitted: &Admitted, id: crate::ids::Approver) -> AuthTestView {
         AuthTestView {
             authenticated: true,
             key_id: id,

@@ -31,7 +31,7 @@
 use crate::check::protocol::AppGrant;
 use crate::check::protocol::{Admitted, Check, CheckAnswer};
 use crate::credentials::key::{KeyId, KeyType};
-use crate::ids::Actor;
+use crate::ids::{Actor, Approver, PersonId};
 use crate::ids::{ClientId, GrantId, OrgId};
 use crate::keys::guard::{Answer, Input};
 use crate::keys::record::Refusal;
@@ -214,7 +214,17 @@ fn compact_admitted(admitted: &Admitted) -> Option<String> {
             text.push('p');
             text.push_str(client_id.chars());
             text.push_str(grant_id.chars());
-            text.push_str(app.approved_by.chars());
+            // The approver: `k` and a key's chars, or `h` and a person's.
+            match app.approved_by {
+                Approver::Key(key) => {
+                    text.push('k');
+                    text.push_str(key.chars());
+                }
+                Approver::Person(person) => {
+                    text.push('h');
+                    text.push_str(person.chars());
+                }
+            }
         }
     }
     if admitted.app.is_some() && !matches!(admitted.actor, Actor::App { .. }) {
@@ -423,10 +433,15 @@ fn read_admitted(rest: &str) -> Option<Admitted> {
         ("p", rest) => {
             let (client, rest) = rest.split_at_checked(CLIENT_ID_LEN)?;
             let (grant, rest) = rest.split_at_checked(ID_LEN)?;
+            let (kind, rest) = rest.split_at_checked(1)?;
             let (approver, rest) = rest.split_at_checked(ID_LEN)?;
             let client_id = ClientId::parse(&format!("app_{client}"))?;
             let grant_id = GrantId::parse(&format!("grant_{grant}"))?;
-            let approved_by = KeyId::parse(&format!("key_{approver}"))?;
+            let approved_by = match kind {
+                "k" => Approver::Key(KeyId::parse(&format!("key_{approver}"))?),
+                "h" => Approver::Person(PersonId::parse(&format!("person_{approver}"))?),
+                _ => return None,
+            };
             app = Some(AppGrant {
                 client_id,
                 grant_id,
@@ -688,7 +703,7 @@ mod tests {
         let app = crate::check::protocol::AppGrant {
             client_id: ClientId::parse("app_0123456789abcdefABCDEFGH").expect("client"),
             grant_id: GrantId::parse("grant_0123456789ABCDEF").expect("grant"),
-            approved_by: id(),
+            approved_by: Approver::Key(id()),
         };
         let mut through_app = admitted(None);
         through_app.actor = Actor::App {
@@ -698,6 +713,16 @@ mod tests {
         through_app.app = Some(app);
         answer_round_trip(
             Answer::Check(CheckAnswer::Admitted(Box::new(through_app.clone()))),
+            true,
+        );
+        // The same, approved by a person.
+        let mut by_person = through_app.clone();
+        by_person.app = Some(crate::check::protocol::AppGrant {
+            approved_by: Approver::Person(PersonId::generate(&[7; 32])),
+            ..app
+        });
+        answer_round_trip(
+            Answer::Check(CheckAnswer::Admitted(Box::new(by_person))),
             true,
         );
         // An app's actor without its grant's details, or details without the actor, is

@@ -110,6 +110,8 @@ pub struct Consent<'a> {
     pub org_id: String,
     /// The signed-in key's display id.
     pub key_id: String,
+    /// Approved by a person (bounded by their role), not a key.
+    pub person: bool,
     /// The session's CSRF token.
     pub csrf_token: &'a str,
     /// What the signed-in key lacks of the request (then only Deny is offered).
@@ -154,9 +156,15 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
     let (warning, approve) = match &consent.missing {
         Some(missing) => (
             format!(
-                "<p class=\"error\" role=\"alert\" id=\"cannot-grant\">Your key cannot grant '{}' on {}: sign in with a key that holds it, or deny.</p>",
+                "<p class=\"error\" role=\"alert\" id=\"cannot-grant\">Your {} cannot grant '{}' on {}: {}, or deny.</p>",
+                if consent.person { "role" } else { "key" },
                 escape(missing.scope.as_str()),
-                escape(&missing.resource)
+                escape(&missing.resource),
+                if consent.person {
+                    "ask a member whose role allows it"
+                } else {
+                    "sign in with a key that holds it"
+                }
             ),
             String::new(),
         ),
@@ -210,6 +218,7 @@ mod tests {
             org_name: "Acme & Co",
             org_id: "org_x".into(),
             key_id: "key_y".into(),
+            person: false,
             csrf_token: "t",
             missing: None,
         });
@@ -238,6 +247,7 @@ mod tests {
             org_name: "Org",
             org_id: "org_x".into(),
             key_id: "key_y".into(),
+            person: false,
             csrf_token: "t",
             missing: Some(MissingScope {
                 scope: crate::policy::scope::Scope::Delete,

@@ -18,10 +18,10 @@ use crate::base::constant_time;
 use crate::base::timestamp::Timestamp;
 use crate::check::admit::Refusal;
 use crate::check::protocol::{Admitted, Check, CheckAnswer};
-use crate::credentials::key::{KeyId, KeyType};
+use crate::credentials::key::KeyType;
 use crate::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
-use crate::ids::Actor;
 use crate::ids::OrgId;
+use crate::ids::{Actor, Approver};
 use crate::oauth::protocol::{
     pkce_matches, AuthorizationView, ClientId, GrantId, TokenResponse, ACCESS_TTL_MS, CODE_TTL_MS,
     REFRESH_TTL_MS, RETIRED_REFRESH_KEPT,
@@ -79,8 +79,8 @@ pub struct GrantRecord {
     pub organization_id: OrgId,
     /// The approving key's type: where requests go (test or live origin).
     pub key_type: KeyType,
-    /// The admin key that approved.
-    pub approved_by: KeyId,
+    /// The admin key or the person that approved.
+    pub approved_by: Approver,
     /// What was approved.
     pub grants: Grants,
     /// The organization's plan and status.
@@ -930,7 +930,7 @@ pub fn begin(
     client_name: &str,
     organization_id: OrgId,
     key_type: KeyType,
-    approved_by: KeyId,
+    approved_by: Approver,
     terms: OrgTerms,
     now_ms: u64,
 ) -> GrantRecord {
@@ -988,12 +988,7 @@ pub fn unfinished(
 
 /// The audit event of consent given.
 pub fn created_event(record: &GrantRecord) -> AuditDraft {
-    record.event(
-        "oauth_grant.created",
-        Actor::Key {
-            key_id: record.approved_by,
-        },
-    )
+    record.event("oauth_grant.created", record.approved_by.actor())
 }
 
 #[cfg(test)]
@@ -1043,7 +1038,9 @@ mod tests {
             "App",
             OrgId::DEFAULT,
             KeyType::Live,
-            KeyId::parse("key_0123456789abcdef").expect("id"),
+            Approver::Key(
+                crate::credentials::key::KeyId::parse("key_0123456789abcdef").expect("id"),
+            ),
             terms,
             NOW,
         );

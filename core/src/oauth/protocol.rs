@@ -19,7 +19,7 @@
 use crate::base::base64::{base64_decode, base64url};
 use crate::base::constant_time;
 use crate::base::timestamp::Timestamp;
-use crate::credentials::key::{hash_hex, KeyId, KeyType};
+use crate::credentials::key::{hash_hex, KeyType};
 use crate::ids::OrgId;
 use crate::policy::body::{name, object};
 use crate::policy::error::{printable, ApiError, Field, OAuthError};
@@ -911,7 +911,7 @@ pub struct AuthorizationView {
     /// Test or live.
     pub key_type: KeyType,
     /// The admin key that approved.
-    pub approved_by: KeyId,
+    pub approved_by: crate::ids::Approver,
     /// When.
     pub created_at: Timestamp,
     /// `active` or `revoked`.

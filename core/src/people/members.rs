@@ -9,9 +9,11 @@ use crate::base::json;
 use crate::base::text::check_label;
 use crate::base::timestamp::format_ms;
 use crate::credentials::key::hash_hex;
-use crate::ids::{Actor, InvitationId, OrgId, PersonId};
+use crate::ids::{Actor, GrantId, InvitationId, OrgId, PersonId};
 use crate::people::role::{Operation, Role};
 use crate::policy::error::{ApiError, Field};
+use crate::policy::scope::Grants;
+use crate::policy::terms::ApproverTerms;
 use serde::{Deserialize, Serialize};
 
 /// An invitation expires this long after it was made (7 days).
@@ -527,6 +529,19 @@ pub enum PeopleInput {
         /// Their name.
         name: String,
     },
+    /// Consent to an OAuth app by a member: the grant is listed under them and their
+    /// terms as its approver are read in this same step, so a later change of their
+    /// membership finds the grant and pushes it the new terms (ARCHITECTURE.md,
+    /// "Derived authority"). Answers [`PeopleAnswer::Approver`].
+    Approve {
+        /// Who approves.
+        person_id: PersonId,
+        /// The grant they approve.
+        grant_id: GrantId,
+    },
+    /// The grants a person approved and their terms now (after a change of their
+    /// membership, to push to those grants). Answers [`PeopleAnswer::Approvals`].
+    ApprovedBy(PersonId),
 }
 
 /// A `PeopleGuard`'s answer.
@@ -568,6 +583,15 @@ pub enum PeopleAnswer {
     LastOwner,
     /// The emails known of the people asked for (some may be missing).
     Emails(Vec<(PersonId, String)>),
+    /// A person's terms as an approver of OAuth grants (revoked: not a member).
+    Approver(ApproverTerms),
+    /// The grants a person approved, and their terms now.
+    Approvals {
+        /// Their terms.
+        terms: ApproverTerms,
+        /// Every grant listed under them.
+        grants: Vec<GrantId>,
+    },
 }
 
 /// What one organization's `PeopleGuard` holds.
@@ -581,15 +605,61 @@ pub struct PeopleState {
     /// that the audit log still says who acted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub former: Vec<(PersonId, String)>,
+    /// Bumped by every change of a member's role and every removal: the revision of the
+    /// approver terms it gives, so a newer copy always wins at a grant.
+    #[serde(default)]
+    pub revision: u64,
+    /// The OAuth grants each person approved (consent by a person), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<(PersonId, GrantId)>,
 }
 
 /// How many removed members' emails an organization keeps for its audit log.
 pub const MAX_FORMER_MEMBERS: usize = 1000;
 
 impl PeopleState {
+    /// What `person_id` may give an OAuth app now, as an approver: their role's bound
+    /// ([`Role::app_grants`]); nothing, revoked, once they are not a member.
+    pub fn approver_terms(&self, person_id: PersonId) -> ApproverTerms {
+        let role = self
+            .members
+            .iter()
+            .find(|m| m.person_id == person_id)
+            .map(|m| m.role);
+        ApproverTerms {
+            grants: role.map_or_else(|| Grants::Everywhere(Default::default()), Role::app_grants),
+            expires_ms: None,
+            revoked: role.is_none(),
+            revision: self.revision,
+        }
+    }
+
     /// One input at `now_ms`; the bool says whether the state changed (store it).
     pub fn step(&mut self, input: PeopleInput, now_ms: u64) -> (PeopleAnswer, bool) {
         match input {
+            PeopleInput::Approve {
+                person_id,
+                grant_id,
+            } => {
+                if !self.members.iter().any(|m| m.person_id == person_id) {
+                    return (PeopleAnswer::NotMember, false);
+                }
+                if !self.approvals.contains(&(person_id, grant_id)) {
+                    self.approvals.push((person_id, grant_id));
+                }
+                let terms = self.approver_terms(person_id);
+                (PeopleAnswer::Approver(terms), true)
+            }
+            PeopleInput::ApprovedBy(person_id) => {
+                let grants = self
+                    .approvals
+                    .iter()
+                    .filter(|(who, _)| *who == person_id)
+                    .map(|(_, grant)| *grant)
+                    .collect();
+                let terms = self.approver_terms(person_id);
+                (PeopleAnswer::Approvals { terms, grants }, false)
+            }
             PeopleInput::Invite(invitation) => {
                 if let Err(why) =
                     self.may_assign(&invitation.created_by, invitation.role, "invite an owner")
@@ -725,6 +795,9 @@ impl PeopleState {
                 self.members[index].role = role;
                 let after = self.members[index].clone();
                 let changed = before.role != role;
+                if changed {
+                    self.revision += 1;
+                }
                 (PeopleAnswer::RoleChanged { before, after }, changed)
             }
             PeopleInput::Remove { by, person_id } => {
@@ -739,6 +812,7 @@ impl PeopleState {
                     return (PeopleAnswer::LastOwner, false);
                 }
                 let removed = self.members.remove(index);
+                self.revision += 1;
                 self.former.retain(|(id, _)| *id != person_id);
                 self.former.push((person_id, removed.email.clone()));
                 if self.former.len() > MAX_FORMER_MEMBERS {
@@ -1029,6 +1103,56 @@ mod tests {
             signed_in: false,
         };
         assert_eq!(state.step(other, T0).0, PeopleAnswer::NotMember);
+    }
+
+    #[test]
+    fn a_persons_approvals_are_bounded_by_their_role_and_end_when_they_leave() {
+        let mut state = PeopleState::default();
+        let (a, ta) = invitation(1, Role::Owner);
+        let (b, tb) = invitation(2, Role::Viewer);
+        let _ = state.step(PeopleInput::Invite(a), T0);
+        let _ = state.step(PeopleInput::Invite(b), T0);
+        let _ = accept(&mut state, &ta, person(1), T0);
+        let _ = accept(&mut state, &tb, person(2), T0);
+        let grant = |n: u8| GrantId::parse(&format!("grant_{:0>16}", n)).expect("grant");
+        // A viewer approves: listed, and read only.
+        let approve = |who, n| PeopleInput::Approve {
+            person_id: who,
+            grant_id: grant(n),
+        };
+        let (answer, changed) = state.step(approve(person(2), 1), T0);
+        assert!(changed);
+        let PeopleAnswer::Approver(viewer) = answer else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(viewer.grants, Role::Viewer.app_grants());
+        assert!(viewer.in_force_at(T0));
+        // Promoted: the listed grant is found with the newer, wider terms.
+        let promote = PeopleInput::ChangeRole {
+            by: Actor::Root,
+            person_id: person(2),
+            role: Role::Developer,
+        };
+        let _ = state.step(promote, T0);
+        let (answer, _) = state.step(PeopleInput::ApprovedBy(person(2)), T0);
+        let PeopleAnswer::Approvals { terms, grants } = answer else {
+            panic!("{answer:?}")
+        };
+        assert_eq!(grants, vec![grant(1)]);
+        assert_eq!(terms.grants, Role::Developer.app_grants());
+        assert!(terms.supersede(Some(&viewer)));
+        // Removed: revoked, newer again; and no further approval.
+        let remove = PeopleInput::Remove {
+            by: Actor::Root,
+            person_id: person(2),
+        };
+        let _ = state.step(remove, T0);
+        let gone = state.approver_terms(person(2));
+        assert!(!gone.in_force_at(T0) && gone.supersede(Some(&terms)));
+        assert_eq!(
+            state.step(approve(person(2), 2), T0).0,
+            PeopleAnswer::NotMember
+        );
     }
 
     #[test]

@@ -169,6 +169,20 @@ impl Role {
         Grants::Everywhere(scopes.iter().copied().collect())
     }
 
+    /// What a member with this role may give an OAuth app when they approve it (and what
+    /// the grant keeps holding while they are a member): their own bound without
+    /// `admin`, which apps never hold. A viewer gives `read` only. The one place this is
+    /// decided, at consent and at every change of the member's role.
+    pub fn app_grants(self) -> Grants {
+        let scopes: &[Scope] = match self {
+            Role::Owner | Role::Admin | Role::Developer => {
+                &[Scope::Read, Scope::Write, Scope::Delete]
+            }
+            Role::Viewer => &[Scope::Read],
+        };
+        Grants::Everywhere(scopes.iter().copied().collect())
+    }
+
     /// The names of every operation this role may do (the dashboard's `permissions`).
     pub fn permissions(self) -> Vec<&'static str> {
         Operation::ALL
@@ -183,6 +197,23 @@ impl Role {
 mod tests {
     use super::*;
     use crate::ids::{KeyId, OrgId};
+
+    #[test]
+    fn apps_get_a_members_bound_and_never_admin() {
+        for role in [Role::Owner, Role::Admin, Role::Developer, Role::Viewer] {
+            let given = role.app_grants();
+            assert!(role.grants().covers(&given).is_ok(), "{role:?}");
+            assert!(!given.scope_string().contains("admin"), "{role:?}");
+        }
+        assert_eq!(
+            Role::Viewer.app_grants(),
+            Grants::Everywhere([Scope::Read].into_iter().collect())
+        );
+        assert_eq!(
+            Role::Developer.app_grants().scope_string(),
+            "read write delete"
+        );
+    }
 
     #[test]
     fn each_role_may_what_the_issue_says() {

@@ -580,7 +580,7 @@ async fn api(
         Vec::new()
     };
     let key_id = match &live.record.subject {
-        Subject::Key { key_id, .. } => *key_id,
+        Subject::Key { key_id, .. } => scopien_auth::ids::Approver::Key(*key_id),
         Subject::Person {
             person_id,
             organization_id,
@@ -633,7 +633,7 @@ async fn api(
 /// the passkey they signed in with, asked of their own guard at the same time: a removed
 /// member's session, or one whose passkey was removed, ends at once (401); a changed
 /// role applies at once.
-async fn member(
+pub(crate) async fn member(
     env: &Env,
     site: &Site,
     live: &Live,

@@ -27,7 +27,8 @@ pub(crate) struct Admitted<'a> {
     pub(crate) route: &'a Route<'a>,
     pub(crate) method: &'a Method,
     pub(crate) body: Vec<u8>,
-    pub(crate) key_id: scopien_auth::KeyId,
+    /// Whose authority acts: the key, or for an access token its grant's approver.
+    pub(crate) key_id: scopien_auth::ids::Approver,
     pub(crate) now_ms: u64,
 }
 

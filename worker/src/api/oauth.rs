@@ -11,7 +11,9 @@
 //!  POST /oauth/revoke      RFC 7009            POST /oauth/introspect  RFC 7662
 //! ```
 
-use crate::api::dashboard::{check_key, live_session, too_many_failures_page, Session, Site};
+use crate::api::dashboard::{
+    check_key, live_session, member, too_many_failures_page, Live, Session, Site,
+};
 use crate::client;
 use crate::config;
 use crate::http::{self, or_respond, RequestUrl};
@@ -24,7 +26,7 @@ use scopien_auth::credentials::key::hash_hex;
 use scopien_auth::credentials::token::{OAuthToken, TokenKind, RANDOM_BYTES_FOR_TOKEN};
 use scopien_auth::http::credential::parse_authorization;
 use scopien_auth::http::route::Route;
-use scopien_auth::ids::Actor;
+use scopien_auth::ids::{Actor, Approver, OrgId};
 use scopien_auth::keys::admin::Caller;
 use scopien_auth::oauth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
 use scopien_auth::oauth::grant::{begin, created_event, GrantAnswer, GrantInput};
@@ -34,7 +36,10 @@ use scopien_auth::oauth::protocol::{
     RANDOM_BYTES_FOR_GRANT_ID,
 };
 use scopien_auth::org::{OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
+use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
 use scopien_auth::policy::error::OAuthError;
+use scopien_auth::policy::scope::Grants;
+use scopien_auth::session::Subject;
 use scopien_auth::session::{csrf_matches, same_origin};
 use scopien_auth::{ApiError, KeyType, Method};
 use worker::{Env, Request, Response, Result};
@@ -98,8 +103,85 @@ fn html(status: u16, body: String, redirect_origin: Option<&str>) -> Result<Resp
     http::with_headers(response, headers.iter().map(|(n, v)| (*n, v.as_str())))
 }
 
-/// What a person signed in with a passkey reads on the consent page, for now.
-const PERSON_CANNOT_APPROVE_YET: &str = "You are signed in with a passkey. For now an app is approved with an admin API key of your organization: sign out of the dashboard, open this link again, and sign in with an admin API key";
+/// Who approves on the consent page, and what they may give.
+struct Approving {
+    /// The admin key signed in, or the person.
+    approver: Approver,
+    /// The organization they act for.
+    organization_id: OrgId,
+    /// The grant's mode: the key's, or for a person the app's.
+    key_type: KeyType,
+    /// What they may give an app: the key's grants, or the person's role's bound.
+    grants: Grants,
+    /// Shown as "Signed in with": the key's id, or the person's email.
+    shown: String,
+    /// The operator's root key (no key record to read again).
+    root: bool,
+}
+
+impl Approving {
+    /// What bounds the approval, in the pages' words.
+    fn holder(&self) -> &'static str {
+        match self.approver {
+            Approver::Key(_) => "key",
+            Approver::Person(_) => "role",
+        }
+    }
+}
+
+/// Who the signed-in session approves as: an admin key (checked by its guard, of the
+/// app's mode), or a person (a member of their organization now, bounded by their
+/// role, [`scopien_auth::people::role::Role::app_grants`]).
+async fn approving(
+    env: &Env,
+    site: &Site,
+    live: &Live,
+    app_mode: KeyType,
+    address: Option<&str>,
+) -> Result<std::result::Result<Approving, Response>> {
+    if let Subject::Person {
+        person_id,
+        organization_id,
+        ..
+    } = &live.record.subject
+    {
+        let (person_id, org) = (*person_id, *organization_id);
+        let member = match member(env, site, live, person_id, org).await? {
+            Ok(member) => member,
+            Err(_) => {
+                return Ok(Err(error_html(
+                    "You are no longer a member of this organization; sign in again",
+                )?))
+            }
+        };
+        return Ok(Ok(Approving {
+            approver: Approver::Person(person_id),
+            organization_id: org,
+            key_type: app_mode,
+            grants: member.role.app_grants(),
+            shown: member.email,
+            root: false,
+        }));
+    }
+    let Some(key_id) = live.record.key_id() else {
+        return Ok(Err(error_html("Sign in again")?));
+    };
+    let admitted = match check_key(env, site, live, &Route::Keys, &Method::Get, address).await? {
+        Ok(admitted) => admitted,
+        Err(response) => return Ok(Err(response)),
+    };
+    if let Some(message) = other_mode(app_mode, admitted.key_type) {
+        return Ok(Err(error_html(message)?));
+    }
+    Ok(Ok(Approving {
+        approver: Approver::Key(key_id),
+        organization_id: admitted.organization_id,
+        key_type: admitted.key_type,
+        grants: admitted.grants,
+        shown: key_id.to_string(),
+        root: admitted.actor == Actor::Root,
+    }))
+}
 
 fn error_html(message: &str) -> Result<Response> {
     html(400, error_page(message), None)
@@ -221,20 +303,12 @@ async fn authorize(
             return see_other(&sign_in);
         }
     };
-    // A person signed in with a passkey: approving as a person is not built yet (issue
-    // #22), and the page says what to do instead of a bare refusal.
-    let Some(key_id) = live.record.key_id() else {
-        return error_html(PERSON_CANNOT_APPROVE_YET);
-    };
-    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get, address).await? {
-        Ok(admitted) => admitted,
+    let approving = match approving(env, &site, &live, app_mode, address).await? {
+        Ok(approving) => approving,
         Err(response) => return Ok(response),
     };
-    if let Some(message) = other_mode(app_mode, admitted.key_type) {
-        return error_html(message);
-    }
     let default_plan = or_respond!(config::plan(env));
-    let org = admitted.organization_id;
+    let org = approving.organization_id;
     let org_name = crate::operations::org_record(env, org, default_plan)
         .await?
         .map(|o| o.name)
@@ -244,9 +318,10 @@ async fn authorize(
         app_name: &app_name,
         org_name: &org_name,
         org_id: org.to_string(),
-        key_id: key_id.to_string(),
+        key_id: approving.shown.clone(),
+        person: matches!(approving.approver, Approver::Person(_)),
         csrf_token: &live.record.csrf_token,
-        missing: admitted.grants.covers(&request.scopes).err(),
+        missing: approving.grants.covers(&request.scopes).err(),
     };
     html(
         200,
@@ -313,27 +388,20 @@ async fn decide(
             ("error_description", "The user denied the request".into()),
         ]));
     }
-    // A person signed in with a passkey: approving as a person is not built yet (issue
-    // #22), and the page says what to do instead of a bare refusal.
-    let Some(key_id) = live.record.key_id() else {
-        return error_html(PERSON_CANNOT_APPROVE_YET);
-    };
-    let admitted = match check_key(env, &site, &live, &Route::Keys, &Method::Get, address).await? {
-        Ok(admitted) => admitted,
+    let approving = match approving(env, &site, &live, app_mode, address).await? {
+        Ok(approving) => approving,
         Err(response) => return Ok(response),
     };
-    if let Some(message) = other_mode(app_mode, admitted.key_type) {
-        return error_html(message);
-    }
-    if let Err(missing) = admitted.grants.covers(&request.scopes) {
+    if let Err(missing) = approving.grants.covers(&request.scopes) {
         return error_html(&format!(
-            "Your key cannot grant '{}' on {}",
+            "Your {} cannot grant '{}' on {}",
+            approving.holder(),
             missing.scope.as_str(),
             missing.resource
         ));
     }
     let default_plan = or_respond!(config::plan(env));
-    let approving_org = admitted.organization_id;
+    let approving_org = approving.organization_id;
     let grant = GrantId::generate(&crate::platform::random_bytes::<RANDOM_BYTES_FOR_GRANT_ID>()?);
     let code = OAuthToken::generate(
         TokenKind::Code,
@@ -364,8 +432,8 @@ async fn decide(
         &code,
         &app_name,
         approving_org,
-        admitted.key_type,
-        key_id,
+        approving.key_type,
+        approving.approver,
         scopien_auth::org::OrgRecord::default_org(default_plan).terms(),
         now_ms,
     );
@@ -385,10 +453,25 @@ async fn decide(
         _ => return error_html("Your organization no longer exists"),
     };
     record.owner = Some(owner);
-    // 3. The approving key, read after the listing: a change of the key before this
-    //    read is in it, one after it is pushed to the grant.
-    if admitted.actor != Actor::Root {
-        let approver = crate::operations::approver_terms(env, key_id).await?;
+    // 3. The approver, read after the listing: a change of the key (or of the person's
+    //    membership) before this read is in it, one after it is pushed to the grant. A
+    //    person's people guard lists the grant under them and reads their terms in one
+    //    step.
+    let approver = match approving.approver {
+        Approver::Key(_) if approving.root => None,
+        Approver::Key(key_id) => Some(crate::operations::approver_terms(env, key_id).await?),
+        Approver::Person(person_id) => {
+            let approve = PeopleInput::Approve {
+                person_id,
+                grant_id: grant,
+            };
+            Some(match client::people(env, approving_org, &approve).await? {
+                PeopleAnswer::Approver(terms) => Some(terms),
+                _ => None,
+            })
+        }
+    };
+    if let Some(approver) = approver {
         let holds = approver
             .as_ref()
             .is_some_and(|a| a.in_force_at(now_ms) && a.grants.covers(&request.scopes).is_ok());
@@ -396,7 +479,10 @@ async fn decide(
             let (view, actor) = (record.authorization_view(), created_event(&record).actor);
             let reason = "Its approving key no longer held what it granted";
             end_listing(env, view, actor, reason, now_ms).await;
-            return error_html("Your key can no longer grant this; start again from the app");
+            return error_html(&format!(
+                "Your {} can no longer grant this; start again from the app",
+                approving.holder()
+            ));
         }
         record.approver = approver;
     }

@@ -14,7 +14,7 @@ use crate::throttle::{self, Verdict};
 use scopien_auth::check::protocol::Admitted;
 use scopien_auth::keys::admin::Caller;
 use scopien_auth::keys::verify::{parse_verify, Verification, Verify, VerifyView, Within};
-use scopien_auth::{ApiError, KeyId};
+use scopien_auth::ApiError;
 use worker::{Env, Response, Result};
 
 /// Answers one verification for the admitted `caller` (acting as key `key_id`).
@@ -22,7 +22,7 @@ pub(crate) async fn handle(
     env: &Env,
     body: &[u8],
     caller: &Admitted,
-    key_id: KeyId,
+    key_id: scopien_auth::ids::Approver,
     now_ms: u64,
 ) -> Result<Response> {
     let request = or_respond!(parse_verify(body));
@@ -77,8 +77,15 @@ pub(crate) async fn handle(
                 Destination::Origin(origin) => origin.trim_end_matches('/').to_owned(),
                 Destination::Echo(_) => issuer.to_string(),
             };
-            crate::identity::assertion(env, verified.id, admitted, &issuer, &audience, now_ms)
-                .await?
+            crate::identity::assertion(
+                env,
+                scopien_auth::ids::Approver::Key(verified.id),
+                admitted,
+                &issuer,
+                &audience,
+                now_ms,
+            )
+            .await?
         }
         _ => None,
     };

@@ -681,7 +681,7 @@ impl OrgGuard {
                     "SELECT value FROM authorizations WHERE active = 1",
                 )?
                 .into_iter()
-                .filter(|view| view.approved_by == key)
+                .filter(|view| view.approved_by == scopien_auth::ids::Approver::Key(key))
                 .map(|view| view.grant_id)
                 .collect(),
             ),
