@@ -109,3 +109,59 @@ test("a viewer can approve read only: a wider request offers only Deny, a read o
   assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 200);
   assert.equal((await call(gw.url, "/v1/accounts", { ...asApp, method: "POST", body: {} })).status, 403);
 });
+
+test("the grant follows its approver's membership: a demotion narrows it at the next call, a removal ends it", async () => {
+  const { org, admin } = await createOrgWithAdmin(gw, { name: "Following", plan: "enterprise" });
+  const app = await registerApp(gw, admin.key);
+  const dev = await member(org, "developer", "follow@example.com");
+  const { tokens } = await consentAs(app, dev.cookie, "read write delete");
+  const asApp = { key: tokens.access_token };
+  assert.equal((await call(gw.url, "/v1/accounts/1", { ...asApp, method: "DELETE" })).status, 200);
+  const demoted = await call(gw.url, `/v1/organizations/${org.id}/members/${dev.personId}`, { ...root(), method: "PATCH", body: { role: "viewer" } });
+  assert.equal(demoted.status, 200, demoted.text);
+  assert.equal((await call(gw.url, "/v1/accounts/1", { ...asApp, method: "DELETE" })).status, 403, "a viewer's grant reads only");
+  assert.equal((await call(gw.url, "/v1/accounts", { ...asApp, method: "POST", body: {} })).status, 403);
+  assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 200, "what the role still allows works");
+  const removed = await call(gw.url, `/v1/organizations/${org.id}/members/${dev.personId}`, { ...root(), method: "DELETE" });
+  assert.equal(removed.status, 200, removed.text);
+  const after = await call(gw.url, "/v1/accounts/1", asApp);
+  assert.ok([401, 403].includes(after.status), `a removed member's grant ends: ${after.status}`);
+});
+
+test("race: consents by a person while they are demoted or removed; once the change is answered no grant holds more than the role allows", async () => {
+  const CONSENTS = 6;
+  let codes = 0;
+  for (const [trial, change] of ["demote", "remove", "demote", "remove"].entries()) {
+    const { org, admin } = await createOrgWithAdmin(gw, { name: `Race ${trial}`, plan: "enterprise" });
+    const app = await registerApp(gw, admin.key);
+    const person = await member(org, "admin", `race-${trial}@example.com`);
+    const opened = await Promise.all(Array.from({ length: CONSENTS }, () => openConsent({ url: site }, app, person.cookie, { scope: "read write delete" })));
+    const submitted = opened.map((o) => submitConsent({ url: site }, o));
+    // The change starts once the first consent has answered, while the others are
+    // still in flight: grants both before and during the change.
+    await Promise.race(submitted);
+    const path = `/v1/organizations/${org.id}/members/${person.personId}`;
+    const answered =
+      change === "demote"
+        ? await call(gw.url, path, { ...root(), method: "PATCH", body: { role: "viewer" } })
+        : await call(gw.url, path, { ...root(), method: "DELETE" });
+    assert.equal(answered.status, 200, answered.text);
+    const decided = await Promise.all(submitted);
+    for (const [i, d] of decided.entries()) {
+      if (!d.code) continue; // refused: the consent read the changed membership
+      codes++;
+      const tokens = await exchange(gw, app, d.code, opened[i].verifier);
+      if (tokens.status !== 200) {
+        assert.equal(change, "remove", `trial ${trial}: ${JSON.stringify(tokens.json)}`);
+        continue; // a removed member's grant gives no token
+      }
+      const asApp = { key: tokens.json.access_token };
+      const del = await call(gw.url, "/v1/accounts/1", { ...asApp, method: "DELETE" });
+      assert.ok([401, 403].includes(del.status), `trial ${trial} (${change}): a token deleted after the change answered (${del.status})`);
+      const read = await call(gw.url, "/v1/accounts/1", asApp);
+      if (change === "demote") assert.equal(read.status, 200, "a viewer's grant still reads");
+      else assert.ok([401, 403].includes(read.status), `trial ${trial}: a removed member's grant read (${read.status})`);
+    }
+  }
+  assert.ok(codes > 0, "some consents finished before the change");
+});

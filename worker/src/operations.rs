@@ -11,12 +11,13 @@ use crate::directory;
 use crate::http::RequestUrl;
 use scopien_auth::audit::AuditDraft;
 use scopien_auth::http::route::Route;
-use scopien_auth::ids::{Actor, OrgId};
+use scopien_auth::ids::{Actor, OrgId, PersonId};
 use scopien_auth::keys::admin::{Caller, ListQuery};
 use scopien_auth::keys::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::{AuthorizationView, ClientId, ClientRecord, GrantId};
 use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
+use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
 use scopien_auth::policy::terms::ApproverTerms;
 use scopien_auth::{ApiError, KeyId, Method, Plan};
 use worker::{Env, Result};
@@ -230,6 +231,21 @@ pub(crate) async fn push_approver(
     let pushes = grants
         .into_iter()
         .map(|grant| (grant, GrantInput::SetApprover(approver.clone())));
+    push_to_grants(env, pushes).await
+}
+
+/// Tells every grant person `person_id` approved in `org` what their membership allows
+/// now (after a change of their role, or their removal): each grant holds no more from
+/// its next use. A consent lists its grant under the person in the same step that reads
+/// their terms, so a grant being consented to is reached too.
+pub(crate) async fn push_person_approver(env: &Env, org: OrgId, person_id: PersonId) -> Result<()> {
+    let asked = PeopleInput::ApprovedBy(person_id);
+    let PeopleAnswer::Approvals { terms, grants } = client::people(env, org, &asked).await? else {
+        return Err(client::unexpected_answer("people guard"));
+    };
+    let pushes = grants
+        .into_iter()
+        .map(|grant| (grant, GrantInput::SetApprover(terms.clone())));
     push_to_grants(env, pushes).await
 }
 

@@ -12,7 +12,6 @@ use crate::credentials::key::hash_hex;
 use crate::ids::{Actor, GrantId, InvitationId, OrgId, PersonId};
 use crate::people::role::{Operation, Role};
 use crate::policy::error::{ApiError, Field};
-use crate::policy::scope::Grants;
 use crate::policy::terms::ApproverTerms;
 use serde::{Deserialize, Serialize};
 
@@ -619,7 +618,8 @@ pub const MAX_FORMER_MEMBERS: usize = 1000;
 
 impl PeopleState {
     /// What `person_id` may give an OAuth app now, as an approver: their role's bound
-    /// ([`Role::app_grants`]); nothing, revoked, once they are not a member.
+    /// ([`Role::app_grants`]); revoked once they are not a member (then nothing is
+    /// allowed; the grants named are the narrowest role's, as terms never hold none).
     pub fn approver_terms(&self, person_id: PersonId) -> ApproverTerms {
         let role = self
             .members
@@ -627,7 +627,7 @@ impl PeopleState {
             .find(|m| m.person_id == person_id)
             .map(|m| m.role);
         ApproverTerms {
-            grants: role.map_or_else(|| Grants::Everywhere(Default::default()), Role::app_grants),
+            grants: role.unwrap_or(Role::Viewer).app_grants(),
             expires_ms: None,
             revoked: role.is_none(),
             revision: self.revision,
@@ -1149,6 +1149,13 @@ mod tests {
         let _ = state.step(remove, T0);
         let gone = state.approver_terms(person(2));
         assert!(!gone.in_force_at(T0) && gone.supersede(Some(&terms)));
+        // The answer carrying them crosses to the worker and back.
+        let (answer, _) = state.step(PeopleInput::ApprovedBy(person(2)), T0);
+        let text = serde_json::to_string(&answer).expect("json");
+        assert_eq!(
+            serde_json::from_str::<PeopleAnswer>(&text).ok(),
+            Some(answer)
+        );
         assert_eq!(
             state.step(approve(person(2), 2), T0).0,
             PeopleAnswer::NotMember

@@ -90,6 +90,9 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             match client::people(env, org, &input).await? {
                 PeopleAnswer::RoleChanged { before, after } => {
                     if before.role != after.role {
+                        // Before the answer: the grants they approved hold no more than
+                        // the new role allows once the change is answered.
+                        crate::operations::push_person_approver(env, org, *person_id).await?;
                         let event = Member::role_changed_event(by, &before, &after);
                         crate::operations::record_events(env, org, vec![event]).await;
                     }
@@ -120,6 +123,8 @@ async fn revoke(env: &Env, org: OrgId, id: InvitationId, by: Actor) -> Result<Re
 async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result<Response> {
     match client::people(env, org, &PeopleInput::Remove { by, person_id }).await? {
         PeopleAnswer::Removed(member) => {
+            // Before the answer: the grants they approved end with their membership.
+            crate::operations::push_person_approver(env, org, person_id).await?;
             crate::operations::record_events(env, org, vec![member.removed_event(by)]).await;
             let keys_created =
                 match client::org(env, org, &OrgInput::KeysCreatedBy { person_id }).await? {
