@@ -89,10 +89,11 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             };
             match client::people(env, org, &input).await? {
                 PeopleAnswer::RoleChanged { before, after } => {
+                    // Before the answer: the grants they approved hold no more than the
+                    // new role allows once the change is answered. Also when the role
+                    // was already this one: a retry after a failed push delivers it.
+                    crate::operations::push_person_approver(env, org, *person_id).await?;
                     if before.role != after.role {
-                        // Before the answer: the grants they approved hold no more than
-                        // the new role allows once the change is answered.
-                        crate::operations::push_person_approver(env, org, *person_id).await?;
                         let event = Member::role_changed_event(by, &before, &after);
                         crate::operations::record_events(env, org, vec![event]).await;
                     }
@@ -138,6 +139,12 @@ async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result
                     keys_created,
                 },
             )
+        }
+        PeopleAnswer::NotMember => {
+            // Removed already (perhaps by a call whose push failed): push again, so a
+            // retry still ends their grants.
+            crate::operations::push_person_approver(env, org, person_id).await?;
+            refused(PeopleAnswer::NotMember)
         }
         other => refused(other),
     }
