@@ -5,7 +5,7 @@ import { h, when, day, focusRow, announce } from "./dom.js";
 import { api, session } from "./api.js";
 import { openDialog, closeDialog, closed, confirmAction } from "./dialogs.js";
 import { clearErrors, showError, nameField } from "./forms.js";
-import { fromB64u, toB64u, supported } from "./passkey.js";
+import { createPasskey, supported } from "./passkey.js";
 
 export const title = "Passkeys";
 
@@ -62,19 +62,7 @@ export async function render(main) {
 async function addPasskey() {
   const options = await api("POST", "/passkeys/options");
   if (!options.ok) throw new Error(options.json?.error?.details ?? "Could not start.");
-  const pk = options.json.publicKey;
-  const credential = await navigator.credentials.create({
-    publicKey: {
-      ...pk,
-      challenge: fromB64u(pk.challenge),
-      user: { ...pk.user, id: fromB64u(pk.user.id) },
-      excludeCredentials: pk.excludeCredentials.map((c) => ({ ...c, id: fromB64u(c.id) })),
-    },
-  });
-  const res = await api("POST", "/passkeys", {
-    clientDataJSON: toB64u(credential.response.clientDataJSON),
-    attestationObject: toB64u(credential.response.attestationObject),
-  });
+  const res = await api("POST", "/passkeys", await createPasskey(options.json.publicKey));
   if (!res.ok) throw new Error(res.json?.error?.details ?? "The passkey was not added.");
   return res.json;
 }

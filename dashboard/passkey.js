@@ -45,11 +45,9 @@ export function supported() {
   return typeof window.PublicKeyCredential === "function" && !!navigator.credentials;
 }
 
-/** Creates a passkey for the invitation `token`, as `name`: the person is then signed in. */
-export async function register(token, name) {
-  const options = await post("register/options", { token });
-  if (!options.ok) throw new Error(failure(options, "The invitation could not be used."));
-  const pk = options.json.publicKey;
+/** The browser makes a passkey from the gateway's creation options (their binary fields
+ * arrive as base64url); answers the two fields every registration sends back. */
+export async function createPasskey(pk) {
   const credential = await navigator.credentials.create({
     publicKey: {
       ...pk,
@@ -58,12 +56,17 @@ export async function register(token, name) {
       excludeCredentials: pk.excludeCredentials.map((c) => ({ ...c, id: fromB64u(c.id) })),
     },
   });
-  const res = await post("register", {
-    token,
-    name,
+  return {
     clientDataJSON: toB64u(credential.response.clientDataJSON),
     attestationObject: toB64u(credential.response.attestationObject),
-  });
+  };
+}
+
+/** Creates a passkey for the invitation `token`, as `name`: the person is then signed in. */
+export async function register(token, name) {
+  const options = await post("register/options", { token });
+  if (!options.ok) throw new Error(failure(options, "The invitation could not be used."));
+  const res = await post("register", { token, name, ...(await createPasskey(options.json.publicKey)) });
   if (!res.ok) throw new Error(failure(res, "The passkey could not be created."));
 }
 
@@ -73,19 +76,7 @@ export async function signUp(fields) {
   const refusal = (res, fallback) => Object.assign(new Error(failure(res, fallback)), { field: res.json?.error?.field });
   const options = await post("signup/options", fields);
   if (!options.ok) throw refusal(options, "Sign-up could not start.");
-  const pk = options.json.publicKey;
-  const credential = await navigator.credentials.create({
-    publicKey: {
-      ...pk,
-      challenge: fromB64u(pk.challenge),
-      user: { ...pk.user, id: fromB64u(pk.user.id) },
-      excludeCredentials: pk.excludeCredentials.map((c) => ({ ...c, id: fromB64u(c.id) })),
-    },
-  });
-  const res = await post("signup", {
-    clientDataJSON: toB64u(credential.response.clientDataJSON),
-    attestationObject: toB64u(credential.response.attestationObject),
-  });
+  const res = await post("signup", await createPasskey(options.json.publicKey));
   if (!res.ok) throw refusal(res, "The account could not be created.");
 }
 
