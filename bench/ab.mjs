@@ -11,6 +11,9 @@
 // the hot-key scenario (one key, many connections): it also prints p50/p99 of each and
 // how many commits our key's guard made per request (counted by the guard's entry,
 // worker/shim.js `stats`, read over RPC after the run).
+// With DIR_A = constant and --malformed, A is bench/constant.mjs (a JS worker answering
+// every request with our 401 body at once, no subrequest): how close our malformed-key
+// path comes to the platform's ceiling, in the same run (#21's "within 10 %").
 // With --limited the key floods past its limit (burst 50): the cost of refused requests,
 // and the guard's admitted and refused counts (its usage, read after the run).
 //   (each DIR holds index.js and index_bg.wasm, e.g. a copy of worker/build, or is a JS
@@ -19,7 +22,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createKey, makeKey, startBenchWorker, startOrigin } from "../tests/harness.mjs";
+import { createKey, makeKey, startBenchWorker, startModuleWorker, startOrigin } from "../tests/harness.mjs";
 
 const { values: opt, positionals: dirs } = parseArgs({
   allowPositionals: true,
@@ -42,6 +45,11 @@ if (dirs.length !== 2) {
 const origin = await startOrigin("origin", { record: false });
 
 async function serve(dir, vars = {}) {
+  if (dir === "constant") {
+    if (!opt.malformed) throw new Error("the constant worker answers 401 only: use it with --malformed");
+    const { mf, url } = await startModuleWorker({ script: resolve(import.meta.dirname, "constant.mjs") });
+    return { mf, url, key: `sk_live_${"A".repeat(54)}` };
+  }
   const rootKey = makeKey("live");
   const { mf, url } = await startBenchWorker(dir, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars });
   const created = await createKey({ url, rootKey }, { name: "ab", scopes: ["read"], rateLimit: 1_000_000, burst: opt.limited ? 50 : 1_000_000 });
@@ -70,7 +78,8 @@ const wrk = ({ url, key }, seconds) =>
   });
 
 const bVars = Object.fromEntries(opt["b-var"].map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-const [a, b] = [await serve(resolve(dirs[0])), await serve(resolve(dirs[1]), bVars)];
+const place = (dir) => (dir === "constant" ? dir : resolve(dir));
+const [a, b] = [await serve(place(dirs[0])), await serve(place(dirs[1]), bVars)];
 await wrk(a, 2); // warm-up: JIT, the guards' state loaded
 await wrk(b, 2);
 const ratios = [];

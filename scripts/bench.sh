@@ -4,8 +4,8 @@
 # same design, ours: each in its own workerd, same load, one run; wrk as load generator
 # when installed) against this repository, then bench/run.mjs (wasm size, cold start,
 # the load generator's ceiling), then the hot-key scenario (bench/ab.mjs at 64
-# connections). Arguments go to the side-by-side bench (`--quick`,
-# `--aa`, `--rounds N`, ...). The core's own figures: `cargo bench -p scopien-auth`.
+# connections) and the malformed key against a constant-401 worker. Arguments go to
+# the side-by-side bench (`--quick`, `--aa`, `--rounds N`, ...). The core's own figures: `cargo bench -p scopien-auth`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/tools.sh
@@ -34,6 +34,11 @@ echo
 if command -v wrk >/dev/null; then
   echo "== hot key: one key, 64 connections (A = JS gateway, B = ours)"
   node bench/ab.mjs "$work/js-gateway" worker/build --connections 64 --rounds 6 --seconds 4
+  # The malformed-key path against the platform's ceiling: a constant-401 JS worker
+  # (bench/constant.mjs), alternating rounds in the same run.
+  echo
+  echo "== malformed key: a constant-401 worker (A) against ours (B), 16 connections"
+  node bench/ab.mjs constant worker/build --malformed --rounds 6 --seconds 4
 else
-  echo "== hot key: skipped (needs wrk: apt-get install -y wrk)"
+  echo "== hot key and malformed vs constant: skipped (needs wrk: apt-get install -y wrk)"
 fi

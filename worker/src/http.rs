@@ -17,11 +17,8 @@ pub(crate) struct RequestUrl {
 }
 
 impl RequestUrl {
-    pub(crate) fn of(req: &Request) -> RequestUrl {
-        Self::parse(&req.inner().url())
-    }
-
-    fn parse(url: &str) -> RequestUrl {
+    /// The runtime's `request.url` (the entry reads it once, in lib.rs).
+    pub(crate) fn parse(url: &str) -> RequestUrl {
         let rest = url.find("://").map_or(url, |i| &url[i + 3..]);
         let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         let after_host = &rest[host_end..];

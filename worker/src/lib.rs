@@ -108,8 +108,7 @@ pub fn queue(batch: worker::worker_sys::MessageBatch, env: Env) -> js_sys::Promi
 }
 
 async fn respond(req: web_sys::Request, env: Env) -> JsValue {
-    let mut req = Request::from(req);
-    let response: Result<Reply> = match handle(&mut req, &env).await {
+    let response: Result<Reply> = match handle(req, &env).await {
         Ok(response) => Ok(response),
         Err(fault) => {
             // Fail closed: nothing was forwarded. The fault text carries no key material
@@ -155,32 +154,43 @@ async fn public(req: &mut Request, env: &Env, path: &str) -> Result<Response> {
     }
 }
 
-async fn handle(req: &mut Request, env: &Env) -> Result<Reply> {
-    let url = http::RequestUrl::of(req);
+async fn handle(raw: web_sys::Request, env: &Env) -> Result<Reply> {
+    // The edge reads only what it needs from the runtime's request (each read is a call
+    // out of wasm): `worker::Request` reads the method, URL, headers and `cf` at once,
+    // so it is made only past the point where a malformed credential is answered.
+    let url = http::RequestUrl::parse(&raw.url());
     let door = door(url.path());
     if door == Door::Public {
-        full_module_only!(return public(req, env, url.path()).await.map(Reply::from));
+        full_module_only!(
+            let mut req = Request::from(raw);
+            return public(&mut req, env, url.path()).await.map(Reply::from);
+        );
     }
     let now_ms = now_ms();
-    let address = req.headers().get("CF-Connecting-IP")?;
+    let headers = raw.headers();
+    let address = headers.get("CF-Connecting-IP")?;
     let address = address.as_deref();
     // The dashboard and OAuth put each credential they check through the throttle's
     // gate themselves, and answer a blocked address in their own shape.
     match door {
         Door::Dashboard => {
             full_module_only!(
-                return api::dashboard::handle(req, env, &url, address, now_ms)
+                let mut req = Request::from(raw);
+                return api::dashboard::handle(&mut req, env, &url, address, now_ms)
                     .await
                     .map(Reply::from);
             );
         }
         Door::OAuth => {
             full_module_only!(
-                return api::oauth::handle(req, env, &url, address, now_ms)
+                let mut req = Request::from(raw);
+                return api::oauth::handle(&mut req, env, &url, address, now_ms)
                     .await
                     .map(Reply::from);
             );
         }
-        Door::Public | Door::Api => request::handle(req, env, &url, address, now_ms).await,
+        Door::Public | Door::Api => {
+            request::handle(raw, &headers, env, &url, address, now_ms).await
+        }
     }
 }

@@ -14,7 +14,7 @@ use scopien_auth::check::protocol::{Check, CheckAnswer};
 use scopien_auth::http::credential::{parse_credential, query_has_credential, Credential};
 use scopien_auth::http::route::{route, Route};
 use scopien_auth::{ApiError, Method, Refusal};
-use worker::{Env, Request, Result};
+use worker::{web_sys, Env, Request, Result};
 
 /// The methods that method-override headers ask the origin to use instead.
 fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, ApiError>> {
@@ -33,7 +33,8 @@ fn method_overrides(req: &Request) -> Result<std::result::Result<Vec<Method>, Ap
 /// A request with a credential, once the entry (lib.rs) has ruled out the public paths,
 /// the dashboard and OAuth.
 pub(crate) async fn handle(
-    req: &mut Request,
+    raw: web_sys::Request,
+    headers: &web_sys::Headers,
     env: &Env,
     url: &http::RequestUrl,
     address: Option<&str>,
@@ -41,7 +42,7 @@ pub(crate) async fn handle(
 ) -> Result<Reply> {
     // An address refused for failed authentications gets 429 before any storage call,
     // unless its credential worked from there before the block (throttle.rs).
-    let authorization = req.headers().get("Authorization")?;
+    let authorization = headers.get("Authorization")?;
     let parsed = parse_credential(authorization.as_deref());
     let guard_name = parsed.as_ref().ok().map(Credential::guard_name);
     if let Some(until) = throttle::blocked_for(address, guard_name, now_ms) {
@@ -51,6 +52,8 @@ pub(crate) async fn handle(
         return http::error(&ApiError::key_in_query());
     }
     let credential = or_respond!(parsed);
+    let mut req = Request::from(raw);
+    let req = &mut req;
     // The method as sent (`worker::Method` would turn unknown ones into GET).
     let method =
         or_respond!(Method::parse(&req.inner().method()).map_err(|_| ApiError::invalid_method()));
@@ -118,7 +121,7 @@ pub(crate) async fn handle(
         Err(until) => return http::error(&ApiError::too_many_failures_until(until, now_ms)),
     };
     // An access token acts with the authority of the key or person that approved its grant.
-    let key_id = match (&credential, admitted.app) {
+    let approver_id = match (&credential, admitted.app) {
         (_, Some(app)) => app.approved_by,
         (Credential::Key(key), None) => scopien_auth::ids::Approver::Key(key.id()),
         (Credential::AccessToken(_), None) => return http::error(&ApiError::invalid_key()),
@@ -128,7 +131,7 @@ pub(crate) async fn handle(
         route: &route,
         method: &method,
         body,
-        key_id,
+        approver_id,
         now_ms,
     };
     api::answer(req, env, call, &admitted).await

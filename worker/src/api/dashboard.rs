@@ -623,7 +623,7 @@ async fn api(
         route: &route,
         method,
         body,
-        key_id,
+        approver_id: key_id,
         now_ms,
     };
     answer(req, env, call, &admitted).await.map(Response::from)

@@ -27,8 +27,9 @@ pub(crate) struct Admitted<'a> {
     pub(crate) route: &'a Route<'a>,
     pub(crate) method: &'a Method,
     pub(crate) body: Vec<u8>,
-    /// Whose authority acts: the key, or for an access token its grant's approver.
-    pub(crate) key_id: scopien_auth::ids::Approver,
+    /// Whose authority acts: the key, or for an access token its grant's approver (a
+    /// key or a person).
+    pub(crate) approver_id: scopien_auth::ids::Approver,
     pub(crate) now_ms: u64,
 }
 
@@ -46,20 +47,20 @@ pub(crate) async fn answer(
         route,
         method,
         body,
-        key_id,
+        approver_id,
         now_ms,
     } = call;
     let response = match route {
         #[cfg(feature = "full")]
-        Route::AuthTest => http::json(200, &AuthTestView::of(admitted, key_id))?,
+        Route::AuthTest => http::json(200, &AuthTestView::of(admitted, approver_id))?,
         #[cfg(feature = "full")]
-        Route::Verify => verify::handle(env, &body, admitted, key_id, now_ms).await?,
+        Route::Verify => verify::handle(env, &body, admitted, approver_id, now_ms).await?,
         Route::Upstream { .. } => {
             let request = forward::Forwarded {
                 url,
                 method,
                 body,
-                id: key_id,
+                id: approver_id,
                 admitted,
                 now_ms,
             };
