@@ -80,12 +80,29 @@ export async function signUp(fields) {
   if (!res.ok) throw refusal(res, "The account could not be created.");
 }
 
-/** Signs in with a discoverable passkey (the browser offers the ones for this site). */
-export async function signIn() {
+/** Whether the browser offers passkeys in a field's autofill list (WebAuthn conditional
+ * mediation, "conditional UI"). */
+export async function autofillSupported() {
+  if (!supported() || typeof PublicKeyCredential.isConditionalMediationAvailable !== "function") return false;
+  try {
+    return await PublicKeyCredential.isConditionalMediationAvailable();
+  } catch {
+    return false;
+  }
+}
+
+/** Signs in with a discoverable passkey (the browser offers the ones for this site).
+ * `mediation: "conditional"` waits until the person picks one from a field's autofill
+ * list (a field with `autocomplete="username webauthn"`); `signal` ends that wait, and
+ * `renewAfter(ms)` is told when the challenge expires, so the caller can ask anew. */
+export async function signIn({ mediation, signal, renewAfter } = {}) {
   const options = await post("signin/options");
   if (!options.ok) throw new Error(failure(options, "Sign-in could not start."));
   const pk = options.json.publicKey;
+  renewAfter?.(pk.timeout);
   const credential = await navigator.credentials.get({
+    ...(mediation ? { mediation } : {}),
+    ...(signal ? { signal } : {}),
     publicKey: { ...pk, challenge: fromB64u(pk.challenge), allowCredentials: [] },
   });
   const r = credential.response;

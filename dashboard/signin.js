@@ -1,6 +1,6 @@
 // The sign-in page: sends the key once (form-encoded, same origin) and goes to the
 // dashboard. The key is never stored: the server answers with an HttpOnly cookie.
-import { signIn, supported } from "./passkey.js";
+import { autofillSupported, signIn, supported } from "./passkey.js";
 
 /** Where to go after signing in: an OAuth consent page that sent the person here
  * (`?next=/oauth/authorize?…`, nothing else, so this page redirects nowhere foreign). */
@@ -13,7 +13,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   const next = nextPage();
   if (next) {
     document.getElementById("signin-lead").textContent =
-      "An app asks for access to your organization. Sign in with an admin API key to review its request.";
+      "An app asks for access to your organization. Sign in to review its request.";
     // Already signed in (the cookie is SameSite=Strict, so a navigation from the app's
     // site arrives without it; this same-origin call carries it): go straight back.
     try {
@@ -34,19 +34,60 @@ document.addEventListener("DOMContentLoaded", async () => {
     .catch(() => {});
   const passkeyButton = document.getElementById("passkey-signin");
   const passkeyError = document.getElementById("passkey-error");
+  const signedIn = () =>
+    location.replace(next || (location.pathname === "/dashboard" || location.pathname === "/dashboard/signin" ? "/dashboard/keys" : location.pathname));
+  const cancelled = (e) => e.name === "NotAllowedError" || e.name === "AbortError";
   if (!supported()) passkeyButton.disabled = true;
-  passkeyButton.addEventListener("click", async () => {
+
+  // Conditional UI: where the browser has it, the passkeys for this site are offered in
+  // the Email field's autofill list, and picking one signs in; no click needed. The wait
+  // holds a challenge, so it is asked anew before the challenge expires; the button
+  // ends it first (one WebAuthn request at a time). A refused passkey is not asked again
+  // on its own: the message stays, and the button tries anew.
+  let autofill; // the AbortController of the pending autofill request
+  async function offerAutofill() {
+    for (;;) {
+      const controller = new AbortController();
+      autofill = controller;
+      let renewal;
+      const renewAfter = (ms) => {
+        renewal = setTimeout(() => controller.abort("renew"), Math.max(10_000, (ms ?? 300_000) - 30_000));
+      };
+      try {
+        await signIn({ mediation: "conditional", signal: controller.signal, renewAfter });
+        signedIn();
+        return;
+      } catch (e) {
+        if (controller.signal.aborted && controller.signal.reason === "renew") continue;
+        if (!controller.signal.aborted && !cancelled(e)) passkeyError.textContent = e.message;
+        return;
+      } finally {
+        clearTimeout(renewal);
+        if (autofill === controller) autofill = undefined;
+      }
+    }
+  }
+  document.getElementById("passkey-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
     passkeyError.textContent = "";
     passkeyButton.disabled = true;
+    const wasOffering = autofill !== undefined;
+    autofill?.abort("button");
     try {
       await signIn();
-      location.replace(next || (location.pathname === "/dashboard" || location.pathname === "/dashboard/signin" ? "/dashboard/keys" : location.pathname));
+      signedIn();
     } catch (e) {
-      passkeyError.textContent = e.name === "NotAllowedError" ? "No passkey was used (cancelled or timed out)." : e.message;
+      passkeyError.textContent = cancelled(e) ? "No passkey was used (cancelled or timed out)." : e.message;
+      if (wasOffering) offerAutofill();
     } finally {
       passkeyButton.disabled = false;
     }
   });
+  if (await autofillSupported()) {
+    document.getElementById("passkey-autofill").hidden = false;
+    offerAutofill();
+  }
+
   const form = document.getElementById("signin");
   const input = document.getElementById("api-key");
   const error = document.getElementById("api-key-error");

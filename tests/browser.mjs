@@ -36,6 +36,16 @@ export async function launchBrowser(cspViolations) {
   return { browser, page };
 }
 
+/** Makes `page` a browser without conditional UI (passkeys offered in a field's autofill
+ * list): Chromium's virtual authenticator answers such a request at once with the first
+ * passkey it holds, as if the person had picked it, so a test of the sign-in button, or
+ * of a page shown while signed out, runs without it. */
+export async function withoutPasskeyAutofill(page) {
+  await page.evaluateOnNewDocument(() => {
+    if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = async () => false;
+  });
+}
+
 /** The helpers for the page `currentPage()` on the gateway at `baseUrl()`. */
 export function pageHelpers(currentPage, baseUrl) {
   /** Waits until the app has drawn its page (or the sign-in page is shown). */

@@ -12,7 +12,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
 import { join } from "node:path";
-import { aria, launchBrowser, pageHelpers, SHOTS, SIZES } from "./browser.mjs";
+import { aria, launchBrowser, pageHelpers, SHOTS, SIZES, withoutPasskeyAutofill } from "./browser.mjs";
 
 let gw, origin, acme, browser, page;
 const cspViolations = [];
@@ -25,9 +25,10 @@ const { ready, assertAccessible, screenshots } = pageHelpers(
  * no second context), with its own virtual authenticator: another person on another
  * device. */
 const others = [];
-async function personPage() {
+async function personPage({ autofill = false } = {}) {
   const { browser: another, page: own } = await launchBrowser(cspViolations);
   others.push(another);
+  if (!autofill) await withoutPasskeyAutofill(own);
   const cdp = await own.createCDPSession();
   await cdp.send("WebAuthn.enable");
   own.cdp = cdp;
@@ -68,6 +69,7 @@ before(async () => {
   gw = await startGateway({ port, vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost" } });
   acme = await createOrgWithAdmin(gw, { name: "Acme" });
   ({ browser, page } = await launchBrowser(cspViolations));
+  await withoutPasskeyAutofill(page);
   const cdp = await page.createCDPSession();
   await cdp.send("WebAuthn.enable");
   await cdp.send("WebAuthn.addVirtualAuthenticator", {
@@ -138,6 +140,61 @@ test("invitation → Create passkey → signed in → Sign out → Sign in with 
   await page.waitForSelector(aria("API Keys", "heading"));
   await ready();
   assert.equal(await page.$eval("#who", (p) => p.textContent), "Signed in as Ada Lovelace (ada@example.com, developer)");
+  assert.deepEqual(cspViolations, []);
+});
+
+test("Conditional UI: where the browser offers passkeys in a field's autofill list, the sign-in page has that field, picking a passkey signs in, and the button still works while the list is offered", async () => {
+  // A new device with no passkey yet: the field is there, the list waits.
+  const grace = await personPage({ autofill: true });
+  page = grace;
+  await grace.goto(`${origin}/dashboard`);
+  const field = await grace.waitForSelector(aria("Email", "textbox"), { visible: true });
+  assert.equal(await field.evaluate((i) => i.autocomplete), "username webauthn");
+  assert.equal(new URL(grace.url()).pathname, "/dashboard");
+  await assertAccessible("the sign-in page with passkey autofill");
+  await screenshots("sign-in-autofill");
+
+  const made = await call(gw.url, `/v1/organizations/${acme.org.id}/invitations`, {
+    key: gw.rootKey,
+    method: "POST",
+    body: { email: "grace@example.com", role: "viewer" },
+  });
+  assert.equal(made.status, 201, made.text);
+  await acceptInvitation(grace, made.json.url, "Grace Hopper");
+  // Signed out, the sign-in page offers her passkey in the list; the virtual
+  // authenticator picks it as she would, and she is signed in without a click.
+  await grace.evaluate(() => (window.beforeSignOut = true));
+  await grace.locator(aria("Sign out", "button")).click();
+  // A new document, signed in again (the keys page drawn), after the sign-in page.
+  await grace.waitForFunction(() => !window.beforeSignOut && location.pathname === "/dashboard/keys" && document.body.dataset.ready === "true");
+  assert.equal(await grace.$eval("#who", (p) => p.textContent), "Signed in as Grace Hopper (grace@example.com, viewer)");
+
+  // Another device, the list offered (it holds no passkey yet); her passkey arrives
+  // (synced); the button ends the list's request and signs in with it.
+  const laptop = await personPage({ autofill: true });
+  page = laptop;
+  await laptop.goto(`${origin}/dashboard`);
+  await laptop.waitForSelector(aria("Email", "textbox"), { visible: true });
+  const { credentials } = await grace.cdp.send("WebAuthn.getCredentials", { authenticatorId: grace.authenticatorId });
+  assert.equal(credentials.length, 1);
+  await grace.close(); // her first device signs no more: the copy's counter stays ahead
+  await laptop.cdp.send("WebAuthn.addCredential", { authenticatorId: laptop.authenticatorId, credential: credentials[0] });
+  await laptop.locator(aria("Sign in with a passkey", "button")).click();
+  await laptop.waitForSelector(aria("API Keys", "heading"));
+  await laptop.waitForFunction(() => document.body.dataset.ready === "true");
+  assert.equal(await laptop.$eval("#who", (p) => p.textContent), "Signed in as Grace Hopper (grace@example.com, viewer)");
+
+  // Removed, her passkey is refused from the list too: the page says why and stays.
+  const members = await call(gw.url, `/v1/organizations/${acme.org.id}/members`, { key: gw.rootKey });
+  const member = members.json.data.find((m) => m.email === "grace@example.com");
+  const removed = await call(gw.url, `/v1/organizations/${acme.org.id}/members/${member.personId}`, { key: gw.rootKey, method: "DELETE" });
+  assert.equal(removed.status, 200, removed.text);
+  await laptop.goto(`${origin}/dashboard`);
+  // Her session ended with the removal: the dashboard shows the sign-in page.
+  await laptop.waitForSelector("#passkey-error");
+  await laptop.waitForFunction(() => document.getElementById("passkey-error").textContent !== "");
+  assert.match(await laptop.$eval("#passkey-error", (p) => p.textContent), /no longer a member/);
+  assert.equal(new URL(laptop.url()).pathname, "/dashboard");
   assert.deepEqual(cspViolations, []);
 });
 
