@@ -13,7 +13,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   const next = nextPage();
   if (next) {
     document.getElementById("signin-lead").textContent =
-      "An app asks for access to your organization. Sign in with an admin API key to review its request.";
+      "An app asks for access to your organization. Sign in to review its request.";
     // Already signed in (the cookie is SameSite=Strict, so a navigation from the app's
     // site arrives without it; this same-origin call carries it): go straight back.
     try {
