@@ -11,6 +11,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { startGateway, startOrigin, call, createOrgWithAdmin, freePort, pkce } from "./harness.mjs";
 import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
 import { registerApp, tokenRequest, tokensFor, REDIRECT } from "./oauth-flow.mjs";
@@ -218,6 +220,11 @@ test("Authorized apps names who approved: a member by name and email, a removed 
   assert.deepEqual([by(devId).approverEmail, by(devId).approverName], ["dev@example.com", "Dev Eloper"]);
   assert.deepEqual([by(viewerId).approverEmail, by(viewerId).approverName], ["viewer@example.com", undefined]);
   assert.deepEqual([by(admin.id).approverEmail, by(admin.id).approverName], [undefined, undefined]);
+  // The new fields are in the contract (its Authorization allows no other).
+  const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+  ajv.addSchema((await call(gw.url, "/openapi.json")).json, "openapi");
+  const validate = ajv.getSchema("openapi#/components/schemas/AuthorizationPage");
+  assert.ok(validate(listed.json), ajv.errorsText(validate.errors));
 
   // An operator signs in with the admin key and opens Authorized apps.
   await page.goto(`${site}/dashboard/signin`);
