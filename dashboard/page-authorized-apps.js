@@ -45,11 +45,26 @@ function grantRow(grant, reload) {
     cell("App", grant.clientName),
     cell("Client ID", h("code", { class: "nowrap" }, grant.clientId)),
     cell("Scopes", scopesText(grant.scopes)),
-    cell("Approved by", h("span", {}, h("code", {}, grant.approvedBy), grant.keyType ? ` (${grant.keyType} key)` : null)),
+    cell("Approved by", approver(grant)),
     cell("Approved", when(grant.createdAt)),
     cell("Status", status),
     cell("Actions", active ? h("div", { class: "row-actions" }, revoke) : "—"),
   );
+}
+
+/** Who approved: a key by its id and mode; a person by name and email as on Members
+ * (their id on hover), a removed one by the email the organization kept. The mode of a
+ * person's grant is its app's. */
+function approver(grant) {
+  if (!grant.approvedBy?.startsWith("person_")) {
+    return h("span", {}, h("code", {}, grant.approvedBy), grant.keyType ? ` (${grant.keyType} key)` : null);
+  }
+  const mode = grant.keyType ? `, ${grant.keyType} mode` : "";
+  if (!grant.approverEmail) return h("span", {}, h("code", {}, grant.approvedBy), mode);
+  const who = grant.approverName
+    ? `${grant.approverName} (${grant.approverEmail})`
+    : `${grant.approverEmail} (no longer a member)`;
+  return h("span", {}, h("span", { class: "named", title: grant.approvedBy }, who), mode);
 }
 
 function revokeGrant(grant, opener, reload) {

@@ -4,6 +4,7 @@
 //! policy that lets the form go only here and to the app's registered redirect URI.
 
 use crate::oauth::protocol::{scope_lines, AuthorizeRequest};
+use crate::people::role::{Operation, Role};
 use crate::policy::scope::MissingScope;
 
 /// Escapes text for HTML content and quoted attributes.
@@ -108,14 +109,25 @@ pub struct Consent<'a> {
     pub org_name: &'a str,
     /// The organization's id.
     pub org_id: String,
-    /// The signed-in key's display id.
+    /// Who is signed in: the key's id, or the person's email.
     pub key_id: String,
-    /// Approved by a person (bounded by their role), not a key.
-    pub person: bool,
+    /// The approving person's role, which bounds what they may give; `None` for a key.
+    pub role: Option<Role>,
     /// The session's CSRF token.
     pub csrf_token: &'a str,
     /// What the signed-in key lacks of the request (then only Deny is offered).
     pub missing: Option<MissingScope>,
+}
+
+/// "a viewer", "an admin": a role with its article.
+fn a_role(role: Role) -> String {
+    let name = role.as_str();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }
 
 /// The consent page: the app, the organization, each scope, Approve and Deny.
@@ -154,23 +166,55 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
         .collect::<Vec<_>>()
         .join("\n");
     let (warning, approve) = match &consent.missing {
-        Some(missing) => (
-            format!(
-                "<p class=\"error\" role=\"alert\" id=\"cannot-grant\">Your {} cannot grant '{}' on {}: {}, or deny.</p>",
-                if consent.person { "role" } else { "key" },
-                escape(missing.scope.as_str()),
-                escape(&missing.resource),
-                if consent.person {
-                    "ask a member whose role allows it"
-                } else {
-                    "sign in with a key that holds it"
-                }
-            ),
-            String::new(),
-        ),
+        Some(missing) => {
+            let why = match consent.role {
+                Some(role) => format!(
+                    "as {} you may approve {} only. Ask a member whose role allows it, or deny",
+                    a_role(role),
+                    role.app_grants()
+                        .scope_string()
+                        .split(' ')
+                        .map(|scope| format!("'{scope}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => "sign in with a key that holds it, or deny".to_owned(),
+            };
+            (
+                format!(
+                    "<p class=\"error\" role=\"alert\" id=\"cannot-grant\">Your {} cannot grant '{}' on {}: {}.</p>",
+                    if consent.role.is_some() { "role" } else { "key" },
+                    escape(missing.scope.as_str()),
+                    escape(&missing.resource),
+                    escape(&why),
+                ),
+                String::new(),
+            )
+        }
         None => (
             String::new(),
             "<button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\" id=\"approve\">Approve</button>".to_owned(),
+        ),
+    };
+    let org = escape(consent.org_name);
+    // Who is signed in, and what bounds the grant: a key by its id; a person by their
+    // email, with what their approval means (bounded by their role, for as long as they
+    // are a member) and who can revoke it (Authorized apps is for owners and admins).
+    let (who, terms) = match consent.role {
+        None => (
+            format!("<code>{}</code>", escape(&consent.key_id)),
+            "You can revoke it in the dashboard under Authorized apps.".to_owned(),
+        ),
+        Some(role) => (
+            escape(&consent.key_id),
+            format!(
+                "The app can never do more than your role allows, and its access ends if you leave {org}. {}",
+                if role.may(Operation::WriteApps) {
+                    "You can revoke it in the dashboard under Authorized apps.".to_owned()
+                } else {
+                    format!("An owner or admin of {org} can revoke it under Authorized apps.")
+                }
+            ),
         ),
     };
     let body = format!(
@@ -179,7 +223,8 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
 <ul id="scopes">
 {scopes}
 </ul>
-<p class="hint">Signed in with <code>{key}</code>. It will be sent back to <code id="redirect-uri">{redirect}</code>. You can revoke this in the dashboard under Authorized apps.</p>
+<p class="hint" id="signed-in">Signed in with {who}. Your answer is sent back to <code id="redirect-uri">{redirect}</code>.</p>
+<p class="hint" id="terms">{terms}</p>
 {warning}
 <form method="post" action="/oauth/authorize" id="consent">
 {fields}
@@ -187,9 +232,7 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
 <button type="submit" name="decision" value="deny" id="deny">Deny</button></div>
 </form>"#,
         app = escape(consent.app_name),
-        org = escape(consent.org_name),
         org_id = escape(&consent.org_id),
-        key = escape(&consent.key_id),
         redirect = escape(&request.redirect_uri),
         fields = fields.join("\n"),
     );
@@ -218,7 +261,7 @@ mod tests {
             org_name: "Acme & Co",
             org_id: "org_x".into(),
             key_id: "key_y".into(),
-            person: false,
+            role: None,
             csrf_token: "t",
             missing: None,
         });
@@ -247,7 +290,7 @@ mod tests {
             org_name: "Org",
             org_id: "org_x".into(),
             key_id: "key_y".into(),
-            person: false,
+            role: None,
             csrf_token: "t",
             missing: Some(MissingScope {
                 scope: crate::policy::scope::Scope::Delete,
@@ -256,6 +299,47 @@ mod tests {
         });
         assert!(!html.contains("id=\"approve\""));
         assert!(html.contains("cannot grant 'delete'"));
+    }
+
+    #[test]
+    fn a_person_sees_their_role_bound_and_who_can_revoke() {
+        let request = AuthorizeRequest {
+            client_id: ClientId::generate(OrgId::DEFAULT, &[1; RANDOM_BYTES_FOR_CLIENT_ID]),
+            redirect_uri: "https://a.example/cb".into(),
+            redirect_uri_sent: false,
+            scopes: parse_scope("read write").expect("scope"),
+            state: None,
+            code_challenge: "c".repeat(43),
+        };
+        let page = |role: Role, missing: Option<MissingScope>| {
+            consent_page(&Consent {
+                request: &request,
+                app_name: "App",
+                org_name: "Acme",
+                org_id: "org_x".into(),
+                key_id: "ada@example.com".into(),
+                role: Some(role),
+                csrf_token: "t",
+                missing,
+            })
+        };
+        let viewer = page(
+            Role::Viewer,
+            Some(MissingScope {
+                scope: crate::policy::scope::Scope::Write,
+                resource: "every resource".into(),
+            }),
+        );
+        assert!(viewer.contains("Signed in with ada@example.com."));
+        assert!(viewer.contains(
+            "Your role cannot grant 'write' on every resource: as a viewer you may approve &#39;read&#39; only."
+        ));
+        assert!(!viewer.contains("id=\"approve\""));
+        assert!(viewer.contains("An owner or admin of Acme can revoke it"));
+        let admin = page(Role::Admin, None);
+        assert!(admin.contains("id=\"approve\""));
+        assert!(admin.contains("You can revoke it in the dashboard under Authorized apps."));
+        assert!(admin.contains("its access ends if you leave Acme"));
     }
 
     #[test]

@@ -482,8 +482,8 @@ pub enum PeopleInput {
         /// True on a sign-in: `lastSignInAt` becomes now.
         signed_in: bool,
     },
-    /// The emails of these people (members, or members once), for the audit log's
-    /// actors; read-only.
+    /// Who these people are (members, or members once), for the audit log's actors and
+    /// the approvers of Authorized apps; read-only.
     Emails(Vec<PersonId>),
     /// A page of members, in the order they joined.
     ListMembers {
@@ -580,8 +580,8 @@ pub enum PeopleAnswer {
     Forbidden(String),
     /// It would leave the organization without an owner.
     LastOwner,
-    /// The emails known of the people asked for (some may be missing).
-    Emails(Vec<(PersonId, String)>),
+    /// What is known of the people asked for (some may be missing).
+    Emails(Vec<Known>),
     /// A person's terms as an approver of OAuth grants (revoked: not a member).
     Approver(ApproverTerms),
     /// The grants a person approved, and their terms now.
@@ -591,6 +591,18 @@ pub enum PeopleAnswer {
         /// Every grant listed under them.
         grants: Vec<GrantId>,
     },
+}
+
+/// A person as the organization knows them: a member's email and name, or a former
+/// member's email alone (their name is not kept).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Known {
+    /// Who.
+    pub person_id: PersonId,
+    /// Their email (as given).
+    pub email: String,
+    /// Their name, while they are a member.
+    pub name: Option<String>,
 }
 
 /// What one organization's `PeopleGuard` holds.
@@ -743,12 +755,16 @@ impl PeopleState {
                 let known = self
                     .members
                     .iter()
-                    .map(|m| (m.person_id, &m.email))
-                    .chain(self.former.iter().map(|(id, email)| (*id, email)));
-                let mut emails: Vec<(PersonId, String)> = Vec::new();
-                for (id, email) in known {
-                    if people.contains(&id) && !emails.iter().any(|(seen, _)| *seen == id) {
-                        emails.push((id, email.clone()));
+                    .map(|m| (m.person_id, &m.email, Some(&m.name)))
+                    .chain(self.former.iter().map(|(id, email)| (*id, email, None)));
+                let mut emails: Vec<Known> = Vec::new();
+                for (id, email, name) in known {
+                    if people.contains(&id) && !emails.iter().any(|seen| seen.person_id == id) {
+                        emails.push(Known {
+                            person_id: id,
+                            email: email.clone(),
+                            name: name.cloned(),
+                        });
                     }
                 }
                 (PeopleAnswer::Emails(emails), false)
@@ -1456,12 +1472,20 @@ mod tests {
         let PeopleAnswer::Emails(emails) = answer else {
             panic!("{answer:?}")
         };
-        let mut named: Vec<PersonId> = emails.iter().map(|(id, _)| *id).collect();
+        let mut named: Vec<PersonId> = emails.iter().map(|known| known.person_id).collect();
         named.sort();
         let mut expected = vec![owner, gone];
         expected.sort();
         assert_eq!(named, expected, "a stranger is not named");
-        assert!(emails.iter().all(|(_, email)| email.contains('@')));
+        assert!(emails.iter().all(|known| known.email.contains('@')));
+        let name_of = |id| {
+            emails
+                .iter()
+                .find(|k| k.person_id == id)
+                .map(|k| k.name.is_some())
+        };
+        assert_eq!(name_of(owner), Some(true), "a member's name");
+        assert_eq!(name_of(gone), Some(false), "a former member's email alone");
     }
 
     #[test]

@@ -37,6 +37,7 @@ use scopien_auth::oauth::protocol::{
 };
 use scopien_auth::org::{OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
 use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
+use scopien_auth::people::role::Role;
 use scopien_auth::policy::error::OAuthError;
 use scopien_auth::policy::scope::Grants;
 use scopien_auth::session::Subject;
@@ -115,6 +116,8 @@ struct Approving {
     grants: Grants,
     /// Shown as "Signed in with": the key's id, or the person's email.
     shown: String,
+    /// The person's role (what bounds their approval); `None` for a key.
+    role: Option<Role>,
     /// The operator's root key (no key record to read again).
     root: bool,
 }
@@ -160,6 +163,7 @@ async fn approving(
             key_type: app_mode,
             grants: member.role.app_grants(),
             shown: member.email,
+            role: Some(member.role),
             root: false,
         }));
     }
@@ -179,6 +183,7 @@ async fn approving(
         key_type: admitted.key_type,
         grants: admitted.grants,
         shown: key_id.to_string(),
+        role: None,
         root: admitted.actor == Actor::Root,
     }))
 }
@@ -319,7 +324,7 @@ async fn authorize(
         org_name: &org_name,
         org_id: org.to_string(),
         key_id: approving.shown.clone(),
-        person: matches!(approving.approver, Approver::Person(_)),
+        role: approving.role,
         csrf_token: &live.record.csrf_token,
         missing: approving.grants.covers(&request.scopes).err(),
     };

@@ -9,15 +9,17 @@ use crate::http::{self, or_respond};
 use crate::operations::{client, revoke_grant, revoke_grants, Call};
 use scopien_auth::credentials::token::{client_secret, RANDOM_BYTES_FOR_CLIENT_SECRET};
 use scopien_auth::http::route::Route;
-use scopien_auth::ids::OrgId;
+use scopien_auth::ids::{Approver, OrgId, PersonId};
 use scopien_auth::keys::admin;
 use scopien_auth::keys::admin::{Caller, ListQuery};
+use scopien_auth::keys::view::ListPage;
 use scopien_auth::oauth::grant::GrantInput;
 use scopien_auth::oauth::protocol::{
-    parse_client_create, parse_client_patch, ClientId, ClientType, RevealedClient,
-    MAX_CLIENTS_PER_ORG, RANDOM_BYTES_FOR_CLIENT_ID,
+    parse_client_create, parse_client_patch, AuthorizationView, ClientId, ClientType,
+    RevealedClient, MAX_CLIENTS_PER_ORG, RANDOM_BYTES_FOR_CLIENT_ID,
 };
 use scopien_auth::org::{OrgAnswer, OrgInput};
+use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 
@@ -86,7 +88,9 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             let only = caller.only_mode();
             let input = OrgInput::ListAuthorizations { query, only };
             match client::org(env, org, &input).await? {
-                OrgAnswer::Authorizations(page) => http::json(200, &page),
+                OrgAnswer::Authorizations(page) => {
+                    http::json(200, &with_approvers(env, org, page).await?)
+                }
                 OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => Err(unexpected()),
             }
@@ -108,6 +112,51 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         }
         _ => http::error(&ApiError::not_found("No such OAuth endpoint")),
     }
+}
+
+/// A page of Authorized apps as JSON, each grant a person approved with who they are:
+/// `approverEmail`, and `approverName` while they are a member (the people guard keeps a
+/// removed member's email, as for the audit log's actors); asked once a page, and only
+/// when a person is on it. A key's grant is as before.
+async fn with_approvers(
+    env: &Env,
+    org: OrgId,
+    page: ListPage<AuthorizationView>,
+) -> Result<serde_json::Value> {
+    let mut people: Vec<PersonId> = Vec::new();
+    for view in &page.data {
+        if let Approver::Person(id) = view.approved_by {
+            if !people.contains(&id) {
+                people.push(id);
+            }
+        }
+    }
+    let mut json =
+        serde_json::to_value(&page).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    if people.is_empty() {
+        return Ok(json);
+    }
+    let known = match client::people(env, org, &PeopleInput::Emails(people)).await? {
+        PeopleAnswer::Emails(known) => known,
+        _ => return Err(client::unexpected_answer("people guard")),
+    };
+    let grants = json.get_mut("data").and_then(|d| d.as_array_mut());
+    for (grant, view) in grants.into_iter().flatten().zip(&page.data) {
+        let Approver::Person(id) = view.approved_by else {
+            continue;
+        };
+        let (Some(person), Some(fields)) = (
+            known.iter().find(|k| k.person_id == id),
+            grant.as_object_mut(),
+        ) else {
+            continue;
+        };
+        fields.insert("approverEmail".into(), person.email.clone().into());
+        if let Some(name) = &person.name {
+            fields.insert("approverName".into(), name.clone().into());
+        }
+    }
+    Ok(json)
 }
 
 async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {

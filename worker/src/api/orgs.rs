@@ -187,8 +187,8 @@ async fn with_emails(
             .and_then(|v| v.as_str())
             .map(str::to_owned);
         if let (Some(id), Some(fields)) = (id, actor.as_object_mut()) {
-            if let Some((_, email)) = emails.iter().find(|(p, _)| p.to_string() == id) {
-                fields.insert("email".into(), email.clone().into());
+            if let Some(known) = emails.iter().find(|k| k.person_id.to_string() == id) {
+                fields.insert("email".into(), known.email.clone().into());
             }
         }
     }
