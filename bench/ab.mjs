@@ -13,7 +13,8 @@
 // worker/shim.js `stats`, read over RPC after the run).
 // With DIR_A = constant and --malformed, A is bench/constant.mjs (a JS worker answering
 // every request with our 401 body at once, no subrequest): how close our malformed-key
-// path comes to the platform's ceiling, in the same run (#21's "within 10 %").
+// path comes to the platform's ceiling, in the same run (#21's "within 10 %"). Any
+// FILE.mjs module worker may stand in for it (a variant of the constant worker).
 // With --limited the key floods past its limit (burst 50): the cost of refused requests,
 // and the guard's admitted and refused counts (its usage, read after the run).
 //   (each DIR holds index.js and index_bg.wasm, e.g. a copy of worker/build, or is a JS
@@ -45,9 +46,10 @@ if (dirs.length !== 2) {
 const origin = await startOrigin("origin", { record: false });
 
 async function serve(dir, vars = {}) {
-  if (dir === "constant") {
-    if (!opt.malformed) throw new Error("the constant worker answers 401 only: use it with --malformed");
-    const { mf, url } = await startModuleWorker({ script: resolve(import.meta.dirname, "constant.mjs") });
+  if (dir === "constant" || dir.endsWith(".mjs")) {
+    if (!opt.malformed) throw new Error("a module worker (constant) answers 401 only: use it with --malformed");
+    const script = dir === "constant" ? resolve(import.meta.dirname, "constant.mjs") : dir;
+    const { mf, url } = await startModuleWorker({ script });
     return { mf, url, key: `sk_live_${"A".repeat(54)}` };
   }
   const rootKey = makeKey("live");

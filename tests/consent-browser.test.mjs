@@ -14,7 +14,7 @@ import { createServer } from "node:http";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { startGateway, startOrigin, call, createOrgWithAdmin, freePort, pkce } from "./harness.mjs";
-import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
+import { aria, launchBrowser, pageHelpers, withoutPasskeyAutofill } from "./browser.mjs";
 import { registerApp, tokenRequest, tokensFor, REDIRECT } from "./oauth-flow.mjs";
 
 let gw, upstream, site, org, admin, app, page;
@@ -55,10 +55,12 @@ after(async () => {
 });
 
 /** A browser of its own (its own cookies) with its own virtual authenticator: one
- * person's device. */
+ * person's device. Without passkey autofill, so that the person presses "Sign in with a
+ * passkey" (people.test.mjs tests autofill). */
 async function device() {
   const { browser, page: own } = await launchBrowser(cspViolations);
   browsers.push(browser);
+  await withoutPasskeyAutofill(own);
   const cdp = await own.createCDPSession();
   await cdp.send("WebAuthn.enable");
   await cdp.send("WebAuthn.addVirtualAuthenticator", { options: DEVICE });

@@ -166,15 +166,14 @@ async fn handle(raw: web_sys::Request, env: &Env) -> Result<Reply> {
             return public(&mut req, env, url.path()).await.map(Reply::from);
         );
     }
-    let now_ms = now_ms();
     let headers = raw.headers();
-    let address = headers.get("CF-Connecting-IP")?;
-    let address = address.as_deref();
     // The dashboard and OAuth put each credential they check through the throttle's
     // gate themselves, and answer a blocked address in their own shape.
     match door {
         Door::Dashboard => {
             full_module_only!(
+                let (address, now_ms) = (headers.get("CF-Connecting-IP")?, now_ms());
+                let address = address.as_deref();
                 let mut req = Request::from(raw);
                 return api::dashboard::handle(&mut req, env, &url, address, now_ms)
                     .await
@@ -183,14 +182,14 @@ async fn handle(raw: web_sys::Request, env: &Env) -> Result<Reply> {
         }
         Door::OAuth => {
             full_module_only!(
+                let (address, now_ms) = (headers.get("CF-Connecting-IP")?, now_ms());
+                let address = address.as_deref();
                 let mut req = Request::from(raw);
                 return api::oauth::handle(&mut req, env, &url, address, now_ms)
                     .await
                     .map(Reply::from);
             );
         }
-        Door::Public | Door::Api => {
-            request::handle(raw, &headers, env, &url, address, now_ms).await
-        }
+        Door::Public | Door::Api => request::handle(raw, &headers, env, &url).await,
     }
 }

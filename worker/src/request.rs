@@ -7,6 +7,7 @@ use crate::client;
 use crate::config;
 use crate::http;
 use crate::http::{or_respond, Reply};
+use crate::platform::now_ms;
 use crate::throttle;
 use scopien_auth::base::method::METHOD_OVERRIDE_HEADERS;
 use scopien_auth::base::network::parse_address;
@@ -37,13 +38,19 @@ pub(crate) async fn handle(
     headers: &web_sys::Headers,
     env: &Env,
     url: &http::RequestUrl,
-    address: Option<&str>,
-    now_ms: u64,
 ) -> Result<Reply> {
-    // An address refused for failed authentications gets 429 before any storage call,
-    // unless its credential worked from there before the block (throttle.rs).
     let authorization = headers.get("Authorization")?;
     let parsed = parse_credential(authorization.as_deref());
+    // The address and the clock are read when they can matter: for a well-formed
+    // credential, or while a block is in force. A malformed one never reaches a guard.
+    let (address, now_ms) = if parsed.is_ok() || throttle::any_block_in_force() {
+        (headers.get("CF-Connecting-IP")?, now_ms())
+    } else {
+        (None, 0)
+    };
+    let address = address.as_deref();
+    // An address refused for failed authentications gets 429 before any storage call,
+    // unless its credential worked from there before the block (throttle.rs).
     let guard_name = parsed.as_ref().ok().map(Credential::guard_name);
     if let Some(until) = throttle::blocked_for(address, guard_name, now_ms) {
         return http::error(&ApiError::too_many_failures_until(until, now_ms));

@@ -54,6 +54,10 @@ mod memory {
         })
     }
 
+    pub(super) fn latest_block_until_ms() -> u64 {
+        LOCAL.with(|l| l.borrow().latest_block_until_ms())
+    }
+
     /// `blocked_for` for the full module (wasm-bindgen takes no `Option<&str>`).
     #[wasm_bindgen(js_name = throttleBlockedFor)]
     pub fn export_blocked_for(bucket: &str, key: Option<String>, now_ms: u64) -> Option<u64> {
@@ -135,6 +139,21 @@ mod memory {
         #[wasm_bindgen(js_name = throttleLearnBlock)]
         pub(super) fn learn_block(bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64>;
     }
+
+    /// The full module sees only well-formed credentials (the edge answers the rest), so
+    /// it does not ask: always "a block may be in force".
+    pub(super) fn latest_block_until_ms() -> u64 {
+        u64::MAX
+    }
+}
+
+/// Whether some address may be refused now: a block this isolate knows of has not
+/// passed. When none may, a request that never reaches a guard (a malformed
+/// credential) is answered without reading its address or the clock, each a call out
+/// of wasm.
+pub(crate) fn any_block_in_force() -> bool {
+    let latest = memory::latest_block_until_ms();
+    latest > 0 && crate::platform::now_ms() < latest
 }
 
 /// When `address` is refused at `now_ms`, until when: its bucket is blocked and `key`

@@ -122,6 +122,10 @@ pub struct LocalThrottle {
     /// longer matches) are skipped.
     order: VecDeque<(u64, String)>,
     next_seq: u64,
+    /// The latest instant any bucket was blocked until (0: none ever was). Lets the
+    /// request path skip reading a malformed credential's address while no block can
+    /// apply.
+    latest_block_until_ms: u64,
 }
 
 impl LocalThrottle {
@@ -132,6 +136,7 @@ impl LocalThrottle {
             entries: HashMap::new(),
             order: VecDeque::new(),
             next_seq: 0,
+            latest_block_until_ms: 0,
         }
     }
 
@@ -143,6 +148,13 @@ impl LocalThrottle {
     /// Whether nothing is remembered.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// The latest instant any bucket was blocked until, forgotten buckets included (0:
+    /// none ever was). Before it passes, no address can be refused here: the request
+    /// path then need not read a malformed credential's address (or the clock).
+    pub fn latest_block_until_ms(&self) -> u64 {
+        self.latest_block_until_ms
     }
 
     /// When `bucket` is known to be blocked at `now_ms`, until when.
@@ -244,6 +256,7 @@ impl LocalThrottle {
         let newly_blocked =
             next.blocked_until(now_ms).is_some() && entry.failures.blocked_until(now_ms).is_none();
         entry.failures = next;
+        self.latest_block_until_ms = self.latest_block_until_ms.max(next.blocked_until_ms);
         if newly_blocked {
             // A new block is the newest thing remembered: it is evicted last.
             self.touch(bucket);
@@ -257,6 +270,7 @@ impl LocalThrottle {
     /// The global count says `bucket` is blocked until `until_ms`. Returns until when it
     /// is now blocked, if it is.
     pub fn learn_block(&mut self, bucket: &str, until_ms: u64, now_ms: u64) -> Option<u64> {
+        self.latest_block_until_ms = self.latest_block_until_ms.max(until_ms);
         let entry = self.entry(bucket);
         let was_blocked = entry.failures.blocked_until(now_ms).is_some();
         entry.failures.blocked_until_ms = entry.failures.blocked_until_ms.max(until_ms);
@@ -391,6 +405,25 @@ mod tests {
         );
         // Other buckets are unaffected.
         assert!(local.begin(&P, "other", "k5", 5, T0 + 2).is_ok());
+    }
+
+    #[test]
+    fn the_latest_block_is_remembered_past_its_bucket() {
+        let policy = ThrottlePolicy {
+            max_failures: 2,
+            window_ms: 1000,
+            block_ms: 5000,
+        };
+        let mut local = LocalThrottle::new(1);
+        assert_eq!(local.latest_block_until_ms(), 0);
+        for _ in 0..3 {
+            local.failed(&policy, "a", None, T0);
+        }
+        let until = local.blocked_until("a", T0).unwrap();
+        assert_eq!(local.latest_block_until_ms(), until);
+        local.learn_block("b", until + 5, T0); // "a" is forgotten (capacity 1)
+        assert_eq!(local.blocked_until("a", T0), None);
+        assert_eq!(local.latest_block_until_ms(), until + 5);
     }
 
     #[test]
