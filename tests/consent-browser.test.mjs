@@ -221,6 +221,12 @@ test("Authorized apps names who approved: a member by name and email, a removed 
   const by = (id) => listed.json.data.find((g) => g.approvedBy === id);
   assert.deepEqual([by(devId).approverEmail, by(devId).approverName], ["dev@example.com", "Dev Eloper"]);
   assert.deepEqual([by(viewerId).approverEmail, by(viewerId).approverName], ["viewer@example.com", undefined]);
+  // A removed member's grants are revoked, as a revoked key's are: listed so, and logged.
+  assert.deepEqual([by(viewerId).status, by(devId).status, by(admin.id).status], ["revoked", "active", "active"]);
+  const log = await call(gw.url, `/v1/audit-log?limit=100`, { key: admin.key });
+  assert.equal(log.status, 200, log.text);
+  const revokedEvent = log.json.data.find((e) => e.action === "oauth_grant.revoked" && JSON.stringify(e).includes(by(viewerId).grantId));
+  assert.ok(revokedEvent, `oauth_grant.revoked for the removed member's grant: ${log.text}`);
   assert.deepEqual([by(admin.id).approverEmail, by(admin.id).approverName], [undefined, undefined]);
   // The new fields are in the contract (its Authorization allows no other).
   const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));

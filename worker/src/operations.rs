@@ -237,16 +237,43 @@ pub(crate) async fn push_approver(
 /// Tells every grant person `person_id` approved in `org` what their membership allows
 /// now (after a change of their role, or their removal): each grant holds no more from
 /// its next use. A consent lists its grant under the person in the same step that reads
-/// their terms, so a grant being consented to is reached too.
-pub(crate) async fn push_person_approver(env: &Env, org: OrgId, person_id: PersonId) -> Result<()> {
+/// their terms, so a grant being consented to is reached too. Answers the grants pushed.
+pub(crate) async fn push_person_approver(
+    env: &Env,
+    org: OrgId,
+    person_id: PersonId,
+) -> Result<Vec<GrantId>> {
     let asked = PeopleInput::ApprovedBy(person_id);
     let PeopleAnswer::Approvals { terms, grants } = client::people(env, org, &asked).await? else {
         return Err(client::unexpected_answer("people guard"));
     };
     let pushes = grants
-        .into_iter()
-        .map(|grant| (grant, GrantInput::SetApprover(terms.clone())));
-    push_to_grants(env, pushes).await
+        .iter()
+        .map(|grant| (*grant, GrantInput::SetApprover(terms.clone())));
+    push_to_grants(env, pushes).await?;
+    Ok(grants)
+}
+
+/// Revokes `grants`, the ones a removed member approved in `org`: the terms pushed at
+/// their removal already refuse every use; revoking lists them as revoked (Authorized
+/// apps) and logs `oauth_grant.revoked`, as when an approving key is revoked. Faults
+/// are logged: the removal has already happened and is answered.
+pub(crate) async fn revoke_grants_of_removed(
+    env: &Env,
+    org: OrgId,
+    grants: Vec<GrantId>,
+    actor: Actor,
+) {
+    let input = GrantInput::Revoke {
+        client_id: None,
+        organization: Some(org),
+        actor,
+        reason: Some("The member who approved it was removed".into()),
+        only: None,
+    };
+    if let Err(fault) = revoke_grants(env, grants, &input).await {
+        worker::console_error!("revoking the grants of a removed member failed: {fault}");
+    }
 }
 
 /// Copies a grant's view and event to the approving organization's guard. A fault is

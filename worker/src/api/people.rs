@@ -125,8 +125,9 @@ async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result
     match client::people(env, org, &PeopleInput::Remove { by, person_id }).await? {
         PeopleAnswer::Removed(member) => {
             // Before the answer: the grants they approved end with their membership.
-            crate::operations::push_person_approver(env, org, person_id).await?;
+            let grants = crate::operations::push_person_approver(env, org, person_id).await?;
             crate::operations::record_events(env, org, vec![member.removed_event(by)]).await;
+            crate::operations::revoke_grants_of_removed(env, org, grants, by).await;
             let keys_created =
                 match client::org(env, org, &OrgInput::KeysCreatedBy { person_id }).await? {
                     OrgAnswer::Keys(page) => page.data,
@@ -143,7 +144,8 @@ async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result
         PeopleAnswer::NotMember => {
             // Removed already (perhaps by a call whose push failed): push again, so a
             // retry still ends their grants.
-            crate::operations::push_person_approver(env, org, person_id).await?;
+            let grants = crate::operations::push_person_approver(env, org, person_id).await?;
+            crate::operations::revoke_grants_of_removed(env, org, grants, by).await;
             refused(PeopleAnswer::NotMember)
         }
         other => refused(other),
