@@ -419,7 +419,7 @@ mod tests {
         for _ in 0..3 {
             local.failed(&policy, "a", None, T0);
         }
-        let until = local.blocked_until("a", T0).unwrap();
+        let until = local.blocked_until("a", T0).expect("blocked");
         assert_eq!(local.latest_block_until_ms(), until);
         local.learn_block("b", until + 5, T0); // "a" is forgotten (capacity 1)
         assert_eq!(local.blocked_until("a", T0), None);
