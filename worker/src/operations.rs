@@ -170,16 +170,28 @@ pub(crate) async fn revoke_grants_approved_by(env: &Env, org: OrgId, key: KeyId,
             return;
         }
     };
+    let reason = "The key that approved it was revoked";
+    if let Err(fault) = revoke_for_approver(env, org, grants, actor, reason).await {
+        worker::console_error!("revoking the grants of {key} failed: {fault}");
+    }
+}
+
+/// Revokes `grants` of `org` because what approved them ended (`reason`, in the log).
+async fn revoke_for_approver(
+    env: &Env,
+    org: OrgId,
+    grants: Vec<GrantId>,
+    actor: Actor,
+    reason: &str,
+) -> Result<()> {
     let input = GrantInput::Revoke {
         client_id: None,
         organization: Some(org),
         actor,
-        reason: Some("The key that approved it was revoked".into()),
+        reason: Some(reason.into()),
         only: None,
     };
-    if let Err(fault) = revoke_grants(env, grants, &input).await {
-        worker::console_error!("revoking the grants of {key} failed: {fault}");
-    }
+    revoke_grants(env, grants, &input).await
 }
 
 /// Revokes each of `grants` ([`revoke_grant`]), a few at a time: an app's deletion walks
@@ -264,14 +276,8 @@ pub(crate) async fn revoke_grants_of_removed(
     grants: Vec<GrantId>,
     actor: Actor,
 ) {
-    let input = GrantInput::Revoke {
-        client_id: None,
-        organization: Some(org),
-        actor,
-        reason: Some("The member who approved it was removed".into()),
-        only: None,
-    };
-    if let Err(fault) = revoke_grants(env, grants, &input).await {
+    let reason = "The member who approved it was removed";
+    if let Err(fault) = revoke_for_approver(env, org, grants, actor, reason).await {
         worker::console_error!("revoking the grants of a removed member failed: {fault}");
     }
 }
