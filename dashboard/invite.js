@@ -1,7 +1,7 @@
 // The invitation page (/dashboard/invite#<token>): shows whom the link invites, asks for
 // a name, and creates a passkey; the person is then a member and signed in. The token
 // stays in the fragment, which no request, log or Referer carries.
-import { post, register, supported, failure } from "./passkey.js";
+import { post, register, signIn, supported, failure } from "./passkey.js";
 
 const ROLE_TEXT = {
   owner: "an owner",
@@ -67,6 +67,27 @@ async function start() {
     error.textContent = "This browser cannot create passkeys. Open the link in a current browser.";
   }
   if (!recovery) name.focus();
+  // A person who has a passkey here joins with it (the same account), signed out or not
+  // a member anywhere any more.
+  if (!recovery && supported()) {
+    const section = document.getElementById("have-passkey");
+    const join = document.getElementById("join-with-passkey");
+    const joinError = document.getElementById("have-passkey-error");
+    section.hidden = false;
+    join.addEventListener("click", async () => {
+      joinError.textContent = "";
+      join.disabled = true;
+      try {
+        await signIn({ invitation: token });
+        history.replaceState(null, "", "/dashboard/invite");
+        location.replace("/dashboard/keys");
+      } catch (e) {
+        joinError.textContent = e.name === "NotAllowedError" ? "No passkey was used (cancelled or timed out)." : e.message;
+      } finally {
+        join.disabled = false;
+      }
+    });
+  }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     error.textContent = "";

@@ -94,8 +94,9 @@ export async function autofillSupported() {
 /** Signs in with a discoverable passkey (the browser offers the ones for this site).
  * `mediation: "conditional"` waits until the person picks one from a field's autofill
  * list (a field with `autocomplete="username webauthn"`); `signal` ends that wait, and
- * `renewAfter(ms)` is told when the challenge expires, so the caller can ask anew. */
-export async function signIn({ mediation, signal, renewAfter } = {}) {
+ * `renewAfter(ms)` is told when the challenge expires, so the caller can ask anew.
+ * With `invitation` (its token) the person joins that organization as they sign in. */
+export async function signIn({ mediation, signal, renewAfter, invitation } = {}) {
   const options = await post("signin/options");
   if (!options.ok) throw new Error(failure(options, "Sign-in could not start."));
   const pk = options.json.publicKey;
@@ -106,7 +107,8 @@ export async function signIn({ mediation, signal, renewAfter } = {}) {
     publicKey: { ...pk, challenge: fromB64u(pk.challenge), allowCredentials: [] },
   });
   const r = credential.response;
-  const res = await post("signin", {
+  const res = await post(invitation ? "join" : "signin", {
+    ...(invitation ? { token: invitation } : {}),
     credentialId: toB64u(credential.rawId),
     clientDataJSON: toB64u(r.clientDataJSON),
     authenticatorData: toB64u(r.authenticatorData),

@@ -311,6 +311,52 @@ test("a signed-in person joins another organization through its link, switches b
   assert.deepEqual([malformed.status, malformed.json.error.field], [400, "organizationId"]);
 });
 
+test("a person with a passkey joins with it, signed out: the same person, no new passkey; a removed member invited again is themselves again", async () => {
+  const sessionOf = async (res) => (await call(origin, "/dashboard/api/session", { headers: { cookie: cookieOf(res) } })).json;
+  const joinWith = async (auth, token, opts) => {
+    const options = await page("/dashboard/passkey/signin/options");
+    assert.equal(options.status, 200);
+    return page("/dashboard/passkey/join", { ...auth.get(options.json.publicKey, opts), token });
+  };
+  const grace = new Authenticator({ origin });
+  const first = await accept(grace, tokenOf((await invite(acme.org, { email: "grace@example.com", role: "developer" })).json.url), "Grace");
+  assert.equal(first.status, 204, first.text);
+  const personId = (await sessionOf(first)).personId;
+
+  // Signed out, invited to another organization: she joins with the passkey she has.
+  const toOther = tokenOf((await invite(other.org, { email: "grace@example.com", role: "viewer" })).json.url);
+  const joined = await joinWith(grace, toOther);
+  assert.equal(joined.status, 204, joined.text);
+  let session = await sessionOf(joined);
+  assert.deepEqual([session.personId, session.organizationId, session.role], [personId, other.org.id, "viewer"]);
+  assert.equal(grace.credentials.length, 1, "no new passkey");
+  assert.equal((await joinWith(grace, toOther)).status, 404, "the link is used up");
+
+  // Removed from both, she can sign in nowhere; invited again, she joins as herself.
+  for (const org of [acme.org, other.org]) {
+    const removed = await call(gw.url, `/v1/organizations/${org.id}/members/${personId}`, { key: gw.rootKey, method: "DELETE" });
+    assert.equal(removed.status, 200, removed.text);
+  }
+  assert.equal((await signIn(grace)).status, 401);
+  const again = await joinWith(grace, tokenOf((await invite(acme.org, { email: "grace@example.com", role: "viewer" })).json.url));
+  assert.equal(again.status, 204, again.text);
+  session = await sessionOf(again);
+  assert.deepEqual([session.personId, session.organizationId, session.role], [personId, acme.org.id, "viewer"]);
+  const members = await call(gw.url, `/v1/organizations/${acme.org.id}/members`, { key: gw.rootKey });
+  assert.deepEqual(members.json.data.filter((m) => m.email === "grace@example.com").map((m) => m.personId), [personId]);
+
+  // The passkey is checked as at sign-in: a stranger's, or a bad signature, joins nobody;
+  // neither uses the link up.
+  const token = tokenOf((await invite(other.org, { email: "grace@example.com", role: "viewer" })).json.url);
+  const stranger = new Authenticator({ origin });
+  stranger.create({ challenge: "AA", user: { id: Buffer.from("0123456789abcdef").toString("base64url") } }, {});
+  assert.equal((await joinWith(stranger, token)).status, 401);
+  const forged = await joinWith(grace, token, { origin: "http://evil.example" });
+  assert.equal(forged.status, 401);
+  assert.equal((await joinWith(grace, token)).status, 204, "the link still works");
+  assert.equal((await page("/dashboard/passkey/join", { token: "nope", credentialId: "x", clientDataJSON: "x", authenticatorData: "x", signature: "x", userHandle: "x" })).status, 404);
+});
+
 test("a member who lost every passkey gets a recovery link from the root key: it adds a passkey to the same person, once", async () => {
   const made = await invite(acme.org, { email: "lost@example.com", role: "developer" });
   const lost = new Authenticator({ origin });

@@ -195,6 +195,23 @@ test("Conditional UI: where the browser offers passkeys in a field's autofill li
   await laptop.waitForFunction(() => document.getElementById("passkey-error").textContent !== "");
   assert.match(await laptop.$eval("#passkey-error", (p) => p.textContent), /no longer a member/);
   assert.equal(new URL(laptop.url()).pathname, "/dashboard");
+
+  // Invited again, she joins with the passkey she has: the same person, no new passkey.
+  const again = await call(gw.url, `/v1/organizations/${acme.org.id}/invitations`, {
+    key: gw.rootKey,
+    method: "POST",
+    body: { email: "grace@example.com", role: "developer" },
+  });
+  assert.equal(again.status, 201, again.text);
+  await laptop.goto(again.json.url);
+  await laptop.waitForFunction(() => document.body.dataset.ready === "true");
+  await screenshots("invite-have-passkey");
+  await laptop.locator(aria("Join with my passkey", "button")).click();
+  await laptop.waitForSelector(aria("API Keys", "heading"));
+  await laptop.waitForFunction(() => document.body.dataset.ready === "true");
+  assert.equal(await laptop.$eval("#who", (p) => p.textContent), "Signed in as Grace Hopper (grace@example.com, developer)");
+  const rejoined = await call(gw.url, `/v1/organizations/${acme.org.id}/members`, { key: gw.rootKey });
+  assert.deepEqual(rejoined.json.data.filter((m) => m.email === "grace@example.com").map((m) => m.personId), [member.personId]);
   assert.deepEqual(cspViolations, []);
 });
 

@@ -773,28 +773,11 @@ async fn join(
     else {
         return no_session(site);
     };
-    let accept = PeopleInput::Accept {
-        token_hash,
-        person_id,
-        name: person.name.clone(),
-    };
-    let member = match client::people(env, org, &accept).await? {
-        PeopleAnswer::Member(member) => member,
-        PeopleAnswer::Full => {
-            return http::error(&ApiError::conflict("This organization has 1000 members"))
-        }
-        _ => return http::error(&ApiError::invitation_invalid()),
-    };
-    match client::person(env, person_id, &PersonInput::Joined(org)).await? {
-        PersonAnswer::Person(_) => {}
-        _ => {
-            return http::error(&ApiError::conflict(
-                "You belong to as many organizations as one person may",
-            ))
-        }
+    if let Err(refusal) =
+        passkeys::accept_invitation(env, person_id, person.name, org, token_hash).await?
+    {
+        return Ok(refusal);
     }
-    let [joined, _] = member.joined_events("");
-    crate::operations::record_events(env, org, vec![joined]).await;
     move_session(env, site, &live, person_id, org, now_ms).await
 }
 
@@ -927,6 +910,7 @@ async fn passkey(
         "signin/options" => return passkeys::signin_options(env, now_ms).await,
         "register" => passkeys::register(env, &body, now_ms).await?,
         "signin" => passkeys::signin(env, &body, address, now_ms).await?,
+        "join" => passkeys::join(env, &body, address, now_ms).await?,
         "signup/options" | "signup" if !config::sign_up_open(env) => {
             return http::error(&ApiError::not_found(SIGN_UP_CLOSED))
         }

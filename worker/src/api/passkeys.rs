@@ -10,6 +10,7 @@
 //!  POST /dashboard/passkey/register          {token, name, clientDataJSON, attestationObject}
 //!  POST /dashboard/passkey/signin/options    → request options (challenge)
 //!  POST /dashboard/passkey/signin            {credentialId, clientDataJSON, authenticatorData, signature, userHandle}
+//!  POST /dashboard/passkey/join              {token, …the sign-in's fields}: an invitation, with a passkey held already
 //!  POST /dashboard/passkey/signup/options    {email, name, organizationName} → creation options (SIGNUP = "open")
 //!  POST /dashboard/passkey/signup            {clientDataJSON, attestationObject}
 //! ```
@@ -488,6 +489,114 @@ pub(crate) async fn signin(
         Ok(r) => r,
         Err(e) => return answer(&e),
     };
+    let (record, credential_id) = match proved_person(env, request, address, now_ms).await? {
+        Ok(proved) => proved,
+        Err(refusal) => return Ok(refusal),
+    };
+    // The first organization they still belong to (the header's menu switches).
+    for org in record.organizations {
+        let asked = PeopleInput::Member {
+            person_id: record.id,
+            signed_in: true,
+        };
+        if let PeopleAnswer::Member(_) = client::people(env, org, &asked).await? {
+            return Ok(Outcome::SignedIn {
+                person_id: record.id,
+                organization_id: org,
+                credential_id,
+            });
+        }
+    }
+    answer(&ApiError::passkey_refused(
+        "You are no longer a member of any organization; ask an owner for an invitation",
+    ))
+}
+
+/// `POST /dashboard/passkey/join` `{token, …assertion}`: a person who has a passkey here
+/// and is signed out accepts an invitation with it: the same person joins (no new
+/// passkey), also when they belong to no organization any more (a removed member invited
+/// again). The passkey is checked as at sign-in; the link is used up as by any holder.
+pub(crate) async fn join(
+    env: &Env,
+    body: &[u8],
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<Outcome> {
+    #[derive(serde::Deserialize)]
+    struct JoinBody {
+        token: String,
+        #[serde(flatten)]
+        assertion: AssertionRequest,
+    }
+    let request: JoinBody = match parse(body) {
+        Ok(r) => r,
+        Err(e) => return answer(&e),
+    };
+    let Some((org, token_hash)) = InvitationToken::parse(&request.token)
+        .and_then(|token| Some((token.organization()?, token.hash_hex())))
+    else {
+        return answer(&ApiError::invitation_invalid());
+    };
+    let (record, credential_id) =
+        match proved_person(env, request.assertion, address, now_ms).await? {
+            Ok(proved) => proved,
+            Err(refusal) => return Ok(refusal),
+        };
+    match accept_invitation(env, record.id, record.name, org, token_hash).await? {
+        Ok(()) => Ok(Outcome::SignedIn {
+            person_id: record.id,
+            organization_id: org,
+            credential_id,
+        }),
+        Err(refusal) => Ok(Outcome::Answer(refusal)),
+    }
+}
+
+/// `person_id` (called `name`) accepts the invitation `token_hash` of `org`: the link is
+/// used up, they are a member, the organization is on their record, and `member.joined`
+/// is logged. The answer to send instead when the invitation or a limit refuses.
+pub(crate) async fn accept_invitation(
+    env: &Env,
+    person_id: PersonId,
+    name: String,
+    org: OrgId,
+    token_hash: String,
+) -> Result<std::result::Result<(), Response>> {
+    let accept = PeopleInput::Accept {
+        token_hash,
+        person_id,
+        name,
+    };
+    let member = match client::people(env, org, &accept).await? {
+        PeopleAnswer::Member(member) => member,
+        PeopleAnswer::Full => {
+            return http::error(&ApiError::conflict("This organization has 1000 members")).map(Err)
+        }
+        _ => return http::error(&ApiError::invitation_invalid()).map(Err),
+    };
+    match client::person(env, person_id, &PersonInput::Joined(org)).await? {
+        PersonAnswer::Person(_) => {}
+        _ => {
+            return http::error(&ApiError::conflict(
+                "You belong to as many organizations as one person may",
+            ))
+            .map(Err)
+        }
+    }
+    let [joined, _] = member.joined_events("");
+    crate::operations::record_events(env, org, vec![joined]).await;
+    Ok(Ok(()))
+}
+
+/// Checks a sign-in's assertion: the challenge (once), the person the user handle
+/// names, their passkey, the counter, and the signature (WebCrypto), through the one
+/// gate (`throttle::guarded`). Their record and the passkey used, or the refusal.
+async fn proved_person(
+    env: &Env,
+    request: AssertionRequest,
+    address: Option<&str>,
+    now_ms: u64,
+) -> Result<std::result::Result<(PersonRecord, String), Outcome>> {
     let decoded = (|| {
         Ok::<_, WebAuthnError>((
             bytes(&request.client_data_json, "clientDataJSON")?,
@@ -498,20 +607,20 @@ pub(crate) async fn signin(
     })();
     let (client_data_json, authenticator_data, signature, handle) = match decoded {
         Ok(d) => d,
-        Err(e) => return refused(e),
+        Err(e) => return refused(e).map(Err),
     };
     let (challenge, purpose) = match take(env, &client_data_json).await? {
         Ok(taken) => taken,
-        Err(e) => return refused(e),
+        Err(e) => return refused(e).map(Err),
     };
     if purpose != Purpose::SignIn {
-        return refused(WebAuthnError::WrongChallenge);
+        return refused(WebAuthnError::WrongChallenge).map(Err);
     }
     let Some(person_id) = std::str::from_utf8(&handle)
         .ok()
         .and_then(PersonId::from_chars)
     else {
-        return refused(WebAuthnError::UnknownCredential);
+        return refused(WebAuthnError::UnknownCredential).map(Err);
     };
     let assertion = Assertion {
         person_id,
@@ -536,28 +645,11 @@ pub(crate) async fn signin(
         },
     )
     .await?;
-    let record = match proved {
-        Ok(Ok(record)) => record,
-        Ok(Err(e)) => return refused(e),
-        Err(until) => return answer(&ApiError::too_many_failures_until(until, now_ms)),
-    };
-    // The first organization they still belong to (switching between them: later).
-    for org in record.organizations {
-        let asked = PeopleInput::Member {
-            person_id,
-            signed_in: true,
-        };
-        if let PeopleAnswer::Member(_) = client::people(env, org, &asked).await? {
-            return Ok(Outcome::SignedIn {
-                person_id,
-                organization_id: org,
-                credential_id: request.credential_id,
-            });
-        }
+    match proved {
+        Ok(Ok(record)) => Ok(Ok((record, request.credential_id))),
+        Ok(Err(e)) => refused(e).map(Err),
+        Err(until) => answer(&ApiError::too_many_failures_until(until, now_ms)).map(Err),
     }
-    answer(&ApiError::passkey_refused(
-        "You are no longer a member of any organization; ask an owner for an invitation",
-    ))
 }
 
 /// What a sign-in's authenticator answered, decoded.
