@@ -4,7 +4,7 @@
 //! policy that lets the form go only here and to the app's registered redirect URI.
 
 use crate::oauth::protocol::{scope_lines, AuthorizeRequest};
-use crate::people::role::{Operation, Role};
+use crate::policy::scope::Grants;
 use crate::policy::scope::MissingScope;
 
 /// Escapes text for HTML content and quoted attributes.
@@ -111,17 +111,27 @@ pub struct Consent<'a> {
     pub org_id: String,
     /// Who is signed in: the key's id, or the person's email.
     pub key_id: String,
-    /// The approving person's role, which bounds what they may give; `None` for a key.
-    pub role: Option<Role>,
+    /// The approving person, which their role bounds; `None` for a key.
+    pub person: Option<PersonApproving>,
     /// The session's CSRF token.
     pub csrf_token: &'a str,
     /// What the signed-in key lacks of the request (then only Deny is offered).
     pub missing: Option<MissingScope>,
 }
 
+/// A person approving, as the page words it (the worker reads it off their role: the
+/// people domain sits beside this one, not below it).
+pub struct PersonApproving {
+    /// Their role's name: "viewer".
+    pub role: &'static str,
+    /// What their role may give an app.
+    pub may_give: Grants,
+    /// Whether their role may revoke grants under Authorized apps.
+    pub may_revoke: bool,
+}
+
 /// "a viewer", "an admin": a role with its article.
-fn a_role(role: Role) -> String {
-    let name = role.as_str();
+fn a_role(name: &str) -> String {
     let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
         "an"
     } else {
@@ -167,11 +177,12 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
         .join("\n");
     let (warning, approve) = match &consent.missing {
         Some(missing) => {
-            let why = match consent.role {
-                Some(role) => format!(
+            let why = match &consent.person {
+                Some(person) => format!(
                     "as {} you may approve {} only. Ask a member whose role allows it, or deny",
-                    a_role(role),
-                    role.app_grants()
+                    a_role(person.role),
+                    person
+                        .may_give
                         .scope_string()
                         .split(' ')
                         .map(|scope| format!("'{scope}'"))
@@ -183,7 +194,7 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
             (
                 format!(
                     "<p class=\"error\" role=\"alert\" id=\"cannot-grant\">Your {} cannot grant '{}' on {}: {}.</p>",
-                    if consent.role.is_some() { "role" } else { "key" },
+                    if consent.person.is_some() { "role" } else { "key" },
                     escape(missing.scope.as_str()),
                     escape(&missing.resource),
                     escape(&why),
@@ -200,16 +211,16 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
     // Who is signed in, and what bounds the grant: a key by its id; a person by their
     // email, with what their approval means (bounded by their role, for as long as they
     // are a member) and who can revoke it (Authorized apps is for owners and admins).
-    let (who, terms) = match consent.role {
+    let (who, terms) = match &consent.person {
         None => (
             format!("<code>{}</code>", escape(&consent.key_id)),
             "You can revoke it in the dashboard under Authorized apps.".to_owned(),
         ),
-        Some(role) => (
+        Some(person) => (
             escape(&consent.key_id),
             format!(
                 "The app can never do more than your role allows, and its access ends if you leave {org}. {}",
-                if role.may(Operation::WriteApps) {
+                if person.may_revoke {
                     "You can revoke it in the dashboard under Authorized apps.".to_owned()
                 } else {
                     format!("An owner or admin of {org} can revoke it under Authorized apps.")
@@ -244,6 +255,7 @@ mod tests {
     use super::*;
     use crate::ids::OrgId;
     use crate::oauth::protocol::{parse_scope, ClientId, RANDOM_BYTES_FOR_CLIENT_ID};
+    use crate::people::role::{Operation, Role};
 
     #[test]
     fn everything_shown_is_escaped() {
@@ -261,7 +273,7 @@ mod tests {
             org_name: "Acme & Co",
             org_id: "org_x".into(),
             key_id: "key_y".into(),
-            role: None,
+            person: None,
             csrf_token: "t",
             missing: None,
         });
@@ -290,7 +302,7 @@ mod tests {
             org_name: "Org",
             org_id: "org_x".into(),
             key_id: "key_y".into(),
-            role: None,
+            person: None,
             csrf_token: "t",
             missing: Some(MissingScope {
                 scope: crate::policy::scope::Scope::Delete,
@@ -312,13 +324,18 @@ mod tests {
             code_challenge: "c".repeat(43),
         };
         let page = |role: Role, missing: Option<MissingScope>| {
+            let person = PersonApproving {
+                role: role.as_str(),
+                may_give: role.app_grants(),
+                may_revoke: role.may(Operation::WriteApps),
+            };
             consent_page(&Consent {
                 request: &request,
                 app_name: "App",
                 org_name: "Acme",
                 org_id: "org_x".into(),
                 key_id: "ada@example.com".into(),
-                role: Some(role),
+                person: Some(person),
                 csrf_token: "t",
                 missing,
             })

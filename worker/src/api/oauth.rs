@@ -28,7 +28,9 @@ use scopien_auth::http::credential::parse_authorization;
 use scopien_auth::http::route::Route;
 use scopien_auth::ids::{Actor, Approver, OrgId};
 use scopien_auth::keys::admin::Caller;
-use scopien_auth::oauth::consent::{consent_page, error_page, origin_of, page_headers, Consent};
+use scopien_auth::oauth::consent::{
+    consent_page, error_page, origin_of, page_headers, Consent, PersonApproving,
+};
 use scopien_auth::oauth::grant::{begin, created_event, GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::{
     authorize_client_id, metadata, parse_endpoint_request, parse_scope, redirect_to,
@@ -37,7 +39,7 @@ use scopien_auth::oauth::protocol::{
 };
 use scopien_auth::org::{OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
 use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
-use scopien_auth::people::role::Role;
+use scopien_auth::people::role::{Operation, Role};
 use scopien_auth::policy::error::OAuthError;
 use scopien_auth::policy::scope::Grants;
 use scopien_auth::session::Subject;
@@ -324,7 +326,11 @@ async fn authorize(
         org_name: &org_name,
         org_id: org.to_string(),
         key_id: approving.shown.clone(),
-        role: approving.role,
+        person: approving.role.map(|role| PersonApproving {
+            role: role.as_str(),
+            may_give: role.app_grants(),
+            may_revoke: role.may(Operation::WriteApps),
+        }),
         csrf_token: &live.record.csrf_token,
         missing: approving.grants.covers(&request.scopes).err(),
     };
