@@ -10,6 +10,12 @@ const ROLE_TEXT = {
   viewer: "a viewer",
 };
 
+/** Signed in: the link leaves the address bar and history, and the dashboard opens. */
+function enter() {
+  history.replaceState(null, "", "/dashboard/invite");
+  location.replace("/dashboard/keys");
+}
+
 async function start() {
   const token = location.hash.slice(1);
   const lead = document.getElementById("invite-lead");
@@ -44,8 +50,7 @@ async function start() {
         referrerPolicy: "same-origin",
       });
       if (joined.ok) {
-        history.replaceState(null, "", "/dashboard/invite");
-        location.replace("/dashboard/keys");
+        enter();
         return;
       }
       const body = await joined.json().catch(() => ({}));
@@ -79,8 +84,7 @@ async function start() {
       join.disabled = true;
       try {
         await signIn({ invitation: token });
-        history.replaceState(null, "", "/dashboard/invite");
-        location.replace("/dashboard/keys");
+        enter();
       } catch (e) {
         joinError.textContent = e.name === "NotAllowedError" ? "No passkey was used (cancelled or timed out)." : e.message;
       } finally {
@@ -102,8 +106,7 @@ async function start() {
     button.disabled = true;
     try {
       await register(token, name.value.trim());
-      history.replaceState(null, "", "/dashboard/invite");
-      location.replace("/dashboard/keys");
+      enter();
     } catch (e) {
       error.textContent = e.name === "NotAllowedError" ? "The passkey was not created (cancelled or timed out)." : e.message;
     } finally {
