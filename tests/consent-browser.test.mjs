@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import Ajv2020 from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import { startGateway, startOrigin, call, createOrgWithAdmin, freePort, pkce } from "./harness.mjs";
+import { startPasskeyGateway, startOrigin, call, createOrgWithAdmin, pkce } from "./harness.mjs";
 import { aria, launchBrowser, pageHelpers, withoutPasskeyAutofill } from "./browser.mjs";
 import { registerApp, tokenRequest, tokensFor, REDIRECT } from "./oauth-flow.mjs";
 
@@ -36,13 +36,8 @@ before(async () => {
   });
   await new Promise((resolve) => callback.server.listen(0, "127.0.0.1", resolve));
   callback.url = `http://127.0.0.1:${callback.server.address().port}/callback`;
-  const port = await freePort();
-  site = `http://localhost:${port}`;
   upstream = await startOrigin();
-  gw = await startGateway({
-    port,
-    vars: { PASSKEY_ORIGINS: site, PASSKEY_RP_ID: "localhost", ORIGIN_URL: upstream.url },
-  });
+  ({ gw, site } = await startPasskeyGateway({ ORIGIN_URL: upstream.url }));
   ({ org, admin } = await createOrgWithAdmin(gw, { name: "Acme", plan: "enterprise" }));
   app = await registerApp(gw, admin.key, { redirectUris: [callback.url, REDIRECT] });
 });

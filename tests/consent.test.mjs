@@ -3,7 +3,7 @@
 // `admin`), says who approved it, and follows the member's role and membership.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, startOrigin, call, createOrgWithAdmin, freePort } from "./harness.mjs";
+import { startPasskeyGateway, startOrigin, call, createOrgWithAdmin } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
 import { registerApp, openConsent, submitConsent, exchange } from "./oauth-flow.mjs";
 
@@ -11,13 +11,8 @@ let gw, upstream, site;
 const root = () => ({ key: gw.rootKey });
 
 before(async () => {
-  const port = await freePort();
-  site = `http://localhost:${port}`;
   upstream = await startOrigin();
-  gw = await startGateway({
-    port,
-    vars: { PASSKEY_ORIGINS: site, PASSKEY_RP_ID: "localhost", ORIGIN_URL: upstream.url },
-  });
+  ({ gw, site } = await startPasskeyGateway({ ORIGIN_URL: upstream.url }));
 });
 after(async () => {
   await gw?.stop();

@@ -34,6 +34,16 @@ export class SlowGuard extends DurableObject {
 export default { fetch() { return new Response("faults"); } };
 `;
 
+/** A gateway whose dashboard takes passkeys: served on `http://localhost:PORT` (an IP
+ * address cannot be a WebAuthn RP id), that origin its only passkey origin. `{gw, site}`
+ * (`site` is where a browser, or a same-origin call, reaches it). */
+export async function startPasskeyGateway(vars = {}) {
+  const port = await freePort();
+  const site = `http://localhost:${port}`;
+  const gw = await startGateway({ port, vars: { PASSKEY_ORIGINS: site, PASSKEY_RP_ID: "localhost", ...vars } });
+  return { gw, site };
+}
+
 /** Starts the gateway. `vars` override wrangler.toml's [vars]; `rootKey: null` runs
  * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard with a faulty
  * one; `brokenKv: true` binds KEYS to something that is not a KV namespace;

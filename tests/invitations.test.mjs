@@ -5,16 +5,14 @@
 // back are refused. Expiry (7 days) is core's unit test (people::members), not a sleep.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, call, createOrgWithAdmin, freePort, pkce } from "./harness.mjs";
+import { startPasskeyGateway, call, createOrgWithAdmin, pkce } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
 import { registerApp, REDIRECT } from "./oauth-flow.mjs";
 
 let gw, origin, acme, other;
 
 before(async () => {
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  gw = await startGateway({ port, vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost" } });
+  ({ gw, site: origin } = await startPasskeyGateway());
   acme = await createOrgWithAdmin(gw, { name: "Acme" });
   other = await createOrgWithAdmin(gw, { name: "Other" });
 });

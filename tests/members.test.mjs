@@ -6,15 +6,13 @@
 // the same rules. A software authenticator (tests/authenticator.mjs) makes the people.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
+import { startPasskeyGateway, call, createOrgWithAdmin } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
 
 let gw, origin;
 
 before(async () => {
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  gw = await startGateway({ port, vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost" } });
+  ({ gw, site: origin } = await startPasskeyGateway());
 });
 after(async () => {
   await gw?.stop();

@@ -10,7 +10,7 @@
 // with it, and removes the old one (never the last).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, call, createOrgWithAdmin, freePort } from "./harness.mjs";
+import { startPasskeyGateway, call, createOrgWithAdmin } from "./harness.mjs";
 import { join } from "node:path";
 import { aria, launchBrowser, pageHelpers, SHOTS, SIZES, withoutPasskeyAutofill } from "./browser.mjs";
 
@@ -64,9 +64,7 @@ async function acceptInvitation(on, url, name) {
 }
 
 before(async () => {
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  gw = await startGateway({ port, vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost" } });
+  ({ gw, site: origin } = await startPasskeyGateway());
   acme = await createOrgWithAdmin(gw, { name: "Acme" });
   ({ browser, page } = await launchBrowser(cspViolations));
   await withoutPasskeyAutofill(page);

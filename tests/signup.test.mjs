@@ -6,7 +6,7 @@
 // sign-ups race.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway, call, freePort } from "./harness.mjs";
+import { startPasskeyGateway, startGateway, call } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
 import { aria, launchBrowser, pageHelpers } from "./browser.mjs";
 
@@ -19,12 +19,7 @@ const { ready, assertAccessible, screenshots } = pageHelpers(
 );
 
 before(async () => {
-  const port = await freePort();
-  origin = `http://localhost:${port}`;
-  gw = await startGateway({
-    port,
-    vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost", SIGNUP: "open", SIGNUP_LIMIT_PER_HOUR: String(LIMIT) },
-  });
+  ({ gw, site: origin } = await startPasskeyGateway({ SIGNUP: "open", SIGNUP_LIMIT_PER_HOUR: String(LIMIT) }));
 });
 after(async () => {
   await browser?.close();

@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createHmac, timingSafeEqual, generateKeyPairSync, sign } from "node:crypto";
-import { startGateway, call, createKey, createOrgWithAdmin, waitFor, freePort, rawRequest } from "./harness.mjs";
+import { startPasskeyGateway, startGateway, call, createKey, createOrgWithAdmin, waitFor, rawRequest } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
 import { registerApp, tokensFor } from "./oauth-flow.mjs";
 
@@ -298,9 +298,7 @@ test("another organization's webhook is 404, a test-mode key is refused, the roo
 });
 
 test("an owner or admin signed in manages webhooks; a developer may not", async () => {
-  const port = await freePort();
-  const origin = `http://localhost:${port}`;
-  const people = await startGateway({ port, vars: { PASSKEY_ORIGINS: origin, PASSKEY_RP_ID: "localhost" } });
+  const { gw: people, site: origin } = await startPasskeyGateway();
   try {
     const made = await call(people.url, "/v1/organizations", { key: people.rootKey, method: "POST", body: { name: "People", plan: "starter" } });
     assert.equal(made.status, 201, made.text);

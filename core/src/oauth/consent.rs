@@ -286,16 +286,21 @@ mod tests {
         assert!(html.contains("id=\"approve\""));
     }
 
-    #[test]
-    fn a_key_that_cannot_grant_gets_no_approve_button() {
-        let request = AuthorizeRequest {
+    /// A request for `scope` with no state and the app's only redirect URI.
+    fn plain_request(scope: &str) -> AuthorizeRequest {
+        AuthorizeRequest {
             client_id: ClientId::generate(OrgId::DEFAULT, &[1; RANDOM_BYTES_FOR_CLIENT_ID]),
             redirect_uri: "https://a.example/cb".into(),
             redirect_uri_sent: false,
-            scopes: parse_scope("delete").expect("scope"),
+            scopes: parse_scope(scope).expect("scope"),
             state: None,
             code_challenge: "c".repeat(43),
-        };
+        }
+    }
+
+    #[test]
+    fn a_key_that_cannot_grant_gets_no_approve_button() {
+        let request = plain_request("delete");
         let html = consent_page(&Consent {
             request: &request,
             app_name: "App",
@@ -315,14 +320,7 @@ mod tests {
 
     #[test]
     fn a_person_sees_their_role_bound_and_who_can_revoke() {
-        let request = AuthorizeRequest {
-            client_id: ClientId::generate(OrgId::DEFAULT, &[1; RANDOM_BYTES_FOR_CLIENT_ID]),
-            redirect_uri: "https://a.example/cb".into(),
-            redirect_uri_sent: false,
-            scopes: parse_scope("read write").expect("scope"),
-            state: None,
-            code_challenge: "c".repeat(43),
-        };
+        let request = plain_request("read write");
         let page = |role: Role, missing: Option<MissingScope>| {
             let person = PersonApproving {
                 role: role.as_str(),
