@@ -17,7 +17,7 @@ use scopien_auth::keys::guard::{DirectoryEntry, Manage, ManageAnswer, Op};
 use scopien_auth::oauth::grant::{GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::{AuthorizationView, ClientId, ClientRecord, GrantId};
 use scopien_auth::org::{OrgAnswer, OrgInput, OrgRecord};
-use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
+use scopien_auth::people::members::{Known, PeopleAnswer, PeopleInput};
 use scopien_auth::policy::terms::ApproverTerms;
 use scopien_auth::{ApiError, KeyId, Method, Plan};
 use worker::{Env, Result};
@@ -279,6 +279,29 @@ pub(crate) async fn revoke_grants_of_removed(
     let reason = "The member who approved it was removed";
     if let Err(fault) = revoke_for_approver(env, org, grants, actor, reason).await {
         worker::console_error!("revoking the grants of a removed member failed: {fault}");
+    }
+}
+
+/// Who `people` of `org` are (email, and name while a member; the people guard keeps
+/// removed members' emails), asked once for the distinct ones; none asked, no call. For
+/// pages that show people by who they are (the audit log's actors, Authorized apps).
+pub(crate) async fn known_people(
+    env: &Env,
+    org: OrgId,
+    people: impl IntoIterator<Item = PersonId>,
+) -> Result<Vec<Known>> {
+    let mut distinct: Vec<PersonId> = Vec::new();
+    for id in people {
+        if !distinct.contains(&id) {
+            distinct.push(id);
+        }
+    }
+    if distinct.is_empty() {
+        return Ok(Vec::new());
+    }
+    match client::people(env, org, &PeopleInput::Emails(distinct)).await? {
+        PeopleAnswer::Emails(known) => Ok(known),
+        _ => Err(client::unexpected_answer("people guard")),
     }
 }
 

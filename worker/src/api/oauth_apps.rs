@@ -9,7 +9,7 @@ use crate::http::{self, or_respond};
 use crate::operations::{client, revoke_grant, revoke_grants, Call};
 use scopien_auth::credentials::token::{client_secret, RANDOM_BYTES_FOR_CLIENT_SECRET};
 use scopien_auth::http::route::Route;
-use scopien_auth::ids::{Approver, OrgId, PersonId};
+use scopien_auth::ids::{Approver, OrgId};
 use scopien_auth::keys::admin;
 use scopien_auth::keys::admin::{Caller, ListQuery};
 use scopien_auth::keys::view::ListPage;
@@ -19,7 +19,6 @@ use scopien_auth::oauth::protocol::{
     RevealedClient, MAX_CLIENTS_PER_ORG, RANDOM_BYTES_FOR_CLIENT_ID,
 };
 use scopien_auth::org::{OrgAnswer, OrgInput};
-use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
 
@@ -123,23 +122,13 @@ async fn with_approvers(
     org: OrgId,
     page: ListPage<AuthorizationView>,
 ) -> Result<serde_json::Value> {
-    let mut people: Vec<PersonId> = Vec::new();
-    for view in &page.data {
-        if let Approver::Person(id) = view.approved_by {
-            if !people.contains(&id) {
-                people.push(id);
-            }
-        }
-    }
+    let people = page.data.iter().filter_map(|view| match view.approved_by {
+        Approver::Person(id) => Some(id),
+        Approver::Key(_) => None,
+    });
+    let known = crate::operations::known_people(env, org, people).await?;
     let mut json =
         serde_json::to_value(&page).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    if people.is_empty() {
-        return Ok(json);
-    }
-    let known = match client::people(env, org, &PeopleInput::Emails(people)).await? {
-        PeopleAnswer::Emails(known) => known,
-        _ => return Err(client::unexpected_answer("people guard")),
-    };
     let grants = json.get_mut("data").and_then(|d| d.as_array_mut());
     for (grant, view) in grants.into_iter().flatten().zip(&page.data) {
         let Approver::Person(id) = view.approved_by else {

@@ -9,12 +9,11 @@ use crate::http::{self, or_respond};
 use crate::operations::{list_query as query, org_record as get, Call};
 use scopien_auth::audit::AuditEvent;
 use scopien_auth::http::route::Route;
-use scopien_auth::ids::{Actor, OrgId, PersonId, RANDOM_BYTES_FOR_ORG};
+use scopien_auth::ids::{Actor, OrgId, RANDOM_BYTES_FOR_ORG};
 use scopien_auth::keys::admin;
 use scopien_auth::keys::view::ListPage;
 use scopien_auth::oauth::grant::GrantInput;
 use scopien_auth::org::{parse_org_create, parse_org_patch, OrgAnswer, OrgInput, OrgRecord};
-use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
 use scopien_auth::policy::error::Field;
 use scopien_auth::{ApiError, Method};
 use worker::{Env, Response, Result};
@@ -154,28 +153,16 @@ async fn with_emails(
     org: OrgId,
     page: ListPage<AuditEvent>,
 ) -> Result<serde_json::Value> {
-    let people: Vec<PersonId> = page
+    let people = page
         .data
         .iter()
         .filter_map(|event| match event.draft.actor {
             Actor::Person { person_id } => Some(person_id),
             _ => None,
-        })
-        .fold(Vec::new(), |mut seen, id| {
-            if !seen.contains(&id) {
-                seen.push(id);
-            }
-            seen
         });
+    let emails = crate::operations::known_people(env, org, people).await?;
     let mut json =
         serde_json::to_value(&page).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    if people.is_empty() {
-        return Ok(json);
-    }
-    let emails = match client::people(env, org, &PeopleInput::Emails(people)).await? {
-        PeopleAnswer::Emails(emails) => emails,
-        _ => return Err(client::unexpected_answer("people guard")),
-    };
     let events = json.get_mut("data").and_then(|d| d.as_array_mut());
     for actor in events
         .into_iter()
