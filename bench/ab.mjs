@@ -23,7 +23,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createKey, makeKey, startBenchWorker, startModuleWorker, startOrigin } from "../tests/harness.mjs";
+import { cpuSeconds, createKey, makeKey, startBenchWorker, startModuleWorker, startOrigin } from "../tests/harness.mjs";
 
 const { values: opt, positionals: dirs } = parseArgs({
   allowPositionals: true,
@@ -49,11 +49,11 @@ async function serve(dir, vars = {}) {
   if (dir === "constant" || dir.endsWith(".mjs")) {
     if (!opt.malformed) throw new Error("a module worker (constant) answers 401 only: use it with --malformed");
     const script = dir === "constant" ? resolve(import.meta.dirname, "constant.mjs") : dir;
-    const { mf, url } = await startModuleWorker({ script });
-    return { mf, url, key: `sk_live_${"A".repeat(54)}` };
+    const { mf, url, pid } = await startModuleWorker({ script });
+    return { mf, url, pid, key: `sk_live_${"A".repeat(54)}` };
   }
   const rootKey = makeKey("live");
-  const { mf, url } = await startBenchWorker(dir, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars });
+  const { mf, url, pid } = await startBenchWorker(dir, { ORIGIN_URL: origin.url, PLAN: "enterprise", SCOPIEN_ROOT_KEY: rootKey, ...vars });
   const created = await createKey({ url, rootKey }, { name: "ab", scopes: ["read"], rateLimit: 1_000_000, burst: opt.limited ? 50 : 1_000_000 });
   const key = opt.malformed ? `sk_live_${"A".repeat(54)}` : created.key;
   // Pre-flight: the load must measure the path it is meant to, not a fault's answer.
@@ -61,11 +61,16 @@ async function serve(dir, vars = {}) {
   const res = await fetch(`${url}/v1/opportunities`, { headers: { authorization: `Bearer ${key}` } });
   await res.arrayBuffer();
   if (res.status !== expected) throw new Error(`${dir}: pre-flight answered ${res.status}, not ${expected}`);
-  return { mf, url, key, keyId: created.id, rootKey };
+  return { mf, url, pid, key, keyId: created.id, rootKey };
 }
 
-const wrk = ({ url, key }, seconds) =>
-  new Promise((done) => {
+// Each round also reads the server's workerd CPU time (user + system, /proc): CPU per
+// request ranks a change more steadily than req/s on a shared machine, and it shows
+// whether the server (not the load generator) was the limit. A round in which any
+// answer was not the expected status fails the run: a broken build is not a fast one.
+const wrk = ({ url, key, pid }, seconds) =>
+  new Promise((done, fail) => {
+    const cpuBefore = cpuSeconds(pid);
     const args = ["-t1", `-c${opt.connections}`, `-d${seconds}s`, "--latency", "-H", `Authorization: Bearer ${key}`];
     const child = spawn("wrk", [...args, `${url}/v1/opportunities`]);
     let out = "";
@@ -74,9 +79,21 @@ const wrk = ({ url, key }, seconds) =>
       const m = out.match(new RegExp(`\\s${label}%\\s+([\\d.]+)(us|ms|s)`));
       return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
     };
-    child.on("close", () =>
-      done({ rps: Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN), p50: ms("50"), p99: ms("99") }),
-    );
+    child.on("close", () => {
+      const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? NaN);
+      const unexpected = Number(out.match(/Non-2xx or 3xx responses:\s*(\d+)/)?.[1] ?? 0);
+      // The malformed-key path answers 401 by design: only the valid path must be all 2xx.
+      if (!opt.malformed && !opt.limited && unexpected > 0) {
+        fail(new Error(`${url}: ${unexpected} of ${requests} answers were not 2xx`));
+        return;
+      }
+      done({
+        rps: Number(out.match(/Requests\/sec:\s*([\d.]+)/)?.[1] ?? NaN),
+        p50: ms("50"),
+        p99: ms("99"),
+        cpuUs: ((cpuSeconds(pid) - cpuBefore) * 1e6) / requests,
+      });
+    });
   });
 
 const bVars = Object.fromEntries(opt["b-var"].map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
@@ -96,8 +113,8 @@ for (let round = 1; round <= Number(opt.rounds); round++) {
   latencies.a.push(ra);
   latencies.b.push(rb);
   console.log(
-    `round ${round}: A ${ra.rps.toFixed(0)} req/s (p50 ${ra.p50} ms, p99 ${ra.p99} ms), ` +
-      `B ${rb.rps.toFixed(0)} req/s (p50 ${rb.p50} ms, p99 ${rb.p99} ms), B ÷ A ${(rb.rps / ra.rps).toFixed(3)}`,
+    `round ${round}: A ${ra.rps.toFixed(0)} req/s (p50 ${ra.p50} ms, p99 ${ra.p99} ms, ${ra.cpuUs.toFixed(0)} µs CPU), ` +
+      `B ${rb.rps.toFixed(0)} req/s (p50 ${rb.p50} ms, p99 ${rb.p99} ms, ${rb.cpuUs.toFixed(0)} µs CPU), B ÷ A ${(rb.rps / ra.rps).toFixed(3)}`,
   );
 }
 const median = (values) => {
@@ -108,7 +125,11 @@ const sorted = [...ratios].sort((x, y) => x - y);
 console.log(`B ÷ A: median ${median(ratios).toFixed(3)} (min ${sorted[0].toFixed(3)}, max ${sorted.at(-1).toFixed(3)}) over ${ratios.length} rounds`);
 for (const side of ["a", "b"]) {
   const rounds = latencies[side];
-  console.log(`${side.toUpperCase()}: median ${median(rounds.map((r) => r.rps)).toFixed(0)} req/s, p50 ${median(rounds.map((r) => r.p50))} ms, p99 ${median(rounds.map((r) => r.p99))} ms`);
+  console.log(
+    `${side.toUpperCase()}: median ${median(rounds.map((r) => r.rps)).toFixed(0)} req/s, p50 ${median(rounds.map((r) => r.p50))} ms, ` +
+      `p99 ${median(rounds.map((r) => r.p99))} ms, workerd CPU ${median(rounds.map((r) => r.cpuUs)).toFixed(0)} µs per request ` +
+      `(busy ${median(rounds.map((r) => (r.cpuUs * r.rps) / 1e4)).toFixed(0)} % of a core: near 100, the server's thread was the limit)`,
+  );
 }
 // Commits per request of B's key (our build only: its guard counts them).
 if (b.keyId && !existsSync(resolve(dirs[1], "src", "index.js"))) {

@@ -222,11 +222,24 @@ function builtModules(dir) {
  * wrangler.toml's bindings plus `bindings`, SQLite Durable Objects, on a direct socket
  * (no Miniflare entry worker in front). Returns Miniflare and the socket's URL. */
 export async function startBenchWorker(dir, bindings, { inspectorPort } = {}) {
+  const before = workerdChildren();
   const mf = new Miniflare(
     convertV4MiniflareOptions({ cf: false, host: "127.0.0.1", port: 0, inspectorPort, workers: [benchWorker(dir, bindings)] }),
   );
   await mf.ready;
-  return { mf, url: String(await mf.unsafeGetDirectURL("gateway")).replace(/\/$/, "") };
+  const [pid] = workerdChildren().filter((p) => !before.includes(p));
+  return { mf, pid, url: String(await mf.unsafeGetDirectURL("gateway")).replace(/\/$/, "") };
+}
+
+/** CPU seconds (user + system) that process `pid` has used so far, from /proc (Linux);
+ * NaN elsewhere. */
+export function cpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks
+  } catch {
+    return NaN;
+  }
 }
 
 function benchWorker(dir, bindings) {
@@ -278,10 +291,12 @@ export async function startModuleWorker({ script, bindings = {} }) {
     port: 0,
     cf: false,
   });
+  const before = workerdChildren();
   const mf = new Miniflare(options);
   await mf.ready;
+  const [pid] = workerdChildren().filter((p) => !before.includes(p));
   const url = String(await mf.unsafeGetDirectURL("module")).replace(/\/$/, "");
-  return { url, mf, stop: () => mf.dispose() };
+  return { url, mf, pid, stop: () => mf.dispose() };
 }
 
 /** A loopback origin that records every request it receives (`record: false`: answers
