@@ -160,3 +160,55 @@ test("race: consents by a person while they are demoted or removed; once the cha
   }
   assert.ok(codes > 0, "some consents finished before the change");
 });
+
+test("race: a person's ended grants are unlisted when they consent again, while other consents are listed; every live grant still follows their role", async () => {
+  for (const trial of [1, 2, 3]) await pruneTrial(trial);
+});
+
+async function pruneTrial(trial) {
+  const { org, admin } = await createOrgWithAdmin(gw, { name: `Pruning ${trial}`, plan: "enterprise" });
+  const app = await registerApp(gw, admin.key);
+  const person = await member(org, "developer", `prune-${trial}@example.com`);
+  // More grants than the people guard keeps before it prunes (APPROVALS_PRUNED_ABOVE),
+  // each consented and then revoked under Authorized apps: ended for good.
+  const ENDED = 33;
+  for (let i = 0; i < ENDED; i++) {
+    const { code } = await submitConsent({ url: site }, await openConsent({ url: site }, app, person.cookie, { scope: "read" }));
+    assert.ok(code, `trial ${trial}: consent ${i}`);
+  }
+  const listed = await call(gw.url, `/v1/oauth-authorizations?organizationId=${org.id}&limit=100`, { key: admin.key });
+  assert.equal(listed.status, 200, listed.text);
+  const active = listed.json.data.filter((a) => a.approvedBy === person.personId && a.status === "active");
+  assert.equal(active.length, ENDED, listed.text);
+  for (const { grantId } of active) {
+    const revoked = await call(gw.url, `/v1/oauth-authorizations/${grantId}`, { key: admin.key, method: "DELETE" });
+    assert.equal(revoked.status, 200, revoked.text);
+  }
+  // Consents at once: each finds more than the bound listed and prunes, while the
+  // others are being listed.
+  const LIVE = 4;
+  const opened = await Promise.all(Array.from({ length: LIVE }, () => openConsent({ url: site }, app, person.cookie, { scope: "read write delete" })));
+  const decided = await Promise.all(opened.map((o) => submitConsent({ url: site }, o)));
+  const tokens = [];
+  for (const [i, d] of decided.entries()) {
+    assert.ok(d.code, `live consent ${i}: ${d.status} ${d.text?.slice(0, 200)}`);
+    const issued = await exchange(gw, app, d.code, opened[i].verifier);
+    assert.equal(issued.status, 200, JSON.stringify(issued.json));
+    tokens.push(issued.json.access_token);
+  }
+  // What the organization's people guard lists under the person: the live grants only.
+  const guards = await gw.mf.getDurableObjectNamespace("PEOPLE_GUARD");
+  const asked = await guards.getByName(org.id.replace(/^org_/, "")).run(JSON.stringify({ ApprovedBy: person.personId }));
+  const { grants } = JSON.parse(asked).Approvals;
+  const live = (await call(gw.url, `/v1/oauth-authorizations?organizationId=${org.id}&limit=100`, { key: admin.key })).json.data
+    .filter((a) => a.approvedBy === person.personId && a.status === "active")
+    .map((a) => a.grantId);
+  assert.equal(live.length, LIVE);
+  assert.deepEqual([...grants].sort(), [...live].sort(), `trial ${trial}: ended grants unlisted, every live one kept`);
+  // A demotion still reaches every live grant.
+  const demoted = await call(gw.url, `/v1/organizations/${org.id}/members/${person.personId}`, { ...root(), method: "PATCH", body: { role: "viewer" } });
+  assert.equal(demoted.status, 200, demoted.text);
+  for (const token of tokens) {
+    assert.equal((await call(gw.url, "/v1/accounts/1", { key: token, method: "DELETE" })).status, 403, "a viewer's grant does not delete");
+  }
+}

@@ -213,16 +213,21 @@ pub(crate) async fn revoke_grants(
 const GRANTS_AT_ONCE: usize = 16;
 
 /// Sends each grant its input (new terms of what it derives from), a few at a time;
-/// the first fault is returned, after every push was tried.
+/// answers the grants that said they have ended for good (`GrantAnswer::Ended`), or the
+/// first fault.
 pub(crate) async fn push_to_grants(
     env: &Env,
     pushes: impl IntoIterator<Item = (GrantId, GrantInput)>,
-) -> Result<()> {
+) -> Result<Vec<GrantId>> {
     use futures_util::stream::{self, StreamExt, TryStreamExt};
     stream::iter(pushes)
-        .map(|(grant, input)| async move { client::grant(env, grant, &input).await })
+        .map(|(grant, input)| async move {
+            let answer = client::grant(env, grant, &input).await?;
+            Ok((answer == GrantAnswer::Ended).then_some(grant))
+        })
         .buffer_unordered(GRANTS_AT_ONCE)
-        .try_for_each(|_| async { Ok(()) })
+        .try_filter_map(|ended| async move { Ok(ended) })
+        .try_collect()
         .await
 }
 
@@ -243,13 +248,15 @@ pub(crate) async fn push_approver(
     let pushes = grants
         .into_iter()
         .map(|grant| (grant, GrantInput::SetApprover(approver.clone())));
-    push_to_grants(env, pushes).await
+    push_to_grants(env, pushes).await.map(drop)
 }
 
 /// Tells every grant person `person_id` approved in `org` what their membership allows
 /// now (after a change of their role, or their removal): each grant holds no more from
 /// its next use. A consent lists its grant under the person in the same step that reads
-/// their terms, so a grant being consented to is reached too. Answers the grants pushed.
+/// their terms, so a grant being consented to is reached too. The grants that answer
+/// they have ended for good are no longer listed under the person. Answers the grants
+/// pushed.
 pub(crate) async fn push_person_approver(
     env: &Env,
     org: OrgId,
@@ -262,8 +269,26 @@ pub(crate) async fn push_person_approver(
     let pushes = grants
         .iter()
         .map(|grant| (*grant, GrantInput::SetApprover(terms.clone())));
-    push_to_grants(env, pushes).await?;
+    let ended = push_to_grants(env, pushes).await?;
+    if !ended.is_empty() {
+        let unlist = PeopleInput::Unlist {
+            person_id,
+            grants: ended,
+        };
+        client::people(env, org, &unlist).await?;
+    }
     Ok(grants)
+}
+
+/// After a person's consent, when more grants are listed under them than
+/// `APPROVALS_PRUNED_ABOVE`: the ones that have ended are unlisted (the push of their
+/// current terms changes nothing for the live ones), so that repeated consents and
+/// revocations cannot grow the organization's people guard without bound. A fault is
+/// logged: the consent has happened.
+pub(crate) async fn prune_person_approvals(env: &Env, org: OrgId, person_id: PersonId) {
+    if let Err(fault) = push_person_approver(env, org, person_id).await {
+        worker::console_error!("pruning a person's ended grants failed: {fault}");
+    }
 }
 
 /// Revokes `grants`, the ones a removed member approved in `org`: the terms pushed at

@@ -364,8 +364,11 @@ pub enum GrantAnswer {
     Revoked(Option<(AuthorizationView, AuditDraft)>),
     /// RFC 7662's answer.
     Introspection(Introspection),
-    /// Stored.
+    /// Stored (or already held).
     Done,
+    /// Taken, but the grant has ended for good: revoked, or with no code, access or
+    /// refresh token it could still use or be given (a source may stop listing it).
+    Ended,
     /// The id is taken or was revoked before it began.
     Conflict,
     /// The label of a reported token, and the revocation it caused.
@@ -491,24 +494,53 @@ impl GrantState {
                 GrantWrites::default(),
             ),
             GrantInput::Leaked { hash, report } => self.leaked(&hash, report, now_ms),
-            GrantInput::SetOrg(terms) => self.take(EarlyTerms {
-                org: Some(terms),
-                ..EarlyTerms::default()
-            }),
-            GrantInput::SetOwner(terms) => self.take(EarlyTerms {
-                owner: Some(terms),
-                ..EarlyTerms::default()
-            }),
-            GrantInput::SetApprover(terms) => self.take(EarlyTerms {
-                approver: Some(terms),
-                ..EarlyTerms::default()
-            }),
+            GrantInput::SetOrg(terms) => self.take(
+                EarlyTerms {
+                    org: Some(terms),
+                    ..EarlyTerms::default()
+                },
+                now_ms,
+            ),
+            GrantInput::SetOwner(terms) => self.take(
+                EarlyTerms {
+                    owner: Some(terms),
+                    ..EarlyTerms::default()
+                },
+                now_ms,
+            ),
+            GrantInput::SetApprover(terms) => self.take(
+                EarlyTerms {
+                    approver: Some(terms),
+                    ..EarlyTerms::default()
+                },
+                now_ms,
+            ),
         }
+    }
+
+    /// Whether the grant has ended for good at `now_ms`: revoked (or before it began),
+    /// or holding no code, access token or refresh token that is still usable, so that
+    /// nothing can ever be issued from it again. A grant not yet begun has not ended:
+    /// its consent may be in flight.
+    pub fn ended(&self, now_ms: u64) -> bool {
+        if self.tombstone_ms.is_some() {
+            return true;
+        }
+        let Some(record) = &self.record else {
+            return false;
+        };
+        let live =
+            |token: &Option<IssuedToken>| token.as_ref().is_some_and(|t| now_ms < t.expires_ms);
+        let code_live = record.code.used_ms.is_none() && now_ms < record.code.expires_ms;
+        record.revoked_ms.is_some() || !(code_live || live(&record.access) || live(&record.refresh))
     }
 
     /// Takes pushed terms: into the record when they are newer, or, before consent
     /// began, kept for it.
-    fn take(&mut self, pushed: EarlyTerms) -> (GrantAnswer, GrantWrites) {
+    /// Answers [`GrantAnswer::Ended`] when the grant has ended, so that the source
+    /// pushing may stop listing it.
+    fn take(&mut self, pushed: EarlyTerms, now_ms: u64) -> (GrantAnswer, GrantWrites) {
+        let ended = self.ended(now_ms);
         match self.record.as_mut() {
             Some(record) => {
                 let before = record.clone();
@@ -518,8 +550,14 @@ impl GrantState {
                 } else {
                     RECORD
                 };
-                (GrantAnswer::Done, writes)
+                let answer = if ended {
+                    GrantAnswer::Ended
+                } else {
+                    GrantAnswer::Done
+                };
+                (answer, writes)
             }
+            None if ended => (GrantAnswer::Ended, GrantWrites::default()),
             None => {
                 let mut early = self.early.clone();
                 if let Some(org) = pushed.org.filter(|o| o.supersede(early.org.as_ref())) {
@@ -1188,6 +1226,46 @@ mod tests {
             error(&exchange(&mut state, &code, VERIFIER, NOW)).0,
             "invalid_grant"
         );
+    }
+
+    #[test]
+    fn a_push_says_when_the_grant_has_ended_for_good() {
+        let push = |state: &mut GrantState, revision, at| {
+            state
+                .step(
+                    GrantInput::SetApprover(approver("read", revision, None)),
+                    at,
+                    &R,
+                )
+                .0
+        };
+        // Not begun: its consent may be in flight, so it has not ended.
+        assert_eq!(push(&mut GrantState::default(), 1, NOW), GrantAnswer::Done);
+        // Begun, its code unused: live; once the code expired unused, ended.
+        let (mut state, code) = begun();
+        assert_eq!(push(&mut state, 1, NOW), GrantAnswer::Done);
+        let code_expiry = state.record.as_ref().expect("record").code.expires_ms;
+        assert_eq!(push(&mut state.clone(), 2, code_expiry), GrantAnswer::Ended);
+        // Exchanged: live while its access or refresh token is; ended after both.
+        let GrantAnswer::Tokens(_) = exchange(&mut state, &code, VERIFIER, NOW) else {
+            panic!("tokens");
+        };
+        let refresh_expiry = NOW + REFRESH_TTL_MS;
+        assert_eq!(push(&mut state, 2, refresh_expiry - 1), GrantAnswer::Done);
+        assert_eq!(
+            push(&mut state.clone(), 3, refresh_expiry),
+            GrantAnswer::Ended
+        );
+        // Revoked: ended at once, and a push still changes nothing that matters.
+        let revoke = GrantInput::Revoke {
+            client_id: None,
+            organization: None,
+            actor: Actor::Root,
+            reason: None,
+            only: None,
+        };
+        let _ = state.step(revoke, NOW + 1, &R);
+        assert_eq!(push(&mut state, 3, NOW + 2), GrantAnswer::Ended);
     }
 
     #[test]

@@ -541,7 +541,21 @@ pub enum PeopleInput {
     /// The grants a person approved and their terms now (after a change of their
     /// membership, to push to those grants). Answers [`PeopleAnswer::Approvals`].
     ApprovedBy(PersonId),
+    /// Grants under a person that have ended for good (their guards said so): no change
+    /// of the person can matter to them, so they are no longer listed. Answers
+    /// [`PeopleAnswer::Unlisted`].
+    Unlist {
+        /// Whose.
+        person_id: PersonId,
+        /// The ended grants.
+        grants: Vec<GrantId>,
+    },
 }
+
+/// Above this many grants listed under one person, their consent asks the listed grants
+/// which have ended and unlists those: what one person's consents add stays bounded by
+/// the grants still live (themselves bounded per app and organization).
+pub const APPROVALS_PRUNED_ABOVE: usize = 32;
 
 /// A `PeopleGuard`'s answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -582,8 +596,16 @@ pub enum PeopleAnswer {
     LastOwner,
     /// What is known of the people asked for (some may be missing).
     Emails(Vec<Known>),
-    /// A person's terms as an approver of OAuth grants (revoked: not a member).
-    Approver(ApproverTerms),
+    /// A person's terms as an approver of OAuth grants (revoked: not a member), and how
+    /// many grants are now listed under them.
+    Approver {
+        /// Their terms.
+        terms: ApproverTerms,
+        /// Grants listed under them, this one included.
+        listed: usize,
+    },
+    /// Ended grants no longer listed.
+    Unlisted,
     /// The grants a person approved, and their terms now.
     Approvals {
         /// Their terms.
@@ -660,7 +682,18 @@ impl PeopleState {
                     self.approvals.push((person_id, grant_id));
                 }
                 let terms = self.approver_terms(person_id);
-                (PeopleAnswer::Approver(terms), true)
+                let listed = self
+                    .approvals
+                    .iter()
+                    .filter(|(who, _)| *who == person_id)
+                    .count();
+                (PeopleAnswer::Approver { terms, listed }, true)
+            }
+            PeopleInput::Unlist { person_id, grants } => {
+                let before = self.approvals.len();
+                self.approvals
+                    .retain(|(who, grant)| *who != person_id || !grants.contains(grant));
+                (PeopleAnswer::Unlisted, self.approvals.len() != before)
             }
             PeopleInput::ApprovedBy(person_id) => {
                 let grants = self
@@ -1138,7 +1171,11 @@ mod tests {
         };
         let (answer, changed) = state.step(approve(person(2), 1), T0);
         assert!(changed);
-        let PeopleAnswer::Approver(viewer) = answer else {
+        let PeopleAnswer::Approver {
+            terms: viewer,
+            listed: 1,
+        } = answer
+        else {
             panic!("{answer:?}")
         };
         assert_eq!(viewer.grants, Role::Viewer.app_grants());
@@ -1176,6 +1213,48 @@ mod tests {
             state.step(approve(person(2), 2), T0).0,
             PeopleAnswer::NotMember
         );
+    }
+
+    #[test]
+    fn ended_grants_are_unlisted_and_only_the_persons_own() {
+        let mut state = PeopleState::default();
+        for n in [1, 2] {
+            let (invite, token) = invitation(n, Role::Owner);
+            let _ = state.step(PeopleInput::Invite(invite), T0);
+            let _ = accept(&mut state, &token, person(n), T0);
+        }
+        let grant = |n: u8| GrantId::parse(&format!("grant_{:0>16}", n)).expect("grant");
+        let approve = |who, n| PeopleInput::Approve {
+            person_id: who,
+            grant_id: grant(n),
+        };
+        for n in 1..=3 {
+            let (answer, _) = state.step(approve(person(1), n), T0);
+            assert!(
+                matches!(answer, PeopleAnswer::Approver { listed, .. } if listed == usize::from(n))
+            );
+        }
+        let _ = state.step(approve(person(2), 4), T0);
+        // Person 1's grants 1 and 3 ended; grant 4 is named too, but is person 2's.
+        let unlist = PeopleInput::Unlist {
+            person_id: person(1),
+            grants: vec![grant(1), grant(3), grant(4)],
+        };
+        assert_eq!(
+            state.step(unlist.clone(), T0),
+            (PeopleAnswer::Unlisted, true)
+        );
+        assert_eq!(state.step(unlist, T0), (PeopleAnswer::Unlisted, false));
+        let listed =
+            |state: &mut PeopleState, who| match state.step(PeopleInput::ApprovedBy(who), T0).0 {
+                PeopleAnswer::Approvals { grants, .. } => grants,
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(listed(&mut state, person(1)), vec![grant(2)]);
+        assert_eq!(listed(&mut state, person(2)), vec![grant(4)]);
+        // The next consent counts what is still listed.
+        let (answer, _) = state.step(approve(person(1), 5), T0);
+        assert!(matches!(answer, PeopleAnswer::Approver { listed: 2, .. }));
     }
 
     #[test]

@@ -38,7 +38,7 @@ use scopien_auth::oauth::protocol::{
     RANDOM_BYTES_FOR_GRANT_ID,
 };
 use scopien_auth::org::{OrgAnswer, OrgInput, MAX_ACTIVE_GRANTS_PER_APP};
-use scopien_auth::people::members::{PeopleAnswer, PeopleInput};
+use scopien_auth::people::members::{PeopleAnswer, PeopleInput, APPROVALS_PRUNED_ABOVE};
 use scopien_auth::people::role::{Operation, Role};
 use scopien_auth::policy::error::OAuthError;
 use scopien_auth::policy::scope::Grants;
@@ -468,6 +468,7 @@ async fn decide(
     //    membership) before this read is in it, one after it is pushed to the grant. A
     //    person's people guard lists the grant under them and reads their terms in one
     //    step.
+    let mut prune_approvals_of = None;
     let approver = match approving.approver {
         Approver::Key(_) if approving.root => None,
         Approver::Key(key_id) => Some(crate::operations::approver_terms(env, key_id).await?),
@@ -477,7 +478,12 @@ async fn decide(
                 grant_id: grant,
             };
             Some(match client::people(env, approving_org, &approve).await? {
-                PeopleAnswer::Approver(terms) => Some(terms),
+                PeopleAnswer::Approver { terms, listed } => {
+                    if listed > APPROVALS_PRUNED_ABOVE {
+                        prune_approvals_of = Some(person_id);
+                    }
+                    Some(terms)
+                }
                 _ => None,
             })
         }
@@ -505,6 +511,9 @@ async fn decide(
             end_listing(env, view, record_actor, reason, now_ms).await;
             return error_html("This app no longer exists");
         }
+    }
+    if let Some(person_id) = prune_approvals_of {
+        crate::operations::prune_person_approvals(env, approving_org, person_id).await;
     }
     send(with_state(vec![("code", code.expose_secret().to_owned())]))
 }

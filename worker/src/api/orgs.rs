@@ -111,6 +111,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                         .into_iter()
                         .map(|grant| (grant, GrantInput::SetOwner(terms))),
                 );
+            // Ended grants stay listed here: Authorized apps shows them as revoked.
             crate::operations::push_to_grants(env, pushes).await?;
             directory::write_org(env, &record.view()).await;
             http::json(200, &record.view())
