@@ -81,6 +81,15 @@ test("a member approves an app as a person: the token works within their role an
   const created = audit.json.data.find((e) => e.action === "oauth_grant.created");
   assert.equal(created?.actor?.type, "person", audit.text);
   assert.equal(created.actor.personId, dev.personId);
+  // Revoked under Authorized apps: the answer names the person as the list does.
+  const grant = listed.json.data.find((a) => a.approvedBy === dev.personId);
+  const revoked = await call(gw.url, `/v1/oauth-authorizations/${grant.grantId}`, { key: admin.key, method: "DELETE" });
+  assert.equal(revoked.status, 200, revoked.text);
+  assert.deepEqual(
+    [revoked.json.status, revoked.json.approverEmail, revoked.json.approverName],
+    ["revoked", "dev@example.com", "dev@example.com"],
+  );
+  assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 401, "a revoked grant's token is refused");
 });
 
 test("a viewer can approve read only: a wider request offers only Deny, a read one gives a read-only token", async () => {

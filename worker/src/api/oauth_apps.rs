@@ -88,7 +88,20 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             let input = OrgInput::ListAuthorizations { query, only };
             match client::org(env, org, &input).await? {
                 OrgAnswer::Authorizations(page) => {
-                    http::json(200, &with_approvers(env, org, page).await?)
+                    let ListPage {
+                        data,
+                        has_more,
+                        next_cursor,
+                    } = page;
+                    let data = with_approvers(env, org, data).await?;
+                    http::json(
+                        200,
+                        &ListPage {
+                            data,
+                            has_more,
+                            next_cursor,
+                        },
+                    )
                 }
                 OrgAnswer::BadCursor => http::error(&scopien_auth::org::bad_cursor()),
                 _ => Err(unexpected()),
@@ -103,7 +116,12 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 only: caller.only_mode(),
             };
             match revoke_grant(env, *id, &input).await? {
-                Some(view) => http::json(200, &view),
+                Some(view) => {
+                    let org = view.organization_id;
+                    let [named] = <[_; 1]>::try_from(with_approvers(env, org, vec![view]).await?)
+                        .map_err(|_| unexpected())?;
+                    http::json(200, &named)
+                }
                 None => http::error(&ApiError::not_found(
                     "No active grant with that id in this organization",
                 )),
@@ -113,39 +131,39 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
     }
 }
 
-/// A page of Authorized apps as JSON, each grant a person approved with who they are:
-/// `approverEmail`, and `approverName` while they are a member (the people guard keeps a
-/// removed member's email, as for the audit log's actors); asked once a page, and only
-/// when a person is on it. A key's grant is as before.
+/// Authorizations of `org` as JSON (a page of Authorized apps, or the one a revocation
+/// answers), each grant a person approved with who they are: `approverEmail`, and
+/// `approverName` while they are a member (the people guard keeps a removed member's
+/// email, as for the audit log's actors); asked once, and only when a person is among
+/// them. A key's grant is as before.
 async fn with_approvers(
     env: &Env,
     org: OrgId,
-    page: ListPage<AuthorizationView>,
-) -> Result<serde_json::Value> {
-    let people = page.data.iter().filter_map(|view| match view.approved_by {
+    views: Vec<AuthorizationView>,
+) -> Result<Vec<serde_json::Value>> {
+    let people = views.iter().filter_map(|view| match view.approved_by {
         Approver::Person(id) => Some(id),
         Approver::Key(_) => None,
     });
     let known = crate::operations::known_people(env, org, people).await?;
-    let mut json =
-        serde_json::to_value(&page).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let grants = json.get_mut("data").and_then(|d| d.as_array_mut());
-    for (grant, view) in grants.into_iter().flatten().zip(&page.data) {
-        let Approver::Person(id) = view.approved_by else {
-            continue;
-        };
-        let (Some(person), Some(fields)) = (
-            known.iter().find(|k| k.person_id == id),
-            grant.as_object_mut(),
-        ) else {
-            continue;
-        };
-        fields.insert("approverEmail".into(), person.email.clone().into());
-        if let Some(name) = &person.name {
-            fields.insert("approverName".into(), name.clone().into());
-        }
-    }
-    Ok(json)
+    views
+        .into_iter()
+        .map(|view| {
+            let person = match view.approved_by {
+                Approver::Person(id) => known.iter().find(|k| k.person_id == id),
+                Approver::Key(_) => None,
+            };
+            let mut json =
+                serde_json::to_value(&view).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            if let (Some(person), Some(fields)) = (person, json.as_object_mut()) {
+                fields.insert("approverEmail".into(), person.email.clone().into());
+                if let Some(name) = &person.name {
+                    fields.insert("approverName".into(), name.clone().into());
+                }
+            }
+            Ok(json)
+        })
+        .collect()
 }
 
 async fn create(env: &Env, call: &Call<'_>) -> Result<Response> {
