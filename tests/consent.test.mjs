@@ -221,3 +221,34 @@ async function pruneTrial(trial) {
     assert.equal((await call(gw.url, "/v1/accounts/1", { key: token, method: "DELETE" })).status, 403, "a viewer's grant does not delete");
   }
 }
+
+test("a role change whose push to the grants fails says it was saved and to send it again; sent again, the grants follow", async () => {
+  const { org, admin } = await createOrgWithAdmin(gw, { name: "Faulty push", plan: "enterprise" });
+  const app = await registerApp(gw, admin.key);
+  const dev = await member(org, "developer", "faulty@example.com");
+  const { tokens } = await consentAs(app, dev.cookie, "read write delete");
+  const asApp = { key: tokens.access_token };
+  // The same storage, served again with grant guards that fail every call.
+  const again = { site, state: gw.state, rootKey: gw.rootKey, identityKey: gw.identityKey };
+  const vars = { ORIGIN_URL: upstream.url };
+  await gw.stop({ keep: true });
+  gw = undefined; // stopped: nothing for `after` to stop should the restart fail
+  ({ gw } = await startPasskeyGateway(vars, { ...again, guard: "throwing", guardBinding: "GRANT_GUARD" }));
+  const path = `/v1/organizations/${org.id}/members/${dev.personId}`;
+  const demote = () => call(gw.url, path, { ...root(), method: "PATCH", body: { role: "viewer" } });
+  const failed = await demote();
+  assert.equal(failed.status, 503, failed.text);
+  assert.equal(failed.json.error.code, "service_unavailable");
+  assert.match(failed.json.error.details, /The change was saved.*send the same request again/);
+  assert.ok(failed.headers.get("retry-after"), "a 503 says when to retry");
+  const members = await call(gw.url, `/v1/organizations/${org.id}/members`, root());
+  assert.equal(members.json.data.find((m) => m.personId === dev.personId).role, "viewer", "the change was saved");
+  // Healthy again: the same request finishes it.
+  await gw.stop({ keep: true });
+  gw = undefined;
+  ({ gw } = await startPasskeyGateway(vars, again));
+  const repeated = await demote();
+  assert.equal(repeated.status, 200, repeated.text);
+  assert.equal((await call(gw.url, "/v1/accounts/1", { ...asApp, method: "DELETE" })).status, 403, "the grant holds a viewer's terms");
+  assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 200);
+});

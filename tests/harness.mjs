@@ -36,17 +36,18 @@ export default { fetch() { return new Response("faults"); } };
 
 /** A gateway whose dashboard takes passkeys: served on `http://localhost:PORT` (an IP
  * address cannot be a WebAuthn RP id), that origin its only passkey origin. `{gw, site}`
- * (`site` is where a browser, or a same-origin call, reaches it). */
-export async function startPasskeyGateway(vars = {}) {
-  const port = await freePort();
+ * (`site` is where a browser, or a same-origin call, reaches it). `options` go to
+ * `startGateway`; with `site`, a restart there (on `state`, with the same keys). */
+export async function startPasskeyGateway(vars = {}, { site: again, ...options } = {}) {
+  const port = again ? Number(new URL(again).port) : await freePort();
   const site = `http://localhost:${port}`;
-  const gw = await startGateway({ port, vars: { PASSKEY_ORIGINS: site, PASSKEY_RP_ID: "localhost", ...vars } });
+  const gw = await startGateway({ ...options, port, vars: { PASSKEY_ORIGINS: site, PASSKEY_RP_ID: "localhost", ...vars } });
   return { gw, site };
 }
 
 /** Starts the gateway. `vars` override wrangler.toml's [vars]; `rootKey: null` runs
- * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard with a faulty
- * one; `brokenKv: true` binds KEYS to something that is not a KV namespace;
+ * without a root key; `guard: "throwing" | "slow"` replaces the KeyGuard (or the guard
+ * bound as `guardBinding`, e.g. "GRANT_GUARD") with a faulty one; `brokenKv: true` binds KEYS to something that is not a KV namespace;
  * `edgeOnly: true` serves the gateway without its full module, its Durable Objects run
  * by a second worker that has it (the whole build, at `fullUrl`, same storage); with
  * `fullStandIn` (a module's source) too, that module is the gateway's full module, to
@@ -69,6 +70,7 @@ async function startGatewayOnce({
   rootKey = makeKey("live"),
   identityKey = makeIdentityKey(),
   guard,
+  guardBinding = "KEY_GUARD",
   brokenKv,
   edgeOnly,
   fullStandIn,
@@ -96,7 +98,7 @@ async function startGatewayOnce({
   const durableObjects = { ...workerOptions.durableObjects };
   if (guard) {
     const className = guard === "slow" ? "SlowGuard" : "ThrowingGuard";
-    durableObjects.KEY_GUARD = { className, scriptName: "faults", useSQLite: true };
+    durableObjects[guardBinding] = { className, scriptName: "faults", useSQLite: true };
   }
   let kvNamespaces = Object.keys(workerOptions.kvNamespaces ?? {});
   if (brokenKv) {
@@ -147,7 +149,7 @@ async function startGatewayOnce({
       modules: true,
       script: FAULTY_GUARDS,
       compatibilityDate: workerOptions.compatibilityDate,
-      durableObjects: { FAULTY: { className: durableObjects.KEY_GUARD.className, useSQLite: true } },
+      durableObjects: { FAULTY: { className: durableObjects[guardBinding].className, useSQLite: true } },
     });
   }
   const options = convertV4MiniflareOptions({

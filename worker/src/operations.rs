@@ -209,6 +209,15 @@ pub(crate) async fn revoke_grants(
         .await
 }
 
+/// The answer when a change was stored but a push of it (to keys or grants) failed: a
+/// 503 that says the change was saved and that repeating the request finishes it (each
+/// change pushes again), rather than the generic fault's "stopped before it reached
+/// the API", which would be untrue here. The fault is logged.
+pub(crate) fn not_yet_everywhere<R: From<crate::http::Reply>>(fault: worker::Error) -> Result<R> {
+    worker::console_error!("a change was stored but not pushed everywhere: {fault}");
+    crate::http::error(&ApiError::change_not_yet_everywhere())
+}
+
 /// Grants updated at once: enough to be quick, few enough not to flood the runtime.
 const GRANTS_AT_ONCE: usize = 16;
 

@@ -553,6 +553,15 @@ impl ApiError {
         }
     }
 
+    /// 503: a change was stored, but not everything that derives from it (the keys and
+    /// grants that hold copies of its terms) could be told, through a storage fault. The
+    /// same request again tells them: changes are idempotent, and each one pushes again.
+    pub fn change_not_yet_everywhere() -> ApiError {
+        ApiError::service_unavailable(
+            "The change was saved, but not every key and grant that depends on it has it yet (a storage fault); send the same request again to finish it",
+        )
+    }
+
     /// 503: the management API needs a root key and none is configured.
     pub fn root_key_not_configured() -> ApiError {
         ApiError::new(

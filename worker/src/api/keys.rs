@@ -60,7 +60,10 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                 // The grants this key approved hold no more than it does, from before
                 // this answers (a fault answers 503: retrying the change pushes again).
                 if let Some(approver) = approver {
-                    crate::operations::push_approver(env, org, key, approver).await?;
+                    let pushed = crate::operations::push_approver(env, org, key, approver).await;
+                    if let Err(fault) = pushed {
+                        return crate::operations::not_yet_everywhere(fault);
+                    }
                 }
                 if revoked {
                     crate::operations::revoke_grants_approved_by(env, org, key, actor).await;

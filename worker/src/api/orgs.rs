@@ -101,7 +101,10 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             // Every key and grant holds its organization's terms (with their revision),
             // and every grant its apps were given holds their owner's: all of them learn
             // the change before this answers, keys still being created included.
-            crate::operations::set_terms(env, keys, record.terms(), default_plan).await?;
+            let told = crate::operations::set_terms(env, keys, record.terms(), default_plan);
+            if let Err(fault) = told.await {
+                return crate::operations::not_yet_everywhere(fault);
+            }
             let terms = record.terms();
             let pushes = grants
                 .into_iter()
@@ -112,7 +115,9 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                         .map(|grant| (grant, GrantInput::SetOwner(terms))),
                 );
             // Ended grants stay listed here: Authorized apps shows them as revoked.
-            crate::operations::push_to_grants(env, pushes).await?;
+            if let Err(fault) = crate::operations::push_to_grants(env, pushes).await {
+                return crate::operations::not_yet_everywhere(fault);
+            }
             directory::write_org(env, &record.view()).await;
             http::json(200, &record.view())
         }

@@ -92,7 +92,10 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
                     // Before the answer: the grants they approved hold no more than the
                     // new role allows once the change is answered. Also when the role
                     // was already this one: a retry after a failed push delivers it.
-                    crate::operations::push_person_approver(env, org, *person_id).await?;
+                    let pushed = crate::operations::push_person_approver(env, org, *person_id);
+                    if let Err(fault) = pushed.await {
+                        return crate::operations::not_yet_everywhere(fault);
+                    }
                     if before.role != after.role {
                         let event = Member::role_changed_event(by, &before, &after);
                         crate::operations::record_events(env, org, vec![event]).await;
@@ -125,7 +128,10 @@ async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result
     match client::people(env, org, &PeopleInput::Remove { by, person_id }).await? {
         PeopleAnswer::Removed(member) => {
             // Before the answer: the grants they approved end with their membership.
-            let grants = crate::operations::push_person_approver(env, org, person_id).await?;
+            let grants = match crate::operations::push_person_approver(env, org, person_id).await {
+                Ok(grants) => grants,
+                Err(fault) => return crate::operations::not_yet_everywhere(fault),
+            };
             crate::operations::record_events(env, org, vec![member.removed_event(by)]).await;
             crate::operations::revoke_grants_of_removed(env, org, grants, by).await;
             let keys_created =
@@ -144,7 +150,10 @@ async fn remove(env: &Env, org: OrgId, person_id: PersonId, by: Actor) -> Result
         PeopleAnswer::NotMember => {
             // Removed already (perhaps by a call whose push failed): push again, so a
             // retry still ends their grants.
-            let grants = crate::operations::push_person_approver(env, org, person_id).await?;
+            let grants = match crate::operations::push_person_approver(env, org, person_id).await {
+                Ok(grants) => grants,
+                Err(fault) => return crate::operations::not_yet_everywhere(fault),
+            };
             crate::operations::revoke_grants_of_removed(env, org, grants, by).await;
             refused(PeopleAnswer::NotMember)
         }
