@@ -123,6 +123,10 @@ const median = (values) => {
 };
 const sorted = [...ratios].sort((x, y) => x - y);
 console.log(`B ÷ A: median ${median(ratios).toFixed(3)} (min ${sorted[0].toFixed(3)}, max ${sorted.at(-1).toFixed(3)}) over ${ratios.length} rounds`);
+// CPU per request, B over A, per round: below 1, B does the same work on less CPU (what
+// req/s alone hides when the slower one is waiting rather than working).
+const cpuRatios = latencies.b.map((rb, i) => rb.cpuUs / latencies.a[i].cpuUs);
+console.log(`CPU per request, B ÷ A: median ${median(cpuRatios).toFixed(3)} (min ${Math.min(...cpuRatios).toFixed(3)}, max ${Math.max(...cpuRatios).toFixed(3)})`);
 for (const side of ["a", "b"]) {
   const rounds = latencies[side];
   console.log(
