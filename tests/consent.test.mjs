@@ -3,9 +3,9 @@
 // `admin`), says who approved it, and follows the member's role and membership.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startPasskeyGateway, startOrigin, call, createOrgWithAdmin } from "./harness.mjs";
+import { startPasskeyGateway, startOrigin, call, createKey, createOrgWithAdmin } from "./harness.mjs";
 import { Authenticator } from "./authenticator.mjs";
-import { registerApp, openConsent, submitConsent, exchange } from "./oauth-flow.mjs";
+import { registerApp, openConsent, submitConsent, exchange, tokensFor } from "./oauth-flow.mjs";
 
 let gw, upstream, site;
 const root = () => ({ key: gw.rootKey });
@@ -222,6 +222,36 @@ async function pruneTrial(trial) {
   }
 }
 
+/** Serves the same storage again, with grant guards that fail every call (`faulty`) or
+ * healthy ones; `gw` is the new gateway. */
+async function restart({ faulty }) {
+  const again = { site, state: gw.state, rootKey: gw.rootKey, identityKey: gw.identityKey };
+  await gw.stop({ keep: true });
+  gw = undefined; // stopped: nothing for `after` to stop should the restart fail
+  const fault = faulty ? { guard: "throwing", guardBinding: "GRANT_GUARD" } : {};
+  ({ gw } = await startPasskeyGateway({ ORIGIN_URL: upstream.url }, { ...again, ...fault }));
+}
+
+test("a key's revocation whose push to its grants fails says it was saved; revoking it again finishes it and its app's token stops", async () => {
+  const { org, admin } = await createOrgWithAdmin(gw, { name: "Faulty revocation", plan: "enterprise" });
+  const app = await registerApp(gw, admin.key);
+  const approving = await createKey(gw, { name: "approver", scopes: ["read", "write", "delete", "admin"], organizationId: org.id });
+  const tokens = await tokensFor(gw, app, approving.key, { scope: "read" });
+  const asApp = { key: tokens.access_token };
+  assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 200);
+  await restart({ faulty: true });
+  const revoke = () => call(gw.url, `/v1/api-keys/${approving.id}`, { key: admin.key, method: "DELETE" });
+  const failed = await revoke();
+  assert.equal(failed.status, 503, failed.text);
+  assert.match(failed.json.error.details, /The change was saved.*send the same request again/);
+  assert.equal((await call(gw.url, "/v1/accounts/1", { key: approving.key })).status, 401, "the key itself is revoked");
+  await restart({ faulty: false });
+  const repeated = await revoke();
+  assert.equal(repeated.status, 200, repeated.text);
+  assert.equal(repeated.json.status, "revoked");
+  assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 401, "the grant it approved ends");
+});
+
 test("a role change whose push to the grants fails says it was saved and to send it again; sent again, the grants follow", async () => {
   const { org, admin } = await createOrgWithAdmin(gw, { name: "Faulty push", plan: "enterprise" });
   const app = await registerApp(gw, admin.key);
@@ -229,11 +259,7 @@ test("a role change whose push to the grants fails says it was saved and to send
   const { tokens } = await consentAs(app, dev.cookie, "read write delete");
   const asApp = { key: tokens.access_token };
   // The same storage, served again with grant guards that fail every call.
-  const again = { site, state: gw.state, rootKey: gw.rootKey, identityKey: gw.identityKey };
-  const vars = { ORIGIN_URL: upstream.url };
-  await gw.stop({ keep: true });
-  gw = undefined; // stopped: nothing for `after` to stop should the restart fail
-  ({ gw } = await startPasskeyGateway(vars, { ...again, guard: "throwing", guardBinding: "GRANT_GUARD" }));
+  await restart({ faulty: true });
   const path = `/v1/organizations/${org.id}/members/${dev.personId}`;
   const demote = () => call(gw.url, path, { ...root(), method: "PATCH", body: { role: "viewer" } });
   const failed = await demote();
@@ -244,9 +270,7 @@ test("a role change whose push to the grants fails says it was saved and to send
   const members = await call(gw.url, `/v1/organizations/${org.id}/members`, root());
   assert.equal(members.json.data.find((m) => m.personId === dev.personId).role, "viewer", "the change was saved");
   // Healthy again: the same request finishes it.
-  await gw.stop({ keep: true });
-  gw = undefined;
-  ({ gw } = await startPasskeyGateway(vars, again));
+  await restart({ faulty: false });
   const repeated = await demote();
   assert.equal(repeated.status, 200, repeated.text);
   assert.equal((await call(gw.url, "/v1/accounts/1", { ...asApp, method: "DELETE" })).status, 403, "the grant holds a viewer's terms");

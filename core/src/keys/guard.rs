@@ -13,7 +13,7 @@
 use crate::audit::{changes, created, AuditDraft, AuditTarget};
 use crate::check::protocol::{Admitted, Check, CheckAnswer};
 use crate::credentials::key::{ApiKey, KeyId, RANDOM_BYTES_FOR_SECRET};
-use crate::ids::Actor;
+use crate::ids::{Actor, OrgId};
 use crate::keys::admin::{beyond_key_policy, Caller, KeyPatch, ManageRefusal};
 use crate::keys::record::{KeyRecord, KeyStatus, Leak, PreviousSecret, Refusal};
 use crate::keys::verify::{Verification, VerifiedKey, Verify};
@@ -211,6 +211,10 @@ pub enum ManageAnswer {
         true_positive: bool,
         /// The changed view and its event, the first time the leak is reported.
         change: Option<(DirectoryEntry, AuditDraft)>,
+        /// When the reported key is revoked (by this report or before it): its
+        /// organization and its terms, for the grants it approved. Answered again for a
+        /// repeated report, so that a push that failed the first time is finished.
+        revoked: Option<(OrgId, ApproverTerms)>,
     },
     /// Refused; nothing changed.
     Refused(ManageRefusal),
@@ -386,6 +390,19 @@ impl KeyState {
                         *approver = Some(record.approver_terms());
                     }
                 }
+                if let (
+                    ManageAnswer::Leak {
+                        true_positive: true,
+                        revoked,
+                        ..
+                    },
+                    Some(record),
+                ) = (&mut answer, self.record.as_ref())
+                {
+                    if record.revoked_ms.is_some() {
+                        *revoked = Some((record.organization_id, record.approver_terms()));
+                    }
+                }
                 (answer, writes)
             }
             Err(refusal) => (ManageAnswer::Refused(refusal), Writes::default()),
@@ -533,6 +550,7 @@ impl KeyState {
                 ManageAnswer::Leak {
                     true_positive: false,
                     change: None,
+                    revoked: None,
                 },
                 Writes::default(),
             )),
@@ -544,6 +562,7 @@ impl KeyState {
                     let answer = ManageAnswer::Leak {
                         true_positive: true,
                         change: None,
+                        revoked: None,
                     };
                     return Ok((answer, Writes::default()));
                 }
@@ -566,6 +585,7 @@ impl KeyState {
                 let answer = ManageAnswer::Leak {
                     true_positive: true,
                     change: Some((entry, audit)),
+                    revoked: None,
                 };
                 Ok((answer, RECORD))
             }
@@ -583,9 +603,16 @@ impl KeyState {
                 Ok((ManageAnswer::Usage(usage), Writes::default()))
             }
             // Revoking twice answers the same record and the same `revokedAt`.
-            Op::Revoke if status == KeyStatus::Revoked => {
-                Ok((unchanged(record), Writes::default()))
-            }
+            // Revoked already: nothing is stored, but its terms are answered again, so the
+            // same request finishes a revocation whose push to its grants failed.
+            Op::Revoke if status == KeyStatus::Revoked => Ok((
+                ManageAnswer::Key {
+                    entry: DirectoryEntry::of(record, now_ms, last_used_ms),
+                    audit: None,
+                    approver: Some(record.approver_terms()),
+                },
+                Writes::default(),
+            )),
             Op::Revoke => {
                 holds_as_much(&caller, record)?;
                 record.revoked_ms = Some(now_ms);
@@ -1261,6 +1288,36 @@ mod tests {
     }
 
     #[test]
+    fn revoking_a_revoked_key_answers_its_terms_again_and_stores_nothing() {
+        let (mut state, _) = created(json!({"name": "k", "scopes": ["admin"]}));
+        let (first, writes) = state.manage(manage(Op::Revoke), T0, &RANDOM);
+        assert!(writes.record);
+        let ManageAnswer::Key {
+            approver: Some(revoked),
+            audit: Some(_),
+            ..
+        } = first
+        else {
+            panic!("the revocation: {first:?}");
+        };
+        assert!(revoked.revoked);
+        let (again, writes) = state.manage(manage(Op::Revoke), T0 + 1, &RANDOM);
+        assert_eq!(writes, Writes::default());
+        let ManageAnswer::Key {
+            approver: Some(terms),
+            audit: None,
+            ..
+        } = again
+        else {
+            panic!("the repeated revocation: {again:?}");
+        };
+        assert_eq!(
+            terms, revoked,
+            "the same terms, for a push that failed the first time"
+        );
+    }
+
+    #[test]
     fn every_stored_change_raises_the_revision_its_grants_are_told() {
         let (mut state, _) = created(json!({"name": "k", "scopes": ["admin"]}));
         let ManageAnswer::Approver(before) = state.manage(manage(Op::Approver), T0, &RANDOM).0
@@ -1327,10 +1384,13 @@ mod tests {
         let ManageAnswer::Leak {
             true_positive: true,
             change: Some((entry, audit)),
+            revoked: Some(revoked),
         } = answer
         else {
             panic!("revoked");
         };
+        // What its grants are told: revoked, in a newer revision than before.
+        assert!(revoked.1.revoked && revoked.1.revision > 0);
         assert!(writes.record);
         assert_eq!(audit.action, "api_key.leaked");
         assert_eq!(audit.actor, Actor::SecretScanning);
@@ -1347,7 +1407,9 @@ mod tests {
             again,
             ManageAnswer::Leak {
                 true_positive: true,
-                change: None
+                change: None,
+                // Told again, so a push that failed the first time is finished.
+                revoked: Some(revoked),
             }
         );
         assert_eq!((writes, state), (Writes::default(), before));
@@ -1362,7 +1424,8 @@ mod tests {
             answer,
             ManageAnswer::Leak {
                 true_positive: false,
-                change: None
+                change: None,
+                revoked: None,
             }
         );
         let (answer, _) = state.manage(leak(key.hash_hex(), LeakAction::Flag), T0, &RANDOM);

@@ -41,6 +41,7 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
         (Route::KeyUsage(id), _) => (*id, Op::Usage),
         _ => return http::error(&ApiError::not_found("No such key-management endpoint")),
     };
+    let asking = call.caller.actor;
     let manage = Manage {
         caller: call.caller,
         default_plan,
@@ -53,17 +54,18 @@ pub(crate) async fn handle(env: &Env, call: Call<'_>) -> Result<Response> {
             approver,
         } => {
             let (org, key) = (entry.view.organization_id, entry.view.id);
+            let actor = audit.as_ref().map_or(asking, |a| a.actor);
             if let Some(audit) = audit {
-                let revoked = audit.action == "api_key.revoked";
-                let actor = audit.actor;
                 record(env, &entry, audit).await;
-                // The grants this key approved hold no more than it does, from before
-                // this answers (a fault answers 503: retrying the change pushes again).
-                if let Some(approver) = approver {
-                    let pushed = crate::operations::push_approver(env, org, key, approver).await;
-                    if let Err(fault) = pushed {
-                        return crate::operations::not_yet_everywhere(fault);
-                    }
+            }
+            // The grants this key approved hold no more than it does, from before this
+            // answers. Every change answers the key's terms, and so does revoking a key
+            // revoked already: a fault answers 503, and the same request again pushes.
+            if let Some(approver) = approver {
+                let revoked = approver.revoked;
+                let pushed = crate::operations::push_approver(env, org, key, approver).await;
+                if let Err(fault) = pushed {
+                    return crate::operations::not_yet_everywhere(fault);
                 }
                 if revoked {
                     crate::operations::revoke_grants_approved_by(env, org, key, actor).await;

@@ -178,21 +178,19 @@ pub(crate) async fn handle(req: &mut Request, env: &Env, now_ms: u64) -> Result<
                 ManageAnswer::Leak {
                     true_positive,
                     change,
+                    revoked,
                 } => {
                     if let Some((entry, audit)) = change {
                         crate::operations::record(env, &entry, audit).await;
-                        if entry.view.status == scopien_auth::KeyStatus::Revoked {
-                            let (org, key) = (entry.view.organization_id, entry.view.id);
-                            // Also reaches a grant whose consent is under way.
-                            if let Some(approver) =
-                                crate::operations::approver_terms(env, key).await?
-                            {
-                                crate::operations::push_approver(env, org, key, approver).await?;
-                            }
-                            let actor = scopien_auth::ids::Actor::SecretScanning;
-                            crate::operations::revoke_grants_approved_by(env, org, key, actor)
-                                .await;
-                        }
+                    }
+                    // Revoked by this report or before it: its grants are told (also one
+                    // whose consent is under way). A fault answers 503, and the scanner's
+                    // report again pushes again.
+                    if let Some((org, approver)) = revoked {
+                        let key = key.id();
+                        crate::operations::push_approver(env, org, key, approver).await?;
+                        let actor = scopien_auth::ids::Actor::SecretScanning;
+                        crate::operations::revoke_grants_approved_by(env, org, key, actor).await;
                     }
                     if true_positive {
                         Label::TruePositive
