@@ -143,14 +143,15 @@ test("a signed-out developer is sent to sign in with their passkey, returns to t
   const shown = await screen();
   assert.equal(shown.heading, "Authorize Pipeline CRM");
   assert.match(shown.text, /Pipeline CRM asks to act for Acme/);
-  assert.match(shown.text, /Signed in with dev@example\.com\. Your answer is sent back to http:\/\/127\.0\.0\.1:\d+\/callback\./);
+  assert.match(shown.text, /Signed in with dev@example\.com\. Not you\? Sign out\n/);
+  assert.match(shown.text, /Your answer is sent back to http:\/\/127\.0\.0\.1:\d+\/callback\./);
   // What approving means for a person, and who can undo it: a developer cannot open
   // Authorized apps.
   assert.match(shown.text, /The app can never do more than your role allows, and its access ends if you leave Acme\./);
   assert.match(shown.text, /An owner or admin of Acme can revoke it under Authorized apps\./);
   assert.match(shown.text, /\bread\b[^\n]*every resource/);
   assert.match(shown.text, /\bwrite\b[^\n]*every resource/);
-  assert.deepEqual(shown.buttons, ["Approve", "Deny"]);
+  assert.deepEqual(shown.buttons, ["Not you? Sign out", "Approve", "Deny"]);
   assert.equal(shown.alert, null, "nothing the developer's role lacks");
   await assertAccessible("the consent screen as a person");
   await screenshots("consent-person");
@@ -179,7 +180,7 @@ test("a viewer asked for more than read is offered only Deny, told why; Deny tel
   await page.waitForSelector(aria("Deny", "button"));
   const shown = await screen();
   assert.match(shown.text, /Signed in with viewer@example\.com/);
-  assert.deepEqual(shown.buttons, ["Deny"], "no Approve");
+  assert.deepEqual(shown.buttons, ["Not you? Sign out", "Deny"], "no Approve");
   assert.equal(
     shown.alert,
     "Your role cannot grant 'write' on every resource: as a viewer you may approve 'read' only. Ask a member whose role allows it, or deny.",
@@ -194,13 +195,25 @@ test("a viewer asked for more than read is offered only Deny, told why; Deny tel
   const { verifier, challenge } = pkce();
   await page.goto(authorizeUrl("read", "st-read", challenge));
   await page.waitForSelector(aria("Approve", "button"));
-  assert.deepEqual((await screen()).buttons, ["Approve", "Deny"]);
+  assert.deepEqual((await screen()).buttons, ["Not you? Sign out", "Approve", "Deny"]);
   const sent = await press("Approve");
   const tokens = await exchange(sent.get("code"), verifier);
   assert.equal(tokens.scope, "read");
   const asApp = { key: tokens.access_token };
   assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 200);
   assert.equal((await call(gw.url, "/v1/accounts", { ...asApp, method: "POST", body: {} })).status, 403);
+
+  // Not the viewer at this browser? Sign out from the consent screen: the same request
+  // waits behind the sign-in for whoever signs in next, and the app is told nothing.
+  await page.goto(authorizeUrl("read", "st-switch", pkce().challenge));
+  await page.waitForSelector(aria("Not you? Sign out", "button"));
+  await Promise.all([page.waitForNavigation(), page.locator(aria("Not you? Sign out", "button")).click()]);
+  const signInAgain = new URL(page.url());
+  assert.equal(signInAgain.pathname, "/dashboard/signin");
+  assert.match(signInAgain.searchParams.get("next"), /^\/oauth\/authorize\?.*state=st-switch/);
+  const leadAgain = await page.$eval("#signin-lead", (p) => p.textContent);
+  assert.equal(leadAgain, "An app asks for access to your organization. Sign in to review its request.");
+  assert.ok(!callback.received.some((url) => url.includes("st-switch")), "the app is told nothing");
   assert.deepEqual(cspViolations, []);
 });
 

@@ -96,7 +96,7 @@ async function decide(cookie, fields, decision, { originHeader = gw.url } = {}) 
     body: new URLSearchParams({ ...fields, decision }).toString(),
     redirect: "manual",
   });
-  return { status: res.status, location: res.headers.get("location"), text: await res.text() };
+  return { status: res.status, location: res.headers.get("location"), setCookie: res.headers.get("set-cookie"), text: await res.text() };
 }
 
 /** Consent by `key` for `app`; returns the code (and the redirect's params). */
@@ -423,6 +423,45 @@ test("deny sends access_denied back with state and iss", async () => {
   assert.equal(back.searchParams.get("error"), "access_denied");
   assert.equal(back.searchParams.get("state"), "s-deny");
   assert.equal(back.searchParams.get("iss"), gw.url);
+});
+
+test("'Not you? Sign out' ends the session and sends the same request through the sign-in, for whoever signs in next", async () => {
+  const app = await registerApp();
+  const { challenge } = pkce();
+  const request = authorizeUrl(app, { state: "s-switch", code_challenge: challenge, code_challenge_method: "S256", scope: "read" });
+  const cookie = await signIn(admin.key);
+  const page = await getAuthorize(request, cookie);
+  assert.equal(page.status, 200, page.text);
+  assert.match(page.text, /<button type="submit" form="consent" name="decision" value="switch"[^>]*>Not you\? Sign out<\/button>/);
+  const fields = formFields(page.text);
+
+  // Like every decision, only from the consent page: a forged one changes nothing.
+  const forged = await decide(cookie, { ...fields, csrf_token: "0".repeat(64) }, "switch");
+  assert.equal(forged.status, 403);
+  assert.equal((await getAuthorize(request, cookie)).status, 200, "the session survives a forged sign-out");
+
+  const switched = await decide(cookie, fields, "switch");
+  assert.equal(switched.status, 303, switched.text);
+  assert.match(switched.setCookie ?? "", /Max-Age=0/, "the browser forgets the session");
+  const signInPage = new URL(switched.location, gw.url);
+  assert.equal(signInPage.pathname, "/dashboard/signin");
+  const next = new URL(signInPage.searchParams.get("next"), gw.url);
+  assert.equal(next.pathname, "/oauth/authorize");
+  const asked = new URL(request, gw.url).searchParams;
+  assert.deepEqual(
+    Object.fromEntries(next.searchParams),
+    Object.fromEntries(asked),
+    "the same request, and nothing of the form (no CSRF token, no decision)",
+  );
+  // The old session is over on the gateway, not only in the browser.
+  const after = await getAuthorize(request, cookie);
+  assert.equal(after.status, 303);
+  assert.match(after.location, /^\/dashboard\/signin\?next=/);
+  // Someone else signs in and lands on the same request, as themselves.
+  const other = await signIn(readOnlyAdmin.key);
+  const theirs = await getAuthorize(next.pathname + next.search, other);
+  assert.equal(theirs.status, 200, theirs.text);
+  assert.match(theirs.text, new RegExp(`Signed in with <code>${readOnlyAdmin.id}</code>`));
 });
 
 test("revocation (RFC 7009), introspection (RFC 7662), Authorized apps, and deleting the app", async () => {

@@ -3,7 +3,7 @@
 //! cannot be trusted. Server-rendered HTML with every value escaped, no script, and a
 //! policy that lets the form go only here and to the app's registered redirect URI.
 
-use crate::oauth::protocol::{scope_lines, AuthorizeRequest};
+use crate::oauth::protocol::{redirect_to, scope_lines, AuthorizeRequest, Params};
 use crate::policy::scope::Grants;
 use crate::policy::scope::MissingScope;
 
@@ -73,6 +73,32 @@ fn page(title: &str, body: &str) -> String {
 "#,
         title = escape(title)
     )
+}
+
+/// The dashboard's sign-in, then `back` (a path on this site).
+pub fn sign_in_then(back: &str) -> String {
+    format!("/dashboard/signin?next={}", crate::base::form::encode(back))
+}
+
+/// The authorization request's parameters, as the consent form carries them.
+const AUTHORIZE_PARAMS: [&str; 7] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// Where the consent page's "Not you? Sign out" leads once the session has ended: the
+/// sign-in, then the same authorization request, for whoever signs in next.
+pub fn switch_account(form: &Params) -> String {
+    let pairs: Vec<(&str, &str)> = AUTHORIZE_PARAMS
+        .iter()
+        .filter_map(|name| form.get(name).map(|value| (*name, value)))
+        .collect();
+    sign_in_then(&redirect_to("/oauth/authorize", &pairs))
 }
 
 /// The page for a request that cannot be answered to the app.
@@ -234,7 +260,8 @@ pub fn consent_page(consent: &Consent<'_>) -> String {
 <ul id="scopes">
 {scopes}
 </ul>
-<p class="hint" id="signed-in">Signed in with {who}. Your answer is sent back to <code id="redirect-uri">{redirect}</code>.</p>
+<p class="hint" id="signed-in">Signed in with {who}. <button type="submit" form="consent" name="decision" value="switch" class="link" id="switch-account">Not you? Sign out</button></p>
+<p class="hint" id="answer-to">Your answer is sent back to <code id="redirect-uri">{redirect}</code>.</p>
 <p class="hint" id="terms">{terms}</p>
 {warning}
 <form method="post" action="/oauth/authorize" id="consent">
@@ -256,6 +283,43 @@ mod tests {
     use crate::ids::OrgId;
     use crate::oauth::protocol::{parse_scope, ClientId, RANDOM_BYTES_FOR_CLIENT_ID};
     use crate::people::role::{Operation, Role};
+
+    #[test]
+    fn switching_account_signs_in_again_to_the_same_request_only() {
+        let pairs = [
+            ("response_type", "code"),
+            ("client_id", "cli_x"),
+            ("redirect_uri", "https://a.example/cb?x=1&y=2"),
+            ("scope", "opportunities:read write"),
+            ("state", "s&t=u"),
+            ("code_challenge", "c"),
+            ("code_challenge_method", "S256"),
+            ("csrf_token", "secret"),
+            ("decision", "switch"),
+        ];
+        let form = Params::from_pairs(
+            pairs
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+        .expect("no repeats");
+        let location = switch_account(&form);
+        let next = location
+            .strip_prefix("/dashboard/signin?next=")
+            .expect("the sign-in first");
+        let back = crate::base::form::decode(next).expect("encoded");
+        let query = back
+            .strip_prefix("/oauth/authorize?")
+            .expect("then authorize");
+        let got = crate::base::form::pairs(query.as_bytes()).expect("form pairs");
+        let expected: Vec<(String, String)> = pairs[..7]
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(got, expected, "the request as sent, and nothing else");
+        assert!(!location.contains("secret"), "never the CSRF token");
+    }
 
     #[test]
     fn everything_shown_is_escaped() {

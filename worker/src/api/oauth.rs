@@ -29,7 +29,8 @@ use scopien_auth::http::route::Route;
 use scopien_auth::ids::{Actor, Approver, OrgId};
 use scopien_auth::keys::admin::Caller;
 use scopien_auth::oauth::consent::{
-    consent_page, error_page, origin_of, page_headers, Consent, PersonApproving,
+    consent_page, error_page, origin_of, page_headers, sign_in_then, switch_account, Consent,
+    PersonApproving,
 };
 use scopien_auth::oauth::grant::{begin, created_event, GrantAnswer, GrantInput};
 use scopien_auth::oauth::protocol::{
@@ -43,7 +44,7 @@ use scopien_auth::people::role::{Operation, Role};
 use scopien_auth::policy::error::OAuthError;
 use scopien_auth::policy::scope::Grants;
 use scopien_auth::session::Subject;
-use scopien_auth::session::{csrf_matches, same_origin};
+use scopien_auth::session::{clear_cookie, csrf_matches, same_origin, SessionInput};
 use scopien_auth::{ApiError, KeyType, Method};
 use worker::{Env, Request, Response, Result};
 
@@ -303,11 +304,7 @@ async fn authorize(
         Session::Refused(until) => return too_many_failures_page(until, now_ms),
         Session::Missing | Session::Unknown => {
             let back = format!("{}?{}", url.path(), url.query().unwrap_or_default());
-            let sign_in = format!(
-                "/dashboard/signin?next={}",
-                scopien_auth::base::form::encode(&back)
-            );
-            return see_other(&sign_in);
+            return see_other(&sign_in_then(&back));
         }
     };
     let approving = match approving(env, &site, &live, app_mode, address).await? {
@@ -393,6 +390,15 @@ async fn decide(
         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (*n, v.as_str())).collect();
         see_other(&redirect_to(&request.redirect_uri, &pairs))
     };
+    // "Not you? Sign out": the session ends, and the same request goes back through the
+    // sign-in, for whoever signs in next.
+    if params.get("decision") == Some("switch") {
+        let _ = client::session(env, &live.token_hash, &SessionInput::End).await?;
+        return http::with_headers(
+            see_other(&switch_account(&params))?,
+            [("Set-Cookie", clear_cookie(site.https).as_str())],
+        );
+    }
     if params.get("decision") != Some("approve") {
         return send(with_state(vec![
             ("error", "access_denied".into()),
