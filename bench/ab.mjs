@@ -135,12 +135,22 @@ for (const side of ["a", "b"]) {
       `(busy ${median(rounds.map((r) => (r.cpuUs * r.rps) / 1e4)).toFixed(0)} % of a core: near 100, the server's thread was the limit)`,
   );
 }
-// Commits per request of B's key (our build only: its guard counts them).
-if (b.keyId && !existsSync(resolve(dirs[1], "src", "index.js"))) {
+// Commits per request of B's key, when its guard counts them: ours (worker/shim.js
+// `stats`, its Durable Object named by the id's 16 chars), or a JS variant laid out as
+// ../shared/bench/js-gateway whose KeyGuard has a `stats()` (named by the whole id).
+if (b.keyId) {
+  const ours = !existsSync(resolve(dirs[1], "src", "index.js"));
   const guards = await b.mf.getDurableObjectNamespace("KEY_GUARD");
-  const { decided, commits } = await guards.getByName(b.keyId.replace(/^key_/, "")).stats(); // named by the id's 16 chars
+  const guard = guards.getByName(ours ? b.keyId.replace(/^key_/, "") : b.keyId);
+  let stats;
+  try {
+    stats = await guard.stats();
+  } catch {
+    // A JS peer without stats().
+  }
   // A malformed key never reaches its guard: nothing to count then.
-  if (decided > 0) {
+  if (stats?.decided > 0) {
+    const { decided, commits } = stats;
     console.log(`B's key guard: ${decided} requests decided in ${commits} commits: ${(commits / decided).toFixed(3)} commits per request`);
   }
 }

@@ -5,13 +5,15 @@
 // gateway's own work (no hash, no hash comparison, no scopes, no window arithmetic, no
 // client-address headers). Served in our gateway's slot of ../shared/bench's A/A mode, its
 // ratio to the JS gateway is the most any implementation of this design, in any language,
-// can reach on this machine. The floor worker is made from the JS gateway's own source
-// (its key creation kept), so the two differ only in the hot path.
+// can reach on this machine while every request is its own commit. The floor worker is made
+// from the JS gateway's own source (bench/variants.mjs; its key creation kept), so the two
+// differ only in the hot path. bench/bounds.mjs measures it with group commit too.
 //
 //   node bench/floor.mjs [bench args: --quick, --rounds N, ...]   (needs wrk; see BENCHMARKS.md)
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { floorSource, patched, readPeer, writeVariant } from "./variants.mjs";
 
 const ROOT = join(import.meta.dirname, "..");
 const SHARED = process.env.SHARED_BENCH ?? join(ROOT, "..", "shared", "bench");
@@ -26,64 +28,7 @@ cpSync(SHARED, WORK, { recursive: true });
 const installed = join(ROOT, "build", "bench", "node_modules");
 if (existsSync(installed)) cpSync(installed, join(WORK, "node_modules"), { recursive: true });
 
-/** `text` with each [from, to] replaced once; a pattern that is not found is an error. */
-function patched(text, replacements, file) {
-  for (const [from, to] of replacements) {
-    if (!text.includes(from)) throw new Error(`${file}: the JS gateway changed, '${from.slice(0, 60)}' not found`);
-    text = text.replace(from, to);
-  }
-  return text;
-}
-
-const peer = readFileSync(join(WORK, "js-gateway", "src", "index.js"), "utf8");
-const floor = patched(
-  peer,
-  [
-    // The JS gateway's handler becomes a function (first: the floor's handler ends alike).
-    ["    return response;\n  },\n};", "    return response;\n  }\n}"],
-    [
-      "export default {\n  async fetch(request, env) {",
-      `const REFUSED = JSON.stringify({ error: { code: "unauthorized", message: "Invalid API key" } });
-const REFUSED_INIT = { status: 401, headers: { "Content-Type": "application/json" } };
-export default {
-  async fetch(request, env) {
-    const header = request.headers.get("Authorization");
-    const parsed = header ? parseKey(header.slice(7)) : null;
-    if (!parsed) return new Response(REFUSED, REFUSED_INIT);
-    const path = request.url.slice(request.url.indexOf("/", 8));
-    if (path.startsWith("/v1/api-keys")) return peer(request, env);
-    const remaining = await env.KEY_GUARD.getByName(parsed.id).floor();
-    const headers = new Headers(request.headers);
-    headers.delete("Authorization");
-    headers.set("X-Scopien-Key-Id", parsed.id);
-    const upstream = await fetch(env.ORIGIN_URL + path, { method: request.method, headers, redirect: "manual" });
-    const response = new Response(upstream.body, upstream);
-    response.headers.set("X-RateLimit-Limit", "1000000");
-    response.headers.set("X-RateLimit-Remaining", remaining);
-    response.headers.set("X-RateLimit-Reset", "1800000000");
-    return response;
-  },
-};
-// The JS gateway's own handler, for key creation.
-async function peer(request, env) { {`,
-    ],
-    [
-      "  check(hash, method, resource) {",
-      `  floor() {
-    this.count = (this.count ?? 0) + 1;
-    this.ctx.storage.put("usage", this.count);
-    return String(1000000 - this.count);
-  }
-
-  check(hash, method, resource) {`,
-    ],
-  ],
-  "js-gateway/src/index.js",
-);
-mkdirSync(join(WORK, "floor", "src"), { recursive: true });
-writeFileSync(join(WORK, "floor", "src", "index.js"), floor);
-cpSync(join(WORK, "js-gateway", "src", "keyformat.js"), join(WORK, "floor", "src", "keyformat.js"));
-cpSync(join(WORK, "js-gateway", "wrangler.toml"), join(WORK, "floor", "wrangler.toml"));
+writeVariant(join(WORK, "js-gateway"), join(WORK, "floor"), floorSource(readPeer(join(WORK, "js-gateway"))));
 // A/A mode serves js-gateway/ in our slot; here it serves floor/.
 const benchFile = join(WORK, "bench.mjs");
 writeFileSync(
