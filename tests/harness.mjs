@@ -278,7 +278,7 @@ function workerdChildren() {
 /** A plain JS module worker (`script`) in workerd with `bindings` and no storage, served
  * on a direct socket (no Miniflare entry proxy), as ../shared/bench serves its workers:
  * the benchmarks' reference worker. */
-export async function startModuleWorker({ script, bindings = {} }) {
+export async function startModuleWorker({ script, bindings = {}, durableObjects, persistDir }) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
   const options = convertV4MiniflareOptions({
     workers: [{
@@ -287,8 +287,11 @@ export async function startModuleWorker({ script, bindings = {} }) {
       modulesRoot: dirname(script),
       compatibilityDate: workerOptions.compatibilityDate,
       bindings,
+      // e.g. { BINDING: { className, useSQLite: true } }, stored on disk under persistDir.
+      ...(durableObjects && { durableObjects }),
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
     }],
+    ...(persistDir && { durableObjectsPersist: persistDir }),
     host: "127.0.0.1",
     port: 0,
     cf: false,
