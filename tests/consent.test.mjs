@@ -53,13 +53,19 @@ async function consentAs(app, cookie, scope) {
   return { tokens: tokens.json };
 }
 
-test("a member approves an app as a person: the token works within their role and names them", async () => {
-  const { org, admin } = await createOrgWithAdmin(gw, { name: "Consent", plan: "enterprise" });
+/** An organization, its admin's app, and a developer who approved it for read, write and
+ * delete; `asApp` calls with the grant's access token. */
+async function developerGrant(orgName, email) {
+  const { org, admin } = await createOrgWithAdmin(gw, { name: orgName, plan: "enterprise" });
   const app = await registerApp(gw, admin.key);
-  const dev = await member(org, "developer", "dev@example.com");
+  const dev = await member(org, "developer", email);
   const { tokens } = await consentAs(app, dev.cookie, "read write delete");
   assert.ok(tokens, "a developer may give read, write and delete");
-  const asApp = { key: tokens.access_token };
+  return { org, admin, app, dev, asApp: { key: tokens.access_token } };
+}
+
+test("a member approves an app as a person: the token works within their role and names them", async () => {
+  const { org, admin, app, dev, asApp } = await developerGrant("Consent", "dev@example.com");
   assert.equal((await call(gw.url, "/v1/accounts/1", asApp)).status, 200);
   assert.equal((await call(gw.url, "/v1/accounts/1", { ...asApp, method: "DELETE" })).status, 200);
   const who = await call(gw.url, "/v1/auth/test", asApp);
@@ -72,7 +78,7 @@ test("a member approves an app as a person: the token works within their role an
   const seen = await fetch(gw.url + "/oauth/introspect", {
     method: "POST",
     headers: { authorization: `Bearer ${admin.key}`, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ token: tokens.access_token }).toString(),
+    body: new URLSearchParams({ token: asApp.key }).toString(),
   });
   const view = await seen.json();
   assert.equal(view.active, true, JSON.stringify(view));
@@ -115,11 +121,7 @@ test("a viewer can approve read only: a wider request offers only Deny, a read o
 });
 
 test("the grant follows its approver's membership: a demotion narrows it at the next call, a removal ends it", async () => {
-  const { org, admin } = await createOrgWithAdmin(gw, { name: "Following", plan: "enterprise" });
-  const app = await registerApp(gw, admin.key);
-  const dev = await member(org, "developer", "follow@example.com");
-  const { tokens } = await consentAs(app, dev.cookie, "read write delete");
-  const asApp = { key: tokens.access_token };
+  const { org, dev, asApp } = await developerGrant("Following", "follow@example.com");
   assert.equal((await call(gw.url, "/v1/accounts/1", { ...asApp, method: "DELETE" })).status, 200);
   const demoted = await call(gw.url, `/v1/organizations/${org.id}/members/${dev.personId}`, { ...root(), method: "PATCH", body: { role: "viewer" } });
   assert.equal(demoted.status, 200, demoted.text);
@@ -253,11 +255,7 @@ test("a key's revocation whose push to its grants fails says it was saved; revok
 });
 
 test("a role change whose push to the grants fails says it was saved and to send it again; sent again, the grants follow", async () => {
-  const { org, admin } = await createOrgWithAdmin(gw, { name: "Faulty push", plan: "enterprise" });
-  const app = await registerApp(gw, admin.key);
-  const dev = await member(org, "developer", "faulty@example.com");
-  const { tokens } = await consentAs(app, dev.cookie, "read write delete");
-  const asApp = { key: tokens.access_token };
+  const { org, dev, asApp } = await developerGrant("Faulty push", "faulty@example.com");
   // The same storage, served again with grant guards that fail every call.
   await restart({ faulty: true });
   const path = `/v1/organizations/${org.id}/members/${dev.personId}`;
